@@ -1,0 +1,162 @@
+# keycard - top-level makefile. `make` builds into build/; see README.md.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+
+CC ?= cc
+AR ?= ar
+CFLAGS ?= -O2 -g
+WARNFLAGS = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2
+ifeq ($(WERROR),1)
+WARNFLAGS += -Werror
+endif
+PCSC_CFLAGS := $(shell pkg-config --cflags libpcsclite 2>/dev/null)
+PCSC_LIBS := $(shell pkg-config --libs libpcsclite 2>/dev/null || echo -lpcsclite)
+JANSSON_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
+MBED_LIBS = -lmbedcrypto
+
+B = build
+ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(WARNFLAGS) -fPIC -fvisibility=hidden \
+	-Iinclude -Ikeycard $(PCSC_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+
+SOVERSION = 1
+SOFULL = 1.0.0
+
+# Firmware: portable core + the host-side hardware simulation.
+FW_SRC := $(wildcard keycard/*.c) $(wildcard keycard/hw/*.c)
+# Host library.
+LIB_SRC := $(wildcard libkeycard/*.c)
+# Tools.
+ADMIN_SRC := $(wildcard tools/kc-admin/*.c)
+VCARD_SRC := $(wildcard tools/kc-vcard/*.c)
+STARTUP_SRC := $(wildcard examples/startup/*.c)
+COMMON_SRC := $(wildcard tools/common/*.c)
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+TEST_SUPPORT_SRC := $(wildcard tests/unit/support/*.c)
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+FW_OBJ := $(call obj,$(FW_SRC))
+LIB_OBJ := $(call obj,$(LIB_SRC))
+ADMIN_OBJ := $(call obj,$(ADMIN_SRC))
+VCARD_OBJ := $(call obj,$(VCARD_SRC))
+STARTUP_OBJ := $(call obj,$(STARTUP_SRC))
+COMMON_OBJ := $(call obj,$(COMMON_SRC))
+TEST_SUPPORT_OBJ := $(call obj,$(TEST_SUPPORT_SRC))
+TEST_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(TEST_SRC))
+
+SO := $(B)/lib/libkeycard.so.$(SOFULL)
+STATIC := $(B)/lib/libkeycard-internal.a
+BINS := $(B)/bin/kc-admin $(B)/bin/kc-vcard $(B)/bin/kc-startup
+MANPAGES := $(wildcard man/*.1)
+
+.PHONY: all clean check test unit integration install uninstall demo vcards-up vcards-down deps bench
+
+all: $(SO) $(B)/lib/libkeycard.so.$(SOVERSION) $(B)/lib/libkeycard.so $(STATIC) $(BINS) $(B)/keycard.pc
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+# The shared library holds the host code and, for the "sim" transport, the
+# firmware; a version script exports only keycard_* (the public API).
+$(SO): $(LIB_OBJ) $(FW_OBJ) libkeycard/keycard.map
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,libkeycard.so.$(SOVERSION) -Wl,--version-script=libkeycard/keycard.map \
+		-Wl,-z,defs -Wl,-z,relro -Wl,-z,now \
+		$(LDFLAGS) -o $@ $(LIB_OBJ) $(FW_OBJ) $(PCSC_LIBS) $(MBED_LIBS)
+
+$(B)/lib/libkeycard.so.$(SOVERSION): $(SO)
+	ln -sf libkeycard.so.$(SOFULL) $@
+$(B)/lib/libkeycard.so: $(SO)
+	ln -sf libkeycard.so.$(SOFULL) $@
+
+# Everything, unexported symbols included, for the tools and the unit tests.
+$(STATIC): $(LIB_OBJ) $(FW_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/bin/kc-admin: $(ADMIN_OBJ) $(COMMON_OBJ) $(SO) $(B)/lib/libkeycard.so.$(SOVERSION) $(B)/lib/libkeycard.so
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(ADMIN_OBJ) $(COMMON_OBJ) -L$(B)/lib -lkeycard '-Wl,-rpath,$$ORIGIN/../lib' $(JANSSON_LIBS)
+
+$(B)/bin/kc-startup: $(STARTUP_OBJ) $(COMMON_OBJ) $(SO) $(B)/lib/libkeycard.so.$(SOVERSION) $(B)/lib/libkeycard.so
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(STARTUP_OBJ) $(COMMON_OBJ) -L$(B)/lib -lkeycard '-Wl,-rpath,$$ORIGIN/../lib' $(JANSSON_LIBS)
+
+$(B)/bin/kc-vcard: $(VCARD_OBJ) $(FW_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(VCARD_OBJ) $(FW_OBJ) $(MBED_LIBS)
+
+$(B)/keycard.pc: keycard.pc.in Makefile
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(SOFULL)|g' $< > $@
+
+$(B)/tests/%: tests/unit/%.c $(TEST_SUPPORT_OBJ) $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -Ilibkeycard -o $@ $< $(TEST_SUPPORT_OBJ) $(STATIC) \
+		$(CHECK_LIBS) $(PCSC_LIBS) $(MBED_LIBS) $(JANSSON_LIBS)
+
+# ---- tests -------------------------------------------------------------
+
+deps:
+	@sh tests/deps.sh
+
+check: deps
+	$(MAKE) WERROR=1 all tests
+	$(MAKE) unit
+	$(MAKE) integration
+
+tests: $(TEST_BIN)
+
+unit: $(TEST_BIN)
+	@sh tests/run-unit.sh $(TEST_BIN)
+
+integration: all
+	@sh tests/run-integration.sh
+
+test: check
+
+# ---- virtual cards and demo -------------------------------------------
+
+vcards-up: all
+	@sh tests/vcards.sh up
+
+vcards-down:
+	@sh tests/vcards.sh down
+
+demo: deps all
+	@sh examples/demo.sh
+
+# ---- install -----------------------------------------------------------
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libkeycard.so.$(SOFULL) $(DESTDIR)$(LIBDIR)/libkeycard.so.$(SOVERSION)
+	ln -sf libkeycard.so.$(SOFULL) $(DESTDIR)$(LIBDIR)/libkeycard.so
+	install -m 0644 include/keycard.h include/keycard_proto.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 0644 $(B)/keycard.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	$(CC) $(LDFLAGS) -o $(DESTDIR)$(BINDIR)/kc-admin $(ADMIN_OBJ) $(COMMON_OBJ) -L$(B)/lib -lkeycard \
+		-Wl,-rpath,$(LIBDIR) $(JANSSON_LIBS)
+	install -m 0755 $(B)/bin/kc-vcard $(DESTDIR)$(BINDIR)/
+	for m in $(MANPAGES); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/; done
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libkeycard.so* $(DESTDIR)$(INCLUDEDIR)/keycard.h \
+	      $(DESTDIR)$(INCLUDEDIR)/keycard_proto.h $(DESTDIR)$(PKGCONFIGDIR)/keycard.pc \
+	      $(DESTDIR)$(BINDIR)/kc-admin $(DESTDIR)$(BINDIR)/kc-vcard
+	for m in $(MANPAGES); do rm -f $(DESTDIR)$(MANDIR)/man1/$$(basename $$m); done
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

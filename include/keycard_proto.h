@@ -1,0 +1,142 @@
+/*
+ * keycard_proto.h - the key card's wire protocol: every constant that both the
+ * card firmware (keycard/) and the host library (libkeycard/) must agree on.
+ *
+ * One header for both sides so the two cannot drift. docs/apdu.md describes
+ * each command byte by byte; this file is its machine-readable twin.
+ */
+#ifndef KEYCARD_PROTO_H
+#define KEYCARD_PROTO_H
+
+/* Application identifier: F0 'K' 'E' 'Y' 'C' 'A' 'R' 'D' 00 01 (proprietary RID). */
+#define KC_AID_BYTES 0xF0, 0x4B, 0x45, 0x59, 0x43, 0x41, 0x52, 0x44, 0x00, 0x01
+#define KC_AID_LEN 10
+
+/* Protocol version reported by GET DATA DF03 (major.minor). */
+#define KC_PROTO_VERSION_MAJOR 1
+#define KC_PROTO_VERSION_MINOR 0
+
+/* Class bytes. Bit 0x10 (command chaining) may be added to either. */
+#define KC_CLA_ISO 0x00
+#define KC_CLA_PROP 0x80
+#define KC_CLA_CHAIN 0x10
+
+/* Instructions, ISO 7816-4 (CLA 00). */
+#define KC_INS_SELECT 0xA4
+#define KC_INS_VERIFY 0x20
+#define KC_INS_CHANGE_REFERENCE_DATA 0x24
+#define KC_INS_RESET_RETRY_COUNTER 0x2C
+#define KC_INS_GET_DATA 0xCA
+#define KC_INS_INTERNAL_AUTHENTICATE 0x88
+
+/* Instructions, proprietary (CLA 80). */
+#define KC_INS_AUDIT_READ 0xA0
+#define KC_INS_PROVISION_BEGIN 0xE0
+#define KC_INS_PROVISION_PUT 0xE2
+#define KC_INS_PROVISION_GENERATE 0xE4
+#define KC_INS_PROVISION_COMMIT 0xE6
+#define KC_INS_PROVISION_ABORT 0xE8
+
+/* SELECT parameters. */
+#define KC_SELECT_P1_BY_AID 0x04
+#define KC_SELECT_P2_FIRST_FCI 0x00
+#define KC_SELECT_P2_NO_RESPONSE 0x0C
+
+/* Credential references (P2 of VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER). */
+#define KC_REF_ISSUER_PIN 0x81
+#define KC_REF_HOLDER_PIN 0x82
+#define KC_REF_ADMIN_KEY 0x83
+
+/* RESET RETRY COUNTER P1 (ISO 7816-4 meaning). Admin key verified beforehand. */
+#define KC_RRC_P1_NEW_PIN 0x02  /* data: new PIN; tries reset */
+#define KC_RRC_P1_RESET_ONLY 0x03 /* no data; tries reset, PIN kept */
+
+/* Credential limits. 63Cx can express at most 15 tries. */
+#define KC_PIN_MIN_LEN 4
+#define KC_PIN_MAX_LEN 16
+#define KC_ADMIN_KEY_LEN_128 16
+#define KC_ADMIN_KEY_LEN_256 32
+#define KC_TRIES_MIN 1
+#define KC_TRIES_MAX 15
+
+/* GET DATA tags (P1P2) and PROVISION PUT items (P1P2). */
+#define KC_TAG_HOLDER_NAME 0x5F20   /* UTF-8, 1..64 bytes; issuer+holder PIN */
+#define KC_TAG_HOLDER_NUMBER 0xDF01 /* printable ASCII, 1..32; issuer+holder PIN */
+#define KC_TAG_IDENTITY 0xDF02      /* identity blob (TLV below); issuer+holder PIN */
+#define KC_TAG_STATUS 0xDF03        /* card status (TLV below); always readable */
+#define KC_TAG_ID_SIGNATURE 0xDF04  /* PUT only: issuer's signature of the identity */
+#define KC_TAG_ISSUER_PIN 0x0181    /* PUT only: tries(1) || PIN digits */
+#define KC_TAG_HOLDER_PIN 0x0182    /* PUT only: tries(1) || PIN digits */
+#define KC_TAG_ADMIN_KEY 0x0183     /* PUT only: tries(1) || key (16 or 32 bytes) */
+
+#define KC_HOLDER_NAME_MAX 64
+#define KC_HOLDER_NUMBER_MAX 32
+
+/* Inner tags of the identity blob (GET DATA DF02). */
+#define KC_ID_TAG_SERIAL 0xC1     /* 8 bytes: key card serial */
+#define KC_ID_TAG_DEVICE_PUB 0xC2 /* 65 bytes: uncompressed P-256 point */
+#define KC_ID_TAG_SIGNATURE 0xC3  /* 64 bytes: issuer ECDSA P-256 r||s */
+
+/* Inner tags of the status blob (GET DATA DF03). */
+#define KC_ST_TAG_SERIAL 0xC1    /* 8 bytes */
+#define KC_ST_TAG_LIFECYCLE 0xC5 /* 1 byte, KC_LIFECYCLE_* */
+#define KC_ST_TAG_VERSION 0xC6   /* 2 bytes: major, minor */
+#define KC_ST_TAG_TRIES 0xC7     /* 3 bytes: tries left for 81, 82, 83 */
+#define KC_ST_TAG_AUDIT 0xC8     /* 6 bytes: next sequence (u32 BE), capacity (u16 BE) */
+#define KC_ST_TAG_STAGING 0xC9   /* 1 byte: 1 while a provisioning session is open */
+
+#define KC_SERIAL_LEN 8
+#define KC_P256_PUB_LEN 65
+#define KC_P256_SIG_LEN 64
+#define KC_P256_PRIV_LEN 32
+
+/* Life cycle states. */
+#define KC_LIFECYCLE_BLANK 0x01
+#define KC_LIFECYCLE_PROVISIONED 0x07
+
+/* INTERNAL AUTHENTICATE challenge bounds. */
+#define KC_IA_CHALLENGE_MIN 8
+#define KC_IA_CHALLENGE_MAX 64
+
+/*
+ * Signature domains. Every ECDSA signature is over SHA-256(label || message),
+ * the label including its terminating NUL, so a signature made for one purpose
+ * can never be presented as one made for another.
+ */
+#define KC_SIG_LABEL_IDENTITY "keycard identity v1"
+#define KC_SIG_LABEL_INTERNAL_AUTH "keycard internal-authenticate v1"
+
+/* Audit log. */
+#define KC_AUDIT_CAPACITY 128
+#define KC_AUDIT_DATA_MAX 54
+#define KC_AUDIT_HDR_LEN 10 /* seq(4) time(4) event(1) len(1) */
+#define KC_AUDIT_EVT_UNLOCK 0x01      /* data: holder number */
+#define KC_AUDIT_EVT_PROVISIONED 0x02 /* data: none */
+#define KC_AUDIT_EVT_PIN_BLOCKED 0x03 /* data: reference (1 byte) */
+#define KC_AUDIT_EVT_UNBLOCKED 0x04   /* data: reference (1 byte) */
+#define KC_AUDIT_EVT_PIN_CHANGED 0x05 /* data: reference (1 byte) */
+
+/* Largest command data field the card accepts (after chaining). */
+#define KC_APDU_MAX_DATA 4096
+/* Largest response data field the card returns. */
+#define KC_APDU_MAX_RESP 4096
+
+/* Status words. */
+#define KC_SW_OK 0x9000
+#define KC_SW_TRIES_LEFT(x) (0x63C0 | ((x) & 0x0F))
+#define KC_SW_MEMORY_FAILURE 0x6581
+#define KC_SW_WRONG_LENGTH 0x6700
+#define KC_SW_LAST_CMD_EXPECTED 0x6883
+#define KC_SW_SECURITY_STATUS 0x6982
+#define KC_SW_AUTH_BLOCKED 0x6983
+#define KC_SW_CONDITIONS 0x6985
+#define KC_SW_WRONG_DATA 0x6A80
+#define KC_SW_FILE_NOT_FOUND 0x6A82
+#define KC_SW_NOT_ENOUGH_MEMORY 0x6A84
+#define KC_SW_WRONG_P1P2 0x6A86
+#define KC_SW_REF_NOT_FOUND 0x6A88
+#define KC_SW_INS_NOT_SUPPORTED 0x6D00
+#define KC_SW_CLA_NOT_SUPPORTED 0x6E00
+#define KC_SW_UNKNOWN 0x6F00
+
+#endif /* KEYCARD_PROTO_H */
