@@ -1,0 +1,196 @@
+/*
+ * kc_crypto.c - the card firmware's cryptographic primitives over mbedTLS 2.28.
+ *
+ * The only firmware file that includes mbedTLS: a change of crypto library
+ * touches this file alone. Every mbedTLS error becomes KC_ERR_CRYPTO (or
+ * KC_ERR_RNG when the hardware random source failed) and every temporary
+ * holding secret material is wiped before returning.
+ */
+#include "kc_crypto.h"
+
+#include <string.h>
+
+#include <mbedtls/bignum.h>
+#include <mbedtls/ecdsa.h>
+#include <mbedtls/ecp.h>
+#include <mbedtls/hmac_drbg.h>
+#include <mbedtls/md.h>
+#include <mbedtls/pkcs5.h>
+#include <mbedtls/platform_util.h>
+#include <mbedtls/sha256.h>
+
+#include "kc_err.h"
+
+int kc_ct_equal(const void *a, const void *b, size_t len)
+{
+    const volatile uint8_t *x = (const volatile uint8_t *)a;
+    const volatile uint8_t *y = (const volatile uint8_t *)b;
+    uint8_t acc = 0;
+    for (size_t i = 0; i < len; i++)
+        acc |= (uint8_t)(x[i] ^ y[i]);
+    /* 1 when acc == 0, computed without a branch on the secret. */
+    return (int)(1u & (((unsigned)acc - 1u) >> 8));
+}
+
+void kc_wipe(void *p, size_t len)
+{
+    if (p && len)
+        mbedtls_platform_zeroize(p, len);
+}
+
+int kc_crypto_sha256(const char *label, const uint8_t *msg, size_t len, uint8_t out[32])
+{
+    mbedtls_sha256_context c;
+    int rc;
+
+    mbedtls_sha256_init(&c);
+    rc = mbedtls_sha256_starts_ret(&c, 0);
+    /* The NUL ends the label, so "ab"+"c" and "a"+"bc" never collide. */
+    if (rc == 0 && label)
+        rc = mbedtls_sha256_update_ret(&c, (const unsigned char *)label, strlen(label) + 1);
+    if (rc == 0 && len)
+        rc = mbedtls_sha256_update_ret(&c, msg, len);
+    if (rc == 0)
+        rc = mbedtls_sha256_finish_ret(&c, out);
+    mbedtls_sha256_free(&c);
+    return rc ? KC_ERR_CRYPTO : 0;
+}
+
+int kc_crypto_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *msg, size_t len,
+                          uint8_t out[32])
+{
+    const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+    if (!md)
+        return KC_ERR_CRYPTO;
+    return mbedtls_md_hmac(md, key, key_len, msg, len, out) ? KC_ERR_CRYPTO : 0;
+}
+
+int kc_crypto_verifier(const uint8_t *secret, size_t secret_len, const uint8_t salt[16],
+                       uint32_t iterations, uint8_t out[32])
+{
+    const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+    mbedtls_md_context_t c;
+    int rc;
+
+    if (!md || iterations == 0)
+        return KC_ERR_CRYPTO;
+    mbedtls_md_init(&c);
+    rc = mbedtls_md_setup(&c, md, 1);
+    if (rc == 0)
+        rc = mbedtls_pkcs5_pbkdf2_hmac(&c, secret, secret_len, salt, 16, iterations, 32, out);
+    mbedtls_md_free(&c); /* zeroizes the HMAC state */
+    return rc ? KC_ERR_CRYPTO : 0;
+}
+
+/* ---- P-256 ------------------------------------------------------------ */
+
+/* The hardware RNG as an mbedTLS f_rng; remembers a failure for the caller. */
+typedef struct hw_rng {
+    const kc_hw *hw;
+    int failed;
+} hw_rng;
+
+static int hw_rng_cb(void *p, unsigned char *buf, size_t len)
+{
+    hw_rng *r = p;
+    if (r->hw->rng(r->hw->ctx, buf, len) != 0) {
+        r->failed = 1;
+        return MBEDTLS_ERR_ECP_RANDOM_FAILED;
+    }
+    return 0;
+}
+
+int kc_crypto_p256_generate(const kc_hw *hw, uint8_t priv[32], uint8_t pub[65])
+{
+    mbedtls_ecp_group grp;
+    mbedtls_mpi d;
+    mbedtls_ecp_point q;
+    hw_rng r = {hw, 0};
+    size_t olen = 0;
+    int rc;
+
+    if (!hw || !hw->rng)
+        return KC_ERR_RNG;
+    mbedtls_ecp_group_init(&grp);
+    mbedtls_mpi_init(&d);
+    mbedtls_ecp_point_init(&q);
+    rc = mbedtls_ecp_group_load(&grp, MBEDTLS_ECP_DP_SECP256R1);
+    if (rc == 0)
+        rc = mbedtls_ecp_gen_keypair(&grp, &d, &q, hw_rng_cb, &r);
+    if (rc == 0)
+        rc = mbedtls_mpi_write_binary(&d, priv, 32);
+    if (rc == 0)
+        rc = mbedtls_ecp_point_write_binary(&grp, &q, MBEDTLS_ECP_PF_UNCOMPRESSED, &olen, pub,
+                                            65);
+    if (rc == 0 && olen != 65)
+        rc = -1;
+    mbedtls_mpi_free(&d); /* zeroizes the private scalar */
+    mbedtls_ecp_point_free(&q);
+    mbedtls_ecp_group_free(&grp);
+    if (rc) {
+        kc_wipe(priv, 32);
+        return r.failed ? KC_ERR_RNG : KC_ERR_CRYPTO;
+    }
+    return 0;
+}
+
+int kc_crypto_p256_sign(const kc_hw *hw, const uint8_t priv[32], const uint8_t hash[32],
+                        uint8_t sig[64])
+{
+    mbedtls_ecp_group grp;
+    mbedtls_mpi d, r, s;
+    mbedtls_hmac_drbg_context drbg;
+    hw_rng hr = {hw, 0};
+    int (*f_rng)(void *, unsigned char *, size_t);
+    void *p_rng;
+    int rc;
+
+    mbedtls_ecp_group_init(&grp);
+    mbedtls_mpi_init(&d);
+    mbedtls_mpi_init(&r);
+    mbedtls_mpi_init(&s);
+    mbedtls_hmac_drbg_init(&drbg);
+
+    rc = mbedtls_ecp_group_load(&grp, MBEDTLS_ECP_DP_SECP256R1);
+    if (rc == 0)
+        rc = mbedtls_mpi_read_binary(&d, priv, 32);
+    if (rc == 0)
+        rc = mbedtls_ecp_check_privkey(&grp, &d);
+    /*
+     * The nonce is deterministic (RFC 6979), so a weak RNG cannot leak the
+     * key; the RNG only blinds the scalar multiplication. Without a hardware
+     * RNG the blinding comes from a DRBG seeded with the key and the hash.
+     */
+    if (hw && hw->rng) {
+        f_rng = hw_rng_cb;
+        p_rng = &hr;
+    } else {
+        uint8_t seed[64];
+        memcpy(seed, priv, 32);
+        memcpy(seed + 32, hash, 32);
+        if (rc == 0)
+            rc = mbedtls_hmac_drbg_seed_buf(&drbg, mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
+                                            seed, sizeof seed);
+        kc_wipe(seed, sizeof seed);
+        f_rng = mbedtls_hmac_drbg_random;
+        p_rng = &drbg;
+    }
+    if (rc == 0)
+        rc = mbedtls_ecdsa_sign_det_ext(&grp, &r, &s, &d, hash, 32, MBEDTLS_MD_SHA256, f_rng,
+                                        p_rng);
+    if (rc == 0)
+        rc = mbedtls_mpi_write_binary(&r, sig, 32);
+    if (rc == 0)
+        rc = mbedtls_mpi_write_binary(&s, sig + 32, 32);
+
+    mbedtls_hmac_drbg_free(&drbg);
+    mbedtls_mpi_free(&d);
+    mbedtls_mpi_free(&r);
+    mbedtls_mpi_free(&s);
+    mbedtls_ecp_group_free(&grp);
+    if (rc) {
+        kc_wipe(sig, 64);
+        return KC_ERR_CRYPTO;
+    }
+    return 0;
+}
