@@ -144,7 +144,9 @@ install: all
 	ln -sf libkeycard.so.$(SOFULL) $(DESTDIR)$(LIBDIR)/libkeycard.so.$(SOVERSION)
 	ln -sf libkeycard.so.$(SOFULL) $(DESTDIR)$(LIBDIR)/libkeycard.so
 	install -m 0644 include/keycard.h include/keycard_proto.h $(DESTDIR)$(INCLUDEDIR)/
-	install -m 0644 $(B)/keycard.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(SOFULL)|g' keycard.pc.in \
+	    > $(DESTDIR)$(PKGCONFIGDIR)/keycard.pc
 	$(CC) $(LDFLAGS) -o $(DESTDIR)$(BINDIR)/kc-admin $(ADMIN_OBJ) $(COMMON_OBJ) -L$(B)/lib -lkeycard \
 		-Wl,-rpath,$(LIBDIR) $(JANSSON_LIBS)
 	install -m 0755 $(B)/bin/kc-vcard $(DESTDIR)$(BINDIR)/

@@ -1,0 +1,240 @@
+/*
+ * crypto.c - host-side cryptography of libkeycard over mbedTLS 2.28 (see
+ * crypto.h). ECDSA works on raw r||s and raw points because that is what the
+ * key card protocol carries; no DER signature crosses this module's border.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecdsa.h>
+#include <mbedtls/ecp.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/md.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/platform_util.h>
+
+#include "crypto.h"
+
+void kcl_wipe(void *p, size_t len)
+{
+    if (p && len)
+        mbedtls_platform_zeroize(p, len);
+}
+
+int kcl_ct_equal(const void *a, const void *b, size_t len)
+{
+    const volatile uint8_t *x = a, *y = b;
+    uint8_t d = 0;
+    for (size_t i = 0; i < len; i++)
+        d |= x[i] ^ y[i];
+    return d == 0;
+}
+
+/* SHA-256(label || NUL || msg): the domain separation of keycard_proto.h. */
+static keycard_rc labelled_hash(const char *label, const uint8_t *msg, size_t len,
+                                uint8_t out[32])
+{
+    const mbedtls_md_info_t *info = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+    mbedtls_md_context_t md;
+    mbedtls_md_init(&md);
+    int r = info ? mbedtls_md_setup(&md, info, 0) : -1;
+    if (!r)
+        r = mbedtls_md_starts(&md);
+    if (!r && label)
+        r = mbedtls_md_update(&md, (const unsigned char *)label, strlen(label) + 1);
+    if (!r && len)
+        r = mbedtls_md_update(&md, msg, len);
+    if (!r)
+        r = mbedtls_md_finish(&md, out);
+    mbedtls_md_free(&md);
+    return r ? KEYCARD_ERR_CRYPTO : KEYCARD_OK;
+}
+
+typedef struct drbg {
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context ctr;
+} drbg;
+
+static keycard_rc drbg_init(drbg *d)
+{
+    static const char pers[] = "libkeycard";
+    mbedtls_entropy_init(&d->entropy);
+    mbedtls_ctr_drbg_init(&d->ctr);
+    if (mbedtls_ctr_drbg_seed(&d->ctr, mbedtls_entropy_func, &d->entropy,
+                              (const unsigned char *)pers, sizeof pers - 1) != 0)
+        return KEYCARD_ERR_CRYPTO;
+    return KEYCARD_OK;
+}
+
+static void drbg_free(drbg *d)
+{
+    mbedtls_ctr_drbg_free(&d->ctr);
+    mbedtls_entropy_free(&d->entropy);
+}
+
+keycard_rc kcl_crypto_random(uint8_t *buf, size_t len)
+{
+    drbg d;
+    keycard_rc rc = drbg_init(&d);
+    /* ctr_drbg hands out at most MBEDTLS_CTR_DRBG_MAX_REQUEST bytes per call. */
+    for (size_t o = 0; rc == KEYCARD_OK && o < len;) {
+        size_t n = len - o > MBEDTLS_CTR_DRBG_MAX_REQUEST ? MBEDTLS_CTR_DRBG_MAX_REQUEST : len - o;
+        if (mbedtls_ctr_drbg_random(&d.ctr, buf + o, n) != 0)
+            rc = KEYCARD_ERR_CRYPTO;
+        o += n;
+    }
+    drbg_free(&d);
+    return rc;
+}
+
+/*
+ * mbedTLS parses PEM only from a NUL-terminated buffer whose length counts
+ * the NUL; callers hand us file contents that rarely have one. Returns a
+ * heap copy (to wipe and free) and its length to pass on.
+ */
+static uint8_t *pem_terminated(const uint8_t *in, size_t len, size_t *out_len)
+{
+    uint8_t *c = malloc(len + 1);
+    if (!c)
+        return NULL;
+    memcpy(c, in, len);
+    c[len] = 0;
+    *out_len = len;
+    if (len && in[len - 1] == 0)
+        return c; /* already terminated */
+    if (strstr((const char *)c, "-----BEGIN") != NULL)
+        *out_len = len + 1;
+    return c;
+}
+
+static int is_p256(mbedtls_pk_context *pk)
+{
+    return mbedtls_pk_get_type(pk) == MBEDTLS_PK_ECKEY &&
+           mbedtls_pk_ec(*pk)->grp.id == MBEDTLS_ECP_DP_SECP256R1;
+}
+
+/* Load a raw point into grp/Q, checking it lies on P-256. */
+static int load_point(mbedtls_ecp_group *grp, mbedtls_ecp_point *q, const uint8_t pub[65])
+{
+    if (pub[0] != 0x04)
+        return -1;
+    if (mbedtls_ecp_group_load(grp, MBEDTLS_ECP_DP_SECP256R1) != 0)
+        return -2;
+    if (mbedtls_ecp_point_read_binary(grp, q, pub, 65) != 0 || mbedtls_ecp_check_pubkey(grp, q) != 0)
+        return -1;
+    return 0;
+}
+
+keycard_rc kcl_crypto_pub_raw(const uint8_t *in, size_t len, uint8_t out[65])
+{
+    if (!in || !len || !out)
+        return KEYCARD_ERR_KEY_FORMAT;
+    keycard_rc rc = KEYCARD_ERR_KEY_FORMAT;
+    mbedtls_ecp_group grp;
+    mbedtls_ecp_point q;
+    mbedtls_ecp_group_init(&grp);
+    mbedtls_ecp_point_init(&q);
+    if (len == 65 && in[0] == 0x04) {
+        int r = load_point(&grp, &q, in);
+        if (r == 0) {
+            memcpy(out, in, 65);
+            rc = KEYCARD_OK;
+        } else if (r == -2) {
+            rc = KEYCARD_ERR_CRYPTO;
+        }
+    } else {
+        size_t plen = 0;
+        uint8_t *copy = pem_terminated(in, len, &plen);
+        if (!copy) {
+            rc = KEYCARD_ERR_MEMORY;
+        } else {
+            mbedtls_pk_context pk;
+            mbedtls_pk_init(&pk);
+            size_t olen = 0;
+            if (mbedtls_pk_parse_public_key(&pk, copy, plen) == 0 && is_p256(&pk)) {
+                mbedtls_ecp_keypair *kp = mbedtls_pk_ec(pk);
+                if (mbedtls_ecp_point_write_binary(&kp->grp, &kp->Q, MBEDTLS_ECP_PF_UNCOMPRESSED,
+                                                   &olen, out, 65) == 0 &&
+                    olen == 65)
+                    rc = KEYCARD_OK;
+            }
+            mbedtls_pk_free(&pk);
+            free(copy);
+        }
+    }
+    mbedtls_ecp_point_free(&q);
+    mbedtls_ecp_group_free(&grp);
+    return rc;
+}
+
+keycard_rc kcl_crypto_verify(const uint8_t pub[65], const char *label, const uint8_t *msg,
+                             size_t len, const uint8_t sig[64])
+{
+    uint8_t h[32];
+    keycard_rc rc = labelled_hash(label, msg, len, h);
+    if (rc != KEYCARD_OK)
+        return rc;
+    mbedtls_ecp_group grp;
+    mbedtls_ecp_point q;
+    mbedtls_mpi r, s;
+    mbedtls_ecp_group_init(&grp);
+    mbedtls_ecp_point_init(&q);
+    mbedtls_mpi_init(&r);
+    mbedtls_mpi_init(&s);
+    int lp = load_point(&grp, &q, pub);
+    if (lp == -1)
+        rc = KEYCARD_ERR_KEY_FORMAT;
+    else if (lp != 0 || mbedtls_mpi_read_binary(&r, sig, 32) != 0 ||
+             mbedtls_mpi_read_binary(&s, sig + 32, 32) != 0)
+        rc = KEYCARD_ERR_CRYPTO;
+    else if (mbedtls_ecdsa_verify(&grp, h, sizeof h, &q, &r, &s) != 0)
+        rc = KEYCARD_ERR_NOT_GENUINE;
+    mbedtls_mpi_free(&s);
+    mbedtls_mpi_free(&r);
+    mbedtls_ecp_point_free(&q);
+    mbedtls_ecp_group_free(&grp);
+    return rc;
+}
+
+keycard_rc kcl_crypto_sign(const uint8_t *priv, size_t priv_len, const char *label,
+                           const uint8_t *msg, size_t len, uint8_t sig[64])
+{
+    if (!priv || !priv_len)
+        return KEYCARD_ERR_KEY_FORMAT;
+    uint8_t h[32];
+    keycard_rc rc = labelled_hash(label, msg, len, h);
+    if (rc != KEYCARD_OK)
+        return rc;
+    size_t plen = 0;
+    uint8_t *copy = pem_terminated(priv, priv_len, &plen);
+    if (!copy)
+        return KEYCARD_ERR_MEMORY;
+    mbedtls_pk_context pk;
+    mbedtls_mpi r, s;
+    drbg d;
+    mbedtls_pk_init(&pk);
+    mbedtls_mpi_init(&r);
+    mbedtls_mpi_init(&s);
+    rc = drbg_init(&d);
+    if (rc == KEYCARD_OK) {
+        if (mbedtls_pk_parse_key(&pk, copy, plen, NULL, 0) != 0 || !is_p256(&pk)) {
+            rc = KEYCARD_ERR_KEY_FORMAT;
+        } else {
+            mbedtls_ecp_keypair *kp = mbedtls_pk_ec(pk);
+            if (mbedtls_ecdsa_sign(&kp->grp, &r, &s, &kp->d, h, sizeof h,
+                                   mbedtls_ctr_drbg_random, &d.ctr) != 0 ||
+                mbedtls_mpi_write_binary(&r, sig, 32) != 0 ||
+                mbedtls_mpi_write_binary(&s, sig + 32, 32) != 0)
+                rc = KEYCARD_ERR_CRYPTO;
+        }
+    }
+    drbg_free(&d);
+    mbedtls_mpi_free(&s);
+    mbedtls_mpi_free(&r);
+    mbedtls_pk_free(&pk);
+    kcl_wipe(copy, priv_len + 1);
+    free(copy);
+    kcl_wipe(h, sizeof h);
+    return rc;
+}

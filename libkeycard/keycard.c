@@ -1,0 +1,676 @@
+/*
+ * keycard.c - the API layer of libkeycard (include/keycard.h): argument
+ * checks, one function per key card operation, transactions around every
+ * operation, and the tables behind keycard_strerror and
+ * keycard_audit_event_name. Bytes are built and parsed by apdu.c; how they
+ * travel is transport.h's business.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "apdu.h"
+#include "crypto.h"
+#include "keycard.h"
+#include "keycard_proto.h"
+#include "transport.h"
+
+struct keycard {
+    kcl_transport *t;
+    /*
+     * The card was reset or pulled: the next operation reconnects and
+     * SELECTs again. Nothing is replayed: the security state is gone and
+     * PIN-protected commands answer "not verified" until the PINs are given
+     * again.
+     */
+    int lost;
+};
+
+/* Room for any answer libkeycard asks for. */
+#define RESP_CAP KCL_APDU_RESP_MAX
+
+static const uint8_t kc_aid[KC_AID_LEN] = {KC_AID_BYTES};
+
+/* ---- small helpers ----------------------------------------------------- */
+
+/* A PIN is 4..16 ASCII digits. Returns its length, or 0 when malformed. */
+static size_t pin_len(const char *pin)
+{
+    if (!pin)
+        return 0;
+    size_t n = 0;
+    while (n <= KC_PIN_MAX_LEN && pin[n]) {
+        if (pin[n] < '0' || pin[n] > '9')
+            return 0;
+        n++;
+    }
+    return (n >= KC_PIN_MIN_LEN && n <= KC_PIN_MAX_LEN) ? n : 0;
+}
+
+static int admin_len_ok(const uint8_t *key, size_t len)
+{
+    return key && (len == KC_ADMIN_KEY_LEN_128 || len == KC_ADMIN_KEY_LEN_256);
+}
+
+static int is_pin_ref(keycard_pin ref)
+{
+    return ref == KEYCARD_PIN_ISSUER || ref == KEYCARD_PIN_HOLDER;
+}
+
+/* SELECT the key card application; anything but 9000 means "not a key card". */
+static keycard_rc select_app(kcl_transport *t)
+{
+    uint16_t sw = 0;
+    size_t rl = 0;
+    keycard_rc rc = kcl_apdu_exchange(t, KC_CLA_ISO, KC_INS_SELECT, KC_SELECT_P1_BY_AID,
+                                      KC_SELECT_P2_NO_RESPONSE, kc_aid, sizeof kc_aid, 0, NULL,
+                                      &rl, &sw);
+    if (rc != KEYCARD_OK)
+        return rc;
+    return sw == KC_SW_OK ? KEYCARD_OK : KEYCARD_ERR_NO_CARD;
+}
+
+/* Start an operation: recover a lost connection, then lock the card for us. */
+static keycard_rc op_begin(keycard *kc)
+{
+    if (!kc)
+        return KEYCARD_ERR_ARG;
+    keycard_rc rc;
+    if (kc->lost) {
+        rc = kc->t->ops->reconnect(kc->t);
+        if (rc != KEYCARD_OK)
+            return rc;
+    }
+    rc = kc->t->ops->begin_transaction(kc->t);
+    if (rc == KEYCARD_ERR_CARD_RESET || rc == KEYCARD_ERR_CARD_REMOVED) {
+        kc->lost = 1;
+        return rc;
+    }
+    if (rc != KEYCARD_OK)
+        return rc;
+    if (kc->lost) {
+        rc = select_app(kc->t);
+        if (rc != KEYCARD_OK) {
+            kc->t->ops->end_transaction(kc->t);
+            return rc;
+        }
+        kc->lost = 0;
+    }
+    return KEYCARD_OK;
+}
+
+/* End an operation, passing its result through. */
+static keycard_rc op_end(keycard *kc, keycard_rc rc)
+{
+    if (rc == KEYCARD_ERR_CARD_RESET || rc == KEYCARD_ERR_CARD_REMOVED)
+        kc->lost = 1;
+    keycard_rc e = kc->t->ops->end_transaction(kc->t);
+    if (e == KEYCARD_ERR_CARD_RESET || e == KEYCARD_ERR_CARD_REMOVED)
+        kc->lost = 1;
+    return rc;
+}
+
+/* One command inside an operation; *sw is the final status word. */
+static keycard_rc cmd(keycard *kc, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2,
+                      const uint8_t *data, size_t lc, size_t ne, uint8_t *resp, size_t *rlen,
+                      uint16_t *sw)
+{
+    size_t none = 0;
+    keycard_rc rc = kcl_apdu_exchange(kc->t, cla, ins, p1, p2, data, lc, ne, resp,
+                                      rlen ? rlen : &none, sw);
+    if (rc == KEYCARD_ERR_CARD_RESET || rc == KEYCARD_ERR_CARD_REMOVED)
+        kc->lost = 1;
+    return rc;
+}
+
+/* One command whose status word becomes the result. */
+static keycard_rc cmd_rc(keycard *kc, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2,
+                         const uint8_t *data, size_t lc, size_t ne, uint8_t *resp, size_t *rlen,
+                         int *tries)
+{
+    uint16_t sw = 0;
+    keycard_rc rc = cmd(kc, cla, ins, p1, p2, data, lc, ne, resp, rlen, &sw);
+    return rc != KEYCARD_OK ? rc : kcl_sw_to_rc(sw, tries);
+}
+
+static keycard_rc status_locked(keycard *kc, keycard_status *st)
+{
+    uint8_t buf[256];
+    size_t n = sizeof buf;
+    keycard_rc rc = cmd_rc(kc, KC_CLA_ISO, KC_INS_GET_DATA, KC_TAG_STATUS >> 8,
+                           KC_TAG_STATUS & 0xFF, NULL, 0, 256, buf, &n, NULL);
+    if (rc != KEYCARD_OK)
+        return rc;
+    return kcl_parse_status(buf, n, st);
+}
+
+/*
+ * "Conditions not satisfied" from a blank card means "provision it first":
+ * tell the caller so, since that is what a person needs to hear.
+ */
+static keycard_rc refine_blank(keycard *kc, keycard_rc rc)
+{
+    if (rc != KEYCARD_ERR_CONDITIONS)
+        return rc;
+    keycard_status st;
+    if (status_locked(kc, &st) == KEYCARD_OK && st.lifecycle == KEYCARD_LIFECYCLE_BLANK)
+        return KEYCARD_ERR_BLANK;
+    return rc;
+}
+
+/* ---- life cycle -------------------------------------------------------- */
+
+/* Open a transport on arg and check its card is a key card. */
+static keycard_rc open_on(const kcl_transport_ops *ops, const char *arg, kcl_transport **out)
+{
+    kcl_transport *t = NULL;
+    keycard_rc rc = ops->open(arg, &t);
+    if (rc != KEYCARD_OK)
+        return rc;
+    rc = t->ops->begin_transaction(t);
+    if (rc == KEYCARD_OK) {
+        rc = select_app(t);
+        t->ops->end_transaction(t);
+    }
+    if (rc != KEYCARD_OK) {
+        t->ops->close(t);
+        return rc;
+    }
+    *out = t;
+    return KEYCARD_OK;
+}
+
+/* Try every reader; the first key card found wins. */
+static keycard_rc open_any(kcl_transport **out)
+{
+    size_t cap = 4096;
+    char *list = NULL;
+    keycard_rc rc;
+    for (;;) {
+        char *n = realloc(list, cap);
+        if (!n) {
+            free(list);
+            return KEYCARD_ERR_MEMORY;
+        }
+        list = n;
+        rc = kcl_pcsc_list(list, cap);
+        if (rc != KEYCARD_ERR_BUFFER || cap >= (1u << 20))
+            break;
+        cap *= 2;
+    }
+    if (rc != KEYCARD_OK) {
+        free(list);
+        return rc;
+    }
+    /* Without any usable reader, say so; readers without a key card: no card. */
+    keycard_rc best = KEYCARD_ERR_NO_READER;
+    char *save = NULL;
+    for (char *r = strtok_r(list, "\n", &save); r; r = strtok_r(NULL, "\n", &save)) {
+        rc = open_on(&kcl_transport_pcsc, r, out);
+        if (rc == KEYCARD_OK) {
+            free(list);
+            return KEYCARD_OK;
+        }
+        if (rc == KEYCARD_ERR_MEMORY) {
+            best = rc;
+            break;
+        }
+        if (rc != KEYCARD_ERR_NO_READER)
+            best = KEYCARD_ERR_NO_CARD;
+    }
+    free(list);
+    return best;
+}
+
+KEYCARD_API keycard_rc keycard_open(keycard **out, const char *where)
+{
+    if (!out)
+        return KEYCARD_ERR_ARG;
+    *out = NULL;
+    keycard *kc = calloc(1, sizeof *kc);
+    if (!kc)
+        return KEYCARD_ERR_MEMORY;
+    keycard_rc rc;
+    if (where && strncmp(where, "sim:", 4) == 0)
+        rc = where[4] ? open_on(&kcl_transport_sim, where + 4, &kc->t) : KEYCARD_ERR_ARG;
+    else if (where && strncmp(where, "pcsc:", 5) == 0)
+        rc = where[5] ? open_on(&kcl_transport_pcsc, where + 5, &kc->t) : open_any(&kc->t);
+    else if (where && *where)
+        rc = open_on(&kcl_transport_pcsc, where, &kc->t);
+    else
+        rc = open_any(&kc->t);
+    if (rc != KEYCARD_OK) {
+        free(kc);
+        return rc;
+    }
+    *out = kc;
+    return KEYCARD_OK;
+}
+
+KEYCARD_API void keycard_close(keycard *kc)
+{
+    if (!kc)
+        return;
+    kc->t->ops->close(kc->t);
+    free(kc);
+}
+
+KEYCARD_API const char *keycard_reader_name(const keycard *kc)
+{
+    return kc ? kc->t->ops->name(kc->t) : "";
+}
+
+KEYCARD_API keycard_rc keycard_list_readers(char *buf, size_t cap)
+{
+    return kcl_pcsc_list(buf, cap);
+}
+
+/* ---- status and credentials -------------------------------------------- */
+
+KEYCARD_API keycard_rc keycard_status_read(keycard *kc, keycard_status *st)
+{
+    if (!kc || !st)
+        return KEYCARD_ERR_ARG;
+    keycard_rc rc = op_begin(kc);
+    if (rc != KEYCARD_OK)
+        return rc;
+    return op_end(kc, status_locked(kc, st));
+}
+
+/* VERIFY with a value already checked; wipes nothing of the caller's. */
+static keycard_rc verify(keycard *kc, uint8_t ref, const uint8_t *val, size_t len,
+                         int *tries_left)
+{
+    keycard_rc rc = op_begin(kc);
+    if (rc != KEYCARD_OK)
+        return rc;
+    int tries = -1;
+    rc = cmd_rc(kc, KC_CLA_ISO, KC_INS_VERIFY, 0x00, ref, val, len, 0, NULL, NULL, &tries);
+    if (rc == KEYCARD_ERR_BLOCKED)
+        tries = 0;
+    if (tries_left && (rc == KEYCARD_ERR_WRONG_PIN || rc == KEYCARD_ERR_BLOCKED))
+        *tries_left = tries;
+    return op_end(kc, refine_blank(kc, rc));
+}
+
+KEYCARD_API keycard_rc keycard_verify_pin(keycard *kc, keycard_pin ref, const char *pin,
+                                          int *tries_left)
+{
+    size_t n = pin_len(pin);
+    if (!kc || !is_pin_ref(ref) || !n)
+        return KEYCARD_ERR_ARG;
+    return verify(kc, (uint8_t)ref, (const uint8_t *)pin, n, tries_left);
+}
+
+KEYCARD_API keycard_rc keycard_verify_admin(keycard *kc, const uint8_t *key, size_t key_len,
+                                            int *tries_left)
+{
+    if (!kc || !admin_len_ok(key, key_len))
+        return KEYCARD_ERR_ARG;
+    return verify(kc, KC_REF_ADMIN_KEY, key, key_len, tries_left);
+}
+
+KEYCARD_API keycard_rc keycard_tries_left(keycard *kc, keycard_pin ref, int *tries_left)
+{
+    if (!kc || !tries_left ||
+        (ref != KEYCARD_PIN_ISSUER && ref != KEYCARD_PIN_HOLDER && ref != KEYCARD_ADMIN_KEY))
+        return KEYCARD_ERR_ARG;
+    keycard_rc rc = op_begin(kc);
+    if (rc != KEYCARD_OK)
+        return rc;
+    uint16_t sw = 0;
+    rc = cmd(kc, KC_CLA_ISO, KC_INS_VERIFY, 0x00, (uint8_t)ref, NULL, 0, 0, NULL, NULL, &sw);
+    if (rc == KEYCARD_OK) {
+        int tries = -1;
+        rc = kcl_sw_to_rc(sw, &tries);
+        if (rc == KEYCARD_ERR_WRONG_PIN) {
+            /* An empty VERIFY spends nothing: 63Cx is the answer, not an error. */
+            *tries_left = tries;
+            rc = KEYCARD_OK;
+        } else if (rc == KEYCARD_ERR_BLOCKED) {
+            *tries_left = 0;
+            rc = KEYCARD_OK;
+        } else if (rc == KEYCARD_OK) {
+            /* Some cards answer 9000 when already verified: ask the status blob. */
+            keycard_status st;
+            rc = status_locked(kc, &st);
+            if (rc == KEYCARD_OK)
+                *tries_left = st.tries_left[ref - KEYCARD_PIN_ISSUER];
+        }
+    }
+    return op_end(kc, refine_blank(kc, rc));
+}
+
+/* CHANGE REFERENCE DATA with old || new; the buffer is wiped. */
+static keycard_rc change(keycard *kc, uint8_t ref, const uint8_t *o, size_t ol,
+                         const uint8_t *n, size_t nl, int *tries_left)
+{
+    uint8_t data[2 * KC_ADMIN_KEY_LEN_256];
+    memcpy(data, o, ol);
+    memcpy(data + ol, n, nl);
+    keycard_rc rc = op_begin(kc);
+    if (rc == KEYCARD_OK) {
+        int tries = -1;
+        rc = cmd_rc(kc, KC_CLA_ISO, KC_INS_CHANGE_REFERENCE_DATA, 0x00, ref, data, ol + nl, 0,
+                    NULL, NULL, &tries);
+        if (rc == KEYCARD_ERR_BLOCKED)
+            tries = 0;
+        if (tries_left && (rc == KEYCARD_ERR_WRONG_PIN || rc == KEYCARD_ERR_BLOCKED))
+            *tries_left = tries;
+        rc = op_end(kc, refine_blank(kc, rc));
+    }
+    kcl_wipe(data, sizeof data);
+    return rc;
+}
+
+KEYCARD_API keycard_rc keycard_change_pin(keycard *kc, keycard_pin ref, const char *old_pin,
+                                          const char *new_pin, int *tries_left)
+{
+    size_t ol = pin_len(old_pin);
+    if (!kc || !is_pin_ref(ref) || !ol || !new_pin)
+        return KEYCARD_ERR_ARG;
+    size_t nl = pin_len(new_pin);
+    if (!nl)
+        return KEYCARD_ERR_WRONG_DATA;
+    return change(kc, (uint8_t)ref, (const uint8_t *)old_pin, ol, (const uint8_t *)new_pin, nl,
+                  tries_left);
+}
+
+KEYCARD_API keycard_rc keycard_change_admin(keycard *kc, const uint8_t *old_key,
+                                            size_t old_len, const uint8_t *new_key,
+                                            size_t new_len, int *tries_left)
+{
+    if (!kc || !admin_len_ok(old_key, old_len) || !new_key)
+        return KEYCARD_ERR_ARG;
+    if (!admin_len_ok(new_key, new_len))
+        return KEYCARD_ERR_WRONG_DATA;
+    return change(kc, KC_REF_ADMIN_KEY, old_key, old_len, new_key, new_len, tries_left);
+}
+
+KEYCARD_API keycard_rc keycard_unblock_pin(keycard *kc, keycard_pin ref, const char *new_pin)
+{
+    if (!kc || !is_pin_ref(ref))
+        return KEYCARD_ERR_ARG;
+    size_t nl = 0;
+    if (new_pin && !(nl = pin_len(new_pin)))
+        return KEYCARD_ERR_WRONG_DATA;
+    keycard_rc rc = op_begin(kc);
+    if (rc != KEYCARD_OK)
+        return rc;
+    rc = cmd_rc(kc, KC_CLA_ISO, KC_INS_RESET_RETRY_COUNTER,
+                new_pin ? KC_RRC_P1_NEW_PIN : KC_RRC_P1_RESET_ONLY, (uint8_t)ref,
+                (const uint8_t *)new_pin, nl, 0, NULL, NULL, NULL);
+    return op_end(kc, refine_blank(kc, rc));
+}
+
+/* ---- data objects ------------------------------------------------------ */
+
+/* GET DATA of a text object into a NUL-terminated string of at most max bytes. */
+static keycard_rc get_text(keycard *kc, uint16_t tag, char *out, size_t max, int printable)
+{
+    uint8_t buf[256];
+    size_t n = sizeof buf;
+    keycard_rc rc = cmd_rc(kc, KC_CLA_ISO, KC_INS_GET_DATA, tag >> 8, tag & 0xFF, NULL, 0, 256,
+                           buf, &n, NULL);
+    if (rc != KEYCARD_OK)
+        return rc;
+    if (n > max)
+        return KEYCARD_ERR_PROTOCOL;
+    for (size_t i = 0; i < n; i++)
+        if (buf[i] == 0 || (printable && (buf[i] < 0x20 || buf[i] > 0x7E)))
+            return KEYCARD_ERR_PROTOCOL;
+    memcpy(out, buf, n);
+    out[n] = '\0';
+    return KEYCARD_OK;
+}
+
+KEYCARD_API keycard_rc keycard_holder_info(keycard *kc, keycard_holder *out)
+{
+    if (!kc || !out)
+        return KEYCARD_ERR_ARG;
+    keycard_holder h;
+    memset(&h, 0, sizeof h);
+    keycard_rc rc = op_begin(kc);
+    if (rc != KEYCARD_OK)
+        return rc;
+    rc = get_text(kc, KC_TAG_HOLDER_NAME, h.name, KC_HOLDER_NAME_MAX, 0);
+    if (rc == KEYCARD_OK)
+        rc = get_text(kc, KC_TAG_HOLDER_NUMBER, h.number, KC_HOLDER_NUMBER_MAX, 1);
+    rc = op_end(kc, refine_blank(kc, rc));
+    if (rc == KEYCARD_OK)
+        *out = h;
+    return rc;
+}
+
+KEYCARD_API keycard_rc keycard_identity_check(keycard *kc, const uint8_t *issuer_pub,
+                                              size_t issuer_pub_len, keycard_identity *out)
+{
+    if (!kc || !issuer_pub || !issuer_pub_len)
+        return KEYCARD_ERR_ARG;
+    uint8_t issuer[KC_P256_PUB_LEN];
+    keycard_rc rc = kcl_crypto_pub_raw(issuer_pub, issuer_pub_len, issuer);
+    if (rc != KEYCARD_OK)
+        return rc;
+    keycard_identity id;
+    uint8_t buf[256], tbs[KCL_IDENTITY_TBS_LEN], chal[32], sig[256];
+    size_t n = sizeof buf, sl = sizeof sig;
+    rc = op_begin(kc);
+    if (rc != KEYCARD_OK)
+        return rc;
+    rc = cmd_rc(kc, KC_CLA_ISO, KC_INS_GET_DATA, KC_TAG_IDENTITY >> 8, KC_TAG_IDENTITY & 0xFF,
+                NULL, 0, 256, buf, &n, NULL);
+    if (rc == KEYCARD_OK)
+        rc = kcl_parse_identity(buf, n, 1, &id);
+    if (rc == KEYCARD_OK) {
+        if (out)
+            *out = id;
+        /* Rebuilt from the parsed fields: exactly the 77 bytes the issuer signed. */
+        kcl_identity_tbs(&id, tbs);
+        rc = kcl_crypto_verify(issuer, KC_SIG_LABEL_IDENTITY, tbs, sizeof tbs, id.issuer_sig);
+    }
+    if (rc == KEYCARD_OK)
+        rc = kcl_crypto_random(chal, sizeof chal);
+    if (rc == KEYCARD_OK)
+        rc = cmd_rc(kc, KC_CLA_ISO, KC_INS_INTERNAL_AUTHENTICATE, 0x00, 0x00, chal, sizeof chal,
+                    KC_P256_SIG_LEN, sig, &sl, NULL);
+    if (rc == KEYCARD_OK && sl != KC_P256_SIG_LEN)
+        rc = KEYCARD_ERR_PROTOCOL;
+    if (rc == KEYCARD_OK) {
+        rc = kcl_crypto_verify(id.device_pub, KC_SIG_LABEL_INTERNAL_AUTH, chal, sizeof chal, sig);
+        /* A device key off the curve is the card's lie, not the caller's key. */
+        if (rc == KEYCARD_ERR_KEY_FORMAT)
+            rc = KEYCARD_ERR_NOT_GENUINE;
+    }
+    return op_end(kc, refine_blank(kc, rc));
+}
+
+/* ---- audit ------------------------------------------------------------- */
+
+static const char *const event_names[] = {
+    [KEYCARD_AUDIT_UNLOCK] = "unlock",
+    [KEYCARD_AUDIT_PROVISIONED] = "provisioned",
+    [KEYCARD_AUDIT_PIN_BLOCKED] = "pin-blocked",
+    [KEYCARD_AUDIT_UNBLOCKED] = "unblocked",
+    [KEYCARD_AUDIT_PIN_CHANGED] = "pin-changed",
+};
+
+KEYCARD_API const char *keycard_audit_event_name(uint8_t event)
+{
+    if (event < sizeof event_names / sizeof event_names[0] && event_names[event])
+        return event_names[event];
+    return "unknown";
+}
+
+KEYCARD_API keycard_rc keycard_audit_read(keycard *kc, uint32_t from,
+                                          keycard_audit_entry *entries, size_t *count)
+{
+    if (!kc || !count || (*count && !entries))
+        return KEYCARD_ERR_ARG;
+    size_t want = *count, got = 0;
+    keycard_rc rc = op_begin(kc);
+    if (rc != KEYCARD_OK)
+        return rc;
+    /* Entries must come with seq >= from, strictly increasing across answers. */
+    int have_prev = from > 0;
+    uint32_t prev = from - 1, next = from;
+    do {
+        uint8_t req[4] = {(uint8_t)(next >> 24), (uint8_t)(next >> 16), (uint8_t)(next >> 8),
+                          (uint8_t)next};
+        uint8_t buf[256];
+        size_t n = sizeof buf, k = 0;
+        /* Short Le keeps every reader happy; the card sends whole entries that fit. */
+        rc = cmd_rc(kc, KC_CLA_PROP, KC_INS_AUDIT_READ, 0x00, 0x00, req, sizeof req, 256, buf,
+                    &n, NULL);
+        if (rc == KEYCARD_OK)
+            rc = kcl_parse_audit(buf, n, entries + got, want - got, &k, have_prev, prev);
+        if (rc != KEYCARD_OK || k == 0)
+            break;
+        got += k;
+        prev = entries[got - 1].seq;
+        have_prev = 1;
+        if (prev == UINT32_MAX)
+            break;
+        next = prev + 1;
+    } while (got < want);
+    rc = op_end(kc, refine_blank(kc, rc));
+    if (rc == KEYCARD_OK)
+        *count = got;
+    return rc;
+}
+
+/* ---- provisioning ------------------------------------------------------ */
+
+/* One proprietary command without data in either direction. */
+static keycard_rc simple(keycard *kc, uint8_t ins)
+{
+    if (!kc)
+        return KEYCARD_ERR_ARG;
+    keycard_rc rc = op_begin(kc);
+    if (rc != KEYCARD_OK)
+        return rc;
+    return op_end(kc, cmd_rc(kc, KC_CLA_PROP, ins, 0x00, 0x00, NULL, 0, 0, NULL, NULL, NULL));
+}
+
+KEYCARD_API keycard_rc keycard_provision_begin(keycard *kc)
+{
+    return simple(kc, KC_INS_PROVISION_BEGIN);
+}
+
+KEYCARD_API keycard_rc keycard_provision_put(keycard *kc, uint16_t tag, const uint8_t *data,
+                                             size_t len)
+{
+    if (!kc || (len && !data) || len > KC_APDU_MAX_DATA)
+        return KEYCARD_ERR_ARG;
+    keycard_rc rc = op_begin(kc);
+    if (rc != KEYCARD_OK)
+        return rc;
+    return op_end(kc, cmd_rc(kc, KC_CLA_PROP, KC_INS_PROVISION_PUT, tag >> 8, tag & 0xFF, data,
+                             len, 0, NULL, NULL, NULL));
+}
+
+KEYCARD_API keycard_rc keycard_provision_generate(keycard *kc, keycard_identity *out)
+{
+    if (!kc)
+        return KEYCARD_ERR_ARG;
+    uint8_t buf[256];
+    size_t n = sizeof buf;
+    keycard_identity id;
+    keycard_rc rc = op_begin(kc);
+    if (rc != KEYCARD_OK)
+        return rc;
+    rc = cmd_rc(kc, KC_CLA_PROP, KC_INS_PROVISION_GENERATE, 0x00, 0x00, NULL, 0, 256, buf, &n,
+                NULL);
+    if (rc == KEYCARD_OK)
+        rc = kcl_parse_identity(buf, n, 0, &id);
+    rc = op_end(kc, rc);
+    if (rc == KEYCARD_OK && out)
+        *out = id;
+    return rc;
+}
+
+KEYCARD_API keycard_rc keycard_provision_commit(keycard *kc)
+{
+    return simple(kc, KC_INS_PROVISION_COMMIT);
+}
+
+KEYCARD_API keycard_rc keycard_provision_abort(keycard *kc)
+{
+    return simple(kc, KC_INS_PROVISION_ABORT);
+}
+
+KEYCARD_API keycard_rc keycard_identity_sign(keycard_identity *id, const uint8_t *issuer_priv,
+                                             size_t issuer_priv_len)
+{
+    if (!id || !issuer_priv || !issuer_priv_len)
+        return KEYCARD_ERR_ARG;
+    uint8_t tbs[KCL_IDENTITY_TBS_LEN];
+    kcl_identity_tbs(id, tbs);
+    return kcl_crypto_sign(issuer_priv, issuer_priv_len, KC_SIG_LABEL_IDENTITY, tbs, sizeof tbs,
+                           id->issuer_sig);
+}
+
+/* ---- raw access -------------------------------------------------------- */
+
+KEYCARD_API keycard_rc keycard_transmit(keycard *kc, const uint8_t *apdu, size_t apdu_len,
+                                        uint8_t *resp, size_t *resp_len)
+{
+    if (!kc || !apdu || apdu_len < 4 || !resp || !resp_len)
+        return KEYCARD_ERR_ARG;
+    /* Room for the largest extended answer, so "too small" is the caller's buffer. */
+    size_t cap = 65536 + 2;
+    uint8_t *buf = malloc(cap);
+    if (!buf)
+        return KEYCARD_ERR_MEMORY;
+    keycard_rc rc = op_begin(kc);
+    if (rc == KEYCARD_OK) {
+        rc = kc->t->ops->transmit(kc->t, apdu, apdu_len, buf, &cap);
+        rc = op_end(kc, rc);
+    }
+    if (rc == KEYCARD_OK) {
+        if (cap > *resp_len) {
+            rc = KEYCARD_ERR_BUFFER;
+        } else {
+            memcpy(resp, buf, cap);
+            *resp_len = cap;
+        }
+    }
+    kcl_wipe(buf, 65536 + 2);
+    free(buf);
+    return rc;
+}
+
+/* ---- messages ---------------------------------------------------------- */
+
+static const char *const messages[] = {
+    [0] = "success",
+    [1] = "invalid argument",
+    [2] = "out of memory",
+    [3] = "buffer too small",
+    [4] = "no smart card reader available (is pcscd running?)",
+    [5] = "no key card found",
+    [6] = "the key card was removed",
+    [7] = "the key card was reset by another program; verify the PINs again",
+    [8] = "communication with the card failed",
+    [9] = "the card gave a malformed answer",
+    [10] = "wrong PIN or key",
+    [11] = "PIN or key blocked",
+    [12] = "PIN or key not verified yet",
+    [13] = "the card refuses the command in its current state",
+    [14] = "the card rejected the data",
+    [15] = "object not found on the card",
+    [16] = "card memory full or failing",
+    [17] = "the card does not support this command",
+    [18] = "the card reported an error",
+    [19] = "not a genuine key card (identity check failed)",
+    [20] = "the key card is blank (not provisioned)",
+    [21] = "the key could not be read (expected a P-256 key in PEM or DER)",
+    [22] = "cryptographic operation failed on the host",
+    [23] = "file input/output error",
+};
+
+KEYCARD_API const char *keycard_strerror(keycard_rc rc)
+{
+    long i = -(long)rc;
+    if (i >= 0 && i < (long)(sizeof messages / sizeof messages[0]) && messages[i])
+        return messages[i];
+    return "unknown error";
+}

@@ -1,0 +1,67 @@
+/*
+ * transport.h - the bottom layer of libkeycard: how APDU bytes reach a key
+ * card. Each transport is a table of function pointers; the encoding layer
+ * (apdu.c) and the API (keycard.c) never know which one they talk to.
+ *
+ *   kcl_transport_pcsc  a PC/SC reader through pcsc-lite (real and virtual cards)
+ *   kcl_transport_sim   the key card firmware run inside this process over a
+ *                       flash image file, for fast tests and offline tools
+ *
+ * All functions return KEYCARD_OK or a negative keycard_rc. Nothing here is
+ * exported from the shared library.
+ */
+#ifndef KCL_TRANSPORT_H
+#define KCL_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keycard.h"
+
+typedef struct kcl_transport kcl_transport;
+
+typedef struct kcl_transport_ops {
+    const char *kind; /* "pcsc", "sim" */
+    /*
+     * Connect. arg: the reader name (pcsc) or the flash image file (sim).
+     * Errors: KEYCARD_ERR_ARG, KEYCARD_ERR_MEMORY, KEYCARD_ERR_NO_READER,
+     * KEYCARD_ERR_NO_CARD, KEYCARD_ERR_TRANSPORT, KEYCARD_ERR_IO.
+     */
+    keycard_rc (*open)(const char *arg, kcl_transport **out);
+    /*
+     * Send one command APDU, receive response data || SW1 SW2.
+     * *resp_len: capacity in, length out (always >= 2 on success).
+     * Errors: KEYCARD_ERR_CARD_REMOVED, KEYCARD_ERR_CARD_RESET (security state
+     * lost; call reconnect before the next command), KEYCARD_ERR_NO_CARD,
+     * KEYCARD_ERR_NO_READER, KEYCARD_ERR_TRANSPORT, KEYCARD_ERR_PROTOCOL
+     * (answer larger than the buffer or shorter than a status word).
+     */
+    keycard_rc (*transmit)(kcl_transport *t, const uint8_t *cmd, size_t len, uint8_t *resp,
+                           size_t *resp_len);
+    /* Exclusive access for a sequence of APDUs. Same errors as transmit. */
+    keycard_rc (*begin_transaction)(kcl_transport *t);
+    keycard_rc (*end_transaction)(kcl_transport *t);
+    /* Reconnect after KEYCARD_ERR_CARD_RESET, leaving the card as it is. */
+    keycard_rc (*reconnect)(kcl_transport *t);
+    /* Human-readable name of the connection (reader name, "sim:FILE"). */
+    const char *(*name)(const kcl_transport *t);
+    /* Disconnect and free. close(NULL) is not allowed; callers check. */
+    void (*close)(kcl_transport *t);
+} kcl_transport_ops;
+
+/* Every transport's state starts with this. */
+struct kcl_transport {
+    const kcl_transport_ops *ops;
+};
+
+extern const kcl_transport_ops kcl_transport_pcsc;
+extern const kcl_transport_ops kcl_transport_sim;
+
+/*
+ * List PC/SC readers as names separated by '\n', NUL-terminated, into buf.
+ * Errors: KEYCARD_ERR_NO_READER (no service or no reader), KEYCARD_ERR_BUFFER,
+ * KEYCARD_ERR_MEMORY, KEYCARD_ERR_TRANSPORT.
+ */
+keycard_rc kcl_pcsc_list(char *buf, size_t cap);
+
+#endif /* KCL_TRANSPORT_H */

@@ -1,0 +1,508 @@
+/*
+ * test_lib_sim.c - libkeycard's public API end to end over the "sim"
+ * transport: the key card firmware in this process on a temporary flash
+ * image. Covers opening, status of a blank card, provisioning through the
+ * API (issuer signature by examples/profiles/demo-issuer.key.pem), PIN
+ * verification with tries left, blocking and unblocking, holder data, the
+ * identity check (genuine and not), the audit log, abort, and the messages.
+ * Runs from the top of the tree (key files by relative path).
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "keycard.h"
+#include "keycard_proto.h"
+
+#define ISSUER_PIN "13579135"
+#define HOLDER_PIN "246810"
+#define HOLDER_NAME "Hanako Yamada"
+#define HOLDER_NUMBER "EMP-000427"
+static const uint8_t admin_key[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+static char tmpdir[64];
+static char where[128]; /* "sim:" + image path */
+
+static void setup(void)
+{
+    strcpy(tmpdir, "/tmp/kc-test-lib-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    snprintf(where, sizeof where, "sim:%s/card.img", tmpdir);
+}
+
+static void teardown(void)
+{
+    char p[128];
+    snprintf(p, sizeof p, "%s/card.img", tmpdir);
+    unlink(p);
+    rmdir(tmpdir);
+}
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s (run from the top of the tree)", path);
+    static uint8_t buf[4][8192];
+    static int which;
+    uint8_t *b = buf[which++ % 4];
+    *len = fread(b, 1, sizeof buf[0], f);
+    fclose(f);
+    ck_assert_uint_gt(*len, 0);
+    return b;
+}
+
+static keycard *open_card(void)
+{
+    keycard *kc = NULL;
+    keycard_rc rc = keycard_open(&kc, where);
+    ck_assert_msg(rc == KEYCARD_OK, "open %s: %s", where, keycard_strerror(rc));
+    ck_assert_ptr_nonnull(kc);
+    return kc;
+}
+
+/* A PUT of tries || value. */
+static void put_cred(keycard *kc, uint16_t tag, const void *v, size_t n)
+{
+    uint8_t d[40];
+    d[0] = 3;
+    memcpy(d + 1, v, n);
+    keycard_rc rc = keycard_provision_put(kc, tag, d, n + 1);
+    ck_assert_msg(rc == KEYCARD_OK, "put %04X: %s", tag, keycard_strerror(rc));
+}
+
+/* The whole provisioning flow through the API, as kc-admin does it. */
+static void provision(keycard *kc, keycard_identity *id_out)
+{
+    size_t kl;
+    const uint8_t *key = read_file("examples/profiles/demo-issuer.key.pem", &kl);
+    keycard_identity id;
+    ck_assert_int_eq(keycard_provision_begin(kc), KEYCARD_OK);
+    put_cred(kc, KC_TAG_ISSUER_PIN, ISSUER_PIN, strlen(ISSUER_PIN));
+    put_cred(kc, KC_TAG_HOLDER_PIN, HOLDER_PIN, strlen(HOLDER_PIN));
+    put_cred(kc, KC_TAG_ADMIN_KEY, admin_key, sizeof admin_key);
+    ck_assert_int_eq(keycard_provision_put(kc, KC_TAG_HOLDER_NAME, (const uint8_t *)HOLDER_NAME,
+                                           strlen(HOLDER_NAME)),
+                     KEYCARD_OK);
+    ck_assert_int_eq(keycard_provision_put(kc, KC_TAG_HOLDER_NUMBER,
+                                           (const uint8_t *)HOLDER_NUMBER, strlen(HOLDER_NUMBER)),
+                     KEYCARD_OK);
+    ck_assert_int_eq(keycard_provision_generate(kc, &id), KEYCARD_OK);
+    ck_assert_uint_eq(id.device_pub[0], 0x04);
+    ck_assert_int_eq(keycard_identity_sign(&id, key, kl), KEYCARD_OK);
+    /* Commit before the signature: incomplete, refused, session still open. */
+    ck_assert_int_eq(keycard_provision_commit(kc), KEYCARD_ERR_CONDITIONS);
+    ck_assert_int_eq(keycard_provision_put(kc, KC_TAG_ID_SIGNATURE, id.issuer_sig, 64),
+                     KEYCARD_OK);
+    ck_assert_int_eq(keycard_provision_commit(kc), KEYCARD_OK);
+    if (id_out)
+        *id_out = id;
+}
+
+static void unlock(keycard *kc)
+{
+    ck_assert_int_eq(keycard_verify_pin(kc, KEYCARD_PIN_ISSUER, ISSUER_PIN, NULL), KEYCARD_OK);
+    ck_assert_int_eq(keycard_verify_pin(kc, KEYCARD_PIN_HOLDER, HOLDER_PIN, NULL), KEYCARD_OK);
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+START_TEST(test_open_blank)
+{
+    keycard *kc = open_card();
+    ck_assert_str_eq(keycard_reader_name(kc), where);
+    keycard_status st;
+    ck_assert_int_eq(keycard_status_read(kc, &st), KEYCARD_OK);
+    ck_assert_int_eq(st.lifecycle, KEYCARD_LIFECYCLE_BLANK);
+    ck_assert_uint_eq(st.version_major, KC_PROTO_VERSION_MAJOR);
+    ck_assert_uint_eq(st.version_minor, KC_PROTO_VERSION_MINOR);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(st.tries_left[i], -1);
+    ck_assert_int_eq(st.staging, 0);
+    ck_assert_uint_eq(st.audit_capacity, KC_AUDIT_CAPACITY);
+    /* A blank card says so, in words a person understands. */
+    int t = 99;
+    ck_assert_int_eq(keycard_verify_pin(kc, KEYCARD_PIN_ISSUER, ISSUER_PIN, &t),
+                     KEYCARD_ERR_BLANK);
+    ck_assert_int_eq(keycard_tries_left(kc, KEYCARD_PIN_HOLDER, &t), KEYCARD_ERR_BLANK);
+    keycard_holder h;
+    ck_assert_int_eq(keycard_holder_info(kc, &h), KEYCARD_ERR_BLANK);
+    keycard_close(kc);
+    keycard_close(NULL);
+}
+END_TEST
+
+START_TEST(test_open_errors)
+{
+    keycard *kc = (keycard *)1;
+    ck_assert_int_eq(keycard_open(NULL, where), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_open(&kc, "sim:"), KEYCARD_ERR_ARG);
+    ck_assert_ptr_null(kc);
+    ck_assert_int_eq(keycard_open(&kc, "sim:/nonexistent-dir-kc/x.img"), KEYCARD_ERR_IO);
+    ck_assert_ptr_null(kc);
+}
+END_TEST
+
+START_TEST(test_provision_and_persist)
+{
+    keycard *kc = open_card();
+    keycard_identity id;
+    provision(kc, &id);
+    keycard_status st;
+    ck_assert_int_eq(keycard_status_read(kc, &st), KEYCARD_OK);
+    ck_assert_int_eq(st.lifecycle, KEYCARD_LIFECYCLE_PROVISIONED);
+    ck_assert_int_eq(st.tries_left[0], 3);
+    ck_assert_int_eq(st.tries_left[1], 3);
+    ck_assert_int_eq(st.tries_left[2], 3);
+    ck_assert_int_eq(st.staging, 0);
+    ck_assert_mem_eq(st.serial, id.serial, 8);
+    keycard_close(kc);
+    /* The flash image keeps it. */
+    kc = open_card();
+    ck_assert_int_eq(keycard_status_read(kc, &st), KEYCARD_OK);
+    ck_assert_int_eq(st.lifecycle, KEYCARD_LIFECYCLE_PROVISIONED);
+    /* A provisioned card needs the admin key to begin again. */
+    ck_assert_int_eq(keycard_provision_begin(kc), KEYCARD_ERR_NOT_VERIFIED);
+    ck_assert_int_eq(keycard_verify_admin(kc, admin_key, sizeof admin_key, NULL), KEYCARD_OK);
+    ck_assert_int_eq(keycard_provision_begin(kc), KEYCARD_OK);
+    ck_assert_int_eq(keycard_provision_abort(kc), KEYCARD_OK);
+    keycard_close(kc);
+}
+END_TEST
+
+START_TEST(test_verify_tries)
+{
+    keycard *kc = open_card();
+    provision(kc, NULL);
+    int t = -5;
+    /* Holder before issuer: refused, nothing spent. */
+    ck_assert_int_eq(keycard_verify_pin(kc, KEYCARD_PIN_HOLDER, HOLDER_PIN, &t),
+                     KEYCARD_ERR_NOT_VERIFIED);
+    ck_assert_int_eq(keycard_tries_left(kc, KEYCARD_PIN_HOLDER, &t), KEYCARD_OK);
+    ck_assert_int_eq(t, 3);
+    ck_assert_int_eq(keycard_verify_pin(kc, KEYCARD_PIN_ISSUER, "00000000", &t),
+                     KEYCARD_ERR_WRONG_PIN);
+    ck_assert_int_eq(t, 2);
+    t = -5;
+    ck_assert_int_eq(keycard_tries_left(kc, KEYCARD_PIN_ISSUER, &t), KEYCARD_OK);
+    ck_assert_int_eq(t, 2);
+    ck_assert_int_eq(keycard_verify_pin(kc, KEYCARD_PIN_ISSUER, ISSUER_PIN, &t), KEYCARD_OK);
+    ck_assert_int_eq(keycard_tries_left(kc, KEYCARD_PIN_ISSUER, &t), KEYCARD_OK);
+    ck_assert_int_eq(t, 3);
+    ck_assert_int_eq(keycard_verify_pin(kc, KEYCARD_PIN_HOLDER, "1111", &t),
+                     KEYCARD_ERR_WRONG_PIN);
+    ck_assert_int_eq(t, 2);
+    ck_assert_int_eq(keycard_verify_pin(kc, KEYCARD_PIN_HOLDER, HOLDER_PIN, &t), KEYCARD_OK);
+    ck_assert_int_eq(keycard_tries_left(kc, KEYCARD_ADMIN_KEY, &t), KEYCARD_OK);
+    ck_assert_int_eq(t, 3);
+    uint8_t bad[32] = {0};
+    ck_assert_int_eq(keycard_verify_admin(kc, bad, sizeof bad, &t), KEYCARD_ERR_WRONG_PIN);
+    ck_assert_int_eq(t, 2);
+    keycard_close(kc);
+}
+END_TEST
+
+/* Malformed credentials: refused on the host, nothing reaches the card. */
+static const char *const bad_pins[] = {"", "123", "12345678901234567", "12a4", "1234 ", NULL};
+
+START_TEST(test_argument_checks)
+{
+    keycard *kc = open_card();
+    provision(kc, NULL);
+    int t;
+    ck_assert_int_eq(keycard_verify_pin(kc, KEYCARD_PIN_ISSUER, bad_pins[_i], &t),
+                     KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_change_pin(kc, KEYCARD_PIN_ISSUER, ISSUER_PIN, bad_pins[_i], &t),
+                     bad_pins[_i] ? KEYCARD_ERR_WRONG_DATA : KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_verify_pin(kc, KEYCARD_ADMIN_KEY, ISSUER_PIN, &t), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_verify_admin(kc, admin_key, 15, &t), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_verify_admin(kc, NULL, 16, &t), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_unblock_pin(kc, KEYCARD_ADMIN_KEY, NULL), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_verify_pin(NULL, KEYCARD_PIN_ISSUER, ISSUER_PIN, &t),
+                     KEYCARD_ERR_ARG);
+    /* Not one try was spent. */
+    ck_assert_int_eq(keycard_tries_left(kc, KEYCARD_PIN_ISSUER, &t), KEYCARD_OK);
+    ck_assert_int_eq(t, 3);
+    ck_assert_int_eq(keycard_tries_left(kc, KEYCARD_ADMIN_KEY, &t), KEYCARD_OK);
+    ck_assert_int_eq(t, 3);
+    keycard_close(kc);
+}
+END_TEST
+
+START_TEST(test_blocked_and_unblock)
+{
+    keycard *kc = open_card();
+    provision(kc, NULL);
+    int t = -5;
+    static const int expect[] = {2, 1, 0};
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(keycard_verify_pin(kc, KEYCARD_PIN_ISSUER, "99999999", &t),
+                         KEYCARD_ERR_WRONG_PIN);
+        ck_assert_int_eq(t, expect[i]);
+    }
+    t = -5;
+    ck_assert_int_eq(keycard_verify_pin(kc, KEYCARD_PIN_ISSUER, ISSUER_PIN, &t),
+                     KEYCARD_ERR_BLOCKED);
+    ck_assert_int_eq(t, 0);
+    ck_assert_int_eq(keycard_tries_left(kc, KEYCARD_PIN_ISSUER, &t), KEYCARD_OK);
+    ck_assert_int_eq(t, 0);
+    /* Unblocking needs the admin key. */
+    ck_assert_int_eq(keycard_unblock_pin(kc, KEYCARD_PIN_ISSUER, NULL), KEYCARD_ERR_NOT_VERIFIED);
+    ck_assert_int_eq(keycard_verify_admin(kc, admin_key, sizeof admin_key, &t), KEYCARD_OK);
+    ck_assert_int_eq(keycard_unblock_pin(kc, KEYCARD_PIN_ISSUER, NULL), KEYCARD_OK);
+    ck_assert_int_eq(keycard_tries_left(kc, KEYCARD_PIN_ISSUER, &t), KEYCARD_OK);
+    ck_assert_int_eq(t, 3);
+    ck_assert_int_eq(keycard_verify_pin(kc, KEYCARD_PIN_ISSUER, ISSUER_PIN, &t), KEYCARD_OK);
+    /* Unblock with a new PIN: the old one is gone. */
+    ck_assert_int_eq(keycard_unblock_pin(kc, KEYCARD_PIN_HOLDER, "1357"), KEYCARD_OK);
+    ck_assert_int_eq(keycard_verify_pin(kc, KEYCARD_PIN_HOLDER, HOLDER_PIN, &t),
+                     KEYCARD_ERR_WRONG_PIN);
+    ck_assert_int_eq(t, 2);
+    ck_assert_int_eq(keycard_verify_pin(kc, KEYCARD_PIN_HOLDER, "1357", &t), KEYCARD_OK);
+    keycard_close(kc);
+}
+END_TEST
+
+START_TEST(test_change)
+{
+    keycard *kc = open_card();
+    provision(kc, NULL);
+    int t = -5;
+    ck_assert_int_eq(keycard_change_pin(kc, KEYCARD_PIN_ISSUER, "11112222", "24682468", &t),
+                     KEYCARD_ERR_WRONG_PIN);
+    ck_assert_int_eq(t, 2);
+    ck_assert_int_eq(keycard_change_pin(kc, KEYCARD_PIN_ISSUER, ISSUER_PIN, "24682468", &t),
+                     KEYCARD_OK);
+    ck_assert_int_eq(keycard_verify_pin(kc, KEYCARD_PIN_ISSUER, ISSUER_PIN, &t),
+                     KEYCARD_ERR_WRONG_PIN);
+    ck_assert_int_eq(keycard_verify_pin(kc, KEYCARD_PIN_ISSUER, "24682468", &t), KEYCARD_OK);
+    uint8_t new_key[32];
+    memset(new_key, 0xA5, sizeof new_key);
+    ck_assert_int_eq(keycard_change_admin(kc, admin_key, sizeof admin_key, new_key, 20, &t),
+                     KEYCARD_ERR_WRONG_DATA);
+    ck_assert_int_eq(keycard_change_admin(kc, admin_key, sizeof admin_key, new_key,
+                                          sizeof new_key, &t),
+                     KEYCARD_OK);
+    ck_assert_int_eq(keycard_verify_admin(kc, admin_key, sizeof admin_key, &t),
+                     KEYCARD_ERR_WRONG_PIN);
+    ck_assert_int_eq(keycard_verify_admin(kc, new_key, sizeof new_key, &t), KEYCARD_OK);
+    keycard_close(kc);
+}
+END_TEST
+
+START_TEST(test_holder_info)
+{
+    keycard *kc = open_card();
+    provision(kc, NULL);
+    keycard_holder h;
+    ck_assert_int_eq(keycard_holder_info(kc, &h), KEYCARD_ERR_NOT_VERIFIED);
+    ck_assert_int_eq(keycard_verify_pin(kc, KEYCARD_PIN_ISSUER, ISSUER_PIN, NULL), KEYCARD_OK);
+    ck_assert_int_eq(keycard_holder_info(kc, &h), KEYCARD_ERR_NOT_VERIFIED);
+    ck_assert_int_eq(keycard_verify_pin(kc, KEYCARD_PIN_HOLDER, HOLDER_PIN, NULL), KEYCARD_OK);
+    ck_assert_int_eq(keycard_holder_info(kc, &h), KEYCARD_OK);
+    ck_assert_str_eq(h.name, HOLDER_NAME);
+    ck_assert_str_eq(h.number, HOLDER_NUMBER);
+    keycard_close(kc);
+}
+END_TEST
+
+START_TEST(test_identity_check)
+{
+    keycard *kc = open_card();
+    keycard_identity prov, id;
+    provision(kc, &prov);
+    size_t pl, ol;
+    const uint8_t *pub = read_file("examples/profiles/demo-issuer.pub.pem", &pl);
+    const uint8_t *other = read_file("tests/data/other-issuer.pub.pem", &ol);
+    ck_assert_int_eq(keycard_identity_check(kc, pub, pl, &id), KEYCARD_ERR_NOT_VERIFIED);
+    unlock(kc);
+    memset(&id, 0, sizeof id);
+    ck_assert_int_eq(keycard_identity_check(kc, pub, pl, &id), KEYCARD_OK);
+    ck_assert_mem_eq(id.serial, prov.serial, 8);
+    ck_assert_mem_eq(id.device_pub, prov.device_pub, 65);
+    ck_assert_mem_eq(id.issuer_sig, prov.issuer_sig, 64);
+    ck_assert_int_eq(keycard_identity_check(kc, pub, pl, NULL), KEYCARD_OK);
+    /* The same key as a raw point. */
+    uint8_t raw[65];
+    ck_assert_int_eq(kcl_crypto_pub_raw(pub, pl, raw), KEYCARD_OK);
+    ck_assert_int_eq(keycard_identity_check(kc, raw, sizeof raw, NULL), KEYCARD_OK);
+    /* Another issuer's key: not genuine. */
+    ck_assert_int_eq(keycard_identity_check(kc, other, ol, NULL), KEYCARD_ERR_NOT_GENUINE);
+    raw[64] ^= 1; /* off the curve */
+    ck_assert_int_eq(keycard_identity_check(kc, raw, sizeof raw, NULL), KEYCARD_ERR_KEY_FORMAT);
+    ck_assert_int_eq(keycard_identity_check(kc, (const uint8_t *)"garbage", 7, NULL),
+                     KEYCARD_ERR_KEY_FORMAT);
+    keycard_close(kc);
+}
+END_TEST
+
+START_TEST(test_identity_sign_errors)
+{
+    keycard_identity id;
+    memset(&id, 0, sizeof id);
+    size_t pl;
+    const uint8_t *pub = read_file("examples/profiles/demo-issuer.pub.pem", &pl);
+    ck_assert_int_eq(keycard_identity_sign(&id, pub, pl), KEYCARD_ERR_KEY_FORMAT);
+    ck_assert_int_eq(keycard_identity_sign(&id, (const uint8_t *)"x", 1), KEYCARD_ERR_KEY_FORMAT);
+    ck_assert_int_eq(keycard_identity_sign(NULL, pub, pl), KEYCARD_ERR_ARG);
+    /* A signature verifies with the matching public key only. */
+    size_t kl;
+    const uint8_t *key = read_file("tests/data/other-issuer.key.pem", &kl);
+    id.device_pub[0] = 0x04;
+    ck_assert_int_eq(keycard_identity_sign(&id, key, kl), KEYCARD_OK);
+}
+END_TEST
+
+START_TEST(test_audit)
+{
+    keycard *kc = open_card();
+    provision(kc, NULL);
+    keycard_audit_entry e[16];
+    size_t n = 16;
+    ck_assert_int_eq(keycard_audit_read(kc, 0, e, &n), KEYCARD_ERR_NOT_VERIFIED);
+    unlock(kc);
+    ck_assert_int_eq(keycard_verify_admin(kc, admin_key, sizeof admin_key, NULL), KEYCARD_OK);
+    n = 16;
+    ck_assert_int_eq(keycard_audit_read(kc, 0, e, &n), KEYCARD_OK);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_uint_eq(e[0].event, KEYCARD_AUDIT_PROVISIONED);
+    ck_assert_str_eq(keycard_audit_event_name(e[0].event), "provisioned");
+    ck_assert_uint_eq(e[1].event, KEYCARD_AUDIT_UNLOCK);
+    ck_assert_uint_eq(e[1].len, strlen(HOLDER_NUMBER));
+    ck_assert_mem_eq(e[1].data, HOLDER_NUMBER, strlen(HOLDER_NUMBER));
+    ck_assert_uint_gt(e[1].seq, e[0].seq);
+    /* Paging: one at a time from the next sequence number. */
+    n = 1;
+    ck_assert_int_eq(keycard_audit_read(kc, e[1].seq, e + 2, &n), KEYCARD_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(e[2].seq, e[1].seq);
+    n = 4;
+    ck_assert_int_eq(keycard_audit_read(kc, e[1].seq + 1, e, &n), KEYCARD_OK);
+    ck_assert_uint_eq(n, 0);
+    /* Many entries across several answers. */
+    for (int i = 0; i < 20; i++)
+        ck_assert_int_eq(keycard_verify_pin(kc, KEYCARD_PIN_HOLDER, HOLDER_PIN, NULL),
+                         KEYCARD_OK);
+    keycard_audit_entry many[40];
+    n = 40;
+    ck_assert_int_eq(keycard_audit_read(kc, 0, many, &n), KEYCARD_OK);
+    ck_assert_uint_eq(n, 22);
+    for (size_t i = 1; i < n; i++)
+        ck_assert_uint_gt(many[i].seq, many[i - 1].seq);
+    keycard_status st;
+    ck_assert_int_eq(keycard_status_read(kc, &st), KEYCARD_OK);
+    ck_assert_uint_eq(st.audit_next, many[n - 1].seq + 1);
+    keycard_close(kc);
+}
+END_TEST
+
+START_TEST(test_abort_leaves_blank)
+{
+    keycard *kc = open_card();
+    keycard_identity id;
+    ck_assert_int_eq(keycard_provision_begin(kc), KEYCARD_OK);
+    ck_assert_int_eq(keycard_provision_begin(kc), KEYCARD_ERR_CONDITIONS);
+    put_cred(kc, KC_TAG_ISSUER_PIN, ISSUER_PIN, strlen(ISSUER_PIN));
+    ck_assert_int_eq(keycard_provision_generate(kc, &id), KEYCARD_OK);
+    keycard_status st;
+    ck_assert_int_eq(keycard_status_read(kc, &st), KEYCARD_OK);
+    ck_assert_int_eq(st.staging, 1);
+    ck_assert_int_eq(keycard_provision_abort(kc), KEYCARD_OK);
+    ck_assert_int_eq(keycard_provision_abort(kc), KEYCARD_ERR_CONDITIONS);
+    ck_assert_int_eq(keycard_status_read(kc, &st), KEYCARD_OK);
+    ck_assert_int_eq(st.lifecycle, KEYCARD_LIFECYCLE_BLANK);
+    ck_assert_int_eq(st.staging, 0);
+    ck_assert_int_eq(st.tries_left[0], -1);
+    /* A session dropped by closing the handle: blank as well. */
+    ck_assert_int_eq(keycard_provision_begin(kc), KEYCARD_OK);
+    put_cred(kc, KC_TAG_HOLDER_PIN, HOLDER_PIN, strlen(HOLDER_PIN));
+    keycard_close(kc);
+    kc = open_card();
+    ck_assert_int_eq(keycard_status_read(kc, &st), KEYCARD_OK);
+    ck_assert_int_eq(st.lifecycle, KEYCARD_LIFECYCLE_BLANK);
+    ck_assert_int_eq(st.staging, 0);
+    ck_assert_int_eq(keycard_provision_put(kc, KC_TAG_HOLDER_NAME, (const uint8_t *)"x", 1),
+                     KEYCARD_ERR_CONDITIONS);
+    keycard_close(kc);
+}
+END_TEST
+
+START_TEST(test_transmit_raw)
+{
+    keycard *kc = open_card();
+    const uint8_t get_status[] = {0x00, 0xCA, 0xDF, 0x03, 0x00};
+    uint8_t resp[300];
+    size_t rl = sizeof resp;
+    ck_assert_int_eq(keycard_transmit(kc, get_status, sizeof get_status, resp, &rl), KEYCARD_OK);
+    ck_assert_uint_ge(rl, 2);
+    ck_assert_uint_eq(resp[rl - 2], 0x90);
+    ck_assert_uint_eq(resp[rl - 1], 0x00);
+    ck_assert_uint_eq(resp[0], KC_ST_TAG_SERIAL);
+    size_t small = 4;
+    ck_assert_int_eq(keycard_transmit(kc, get_status, sizeof get_status, resp, &small),
+                     KEYCARD_ERR_BUFFER);
+    const uint8_t bad_ins[] = {0x00, 0x02, 0x00, 0x00};
+    rl = sizeof resp;
+    ck_assert_int_eq(keycard_transmit(kc, bad_ins, sizeof bad_ins, resp, &rl), KEYCARD_OK);
+    ck_assert_uint_eq(rl, 2);
+    ck_assert_uint_eq(resp[0] << 8 | resp[1], KC_SW_INS_NOT_SUPPORTED);
+    keycard_close(kc);
+}
+END_TEST
+
+START_TEST(test_strerror)
+{
+    /* Every code has its own message. */
+    for (int a = 0; a >= KEYCARD_ERR_IO; a--) {
+        const char *m = keycard_strerror((keycard_rc)a);
+        ck_assert_ptr_nonnull(m);
+        ck_assert_uint_gt(strlen(m), 3);
+        ck_assert_str_ne(m, "unknown error");
+        for (int b = 0; b > a; b--)
+            ck_assert_msg(strcmp(m, keycard_strerror((keycard_rc)b)) != 0, "rc %d and %d", a, b);
+    }
+    ck_assert_str_eq(keycard_strerror((keycard_rc)-999), "unknown error");
+    ck_assert_str_eq(keycard_strerror((keycard_rc)5), "unknown error");
+    static const char *const names[] = {"unlock", "provisioned", "pin-blocked", "unblocked",
+                                        "pin-changed"};
+    for (int e = 1; e <= 5; e++)
+        ck_assert_str_eq(keycard_audit_event_name((uint8_t)e), names[e - 1]);
+    ck_assert_str_eq(keycard_audit_event_name(0), "unknown");
+    ck_assert_str_eq(keycard_audit_event_name(0xFF), "unknown");
+}
+END_TEST
+
+static Suite *lib_sim_suite(void)
+{
+    Suite *s = suite_create("lib_sim");
+    TCase *tc = tcase_create("sim");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_open_blank);
+    tcase_add_test(tc, test_open_errors);
+    tcase_add_test(tc, test_provision_and_persist);
+    tcase_add_test(tc, test_verify_tries);
+    tcase_add_loop_test(tc, test_argument_checks, 0, sizeof bad_pins / sizeof bad_pins[0]);
+    tcase_add_test(tc, test_blocked_and_unblock);
+    tcase_add_test(tc, test_change);
+    tcase_add_test(tc, test_holder_info);
+    tcase_add_test(tc, test_identity_check);
+    tcase_add_test(tc, test_identity_sign_errors);
+    tcase_add_test(tc, test_audit);
+    tcase_add_test(tc, test_abort_leaves_blank);
+    tcase_add_test(tc, test_transmit_raw);
+    tcase_add_test(tc, test_strerror);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(lib_sim_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
