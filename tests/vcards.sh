@@ -1,0 +1,245 @@
+#!/bin/sh
+# vcards.sh - start and stop the project's virtual PC/SC cards: a private
+# pcscd with the two-slot vpcd reader, and kc-vcard running the key card
+# (provisioned from examples/profiles/demo.json) in slot 0 and a blank target
+# card in slot 1 once kc-vcard has that card built in (else slot 1 stays empty).
+#
+#   sh tests/vcards.sh up|down|status      (make vcards-up / vcards-down)
+#   . tests/vcards.sh; vc_up; ...; vc_down (integration tests)
+#
+# Run from the top of the tree. Environment: B (build dir, default build),
+# KC_VPCD_PORT (default 35963 = 0x8C7B), KC_PCSCD_APDU_LOG=1 (pcscd -a: APDUs
+# in $B/vcards/pcscd.log), KC_VPCD_LIB (the vpcd driver), KC_VCARD_STATE (the
+# key card's state file, default $B/vcards/keycard.state; tests use their own),
+# KC_TARGET_STATE (the target card's, default $B/vcards/target.state),
+# KC_VCARDS_TARGET=0 (leave slot 1 empty).
+#
+# Only one pcscd can run on a machine (fixed socket), so every user holds
+# /tmp/kc-pcscd.lock: `up` takes it and its background processes inherit it,
+# holding it until `down` stops them; integration tests take it around
+# themselves (vc_lock). Processes are stopped by the PIDs recorded here, never
+# by name.
+
+B=${B:-build}
+case $B in /*) ;; *) B=$(pwd)/$B ;; esac
+VC_DIR=$B/vcards
+VC_PORT=${KC_VPCD_PORT:-35963}
+VC_VPCD_LIB=${KC_VPCD_LIB:-/usr/lib/pcsc/drivers/serial/libifdvpcd.so}
+VC_SOCKET=/run/pcscd/pcscd.comm
+VC_LOCK=/tmp/kc-pcscd.lock
+VC_READER="Keycard Virtual Reader"
+VC_KEYCARD_READER="$VC_READER 00 00"
+VC_TARGET_READER="$VC_READER 00 01"
+VC_STATE=${KC_VCARD_STATE:-$VC_DIR/keycard.state}
+VC_TARGET_STATE=${KC_TARGET_STATE:-$VC_DIR/target.state}
+VC_PY=/usr/bin/python3
+VC_APDU="$VC_PY $(pwd)/tests/pcscd/pcsc_apdu.py"
+
+vc_log() { echo "vcards: $*" >&2; }
+
+# Re-run the calling script under the pcscd lock unless it holds it already.
+# Usage (first line of a test): vc_lock "$0" "$@"
+vc_lock() {
+    [ -n "${KC_PCSCD_LOCKED:-}" ] && return 0
+    KC_PCSCD_LOCKED=1 exec flock -w 300 -E 75 "$VC_LOCK" sh "$@"
+}
+
+# vc_alive PID: the process exists and is not a zombie.
+vc_alive() {
+    [ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 1
+    st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)
+    [ "$st" != Z ]
+}
+
+# vc_stop_pidfile FILE NAME: stop the process recorded in FILE, if it is
+# still the NAME we started (guards against a reused PID), then remove FILE.
+vc_stop_pidfile() {
+    [ -f "$1" ] || return 0
+    pid=$(cat "$1")
+    if vc_alive "$pid" && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ]; then
+        kill -TERM "$pid" 2>/dev/null
+        n=0
+        while vc_alive "$pid" && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+        if vc_alive "$pid"; then
+            vc_log "$2 (pid $pid) ignored SIGTERM; killing it"
+            kill -KILL "$pid" 2>/dev/null
+            sleep 0.1
+        fi
+        wait "$pid" 2>/dev/null # reaps it when it is our child; no-op otherwise
+    fi
+    rm -f "$1"
+}
+
+# 0 when some process accepts connections on the pcscd socket.
+vc_socket_live() {
+    [ -S "$VC_SOCKET" ] || return 1
+    "$VC_PY" -c 'import socket,sys
+s=socket.socket(socket.AF_UNIX)
+try: s.connect(sys.argv[1])
+except OSError: sys.exit(1)' "$VC_SOCKET" 2>/dev/null
+}
+
+vc_write_conf() {
+    mkdir -p "$VC_DIR/reader.conf.d" || return 1
+    hex=$(printf '0x%X' "$VC_PORT")
+    sed -e "s|@PORT_HEX@|$hex|g" -e "s|@PORT@|$VC_PORT|g" -e "s|@VPCD_LIB@|$VC_VPCD_LIB|g" \
+        tests/pcscd/reader.conf.in >"$VC_DIR/reader.conf.d/keycard-vpcd"
+}
+
+# Start our pcscd; refuse when another one owns the socket.
+vc_pcscd_start() {
+    if vc_alive "$(cat "$VC_DIR/pcscd.pid" 2>/dev/null)"; then
+        vc_log "pcscd already running (pid $(cat "$VC_DIR/pcscd.pid")); run 'make vcards-down' first"
+        return 1
+    fi
+    if vc_socket_live; then
+        vc_log "another pcscd owns $VC_SOCKET; stop it first (e.g. systemctl stop pcscd.socket pcscd)"
+        return 1
+    fi
+    [ -f "$VC_VPCD_LIB" ] || { vc_log "vpcd driver $VC_VPCD_LIB missing (apt-get install vsmartcard-vpcd)"; return 1; }
+    vc_write_conf || return 1
+    set -- -f -c "$VC_DIR/reader.conf.d"
+    [ "${KC_PCSCD_APDU_LOG:-0}" = 1 ] && set -- "$@" -a
+    pcscd "$@" </dev/null >>"$VC_DIR/pcscd.log" 2>&1 &
+    echo $! >"$VC_DIR/pcscd.pid"
+    n=0
+    while ! vc_socket_live; do
+        if ! vc_alive "$(cat "$VC_DIR/pcscd.pid")" || [ $n -ge 100 ]; then
+            vc_log "pcscd did not start; last lines of $VC_DIR/pcscd.log:"
+            tail -n 5 "$VC_DIR/pcscd.log" >&2
+            vc_stop_pidfile "$VC_DIR/pcscd.pid" pcscd
+            return 1
+        fi
+        sleep 0.1
+        n=$((n + 1))
+    done
+}
+
+vc_pcscd_stop() { vc_stop_pidfile "$VC_DIR/pcscd.pid" pcscd; }
+
+# Provision the key card state once, when kc-admin exists.
+vc_provision() {
+    [ -f "$VC_STATE.provisioned" ] && [ -f "$VC_STATE" ] && return 0
+    rm -f "$VC_STATE.provisioned"
+    if [ ! -x "$B/bin/kc-admin" ]; then
+        vc_log "warning: $B/bin/kc-admin not built; key card left blank"
+        return 0
+    fi
+    if "$B/bin/kc-admin" --sim "$VC_STATE" provision examples/profiles/demo.json \
+        >"$VC_DIR/provision.log" 2>&1; then
+        touch "$VC_STATE.provisioned"
+    else
+        vc_log "provisioning the key card failed: $(tail -n 1 "$VC_DIR/provision.log")"
+        return 1
+    fi
+}
+
+# vc_card_start NAME SLOT STATE: run kc-vcard with a card in a slot.
+vc_card_start() {
+    [ -x "$B/bin/kc-vcard" ] || { vc_log "$B/bin/kc-vcard not built (run make)"; return 1; }
+    if vc_alive "$(cat "$VC_DIR/kc-vcard-$1.pid" 2>/dev/null)"; then
+        vc_log "kc-vcard for the $1 card already running"
+        return 1
+    fi
+    "$B/bin/kc-vcard" --card "$1" --state "$3" --port "$VC_PORT" --reader-slot "$2" \
+        </dev/null >>"$VC_DIR/kc-vcard-$1.log" 2>&1 &
+    echo $! >"$VC_DIR/kc-vcard-$1.pid"
+}
+
+# vc_card_stop NAME: stop its kc-vcard and, while pcscd runs, wait until
+# pcscd has seen the card leave (else a client could still connect to the
+# stale card and fail on its first command).
+vc_card_stop() {
+    [ -f "$VC_DIR/kc-vcard-$1.pid" ] || return 0
+    vc_stop_pidfile "$VC_DIR/kc-vcard-$1.pid" kc-vcard
+    case $1 in target) vc_wait_empty "$VC_TARGET_READER" ;; *) vc_wait_empty "$VC_KEYCARD_READER" ;; esac
+}
+
+# vc_wait_empty READER: while our pcscd runs, wait (up to 5 s) until it
+# reports no card in READER.
+vc_wait_empty() {
+    vc_alive "$(cat "$VC_DIR/pcscd.pid" 2>/dev/null)" || return 0
+    n=0
+    while [ $n -lt 50 ] && $VC_APDU --list 2>/dev/null | grep -qxF "$1 [card]"; do
+        sleep 0.1
+        n=$((n + 1))
+    done
+}
+
+# vc_wait_card READER [SECS]: wait until a card is present in READER.
+vc_wait_card() {
+    n=0
+    lim=$(( ${2:-10} * 10 ))
+    while [ $n -lt $lim ]; do
+        $VC_APDU --list 2>/dev/null | grep -qxF "$1 [card]" && return 0
+        sleep 0.1
+        n=$((n + 1))
+    done
+    vc_log "no card appeared in '$1'"
+    return 1
+}
+
+# vc_sws STEP...: run pcsc_apdu.py steps on the key card reader and print
+# only the status words, space-separated (e.g. "9000 63C2").
+vc_sws() {
+    $VC_APDU --reader "$VC_KEYCARD_READER" "$@" | awk '{ printf "%s%s", (NR > 1 ? " " : ""), $NF } END { print "" }'
+}
+
+# vc_expect DESC EXPECTED-SWS STEP...: vc_sws, compared; says PASS/FAIL lines.
+vc_expect() {
+    desc=$1 want=$2
+    shift 2
+    got=$(vc_sws "$@")
+    if [ "$got" = "$want" ]; then
+        echo "ok: $desc"
+    else
+        echo "FAIL: $desc: want [$want], got [$got]" >&2
+        return 1
+    fi
+}
+
+vc_up() {
+    mkdir -p "$VC_DIR" || return 1
+    vc_pcscd_start || return 1
+    if ! vc_provision || ! vc_card_start keycard 0 "$VC_STATE" || ! vc_wait_card "$VC_KEYCARD_READER"; then
+        vc_down
+        return 1
+    fi
+    if [ "${KC_VCARDS_TARGET:-1}" = 1 ] && "$B/bin/kc-vcard" --list-cards | grep -qx target; then
+        if ! vc_card_start target 1 "$VC_TARGET_STATE" || ! vc_wait_card "$VC_TARGET_READER"; then
+            vc_down
+            return 1
+        fi
+    fi
+    $VC_APDU --list | sed 's/^/vcards: reader: /'
+}
+
+vc_down() {
+    vc_card_stop keycard
+    vc_card_stop target
+    vc_pcscd_stop
+}
+
+vc_status() {
+    for f in "$VC_DIR"/*.pid; do
+        [ -f "$f" ] || continue
+        pid=$(cat "$f")
+        if vc_alive "$pid"; then s=running; else s=dead; fi
+        echo "vcards: $(basename "$f" .pid): pid $pid $s"
+    done
+}
+
+if [ "$(basename -- "$0")" = vcards.sh ]; then
+    case ${1:-} in
+    up)
+        vc_lock "$0" "$@"
+        vc_up || exit 1
+        ;;
+    down) vc_down ;;
+    status) vc_status ;;
+    *)
+        echo "usage: sh tests/vcards.sh up|down|status" >&2
+        exit 2
+        ;;
+    esac
+fi
