@@ -1,0 +1,213 @@
+/*
+ * kc-startup.c - example: the start-up flow of an issuing station (the
+ * patent's "insert key card -> issuer PIN -> holder PIN -> record holder ->
+ * check identity -> ready"), one libkeycard call per step.
+ *
+ *   kc-startup --config STATION.json [--reader NAME | --sim FILE]
+ *
+ * The station config (docs/profile.md) holds the issuer PIN of this station
+ * and the issuer's public key; the operator types the holder PIN. Exit 0 when
+ * the station is ready, 1 when the card refuses (a wrong PIN, with the tries
+ * left), 2 for bad usage or a bad config.
+ *
+ * The argument and config handling lives in tools/common (kct_*); the key
+ * card API calls are all in main() below, in order.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../tools/common/kct.h"
+
+static const char usage[] =
+    "usage: kc-startup --config STATION.json [--reader NAME | --sim FILE]\n"
+    "\n"
+    "Start an issuing station: find the key card, verify the station's issuer\n"
+    "PIN, ask the operator for the holder PIN (no echo; KEYCARD_HOLDER_PIN in the\n"
+    "environment is read instead, for automation only), show the holder, check\n"
+    "that the key card is genuine against the issuer public key, and report ready.\n"
+    "Exit status: 0 ready, 1 the card refused (wrong PIN: tries left are shown),\n"
+    "2 bad usage or bad config.\n";
+
+/* What the station config says (docs/profile.md, "Station config"). */
+struct station {
+    kct_secret issuer_pin;
+    uint8_t *issuer_pub; /* PEM or DER as read */
+    size_t issuer_pub_len;
+    char issuer_pub_path[4096];
+    char reader[1024]; /* "" when not given */
+};
+
+/* Read and check the station config; problems are printed with JSON paths. */
+static int station_load(const char *file, struct station *s)
+{
+    memset(s, 0, sizeof *s);
+    kct_errs e = {file, 0};
+    char dir[4096], err[512];
+    if (kct_dirname(file, dir, sizeof dir) != 0) {
+        kct_jerr(&e, "$", "path too long");
+        return -1;
+    }
+    json_t *root = kct_json_load(file, &e);
+    if (!root)
+        return -1;
+    static const char *const fields[] = {"station", "issuer_pin", "issuer_public_key", "reader",
+                                         NULL};
+    kct_json_only(&e, "$", root, fields);
+    const char *tag = kct_json_str(&e, "$", root, "station", 1, NULL);
+    if (tag && strcmp(tag, "keycard/1") != 0)
+        kct_jerr(&e, "$.station", "must be \"keycard/1\"");
+    const char *reader = kct_json_str(&e, "$", root, "reader", 0, NULL);
+    if (reader && snprintf(s->reader, sizeof s->reader, "%s", reader) >= (int)sizeof s->reader)
+        kct_jerr(&e, "$.reader", "too long");
+    const char *pub = kct_json_str(&e, "$", root, "issuer_public_key", 1, NULL);
+    if (pub) {
+        if (kct_path_join(dir, pub, s->issuer_pub_path, sizeof s->issuer_pub_path) != 0)
+            kct_jerr(&e, "$.issuer_public_key", "path too long");
+        else if (kct_file_read(s->issuer_pub_path, 64 * 1024, &s->issuer_pub,
+                               &s->issuer_pub_len, err, sizeof err) != 0)
+            kct_jerr(&e, "$.issuer_public_key", "%s", err);
+    }
+    /* Last, so that a prompt is only shown when the rest is right. */
+    kct_json_secret(&e, "$", root, "issuer_pin", "value", 0, dir, "Issuer PIN", 0,
+                    kct_check_pin, &s->issuer_pin, NULL);
+    kct_json_wipe(root);
+    json_decref(root);
+    return e.count ? -1 : 0;
+}
+
+static void station_free(struct station *s)
+{
+    kct_file_free(s->issuer_pub, s->issuer_pub_len);
+    kct_wipe(s, sizeof *s);
+}
+
+int main(int argc, char **argv)
+{
+    kct_set_prog("kc-startup");
+    kct_json_init();
+
+    static const struct option lo[] = {{"config", required_argument, NULL, 'c'},
+                                       {"reader", required_argument, NULL, 'r'},
+                                       {"sim", required_argument, NULL, 's'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+    const char *config = NULL;
+    kct_where where = {{0}, 0};
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "c:h", lo, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'r':
+        case 's':
+            if (kct_where_set(&where, opt, optarg) != 0)
+                return KCT_EXIT_USAGE;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return KCT_EXIT_OK;
+        default:
+            kct_err("unknown option or missing value '%s'; see 'kc-startup --help'",
+                    argv[optind - 1]);
+            return KCT_EXIT_USAGE;
+        }
+    }
+    if (!config || optind != argc) {
+        kct_err("give --config STATION.json and nothing else; see 'kc-startup --help'");
+        return KCT_EXIT_USAGE;
+    }
+
+    struct station st;
+    if (station_load(config, &st) != 0) {
+        kct_err("%s: station config not valid", config);
+        station_free(&st);
+        return KCT_EXIT_USAGE;
+    }
+    if (!where.set && st.reader[0])
+        kct_where_set(&where, 'r', st.reader);
+
+    keycard *kc = NULL;
+    keycard_rc rc;
+    int ex, tries = -1;
+
+    /* Step 1: a key card is present (SELECT by AID) and provisioned. */
+    if ((ex = kct_open(&where, &kc)) != 0)
+        goto out;
+    keycard_status status;
+    if ((rc = keycard_status_read(kc, &status)) != KEYCARD_OK) {
+        ex = kct_fail(rc, "read key card status", -1);
+        goto out;
+    }
+    char serial[2 * KC_SERIAL_LEN + 1];
+    kct_hex_format(status.serial, KC_SERIAL_LEN, serial);
+    printf("[1/6] key card present: reader '%s', serial %s\n", keycard_reader_name(kc), serial);
+    if (status.lifecycle != KEYCARD_LIFECYCLE_PROVISIONED) {
+        kct_err("the key card is blank; provision it first (kc-admin provision PROFILE)");
+        ex = KCT_EXIT_FAIL;
+        goto out;
+    }
+
+    /* Step 2: the issuer (issuing machine) PIN, from the station config. */
+    rc = keycard_verify_pin(kc, KEYCARD_PIN_ISSUER, st.issuer_pin.text, &tries);
+    kct_secret_wipe(&st.issuer_pin);
+    if (rc != KEYCARD_OK) {
+        ex = kct_fail_cred(rc, "issuer PIN (station config)", KEYCARD_PIN_ISSUER, tries);
+        goto out;
+    }
+    printf("[2/6] issuer PIN verified (station config)\n");
+
+    /* Step 3: the holder (operator) PIN, typed without echo. */
+    kct_secret holder_pin;
+    if (getenv("KEYCARD_HOLDER_PIN"))
+        printf("      holder PIN taken from KEYCARD_HOLDER_PIN (for automation only)\n");
+    fflush(stdout);
+    if (kct_secret_get("holder PIN", NULL, "KEYCARD_HOLDER_PIN", "Holder PIN", 0,
+                       &holder_pin) != 0) {
+        ex = KCT_EXIT_USAGE;
+        goto out;
+    }
+    if (!kct_pin_ok(holder_pin.text)) {
+        kct_secret_wipe(&holder_pin);
+        kct_err("holder PIN: must be 4 to 16 digits (0-9)");
+        ex = KCT_EXIT_USAGE;
+        goto out;
+    }
+    rc = keycard_verify_pin(kc, KEYCARD_PIN_HOLDER, holder_pin.text, &tries);
+    kct_secret_wipe(&holder_pin);
+    if (rc != KEYCARD_OK) {
+        ex = kct_fail_cred(rc, "holder PIN", KEYCARD_PIN_HOLDER, tries);
+        goto out;
+    }
+    printf("[3/6] holder PIN verified\n");
+
+    /* Step 4: who holds the card; the card logged this unlock in its audit. */
+    keycard_holder holder;
+    if ((rc = keycard_holder_info(kc, &holder)) != KEYCARD_OK) {
+        ex = kct_fail(rc, "read holder", -1);
+        goto out;
+    }
+    printf("[4/6] holder recorded: %s (%s); the key card logged the unlock in its audit log\n",
+           holder.name, holder.number);
+
+    /* Step 5: the key card is genuine: issuer signature + fresh challenge. */
+    keycard_identity id;
+    rc = keycard_identity_check(kc, st.issuer_pub, kct_key_len(st.issuer_pub, st.issuer_pub_len),
+                                &id);
+    if (rc != KEYCARD_OK) {
+        ex = kct_fail(rc, "identity check", -1);
+        goto out;
+    }
+    printf("[5/6] identity verified against the issuer public key %s\n", st.issuer_pub_path);
+
+    /* Step 6: the station may now ask the key card for issuance commands. */
+    printf("[6/6] ready: key card %s, operator %s\n", serial, holder.number);
+    ex = KCT_EXIT_OK;
+out:
+    keycard_close(kc);
+    station_free(&st);
+    return ex;
+}

@@ -1,0 +1,293 @@
+#!/bin/sh
+# 30-admin.sh - kc-admin and kc-startup against the in-process simulated key
+# card (--sim FILE); no pcscd needed. Covers: provisioning from a profile,
+# every broken profile refused with its JSON path and the card file left
+# byte-identical (blank and provisioned), re-provisioning with a wrong admin
+# key, the start-up flow and its audit entry, PIN change and unblock through
+# environment and files, wrong PINs with tries left.
+#
+# Run from the top of the tree: B=build sh tests/integration/30-admin.sh
+
+set -u
+B=${B:-build}
+ADMIN=$B/bin/kc-admin
+STARTUP=$B/bin/kc-startup
+PROFILES=tests/data/profiles
+DEMO=examples/profiles/demo.json
+STATION=examples/profiles/demo-station.json
+AKEY=000102030405060708090A0B0C0D0E0F
+
+for t in "$ADMIN" "$STARTUP"; do
+    [ -x "$t" ] || { echo "30-admin: $t not built" >&2; exit 1; }
+done
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/kc-30-admin.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT
+CARD=$T/card.img
+fails=0
+n=0
+
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() {
+    n=$((n + 1))
+    fails=$((fails + 1))
+    echo "not ok $n - $1"
+    [ -f "$T/err" ] && sed 's/^/#   stderr: /' "$T/err" | head -n 5
+    [ -f "$T/out" ] && sed 's/^/#   stdout: /' "$T/out" | head -n 10
+}
+
+# run WANT-RC DESC CMD...: run with stdout/stderr to $T/out, $T/err; check rc.
+# setsid: no controlling terminal, so nothing can prompt.
+run() {
+    want=$1 desc=$2
+    shift 2
+    setsid -w "$@" </dev/null >"$T/out" 2>"$T/err"
+    got=$?
+    if [ "$got" -eq "$want" ]; then
+        ok "$desc (exit $got)"
+        return 0
+    fi
+    not_ok "$desc: want exit $want, got $got"
+    return 1
+}
+
+# expect FILE PATTERN DESC: grep -E PATTERN in $T/FILE.
+expect() {
+    if grep -qE -- "$2" "$T/$1"; then ok "$3"; else not_ok "$3: no /$2/ in $1"; fi
+}
+
+# refuse_not FILE PATTERN DESC: PATTERN must not appear.
+refuse_not() {
+    if grep -qE -- "$2" "$T/$1"; then not_ok "$3: /$2/ found in $1"; else ok "$3"; fi
+}
+
+# Expected JSON path in the error, per broken profile.
+broken_table() {
+    cat <<'EOF'
+bad-pin.json         $.holder_pin.value
+short-pin.json       $.issuer_pin.value
+bad-tries.json       $.issuer_pin.tries
+zero-tries.json      $.holder_pin.tries
+unknown-field.json   $.holder.nmae
+unknown-top.json     $.admin_keys
+missing-field.json   $.holder.number
+missing-pin.json     $.holder_pin
+bad-hex.json         $.admin_key.hex
+short-key.json       $.admin_key.hex
+bad-version.json     $.profile
+bad-number.json      $.holder.number
+two-sources.json     $.issuer_pin
+pin-as-number.json   $.holder_pin.value
+missing-key-file.json $.issuer_key.file
+not-a-key.json       $.issuer_key.file
+not-json.json        $:
+not-object.json      $:
+EOF
+}
+
+# check_broken LABEL: every broken profile exits 2, names its path, leaves
+# the card file byte-identical.
+check_broken() {
+    label=$1
+    before=$(sha256sum <"$CARD")
+    broken_table | while read -r file path; do
+        setsid -w env KEYCARD_ADMIN_KEY=$AKEY "$ADMIN" --sim "$CARD" provision "$PROFILES/$file" \
+            </dev/null >"$T/out" 2>"$T/err"
+        rc=$?
+        if [ $rc -ne 2 ]; then
+            echo "not ok - $label: $file: want exit 2, got $rc"
+            sed 's/^/#   /' "$T/err"
+            echo FAIL >>"$T/broken-fails"
+        elif ! grep -qF -- "$path" "$T/err"; then
+            echo "not ok - $label: $file: error does not name $path"
+            sed 's/^/#   /' "$T/err"
+            echo FAIL >>"$T/broken-fails"
+        elif [ "$(wc -l <"$T/err")" -gt 3 ]; then
+            echo "not ok - $label: $file: too many error lines"
+            echo FAIL >>"$T/broken-fails"
+        fi
+    done
+    after=$(sha256sum <"$CARD")
+    if [ -s "$T/broken-fails" ]; then
+        not_ok "$label: broken profiles refused with exit 2 and their JSON path"
+        rm -f "$T/broken-fails"
+    else
+        ok "$label: $(broken_table | wc -l) broken profiles refused with exit 2 and their JSON path"
+    fi
+    if [ "$before" = "$after" ]; then
+        ok "$label: card file byte-identical after the broken profiles"
+    else
+        not_ok "$label: card file changed by a refused profile"
+    fi
+}
+
+# ---- usage ------------------------------------------------------------------
+run 2 "no command" "$ADMIN"
+expect err "no command" "no command: one-line reason"
+run 2 "unknown command" "$ADMIN" frobnicate
+run 2 "unknown option" "$ADMIN" --bogus info
+run 2 "--reader and --sim together" "$ADMIN" --reader x --sim "$CARD" info
+run 0 "--help" "$ADMIN" --help
+expect out "provision PROFILE" "--help lists the commands"
+for c in provision info audit change-pin unblock readers; do
+    run 0 "$c --help" "$ADMIN" "$c" --help
+done
+run 2 "change-pin needs issuer|holder|admin" "$ADMIN" --sim "$CARD" change-pin nobody
+run 2 "unblock admin is refused" "$ADMIN" --sim "$CARD" unblock admin
+run 2 "provision without a profile" "$ADMIN" --sim "$CARD" provision
+run 2 "kc-startup without --config" "$STARTUP"
+run 0 "kc-startup --help" "$STARTUP" --help
+
+# ---- blank card -------------------------------------------------------------
+run 0 "info on a new blank sim card" "$ADMIN" --sim "$CARD" info
+expect out "life cycle: +BLANK" "blank card reports BLANK"
+check_broken "blank card"
+run 1 "kc-startup on a blank card" env KEYCARD_HOLDER_PIN=246810 "$STARTUP" --sim "$CARD" --config "$STATION"
+expect err "blank" "kc-startup says the card is blank"
+
+# A prompt in a profile without a terminal is bad input, sent nowhere.
+sed 's/"value": "246810"/"prompt": true/' "$DEMO" >"$T/prompt.json"
+cp examples/profiles/demo-issuer.key.pem "$T/"
+before=$(sha256sum <"$CARD")
+run 2 "profile with prompt and no terminal" "$ADMIN" --sim "$CARD" provision "$T/prompt.json"
+expect err '\$\.holder_pin\.prompt' "prompt error names \$.holder_pin.prompt"
+[ "$before" = "$(sha256sum <"$CARD")" ] && ok "card unchanged after prompt error" ||
+    not_ok "card changed after prompt error"
+
+# ---- provision ----------------------------------------------------------------
+run 0 "provision blank card from demo.json" "$ADMIN" --sim "$CARD" provision "$DEMO"
+expect out "provisioned key card [0-9a-f]{16} for Demo Operator \(OP-0001\)" "provision reports serial and holder"
+refuse_not out "246810|13579135|000102030405" "provision prints no secret"
+refuse_not err "246810|13579135|000102030405" "provision prints no secret on stderr"
+run 0 "info" "$ADMIN" --sim "$CARD" info
+expect out "life cycle: +PROVISIONED" "info shows PROVISIONED"
+expect out "holder PIN: +3 tries left" "info shows tries left"
+check_broken "provisioned card"
+
+run 1 "re-provision with a wrong admin key" env KEYCARD_ADMIN_KEY=FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF \
+    "$ADMIN" --sim "$CARD" provision "$DEMO"
+expect err "admin key.*2 tries left" "wrong admin key: tries left shown"
+run 2 "re-provision with a malformed admin key" env KEYCARD_ADMIN_KEY=123 \
+    "$ADMIN" --sim "$CARD" provision "$DEMO"
+run 2 "re-provision, no admin key and no terminal" "$ADMIN" --sim "$CARD" provision "$DEMO"
+expect err "KEYCARD_ADMIN_KEY" "missing admin key: says how to give it"
+
+# Re-provision from a profile whose secrets come from files.
+printf '97531\n' >"$T/holder.pin"
+printf '%s\n' "$AKEY" >"$T/admin.key"
+cat >"$T/files.json" <<'EOF'
+{
+  "profile": "keycard/1",
+  "holder": { "name": "Zoë Ångström", "number": "OP-0002" },
+  "issuer_pin": { "value": "13579135" },
+  "holder_pin": { "file": "holder.pin", "tries": 5 },
+  "admin_key": { "file": "admin.key", "tries": 3 },
+  "issuer_key": { "file": "demo-issuer.key.pem" }
+}
+EOF
+run 0 "re-provision with --admin-key-file and file secrets" \
+    "$ADMIN" --sim "$CARD" provision --admin-key-file "$T/admin.key" "$T/files.json"
+printf '13579135\n' >"$T/issuer.pin"
+run 0 "info with PINs from files" "$ADMIN" --sim "$CARD" info \
+    --issuer-pin-file "$T/issuer.pin" --holder-pin-file "$T/holder.pin"
+expect out "holder name: +Zoë Ångström" "UTF-8 holder name kept"
+expect out "holder PIN: +5 tries left" "tries from the profile"
+run 0 "info --issuer-pub checks the identity" env KEYCARD_ISSUER_PIN=13579135 KEYCARD_HOLDER_PIN=97531 \
+    "$ADMIN" --sim "$CARD" info --issuer-pin --holder-pin --issuer-pub examples/profiles/demo-issuer.pub.pem
+expect out "identity: +genuine" "identity genuine"
+
+run 0 "re-provision back to demo.json (admin key from env)" env KEYCARD_ADMIN_KEY=$AKEY \
+    "$ADMIN" --sim "$CARD" provision "$DEMO"
+
+# ---- start-up and audit ----------------------------------------------------------
+run 0 "kc-startup with the holder PIN from the env" env KEYCARD_HOLDER_PIN=246810 \
+    "$STARTUP" --sim "$CARD" --config "$STATION"
+expect out "\[1/6\] key card present" "start-up step 1"
+expect out "holder recorded: Demo Operator \(OP-0001\)" "start-up shows the holder"
+expect out "identity verified" "start-up verifies the identity"
+expect out "\[6/6\] ready" "start-up ready"
+refuse_not out "246810|13579135" "start-up prints no PIN"
+run 0 "audit" env KEYCARD_ADMIN_KEY=$AKEY "$ADMIN" --sim "$CARD" audit
+expect out "provisioned" "audit shows provisioned"
+expect out "unlock +holder OP-0001" "audit shows the unlock of kc-startup"
+expect out "^[0-9]+ +([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z|-) " "audit times ISO 8601 or -"
+run 1 "audit with a wrong admin key" env KEYCARD_ADMIN_KEY=FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF \
+    "$ADMIN" --sim "$CARD" audit
+expect err "tries left" "audit: wrong admin key says tries left"
+
+run 1 "kc-startup with a wrong holder PIN" env KEYCARD_HOLDER_PIN=111111 \
+    "$STARTUP" --sim "$CARD" --config "$STATION"
+expect err "holder PIN.*2 tries left" "wrong holder PIN: 2 tries left"
+run 2 "kc-startup with a malformed holder PIN" env KEYCARD_HOLDER_PIN=12ab \
+    "$STARTUP" --sim "$CARD" --config "$STATION"
+run 0 "kc-startup with the right PIN resets the tries" env KEYCARD_HOLDER_PIN=246810 \
+    "$STARTUP" --sim "$CARD" --config "$STATION"
+
+sed 's/13579135/13579136/' "$STATION" >"$T/station-wrong.json"
+cp examples/profiles/demo-issuer.pub.pem "$T/"
+run 1 "kc-startup with a wrong issuer PIN in the station config" env KEYCARD_HOLDER_PIN=246810 \
+    "$STARTUP" --sim "$CARD" --config "$T/station-wrong.json"
+expect err "issuer PIN.*2 tries left" "wrong issuer PIN: tries left"
+printf '{"station":"keycard/1","issuer_pin":{"value":"13579135"},"issuer_public_key":"demo-issuer.pub.pem","colour":1}\n' >"$T/station-bad.json"
+run 2 "station config with an unknown field" "$STARTUP" --sim "$CARD" --config "$T/station-bad.json"
+expect err '\$\.colour: unknown field' "station config error names the path"
+
+# ---- change-pin -------------------------------------------------------------------
+run 0 "change holder PIN via env" env KEYCARD_ISSUER_PIN=13579135 KEYCARD_HOLDER_PIN=246810 \
+    KEYCARD_NEW_PIN=112233 "$ADMIN" --sim "$CARD" change-pin holder
+run 1 "old holder PIN no longer works" env KEYCARD_HOLDER_PIN=246810 \
+    "$STARTUP" --sim "$CARD" --config "$STATION"
+run 0 "new holder PIN works" env KEYCARD_HOLDER_PIN=112233 \
+    "$STARTUP" --sim "$CARD" --config "$STATION"
+printf '112233\n' >"$T/old.pin"
+printf '246810\n' >"$T/new.pin"
+run 0 "change holder PIN back via files" "$ADMIN" --sim "$CARD" change-pin holder \
+    --issuer-pin-file "$T/issuer.pin" --old-file "$T/old.pin" --new-file "$T/new.pin"
+run 1 "change holder PIN with a wrong old PIN" env KEYCARD_ISSUER_PIN=13579135 \
+    KEYCARD_HOLDER_PIN=999999 KEYCARD_NEW_PIN=112233 "$ADMIN" --sim "$CARD" change-pin holder
+expect err "tries left" "wrong old PIN: tries left"
+run 2 "change holder PIN to a malformed PIN" env KEYCARD_ISSUER_PIN=13579135 \
+    KEYCARD_HOLDER_PIN=246810 KEYCARD_NEW_PIN=12 "$ADMIN" --sim "$CARD" change-pin holder
+run 0 "change issuer PIN via env" env KEYCARD_ISSUER_PIN=13579135 KEYCARD_NEW_PIN=86420864 \
+    "$ADMIN" --sim "$CARD" change-pin issuer
+run 0 "change issuer PIN back" env KEYCARD_ISSUER_PIN=86420864 KEYCARD_NEW_PIN=13579135 \
+    "$ADMIN" --sim "$CARD" change-pin issuer
+NEWKEY=00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF
+run 0 "change admin key to a 32-byte key" env KEYCARD_ADMIN_KEY=$AKEY KEYCARD_NEW_ADMIN_KEY=$NEWKEY \
+    "$ADMIN" --sim "$CARD" change-pin admin
+run 0 "audit with the new admin key" env KEYCARD_ADMIN_KEY=$NEWKEY "$ADMIN" --sim "$CARD" audit
+expect out "pin-changed|changed" "audit shows the PIN changes"
+run 0 "change admin key back" env KEYCARD_ADMIN_KEY=$NEWKEY KEYCARD_NEW_ADMIN_KEY=$AKEY \
+    "$ADMIN" --sim "$CARD" change-pin admin
+
+# ---- block and unblock ---------------------------------------------------------------
+for i in 1 2; do
+    run 1 "wrong holder PIN $i" env KEYCARD_HOLDER_PIN=000000 "$STARTUP" --sim "$CARD" --config "$STATION"
+done
+run 1 "wrong holder PIN 3 blocks it" env KEYCARD_HOLDER_PIN=000000 "$STARTUP" --sim "$CARD" --config "$STATION"
+expect err "blocked" "third wrong PIN: blocked"
+run 1 "right holder PIN refused while blocked" env KEYCARD_HOLDER_PIN=246810 \
+    "$STARTUP" --sim "$CARD" --config "$STATION"
+expect err "blocked" "blocked PIN: says blocked"
+run 0 "info shows BLOCKED" "$ADMIN" --sim "$CARD" info
+expect out "holder PIN: +BLOCKED" "info: holder PIN BLOCKED"
+run 0 "unblock holder with --admin-key-file" "$ADMIN" --sim "$CARD" unblock holder \
+    --admin-key-file "$T/admin.key"
+run 0 "holder PIN works after unblock" env KEYCARD_HOLDER_PIN=246810 \
+    "$STARTUP" --sim "$CARD" --config "$STATION"
+run 1 "unblock with a wrong admin key" env KEYCARD_ADMIN_KEY=FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF \
+    "$ADMIN" --sim "$CARD" unblock holder
+run 0 "unblock holder with a new PIN from env" env KEYCARD_ADMIN_KEY=$AKEY KEYCARD_NEW_PIN=555555 \
+    "$ADMIN" --sim "$CARD" unblock holder --new-pin
+run 0 "new PIN set by unblock works" env KEYCARD_HOLDER_PIN=555555 \
+    "$STARTUP" --sim "$CARD" --config "$STATION"
+run 0 "unblock holder with a new PIN from a file" "$ADMIN" --sim "$CARD" unblock holder \
+    --admin-key-file "$T/admin.key" --new-file "$T/new.pin"
+run 0 "PIN from the file works" env KEYCARD_HOLDER_PIN=246810 \
+    "$STARTUP" --sim "$CARD" --config "$STATION"
+run 0 "audit after unblock" env KEYCARD_ADMIN_KEY=$AKEY "$ADMIN" --sim "$CARD" audit
+expect out "pin-blocked|blocked +holder PIN" "audit shows the block"
+expect out "unblocked +holder PIN" "audit shows the unblock"
+
+echo "30-admin: $n checks, $fails failed"
+[ "$fails" -eq 0 ]

@@ -1,0 +1,307 @@
+/*
+ * test_tools_common.c - the tools' shared helpers (tools/common): hex and
+ * credential forms, paths, key lengths, secrets from files, and JSON secret
+ * specs with the JSON path of each error.
+ *
+ * The tools' helpers are not part of libkeycard, so their sources are
+ * compiled into this test directly.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../tools/common/kct_json.c"
+#include "../../tools/common/kct_secret.c"
+#include "../../tools/common/kct_util.c"
+
+/* ---- hex --------------------------------------------------------------------- */
+
+static const struct hex_case {
+    const char *in;
+    int want; /* byte count, -1 for an error */
+    const char *bytes;
+} hex_cases[] = {
+    {"", 0, ""},
+    {"00", 1, "\x00"},
+    {"0aFf", 2, "\x0a\xff"},
+    {"01 02:03", 3, "\x01\x02\x03"},
+    {"0", -1, NULL},
+    {"0g", -1, NULL},
+    {"0 1", -1, NULL},
+    {"zz", -1, NULL},
+    {"0102030405", -1, NULL}, /* more than the 4-byte capacity */
+};
+
+START_TEST(test_hex_table)
+{
+    const struct hex_case *c = &hex_cases[_i];
+    uint8_t out[4];
+    int n = kct_hex_parse(c->in, out, sizeof out);
+    ck_assert_msg(n == c->want, "'%s': got %d want %d", c->in, n, c->want);
+    if (n > 0)
+        ck_assert_mem_eq(out, c->bytes, (size_t)n);
+}
+END_TEST
+
+START_TEST(test_hex_format)
+{
+    char s[9];
+    kct_hex_format((const uint8_t *)"\x00\x9a\xbc\xff", 4, s);
+    ck_assert_str_eq(s, "009abcff");
+}
+END_TEST
+
+/* ---- credential forms -------------------------------------------------------- */
+
+static const struct pin_case {
+    const char *pin;
+    int ok;
+} pin_cases[] = {
+    {"1234", 1},          {"0000000000000000", 1}, {"123", 0},  {"12345678901234567", 0},
+    {"12a4", 0},          {"", 0},                 {" 1234", 0}, {"1234\n", 0},
+    {"246810", 1},
+};
+
+START_TEST(test_pin_table)
+{
+    ck_assert_msg(kct_pin_ok(pin_cases[_i].pin) == pin_cases[_i].ok, "'%s'", pin_cases[_i].pin);
+    ck_assert_msg((kct_check_pin(pin_cases[_i].pin) == NULL) == pin_cases[_i].ok, "'%s'",
+                  pin_cases[_i].pin);
+}
+END_TEST
+
+static const struct key_case {
+    const char *hex;
+    int len;
+} key_cases[] = {
+    {"000102030405060708090A0B0C0D0E0F", 16},
+    {"00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF", 32},
+    {"00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f", 16},
+    {"0001020304050607", -1},
+    {"000102030405060708090A0B0C0D0E0F00", -1},
+    {"000102030405060708090A0B0C0D0E0G", -1},
+};
+
+START_TEST(test_admin_key_table)
+{
+    uint8_t k[32];
+    int n = kct_admin_key_parse(key_cases[_i].hex, k);
+    ck_assert_int_eq(n, key_cases[_i].len);
+    ck_assert((kct_check_admin_key(key_cases[_i].hex) == NULL) == (key_cases[_i].len > 0));
+}
+END_TEST
+
+/* ---- paths and files ---------------------------------------------------------- */
+
+static const struct path_case {
+    const char *file, *dir, *name, *joined;
+} path_cases[] = {
+    {"demo.json", ".", "k.pem", "k.pem"},
+    {"examples/profiles/demo.json", "examples/profiles", "k.pem", "examples/profiles/k.pem"},
+    {"/etc/p.json", "/etc", "/abs/k.pem", "/abs/k.pem"},
+    {"/p.json", "/", "k.pem", "//k.pem"},
+};
+
+START_TEST(test_path_table)
+{
+    const struct path_case *c = &path_cases[_i];
+    char dir[64], joined[64];
+    ck_assert_int_eq(kct_dirname(c->file, dir, sizeof dir), 0);
+    ck_assert_str_eq(dir, c->dir);
+    ck_assert_int_eq(kct_path_join(dir, c->name, joined, sizeof joined), 0);
+    ck_assert_str_eq(joined, c->joined);
+    char tiny[4];
+    ck_assert_int_eq(kct_path_join("longdir", "name", tiny, sizeof tiny), -1);
+}
+END_TEST
+
+START_TEST(test_key_len)
+{
+    const uint8_t pem[] = "-----BEGIN PUBLIC KEY-----\n";
+    const uint8_t der[] = {0x30, 0x59, 0x30};
+    ck_assert_uint_eq(kct_key_len(pem, sizeof pem - 1), sizeof pem);
+    ck_assert_uint_eq(kct_key_len(der, sizeof der), sizeof der);
+}
+END_TEST
+
+static char tmpdir[64];
+
+static void write_file(const char *name, const char *text)
+{
+    char p[128];
+    snprintf(p, sizeof p, "%s/%s", tmpdir, name);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void setup_tmp(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/kc-test-tools-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    write_file("pin", "246810\r\nsecond line\n");
+    write_file("key", "000102030405060708090A0B0C0D0E0F\n");
+    write_file("badpin", "24a810\n");
+}
+
+static void teardown_tmp(void)
+{
+    const char *names[] = {"pin", "key", "badpin"};
+    char p[128];
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", tmpdir, names[i]);
+        unlink(p);
+    }
+    rmdir(tmpdir);
+}
+
+START_TEST(test_secret_file)
+{
+    kct_secret s;
+    char p[128], err[256];
+    snprintf(p, sizeof p, "%s/pin", tmpdir);
+    ck_assert_int_eq(kct_secret_file(p, &s, err, sizeof err), 0);
+    ck_assert_str_eq(s.text, "246810"); /* first line, CR LF removed */
+    ck_assert_uint_eq(s.len, 6);
+    kct_secret_wipe(&s);
+    ck_assert_uint_eq(s.len, 0);
+    ck_assert_int_eq(s.text[0], 0);
+    snprintf(p, sizeof p, "%s/missing", tmpdir);
+    ck_assert_int_eq(kct_secret_file(p, &s, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "cannot open"));
+}
+END_TEST
+
+/* ---- JSON secret specs: each error names its JSON path ---------------------------- */
+
+static const struct spec_case {
+    const char *json;
+    const char *value_key;
+    int allow_tries;
+    int rc;
+    int errors;
+    const char *text;
+    int tries;
+} spec_cases[] = {
+    {"{\"p\":{\"value\":\"246810\",\"tries\":5}}", "value", 1, 0, 0, "246810", 5},
+    {"{\"p\":{\"value\":\"246810\"}}", "value", 1, 0, 0, "246810", 3},
+    {"{\"p\":{\"file\":\"pin\"}}", "value", 1, 0, 0, "246810", 3},
+    {"{\"p\":{\"hex\":\"000102030405060708090A0B0C0D0E0F\"}}", "hex", 1, 0, 0,
+     "000102030405060708090A0B0C0D0E0F", 3},
+    {"{\"p\":{\"file\":\"key\"}}", "hex", 1, 0, 0, "000102030405060708090A0B0C0D0E0F", 3},
+    {"{\"p\":{\"value\":\"24a\"}}", "value", 1, -1, 1, NULL, 0},
+    {"{\"p\":{\"file\":\"badpin\"}}", "value", 1, -1, 1, NULL, 0},
+    {"{\"p\":{\"file\":\"missing\"}}", "value", 1, -1, 1, NULL, 0},
+    {"{\"p\":{\"value\":\"246810\",\"tries\":16}}", "value", 1, -1, 1, NULL, 0},
+    {"{\"p\":{\"value\":\"246810\",\"tries\":3}}", "value", 0, -1, 1, NULL, 0},
+    {"{\"p\":{\"value\":\"246810\",\"file\":\"pin\"}}", "value", 1, -1, 1, NULL, 0},
+    {"{\"p\":{}}", "value", 1, -1, 1, NULL, 0},
+    {"{\"p\":{\"value\":246810}}", "value", 1, -1, 1, NULL, 0},
+    {"{\"p\":{\"value\":\"246810\",\"x\":1}}", "value", 1, -1, 1, NULL, 0},
+    {"{\"q\":{}}", "value", 1, -1, 1, NULL, 0},
+    {"{\"p\":\"246810\"}", "value", 1, -1, 1, NULL, 0},
+    {"{\"p\":{\"prompt\":false}}", "value", 1, -1, 1, NULL, 0},
+};
+
+START_TEST(test_spec_table)
+{
+    const struct spec_case *c = &spec_cases[_i];
+    json_error_t je;
+    json_t *root = json_loads(c->json, 0, &je);
+    ck_assert_ptr_nonnull(root);
+    kct_errs e = {NULL, 0};
+    kct_secret s;
+    int tries = 0;
+    int rc = kct_json_secret(&e, "$", root, "p", c->value_key, c->allow_tries, tmpdir, "PIN", 0,
+                             strcmp(c->value_key, "hex") == 0 ? kct_check_admin_key
+                                                              : kct_check_pin,
+                             &s, &tries);
+    ck_assert_msg(rc == c->rc, "%s: rc %d", c->json, rc);
+    ck_assert_msg(e.count == c->errors, "%s: %d errors", c->json, e.count);
+    if (c->text) {
+        ck_assert_str_eq(s.text, c->text);
+        ck_assert_int_eq(tries, c->tries);
+    } else {
+        ck_assert_uint_eq(s.len, 0); /* nothing left behind on failure */
+    }
+    kct_secret_wipe(&s);
+    json_decref(root);
+}
+END_TEST
+
+/* The path printed is the path of the field at fault. */
+START_TEST(test_error_paths)
+{
+    static const struct {
+        const char *json, *path;
+    } cases[] = {
+        {"{\"p\":{\"value\":\"24a\"}}", "$.p.value: "},
+        {"{\"p\":{\"value\":\"246810\",\"tries\":0}}", "$.p.tries: "},
+        {"{\"p\":{\"value\":\"246810\",\"nmae\":1}}", "$.p.nmae: unknown field"},
+        {"{\"q\":1}", "$.p: missing"},
+        {"{\"p\":{\"file\":\"badpin\"}}", "$.p.file: "},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[512] = "";
+        FILE *old = stderr;
+        FILE *mem = fmemopen(buf, sizeof buf - 1, "w");
+        ck_assert_ptr_nonnull(mem);
+        stderr = mem;
+        json_t *root = json_loads(cases[i].json, 0, NULL);
+        kct_errs e = {"f.json", 0};
+        kct_secret s;
+        int tries;
+        kct_json_secret(&e, "$", root, "p", "value", 1, tmpdir, "PIN", 0, kct_check_pin, &s,
+                        &tries);
+        json_decref(root);
+        fclose(mem);
+        stderr = old;
+        ck_assert_msg(strstr(buf, cases[i].path) != NULL, "%s: got '%s'", cases[i].json, buf);
+        ck_assert_msg(strstr(buf, "f.json: ") != NULL, "file not named: '%s'", buf);
+    }
+}
+END_TEST
+
+START_TEST(test_json_wipe_alloc)
+{
+    /* The wiping allocator must hand out usable memory and take it back. */
+    kct_json_init();
+    json_t *j = json_pack("{s:s, s:[i, s]}", "a", "secret", "b", 1, "x");
+    ck_assert_ptr_nonnull(j);
+    kct_json_wipe(j);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "a")), "");
+    json_decref(j);
+}
+END_TEST
+
+static Suite *tools_suite(void)
+{
+    Suite *s = suite_create("tools_common");
+    TCase *tc = tcase_create("tools_common");
+    tcase_add_checked_fixture(tc, setup_tmp, teardown_tmp);
+    tcase_add_loop_test(tc, test_hex_table, 0, sizeof hex_cases / sizeof hex_cases[0]);
+    tcase_add_test(tc, test_hex_format);
+    tcase_add_loop_test(tc, test_pin_table, 0, sizeof pin_cases / sizeof pin_cases[0]);
+    tcase_add_loop_test(tc, test_admin_key_table, 0, sizeof key_cases / sizeof key_cases[0]);
+    tcase_add_loop_test(tc, test_path_table, 0, sizeof path_cases / sizeof path_cases[0]);
+    tcase_add_test(tc, test_key_len);
+    tcase_add_test(tc, test_secret_file);
+    tcase_add_loop_test(tc, test_spec_table, 0, sizeof spec_cases / sizeof spec_cases[0]);
+    tcase_add_test(tc, test_error_paths);
+    tcase_add_test(tc, test_json_wipe_alloc);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    kct_set_prog("test");
+    SRunner *sr = srunner_create(tools_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,217 @@
+/*
+ * kct_secret.c - secret input for the tools: a no-echo prompt on the
+ * terminal, a file, or the environment; and wiping of what was entered.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "kct.h"
+
+void kct_wipe(void *p, size_t n)
+{
+    /* explicit_bzero is not removed as a dead store, unlike memset. */
+    if (p && n)
+        explicit_bzero(p, n);
+}
+
+void kct_secret_wipe(kct_secret *s)
+{
+    kct_wipe(s, sizeof *s);
+}
+
+int kct_secret_set(kct_secret *out, const char *s)
+{
+    size_t n = strlen(s);
+    kct_secret_wipe(out);
+    if (n > KCT_SECRET_MAX)
+        return -1;
+    memcpy(out->text, s, n);
+    out->text[n] = '\0';
+    out->len = n;
+    return 0;
+}
+
+int kct_have_tty(void)
+{
+    int fd = open("/dev/tty", O_RDWR | O_NOCTTY);
+    if (fd < 0)
+        return 0;
+    close(fd);
+    return 1;
+}
+
+/* Strip a trailing "\n" or "\r\n". */
+static void chomp(kct_secret *s)
+{
+    while (s->len > 0 && (s->text[s->len - 1] == '\n' || s->text[s->len - 1] == '\r'))
+        s->text[--s->len] = '\0';
+}
+
+/* Terminal state to restore if a signal ends the program during a prompt. */
+static struct termios g_saved;
+static volatile sig_atomic_t g_saved_fd = -1;
+
+static void restore_on_signal(int sig)
+{
+    if (g_saved_fd >= 0)
+        tcsetattr(g_saved_fd, TCSAFLUSH, &g_saved);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+int kct_secret_prompt(const char *prompt, kct_secret *out)
+{
+    kct_secret_wipe(out);
+    int fd = open("/dev/tty", O_RDWR | O_NOCTTY);
+    if (fd < 0) {
+        kct_err("%s: no terminal to ask on (give it by file or environment)", prompt);
+        return -1;
+    }
+    struct termios old, quiet;
+    int have_termios = tcgetattr(fd, &old) == 0;
+    if (have_termios) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+        quiet.c_lflag |= ICANON;
+        /* Ctrl-C must not leave the terminal without echo. */
+        g_saved = old;
+        g_saved_fd = fd;
+        signal(SIGINT, restore_on_signal);
+        signal(SIGTERM, restore_on_signal);
+        signal(SIGHUP, restore_on_signal);
+        tcsetattr(fd, TCSAFLUSH, &quiet);
+    }
+    if (write(fd, prompt, strlen(prompt)) < 0 || write(fd, ": ", 2) < 0) {
+        /* the prompt is cosmetic; reading still works */
+    }
+    size_t n = 0;
+    int toolong = 0, eof = 0;
+    for (;;) {
+        char c;
+        ssize_t r = read(fd, &c, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            eof = 1;
+            break;
+        }
+        if (c == '\n' || c == '\r')
+            break;
+        if (n < KCT_SECRET_MAX)
+            out->text[n++] = c;
+        else
+            toolong = 1;
+        c = 0;
+    }
+    out->text[n] = '\0';
+    out->len = n;
+    if (have_termios) {
+        tcsetattr(fd, TCSAFLUSH, &old);
+        g_saved_fd = -1;
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+    }
+    if (write(fd, "\n", 1) < 0) {
+        /* cosmetic */
+    }
+    close(fd);
+    if (eof && n == 0) {
+        kct_secret_wipe(out);
+        kct_err("%s: no input", prompt);
+        return -1;
+    }
+    if (toolong) {
+        kct_secret_wipe(out);
+        kct_err("%s: input too long", prompt);
+        return -1;
+    }
+    return 0;
+}
+
+int kct_secret_prompt_new(const char *prompt, kct_secret *out)
+{
+    kct_secret again;
+    char p2[256];
+    if (kct_secret_prompt(prompt, out) != 0)
+        return -1;
+    snprintf(p2, sizeof p2, "%s (again)", prompt);
+    if (kct_secret_prompt(p2, &again) != 0) {
+        kct_secret_wipe(out);
+        return -1;
+    }
+    int same = again.len == out->len && memcmp(again.text, out->text, out->len) == 0;
+    kct_secret_wipe(&again);
+    if (!same) {
+        kct_secret_wipe(out);
+        kct_err("%s: the two entries differ", prompt);
+        return -1;
+    }
+    return 0;
+}
+
+int kct_secret_file(const char *path, kct_secret *out, char *err, size_t errcap)
+{
+    char dummy[8];
+    if (!err) {
+        err = dummy;
+        errcap = sizeof dummy;
+    }
+    kct_secret_wipe(out);
+    uint8_t *data;
+    size_t len;
+    if (kct_file_read(path, 4096, &data, &len, err, errcap) != 0)
+        return -1;
+    size_t line = 0;
+    while (line < len && data[line] != '\n')
+        line++;
+    if (line > KCT_SECRET_MAX) {
+        kct_file_free(data, len);
+        snprintf(err, errcap, "%s: first line too long for a secret", path);
+        return -1;
+    }
+    if (memchr(data, '\0', line)) {
+        kct_file_free(data, len);
+        snprintf(err, errcap, "%s: contains a NUL byte", path);
+        return -1;
+    }
+    memcpy(out->text, data, line);
+    out->text[line] = '\0';
+    out->len = line;
+    kct_file_free(data, len);
+    chomp(out);
+    return 0;
+}
+
+int kct_secret_get(const char *what, const char *file, const char *env, const char *prompt,
+                   int confirm, kct_secret *out)
+{
+    if (file) {
+        char err[512];
+        if (kct_secret_file(file, out, err, sizeof err) != 0) {
+            kct_err("%s: %s", what, err);
+            return -1;
+        }
+        return 0;
+    }
+    const char *v = env ? getenv(env) : NULL;
+    if (v) {
+        if (kct_secret_set(out, v) != 0) {
+            kct_err("%s: value of %s is too long", what, env);
+            return -1;
+        }
+        return 0;
+    }
+    if (!kct_have_tty()) {
+        kct_err("%s needed: no terminal to ask on; set %s or give it in a file", what,
+                env ? env : "it");
+        return -1;
+    }
+    return confirm ? kct_secret_prompt_new(prompt, out) : kct_secret_prompt(prompt, out);
+}

@@ -1,0 +1,659 @@
+/*
+ * commands.c - the commands of kc-admin, each a sequence of public API calls
+ * (include/keycard.h) with one understandable line on any failure.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "admin.h"
+#include "profile.h"
+
+/* Options shared by every command; a command appends its own before these. */
+#define COMMON_LONGOPTS                                                         \
+    {"reader", required_argument, NULL, KCA_OPT_READER},                        \
+        {"sim", required_argument, NULL, KCA_OPT_SIM},                          \
+        {"help", no_argument, NULL, KCA_OPT_HELP}, { NULL, 0, NULL, 0 }
+
+enum {
+    OPT_ADMIN_KEY_FILE = 0x200,
+    OPT_ISSUER_PIN,
+    OPT_HOLDER_PIN,
+    OPT_ISSUER_PIN_FILE,
+    OPT_HOLDER_PIN_FILE,
+    OPT_ISSUER_PUB,
+    OPT_FROM,
+    OPT_OLD_FILE,
+    OPT_NEW_FILE,
+    OPT_NEW_PIN
+};
+
+/*
+ * Run getopt over a command's argv. handler gets the command's own options;
+ * returns 0 to go on, or an exit code + 1000 to stop (kept apart from 0).
+ */
+typedef int (*opt_handler)(int opt, const char *arg, void *ctx);
+
+static int parse_opts(int argc, char **argv, const struct option *lo, kct_where *w,
+                      opt_handler h, void *ctx, int *stop)
+{
+    int help = 0, opt;
+    *stop = -1;
+    optind = 0; /* GNU: start afresh on this argv */
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        if (opt == '?' || opt == ':') {
+            kct_err("%s: unknown option or missing value '%s'; see 'kc-admin %s --help'",
+                    argv[0], argv[optind - 1], argv[0]);
+            *stop = KCT_EXIT_USAGE;
+            return -1;
+        }
+        int r = kca_common_opt(opt, optarg, w, &help);
+        if (r < 0) {
+            *stop = KCT_EXIT_USAGE;
+            return -1;
+        }
+        if (r == 0 && h && h(opt, optarg, ctx) != 0) {
+            *stop = KCT_EXIT_USAGE;
+            return -1;
+        }
+    }
+    if (help) {
+        fputs(kca_help(argv[0]), stdout);
+        *stop = KCT_EXIT_OK;
+        return -1;
+    }
+    return optind;
+}
+
+static int usage_error(const char *cmd, const char *msg)
+{
+    kct_err("%s: %s; see 'kc-admin %s --help'", cmd, msg, cmd);
+    return KCT_EXIT_USAGE;
+}
+
+/* ---- provision -------------------------------------------------------------- */
+
+struct provision_opts {
+    const char *admin_key_file;
+};
+
+static int provision_opt(int opt, const char *arg, void *ctx)
+{
+    struct provision_opts *o = ctx;
+    if (opt == OPT_ADMIN_KEY_FILE) {
+        o->admin_key_file = arg;
+        return 0;
+    }
+    return -1;
+}
+
+/* PROVISION PUT of a credential: tries(1) || value. */
+static keycard_rc put_credential(keycard *kc, uint16_t tag, int tries, const void *v, size_t n)
+{
+    uint8_t buf[1 + KCT_SECRET_MAX];
+    buf[0] = (uint8_t)tries;
+    memcpy(buf + 1, v, n);
+    keycard_rc rc = keycard_provision_put(kc, tag, buf, 1 + n);
+    kct_wipe(buf, sizeof buf);
+    return rc;
+}
+
+static int provision_steps(keycard *kc, const kca_profile *p, keycard_identity *id)
+{
+    keycard_rc rc;
+    const char *step;
+#define STEP(name, call)                                                                    \
+    do {                                                                                    \
+        step = name;                                                                        \
+        if ((rc = (call)) != KEYCARD_OK)                                                    \
+            goto fail;                                                                      \
+    } while (0)
+    STEP("put issuer PIN", put_credential(kc, KC_TAG_ISSUER_PIN, p->issuer_tries,
+                                          p->issuer_pin.text, p->issuer_pin.len));
+    STEP("put holder PIN", put_credential(kc, KC_TAG_HOLDER_PIN, p->holder_tries,
+                                          p->holder_pin.text, p->holder_pin.len));
+    STEP("put admin key",
+         put_credential(kc, KC_TAG_ADMIN_KEY, p->admin_tries, p->admin_key, p->admin_key_len));
+    STEP("put holder name", keycard_provision_put(kc, KC_TAG_HOLDER_NAME,
+                                                  (const uint8_t *)p->name, p->name_len));
+    STEP("put holder number", keycard_provision_put(kc, KC_TAG_HOLDER_NUMBER,
+                                                    (const uint8_t *)p->number, p->number_len));
+    STEP("generate device key", keycard_provision_generate(kc, id));
+    STEP("sign identity with the issuer key",
+         keycard_identity_sign(id, p->issuer_key, kct_key_len(p->issuer_key, p->issuer_key_len)));
+    STEP("put identity signature",
+         keycard_provision_put(kc, KC_TAG_ID_SIGNATURE, id->issuer_sig, sizeof id->issuer_sig));
+    STEP("commit", keycard_provision_commit(kc));
+#undef STEP
+    return 0;
+fail:;
+    char what[96];
+    snprintf(what, sizeof what, "provision: %s", step);
+    int ex = kct_fail(rc, what, -1);
+    return ex == KCT_EXIT_OK ? KCT_EXIT_FAIL : ex;
+}
+
+int kca_cmd_provision(int argc, char **argv, kct_where *w)
+{
+    static const struct option lo[] = {
+        {"admin-key-file", required_argument, NULL, OPT_ADMIN_KEY_FILE}, COMMON_LONGOPTS};
+    struct provision_opts o = {NULL};
+    int stop;
+    int i = parse_opts(argc, argv, lo, w, provision_opt, &o, &stop);
+    if (i < 0)
+        return stop;
+    if (argc - i != 1)
+        return usage_error(argv[0], "give exactly one PROFILE");
+
+    kca_profile p;
+    if (kca_profile_load(argv[i], &p) != 0) {
+        kct_err("provision: %s: profile not valid; nothing was sent to the card", argv[i]);
+        return KCT_EXIT_USAGE;
+    }
+    if (p.demo)
+        kct_err("note: %s is a demo profile: its credentials are published, "
+                "never use it for a real key card", argv[i]);
+
+    keycard *kc = NULL;
+    int ex = kct_open(w, &kc);
+    if (ex) {
+        kca_profile_free(&p);
+        return ex;
+    }
+    keycard_status st;
+    keycard_rc rc = keycard_status_read(kc, &st);
+    if (rc != KEYCARD_OK) {
+        ex = kct_fail(rc, "provision: read card status", -1);
+        goto out;
+    }
+    if (st.lifecycle != KEYCARD_LIFECYCLE_BLANK) {
+        /* Replacing the credentials of a provisioned card takes the current admin key. */
+        ex = kca_verify(kc, KEYCARD_ADMIN_KEY, o.admin_key_file);
+        if (ex)
+            goto out;
+    }
+    rc = keycard_provision_begin(kc);
+    if (rc != KEYCARD_OK) {
+        ex = kct_fail(rc, "provision: begin", -1);
+        goto out;
+    }
+    keycard_identity id;
+    ex = provision_steps(kc, &p, &id);
+    if (ex) {
+        /* Nothing was committed; abort only tidies the card's session. */
+        keycard_provision_abort(kc);
+        goto out;
+    }
+    char serial[2 * KC_SERIAL_LEN + 1];
+    kct_hex_format(id.serial, KC_SERIAL_LEN, serial);
+    printf("provisioned key card %s for %s (%s)\n", serial, p.name, p.number);
+out:
+    keycard_close(kc);
+    kca_profile_free(&p);
+    return ex;
+}
+
+/* ---- info ---------------------------------------------------------------------- */
+
+struct info_opts {
+    int issuer, holder;
+    const char *issuer_file, *holder_file, *issuer_pub;
+};
+
+static int info_opt(int opt, const char *arg, void *ctx)
+{
+    struct info_opts *o = ctx;
+    switch (opt) {
+    case OPT_ISSUER_PIN:
+        o->issuer = 1;
+        return 0;
+    case OPT_HOLDER_PIN:
+        o->holder = 1;
+        return 0;
+    case OPT_ISSUER_PIN_FILE:
+        o->issuer = 1;
+        o->issuer_file = arg;
+        return 0;
+    case OPT_HOLDER_PIN_FILE:
+        o->holder = 1;
+        o->holder_file = arg;
+        return 0;
+    case OPT_ISSUER_PUB:
+        o->issuer_pub = arg;
+        return 0;
+    }
+    return -1;
+}
+
+static void print_tries(const char *label, int t)
+{
+    if (t < 0)
+        printf("%-14s not set\n", label);
+    else if (t == 0)
+        printf("%-14s BLOCKED\n", label);
+    else
+        printf("%-14s %d %s left\n", label, t, t == 1 ? "try" : "tries");
+}
+
+/* Identity without a check: GET DATA DF02 through the raw APDU call. */
+static int print_identity_raw(keycard *kc)
+{
+    const uint8_t apdu[] = {KC_CLA_ISO, KC_INS_GET_DATA, KC_TAG_IDENTITY >> 8,
+                            KC_TAG_IDENTITY & 0xFF, 0x00};
+    uint8_t resp[512];
+    size_t n = sizeof resp;
+    keycard_rc rc = keycard_transmit(kc, apdu, sizeof apdu, resp, &n);
+    if (rc != KEYCARD_OK)
+        return kct_fail(rc, "info: read identity", -1);
+    if (n < 2 || resp[n - 2] != 0x90 || resp[n - 1] != 0x00) {
+        kct_err("info: read identity: card answered %02X%02X", n >= 2 ? resp[n - 2] : 0,
+                n >= 2 ? resp[n - 1] : 0);
+        return KCT_EXIT_FAIL;
+    }
+    /* Walk the simple TLVs C1 serial, C2 device key, C3 signature. */
+    for (size_t i = 0; i + 2 <= n - 2;) {
+        uint8_t tag = resp[i], len = resp[i + 1];
+        if (i + 2 + len > n - 2)
+            break;
+        char hex[2 * 255 + 1];
+        kct_hex_format(resp + i + 2, len, hex);
+        if (tag == KC_ID_TAG_DEVICE_PUB)
+            printf("%-14s %s\n", "device key:", hex);
+        else if (tag == KC_ID_TAG_SIGNATURE)
+            printf("%-14s %s (not checked; give --issuer-pub)\n", "issuer sig:", hex);
+        i += 2 + (size_t)len;
+    }
+    return 0;
+}
+
+int kca_cmd_info(int argc, char **argv, kct_where *w)
+{
+    static const struct option lo[] = {
+        {"issuer-pin", no_argument, NULL, OPT_ISSUER_PIN},
+        {"holder-pin", no_argument, NULL, OPT_HOLDER_PIN},
+        {"issuer-pin-file", required_argument, NULL, OPT_ISSUER_PIN_FILE},
+        {"holder-pin-file", required_argument, NULL, OPT_HOLDER_PIN_FILE},
+        {"issuer-pub", required_argument, NULL, OPT_ISSUER_PUB},
+        COMMON_LONGOPTS};
+    struct info_opts o = {0, 0, NULL, NULL, NULL};
+    int stop;
+    int i = parse_opts(argc, argv, lo, w, info_opt, &o, &stop);
+    if (i < 0)
+        return stop;
+    if (i != argc)
+        return usage_error(argv[0], "no arguments expected");
+    if (o.holder && !o.issuer)
+        return usage_error(argv[0], "the holder PIN is accepted only after the issuer PIN; "
+                                    "add --issuer-pin");
+    if (o.issuer_pub && !(o.issuer && o.holder))
+        return usage_error(argv[0], "checking the identity needs --issuer-pin and --holder-pin");
+
+    /* Read the issuer public key before touching the card: a bad file is bad input. */
+    uint8_t *pub = NULL;
+    size_t pub_len = 0;
+    if (o.issuer_pub) {
+        char err[512];
+        if (kct_file_read(o.issuer_pub, 64 * 1024, &pub, &pub_len, err, sizeof err) != 0) {
+            kct_err("info: --issuer-pub: %s", err);
+            return KCT_EXIT_USAGE;
+        }
+    }
+
+    keycard *kc = NULL;
+    int ex = kct_open(w, &kc);
+    if (ex) {
+        kct_file_free(pub, pub_len);
+        return ex;
+    }
+    keycard_status st;
+    keycard_rc rc = keycard_status_read(kc, &st);
+    if (rc != KEYCARD_OK) {
+        ex = kct_fail(rc, "info: read status", -1);
+        goto out;
+    }
+    char serial[2 * KC_SERIAL_LEN + 1];
+    kct_hex_format(st.serial, KC_SERIAL_LEN, serial);
+    printf("%-14s %s\n", "reader:", keycard_reader_name(kc));
+    printf("%-14s %s\n", "serial:", serial);
+    printf("%-14s %s\n", "life cycle:",
+           st.lifecycle == KEYCARD_LIFECYCLE_BLANK         ? "BLANK"
+           : st.lifecycle == KEYCARD_LIFECYCLE_PROVISIONED ? "PROVISIONED"
+                                                           : "unknown");
+    printf("%-14s %u.%u\n", "version:", st.version_major, st.version_minor);
+    print_tries("issuer PIN:", st.tries_left[0]);
+    print_tries("holder PIN:", st.tries_left[1]);
+    print_tries("admin key:", st.tries_left[2]);
+    printf("%-14s next entry %lu (keeps %u)\n", "audit:", (unsigned long)st.audit_next,
+           st.audit_capacity);
+    if (st.staging)
+        printf("%-14s a provisioning session is open\n", "staging:");
+    fflush(stdout);
+
+    if (o.issuer && (ex = kca_verify(kc, KEYCARD_PIN_ISSUER, o.issuer_file)) != 0)
+        goto out;
+    if (o.holder && (ex = kca_verify(kc, KEYCARD_PIN_HOLDER, o.holder_file)) != 0)
+        goto out;
+    if (o.issuer && o.holder) {
+        keycard_holder h;
+        rc = keycard_holder_info(kc, &h);
+        if (rc != KEYCARD_OK) {
+            ex = kct_fail(rc, "info: read holder", -1);
+            goto out;
+        }
+        printf("%-14s %s\n", "holder name:", h.name);
+        printf("%-14s %s\n", "holder number:", h.number);
+        if (o.issuer_pub) {
+            keycard_identity id;
+            rc = keycard_identity_check(kc, pub, kct_key_len(pub, pub_len), &id);
+            if (rc != KEYCARD_OK) {
+                ex = kct_fail(rc, "info: identity check", -1);
+                goto out;
+            }
+            char dev[2 * KC_P256_PUB_LEN + 1];
+            kct_hex_format(id.device_pub, KC_P256_PUB_LEN, dev);
+            printf("%-14s %s\n", "device key:", dev);
+            printf("%-14s genuine (signed by the issuer key, answered a fresh challenge)\n",
+                   "identity:");
+        } else {
+            ex = print_identity_raw(kc);
+        }
+    }
+out:
+    keycard_close(kc);
+    kct_file_free(pub, pub_len);
+    return ex;
+}
+
+/* ---- audit --------------------------------------------------------------------- */
+
+struct audit_opts {
+    const char *admin_key_file;
+    unsigned long from;
+};
+
+static int audit_opt(int opt, const char *arg, void *ctx)
+{
+    struct audit_opts *o = ctx;
+    if (opt == OPT_ADMIN_KEY_FILE) {
+        o->admin_key_file = arg;
+        return 0;
+    }
+    if (opt == OPT_FROM) {
+        char *end;
+        o->from = strtoul(arg, &end, 10);
+        if (!*arg || *end || o->from > 0xFFFFFFFFul) {
+            kct_err("audit: --from: '%s' is not a sequence number", arg);
+            return -1;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+static void print_entry(const keycard_audit_entry *e)
+{
+    char when[32] = "-";
+    if (e->time) {
+        time_t t = (time_t)e->time;
+        struct tm tm;
+        if (gmtime_r(&t, &tm))
+            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    char data[2 * KC_AUDIT_DATA_MAX + 16] = "";
+    size_t len = e->len <= sizeof e->data ? e->len : sizeof e->data;
+    switch (e->event) {
+    case KEYCARD_AUDIT_UNLOCK: {
+        int printable = 1;
+        for (size_t i = 0; i < len; i++)
+            if (e->data[i] < 0x20 || e->data[i] > 0x7E)
+                printable = 0;
+        if (printable) {
+            snprintf(data, sizeof data, "holder %.*s", (int)len, (const char *)e->data);
+            break;
+        }
+        kct_hex_format(e->data, len, data);
+        break;
+    }
+    case KEYCARD_AUDIT_PIN_BLOCKED:
+    case KEYCARD_AUDIT_UNBLOCKED:
+    case KEYCARD_AUDIT_PIN_CHANGED:
+        if (len == 1) {
+            snprintf(data, sizeof data, "%s", kct_ref_name((keycard_pin)e->data[0]));
+            break;
+        }
+        /* fall through */
+    default:
+        kct_hex_format(e->data, len, data);
+        break;
+    }
+    if (data[0])
+        printf("%-6lu %-20s %-12s %s\n", (unsigned long)e->seq, when,
+               keycard_audit_event_name(e->event), data);
+    else
+        printf("%-6lu %-20s %s\n", (unsigned long)e->seq, when,
+               keycard_audit_event_name(e->event));
+}
+
+int kca_cmd_audit(int argc, char **argv, kct_where *w)
+{
+    static const struct option lo[] = {
+        {"admin-key-file", required_argument, NULL, OPT_ADMIN_KEY_FILE},
+        {"from", required_argument, NULL, OPT_FROM},
+        COMMON_LONGOPTS};
+    struct audit_opts o = {NULL, 0};
+    int stop;
+    int i = parse_opts(argc, argv, lo, w, audit_opt, &o, &stop);
+    if (i < 0)
+        return stop;
+    if (i != argc)
+        return usage_error(argv[0], "no arguments expected");
+    keycard *kc = NULL;
+    int ex = kct_open(w, &kc);
+    if (ex)
+        return ex;
+    if ((ex = kca_verify(kc, KEYCARD_ADMIN_KEY, o.admin_key_file)) != 0)
+        goto out;
+    printf("%-6s %-20s %-12s %s\n", "seq", "time (UTC)", "event", "data");
+    uint32_t from = (uint32_t)o.from;
+    for (;;) {
+        keycard_audit_entry e[16];
+        size_t n = sizeof e / sizeof e[0];
+        keycard_rc rc = keycard_audit_read(kc, from, e, &n);
+        if (rc != KEYCARD_OK) {
+            ex = kct_fail(rc, "audit: read", -1);
+            goto out;
+        }
+        for (size_t k = 0; k < n; k++)
+            print_entry(&e[k]);
+        if (n == 0)
+            break;
+        /* A card that returned nothing newer would loop forever; stop then. */
+        if (e[n - 1].seq + 1 <= from || e[n - 1].seq == 0xFFFFFFFFu)
+            break;
+        from = e[n - 1].seq + 1;
+    }
+out:
+    keycard_close(kc);
+    return ex;
+}
+
+/* ---- change-pin, unblock ------------------------------------------------------------- */
+
+struct pin_opts {
+    const char *old_file, *new_file, *issuer_file, *admin_key_file;
+    int new_pin;
+};
+
+static int pin_opt(int opt, const char *arg, void *ctx)
+{
+    struct pin_opts *o = ctx;
+    switch (opt) {
+    case OPT_OLD_FILE:
+        o->old_file = arg;
+        return 0;
+    case OPT_NEW_FILE:
+        o->new_file = arg;
+        o->new_pin = 1;
+        return 0;
+    case OPT_ISSUER_PIN_FILE:
+        o->issuer_file = arg;
+        return 0;
+    case OPT_ADMIN_KEY_FILE:
+        o->admin_key_file = arg;
+        return 0;
+    case OPT_NEW_PIN:
+        o->new_pin = 1;
+        return 0;
+    }
+    return -1;
+}
+
+/* The new value of a credential, its form checked. Returns 0 or the exit code. */
+static int get_new(keycard_pin ref, const char *file, kct_secret *out)
+{
+    int admin = ref == KEYCARD_ADMIN_KEY;
+    const char *env = admin ? "KEYCARD_NEW_ADMIN_KEY" : "KEYCARD_NEW_PIN";
+    char prompt[64], what[64];
+    snprintf(what, sizeof what, "new %s", kct_ref_name(ref));
+    snprintf(prompt, sizeof prompt, "New %s%s", kct_ref_name(ref), admin ? " (hex)" : "");
+    if (kct_secret_get(what, file, env, prompt, 1, out) != 0)
+        return KCT_EXIT_USAGE;
+    const char *problem = admin ? kct_check_admin_key(out->text) : kct_check_pin(out->text);
+    if (problem) {
+        kct_secret_wipe(out);
+        kct_err("%s (from %s): %s", what, file ? file : getenv(env) ? env : "the terminal",
+                problem);
+        return KCT_EXIT_USAGE;
+    }
+    return 0;
+}
+
+int kca_cmd_change_pin(int argc, char **argv, kct_where *w)
+{
+    static const struct option lo[] = {
+        {"old-file", required_argument, NULL, OPT_OLD_FILE},
+        {"new-file", required_argument, NULL, OPT_NEW_FILE},
+        {"issuer-pin-file", required_argument, NULL, OPT_ISSUER_PIN_FILE},
+        {"admin-key-file", required_argument, NULL, OPT_OLD_FILE},
+        COMMON_LONGOPTS};
+    struct pin_opts o = {NULL, NULL, NULL, NULL, 0};
+    int stop;
+    int i = parse_opts(argc, argv, lo, w, pin_opt, &o, &stop);
+    if (i < 0)
+        return stop;
+    keycard_pin ref;
+    if (argc - i != 1 || kca_parse_ref(argv[i], 1, &ref) != 0)
+        return usage_error(argv[0], "say which: issuer, holder or admin");
+
+    /* Collect both values before touching the card so a typo costs no try. */
+    kct_secret oldv, newv;
+    int ex = kca_get_current(ref, o.old_file, &oldv);
+    if (ex)
+        return ex;
+    if ((ex = get_new(ref, o.new_file, &newv)) != 0) {
+        kct_secret_wipe(&oldv);
+        return ex;
+    }
+    keycard *kc = NULL;
+    if ((ex = kct_open(w, &kc)) != 0)
+        goto out;
+    if (ref == KEYCARD_PIN_HOLDER && (ex = kca_verify(kc, KEYCARD_PIN_ISSUER, o.issuer_file)))
+        goto out;
+    int tries = -1;
+    keycard_rc rc;
+    if (ref == KEYCARD_ADMIN_KEY) {
+        uint8_t ok[32], nk[32];
+        int on = kct_admin_key_parse(oldv.text, ok), nn = kct_admin_key_parse(newv.text, nk);
+        rc = keycard_change_admin(kc, ok, (size_t)on, nk, (size_t)nn, &tries);
+        kct_wipe(ok, sizeof ok);
+        kct_wipe(nk, sizeof nk);
+    } else {
+        rc = keycard_change_pin(kc, ref, oldv.text, newv.text, &tries);
+    }
+    if (rc != KEYCARD_OK) {
+        char what[64];
+        snprintf(what, sizeof what, "change %s", kct_ref_name(ref));
+        ex = kct_fail_cred(rc, what, ref, tries);
+        goto out;
+    }
+    printf("%s changed\n", kct_ref_name(ref));
+out:
+    keycard_close(kc);
+    kct_secret_wipe(&oldv);
+    kct_secret_wipe(&newv);
+    return ex;
+}
+
+int kca_cmd_unblock(int argc, char **argv, kct_where *w)
+{
+    static const struct option lo[] = {
+        {"admin-key-file", required_argument, NULL, OPT_ADMIN_KEY_FILE},
+        {"new-pin", no_argument, NULL, OPT_NEW_PIN},
+        {"new-file", required_argument, NULL, OPT_NEW_FILE},
+        COMMON_LONGOPTS};
+    struct pin_opts o = {NULL, NULL, NULL, NULL, 0};
+    int stop;
+    int i = parse_opts(argc, argv, lo, w, pin_opt, &o, &stop);
+    if (i < 0)
+        return stop;
+    keycard_pin ref;
+    if (argc - i != 1 || kca_parse_ref(argv[i], 0, &ref) != 0)
+        return usage_error(argv[0], "say which: issuer or holder (the admin key cannot be "
+                                    "unblocked)");
+    kct_secret newv;
+    int ex = 0;
+    kct_secret_wipe(&newv);
+    if (o.new_pin && (ex = get_new(ref, o.new_file, &newv)) != 0)
+        return ex;
+    keycard *kc = NULL;
+    if ((ex = kct_open(w, &kc)) != 0)
+        goto out;
+    if ((ex = kca_verify(kc, KEYCARD_ADMIN_KEY, o.admin_key_file)) != 0)
+        goto out;
+    keycard_rc rc = keycard_unblock_pin(kc, ref, o.new_pin ? newv.text : NULL);
+    if (rc != KEYCARD_OK) {
+        char what[64];
+        snprintf(what, sizeof what, "unblock %s", kct_ref_name(ref));
+        ex = kct_fail(rc, what, -1);
+        goto out;
+    }
+    int tries = -1;
+    if (keycard_tries_left(kc, ref, &tries) == KEYCARD_OK)
+        printf("%s unblocked%s (%d tries)\n", kct_ref_name(ref),
+               o.new_pin ? " with a new PIN" : "", tries);
+    else
+        printf("%s unblocked%s\n", kct_ref_name(ref), o.new_pin ? " with a new PIN" : "");
+out:
+    keycard_close(kc);
+    kct_secret_wipe(&newv);
+    return ex;
+}
+
+/* ---- readers ------------------------------------------------------------------------ */
+
+int kca_cmd_readers(int argc, char **argv, kct_where *w)
+{
+    static const struct option lo[] = {COMMON_LONGOPTS};
+    int stop;
+    int i = parse_opts(argc, argv, lo, w, NULL, NULL, &stop);
+    if (i < 0)
+        return stop;
+    if (i != argc)
+        return usage_error(argv[0], "no arguments expected");
+    char buf[8192];
+    keycard_rc rc = keycard_list_readers(buf, sizeof buf);
+    if (rc != KEYCARD_OK)
+        return kct_fail(rc, "readers", -1);
+    if (!buf[0]) {
+        kct_err("readers: no PC/SC reader found");
+        return KCT_EXIT_FAIL;
+    }
+    size_t n = strlen(buf);
+    fputs(buf, stdout);
+    if (buf[n - 1] != '\n')
+        fputc('\n', stdout);
+    return KCT_EXIT_OK;
+}

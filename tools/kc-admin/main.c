@@ -1,0 +1,256 @@
+/*
+ * main.c - kc-admin: the key card administration tool. Global options,
+ * command dispatch, help texts and the credential helpers the commands share.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+
+static const char usage[] =
+    "usage: kc-admin [--reader NAME | --sim FILE] COMMAND [OPTIONS] [ARGS]\n"
+    "\n"
+    "Administer a key card: provision it from a profile, show its status,\n"
+    "read its audit log, change or unblock its PINs.\n"
+    "\n"
+    "Where the key card is:\n"
+    "  --reader NAME   the PC/SC reader NAME (see 'kc-admin readers')\n"
+    "  --sim FILE      the key card simulated in this process on the flash image FILE\n"
+    "  (neither)       every PC/SC reader is tried; the first key card found is used\n"
+    "\n"
+    "Commands:\n"
+    "  provision PROFILE          provision a blank or provisioned card from PROFILE\n"
+    "  info                       status: serial, life cycle, tries left, audit counter\n"
+    "  audit                      print the audit log (needs the admin key)\n"
+    "  change-pin issuer|holder|admin\n"
+    "                             change a PIN or the admin key\n"
+    "  unblock issuer|holder      reset a PIN's tries (needs the admin key)\n"
+    "  readers                    list the PC/SC readers\n"
+    "\n"
+    "'kc-admin COMMAND --help' describes a command. Secrets come from a file option,\n"
+    "the environment (KEYCARD_ISSUER_PIN, KEYCARD_HOLDER_PIN, KEYCARD_ADMIN_KEY,\n"
+    "KEYCARD_NEW_PIN, KEYCARD_NEW_ADMIN_KEY; for automation) or a prompt without echo.\n"
+    "Exit status: 0 success, 1 the card refused or an operation failed, 2 bad usage\n"
+    "or bad input.\n";
+
+static const char help_provision[] =
+    "usage: kc-admin [WHERE] provision [--admin-key-file FILE] PROFILE\n"
+    "\n"
+    "Check the whole profile (docs/profile.md) first; any problem is reported with\n"
+    "its JSON path and nothing is sent to the card (exit 2). Then provision the\n"
+    "card: PINs, admin key, holder, a device key generated on the card, and the\n"
+    "issuer's signature of the card's identity, committed at once. Any failure\n"
+    "aborts and leaves the card as it was (exit 1).\n"
+    "\n"
+    "A card already provisioned needs its CURRENT admin key first:\n"
+    "  --admin-key-file FILE   hex admin key on the first line of FILE\n"
+    "  KEYCARD_ADMIN_KEY=HEX   in the environment (automation)\n"
+    "  otherwise it is asked for on the terminal.\n";
+
+static const char help_info[] =
+    "usage: kc-admin [WHERE] info [--issuer-pin] [--holder-pin] [--issuer-pin-file FILE]\n"
+    "                             [--holder-pin-file FILE] [--issuer-pub FILE]\n"
+    "\n"
+    "Print the card's public status: serial, life cycle, version, tries left for\n"
+    "each credential, audit counter. With both PINs (flags ask for them on the\n"
+    "terminal or take KEYCARD_ISSUER_PIN / KEYCARD_HOLDER_PIN; the -file options\n"
+    "read them from files) also the holder and the identity; with --issuer-pub\n"
+    "the identity is checked against the issuer public key (PEM). Verifying the\n"
+    "holder PIN records an unlock in the card's audit log.\n";
+
+static const char help_audit[] =
+    "usage: kc-admin [WHERE] audit [--admin-key-file FILE] [--from SEQ]\n"
+    "\n"
+    "Print the audit log: sequence number, time (ISO 8601 UTC, '-' when the card\n"
+    "had no clock), event and data. Needs the admin key (--admin-key-file,\n"
+    "KEYCARD_ADMIN_KEY, or a prompt). --from starts at sequence number SEQ.\n";
+
+static const char help_change_pin[] =
+    "usage: kc-admin [WHERE] change-pin [--old-file FILE] [--new-file FILE]\n"
+    "                                   [--issuer-pin-file FILE] issuer|holder|admin\n"
+    "\n"
+    "Change the issuer PIN, the holder PIN or the admin key (hex). The current\n"
+    "value comes from --old-file, else KEYCARD_ISSUER_PIN / KEYCARD_HOLDER_PIN /\n"
+    "KEYCARD_ADMIN_KEY, else a prompt. The new value from --new-file, else\n"
+    "KEYCARD_NEW_PIN (KEYCARD_NEW_ADMIN_KEY for the admin key), else two prompts.\n"
+    "Changing the holder PIN first verifies the issuer PIN (--issuer-pin-file,\n"
+    "KEYCARD_ISSUER_PIN or a prompt). A wrong current value spends a try.\n";
+
+static const char help_unblock[] =
+    "usage: kc-admin [WHERE] unblock [--admin-key-file FILE] [--new-pin]\n"
+    "                                [--new-file FILE] issuer|holder\n"
+    "\n"
+    "Reset the tries of a PIN with the admin key (--admin-key-file,\n"
+    "KEYCARD_ADMIN_KEY, or a prompt). The PIN is kept unless --new-pin is given;\n"
+    "the new PIN comes from --new-file, KEYCARD_NEW_PIN or two prompts.\n"
+    "The admin key itself cannot be unblocked.\n";
+
+static const char help_readers[] =
+    "usage: kc-admin readers\n"
+    "\n"
+    "List the PC/SC readers, one a line.\n";
+
+const char *kca_help(const char *cmd)
+{
+    static const struct {
+        const char *name;
+        const char *text;
+    } helps[] = {{"provision", help_provision}, {"info", help_info},
+                 {"audit", help_audit},         {"change-pin", help_change_pin},
+                 {"unblock", help_unblock},     {"readers", help_readers}};
+    for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++)
+        if (strcmp(cmd, helps[i].name) == 0)
+            return helps[i].text;
+    return NULL;
+}
+
+int kca_common_opt(int opt, const char *arg, kct_where *w, int *help)
+{
+    switch (opt) {
+    case KCA_OPT_READER:
+        return kct_where_set(w, 'r', arg) == 0 ? 1 : -1;
+    case KCA_OPT_SIM:
+        return kct_where_set(w, 's', arg) == 0 ? 1 : -1;
+    case KCA_OPT_HELP:
+        *help = 1;
+        return 1;
+    }
+    return 0;
+}
+
+int kca_parse_ref(const char *s, int allow_admin, keycard_pin *ref)
+{
+    if (strcmp(s, "issuer") == 0)
+        *ref = KEYCARD_PIN_ISSUER;
+    else if (strcmp(s, "holder") == 0)
+        *ref = KEYCARD_PIN_HOLDER;
+    else if (allow_admin && strcmp(s, "admin") == 0)
+        *ref = KEYCARD_ADMIN_KEY;
+    else
+        return -1;
+    return 0;
+}
+
+int kca_get_current(keycard_pin ref, const char *file, kct_secret *out)
+{
+    const char *env, *prompt;
+    switch (ref) {
+    case KEYCARD_PIN_ISSUER:
+        env = "KEYCARD_ISSUER_PIN";
+        prompt = "Issuer PIN";
+        break;
+    case KEYCARD_PIN_HOLDER:
+        env = "KEYCARD_HOLDER_PIN";
+        prompt = "Holder PIN";
+        break;
+    default:
+        env = "KEYCARD_ADMIN_KEY";
+        prompt = "Admin key (hex)";
+        break;
+    }
+    if (kct_secret_get(kct_ref_name(ref), file, env, prompt, 0, out) != 0)
+        return KCT_EXIT_USAGE;
+    const char *problem =
+        ref == KEYCARD_ADMIN_KEY ? kct_check_admin_key(out->text) : kct_check_pin(out->text);
+    if (problem) {
+        kct_secret_wipe(out);
+        kct_err("%s (from %s): %s", kct_ref_name(ref),
+                file ? file : getenv(env) ? env : "the terminal", problem);
+        return KCT_EXIT_USAGE;
+    }
+    return 0;
+}
+
+int kca_verify(keycard *kc, keycard_pin ref, const char *file)
+{
+    kct_secret s;
+    int ex = kca_get_current(ref, file, &s);
+    if (ex)
+        return ex;
+    int tries = -1;
+    keycard_rc rc;
+    if (ref == KEYCARD_ADMIN_KEY) {
+        uint8_t key[32];
+        int n = kct_admin_key_parse(s.text, key);
+        rc = keycard_verify_admin(kc, key, (size_t)n, &tries);
+        kct_wipe(key, sizeof key);
+    } else {
+        rc = keycard_verify_pin(kc, ref, s.text, &tries);
+    }
+    kct_secret_wipe(&s);
+    if (rc == KEYCARD_OK)
+        return 0;
+    char what[64];
+    snprintf(what, sizeof what, "verify %s", kct_ref_name(ref));
+    return kct_fail_cred(rc, what, ref, tries);
+}
+
+static const struct {
+    const char *name;
+    int (*run)(int, char **, kct_where *);
+} commands[] = {
+    {"provision", kca_cmd_provision},   {"info", kca_cmd_info},
+    {"audit", kca_cmd_audit},           {"change-pin", kca_cmd_change_pin},
+    {"unblock", kca_cmd_unblock},       {"readers", kca_cmd_readers},
+};
+
+int main(int argc, char **argv)
+{
+    kct_set_prog("kc-admin");
+    kct_json_init();
+    kct_where where = {{0}, 0};
+    int i = 1;
+    /* Global options before the command. */
+    while (i < argc && argv[i][0] == '-') {
+        const char *a = argv[i];
+        const char *val = NULL;
+        int kind = 0;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            return KCT_EXIT_OK;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("kc-admin %d.%d.%d\n", KEYCARD_VERSION_MAJOR, KEYCARD_VERSION_MINOR,
+                   KEYCARD_VERSION_PATCH);
+            return KCT_EXIT_OK;
+        } else if (strcmp(a, "--reader") == 0 || strcmp(a, "--sim") == 0) {
+            kind = a[2] == 'r' ? 'r' : 's';
+            if (i + 1 >= argc) {
+                kct_err("%s needs a value; see 'kc-admin --help'", a);
+                return KCT_EXIT_USAGE;
+            }
+            val = argv[++i];
+        } else if (strncmp(a, "--reader=", 9) == 0) {
+            kind = 'r';
+            val = a + 9;
+        } else if (strncmp(a, "--sim=", 6) == 0) {
+            kind = 's';
+            val = a + 6;
+        } else {
+            kct_err("unknown option '%s'; see 'kc-admin --help'", a);
+            return KCT_EXIT_USAGE;
+        }
+        if (kct_where_set(&where, kind, val) != 0)
+            return KCT_EXIT_USAGE;
+        i++;
+    }
+    if (i >= argc) {
+        kct_err("no command given; see 'kc-admin --help'");
+        return KCT_EXIT_USAGE;
+    }
+    const char *cmd = argv[i];
+    if (strcmp(cmd, "help") == 0) {
+        const char *h = i + 1 < argc ? kca_help(argv[i + 1]) : usage;
+        if (!h) {
+            kct_err("no command '%s'; see 'kc-admin --help'", argv[i + 1]);
+            return KCT_EXIT_USAGE;
+        }
+        fputs(h, stdout);
+        return KCT_EXIT_OK;
+    }
+    for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
+        if (strcmp(cmd, commands[c].name) == 0)
+            return commands[c].run(argc - i, argv + i, &where);
+    kct_err("unknown command '%s'; see 'kc-admin --help'", cmd);
+    return KCT_EXIT_USAGE;
+}
