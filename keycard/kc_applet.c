@@ -1,0 +1,652 @@
+/*
+ * kc_applet.c - the key card application (docs/apdu.md): command table,
+ * dispatcher and handlers.
+ *
+ * The dispatcher runs every check of the table before a handler sees the
+ * command, in the documented order: well-formed (6700), CLA (6E00), INS
+ * (6D00), selected (6985), P1/P2 (6A86), Lc/Le (6700), security state (6982).
+ * Handlers return a status word; the services below them return KC_ERR_*,
+ * turned into status words by kc_err_to_sw here and nowhere else. A handler
+ * refuses before it writes: every state change is a store commit at the end.
+ */
+#include "kc_applet.h"
+
+#include <string.h>
+
+#include "kc_audit.h"
+#include "kc_cred.h"
+#include "kc_crypto.h"
+#include "kc_err.h"
+#include "kc_keys.h"
+#include "keycard_proto.h"
+
+typedef uint16_t (*kc_handler)(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                               size_t *out_len);
+
+typedef struct kc_cmd {
+    uint8_t cla;          /* KC_CLA_ISO or KC_CLA_PROP (chain bit masked off) */
+    uint8_t ins;
+    uint8_t any_time;     /* 1: allowed before SELECT (SELECT itself) */
+    uint8_t sec;          /* KC_SEC_* bits that must all be set */
+    uint16_t lc_min, lc_max;
+    uint8_t le_ok;        /* 1: the command returns data, Le may be present */
+    uint8_t le_min;       /* fixed-size answers: a present Le below this is 6700 */
+    int (*p1p2_ok)(uint8_t p1, uint8_t p2); /* NULL: the handler judges P1P2 */
+    kc_handler handler;
+} kc_cmd;
+
+/* Answer sizes written down once. */
+#define STATUS_BLOB_LEN 33   /* C1 08 . C5 01 . C6 02 . C7 03 . C8 06 . C9 01 . */
+#define IDENTITY_TBS_LEN 77  /* C1 08 serial C2 41 pub */
+#define IDENTITY_BLOB_LEN 143 /* the above, C3 40 sig */
+
+/* ---- status words ------------------------------------------------------ */
+
+uint16_t kc_err_to_sw(int err)
+{
+    switch (err) {
+    case KC_OK:
+        return KC_SW_OK;
+    case KC_ERR_NOT_FOUND:
+        return KC_SW_REF_NOT_FOUND;
+    case KC_ERR_NO_SPACE:
+        return KC_SW_NOT_ENOUGH_MEMORY;
+    case KC_ERR_FLASH:
+        return KC_SW_MEMORY_FAILURE;
+    case KC_ERR_STATE:
+        return KC_SW_CONDITIONS;
+    case KC_ERR_BAD_DATA:
+    case KC_ERR_TOO_BIG:
+        return KC_SW_WRONG_DATA;
+    case KC_ERR_CRED_BLOCKED:
+        return KC_SW_AUTH_BLOCKED;
+    case KC_ERR_CRED_WRONG:
+        return KC_SW_TRIES_LEFT(0); /* handlers add the count */
+    default: /* KC_ERR_ARG, KC_ERR_CORRUPT, KC_ERR_CRYPTO, KC_ERR_RNG */
+        return KC_SW_UNKNOWN;
+    }
+}
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static unsigned sec_bit(uint8_t ref)
+{
+    return ref == KC_REF_ISSUER_PIN ? KC_SEC_ISSUER
+           : ref == KC_REF_HOLDER_PIN ? KC_SEC_HOLDER
+                                      : KC_SEC_ADMIN;
+}
+
+static int provisioned(const kc_keycard *kc)
+{
+    return kc_keycard_lifecycle(kc) == KC_LIFECYCLE_PROVISIONED;
+}
+
+static int exists(const kc_keycard *kc, uint16_t key)
+{
+    const uint8_t *d;
+    size_t len;
+    return kc_store_get(&kc->store, key, &d, &len) == 0;
+}
+
+static size_t tlv(uint8_t *o, uint8_t tag, const uint8_t *v, size_t len)
+{
+    o[0] = tag;
+    o[1] = (uint8_t)len;
+    memcpy(o + 2, v, len);
+    return 2 + len;
+}
+
+/* Well-formed UTF-8 (no overlongs, surrogates or code points above U+10FFFF). */
+static int utf8_ok(const uint8_t *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        uint8_t c = s[i];
+        size_t n;
+        uint32_t cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        if (len - i - 1 < n)
+            return 0;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        i += n + 1;
+    }
+    return 1;
+}
+
+static size_t status_blob(const kc_keycard *kc, uint8_t *o)
+{
+    uint8_t serial[KC_SERIAL_LEN] = {0};
+    uint8_t v[8];
+    size_t n = 0;
+    unsigned t;
+
+    (void)kc_keycard_serial(kc, serial);
+    n += tlv(o + n, KC_ST_TAG_SERIAL, serial, sizeof(serial));
+    v[0] = kc_keycard_lifecycle(kc);
+    n += tlv(o + n, KC_ST_TAG_LIFECYCLE, v, 1);
+    v[0] = KC_PROTO_VERSION_MAJOR;
+    v[1] = KC_PROTO_VERSION_MINOR;
+    n += tlv(o + n, KC_ST_TAG_VERSION, v, 2);
+    for (unsigned i = 0; i < 3; i++)
+        v[i] = kc_cred_tries(&kc->store, (uint8_t)(KC_REF_ISSUER_PIN + i), &t) == 0 ? (uint8_t)t
+                                                                                  : 0xFF;
+    n += tlv(o + n, KC_ST_TAG_TRIES, v, 3);
+    uint32_t next = kc_audit_next(&kc->store);
+    v[0] = (uint8_t)(next >> 24);
+    v[1] = (uint8_t)(next >> 16);
+    v[2] = (uint8_t)(next >> 8);
+    v[3] = (uint8_t)next;
+    v[4] = (uint8_t)(KC_AUDIT_CAPACITY >> 8);
+    v[5] = (uint8_t)KC_AUDIT_CAPACITY;
+    n += tlv(o + n, KC_ST_TAG_AUDIT, v, 6);
+    v[0] = kc->staging ? 1 : 0;
+    n += tlv(o + n, KC_ST_TAG_STAGING, v, 1);
+    return n;
+}
+
+/* End the provisioning session after a store failure; its puts are dropped. */
+static uint16_t session_fail(kc_keycard *kc, int rc)
+{
+    kc_store_abort(&kc->store);
+    kc->staging = 0;
+    kc->staged = 0;
+    return kc_err_to_sw(rc);
+}
+
+/* ---- P1/P2 rules ------------------------------------------------------- */
+
+static int p1p2_zero(uint8_t p1, uint8_t p2)
+{
+    return p1 == 0 && p2 == 0;
+}
+
+static int p1p2_select(uint8_t p1, uint8_t p2)
+{
+    return p1 == KC_SELECT_P1_BY_AID && (p2 == KC_SELECT_P2_FIRST_FCI || p2 == KC_SELECT_P2_NO_RESPONSE);
+}
+
+static int p1p2_ref(uint8_t p1, uint8_t p2)
+{
+    return p1 == 0 && kc_cred_ref_valid(p2);
+}
+
+static int p1p2_rrc(uint8_t p1, uint8_t p2)
+{
+    return (p1 == KC_RRC_P1_NEW_PIN || p1 == KC_RRC_P1_RESET_ONLY) &&
+           (p2 == KC_REF_ISSUER_PIN || p2 == KC_REF_HOLDER_PIN);
+}
+
+/* ---- handlers ---------------------------------------------------------- */
+
+static uint16_t h_select(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                         size_t *out_len)
+{
+    static const uint8_t aid[KC_AID_LEN] = {KC_AID_BYTES};
+    int fci = a->p2 == KC_SELECT_P2_FIRST_FCI;
+
+    if (!fci && a->le_present)
+        return KC_SW_WRONG_LENGTH;
+    if (fci && cap < STATUS_BLOB_LEN)
+        return KC_SW_WRONG_LENGTH;
+    kc_keycard_clear_security(kc); /* every SELECT, found or not */
+    if (a->lc != KC_AID_LEN || memcmp(a->data, aid, KC_AID_LEN) != 0)
+        return KC_SW_FILE_NOT_FOUND;
+    kc->selected = 1;
+    if (fci)
+        *out_len = status_blob(kc, out);
+    return KC_SW_OK;
+}
+
+static uint16_t h_verify(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                         size_t *out_len)
+{
+    uint8_t ref = a->p2;
+    uint8_t number[KC_HOLDER_NUMBER_MAX];
+    size_t number_len = 0;
+    unsigned left;
+    int rc;
+    (void)out, (void)cap, (void)out_len;
+
+    if (kc->staging || !provisioned(kc))
+        return KC_SW_CONDITIONS;
+    if (a->lc == 0) {
+        if ((rc = kc_cred_tries(&kc->store, ref, &left)) != 0)
+            return kc_err_to_sw(rc);
+        return left ? KC_SW_TRIES_LEFT(left) : KC_SW_AUTH_BLOCKED;
+    }
+    if (ref == KC_REF_HOLDER_PIN && !(kc->sec & KC_SEC_ISSUER))
+        return KC_SW_SECURITY_STATUS;
+    if (!kc_cred_form_ok(ref, a->data, a->lc))
+        return KC_SW_WRONG_DATA;
+
+    kc_cred_on_match unlock = {0};
+    if (ref == KC_REF_HOLDER_PIN) {
+        /* The patent's start-up flow: the holder is recorded in the usage history. */
+        if (kc_store_read(&kc->store, KC_KEY_HOLDER_NUMBER, number, sizeof(number), &number_len))
+            number_len = 0;
+        unlock.audit_event = KC_AUDIT_EVT_UNLOCK;
+        unlock.audit_data = number;
+        unlock.audit_len = number_len;
+    }
+    rc = kc_cred_check(&kc->store, &kc->hw, ref, a->data, a->lc,
+                       ref == KC_REF_HOLDER_PIN ? &unlock : NULL, &left);
+    if (rc == 0) {
+        kc->sec |= sec_bit(ref);
+        return KC_SW_OK;
+    }
+    kc->sec &= ~sec_bit(ref);
+    if (rc == KC_ERR_CRED_WRONG)
+        return KC_SW_TRIES_LEFT(left);
+    return kc_err_to_sw(rc);
+}
+
+static uint16_t h_change(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                         size_t *out_len)
+{
+    uint8_t ref = a->p2;
+    size_t old_len;
+    unsigned left;
+    int rc;
+    (void)out, (void)cap, (void)out_len;
+
+    if (kc->staging || !provisioned(kc))
+        return KC_SW_CONDITIONS;
+    if (ref == KC_REF_HOLDER_PIN && !(kc->sec & KC_SEC_ISSUER))
+        return KC_SW_SECURITY_STATUS;
+    if ((rc = kc_cred_value_len(&kc->store, ref, &old_len)) != 0)
+        return kc_err_to_sw(rc);
+    if (a->lc <= old_len || !kc_cred_form_ok(ref, a->data + old_len, a->lc - old_len))
+        return KC_SW_WRONG_DATA;
+    kc_cred_on_match change = {
+        .new_value = a->data + old_len,
+        .new_len = a->lc - old_len,
+        .audit_event = KC_AUDIT_EVT_PIN_CHANGED,
+        .audit_data = &ref,
+        .audit_len = 1,
+    };
+    rc = kc_cred_check(&kc->store, &kc->hw, ref, a->data, old_len, &change, &left);
+    if (rc == 0) {
+        kc->sec |= sec_bit(ref);
+        return KC_SW_OK;
+    }
+    kc->sec &= ~sec_bit(ref);
+    if (rc == KC_ERR_CRED_WRONG)
+        return KC_SW_TRIES_LEFT(left);
+    return kc_err_to_sw(rc);
+}
+
+static uint16_t h_reset_retry(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                              size_t *out_len)
+{
+    int rc;
+    (void)out, (void)cap, (void)out_len;
+
+    if (kc->staging || !provisioned(kc))
+        return KC_SW_CONDITIONS;
+    if (a->p1 == KC_RRC_P1_RESET_ONLY) {
+        if (a->lc != 0)
+            return KC_SW_WRONG_LENGTH;
+        rc = kc_cred_reset(&kc->store, &kc->hw, a->p2, NULL, 0);
+    } else {
+        if (a->lc == 0)
+            return KC_SW_WRONG_LENGTH;
+        if (!kc_cred_form_ok(a->p2, a->data, a->lc))
+            return KC_SW_WRONG_DATA;
+        rc = kc_cred_reset(&kc->store, &kc->hw, a->p2, a->data, a->lc);
+        if (rc == 0)
+            kc->sec &= ~sec_bit(a->p2); /* the verified value is gone */
+    }
+    return kc_err_to_sw(rc);
+}
+
+static uint16_t h_get_data(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                           size_t *out_len)
+{
+    uint16_t tag = (uint16_t)(a->p1 << 8 | a->p2);
+    uint8_t buf[IDENTITY_BLOB_LEN];
+    size_t n = 0, len;
+    int rc = 0;
+
+    if (tag == KC_TAG_STATUS) {
+        n = status_blob(kc, buf);
+    } else if (tag == KC_TAG_HOLDER_NAME || tag == KC_TAG_HOLDER_NUMBER ||
+               tag == KC_TAG_IDENTITY) {
+        if (!provisioned(kc))
+            return KC_SW_CONDITIONS;
+        if ((kc->sec & (KC_SEC_ISSUER | KC_SEC_HOLDER)) != (KC_SEC_ISSUER | KC_SEC_HOLDER))
+            return KC_SW_SECURITY_STATUS;
+        if (tag == KC_TAG_HOLDER_NAME) {
+            rc = kc_store_read(&kc->store, KC_KEY_HOLDER_NAME, buf, KC_HOLDER_NAME_MAX, &n);
+        } else if (tag == KC_TAG_HOLDER_NUMBER) {
+            rc = kc_store_read(&kc->store, KC_KEY_HOLDER_NUMBER, buf, KC_HOLDER_NUMBER_MAX, &n);
+        } else {
+            buf[0] = KC_ID_TAG_SERIAL;
+            buf[1] = KC_SERIAL_LEN;
+            buf[10] = KC_ID_TAG_DEVICE_PUB;
+            buf[11] = KC_P256_PUB_LEN;
+            buf[77] = KC_ID_TAG_SIGNATURE;
+            buf[78] = KC_P256_SIG_LEN;
+            if ((rc = kc_keycard_serial(kc, buf + 2)) == 0 &&
+                (rc = kc_store_read(&kc->store, KC_KEY_DEVICE_PUB, buf + 12, KC_P256_PUB_LEN,
+                                    &len)) == 0 &&
+                (rc = kc_store_read(&kc->store, KC_KEY_ID_SIGNATURE, buf + 79, KC_P256_SIG_LEN,
+                                    &len)) == 0)
+                n = IDENTITY_BLOB_LEN;
+        }
+        if (rc == KC_ERR_TOO_BIG)
+            rc = KC_ERR_CORRUPT;
+        if (rc)
+            return kc_err_to_sw(rc);
+    } else {
+        return KC_SW_REF_NOT_FOUND;
+    }
+    if (n > cap)
+        return KC_SW_WRONG_LENGTH;
+    memcpy(out, buf, n);
+    *out_len = n;
+    return KC_SW_OK;
+}
+
+static uint16_t h_internal_auth(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                                size_t *out_len)
+{
+    uint8_t priv[KC_P256_PRIV_LEN];
+    uint8_t hash[32];
+    size_t len;
+    int rc;
+
+    if (cap < KC_P256_SIG_LEN)
+        return KC_SW_WRONG_LENGTH;
+    rc = kc_store_read(&kc->store, KC_KEY_DEVICE_PRIV, priv, sizeof(priv), &len);
+    if (rc == 0 && len != sizeof(priv))
+        rc = KC_ERR_CORRUPT;
+    if (rc == 0)
+        rc = kc_crypto_sha256(KC_SIG_LABEL_INTERNAL_AUTH, a->data, a->lc, hash);
+    if (rc == 0)
+        rc = kc_crypto_p256_sign(&kc->hw, priv, hash, out);
+    kc_wipe(priv, sizeof(priv));
+    if (rc)
+        return kc_err_to_sw(rc == KC_ERR_TOO_BIG ? KC_ERR_CORRUPT : rc);
+    *out_len = KC_P256_SIG_LEN;
+    return KC_SW_OK;
+}
+
+static uint16_t h_audit_read(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                             size_t *out_len)
+{
+    uint32_t from = ((uint32_t)a->data[0] << 24) | ((uint32_t)a->data[1] << 16) |
+                    ((uint32_t)a->data[2] << 8) | a->data[3];
+    int rc = kc_audit_read(&kc->store, from, out, cap, out_len);
+    if (rc == KC_ERR_TOO_BIG)
+        return KC_SW_WRONG_LENGTH;
+    return kc_err_to_sw(rc);
+}
+
+static uint16_t h_prov_begin(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                             size_t *out_len)
+{
+    int rc;
+    (void)a, (void)out, (void)cap, (void)out_len;
+
+    if (kc->staging)
+        return KC_SW_CONDITIONS;
+    if (provisioned(kc) && !(kc->sec & KC_SEC_ADMIN))
+        return KC_SW_SECURITY_STATUS;
+    if ((rc = kc_store_begin(&kc->store)) != 0)
+        return kc_err_to_sw(rc);
+    kc->staging = 1;
+    kc->staged = 0;
+    return KC_SW_OK;
+}
+
+static uint16_t h_prov_put(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                           size_t *out_len)
+{
+    uint16_t tag = (uint16_t)(a->p1 << 8 | a->p2);
+    const uint8_t *d = a->data;
+    size_t n = a->lc;
+    unsigned bit;
+    uint16_t key;
+    int rc;
+    (void)out, (void)cap, (void)out_len;
+
+    if (!kc->staging)
+        return KC_SW_CONDITIONS;
+    switch (tag) {
+    case KC_TAG_ISSUER_PIN:
+    case KC_TAG_HOLDER_PIN:
+    case KC_TAG_ADMIN_KEY:
+        if (d[0] < KC_TRIES_MIN || d[0] > KC_TRIES_MAX || !kc_cred_form_ok(a->p2, d + 1, n - 1))
+            return KC_SW_WRONG_DATA;
+        rc = kc_cred_put(&kc->store, &kc->hw, a->p2, d + 1, n - 1, d[0]);
+        if (rc == KC_ERR_BAD_DATA || rc == KC_ERR_RNG || rc == KC_ERR_CRYPTO)
+            return kc_err_to_sw(rc); /* nothing reached the store: the session goes on */
+        if (rc)
+            return session_fail(kc, rc);
+        kc->staged |= a->p2 == KC_REF_ISSUER_PIN   ? KC_STAGED_ISSUER
+                      : a->p2 == KC_REF_HOLDER_PIN ? KC_STAGED_HOLDER
+                                                   : KC_STAGED_ADMIN;
+        return KC_SW_OK;
+    case KC_TAG_HOLDER_NAME:
+        if (n > KC_HOLDER_NAME_MAX || !utf8_ok(d, n))
+            return KC_SW_WRONG_DATA;
+        key = KC_KEY_HOLDER_NAME;
+        bit = KC_STAGED_NAME;
+        break;
+    case KC_TAG_HOLDER_NUMBER:
+        if (n > KC_HOLDER_NUMBER_MAX)
+            return KC_SW_WRONG_DATA;
+        for (size_t i = 0; i < n; i++)
+            if (d[i] < 0x20 || d[i] > 0x7E)
+                return KC_SW_WRONG_DATA;
+        key = KC_KEY_HOLDER_NUMBER;
+        bit = KC_STAGED_NUMBER;
+        break;
+    case KC_TAG_ID_SIGNATURE:
+        if (n != KC_P256_SIG_LEN)
+            return KC_SW_WRONG_DATA;
+        key = KC_KEY_ID_SIGNATURE;
+        bit = KC_STAGED_SIG;
+        break;
+    default:
+        return KC_SW_REF_NOT_FOUND;
+    }
+    if ((rc = kc_store_put(&kc->store, key, d, n)) != 0)
+        return session_fail(kc, rc);
+    kc->staged |= bit;
+    return KC_SW_OK;
+}
+
+static uint16_t h_prov_generate(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                                size_t *out_len)
+{
+    uint8_t priv[KC_P256_PRIV_LEN];
+    uint8_t pub[KC_P256_PUB_LEN];
+    uint8_t serial[KC_SERIAL_LEN];
+    int rc;
+    (void)a;
+
+    if (!kc->staging)
+        return KC_SW_CONDITIONS;
+    if (cap < IDENTITY_TBS_LEN)
+        return KC_SW_WRONG_LENGTH;
+    if ((rc = kc_keycard_serial(kc, serial)) != 0)
+        return kc_err_to_sw(rc);
+    if ((rc = kc_crypto_p256_generate(&kc->hw, priv, pub)) != 0) {
+        kc_wipe(priv, sizeof(priv));
+        return kc_err_to_sw(rc);
+    }
+    /* The old signature covers the old key: drop it with the new key in the session. */
+    if ((rc = kc_store_put(&kc->store, KC_KEY_DEVICE_PRIV, priv, sizeof(priv))) == 0 &&
+        (rc = kc_store_put(&kc->store, KC_KEY_DEVICE_PUB, pub, sizeof(pub))) == 0)
+        rc = kc_store_delete(&kc->store, KC_KEY_ID_SIGNATURE);
+    kc_wipe(priv, sizeof(priv));
+    if (rc)
+        return session_fail(kc, rc);
+    kc->staged |= KC_STAGED_DEVKEY;
+    kc->staged &= ~KC_STAGED_SIG;
+    size_t n = tlv(out, KC_ID_TAG_SERIAL, serial, sizeof(serial));
+    n += tlv(out + n, KC_ID_TAG_DEVICE_PUB, pub, sizeof(pub));
+    *out_len = n;
+    return KC_SW_OK;
+}
+
+/* Every item present after the session: put in it, or committed before and kept. */
+static int session_complete(const kc_keycard *kc)
+{
+    unsigned st = kc->staged;
+    int ok = ((st & KC_STAGED_ISSUER) || exists(kc, KC_KEY_CRED(KC_REF_ISSUER_PIN))) &&
+             ((st & KC_STAGED_HOLDER) || exists(kc, KC_KEY_CRED(KC_REF_HOLDER_PIN))) &&
+             ((st & KC_STAGED_ADMIN) || exists(kc, KC_KEY_CRED(KC_REF_ADMIN_KEY))) &&
+             ((st & KC_STAGED_NAME) || exists(kc, KC_KEY_HOLDER_NAME)) &&
+             ((st & KC_STAGED_NUMBER) || exists(kc, KC_KEY_HOLDER_NUMBER));
+    if (st & KC_STAGED_DEVKEY)
+        return ok && (st & KC_STAGED_SIG);
+    return ok && exists(kc, KC_KEY_DEVICE_PRIV) && exists(kc, KC_KEY_DEVICE_PUB) &&
+           ((st & KC_STAGED_SIG) || exists(kc, KC_KEY_ID_SIGNATURE));
+}
+
+static uint16_t h_prov_commit(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                              size_t *out_len)
+{
+    uint8_t lc = KC_LIFECYCLE_PROVISIONED;
+    int rc;
+    (void)a, (void)out, (void)cap, (void)out_len;
+
+    if (!kc->staging || !session_complete(kc))
+        return KC_SW_CONDITIONS; /* an incomplete session stays open */
+    if ((rc = kc_store_put(&kc->store, KC_KEY_LIFECYCLE, &lc, 1)) != 0 ||
+        (rc = kc_audit_append(&kc->store, &kc->hw, KC_AUDIT_EVT_PROVISIONED, NULL, 0)) != 0 ||
+        (rc = kc_store_commit(&kc->store)) != 0)
+        return session_fail(kc, rc);
+    kc->staging = 0;
+    kc->staged = 0;
+    kc->sec = 0; /* credentials may have changed: verify them anew */
+    return KC_SW_OK;
+}
+
+static uint16_t h_prov_abort(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                             size_t *out_len)
+{
+    (void)a, (void)out, (void)cap, (void)out_len;
+    if (!kc->staging)
+        return KC_SW_CONDITIONS;
+    kc_store_abort(&kc->store);
+    kc->staging = 0;
+    kc->staged = 0;
+    return KC_SW_OK;
+}
+
+/* ---- the table --------------------------------------------------------- */
+
+#define ISO KC_CLA_ISO
+#define PROP KC_CLA_PROP
+#define IH (KC_SEC_ISSUER | KC_SEC_HOLDER)
+
+static const kc_cmd commands[] = {
+    /* cla  ins                           any sec           lc_min lc_max le le_min p1p2     handler */
+    {ISO, KC_INS_SELECT, 1, 0, 1, 16, 1, 0, p1p2_select, h_select},
+    {ISO, KC_INS_VERIFY, 0, 0, 0, KC_ADMIN_KEY_LEN_256, 0, 0, p1p2_ref, h_verify},
+    {ISO, KC_INS_CHANGE_REFERENCE_DATA, 0, 0, 1, 2 * KC_ADMIN_KEY_LEN_256, 0, 0, p1p2_ref, h_change},
+    {ISO, KC_INS_RESET_RETRY_COUNTER, 0, KC_SEC_ADMIN, 0, KC_PIN_MAX_LEN, 0, 0, p1p2_rrc, h_reset_retry},
+    {ISO, KC_INS_GET_DATA, 0, 0, 0, 0, 1, 0, NULL, h_get_data},
+    {ISO, KC_INS_INTERNAL_AUTHENTICATE, 0, IH, KC_IA_CHALLENGE_MIN, KC_IA_CHALLENGE_MAX, 1, KC_P256_SIG_LEN, p1p2_zero, h_internal_auth},
+    {PROP, KC_INS_AUDIT_READ, 0, KC_SEC_ADMIN, 4, 4, 1, 0, p1p2_zero, h_audit_read},
+    {PROP, KC_INS_PROVISION_BEGIN, 0, 0, 0, 0, 0, 0, p1p2_zero, h_prov_begin},
+    {PROP, KC_INS_PROVISION_PUT, 0, 0, 1, KC_APDU_MAX_DATA, 0, 0, NULL, h_prov_put},
+    {PROP, KC_INS_PROVISION_GENERATE, 0, 0, 0, 0, 1, IDENTITY_TBS_LEN, p1p2_zero, h_prov_generate},
+    {PROP, KC_INS_PROVISION_COMMIT, 0, 0, 0, 0, 0, 0, p1p2_zero, h_prov_commit},
+    {PROP, KC_INS_PROVISION_ABORT, 0, 0, 0, 0, 0, 0, p1p2_zero, h_prov_abort},
+};
+
+/* ---- dispatcher -------------------------------------------------------- */
+
+static uint16_t dispatch(kc_keycard *kc, const uint8_t *cmd, size_t len, uint8_t *out,
+                         size_t out_cap, size_t *out_len)
+{
+    kc_apdu a;
+    const kc_cmd *c = NULL;
+
+    if (kc_apdu_parse(&a, cmd, len) != 0) {
+        kc_apdu_chain_reset(&kc->chain); /* another command in between ends a chain */
+        return KC_SW_WRONG_LENGTH;
+    }
+    int more = (a.cla & KC_CLA_CHAIN) != 0;
+    uint8_t cla = a.cla & (uint8_t)~KC_CLA_CHAIN;
+    int continues = kc_apdu_chain_continues(&kc->chain, &a);
+    if (kc->chain.active && !continues) {
+        kc_apdu_chain_reset(&kc->chain);
+        return KC_SW_LAST_CMD_EXPECTED;
+    }
+    if (cla != KC_CLA_ISO && cla != KC_CLA_PROP) {
+        kc_apdu_chain_reset(&kc->chain);
+        return KC_SW_CLA_NOT_SUPPORTED;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (commands[i].cla == cla && commands[i].ins == a.ins)
+            c = &commands[i];
+    if (c == NULL)
+        return KC_SW_INS_NOT_SUPPORTED;
+    if (!c->any_time && !kc->selected)
+        return KC_SW_CONDITIONS;
+    if (c->p1p2_ok && !c->p1p2_ok(a.p1, a.p2))
+        return KC_SW_WRONG_P1P2;
+
+    if (more) /* a part: keep its data, change nothing else */
+        return kc_apdu_chain_add(&kc->chain, &a) ? KC_SW_WRONG_LENGTH : KC_SW_OK;
+    if (continues && kc_apdu_chain_finish(&kc->chain, &a) != 0)
+        return KC_SW_WRONG_LENGTH;
+
+    if (a.lc < c->lc_min || a.lc > c->lc_max)
+        return KC_SW_WRONG_LENGTH;
+    if (a.le_present && (!c->le_ok || a.ne < c->le_min))
+        return KC_SW_WRONG_LENGTH;
+    if ((kc->sec & c->sec) != c->sec)
+        return KC_SW_SECURITY_STATUS;
+
+    size_t cap = a.ne < out_cap ? a.ne : out_cap;
+    return c->handler(kc, &a, out, cap, out_len);
+}
+
+size_t kc_applet_process(kc_keycard *kc, const uint8_t *cmd, size_t len, uint8_t *resp,
+                         size_t cap)
+{
+    size_t out_len = 0;
+    uint16_t sw;
+
+    if (resp == NULL || cap < 2)
+        return 0;
+    if (kc == NULL || cmd == NULL || !kc->mounted) {
+        sw = KC_SW_MEMORY_FAILURE;
+    } else {
+        size_t out_cap = cap - 2 < KC_APDU_MAX_RESP ? cap - 2 : KC_APDU_MAX_RESP;
+        sw = dispatch(kc, cmd, len, resp, out_cap, &out_len);
+        /* A finished or failed chain may hold a PIN: wipe it now. */
+        if (!kc->chain.active || sw != KC_SW_OK)
+            kc_apdu_chain_reset(&kc->chain);
+    }
+    if (sw != KC_SW_OK)
+        out_len = 0;
+    return kc_apdu_respond(resp, out_len, sw);
+}

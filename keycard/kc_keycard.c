@@ -1,0 +1,137 @@
+/*
+ * kc_keycard.c - the key card as a card: boot, power events, ATR and the
+ * APDU entry point (kc_keycard_card of kc_card.h). Command work is in
+ * kc_applet.c.
+ */
+#include "kc_keycard.h"
+
+#include <string.h>
+
+#include "kc_applet.h"
+#include "kc_err.h"
+#include "kc_keys.h"
+#include "keycard_proto.h"
+
+/*
+ * ATR for T=1: TS 3B, T0 8C (TD1 follows, 12 historical bytes), TD1 80 (TD2
+ * follows, T=0 announced as ISO 7816-3 requires before T=1), TD2 01 (T=1),
+ * then the historical bytes: category 80 (compact-TLV), 57 "KEYCARD"
+ * (card issuer's data, tag 5), 82 90 00 (status indicator), and TCK.
+ */
+static const uint8_t atr_body[] = {
+    0x3B, 0x8C, 0x80, 0x01, 0x80, 0x57, 'K', 'E', 'Y', 'C', 'A', 'R', 'D', 0x82, 0x90, 0x00,
+};
+
+uint8_t kc_keycard_lifecycle(const kc_keycard *kc)
+{
+    const uint8_t *d;
+    size_t len;
+    if (kc_store_get(&kc->store, KC_KEY_LIFECYCLE, &d, &len) != 0 || len != 1)
+        return KC_LIFECYCLE_BLANK;
+    return d[0];
+}
+
+int kc_keycard_serial(const kc_keycard *kc, uint8_t serial[KC_SERIAL_LEN])
+{
+    size_t len;
+    int rc = kc_store_read(&kc->store, KC_KEY_MANUFACTURE, serial, KC_SERIAL_LEN, &len);
+    if (rc == KC_ERR_TOO_BIG || (rc == 0 && len != KC_SERIAL_LEN))
+        return KC_ERR_CORRUPT;
+    return rc;
+}
+
+void kc_keycard_clear_security(kc_keycard *kc)
+{
+    if (kc->staging || kc->store.txn_open)
+        kc_store_abort(&kc->store);
+    kc->staging = 0;
+    kc->staged = 0;
+    kc->sec = 0;
+    kc->selected = 0;
+}
+
+void kc_keycard_clear_volatile(kc_keycard *kc)
+{
+    kc_keycard_clear_security(kc);
+    kc_apdu_chain_reset(&kc->chain);
+}
+
+/* Mount and, on a blank store, manufacture. */
+static int boot(kc_keycard *kc)
+{
+    uint8_t serial[KC_SERIAL_LEN];
+    uint8_t lc = KC_LIFECYCLE_BLANK;
+    const uint8_t *d;
+    size_t dl;
+    int rc;
+
+    kc->mounted = 0;
+    if ((rc = kc_store_mount(&kc->store, &kc->hw.flash)) != 0)
+        return rc;
+    if (kc_store_get(&kc->store, KC_KEY_MANUFACTURE, &d, &dl) != 0) {
+        if (kc->hw.rng(kc->hw.ctx, serial, sizeof(serial)) != 0)
+            return KC_ERR_RNG;
+        if ((rc = kc_store_begin(&kc->store)) != 0)
+            return rc;
+        if ((rc = kc_store_put(&kc->store, KC_KEY_MANUFACTURE, serial, sizeof(serial))) != 0 ||
+            (rc = kc_store_put(&kc->store, KC_KEY_LIFECYCLE, &lc, 1)) != 0 ||
+            (rc = kc_store_commit(&kc->store)) != 0) {
+            kc_store_abort(&kc->store);
+            return rc;
+        }
+    }
+    kc->mounted = 1;
+    return 0;
+}
+
+int kc_keycard_init(kc_keycard *kc, const kc_hw *hw)
+{
+    if (kc == NULL || hw == NULL || hw->rng == NULL)
+        return KC_ERR_ARG;
+    memset(kc, 0, sizeof(*kc));
+    kc->hw = *hw;
+    return boot(kc);
+}
+
+static int card_init(void *ctx, const kc_hw *hw)
+{
+    return kc_keycard_init(ctx, hw);
+}
+
+static void card_power(void *ctx, int event)
+{
+    kc_keycard *kc = ctx;
+    kc_keycard_clear_volatile(kc);
+    /* A power-up is a reboot: rebuild the store's RAM index from flash. */
+    if (event == KC_POWER_ON || event == KC_POWER_RESET)
+        (void)boot(kc);
+}
+
+static size_t card_atr(void *ctx, uint8_t *atr, size_t cap)
+{
+    uint8_t tck = 0;
+    (void)ctx;
+    if (cap < sizeof(atr_body) + 1)
+        return 0;
+    memcpy(atr, atr_body, sizeof(atr_body));
+    for (size_t i = 1; i < sizeof(atr_body); i++) /* TCK: XOR of T0..last historical byte */
+        tck ^= atr_body[i];
+    atr[sizeof(atr_body)] = tck;
+    return sizeof(atr_body) + 1;
+}
+
+static size_t card_process(void *ctx, const uint8_t *cmd, size_t len, uint8_t *resp, size_t cap)
+{
+    return kc_applet_process(ctx, cmd, len, resp, cap);
+}
+
+const kc_card_ops kc_keycard_card = {
+    .name = "keycard",
+    .ctx_size = sizeof(kc_keycard),
+    .flash_size = KC_KEYCARD_FLASH_SIZE,
+    .page_size = KC_KEYCARD_PAGE_SIZE,
+    .init = card_init,
+    .power = card_power,
+    .atr = card_atr,
+    .process = card_process,
+};

@@ -1,0 +1,71 @@
+/*
+ * kc_keycard.h - the key card object: all firmware state in one caller-owned
+ * structure, and the kc_card_ops face (kc_keycard_card, kc_card.h) through
+ * which kc-vcard and libkeycard's sim transport run it.
+ *
+ * Persistent state lives in the store; everything here except the store's
+ * index is volatile and cleared by power events and SELECT.
+ */
+#ifndef KC_KEYCARD_H
+#define KC_KEYCARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kc_apdu.h"
+#include "kc_card.h"
+#include "kc_hw.h"
+#include "kc_store.h"
+
+/* Flash geometry of the key card: 128 KiB in 2 KiB pages. */
+#define KC_KEYCARD_FLASH_SIZE (128u * 1024u)
+#define KC_KEYCARD_PAGE_SIZE 2048u
+
+/* Security state bits (kc_keycard.sec). */
+#define KC_SEC_ISSUER 0x01u /* issuer PIN verified */
+#define KC_SEC_HOLDER 0x02u /* holder PIN verified */
+#define KC_SEC_ADMIN 0x04u  /* admin key verified */
+
+/* Items put or generated in the open provisioning session (kc_keycard.staged). */
+#define KC_STAGED_ISSUER 0x01u
+#define KC_STAGED_HOLDER 0x02u
+#define KC_STAGED_ADMIN 0x04u
+#define KC_STAGED_NAME 0x08u
+#define KC_STAGED_NUMBER 0x10u
+#define KC_STAGED_DEVKEY 0x20u
+#define KC_STAGED_SIG 0x40u /* put after the last GENERATE of the session */
+
+typedef struct kc_keycard {
+    kc_hw hw;          /* copy of the board's hardware table */
+    kc_store store;
+    int mounted;       /* 0 when the store could not be mounted: every APDU answers 6581 */
+    int selected;      /* the application is selected */
+    unsigned sec;      /* KC_SEC_* */
+    int staging;       /* a provisioning session (store transaction) is open */
+    unsigned staged;   /* KC_STAGED_* */
+    kc_apdu_chain chain;
+} kc_keycard;
+
+/*
+ * Boot: mount the store on hw's flash; on a blank store create the
+ * manufacture record (random serial) and life cycle BLANK in one commit.
+ * Errors: KC_ERR_ARG, KC_ERR_FLASH, KC_ERR_RNG, KC_ERR_NO_SPACE.
+ */
+int kc_keycard_init(kc_keycard *kc, const kc_hw *hw);
+
+/*
+ * Clear the security state and the selection and abort an open provisioning
+ * session (SELECT does this; the chain buffer is left to the dispatcher).
+ */
+void kc_keycard_clear_security(kc_keycard *kc);
+
+/* kc_keycard_clear_security and drop any partial command chain (power events). */
+void kc_keycard_clear_volatile(kc_keycard *kc);
+
+/* Life cycle from the store (KC_LIFECYCLE_BLANK when unreadable). */
+uint8_t kc_keycard_lifecycle(const kc_keycard *kc);
+
+/* Serial number into serial. Errors: KC_ERR_NOT_FOUND, KC_ERR_CORRUPT. */
+int kc_keycard_serial(const kc_keycard *kc, uint8_t serial[KC_SERIAL_LEN]);
+
+#endif /* KC_KEYCARD_H */

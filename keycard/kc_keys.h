@@ -1,0 +1,45 @@
+/*
+ * kc_keys.h - the key card's map of store keys (kc_store.h): which record
+ * holds what. One place, so two modules can never pick the same number and
+ * later work knows which ranges are already reserved.
+ *
+ *   0x0001          manufacture record: serial (8 bytes), written once at first boot
+ *   0x0002          life cycle (1 byte, KC_LIFECYCLE_*)
+ *   0x0011..0x0013  credential record of reference 0x81..0x83 (kc_cred.c layout)
+ *   0x0019..0x001B  tries left of reference 0x81..0x83 (1 byte), a record of its
+ *                   own so that spending a try rewrites 1 byte, not the verifier
+ *   0x0020          holder name (UTF-8)
+ *   0x0021          holder number (ASCII)
+ *   0x0030          device private key (32 bytes, P-256 scalar)
+ *   0x0031          device public key (65 bytes, 04||X||Y)
+ *   0x0032          issuer signature of the identity (64 bytes r||s)
+ *   0x0040          audit head: next sequence number (u32 BE)
+ *   0x0060          previous-random chain state (reserved for the chain work)
+ *   0x1000..0x107F  audit entries, key 0x1000 + seq % KC_AUDIT_CAPACITY
+ *   0x2001..0x20FE  numbered keys 1..254 (reserved)
+ *   0x3001..0x30FE  numbered command templates 1..254 (reserved)
+ * Everything else is free. 0xFFF0..0xFFFF belong to the store itself.
+ */
+#ifndef KC_KEYS_H
+#define KC_KEYS_H
+
+#include <stdint.h>
+
+#include "keycard_proto.h"
+
+#define KC_KEY_MANUFACTURE 0x0001u
+#define KC_KEY_LIFECYCLE 0x0002u
+#define KC_KEY_CRED(ref) ((uint16_t)(0x0010u + ((ref)-0x80u)))
+#define KC_KEY_TRIES(ref) ((uint16_t)(0x0018u + ((ref)-0x80u)))
+#define KC_KEY_HOLDER_NAME 0x0020u
+#define KC_KEY_HOLDER_NUMBER 0x0021u
+#define KC_KEY_DEVICE_PRIV 0x0030u
+#define KC_KEY_DEVICE_PUB 0x0031u
+#define KC_KEY_ID_SIGNATURE 0x0032u
+#define KC_KEY_AUDIT_HEAD 0x0040u
+#define KC_KEY_CHAIN_STATE 0x0060u
+#define KC_KEY_AUDIT_ENTRY(seq) ((uint16_t)(0x1000u + ((seq) % KC_AUDIT_CAPACITY)))
+#define KC_KEY_NUMBERED_KEY(n) ((uint16_t)(0x2000u + (n)))
+#define KC_KEY_TEMPLATE(n) ((uint16_t)(0x3000u + (n)))
+
+#endif /* KC_KEYS_H */

@@ -1,0 +1,91 @@
+/*
+ * kc_test_card.h - unit-test helper: a key card (kc_keycard_card) running on
+ * RAM flash (kc_hw_ram), driven with raw APDU bytes, and a one-call
+ * "provision with the demo credentials" for suites that need a ready card.
+ */
+#ifndef KC_TEST_CARD_H
+#define KC_TEST_CARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hw/kc_hw_ram.h"
+#include "kc_card.h"
+#include "kc_hw.h"
+#include "keycard_proto.h"
+
+/* The demo credentials (examples/profiles/demo.json). */
+#define KC_TEST_ISSUER_PIN "13579135"
+#define KC_TEST_HOLDER_PIN "246810"
+#define KC_TEST_ADMIN_KEY_HEX "000102030405060708090A0B0C0D0E0F"
+#define KC_TEST_TRIES 3
+#define KC_TEST_HOLDER_NAME "Demo Operator"
+#define KC_TEST_HOLDER_NUMBER "OP-0001"
+
+typedef struct kc_test_card {
+    uint8_t *mem;       /* the flash image, kc_keycard_card.flash_size bytes */
+    kc_hw_ram ram;
+    kc_hw hw;
+    void *ctx;          /* kc_keycard_card.ctx_size bytes */
+    uint8_t resp[KC_APDU_MAX_RESP + 2];
+    size_t resp_len;    /* data bytes of the last response (SW excluded) */
+} kc_test_card;
+
+/* A blank card (erased flash, deterministic RNG seeded with seed), booted and powered on. */
+void kc_test_card_new(kc_test_card *t, uint64_t seed);
+void kc_test_card_free(kc_test_card *t);
+
+/* Reboot on the same flash: fresh hw (cut cleared) and RAM state, init, power on. Returns init's rc. */
+int kc_test_card_reboot(kc_test_card *t);
+
+/* Send a raw APDU; the data lands in t->resp / t->resp_len. Returns SW. */
+uint16_t kc_test_card_send(kc_test_card *t, const uint8_t *apdu, size_t len);
+
+/* Same, with the APDU as hex ("00A40400 0A F04B..."; spaces ignored). */
+uint16_t kc_test_card_sendx(kc_test_card *t, const char *hex);
+
+/* Parse hex (spaces ignored) into out; returns the byte count (aborts on bad hex). */
+size_t kc_test_hex(const char *hex, uint8_t *out, size_t cap);
+
+/* Build "cla ins p1 p2 [Lc data]" (short or extended as needed) into out; returns length. */
+size_t kc_test_apdu(uint8_t *out, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2,
+                    const void *data, size_t len);
+
+/* SELECT the key card application. Returns SW. */
+uint16_t kc_test_card_select(kc_test_card *t);
+
+/*
+ * Provision with the demo credentials through the APDUs (select, begin,
+ * puts, generate, issuer signature by the test issuer key, commit). Returns
+ * the first SW that is not 9000, or 9000. Leaves the card selected with no
+ * credential verified.
+ */
+uint16_t kc_test_card_provision_demo(kc_test_card *t);
+
+/* SELECT, VERIFY issuer and holder PIN with the demo values. Returns first non-9000 SW or 9000. */
+uint16_t kc_test_card_unlock(kc_test_card *t);
+
+/* VERIFY the demo admin key. Returns SW. */
+uint16_t kc_test_card_verify_admin(kc_test_card *t);
+
+/* SHA-256 of the whole flash image. */
+void kc_test_card_flash_digest(const kc_test_card *t, uint8_t out[32]);
+
+/*
+ * SHA-256 over the committed store contents (every key with its value, in key
+ * order): equal whenever the card's persistent state is, whatever garbage an
+ * aborted transaction left on flash. Mounts a private copy of the flash.
+ */
+void kc_test_card_store_digest(const kc_test_card *t, uint8_t out[32]);
+
+/* The test issuer's public key (uncompressed P-256 point). */
+void kc_test_issuer_pub(uint8_t pub[65]);
+
+/* Issuer signature (r||s) over SHA-256("keycard identity v1\0" || tbs). Returns 0. */
+int kc_test_issuer_sign(const uint8_t *tbs, size_t len, uint8_t sig[64]);
+
+/* 1 when sig (r||s) verifies over SHA-256(label\0 || msg) with pub, else 0. */
+int kc_test_p256_verify(const uint8_t pub[65], const char *label, const uint8_t *msg, size_t len,
+                        const uint8_t sig[64]);
+
+#endif /* KC_TEST_CARD_H */
