@@ -23,17 +23,18 @@ MBED_LIBS = -lmbedcrypto
 
 B = build
 ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(WARNFLAGS) -fPIC -fvisibility=hidden \
-	-Iinclude -Ikeycard $(PCSC_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+	-Iinclude -Ikeycard -Iexamples/targetcard -Itools/common $(PCSC_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 
 SOVERSION = 1
 SOFULL = 1.0.0
 
 # Firmware: portable core + the host-side hardware simulation.
-FW_SRC := $(wildcard keycard/*.c) $(wildcard keycard/hw/*.c)
+FW_SRC := $(wildcard keycard/*.c) $(wildcard keycard/hw/*.c) $(wildcard examples/targetcard/*.c)
 # Host library.
 LIB_SRC := $(wildcard libkeycard/*.c)
 # Tools.
 ADMIN_SRC := $(wildcard tools/kc-admin/*.c)
+ISSUE_SRC := $(wildcard tools/kc-issue/*.c)
 VCARD_SRC := $(wildcard tools/kc-vcard/*.c)
 STARTUP_SRC := $(wildcard examples/startup/*.c)
 COMMON_SRC := $(wildcard tools/common/*.c)
@@ -44,6 +45,7 @@ obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 FW_OBJ := $(call obj,$(FW_SRC))
 LIB_OBJ := $(call obj,$(LIB_SRC))
 ADMIN_OBJ := $(call obj,$(ADMIN_SRC))
+ISSUE_OBJ := $(call obj,$(ISSUE_SRC))
 VCARD_OBJ := $(call obj,$(VCARD_SRC))
 STARTUP_OBJ := $(call obj,$(STARTUP_SRC))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))
@@ -52,7 +54,7 @@ TEST_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(TEST_SRC))
 
 SO := $(B)/lib/libkeycard.so.$(SOFULL)
 STATIC := $(B)/lib/libkeycard-internal.a
-BINS := $(B)/bin/kc-admin $(B)/bin/kc-vcard $(B)/bin/kc-startup
+BINS := $(B)/bin/kc-admin $(B)/bin/kc-vcard $(B)/bin/kc-startup $(if $(ISSUE_SRC),$(B)/bin/kc-issue)
 MANPAGES := $(wildcard man/*.1)
 
 .PHONY: all clean check test unit integration install uninstall demo vcards-up vcards-down deps bench
@@ -85,6 +87,10 @@ $(STATIC): $(LIB_OBJ) $(FW_OBJ)
 $(B)/bin/kc-admin: $(ADMIN_OBJ) $(COMMON_OBJ) $(SO) $(B)/lib/libkeycard.so.$(SOVERSION) $(B)/lib/libkeycard.so
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(ADMIN_OBJ) $(COMMON_OBJ) -L$(B)/lib -lkeycard '-Wl,-rpath,$$ORIGIN/../lib' $(JANSSON_LIBS)
+
+$(B)/bin/kc-issue: $(ISSUE_OBJ) $(COMMON_OBJ) $(SO) $(B)/lib/libkeycard.so.$(SOVERSION) $(B)/lib/libkeycard.so
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(ISSUE_OBJ) $(COMMON_OBJ) -L$(B)/lib -lkeycard '-Wl,-rpath,$$ORIGIN/../lib' $(JANSSON_LIBS)
 
 $(B)/bin/kc-startup: $(STARTUP_OBJ) $(COMMON_OBJ) $(SO) $(B)/lib/libkeycard.so.$(SOVERSION) $(B)/lib/libkeycard.so
 	@mkdir -p $(dir $@)
@@ -147,15 +153,15 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(SOFULL)|g' keycard.pc.in \
 	    > $(DESTDIR)$(PKGCONFIGDIR)/keycard.pc
-	$(CC) $(LDFLAGS) -o $(DESTDIR)$(BINDIR)/kc-admin $(ADMIN_OBJ) $(COMMON_OBJ) -L$(B)/lib -lkeycard \
-		-Wl,-rpath,$(LIBDIR) $(JANSSON_LIBS)
-	install -m 0755 $(B)/bin/kc-vcard $(DESTDIR)$(BINDIR)/
+	# The tools find the library through RUNPATH $$ORIGIN/../lib (BINDIR/../lib).
+	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
 	for m in $(MANPAGES); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/; done
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libkeycard.so* $(DESTDIR)$(INCLUDEDIR)/keycard.h \
 	      $(DESTDIR)$(INCLUDEDIR)/keycard_proto.h $(DESTDIR)$(PKGCONFIGDIR)/keycard.pc \
-	      $(DESTDIR)$(BINDIR)/kc-admin $(DESTDIR)$(BINDIR)/kc-vcard
+	      $(DESTDIR)$(BINDIR)/kc-admin $(DESTDIR)$(BINDIR)/kc-vcard \
+	      $(DESTDIR)$(BINDIR)/kc-startup $(DESTDIR)$(BINDIR)/kc-issue
 	for m in $(MANPAGES); do rm -f $(DESTDIR)$(MANDIR)/man1/$$(basename $$m); done
 
 clean:
