@@ -11,8 +11,11 @@
 #include <string.h>
 
 #include <mbedtls/bignum.h>
+#include <mbedtls/cipher.h>
+#include <mbedtls/cmac.h>
 #include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
+#include <mbedtls/gcm.h>
 #include <mbedtls/hmac_drbg.h>
 #include <mbedtls/md.h>
 #include <mbedtls/pkcs5.h>
@@ -193,4 +196,165 @@ int kc_crypto_p256_sign(const kc_hw *hw, const uint8_t priv[32], const uint8_t h
         return KC_ERR_CRYPTO;
     }
     return 0;
+}
+
+/* ---- symmetric primitives for issuance ---------------------------------- */
+
+_Static_assert(sizeof(mbedtls_sha256_context) <= sizeof(kc_sha256_ctx),
+               "kc_sha256_ctx too small for mbedtls_sha256_context");
+_Static_assert(_Alignof(mbedtls_sha256_context) <= _Alignof(kc_sha256_ctx),
+               "kc_sha256_ctx under-aligned for mbedtls_sha256_context");
+
+int kc_crypto_sha256_init(kc_sha256_ctx *ctx)
+{
+    mbedtls_sha256_context *c = (mbedtls_sha256_context *)(void *)ctx->opaque;
+    mbedtls_sha256_init(c);
+    if (mbedtls_sha256_starts_ret(c, 0)) {
+        mbedtls_sha256_free(c);
+        return KC_ERR_CRYPTO;
+    }
+    return 0;
+}
+
+int kc_crypto_sha256_update(kc_sha256_ctx *ctx, const uint8_t *msg, size_t len)
+{
+    mbedtls_sha256_context *c = (mbedtls_sha256_context *)(void *)ctx->opaque;
+    if (len == 0)
+        return 0;
+    return mbedtls_sha256_update_ret(c, msg, len) ? KC_ERR_CRYPTO : 0;
+}
+
+int kc_crypto_sha256_final(kc_sha256_ctx *ctx, uint8_t out[32])
+{
+    mbedtls_sha256_context *c = (mbedtls_sha256_context *)(void *)ctx->opaque;
+    int rc = mbedtls_sha256_finish_ret(c, out);
+    mbedtls_sha256_free(c); /* zeroizes the state */
+    return rc ? KC_ERR_CRYPTO : 0;
+}
+
+int kc_crypto_aes_cmac_v(const uint8_t *key, size_t key_len, const kc_iov *parts, size_t n,
+                         uint8_t out[16])
+{
+    const mbedtls_cipher_info_t *info;
+    mbedtls_cipher_context_t c;
+    int rc;
+
+    if (key_len == 16)
+        info = mbedtls_cipher_info_from_type(MBEDTLS_CIPHER_AES_128_ECB);
+    else if (key_len == 32)
+        info = mbedtls_cipher_info_from_type(MBEDTLS_CIPHER_AES_256_ECB);
+    else
+        return KC_ERR_ARG;
+    if (!info || !key || (n && !parts))
+        return info ? KC_ERR_ARG : KC_ERR_CRYPTO;
+    mbedtls_cipher_init(&c);
+    rc = mbedtls_cipher_setup(&c, info);
+    if (rc == 0)
+        rc = mbedtls_cipher_cmac_starts(&c, key, key_len * 8);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (parts[i].len)
+            rc = mbedtls_cipher_cmac_update(&c, parts[i].p, parts[i].len);
+    if (rc == 0)
+        rc = mbedtls_cipher_cmac_finish(&c, out);
+    mbedtls_cipher_free(&c); /* zeroizes the key schedule and CMAC state */
+    if (rc) {
+        kc_wipe(out, 16);
+        return KC_ERR_CRYPTO;
+    }
+    return 0;
+}
+
+int kc_crypto_aes_cmac(const uint8_t *key, size_t key_len, const uint8_t *msg, size_t len,
+                       uint8_t out[16])
+{
+    kc_iov part = {msg, len};
+    return kc_crypto_aes_cmac_v(key, key_len, &part, 1, out);
+}
+
+/* 255 blocks: the one-byte counter of SP 800-108 with r = 8. */
+#define KDF_MAX_OUT (255u * 16u)
+
+int kc_crypto_kdf(const uint8_t *key, size_t key_len, const char *label, const uint8_t *ctx,
+                  size_t ctx_len, uint8_t *out, size_t out_len)
+{
+    /* Worst case of a key: AES-256; copied because out may alias key. */
+    uint8_t k[32], block[16];
+    uint8_t counter[1], zero[1] = {0}, lbits[2];
+    size_t done = 0;
+    int rc = 0;
+
+    if (!key || (key_len != 16 && key_len != 32) || !label || (ctx_len && !ctx) || !out ||
+        out_len == 0 || out_len > KDF_MAX_OUT)
+        return KC_ERR_ARG;
+    memcpy(k, key, key_len);
+    lbits[0] = (uint8_t)((out_len * 8) >> 8);
+    lbits[1] = (uint8_t)(out_len * 8);
+    for (unsigned i = 1; rc == 0 && done < out_len; i++) {
+        kc_iov parts[5] = {
+            {counter, 1},
+            {(const uint8_t *)label, strlen(label)},
+            {zero, 1},
+            {ctx, ctx_len},
+            {lbits, 2},
+        };
+        size_t take = out_len - done < 16 ? out_len - done : 16;
+        counter[0] = (uint8_t)i;
+        rc = kc_crypto_aes_cmac_v(k, key_len, parts, 5, block);
+        if (rc == 0)
+            memcpy(out + done, block, take);
+        done += take;
+    }
+    kc_wipe(k, sizeof k);
+    kc_wipe(block, sizeof block);
+    if (rc) {
+        kc_wipe(out, out_len);
+        return rc;
+    }
+    return 0;
+}
+
+int kc_crypto_aes256_gcm_seal(const uint8_t key[32], const uint8_t iv[12], const uint8_t *aad,
+                              size_t aad_len, const uint8_t *in, size_t len, uint8_t *out,
+                              uint8_t tag[16])
+{
+    mbedtls_gcm_context g;
+    int rc;
+
+    mbedtls_gcm_init(&g);
+    rc = mbedtls_gcm_setkey(&g, MBEDTLS_CIPHER_ID_AES, key, 256);
+    if (rc == 0)
+        rc = mbedtls_gcm_crypt_and_tag(&g, MBEDTLS_GCM_ENCRYPT, len, iv, 12, aad, aad_len, in,
+                                       out, 16, tag);
+    mbedtls_gcm_free(&g); /* zeroizes the key schedule */
+    if (rc) {
+        kc_wipe(out, len);
+        kc_wipe(tag, 16);
+        return KC_ERR_CRYPTO;
+    }
+    return 0;
+}
+
+int kc_crypto_aes256_gcm_open(const uint8_t key[32], const uint8_t iv[12], const uint8_t *aad,
+                              size_t aad_len, const uint8_t *in, size_t len,
+                              const uint8_t tag[16], uint8_t *out)
+{
+    mbedtls_gcm_context g;
+    uint8_t want[16];
+    int rc;
+
+    mbedtls_gcm_init(&g);
+    rc = mbedtls_gcm_setkey(&g, MBEDTLS_CIPHER_ID_AES, key, 256);
+    /* Decrypt mode hashes the ciphertext, so want is the tag the sender made. */
+    if (rc == 0)
+        rc = mbedtls_gcm_crypt_and_tag(&g, MBEDTLS_GCM_DECRYPT, len, iv, 12, aad, aad_len, in,
+                                       out, 16, want);
+    mbedtls_gcm_free(&g);
+    if (rc == 0 && !kc_ct_equal(want, tag, 16))
+        rc = KC_ERR_AUTH;
+    else if (rc)
+        rc = KC_ERR_CRYPTO;
+    kc_wipe(want, sizeof want);
+    if (rc)
+        kc_wipe(out, len);
+    return rc;
 }

@@ -39,4 +39,73 @@ int kc_crypto_p256_generate(const kc_hw *hw, uint8_t priv[32], uint8_t pub[65]);
 int kc_crypto_p256_sign(const kc_hw *hw, const uint8_t priv[32], const uint8_t hash[32],
                         uint8_t sig[64]);
 
+/* ---- symmetric primitives for issuance (docs/protocol.md) --------------- */
+
+/*
+ * A tag or MAC did not verify. Kept beside the primitives that return it until
+ * kc_err.h takes it; the value sits outside the ranges other modules use.
+ */
+#define KC_ERR_AUTH (-48)
+
+/* One piece of a message given in parts (so callers need no concatenation buffer). */
+typedef struct kc_iov {
+    const uint8_t *p;
+    size_t len;
+} kc_iov;
+
+/*
+ * Streaming SHA-256. The storage is opaque so this header needs no mbedTLS
+ * include; kc_crypto.c checks at compile time that the real context fits.
+ */
+typedef struct kc_sha256_ctx {
+    uint64_t opaque[20];
+} kc_sha256_ctx;
+
+/* Start a hash. Returns 0 or KC_ERR_CRYPTO. */
+int kc_crypto_sha256_init(kc_sha256_ctx *ctx);
+/* Add len bytes (len may be 0). Returns 0 or KC_ERR_CRYPTO. */
+int kc_crypto_sha256_update(kc_sha256_ctx *ctx, const uint8_t *msg, size_t len);
+/* Finish into out and wipe the context. Returns 0 or KC_ERR_CRYPTO. */
+int kc_crypto_sha256_final(kc_sha256_ctx *ctx, uint8_t out[32]);
+
+/*
+ * AES-CMAC (NIST SP 800-38B, RFC 4493) of msg under an AES-128 or AES-256 key.
+ * Returns 0, KC_ERR_ARG (key_len not 16 or 32), KC_ERR_CRYPTO.
+ */
+int kc_crypto_aes_cmac(const uint8_t *key, size_t key_len, const uint8_t *msg, size_t len,
+                       uint8_t out[16]);
+
+/* AES-CMAC of the concatenation of n parts. Errors as kc_crypto_aes_cmac. */
+int kc_crypto_aes_cmac_v(const uint8_t *key, size_t key_len, const kc_iov *parts, size_t n,
+                         uint8_t out[16]);
+
+/*
+ * NIST SP 800-108 KDF in counter mode with AES-CMAC as PRF (r = 8, the counter
+ * first, as GlobalPlatform SCP03): for i = 1..ceil(L/128),
+ *   T_i = AES-CMAC(key, [i]_1 || label || 0x00 || ctx || [L]_2),  L = 8*out_len,
+ * and out = the first out_len bytes of T_1 || T_2 || ... . label is ASCII and
+ * its NUL is not hashed; ctx may be NULL when ctx_len is 0. out may alias key.
+ * Returns 0, KC_ERR_ARG (key_len not 16 or 32, out_len 0 or > 4080, NULL label),
+ * KC_ERR_CRYPTO. On error out is wiped.
+ */
+int kc_crypto_kdf(const uint8_t *key, size_t key_len, const char *label, const uint8_t *ctx,
+                  size_t ctx_len, uint8_t *out, size_t out_len);
+
+/*
+ * AES-256-GCM encryption with a 12-byte IV and a 16-byte tag. out may equal in.
+ * Returns 0 or KC_ERR_CRYPTO (then out and tag are wiped).
+ */
+int kc_crypto_aes256_gcm_seal(const uint8_t key[32], const uint8_t iv[12], const uint8_t *aad,
+                              size_t aad_len, const uint8_t *in, size_t len, uint8_t *out,
+                              uint8_t tag[16]);
+
+/*
+ * AES-256-GCM decryption; the tag is compared in constant time and on any
+ * failure out (len bytes) is wiped, so no unauthenticated plaintext escapes.
+ * out may equal in. Returns 0, KC_ERR_AUTH (tag mismatch), KC_ERR_CRYPTO.
+ */
+int kc_crypto_aes256_gcm_open(const uint8_t key[32], const uint8_t iv[12], const uint8_t *aad,
+                              size_t aad_len, const uint8_t *in, size_t len,
+                              const uint8_t tag[16], uint8_t *out);
+
 #endif /* KC_CRYPTO_H */

@@ -1,0 +1,442 @@
+/*
+ * kc_envelope.c - the issuance crypto core (see kc_envelope.h and
+ * docs/protocol.md): derivations, ENVELOPE seal/open, response MACs,
+ * completion transcript, previous-random chain.
+ *
+ * No allocation: the worst-case plaintext (one 1024-byte bucket) lives on the
+ * stack of seal/open and is wiped before they return. No mbedTLS here; every
+ * primitive comes from kc_crypto.
+ */
+#include "kc_envelope.h"
+
+#include <string.h>
+
+#include "kc_err.h"
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* serial || [c]_4: the context of every per-envelope derivation. */
+static void serial_ctr(uint8_t out[12], const uint8_t serial[8], uint32_t c)
+{
+    memcpy(out, serial, 8);
+    put_be32(out + 8, c);
+}
+
+int kc_env_bucket_valid(size_t bucket)
+{
+    return bucket == 64 || bucket == 128 || bucket == 256 || bucket == 512 || bucket == 1024;
+}
+
+int kc_env_diversify(const uint8_t *master, size_t master_len, const uint8_t serial[8],
+                     uint8_t *kcard)
+{
+    if (!serial)
+        return KC_ERR_ARG;
+    return kc_crypto_kdf(master, master_len, "keycard/diversify", serial, 8, kcard, master_len);
+}
+
+int kc_env_chain_seed(const uint8_t *kcard, size_t kcard_len, const uint8_t serial[8],
+                      const uint8_t seed[16], uint8_t r0[32])
+{
+    uint8_t ctx[24];
+    int rc;
+
+    if (!serial || !seed)
+        return KC_ERR_ARG;
+    memcpy(ctx, serial, 8);
+    memcpy(ctx + 8, seed, 16);
+    rc = kc_crypto_kdf(kcard, kcard_len, "keycard/chain-seed", ctx, sizeof ctx, r0, 32);
+    kc_wipe(ctx, sizeof ctx); /* the seed is secret in previous-random mode */
+    return rc;
+}
+
+int kc_env_chain_step(uint8_t r[32], const uint8_t serial[8], uint32_t c)
+{
+    uint8_t ctx[12];
+
+    if (!r || !serial || c == 0)
+        return KC_ERR_ARG;
+    serial_ctr(ctx, serial, c);
+    /* kc_crypto_kdf copies the key first, so writing R_c over R_{c-1} is safe. */
+    return kc_crypto_kdf(r, 32, "keycard/chain-step", ctx, sizeof ctx, r, 32);
+}
+
+int kc_env_static_key(const uint8_t *kcard, size_t kcard_len, const uint8_t serial[8],
+                      uint32_t c, uint8_t r[32])
+{
+    uint8_t ctx[12];
+
+    if (!serial || c == 0)
+        return KC_ERR_ARG;
+    serial_ctr(ctx, serial, c);
+    return kc_crypto_kdf(kcard, kcard_len, "keycard/static", ctx, sizeof ctx, r, 32);
+}
+
+int kc_env_keys(const uint8_t r[32], const uint8_t serial[8], uint32_t c, uint8_t kenv[32],
+                uint8_t kresp[16])
+{
+    uint8_t ctx[12];
+    int rc = 0;
+
+    if (!r || !serial)
+        return KC_ERR_ARG;
+    serial_ctr(ctx, serial, c);
+    if (kenv)
+        rc = kc_crypto_kdf(r, 32, "keycard/envelope", ctx, sizeof ctx, kenv, 32);
+    if (rc == 0 && kresp)
+        rc = kc_crypto_kdf(r, 32, "keycard/response", ctx, sizeof ctx, kresp, 16);
+    if (rc && kenv)
+        kc_wipe(kenv, 32);
+    return rc;
+}
+
+/* IV = [c]_4 || 8 zero bytes; AAD = 84 C2 00 00 || serial || [c]_4. */
+static void iv_aad(uint8_t iv[12], uint8_t aad[16], const uint8_t serial[8], uint32_t c)
+{
+    memset(iv, 0, 12);
+    put_be32(iv, c);
+    aad[0] = KC_ENV_CLA;
+    aad[1] = KC_ENV_INS;
+    aad[2] = 0x00;
+    aad[3] = 0x00;
+    memcpy(aad + 4, serial, 8);
+    put_be32(aad + 12, c);
+}
+
+int kc_env_seal(const uint8_t r[32], const uint8_t serial[8], uint32_t c, size_t bucket,
+                const uint8_t hdr[4], const uint8_t *data, size_t data_len, uint8_t *apdu,
+                size_t *apdu_len)
+{
+    uint8_t pt[KC_ENV_BUCKET_MAX]; /* worst case: the largest bucket */
+    uint8_t kenv[32], iv[12], aad[16];
+    size_t n, total, off;
+    int rc;
+
+    if (!r || !serial || !hdr || (data_len && !data) || !apdu || !apdu_len || c == 0 ||
+        !kc_env_bucket_valid(bucket))
+        return KC_ERR_ARG;
+    if (data_len > bucket - KC_ENV_INNER_OVERHEAD)
+        return KC_ERR_TOO_BIG;
+    n = KC_ENV_CTR_LEN + bucket + KC_ENV_TAG_LEN; /* outer command data */
+    total = n <= 255 ? 5 + n + 1 : 7 + n + 2;
+    if (*apdu_len < total)
+        return KC_ERR_TOO_BIG;
+
+    /* Plaintext: inner header, [Lc]_2, data, ISO 7816-4 padding to the bucket. */
+    memcpy(pt, hdr, 4);
+    pt[4] = (uint8_t)(data_len >> 8);
+    pt[5] = (uint8_t)data_len;
+    if (data_len)
+        memcpy(pt + 6, data, data_len);
+    pt[6 + data_len] = 0x80;
+    memset(pt + 7 + data_len, 0, bucket - 7 - data_len);
+
+    apdu[0] = KC_ENV_CLA;
+    apdu[1] = KC_ENV_INS;
+    apdu[2] = 0x00;
+    apdu[3] = 0x00;
+    if (n <= 255) {
+        apdu[4] = (uint8_t)n;
+        off = 5;
+    } else {
+        apdu[4] = 0x00;
+        apdu[5] = (uint8_t)(n >> 8);
+        apdu[6] = (uint8_t)n;
+        off = 7;
+    }
+    put_be32(apdu + off, c);
+    iv_aad(iv, aad, serial, c);
+    rc = kc_env_keys(r, serial, c, kenv, NULL);
+    if (rc == 0)
+        rc = kc_crypto_aes256_gcm_seal(kenv, iv, aad, sizeof aad, pt, bucket, apdu + off + 4,
+                                       apdu + off + 4 + bucket);
+    /* Le: 00 short, 00 00 extended (maximum response length). */
+    memset(apdu + off + n, 0, total - off - n);
+    kc_wipe(pt, bucket);
+    kc_wipe(kenv, sizeof kenv);
+    if (rc) {
+        kc_wipe(apdu, total);
+        return rc;
+    }
+    *apdu_len = total;
+    return 0;
+}
+
+/*
+ * Locate the command data of an ENVELOPE: checks header and canonical Lc/Le
+ * encoding. Reads only apdu[0..len).
+ */
+static int parse_outer(const uint8_t *apdu, size_t len, size_t *off, size_t *data_n)
+{
+    size_t n;
+
+    if (len < 5 || apdu[0] != KC_ENV_CLA || apdu[1] != KC_ENV_INS || apdu[2] != 0x00 ||
+        apdu[3] != 0x00)
+        return KC_ERR_ENV_FORMAT;
+    if (apdu[4] != 0x00) { /* short: Lc 1..255, Le 00 */
+        n = apdu[4];
+        if (len != 5 + n + 1 || apdu[len - 1] != 0x00)
+            return KC_ERR_ENV_FORMAT;
+        *off = 5;
+    } else { /* extended: 00 Lc_hi Lc_lo, Le 00 00; only for more than 255 bytes */
+        if (len < 7)
+            return KC_ERR_ENV_FORMAT;
+        n = ((size_t)apdu[5] << 8) | apdu[6];
+        if (n <= 255 || len != 7 + n + 2 || apdu[len - 2] != 0x00 || apdu[len - 1] != 0x00)
+            return KC_ERR_ENV_FORMAT;
+        *off = 7;
+    }
+    *data_n = n; /* open_common checks that n is 4 + bucket + 16 */
+    return 0;
+}
+
+/* Decrypt and check body = [c]_4 || C || T of an envelope with a bucket of b bytes. */
+static int open_body(const uint8_t r[32], const uint8_t serial[8], uint32_t expected_c,
+                     const uint8_t *body, size_t b, uint8_t hdr[4], uint8_t *data,
+                     size_t *data_len)
+{
+    uint8_t pt[KC_ENV_BUCKET_MAX]; /* worst case: the largest bucket */
+    uint8_t kenv[32], iv[12], aad[16], acc = 0;
+    size_t inner, i;
+    int rc;
+
+    /* The counter is also in the IV and AAD; checking it first names the fault. */
+    if (get_be32(body) != expected_c)
+        return KC_ERR_ENV_COUNTER;
+    iv_aad(iv, aad, serial, expected_c);
+    rc = kc_env_keys(r, serial, expected_c, kenv, NULL);
+    if (rc == 0)
+        rc = kc_crypto_aes256_gcm_open(kenv, iv, aad, sizeof aad, body + 4, b, body + 4 + b, pt);
+    kc_wipe(kenv, sizeof kenv);
+    if (rc)
+        return rc; /* gcm_open wiped pt */
+
+    /* Authentic: now the inner length and padding must be exact. */
+    inner = ((size_t)pt[4] << 8) | pt[5];
+    if (inner > b - KC_ENV_INNER_OVERHEAD || pt[6 + inner] != 0x80) {
+        rc = KC_ERR_BAD_DATA;
+    } else {
+        for (i = 7 + inner; i < b; i++)
+            acc |= pt[i];
+        if (acc)
+            rc = KC_ERR_BAD_DATA;
+        else if (inner > *data_len)
+            rc = KC_ERR_TOO_BIG;
+    }
+    if (rc == 0) {
+        memcpy(hdr, pt, 4);
+        if (inner)
+            memcpy(data, pt + 6, inner);
+        *data_len = inner;
+    }
+    kc_wipe(pt, b);
+    return rc;
+}
+
+/* Common argument checks and error wiping of the two open entry points. */
+static int open_common(const uint8_t r[32], const uint8_t serial[8], uint32_t expected_c,
+                       const uint8_t *body, size_t body_len, int outer_rc, uint8_t hdr[4],
+                       uint8_t *data, size_t *data_len, size_t *bucket)
+{
+    size_t b = body_len - KC_ENV_CTR_LEN - KC_ENV_TAG_LEN;
+    int rc = outer_rc;
+
+    if (rc == 0 && expected_c == 0)
+        rc = KC_ERR_ARG;
+    if (rc == 0 && (body_len < KC_ENV_CTR_LEN + KC_ENV_TAG_LEN || !kc_env_bucket_valid(b)))
+        rc = KC_ERR_ENV_FORMAT;
+    if (rc == 0)
+        rc = open_body(r, serial, expected_c, body, b, hdr, data, data_len);
+    if (rc) {
+        kc_wipe(hdr, 4);
+        if (data)
+            kc_wipe(data, *data_len);
+        return rc;
+    }
+    if (bucket)
+        *bucket = b;
+    return 0;
+}
+
+int kc_env_open(const uint8_t r[32], const uint8_t serial[8], uint32_t expected_c,
+                const uint8_t *apdu, size_t apdu_len, uint8_t hdr[4], uint8_t *data,
+                size_t *data_len, size_t *bucket)
+{
+    size_t off = 0, n = 0;
+    int rc;
+
+    if (!r || !serial || !apdu || !hdr || !data_len || (*data_len && !data))
+        return KC_ERR_ARG;
+    rc = parse_outer(apdu, apdu_len, &off, &n);
+    return open_common(r, serial, expected_c, apdu + off, n, rc, hdr, data, data_len, bucket);
+}
+
+int kc_env_open_body(const uint8_t r[32], const uint8_t serial[8], uint32_t expected_c,
+                     const uint8_t *body, size_t body_len, uint8_t hdr[4], uint8_t *data,
+                     size_t *data_len, size_t *bucket)
+{
+    if (!r || !serial || !body || !hdr || !data_len || (*data_len && !data))
+        return KC_ERR_ARG;
+    return open_common(r, serial, expected_c, body, body_len, 0, hdr, data, data_len, bucket);
+}
+
+int kc_env_resp_mac(const uint8_t r[32], const uint8_t serial[8], uint32_t c,
+                    const uint8_t sw[2], const uint8_t *data, size_t data_len, uint8_t mac[16])
+{
+    uint8_t kresp[16], ctr[4];
+    int rc;
+
+    if (!r || !serial || !sw || (data_len && !data) || !mac)
+        return KC_ERR_ARG;
+    put_be32(ctr, c);
+    kc_iov parts[3] = {{ctr, 4}, {sw, 2}, {data, data_len}};
+    rc = kc_env_keys(r, serial, c, NULL, kresp);
+    if (rc == 0)
+        rc = kc_crypto_aes_cmac_v(kresp, sizeof kresp, parts, 3, mac);
+    kc_wipe(kresp, sizeof kresp);
+    return rc;
+}
+
+int kc_env_resp_build(const uint8_t r[32], const uint8_t serial[8], uint32_t c,
+                      const uint8_t sw[2], const uint8_t *data, size_t data_len, uint8_t *out,
+                      size_t *out_len)
+{
+    int rc;
+
+    if (!r || !serial || !sw || (data_len && !data) || !out || !out_len)
+        return KC_ERR_ARG;
+    if (*out_len < KC_ENV_RESP_OVERHEAD || *out_len - KC_ENV_RESP_OVERHEAD < data_len)
+        return KC_ERR_TOO_BIG;
+    put_be32(out, c);
+    out[4] = sw[0];
+    out[5] = sw[1];
+    if (data_len)
+        memcpy(out + 6, data, data_len);
+    rc = kc_env_resp_mac(r, serial, c, sw, data, data_len, out + 6 + data_len);
+    if (rc)
+        return rc;
+    *out_len = data_len + KC_ENV_RESP_OVERHEAD;
+    return 0;
+}
+
+int kc_env_resp_verify(const uint8_t r[32], const uint8_t serial[8], uint32_t expected_c,
+                       const uint8_t *resp, size_t resp_len, uint8_t sw[2], size_t *data_off,
+                       size_t *data_len)
+{
+    uint8_t mac[16];
+    size_t n;
+    int rc;
+
+    if (!r || !serial || !resp || !sw || !data_off || !data_len)
+        return KC_ERR_ARG;
+    if (resp_len < KC_ENV_RESP_OVERHEAD)
+        return KC_ERR_ENV_FORMAT;
+    if (get_be32(resp) != expected_c)
+        return KC_ERR_ENV_COUNTER;
+    n = resp_len - KC_ENV_RESP_OVERHEAD;
+    rc = kc_env_resp_mac(r, serial, expected_c, resp + 4, resp + 6, n, mac);
+    if (rc == 0 && !kc_ct_equal(mac, resp + 6 + n, 16))
+        rc = KC_ERR_AUTH;
+    kc_wipe(mac, sizeof mac);
+    if (rc)
+        return rc;
+    sw[0] = resp[4];
+    sw[1] = resp[5];
+    *data_off = 6;
+    *data_len = n;
+    return 0;
+}
+
+int kc_env_completion_key(const uint8_t *kcard, size_t kcard_len, const uint8_t serial[8],
+                          const uint8_t seed[16], uint8_t kcomp[16])
+{
+    uint8_t ctx[24];
+    int rc;
+
+    if (!serial)
+        return KC_ERR_ARG;
+    memcpy(ctx, serial, 8);
+    if (seed)
+        memcpy(ctx + 8, seed, 16);
+    else
+        memset(ctx + 8, 0, 16); /* static mode has no seed */
+    rc = kc_crypto_kdf(kcard, kcard_len, "keycard/completion", ctx, sizeof ctx, kcomp, 16);
+    kc_wipe(ctx, sizeof ctx);
+    return rc;
+}
+
+int kc_env_transcript_init(kc_env_transcript *t)
+{
+    if (!t)
+        return KC_ERR_ARG;
+    t->n = 0;
+    return kc_crypto_sha256_init(&t->h);
+}
+
+int kc_env_transcript_update(kc_env_transcript *t, uint32_t c, const uint8_t sw[2])
+{
+    uint8_t e[6];
+
+    if (!t || !sw)
+        return KC_ERR_ARG;
+    if (t->n == UINT32_MAX)
+        return KC_ERR_TOO_BIG;
+    put_be32(e, c);
+    e[4] = sw[0];
+    e[5] = sw[1];
+    if (kc_crypto_sha256_update(&t->h, e, sizeof e))
+        return KC_ERR_CRYPTO;
+    t->n++;
+    return 0;
+}
+
+int kc_env_transcript_final(kc_env_transcript *t, const uint8_t kcomp[16],
+                            const uint8_t serial[8], uint8_t mac[16])
+{
+    uint8_t h[32], n[4];
+    int rc;
+
+    if (!t || !kcomp || !serial || !mac)
+        return KC_ERR_ARG;
+    rc = kc_crypto_sha256_final(&t->h, h);
+    put_be32(n, t->n);
+    if (rc == 0) {
+        kc_iov parts[3] = {{serial, 8}, {n, 4}, {h, 32}};
+        rc = kc_crypto_aes_cmac_v(kcomp, 16, parts, 3, mac);
+    }
+    kc_wipe(t, sizeof *t);
+    kc_wipe(h, sizeof h);
+    return rc;
+}
+
+int kc_env_prev_random(const uint8_t p[32], const uint8_t serial[8], uint8_t seed[16],
+                       uint8_t next[32])
+{
+    uint8_t s[16], nx[32];
+    int rc;
+
+    if (!p || !serial || !seed || !next)
+        return KC_ERR_ARG;
+    /* Both from the old P first, so next may overwrite p. */
+    rc = kc_crypto_kdf(p, 32, "keycard/previous-random/seed", serial, 8, s, sizeof s);
+    if (rc == 0)
+        rc = kc_crypto_kdf(p, 32, "keycard/previous-random/next", serial, 8, nx, sizeof nx);
+    if (rc == 0) {
+        memcpy(seed, s, 16);
+        memcpy(next, nx, 32);
+    }
+    kc_wipe(s, sizeof s);
+    kc_wipe(nx, sizeof nx);
+    return rc;
+}

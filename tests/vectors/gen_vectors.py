@@ -1,0 +1,290 @@
+#!/usr/bin/python3
+"""gen_vectors.py - known-answer vectors for the issuance crypto core.
+
+An independent implementation of docs/protocol.md (SP 800-108 KDF with
+AES-CMAC, random chain, ENVELOPE, response MAC, completion MAC,
+previous-random chain) over the Python `cryptography` package (OpenSSL);
+it never calls the C code. Writes tests/vectors/*.json beside this file;
+tests/unit/test_envelope.c checks the C implementation against them.
+
+Run: /usr/bin/python3 tests/vectors/gen_vectors.py
+The inputs are fixed, so the output is reproducible byte for byte.
+"""
+import hashlib
+import json
+import os
+import sys
+
+from cryptography.hazmat.primitives import cmac
+from cryptography.hazmat.primitives.ciphers import algorithms
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+OUT_DIR = os.path.dirname(os.path.abspath(__file__))
+BUCKETS = (64, 128, 256, 512, 1024)
+
+
+def h(b):
+    return b.hex()
+
+
+def pattern(n, start, step=1):
+    """n bytes start, start+step, ... (mod 256): readable, distinct test inputs."""
+    return bytes((start + i * step) & 0xFF for i in range(n))
+
+
+def be(v, n):
+    return v.to_bytes(n, "big")
+
+
+def aes_cmac(key, msg):
+    c = cmac.CMAC(algorithms.AES(key))
+    c.update(msg)
+    return c.finalize()
+
+
+def kdf(key, label, ctx, l_bits):
+    """SP 800-108 counter mode, PRF AES-CMAC, r = 8, counter first."""
+    assert len(key) in (16, 32) and l_bits % 8 == 0 and 0 < l_bits // 8 <= 4080
+    fixed = label.encode("ascii") + b"\x00" + ctx + be(l_bits, 2)
+    out = b""
+    i = 1
+    while len(out) < l_bits // 8:
+        out += aes_cmac(key, bytes([i]) + fixed)
+        i += 1
+    return out[: l_bits // 8]
+
+
+def diversify(master, serial):
+    return kdf(master, "keycard/diversify", serial, 8 * len(master))
+
+
+def chain_seed(kcard, serial, seed):
+    return kdf(kcard, "keycard/chain-seed", serial + seed, 256)
+
+
+def chain_step(r_prev, serial, c):
+    return kdf(r_prev, "keycard/chain-step", serial + be(c, 4), 256)
+
+
+def static_key(kcard, serial, c):
+    return kdf(kcard, "keycard/static", serial + be(c, 4), 256)
+
+
+def env_keys(r, serial, c):
+    ctx = serial + be(c, 4)
+    return kdf(r, "keycard/envelope", ctx, 256), kdf(r, "keycard/response", ctx, 128)
+
+
+def plaintext(bucket, hdr, data):
+    assert 7 + len(data) <= bucket
+    p = hdr + be(len(data), 2) + data + b"\x80"
+    return p + b"\x00" * (bucket - len(p))
+
+
+def seal_raw(r, serial, c, pt):
+    """ENVELOPE APDU around an arbitrary plaintext (also used for bad-padding cases)."""
+    kenv, _ = env_keys(r, serial, c)
+    iv = be(c, 4) + b"\x00" * 8
+    aad = bytes([0x84, 0xC2, 0x00, 0x00]) + serial + be(c, 4)
+    ct_tag = AESGCM(kenv).encrypt(iv, pt, aad)  # ciphertext || 16-byte tag
+    body = be(c, 4) + ct_tag
+    n = len(body)
+    if n <= 255:
+        return bytes([0x84, 0xC2, 0x00, 0x00, n]) + body + b"\x00"
+    return bytes([0x84, 0xC2, 0x00, 0x00, 0x00]) + be(n, 2) + body + b"\x00\x00"
+
+
+def resp_mac(r, serial, c, sw, data):
+    _, kresp = env_keys(r, serial, c)
+    return aes_cmac(kresp, be(c, 4) + sw + data)
+
+
+def completion_key(kcard, serial, seed):
+    return kdf(kcard, "keycard/completion", serial + (seed or b"\x00" * 16), 128)
+
+
+def completion_mac(kcomp, serial, steps):
+    t = b"".join(be(c, 4) + sw for c, sw in steps)
+    hh = hashlib.sha256(t).digest()
+    return hh, aes_cmac(kcomp, serial + be(len(steps), 4) + hh)
+
+
+def prev_random(p, serial):
+    return (kdf(p, "keycard/previous-random/seed", serial, 128),
+            kdf(p, "keycard/previous-random/next", serial, 256))
+
+
+def self_check():
+    """Anchor the CMAC primitive to RFC 4493 section 4 before trusting it."""
+    k = bytes.fromhex("2b7e151628aed2a6abf7158809cf4f3c")
+    m = bytes.fromhex("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
+                      "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710")
+    want = {0: "bb1d6929e95937287fa37d129b756746", 16: "070a16b46b4d4144f79bdd9dd04a287c",
+            40: "dfa66747de9ae63030ca32611497c827", 64: "51f0bebf7e3b9d92fc49741779363cfe"}
+    rows = []
+    for n, tag in want.items():
+        got = aes_cmac(k, m[:n]).hex()
+        if got != tag:
+            sys.exit("AES-CMAC self-check failed for RFC 4493 length %d" % n)
+        rows.append({"key": h(k), "msg": h(m[:n]), "mac": tag, "source": "RFC 4493 4"})
+    return rows
+
+
+def write(name, desc, body):
+    doc = {"description": desc, "generator": "tests/vectors/gen_vectors.py"}
+    doc.update(body)
+    with open(os.path.join(OUT_DIR, name), "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+
+
+def main():
+    k128 = pattern(16, 0x00)
+    k256 = pattern(32, 0x40)
+    serials = [bytes.fromhex("0102030405060708"), bytes.fromhex("4B43000000000001"),
+               bytes.fromhex("FFEEDDCCBBAA9988")]
+
+    # ---- CMAC and KDF ----------------------------------------------------
+    cmac_rows = self_check()
+    kdf_rows = []
+    for key, label, ctx, l_bits in [
+        (k128, "keycard/diversify", serials[0], 128),
+        (k128, "keycard/chain-seed", serials[1] + pattern(16, 0xA0), 256),
+        (k128, "test", b"", 8),
+        (k128, "", pattern(3, 0x11), 136),
+        (k256, "keycard/diversify", serials[0], 256),
+        (k256, "keycard/envelope", serials[2] + be(7, 4), 384),
+        (k256, "keycard/response", serials[1] + be(1, 4), 128),
+        (k256, "a-rather-long-label/for/several/cmac/blocks", pattern(40, 0x33, 7), 520),
+    ]:
+        kdf_rows.append({"key": h(key), "label": label, "context": h(ctx), "L": l_bits,
+                         "out": h(kdf(key, label, ctx, l_bits))})
+    write("kdf.json", "AES-CMAC (RFC 4493 anchors) and SP 800-108 counter-mode KDF "
+          "with AES-CMAC PRF: T_i = CMAC(K, [i]_1 || label || 00 || context || [L]_2)",
+          {"cmac": cmac_rows, "kdf": kdf_rows})
+
+    # ---- diversification ---------------------------------------------------
+    div_rows = []
+    for master in (k128, k256, pattern(16, 0xF0, 3)):
+        for serial in serials[:2]:
+            div_rows.append({"master": h(master), "serial": h(serial),
+                             "kcard": h(diversify(master, serial))})
+    write("diversify.json", "Kcard = KDF(Kmaster, \"keycard/diversify\", serial, 8*len(Kmaster))",
+          {"vectors": div_rows})
+
+    # ---- chain runs (and static mode) -----------------------------------
+    chain_rows = []
+    for master, serial, seed, mode in [
+        (k128, serials[0], pattern(16, 0xA0), "chain"),
+        (k256, serials[1], pattern(16, 0x10, 5), "chain"),
+        (pattern(16, 0x99), serials[2], bytes(16), "chain"),
+        (k256, serials[0], None, "static"),
+    ]:
+        kcard = diversify(master, serial)
+        run = {"mode": mode, "master": h(master), "serial": h(serial), "kcard": h(kcard),
+               "steps": []}
+        if mode == "chain":
+            r = chain_seed(kcard, serial, seed)
+            run["seed"] = h(seed)
+            run["r0"] = h(r)
+        for c in range(1, 5):
+            r = chain_step(r, serial, c) if mode == "chain" else static_key(kcard, serial, c)
+            kenv, kresp = env_keys(r, serial, c)
+            run["steps"].append({"c": c, "r": h(r), "kenv": h(kenv), "kresp": h(kresp)})
+        chain_rows.append(run)
+    write("chain.json", "R_0 = KDF(Kcard, \"keycard/chain-seed\", serial||seed, 256); "
+          "R_c = KDF(R_{c-1}, \"keycard/chain-step\", serial||[c]_4, 256); static: "
+          "R_c = KDF(Kcard, \"keycard/static\", serial||[c]_4, 256); Kenv/Kresp per step",
+          {"runs": chain_rows})
+
+    # ---- envelopes -----------------------------------------------------------
+    env_rows = []
+    base_r = bytes.fromhex(chain_rows[0]["steps"][0]["r"])
+    cases = []
+    for i, b in enumerate(BUCKETS):
+        cases.append((b, 1 + i, bytes([0x00, 0xE0, 0x00, 0x00]), pattern(min(b - 7, 20 + 37 * i), i)))
+    cases.append((64, 2, bytes([0x80, 0xE4, 0x01, 0x02]), b""))               # no data
+    cases.append((64, 3, bytes([0x00, 0xD6, 0x00, 0x10]), pattern(57, 0x5A)))  # exactly full
+    cases.append((1024, 0x01020304, bytes([0x80, 0xDA, 0x01, 0x6E]), pattern(1017, 0xC3, 11)))
+    cases.append((256, 9, bytes([0x00, 0xA4, 0x04, 0x00]), pattern(200, 0x00)))
+    for idx, (bucket, c, hdr, data) in enumerate(cases):
+        serial = serials[idx % 3]
+        r = kdf(base_r, "vectors/envelope-r", be(idx, 4), 256)  # any 32-byte R_c
+        kenv, kresp = env_keys(r, serial, c)
+        pt = plaintext(bucket, hdr, data)
+        apdu = seal_raw(r, serial, c, pt)
+        env_rows.append({"r": h(r), "serial": h(serial), "c": c, "bucket": bucket,
+                         "hdr": h(hdr), "data": h(data), "kenv": h(kenv), "kresp": h(kresp),
+                         "plaintext": h(pt), "apdu": h(apdu), "extended": len(apdu) > bucket + 26})
+    # Authentic envelopes whose plaintext is malformed: open must say bad data.
+    bad_rows = []
+    r = kdf(base_r, "vectors/bad-padding", b"", 256)
+    hdr = bytes([0x00, 0xE0, 0x00, 0x00])
+    good = plaintext(64, hdr, pattern(10, 1))
+    bad_pts = [
+        ("inner Lc beyond the bucket", hdr + be(58, 2) + good[6:]),
+        ("inner Lc 0xFFFF", hdr + b"\xff\xff" + good[6:]),
+        ("no 0x80 mark", good[:16] + b"\x00" + good[17:]),
+        ("non-zero byte after the mark", good[:63] + b"\x01"),
+        ("mark too late (Lc one short)", hdr + be(9, 2) + good[6:]),
+    ]
+    for c, (why, pt) in enumerate(bad_pts, start=1):
+        bad_rows.append({"why": why, "r": h(r), "serial": h(serials[0]), "c": c,
+                         "plaintext": h(pt), "apdu": h(seal_raw(r, serials[0], c, pt))})
+    write("envelope.json", "ENVELOPE APDU 84 C2 00 00 Lc [c]_4||C||T Le; AES-256-GCM(Kenv, "
+          "IV=[c]_4||0^8, AAD=84C20000||serial||[c]_4) over the bucket-padded inner command",
+          {"vectors": env_rows, "bad_padding": bad_rows})
+
+    # ---- response MACs -----------------------------------------------------
+    resp_rows = []
+    for i, (sw, data) in enumerate([(b"\x90\x00", b""), (b"\x6A\x82", b""),
+                                    (b"\x90\x00", pattern(32, 0x77)),
+                                    (b"\x61\x10", pattern(255, 0x01, 3))]):
+        serial = serials[i % 3]
+        c = [1, 2, 17, 0x00FFFFFF][i]
+        r = kdf(base_r, "vectors/response-r", be(i, 4), 256)
+        mac = resp_mac(r, serial, c, sw, data)
+        _, kresp = env_keys(r, serial, c)
+        resp_rows.append({"r": h(r), "serial": h(serial), "c": c, "sw": h(sw), "data": h(data),
+                          "kresp": h(kresp), "mac": h(mac),
+                          "resp": h(be(c, 4) + sw + data + mac)})
+    write("response.json", "response data [c]_4||SW1SW2||data||M, "
+          "M = AES-CMAC(Kresp, [c]_4||SW1SW2||data)", {"vectors": resp_rows})
+
+    # ---- completion MAC ----------------------------------------------------
+    comp_rows = []
+    for kcard_src, serial, seed, steps in [
+        (chain_rows[0], serials[0], bytes.fromhex(chain_rows[0]["seed"]),
+         [(1, b"\x90\x00"), (2, b"\x90\x00"), (3, b"\x90\x00")]),
+        (chain_rows[1], serials[1], bytes.fromhex(chain_rows[1]["seed"]),
+         [(1, b"\x90\x00"), (2, b"\x6A\x80"), (3, b"\x90\x00")]),
+        (chain_rows[3], serials[0], None,
+         [(1, b"\x90\x00"), (2, b"\x90\x00"), (3, b"\x62\x83")]),
+    ]:
+        kcard = bytes.fromhex(kcard_src["kcard"])
+        kcomp = completion_key(kcard, serial, seed)
+        hh, mac = completion_mac(kcomp, serial, steps)
+        comp_rows.append({"kcard": h(kcard), "serial": h(serial),
+                          "seed": h(seed) if seed else None, "kcomp": h(kcomp),
+                          "steps": [{"c": c, "sw": h(sw)} for c, sw in steps],
+                          "h": h(hh), "mac": h(mac)})
+    write("completion.json", "Kcomp = KDF(Kcard, \"keycard/completion\", serial||seed, 128) "
+          "(static: seed = 0^16); H = SHA-256(concat [c]_4||SW1SW2); "
+          "MAC = AES-CMAC(Kcomp, serial||[n]_4||H)", {"vectors": comp_rows})
+
+    # ---- previous-random chain -------------------------------------------
+    prev_rows = []
+    for p0 in (pattern(32, 0x21), pattern(32, 0xFE, 13)):
+        p = p0
+        run = {"p0": h(p0), "steps": []}
+        for serial in serials[:2]:
+            seed, nxt = prev_random(p, serial)
+            run["steps"].append({"serial": h(serial), "seed": h(seed), "next": h(nxt)})
+            p = nxt
+        prev_rows.append(run)
+    write("prev_random.json", "seed = KDF(P, \"keycard/previous-random/seed\", serial, 128); "
+          "P' = KDF(P, \"keycard/previous-random/next\", serial, 256)", {"runs": prev_rows})
+
+
+if __name__ == "__main__":
+    main()
