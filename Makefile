@@ -57,7 +57,8 @@ STATIC := $(B)/lib/libkeycard-internal.a
 BINS := $(B)/bin/kc-admin $(B)/bin/kc-vcard $(B)/bin/kc-startup $(if $(ISSUE_SRC),$(B)/bin/kc-issue)
 MANPAGES := $(wildcard man/*.1)
 
-.PHONY: all clean check test unit integration install uninstall demo vcards-up vcards-down deps bench
+.PHONY: all clean check test unit integration install uninstall demo vcards-up vcards-down deps bench \
+	sanitize memcheck
 
 all: $(SO) $(B)/lib/libkeycard.so.$(SOVERSION) $(B)/lib/libkeycard.so $(STATIC) $(BINS) $(B)/keycard.pc
 
@@ -129,6 +130,19 @@ integration: all
 	@sh tests/run-integration.sh
 
 test: check
+
+# The same suites under AddressSanitizer + UndefinedBehaviorSanitizer (a build
+# of its own in $(B)-asan), and the unit suites under valgrind memcheck.
+SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+sanitize:
+	$(MAKE) B=$(B)-asan EXTRA_CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" WERROR=1 all tests
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		sh tests/run-unit.sh $(patsubst $(B)/%,$(B)-asan/%,$(TEST_BIN))
+	KC_SANITIZE="$(SAN_FLAGS)" B=$(B)-asan sh tests/run-integration.sh
+
+memcheck: $(TEST_BIN)
+	KC_UNIT_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+		sh tests/run-unit.sh $(TEST_BIN)
 
 # ---- virtual cards and demo -------------------------------------------
 
