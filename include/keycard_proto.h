@@ -116,6 +116,61 @@
 #define KC_AUDIT_EVT_UNBLOCKED 0x04   /* data: reference (1 byte) */
 #define KC_AUDIT_EVT_PIN_CHANGED 0x05 /* data: reference (1 byte) */
 
+/* ---- Issuance (docs/apdu.md "Issuance"): keys, templates, sessions ---- */
+
+/* Instructions, proprietary (CLA 80). */
+#define KC_INS_ISSUE_BEGIN 0x50
+#define KC_INS_ISSUE_WRAP 0x52
+#define KC_INS_ISSUE_END 0x54
+
+/* GET DATA tags (admin key). Data: optional first number (1 byte) to list from. */
+#define KC_TAG_KEY_DIR 0xDF05      /* repeated: n type flags kcv(3) label_len label */
+#define KC_TAG_TEMPLATE_DIR 0xDF06 /* repeated: n label_len label */
+
+/* PROVISION PUT P1 of numbered items; P2 = number 1..254. */
+#define KC_PUT_P1_KEY 0x20             /* data: type flags label_len label key */
+#define KC_PUT_P1_KEY_DELETE 0x21      /* no data */
+#define KC_PUT_P1_TEMPLATE 0x30        /* data: the binary template */
+#define KC_PUT_P1_TEMPLATE_DELETE 0x31 /* no data */
+#define KC_NUMBER_MIN 1
+#define KC_NUMBER_MAX 254
+
+/* Numbered keys. */
+#define KC_KEY_TYPE_AES128 0x01
+#define KC_KEY_TYPE_AES256 0x02
+#define KC_KEYF_COMMON 0x01   /* same key in every target (patent way 1): Kcard = key */
+#define KC_KEYF_ENVELOPE 0x02 /* may key an issuance session */
+#define KC_KEYF_INJECT 0x04   /* may be written into a target by a template KEY slot */
+#define KC_KEYF_STATIC 0x08   /* may be used without a chain (way 01) */
+#define KC_KEYF_ALL 0x0F
+#define KC_LABEL_MAX 32
+#define KC_KCV_LEN 3
+
+/* Binary templates (validated whole at PUT). */
+#define KC_TPL_VERSION 0x01
+#define KC_TPL_MAX_LEN 512
+#define KC_TPL_ITEM_FIXED 0x01 /* len(1) bytes */
+#define KC_TPL_ITEM_INT 0x02   /* size(1: 1,2,4) min(4) max(4) */
+#define KC_TPL_ITEM_BYTES 0x03 /* min(2) max(2) prefix(1: 0 none, 1 one-byte length) */
+#define KC_TPL_ITEM_KEY 0x04   /* form(1) */
+#define KC_TPL_KEY_FORM_DIVERSIFIED 0x01
+
+/* ISSUE BEGIN P1: seeding way. */
+#define KC_WAY_STATIC 0x01
+#define KC_WAY_TARGET_SEED 0x03
+#define KC_WAY_PREVIOUS_RANDOM 0x04
+
+/* ISSUE END result byte (also in the receipt). */
+#define KC_ISSUE_COMPLETED 0x00
+#define KC_ISSUE_MAC_MISMATCH 0x01
+#define KC_ISSUE_ABORTED 0x02
+#define KC_ISSUE_MAX_STEPS 64
+#define KC_ISSUE_RECEIPT_TPL_MAX 40
+#define KC_RECEIPT_FLAG_COMMON 0x01
+
+/* Audit event of ISSUE END: serial(8) key(1) way(1) flags(1) result(1) steps(1) templates. */
+#define KC_AUDIT_EVT_ISSUE_RECEIPT 0x06
+
 /* Largest command data field the card accepts (after chaining). */
 #define KC_APDU_MAX_DATA 4096
 /* Largest response data field the card returns. */

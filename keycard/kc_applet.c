@@ -17,6 +17,7 @@
 #include "kc_cred.h"
 #include "kc_crypto.h"
 #include "kc_err.h"
+#include "kc_issue.h"
 #include "kc_keys.h"
 #include "keycard_proto.h"
 
@@ -39,6 +40,10 @@ typedef struct kc_cmd {
 #define STATUS_BLOB_LEN 33   /* C1 08 . C5 01 . C6 02 . C7 03 . C8 06 . C9 01 . */
 #define IDENTITY_TBS_LEN 77  /* C1 08 serial C2 41 pub */
 #define IDENTITY_BLOB_LEN 143 /* the above, C3 40 sig */
+#define ISSUE_BEGIN_LC_MIN 11 /* serial key bucket (way 04) */
+#define ISSUE_BEGIN_LC_MAX 27 /* ... seed(16) (way 03) */
+#define ISSUE_END_LC_MAX (1 + 2 * KC_ISSUE_MAX_STEPS + 16) /* n SWs MAC */
+#define ISSUE_SEED_LEN 16 /* way 04 answer: the seed */
 
 /* ---- status words ------------------------------------------------------ */
 
@@ -174,6 +179,16 @@ static uint16_t session_fail(kc_keycard *kc, int rc)
     return kc_err_to_sw(rc);
 }
 
+/* Status word of a kc_issue service. */
+static uint16_t issue_sw(int rc)
+{
+    if (rc == KC_ERR_ISSUE_ROOM)
+        return KC_SW_WRONG_LENGTH; /* the answer does not fit Le */
+    if (rc == KC_ERR_ISSUE_STEPS)
+        return KC_SW_NOT_ENOUGH_MEMORY;
+    return kc_err_to_sw(rc);
+}
+
 /* ---- P1/P2 rules ------------------------------------------------------- */
 
 static int p1p2_zero(uint8_t p1, uint8_t p2)
@@ -189,6 +204,12 @@ static int p1p2_select(uint8_t p1, uint8_t p2)
 static int p1p2_ref(uint8_t p1, uint8_t p2)
 {
     return p1 == 0 && kc_cred_ref_valid(p2);
+}
+
+static int p1p2_way(uint8_t p1, uint8_t p2)
+{
+    return p2 == 0 && (p1 == KC_WAY_STATIC || p1 == KC_WAY_TARGET_SEED ||
+                       p1 == KC_WAY_PREVIOUS_RANDOM);
 }
 
 static int p1p2_rrc(uint8_t p1, uint8_t p2)
@@ -320,6 +341,24 @@ static uint16_t h_reset_retry(kc_keycard *kc, const kc_apdu *a, uint8_t *out, si
     return kc_err_to_sw(rc);
 }
 
+/* GET DATA DF05 / DF06: the key or template directory, from number data[0] (default 1). */
+static uint16_t directory(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                          size_t *out_len)
+{
+    unsigned from = a->lc ? a->data[0] : KC_NUMBER_MIN;
+    int rc;
+
+    if (!provisioned(kc))
+        return KC_SW_CONDITIONS;
+    if (!(kc->sec & KC_SEC_ADMIN))
+        return KC_SW_SECURITY_STATUS;
+    if (a->p2 == (KC_TAG_KEY_DIR & 0xFF))
+        rc = kc_issue_key_dir(&kc->store, from, out, cap, out_len);
+    else
+        rc = kc_issue_template_dir(&kc->store, from, out, cap, out_len);
+    return issue_sw(rc);
+}
+
 static uint16_t h_get_data(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
                            size_t *out_len)
 {
@@ -328,6 +367,10 @@ static uint16_t h_get_data(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_
     size_t n = 0, len;
     int rc = 0;
 
+    if (tag == KC_TAG_KEY_DIR || tag == KC_TAG_TEMPLATE_DIR)
+        return directory(kc, a, out, cap, out_len);
+    if (a->lc != 0) /* only the directories take data */
+        return KC_SW_WRONG_LENGTH;
     if (tag == KC_TAG_STATUS) {
         n = status_blob(kc, buf);
     } else if (tag == KC_TAG_HOLDER_NAME || tag == KC_TAG_HOLDER_NUMBER ||
@@ -415,8 +458,33 @@ static uint16_t h_prov_begin(kc_keycard *kc, const kc_apdu *a, uint8_t *out, siz
         return KC_SW_SECURITY_STATUS;
     if ((rc = kc_store_begin(&kc->store)) != 0)
         return kc_err_to_sw(rc);
+    kc_issue_close(&kc->issue); /* keys and templates may change under it */
     kc->staging = 1;
     kc->staged = 0;
+    return KC_SW_OK;
+}
+
+/* PROVISION PUT of a numbered key or template (P1 20/21/30/31, P2 = number). */
+static uint16_t put_numbered(kc_keycard *kc, const kc_apdu *a)
+{
+    int del = a->p1 == KC_PUT_P1_KEY_DELETE || a->p1 == KC_PUT_P1_TEMPLATE_DELETE;
+    int key = a->p1 == KC_PUT_P1_KEY || a->p1 == KC_PUT_P1_KEY_DELETE;
+    int rc;
+
+    if (a->p2 < KC_NUMBER_MIN || a->p2 > KC_NUMBER_MAX)
+        return KC_SW_REF_NOT_FOUND;
+    if (del ? a->lc != 0 : a->lc == 0)
+        return KC_SW_WRONG_LENGTH;
+    if (del)
+        rc = kc_store_delete(&kc->store, key ? KC_KEY_NUMBERED_KEY(a->p2) : KC_KEY_TEMPLATE(a->p2));
+    else if (key)
+        rc = kc_issue_key_put(&kc->store, a->p2, a->data, a->lc);
+    else
+        rc = kc_issue_template_put(&kc->store, a->p2, a->data, a->lc);
+    if (rc == KC_ERR_BAD_DATA || rc == KC_ERR_CRYPTO)
+        return kc_err_to_sw(rc); /* nothing reached the store: the session goes on */
+    if (rc)
+        return session_fail(kc, rc);
     return KC_SW_OK;
 }
 
@@ -433,6 +501,11 @@ static uint16_t h_prov_put(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_
 
     if (!kc->staging)
         return KC_SW_CONDITIONS;
+    if (a->p1 == KC_PUT_P1_KEY || a->p1 == KC_PUT_P1_KEY_DELETE || a->p1 == KC_PUT_P1_TEMPLATE ||
+        a->p1 == KC_PUT_P1_TEMPLATE_DELETE)
+        return put_numbered(kc, a);
+    if (n == 0)
+        return KC_SW_WRONG_LENGTH;
     switch (tag) {
     case KC_TAG_ISSUER_PIN:
     case KC_TAG_HOLDER_PIN:
@@ -536,7 +609,9 @@ static uint16_t h_prov_commit(kc_keycard *kc, const kc_apdu *a, uint8_t *out, si
 
     if (!kc->staging || !session_complete(kc))
         return KC_SW_CONDITIONS; /* an incomplete session stays open */
-    if ((rc = kc_store_put(&kc->store, KC_KEY_LIFECYCLE, &lc, 1)) != 0 ||
+    if ((rc = kc_issue_chain_init(&kc->store, &kc->hw)) == KC_ERR_RNG)
+        return kc_err_to_sw(rc); /* nothing written: the session stays open */
+    if (rc != 0 || (rc = kc_store_put(&kc->store, KC_KEY_LIFECYCLE, &lc, 1)) != 0 ||
         (rc = kc_audit_append(&kc->store, &kc->hw, KC_AUDIT_EVT_PROVISIONED, NULL, 0)) != 0 ||
         (rc = kc_store_commit(&kc->store)) != 0)
         return session_fail(kc, rc);
@@ -558,6 +633,52 @@ static uint16_t h_prov_abort(kc_keycard *kc, const kc_apdu *a, uint8_t *out, siz
     return KC_SW_OK;
 }
 
+/* ---- issuance session (kc_issue.c) --------------------------------------- */
+
+/* The issuance commands run on a provisioned card outside a provisioning session. */
+static uint16_t issue_ready(const kc_keycard *kc)
+{
+    if (!provisioned(kc) || kc->staging)
+        return KC_SW_CONDITIONS;
+    return KC_SW_OK;
+}
+
+static uint16_t h_issue_begin(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                              size_t *out_len)
+{
+    uint16_t sw = issue_ready(kc);
+    if (sw != KC_SW_OK)
+        return sw;
+    /* Way 04 commits its chain before answering: refuse a too small Le first. */
+    if (a->p1 == KC_WAY_PREVIOUS_RANDOM && cap < ISSUE_SEED_LEN)
+        return KC_SW_WRONG_LENGTH;
+    return issue_sw(kc_issue_begin(&kc->issue, &kc->store, a->p1, a->data, a->lc, out, out_len));
+}
+
+static uint16_t h_issue_wrap(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                             size_t *out_len)
+{
+    uint16_t sw = issue_ready(kc);
+    if (sw != KC_SW_OK)
+        return sw;
+    return issue_sw(kc_issue_wrap(&kc->issue, &kc->store, a->data, a->lc, out, cap, out_len));
+}
+
+static uint16_t h_issue_end(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                            size_t *out_len)
+{
+    uint16_t sw = issue_ready(kc);
+    int rc;
+    if (sw != KC_SW_OK)
+        return sw;
+    if (cap < 1)
+        return KC_SW_WRONG_LENGTH;
+    if ((rc = kc_issue_end(&kc->issue, &kc->store, &kc->hw, a->data, a->lc, out)) != 0)
+        return issue_sw(rc);
+    *out_len = 1;
+    return KC_SW_OK;
+}
+
 /* ---- the table --------------------------------------------------------- */
 
 #define ISO KC_CLA_ISO
@@ -570,14 +691,17 @@ static const kc_cmd commands[] = {
     {ISO, KC_INS_VERIFY, 0, 0, 0, KC_ADMIN_KEY_LEN_256, 0, 0, p1p2_ref, h_verify},
     {ISO, KC_INS_CHANGE_REFERENCE_DATA, 0, 0, 1, 2 * KC_ADMIN_KEY_LEN_256, 0, 0, p1p2_ref, h_change},
     {ISO, KC_INS_RESET_RETRY_COUNTER, 0, KC_SEC_ADMIN, 0, KC_PIN_MAX_LEN, 0, 0, p1p2_rrc, h_reset_retry},
-    {ISO, KC_INS_GET_DATA, 0, 0, 0, 0, 1, 0, NULL, h_get_data},
+    {ISO, KC_INS_GET_DATA, 0, 0, 0, 1, 1, 0, NULL, h_get_data},
     {ISO, KC_INS_INTERNAL_AUTHENTICATE, 0, IH, KC_IA_CHALLENGE_MIN, KC_IA_CHALLENGE_MAX, 1, KC_P256_SIG_LEN, p1p2_zero, h_internal_auth},
     {PROP, KC_INS_AUDIT_READ, 0, KC_SEC_ADMIN, 4, 4, 1, 0, p1p2_zero, h_audit_read},
     {PROP, KC_INS_PROVISION_BEGIN, 0, 0, 0, 0, 0, 0, p1p2_zero, h_prov_begin},
-    {PROP, KC_INS_PROVISION_PUT, 0, 0, 1, KC_APDU_MAX_DATA, 0, 0, NULL, h_prov_put},
+    {PROP, KC_INS_PROVISION_PUT, 0, 0, 0, KC_APDU_MAX_DATA, 0, 0, NULL, h_prov_put},
     {PROP, KC_INS_PROVISION_GENERATE, 0, 0, 0, 0, 1, IDENTITY_TBS_LEN, p1p2_zero, h_prov_generate},
     {PROP, KC_INS_PROVISION_COMMIT, 0, 0, 0, 0, 0, 0, p1p2_zero, h_prov_commit},
     {PROP, KC_INS_PROVISION_ABORT, 0, 0, 0, 0, 0, 0, p1p2_zero, h_prov_abort},
+    {PROP, KC_INS_ISSUE_BEGIN, 0, IH, ISSUE_BEGIN_LC_MIN, ISSUE_BEGIN_LC_MAX, 1, 0, p1p2_way, h_issue_begin},
+    {PROP, KC_INS_ISSUE_WRAP, 0, IH, 3, KC_APDU_MAX_DATA, 1, 0, p1p2_zero, h_issue_wrap},
+    {PROP, KC_INS_ISSUE_END, 0, IH, 0, ISSUE_END_LC_MAX, 1, 1, p1p2_zero, h_issue_end},
 };
 
 /* ---- dispatcher -------------------------------------------------------- */

@@ -42,5 +42,7 @@ typedef struct kc_card_ops {
 
 /* The key card (keycard/kc_keycard.c). */
 extern const kc_card_ops kc_keycard_card;
+/* The target card (examples/targetcard/tc_card.c). */
+extern const kc_card_ops kc_target_card;
 
 #endif /* KC_CARD_H */

@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include <mbedtls/aes.h>
 #include <mbedtls/bignum.h>
 #include <mbedtls/cipher.h>
 #include <mbedtls/cmac.h>
@@ -262,6 +263,22 @@ int kc_crypto_aes_cmac_v(const uint8_t *key, size_t key_len, const kc_iov *parts
         return KC_ERR_CRYPTO;
     }
     return 0;
+}
+
+int kc_crypto_aes_block(const uint8_t *key, size_t key_len, const uint8_t in[16],
+                        uint8_t out[16])
+{
+    mbedtls_aes_context aes;
+    int rc;
+
+    if (!key || (key_len != 16 && key_len != 32) || !in || !out)
+        return KC_ERR_ARG;
+    mbedtls_aes_init(&aes);
+    rc = mbedtls_aes_setkey_enc(&aes, key, (unsigned)(key_len * 8));
+    if (rc == 0)
+        rc = mbedtls_aes_crypt_ecb(&aes, MBEDTLS_AES_ENCRYPT, in, out);
+    mbedtls_aes_free(&aes);
+    return rc ? KC_ERR_CRYPTO : 0;
 }
 
 int kc_crypto_aes_cmac(const uint8_t *key, size_t key_len, const uint8_t *msg, size_t len,

@@ -69,6 +69,14 @@ int kc_crypto_sha256_update(kc_sha256_ctx *ctx, const uint8_t *msg, size_t len);
 int kc_crypto_sha256_final(kc_sha256_ctx *ctx, uint8_t out[32]);
 
 /*
+ * One AES block encryption (ECB of a single block) under an AES-128 or AES-256
+ * key: only for key check values, never for data. Returns 0, KC_ERR_ARG,
+ * KC_ERR_CRYPTO.
+ */
+int kc_crypto_aes_block(const uint8_t *key, size_t key_len, const uint8_t in[16],
+                        uint8_t out[16]);
+
+/*
  * AES-CMAC (NIST SP 800-38B, RFC 4493) of msg under an AES-128 or AES-256 key.
  * Returns 0, KC_ERR_ARG (key_len not 16 or 32), KC_ERR_CRYPTO.
  */

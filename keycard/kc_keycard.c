@@ -48,6 +48,7 @@ void kc_keycard_clear_security(kc_keycard *kc)
     kc->staged = 0;
     kc->sec = 0;
     kc->selected = 0;
+    kc_issue_close(&kc->issue);
 }
 
 void kc_keycard_clear_volatile(kc_keycard *kc)

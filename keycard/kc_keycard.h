@@ -15,6 +15,7 @@
 #include "kc_apdu.h"
 #include "kc_card.h"
 #include "kc_hw.h"
+#include "kc_issue.h"
 #include "kc_store.h"
 
 /* Flash geometry of the key card: 128 KiB in 2 KiB pages. */
@@ -44,6 +45,7 @@ typedef struct kc_keycard {
     int staging;       /* a provisioning session (store transaction) is open */
     unsigned staged;   /* KC_STAGED_* */
     kc_apdu_chain chain;
+    kc_issue_session issue; /* the open issuance session (kc_issue.h), if any */
 } kc_keycard;
 
 /*
@@ -54,8 +56,9 @@ typedef struct kc_keycard {
 int kc_keycard_init(kc_keycard *kc, const kc_hw *hw);
 
 /*
- * Clear the security state and the selection and abort an open provisioning
- * session (SELECT does this; the chain buffer is left to the dispatcher).
+ * Clear the security state and the selection, abort an open provisioning
+ * session and close an issuance session (SELECT does this; the chain buffer
+ * is left to the dispatcher).
  */
 void kc_keycard_clear_security(kc_keycard *kc);
 

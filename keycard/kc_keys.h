@@ -14,10 +14,10 @@
  *   0x0031          device public key (65 bytes, 04||X||Y)
  *   0x0032          issuer signature of the identity (64 bytes r||s)
  *   0x0040          audit head: next sequence number (u32 BE)
- *   0x0060          previous-random chain state (reserved for the chain work)
+ *   0x0060          previous-random chain state P (32 bytes, kc_issue.c)
  *   0x1000..0x107F  audit entries, key 0x1000 + seq % KC_AUDIT_CAPACITY
- *   0x2001..0x20FE  numbered keys 1..254 (reserved)
- *   0x3001..0x30FE  numbered command templates 1..254 (reserved)
+ *   0x2001..0x20FE  numbered keys 1..254: type flags kcv(3) label_len label key (kc_issue.c)
+ *   0x3001..0x30FE  numbered command templates 1..254, the validated binary form (kc_template.h)
  * Everything else is free. 0xFFF0..0xFFFF belong to the store itself.
  */
 #ifndef KC_KEYS_H

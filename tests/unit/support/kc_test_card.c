@@ -196,6 +196,45 @@ uint16_t kc_test_card_provision_demo(kc_test_card *t)
     return kc_test_card_sendx(t, "80E60000");
 }
 
+static uint16_t put_key(kc_test_card *t, uint8_t n, uint8_t type, uint8_t flags,
+                        const char *label, const char *hex)
+{
+    uint8_t d[3 + 32 + 32];
+    size_t ll = strlen(label);
+    d[0] = type;
+    d[1] = flags;
+    d[2] = (uint8_t)ll;
+    memcpy(d + 3, label, ll);
+    size_t kl = kc_test_hex(hex, d + 3 + ll, 32);
+    return send_cmd(t, 0x80, KC_INS_PROVISION_PUT, KC_PUT_P1_KEY, n, d, 3 + ll + kl);
+}
+
+static uint16_t put_template(kc_test_card *t, uint8_t n, const char *hex)
+{
+    uint8_t d[KC_TPL_MAX_LEN];
+    size_t len = kc_test_hex(hex, d, sizeof(d));
+    return send_cmd(t, 0x80, KC_INS_PROVISION_PUT, KC_PUT_P1_TEMPLATE, n, d, len);
+}
+
+uint16_t kc_test_card_provision_issuance(kc_test_card *t)
+{
+    TRY(kc_test_card_select(t));
+    TRY(kc_test_card_verify_admin(t));
+    TRY(kc_test_card_sendx(t, "80E00000"));
+    TRY(put_key(t, 1, KC_KEY_TYPE_AES128, KC_KEYF_ENVELOPE | KC_KEYF_STATIC, "env-128",
+                KC_TEST_KEY1_HEX));
+    TRY(put_key(t, 2, KC_KEY_TYPE_AES256, KC_KEYF_ENVELOPE | KC_KEYF_COMMON, "env-common",
+                KC_TEST_KEY2_HEX));
+    TRY(put_key(t, 3, KC_KEY_TYPE_AES128, KC_KEYF_INJECT, "app-key", KC_TEST_KEY3_HEX));
+    TRY(put_key(t, 4, KC_KEY_TYPE_AES256, KC_KEYF_INJECT, "pay-key", KC_TEST_KEY4_HEX));
+    TRY(put_template(t, 1, KC_TEST_TPL1_HEX));
+    TRY(put_template(t, 2, KC_TEST_TPL2_HEX));
+    TRY(put_template(t, 3, KC_TEST_TPL3_HEX));
+    TRY(put_template(t, 4, KC_TEST_TPL4_HEX));
+    TRY(put_template(t, 5, KC_TEST_TPL5_HEX));
+    return kc_test_card_sendx(t, "80E60000");
+}
+
 uint16_t kc_test_card_unlock(kc_test_card *t)
 {
     TRY(kc_test_card_select(t));

@@ -62,6 +62,34 @@ uint16_t kc_test_card_select(kc_test_card *t);
  */
 uint16_t kc_test_card_provision_demo(kc_test_card *t);
 
+/*
+ * Demo issuance material put by kc_test_card_provision_issuance:
+ *   key 1 AES-128 ENVELOPE|STATIC (diversified)   key 2 AES-256 ENVELOPE|COMMON
+ *   key 3 AES-128 INJECT                           key 4 AES-256 INJECT
+ *   template 1 "folder"  80 E0 01 00: INT2 fid 0001..FFFE | FIXED 3F00 | BYTES 1..16 prefixed
+ *   template 2 "set-key" 80 D8 01 02 (keys 3 only): FIXED 0102 | KEY
+ *   template 3 "write"   80 D6 00 00: INT2 fid | INT2 offset 0..1024 | BYTES 1..200 unprefixed
+ *   template 4 "lock"    80 1E 04 00: no items
+ *   template 5 "any-key" 80 D8 02 03 (any INJECT key): KEY
+ */
+#define KC_TEST_KEY1_HEX "404142434445464748494A4B4C4D4E4F"
+#define KC_TEST_KEY2_HEX "505152535455565758595A5B5C5D5E5F606162636465666768696A6B6C6D6E6F"
+#define KC_TEST_KEY3_HEX "707172737475767778797A7B7C7D7E7F"
+#define KC_TEST_KEY4_HEX "808182838485868788898A8B8C8D8E8F909192939495969798999A9B9C9D9E9F"
+#define KC_TEST_TPL1_HEX "01 80E00100 00 06 666F6C646572 03 02 02 00000001 0000FFFE 01 02 3F00 03 0001 0010 01"
+#define KC_TEST_TPL2_HEX "01 80D80102 01 03 07 7365742D6B6579 02 01 02 0102 04 01"
+#define KC_TEST_TPL3_HEX "01 80D60000 00 05 7772697465 03 02 02 00000000 0000FFFF 02 02 00000000 00000400 03 0001 00C8 00"
+#define KC_TEST_TPL4_HEX "01 801E0400 00 04 6C6F636B 00"
+#define KC_TEST_TPL5_HEX "01 80D80203 00 07 616E792D6B6579 01 04 01"
+
+/*
+ * On a card provisioned with kc_test_card_provision_demo: verify the admin
+ * key, open a provisioning session, put the demo keys and templates above,
+ * commit. Returns the first SW that is not 9000, or 9000. Leaves the card
+ * selected with no credential verified.
+ */
+uint16_t kc_test_card_provision_issuance(kc_test_card *t);
+
 /* SELECT, VERIFY issuer and holder PIN with the demo values. Returns first non-9000 SW or 9000. */
 uint16_t kc_test_card_unlock(kc_test_card *t);
 

@@ -1,0 +1,489 @@
+/*
+ * kc_issue.c - numbered keys and templates, previous-random chain state and
+ * the issuance session of the key card (see kc_issue.h, docs/apdu.md).
+ *
+ * Order of work in every command: check everything, then derive, then (END,
+ * way 04 BEGIN) commit, then answer. WRAP in particular never produces an
+ * envelope of a batch whose later step is invalid: a rejected batch leaves
+ * the counter where it was, so a host cannot learn which step failed from
+ * the number of envelopes, and a target never sees a gap.
+ */
+#include "kc_issue.h"
+
+#include <string.h>
+
+#include "kc_audit.h"
+#include "kc_crypto.h"
+#include "kc_envelope.h"
+#include "kc_err.h"
+#include "kc_keys.h"
+#include "kc_template.h"
+
+static uint32_t get_be(const uint8_t *p, size_t n)
+{
+    uint32_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+void kc_issue_close(kc_issue_session *s)
+{
+    if (s != NULL)
+        kc_wipe(s, sizeof(*s)); /* open = 0 with the secrets */
+}
+
+/* KCV = the first 3 bytes of AES(key, 16 x 01), as GlobalPlatform computes it. */
+int kc_issue_kcv(const uint8_t *key, size_t len, uint8_t kcv[KC_KCV_LEN])
+{
+    uint8_t ones[16], mac[16];
+    int rc;
+
+    if (key == NULL || kcv == NULL || (len != 16 && len != 32))
+        return KC_ERR_ARG;
+    memset(ones, 0x01, sizeof(ones));
+    rc = kc_crypto_aes_block(key, len, ones, mac);
+    if (rc == 0)
+        memcpy(kcv, mac, KC_KCV_LEN);
+    kc_wipe(mac, sizeof(mac));
+    return rc;
+}
+
+/* ---- numbered keys ------------------------------------------------------ */
+
+typedef struct key_rec {
+    uint8_t type, flags;
+    const uint8_t *kcv;
+    uint8_t label_len;
+    const uint8_t *label;
+    const uint8_t *key;
+    size_t key_len;
+} key_rec;
+
+static size_t key_len_of(uint8_t type)
+{
+    return type == KC_KEY_TYPE_AES128 ? 16 : type == KC_KEY_TYPE_AES256 ? 32 : 0;
+}
+
+static int label_ok(const uint8_t *l, size_t n)
+{
+    if (n > KC_LABEL_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (l[i] < 0x20 || l[i] > 0x7E)
+            return 0;
+    return 1;
+}
+
+/* Key n from the store. Returns 0, KC_ERR_NOT_FOUND, KC_ERR_CORRUPT. */
+static int key_load(const kc_store *st, unsigned n, key_rec *k)
+{
+    const uint8_t *d;
+    size_t len;
+
+    if (n < KC_NUMBER_MIN || n > KC_NUMBER_MAX ||
+        kc_store_get(st, KC_KEY_NUMBERED_KEY(n), &d, &len) != 0)
+        return KC_ERR_NOT_FOUND;
+    if (len < 6)
+        return KC_ERR_CORRUPT;
+    k->type = d[0];
+    k->flags = d[1];
+    k->kcv = d + 2;
+    k->label_len = d[5];
+    k->label = d + 6;
+    k->key_len = key_len_of(d[0]);
+    k->key = d + 6 + d[5];
+    if (k->key_len == 0 || len != 6u + d[5] + k->key_len)
+        return KC_ERR_CORRUPT;
+    return 0;
+}
+
+int kc_issue_key_put(kc_store *st, uint8_t n, const uint8_t *d, size_t len)
+{
+    uint8_t rec[KC_ISSUE_KEY_REC_MAX];
+    size_t klen, ll;
+    int rc;
+
+    if (st == NULL || (d == NULL && len))
+        return KC_ERR_ARG;
+    if (n < KC_NUMBER_MIN || n > KC_NUMBER_MAX || len < 3)
+        return KC_ERR_BAD_DATA;
+    klen = key_len_of(d[0]);
+    ll = d[2];
+    if (klen == 0 || (d[1] & ~KC_KEYF_ALL) != 0 || ll > KC_LABEL_MAX || len != 3 + ll + klen ||
+        !label_ok(d + 3, ll))
+        return KC_ERR_BAD_DATA;
+    rec[0] = d[0];
+    rec[1] = d[1];
+    rec[5] = (uint8_t)ll;
+    memcpy(rec + 6, d + 3, ll);
+    memcpy(rec + 6 + ll, d + 3 + ll, klen);
+    rc = kc_issue_kcv(d + 3 + ll, klen, rec + 2);
+    if (rc == 0)
+        rc = kc_store_put(st, KC_KEY_NUMBERED_KEY(n), rec, 6 + ll + klen);
+    kc_wipe(rec, sizeof(rec));
+    return rc;
+}
+
+int kc_issue_template_put(kc_store *st, uint8_t n, const uint8_t *d, size_t len)
+{
+    kc_template t;
+
+    if (st == NULL)
+        return KC_ERR_ARG;
+    if (n < KC_NUMBER_MIN || n > KC_NUMBER_MAX || kc_template_parse(&t, d, len) != 0)
+        return KC_ERR_BAD_DATA;
+    return kc_store_put(st, KC_KEY_TEMPLATE(n), d, len);
+}
+
+/* ---- directories -------------------------------------------------------- */
+
+int kc_issue_key_dir(const kc_store *st, unsigned from, uint8_t *out, size_t cap, size_t *len)
+{
+    size_t o = 0;
+    *len = 0;
+    for (unsigned n = from < KC_NUMBER_MIN ? KC_NUMBER_MIN : from; n <= KC_NUMBER_MAX; n++) {
+        key_rec k;
+        int rc = key_load(st, n, &k);
+        if (rc == KC_ERR_NOT_FOUND)
+            continue;
+        if (rc)
+            return rc;
+        size_t e = 7u + k.label_len;
+        if (e > cap - o) {
+            if (o == 0)
+                return KC_ERR_ISSUE_ROOM;
+            break;
+        }
+        out[o] = (uint8_t)n;
+        out[o + 1] = k.type;
+        out[o + 2] = k.flags;
+        memcpy(out + o + 3, k.kcv, KC_KCV_LEN);
+        out[o + 6] = k.label_len;
+        memcpy(out + o + 7, k.label, k.label_len);
+        o += e;
+    }
+    *len = o;
+    return 0;
+}
+
+int kc_issue_template_dir(const kc_store *st, unsigned from, uint8_t *out, size_t cap,
+                          size_t *len)
+{
+    size_t o = 0;
+    *len = 0;
+    for (unsigned n = from < KC_NUMBER_MIN ? KC_NUMBER_MIN : from; n <= KC_NUMBER_MAX; n++) {
+        const uint8_t *d;
+        size_t dl;
+        kc_template t;
+        if (kc_store_get(st, KC_KEY_TEMPLATE(n), &d, &dl) != 0)
+            continue;
+        if (kc_template_parse(&t, d, dl) != 0)
+            return KC_ERR_CORRUPT;
+        size_t e = 2u + t.label_len;
+        if (e > cap - o) {
+            if (o == 0)
+                return KC_ERR_ISSUE_ROOM;
+            break;
+        }
+        out[o] = (uint8_t)n;
+        out[o + 1] = t.label_len;
+        memcpy(out + o + 2, t.label, t.label_len);
+        o += e;
+    }
+    *len = o;
+    return 0;
+}
+
+/* ---- previous-random chain state ---------------------------------------- */
+
+int kc_issue_chain_init(kc_store *st, const kc_hw *hw)
+{
+    uint8_t p[32];
+    const uint8_t *d;
+    size_t len;
+    int rc;
+
+    if (kc_store_get(st, KC_KEY_CHAIN_STATE, &d, &len) == 0 && len == sizeof(p))
+        return 0;
+    if (hw->rng(hw->ctx, p, sizeof(p)) != 0) {
+        kc_wipe(p, sizeof(p));
+        return KC_ERR_RNG;
+    }
+    rc = kc_store_put(st, KC_KEY_CHAIN_STATE, p, sizeof(p));
+    kc_wipe(p, sizeof(p));
+    return rc;
+}
+
+/* ---- session ------------------------------------------------------------ */
+
+/* Card key of the target: the key itself when COMMON, else diversified. */
+static int card_key(const key_rec *k, const uint8_t serial[8], uint8_t *out)
+{
+    if (k->flags & KC_KEYF_COMMON) {
+        memcpy(out, k->key, k->key_len);
+        return 0;
+    }
+    return kc_env_diversify(k->key, k->key_len, serial, out);
+}
+
+int kc_issue_begin(kc_issue_session *s, kc_store *st, uint8_t way, const uint8_t *d,
+                   size_t len, uint8_t seed_out[16], size_t *out_len)
+{
+    uint8_t kcard[32], seed[16], p[32];
+    const uint8_t *serial = d;
+    key_rec k;
+    size_t need, plen;
+    uint32_t c0 = 1;
+    int rc;
+
+    if (s == NULL || st == NULL || (d == NULL && len) || seed_out == NULL || out_len == NULL)
+        return KC_ERR_ARG;
+    kc_issue_close(s); /* a new BEGIN replaces any session */
+    *out_len = 0;
+    need = way == KC_WAY_STATIC ? 15 : way == KC_WAY_TARGET_SEED ? 27
+                                   : way == KC_WAY_PREVIOUS_RANDOM ? 11 : 0;
+    if (need == 0 || len != need)
+        return KC_ERR_BAD_DATA;
+    size_t bucket = get_be(d + 9, 2);
+    if (!kc_env_bucket_valid(bucket))
+        return KC_ERR_BAD_DATA;
+    if (way == KC_WAY_STATIC) {
+        c0 = get_be(d + 11, 4);
+        /* room for a whole session of counters without wrapping */
+        if (c0 == 0 || c0 > UINT32_MAX - KC_ISSUE_MAX_STEPS)
+            return KC_ERR_BAD_DATA;
+    }
+    if ((rc = key_load(st, d[8], &k)) != 0)
+        return rc;
+    if (!(k.flags & KC_KEYF_ENVELOPE) || (way == KC_WAY_STATIC && !(k.flags & KC_KEYF_STATIC)))
+        return KC_ERR_STATE;
+    if (way == KC_WAY_PREVIOUS_RANDOM) {
+        if (kc_store_read(st, KC_KEY_CHAIN_STATE, p, sizeof(p), &plen) != 0 ||
+            plen != sizeof(p)) {
+            kc_wipe(p, sizeof(p));
+            return KC_ERR_STATE;
+        }
+        rc = kc_env_prev_random(p, serial, seed, p);
+        /* P' on flash before anything derived from P leaves the card. */
+        if (rc == 0)
+            rc = kc_store_put1(st, KC_KEY_CHAIN_STATE, p, sizeof(p));
+        kc_wipe(p, sizeof(p));
+        if (rc) {
+            kc_wipe(seed, sizeof(seed));
+            return rc;
+        }
+    } else if (way == KC_WAY_TARGET_SEED) {
+        memcpy(seed, d + 11, sizeof(seed));
+    }
+
+    rc = card_key(&k, serial, kcard);
+    if (rc == 0 && way == KC_WAY_STATIC) {
+        memcpy(s->secret, kcard, k.key_len); /* R_c is derived per envelope */
+        rc = kc_env_completion_key(kcard, k.key_len, serial, NULL, s->kcomp);
+    } else if (rc == 0) {
+        rc = kc_env_chain_seed(kcard, k.key_len, serial, seed, s->secret);
+        if (rc == 0)
+            rc = kc_env_completion_key(kcard, k.key_len, serial, seed, s->kcomp);
+    }
+    kc_wipe(kcard, sizeof(kcard));
+    if (rc) {
+        kc_wipe(seed, sizeof(seed));
+        kc_issue_close(s);
+        return rc;
+    }
+    s->secret_len = way == KC_WAY_STATIC ? (uint8_t)k.key_len : 32;
+    s->way = way;
+    s->key_no = d[8];
+    s->flags = (k.flags & KC_KEYF_COMMON) ? KC_RECEIPT_FLAG_COMMON : 0;
+    memcpy(s->serial, serial, 8);
+    s->bucket = (uint16_t)bucket;
+    s->c0 = c0;
+    s->n = 0;
+    s->open = 1;
+    if (way == KC_WAY_PREVIOUS_RANDOM) {
+        memcpy(seed_out, seed, sizeof(seed));
+        *out_len = sizeof(seed);
+    }
+    kc_wipe(seed, sizeof(seed));
+    return 0;
+}
+
+/* Key slot callbacks: keys of this key card, for the session's target. */
+typedef struct slot_ctx {
+    const kc_store *st;
+    const uint8_t *serial;
+} slot_ctx;
+
+static int slot_check(void *ctx, uint8_t key_no, size_t *len)
+{
+    slot_ctx *c = ctx;
+    key_rec k;
+    if (key_load(c->st, key_no, &k) != 0 || !(k.flags & KC_KEYF_INJECT))
+        return KC_ERR_BAD_DATA;
+    *len = k.key_len;
+    return 0;
+}
+
+static int slot_fill(void *ctx, uint8_t key_no, uint8_t *out, size_t len)
+{
+    slot_ctx *c = ctx;
+    key_rec k;
+    if (key_load(c->st, key_no, &k) != 0 || !(k.flags & KC_KEYF_INJECT) || k.key_len != len)
+        return KC_ERR_BAD_DATA;
+    return card_key(&k, c->serial, out);
+}
+
+/* Length of every ENVELOPE APDU of a bucket (kc_env_seal's encoding). */
+static size_t env_len(size_t bucket)
+{
+    size_t n = KC_ENV_CTR_LEN + bucket + KC_ENV_TAG_LEN;
+    return n <= 255 ? 5 + n + 1 : 7 + n + 2;
+}
+
+/* Step at off: template number, its parameters. 0 or KC_ERR_BAD_DATA. */
+static int next_step(const uint8_t *d, size_t len, size_t *off, uint8_t *tno,
+                     const uint8_t **params, size_t *plen)
+{
+    if (len - *off < 3)
+        return KC_ERR_BAD_DATA;
+    *tno = d[*off];
+    *plen = get_be(d + *off + 1, 2);
+    if (len - *off - 3 < *plen)
+        return KC_ERR_BAD_DATA;
+    *params = d + *off + 3;
+    *off += 3 + *plen;
+    return 0;
+}
+
+static int load_template(const kc_store *st, uint8_t tno, kc_template *t)
+{
+    const uint8_t *d;
+    size_t dl;
+    if (tno < KC_NUMBER_MIN || tno > KC_NUMBER_MAX ||
+        kc_store_get(st, KC_KEY_TEMPLATE(tno), &d, &dl) != 0 || kc_template_parse(t, d, dl) != 0)
+        return KC_ERR_BAD_DATA;
+    return 0;
+}
+
+int kc_issue_wrap(kc_issue_session *s, const kc_store *st, const uint8_t *steps, size_t len,
+                  uint8_t *out, size_t cap, size_t *out_len)
+{
+    slot_ctx sc = {st, s ? s->serial : NULL};
+    kc_template_keys keys = {&sc, slot_check, slot_fill};
+    uint8_t inner[KC_TPL_DATA_MAX];
+    uint8_t r[32];
+    const uint8_t *params;
+    size_t off = 0, plen, dlen, count = 0, o = 0;
+    uint8_t tno;
+    kc_template t;
+    int rc;
+
+    if (s == NULL || st == NULL || out == NULL || out_len == NULL || (steps == NULL && len))
+        return KC_ERR_ARG;
+    *out_len = 0;
+    if (!s->open)
+        return KC_ERR_STATE;
+    if (len == 0)
+        return KC_ERR_BAD_DATA;
+
+    /* Pass 1: everything checked, nothing produced. */
+    while (off < len) {
+        if ((rc = next_step(steps, len, &off, &tno, &params, &plen)) != 0 ||
+            (rc = load_template(st, tno, &t)) != 0 ||
+            (rc = kc_template_check(&t, params, plen, &keys, &dlen)) != 0)
+            return rc;
+        if (dlen > (size_t)s->bucket - KC_ENV_INNER_OVERHEAD)
+            return KC_ERR_BAD_DATA;
+        count++;
+    }
+    if ((size_t)s->n + count > KC_ISSUE_MAX_STEPS)
+        return KC_ERR_ISSUE_STEPS;
+    if (count * (2 + env_len(s->bucket)) > cap)
+        return KC_ERR_ISSUE_ROOM;
+
+    /* Pass 2: one envelope per step, counters consecutive. */
+    for (off = 0; off < len;) {
+        size_t alen = cap - o - 2;
+        uint32_t c = s->c0 + s->n;
+        (void)next_step(steps, len, &off, &tno, &params, &plen);
+        rc = load_template(st, tno, &t);
+        if (rc == 0)
+            rc = kc_template_fill(&t, params, plen, &keys, inner, sizeof(inner), &dlen);
+        if (rc == 0 && s->way == KC_WAY_STATIC) {
+            rc = kc_env_static_key(s->secret, s->secret_len, s->serial, c, r);
+        } else if (rc == 0) {
+            /* R_c replaces R_{c-1} in place: the old value is gone. */
+            rc = kc_env_chain_step(s->secret, s->serial, c);
+            if (rc == 0)
+                memcpy(r, s->secret, sizeof(r));
+        }
+        if (rc == 0)
+            rc = kc_env_seal(r, s->serial, c, s->bucket, t.hdr, inner, dlen, out + o + 2, &alen);
+        kc_wipe(r, sizeof(r));
+        kc_wipe(inner, sizeof(inner));
+        if (rc) {
+            /* Cannot happen after pass 1 short of a crypto fault: end the session. */
+            kc_wipe(out, cap);
+            kc_issue_close(s);
+            return KC_ERR_CRYPTO;
+        }
+        out[o] = (uint8_t)(alen >> 8);
+        out[o + 1] = (uint8_t)alen;
+        o += 2 + alen;
+        s->tpl[s->n++] = tno;
+    }
+    *out_len = o;
+    return 0;
+}
+
+int kc_issue_end(kc_issue_session *s, kc_store *st, const kc_hw *hw, const uint8_t *d,
+                 size_t len, uint8_t *result)
+{
+    uint8_t rec[13 + KC_ISSUE_RECEIPT_TPL_MAX];
+    uint8_t res = KC_ISSUE_ABORTED;
+    int rc;
+
+    if (s == NULL || st == NULL || result == NULL || (d == NULL && len))
+        return KC_ERR_ARG;
+    if (!s->open)
+        return KC_ERR_STATE;
+    if (len != 0) {
+        kc_env_transcript tr;
+        uint8_t mac[16];
+        size_t n = d[0];
+        if (len != 1 + 2 * n + 16 || n != s->n)
+            return KC_ERR_BAD_DATA;
+        rc = kc_env_transcript_init(&tr);
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            rc = kc_env_transcript_update(&tr, s->c0 + (uint32_t)i, d + 1 + 2 * i);
+        if (rc == 0)
+            rc = kc_env_transcript_final(&tr, s->kcomp, s->serial, mac);
+        kc_wipe(&tr, sizeof(tr));
+        if (rc) {
+            kc_wipe(mac, sizeof(mac));
+            return rc;
+        }
+        res = kc_ct_equal(mac, d + 1 + 2 * n, 16) ? KC_ISSUE_COMPLETED : KC_ISSUE_MAC_MISMATCH;
+        kc_wipe(mac, sizeof(mac));
+    }
+
+    size_t nt = s->n < KC_ISSUE_RECEIPT_TPL_MAX ? s->n : KC_ISSUE_RECEIPT_TPL_MAX;
+    memcpy(rec, s->serial, 8);
+    rec[8] = s->key_no;
+    rec[9] = s->way;
+    rec[10] = s->flags;
+    rec[11] = res;
+    rec[12] = s->n;
+    memcpy(rec + 13, s->tpl, nt);
+    if ((rc = kc_store_begin(st)) != 0)
+        return rc;
+    if ((rc = kc_audit_append(st, hw, KC_AUDIT_EVT_ISSUE_RECEIPT, rec, 13 + nt)) != 0 ||
+        (rc = kc_store_commit(st)) != 0) {
+        kc_store_abort(st);
+        return rc; /* no receipt: the session stays so END can be repeated */
+    }
+    kc_issue_close(s);
+    *result = res;
+    return 0;
+}

@@ -1,0 +1,122 @@
+/*
+ * kc_issue.h - the key card's side of issuance (docs/apdu.md "Issuance"):
+ * numbered keys and templates on the store, the previous-random chain state,
+ * and the issuance session BEGIN / WRAP / END that turns template steps into
+ * ENVELOPE APDUs (kc_envelope.h) for one target card and ends with an audit
+ * receipt.
+ *
+ * The session lives in a caller-owned kc_issue_session (inside kc_keycard,
+ * RAM only): power events and SELECT close it (kc_issue_close). It keeps the
+ * secrets the session needs (the chain value or the card key, the completion
+ * key) and, per envelope, only its template number: at most
+ * KC_ISSUE_MAX_STEPS envelopes.
+ */
+#ifndef KC_ISSUE_H
+#define KC_ISSUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kc_hw.h"
+#include "kc_store.h"
+#include "keycard_proto.h"
+
+/* Errors of this module beyond kc_err.h (the applet maps them). */
+#define KC_ERR_ISSUE_STEPS (-60) /* more than KC_ISSUE_MAX_STEPS envelopes in the session */
+#define KC_ERR_ISSUE_ROOM (-61)  /* the answer does not fit the caller's buffer */
+
+/* Stored key record (0x2000+n): type flags kcv(3) label_len label key. */
+#define KC_ISSUE_KEY_REC_MAX (6 + KC_LABEL_MAX + 32)
+
+typedef struct kc_issue_session {
+    int open;
+    uint8_t way;        /* KC_WAY_* */
+    uint8_t key_no;
+    uint8_t flags;      /* KC_RECEIPT_FLAG_* */
+    uint8_t serial[8];  /* the target's */
+    uint16_t bucket;
+    uint8_t secret[32]; /* ways 03/04: R_{c-1}, the chain value; way 01: Kcard */
+    uint8_t secret_len;
+    uint8_t kcomp[16];  /* completion key */
+    uint32_t c0;        /* counter of the first envelope */
+    uint8_t n;          /* envelopes produced */
+    uint8_t tpl[KC_ISSUE_MAX_STEPS]; /* template number of each envelope */
+} kc_issue_session;
+
+/* Wipe and close the session (no receipt). kc_issue_close(NULL) does nothing. */
+void kc_issue_close(kc_issue_session *s);
+
+/*
+ * Key check value of an AES key (16 or 32 bytes) into kcv[3].
+ * Returns 0, KC_ERR_ARG, KC_ERR_CRYPTO.
+ */
+int kc_issue_kcv(const uint8_t *key, size_t len, uint8_t kcv[KC_KCV_LEN]);
+
+/*
+ * Validate a PROVISION PUT of key n (data: type flags label_len label key)
+ * and add the record, with its KCV, to the store's open transaction.
+ * Returns 0, KC_ERR_BAD_DATA (malformed; nothing written), KC_ERR_CRYPTO,
+ * or the errors of kc_store_put.
+ */
+int kc_issue_key_put(kc_store *st, uint8_t n, const uint8_t *d, size_t len);
+
+/*
+ * Validate a binary template (kc_template_parse) and add it as template n
+ * to the open transaction. Returns 0, KC_ERR_BAD_DATA, or kc_store_put's errors.
+ */
+int kc_issue_template_put(kc_store *st, uint8_t n, const uint8_t *d, size_t len);
+
+/*
+ * Directories from number from (1..254) on: as many whole entries as fit in
+ * cap; *len 0 means no more. Keys: n type flags kcv(3) label_len label.
+ * Templates: n label_len label.
+ * Returns 0, KC_ERR_ISSUE_ROOM (entries remain but the first does not fit),
+ * KC_ERR_CORRUPT.
+ */
+int kc_issue_key_dir(const kc_store *st, unsigned from, uint8_t *out, size_t cap, size_t *len);
+int kc_issue_template_dir(const kc_store *st, unsigned from, uint8_t *out, size_t cap,
+                          size_t *len);
+
+/*
+ * Inside the open transaction: create the previous-random state P (32 random
+ * bytes) when the store has none. Returns 0, KC_ERR_RNG, kc_store_put's errors.
+ */
+int kc_issue_chain_init(kc_store *st, const kc_hw *hw);
+
+/*
+ * ISSUE BEGIN for way (KC_WAY_*), data as docs/apdu.md. Closes any open
+ * session first. Way 04 reads P, derives the seed, and commits P' in a store
+ * commit of its own before anything is returned; seed_out (16 bytes) then
+ * receives the seed and *out_len 16 (else 0). The store must have no open
+ * transaction.
+ * Returns 0; KC_ERR_BAD_DATA (data length or fields); KC_ERR_NOT_FOUND (no
+ * such key); KC_ERR_STATE (key without ENVELOPE, way 01 without STATIC, way
+ * 04 without chain state); KC_ERR_CRYPTO; store errors (nothing returned,
+ * no session).
+ */
+int kc_issue_begin(kc_issue_session *s, kc_store *st, uint8_t way, const uint8_t *d,
+                   size_t len, uint8_t seed_out[16], size_t *out_len);
+
+/*
+ * ISSUE WRAP: steps = repeated template(1) param_len(2) params. Every step is
+ * checked (template exists, parameters match, inner data fits the bucket,
+ * answer fits cap, session step limit) before the first envelope is made;
+ * then out receives per step: length(2) || ENVELOPE APDU.
+ * Returns 0; KC_ERR_STATE (no session); KC_ERR_BAD_DATA; KC_ERR_ISSUE_STEPS;
+ * KC_ERR_ISSUE_ROOM; KC_ERR_CRYPTO (the session is closed).
+ */
+int kc_issue_wrap(kc_issue_session *s, const kc_store *st, const uint8_t *steps, size_t len,
+                  uint8_t *out, size_t cap, size_t *out_len);
+
+/*
+ * ISSUE END: d empty = abort; else n(1) || n inner SWs (2 each) || MAC(16)
+ * with n the number of envelopes produced. Appends one ISSUE-RECEIPT audit
+ * entry in one store commit, then closes the session; *result gets
+ * KC_ISSUE_*. The store must have no open transaction.
+ * Returns 0; KC_ERR_STATE (no session); KC_ERR_BAD_DATA (length or n wrong:
+ * session kept); KC_ERR_CRYPTO; store errors (session kept, no receipt).
+ */
+int kc_issue_end(kc_issue_session *s, kc_store *st, const kc_hw *hw, const uint8_t *d,
+                 size_t len, uint8_t *result);
+
+#endif /* KC_ISSUE_H */
