@@ -1,0 +1,176 @@
+/*
+ * tc_card.c - the target card as a card: boot, power events, ATR, the card
+ * record (state and lock ways) and kc_target_card (kc_card.h), through which
+ * kc-vcard and libkeycard's sim transport run it. Commands are in tc_apdu.c.
+ */
+#include <string.h>
+
+#include "kc_crypto.h"
+#include "kc_err.h"
+#include "keycard_proto.h"
+#include "tc_card.h"
+#include "tc_keys.h"
+
+/*
+ * ATR for T=1: TS 3B, T0 8B (TD1 follows, 11 historical bytes), TD1 80, TD2 01
+ * (T=1), historical bytes: category 80, 56 "TARGET" (tag 5, 6 bytes),
+ * 82 90 00 (status indicator), then TCK.
+ */
+static const uint8_t atr_body[] = {
+    0x3B, 0x8B, 0x80, 0x01, 0x80, 0x56, 'T', 'A', 'R', 'G', 'E', 'T', 0x82, 0x90, 0x00,
+};
+
+uint16_t tc_err_to_sw(int err)
+{
+    switch (err) {
+    case KC_OK:
+        return KC_SW_OK;
+    case KC_ERR_NOT_FOUND:
+        return KC_SW_REF_NOT_FOUND;
+    case TC_ERR_FILE_NOT_FOUND:
+        return KC_SW_FILE_NOT_FOUND;
+    case KC_ERR_NO_SPACE:
+    case TC_ERR_QUOTA:
+        return KC_SW_NOT_ENOUGH_MEMORY;
+    case KC_ERR_FLASH:
+        return KC_SW_MEMORY_FAILURE;
+    case KC_ERR_STATE:
+        return KC_SW_CONDITIONS;
+    case KC_ERR_BAD_DATA:
+    case KC_ERR_TOO_BIG:
+        return KC_SW_WRONG_DATA;
+    case TC_ERR_LENGTH:
+        return KC_SW_WRONG_LENGTH;
+    case TC_ERR_EXISTS:
+        return TC_SW_FILE_EXISTS;
+    case TC_ERR_WRONG_TYPE:
+        return TC_SW_INCOMPATIBLE;
+    case TC_ERR_ACCESS:
+        return KC_SW_SECURITY_STATUS;
+    case TC_ERR_OFFSET:
+        return TC_SW_WRONG_OFFSET;
+    case TC_ERR_NO_RECORD:
+        return TC_SW_RECORD_NOT_FOUND;
+    case TC_ERR_PIN_BLOCKED:
+        return KC_SW_AUTH_BLOCKED;
+    default: /* KC_ERR_ARG, KC_ERR_CORRUPT, KC_ERR_CRYPTO, KC_ERR_RNG */
+        return KC_SW_UNKNOWN;
+    }
+}
+
+static int card_record(const tc_card *tc, uint8_t rec[2])
+{
+    size_t len;
+    if (kc_store_read(&tc->store, TC_KEY_CARD, rec, 2, &len) != 0 || len != 2) {
+        rec[0] = TC_STATE_VIRGIN;
+        rec[1] = 0;
+        return KC_ERR_NOT_FOUND;
+    }
+    return 0;
+}
+
+uint8_t tc_card_state(const tc_card *tc)
+{
+    uint8_t rec[2];
+    (void)card_record(tc, rec);
+    return rec[0];
+}
+
+uint8_t tc_card_locks(const tc_card *tc)
+{
+    uint8_t rec[2];
+    (void)card_record(tc, rec);
+    return rec[1];
+}
+
+int tc_card_put_record(tc_card *tc, uint8_t state, uint8_t locks)
+{
+    uint8_t rec[2] = {state, locks};
+    return kc_store_put(&tc->store, TC_KEY_CARD, rec, 2);
+}
+
+int tc_card_serial(const tc_card *tc, uint8_t serial[8])
+{
+    size_t len;
+    if (kc_store_read(&tc->store, TC_KEY_SERIAL, serial, 8, &len) != 0 || len != 8) {
+        memset(serial, 0, 8);
+        return KC_ERR_NOT_FOUND;
+    }
+    return 0;
+}
+
+void tc_card_clear_volatile(tc_card *tc)
+{
+    if (tc->store.txn_open)
+        kc_store_abort(&tc->store);
+    tc_session_end(tc);
+    tc->pin_ok = 0;
+    tc->auth_ok = 0;
+    tc->have_challenge = 0;
+    kc_wipe(tc->challenge, sizeof(tc->challenge));
+    tc->cur_df = 0; /* the master folder */
+    tc->cur_ef = -1;
+}
+
+static int boot(tc_card *tc)
+{
+    int rc;
+    tc->mounted = 0;
+    if ((rc = kc_store_mount(&tc->store, &tc->hw.flash)) != 0)
+        return rc;
+    tc->mounted = 1;
+    return 0;
+}
+
+int tc_card_init(tc_card *tc, const kc_hw *hw)
+{
+    if (tc == NULL || hw == NULL || hw->rng == NULL)
+        return KC_ERR_ARG;
+    memset(tc, 0, sizeof(*tc));
+    tc->hw = *hw;
+    tc->cur_ef = -1;
+    return boot(tc);
+}
+
+static int card_init(void *ctx, const kc_hw *hw)
+{
+    return tc_card_init(ctx, hw);
+}
+
+static void card_power(void *ctx, int event)
+{
+    tc_card *tc = ctx;
+    tc_card_clear_volatile(tc);
+    /* A power-up is a reboot: rebuild the store's RAM index from flash. */
+    if (event == KC_POWER_ON || event == KC_POWER_RESET)
+        (void)boot(tc);
+}
+
+static size_t card_atr(void *ctx, uint8_t *atr, size_t cap)
+{
+    uint8_t tck = 0;
+    (void)ctx;
+    if (cap < sizeof(atr_body) + 1)
+        return 0;
+    memcpy(atr, atr_body, sizeof(atr_body));
+    for (size_t i = 1; i < sizeof(atr_body); i++) /* TCK: XOR of T0..last historical byte */
+        tck ^= atr_body[i];
+    atr[sizeof(atr_body)] = tck;
+    return sizeof(atr_body) + 1;
+}
+
+static size_t card_process(void *ctx, const uint8_t *cmd, size_t len, uint8_t *resp, size_t cap)
+{
+    return tc_apdu_process(ctx, cmd, len, resp, cap);
+}
+
+const kc_card_ops kc_target_card = {
+    .name = "target",
+    .ctx_size = sizeof(tc_card),
+    .flash_size = TC_FLASH_SIZE,
+    .page_size = TC_PAGE_SIZE,
+    .init = card_init,
+    .power = card_power,
+    .atr = card_atr,
+    .process = card_process,
+};

@@ -1,0 +1,282 @@
+/*
+ * tc_card.h - the target card (docs/target-card.md): the IC card being
+ * issued. All firmware state in one caller-owned structure, the protocol
+ * constants of the card, and the internal interfaces between its modules:
+ *
+ *   tc_card.c     boot, power events, ATR, kc_target_card (kc_card.h)
+ *   tc_apdu.c     command table, dispatcher, plaintext command handlers
+ *   tc_session.c  issuance session: BEGIN, ENVELOPE, inner issuance commands, lock
+ *   tc_fs.c       file system objects, quotas, access conditions, file keys
+ *
+ * Persistent state lives in the store (map in tc_keys.h); everything else
+ * here is volatile and cleared by power events.
+ */
+#ifndef TC_CARD_H
+#define TC_CARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kc_card.h"
+#include "kc_envelope.h"
+#include "kc_hw.h"
+#include "kc_store.h"
+
+/* Flash geometry: 64 KiB in 2 KiB pages. */
+#define TC_FLASH_SIZE (64u * 1024u)
+#define TC_PAGE_SIZE 2048u
+
+/* Card states (GET DATA DF10 tag C5). */
+#define TC_STATE_VIRGIN 0x00
+#define TC_STATE_MANUFACTURED 0x01
+#define TC_STATE_ISSUING 0x02
+#define TC_STATE_ISSUED 0x03
+
+/* Lock ways (COMPLETE ISSUANCE P1 and the bit it sets in DF10 tag CA). */
+#define TC_LOCK_WAY_KEY 0x01   /* (a) lock the session's issuance key */
+#define TC_LOCK_WAY_TABLE 0x02 /* (b) table of INS refused after issuance */
+#define TC_LOCK_WAY_FILE 0x03  /* (c) completion file */
+#define TC_LOCK_WAY_FLAG 0x04  /* (d) explicit lock flag */
+#define TC_LOCK_A 0x01u
+#define TC_LOCK_B 0x02u
+#define TC_LOCK_C 0x04u
+#define TC_LOCK_D 0x08u
+
+/* Seeding ways (BEGIN ISSUANCE P1). */
+#define TC_WAY_STATIC 0x01
+#define TC_WAY_TARGET_SEED 0x03
+#define TC_WAY_HOST_SEED 0x04
+
+/* Issuance key flags (manufacture data and store record). */
+#define TC_IKEY_STATIC 0x01u /* may be used in static mode (no chain) */
+#define TC_IKEY_LOCKED 0x80u /* locked by lock way (a); never set by MANUFACTURE */
+#define TC_IKEY_MAX 16       /* issuance keys one MANUFACTURE may load */
+
+/* Class and instruction bytes. */
+#define TC_CLA_ISO 0x00
+#define TC_CLA_PROP 0x80
+#define TC_INS_SELECT 0xA4
+#define TC_INS_READ_BINARY 0xB0
+#define TC_INS_UPDATE_BINARY 0xD6
+#define TC_INS_READ_RECORD 0xB2
+#define TC_INS_APPEND_RECORD 0xE2
+#define TC_INS_VERIFY 0x20
+#define TC_INS_GET_CHALLENGE 0x84
+#define TC_INS_EXT_AUTH 0x82
+#define TC_INS_GET_DATA 0xCA
+#define TC_INS_MANUFACTURE 0xF0
+#define TC_INS_BEGIN 0x10
+/* Inner issuance commands (CLA 80, only inside an ENVELOPE). */
+#define TC_INS_CREATE 0xE0
+#define TC_INS_SET_KEY 0xD8
+#define TC_INS_WRITE_BINARY 0xD6
+#define TC_INS_WRITE_RECORD 0xDC
+#define TC_INS_COMPLETE 0x1E
+#define TC_CREATE_FOLDER 0x01
+#define TC_CREATE_KEY_FILE 0x02
+#define TC_CREATE_DATA_FILE 0x03
+
+/* GET DATA tags. */
+#define TC_TAG_CARD_INFO 0xDF10
+#define TC_TAG_FILE_LIST 0xDF11
+
+/* Object types (file list). */
+#define TC_OBJ_FOLDER 0x01
+#define TC_OBJ_KEY_FILE 0x02
+#define TC_OBJ_TRANSPARENT 0x03
+#define TC_OBJ_RECORD 0x04
+
+/* File key types (SET KEY P2). */
+#define TC_FKEY_PIN 0x01
+#define TC_FKEY_AES128 0x02
+#define TC_FKEY_AES256 0x03
+#define TC_FKEY_MAX_ID 15
+#define TC_PIN_MIN 4
+#define TC_PIN_MAX 16
+
+/* Access condition bytes. */
+#define TC_AC_ALWAYS 0x00
+#define TC_AC_NEVER 0xFF
+#define TC_AC_PIN(k) ((uint8_t)(0x10u | (k)))
+#define TC_AC_AUTH(k) ((uint8_t)(0x20u | (k)))
+
+/* File system limits. */
+#define TC_MF_FID 0x3F00u
+#define TC_MAX_OBJECTS 64
+#define TC_NAME_MAX 16
+#define TC_FILE_MAX 1024u     /* largest data file (bytes) */
+#define TC_MF_QUOTA 12288u    /* bytes the master folder hands out */
+#define TC_CHALLENGE_LEN 16
+#define TC_LOCK_TABLE_MAX 16
+
+/* Status words beyond keycard_proto.h. */
+#define TC_SW_AUTH_FAILED 0x6300
+#define TC_SW_INCOMPATIBLE 0x6981
+#define TC_SW_NO_CURRENT_EF 0x6986
+#define TC_SW_SM_WRONG 0x6988
+#define TC_SW_RECORD_NOT_FOUND 0x6A83
+#define TC_SW_FILE_EXISTS 0x6A89
+#define TC_SW_WRONG_OFFSET 0x6B00
+#define TC_SW_CHAINING 0x6884
+
+/* Module errors beyond kc_err.h (turned into status words by tc_err_to_sw). */
+#define TC_ERR_EXISTS (-64)       /* FID, folder name or key id already taken */
+#define TC_ERR_WRONG_TYPE (-65)   /* object of another type (6981) */
+#define TC_ERR_QUOTA (-66)        /* folder quota or file size exceeded (6A84) */
+#define TC_ERR_ACCESS (-67)       /* access condition not satisfied (6982) */
+#define TC_ERR_OFFSET (-68)       /* offset outside the file (6B00) */
+#define TC_ERR_NO_RECORD (-69)    /* record number not present (6A83) */
+#define TC_ERR_LENGTH (-70)       /* data length does not fit the object (6700) */
+#define TC_ERR_PIN_WRONG (-71)    /* VERIFY mismatch; tries left reported apart */
+#define TC_ERR_PIN_BLOCKED (-72)  /* no tries left (6983) */
+#define TC_ERR_FILE_NOT_FOUND (-73) /* no such FID or name (6A82) */
+
+/* One issuance session (RAM only). */
+typedef struct tc_session {
+    int open;
+    uint8_t way;                  /* TC_WAY_* */
+    uint8_t key_no;
+    uint8_t kcard_len;
+    uint8_t kcard[32];            /* static mode derives R_c from it */
+    uint8_t r[KC_ENV_R_LEN];      /* chain modes: R_{c-1} until the next envelope */
+    uint8_t kcomp[16];
+    uint32_t next_c;              /* the counter the next envelope must carry */
+    kc_env_transcript transcript;
+} tc_session;
+
+typedef struct tc_card {
+    kc_hw hw;
+    kc_store store;
+    int mounted;
+    /* security state, cleared by power events */
+    uint16_t pin_ok;              /* bit k: PIN key k verified */
+    uint16_t auth_ok;             /* bit k: AES key k authenticated */
+    int have_challenge;
+    uint8_t challenge[TC_CHALLENGE_LEN];
+    /* selection: object slots, -1 none */
+    int cur_df;
+    int cur_ef;
+    tc_session sess;
+} tc_card;
+
+/* A decoded file system object header (tc_fs.c). */
+typedef struct tc_obj {
+    int slot;
+    uint16_t fid, parent;
+    uint8_t type;
+    uint8_t read_ac, change_ac;
+    uint16_t size;    /* folder: quota; transparent: bytes; record: rec_len * rec_max; key file: 0 */
+    uint8_t rec_len, rec_max;
+    uint16_t used;    /* folder: bytes of quota handed out to children */
+    uint8_t name_len;
+    uint8_t name[TC_NAME_MAX];
+} tc_obj;
+
+/* ---- tc_card.c ---------------------------------------------------------- */
+
+/* Boot on hw. Errors: KC_ERR_ARG, KC_ERR_FLASH. */
+int tc_card_init(tc_card *tc, const kc_hw *hw);
+/* Clear security state, challenge, session and selection (power events). */
+void tc_card_clear_volatile(tc_card *tc);
+/* State (TC_STATE_*) and lock ways (TC_LOCK_* bits) from the store. */
+uint8_t tc_card_state(const tc_card *tc);
+uint8_t tc_card_locks(const tc_card *tc);
+/* Serial into serial (zeros while VIRGIN). Returns 0 or KC_ERR_NOT_FOUND. */
+int tc_card_serial(const tc_card *tc, uint8_t serial[8]);
+/* Put the card record (state, locks) into the open transaction. */
+int tc_card_put_record(tc_card *tc, uint8_t state, uint8_t locks);
+/* Status word of a service error. */
+uint16_t tc_err_to_sw(int err);
+
+/* ---- tc_apdu.c ---------------------------------------------------------- */
+
+/* Process one command APDU into resp (cap >= 2); returns the response length. */
+size_t tc_apdu_process(tc_card *tc, const uint8_t *cmd, size_t len, uint8_t *resp, size_t cap);
+
+/* ---- tc_session.c ------------------------------------------------------- */
+
+/* Wipe the session. */
+void tc_session_end(tc_card *tc);
+
+/*
+ * BEGIN ISSUANCE: way, key number, data (way 04: seed). Writes the response
+ * (seed or counter) to out. Returns a status word.
+ */
+uint16_t tc_session_begin(tc_card *tc, uint8_t way, uint8_t key_no, const uint8_t *data,
+                          size_t lc, uint8_t *out, size_t cap, size_t *out_len);
+
+/* ENVELOPE: the whole command APDU. Returns the outer status word. */
+uint16_t tc_session_envelope(tc_card *tc, const uint8_t *cmd, size_t len, uint8_t *out,
+                             size_t cap, size_t *out_len);
+
+/* ---- tc_fs.c ------------------------------------------------------------ */
+
+/*
+ * Create the master folder in the open transaction (MANUFACTURE).
+ * Errors: those of kc_store_put.
+ */
+int tc_fs_format(tc_card *tc);
+
+/* Find an object by FID / by folder name. Errors: TC_ERR_FILE_NOT_FOUND, KC_ERR_CORRUPT. */
+int tc_fs_find(const tc_card *tc, uint16_t fid, tc_obj *o);
+int tc_fs_find_name(const tc_card *tc, const uint8_t *name, size_t len, tc_obj *o);
+/* Object in slot. Errors: TC_ERR_FILE_NOT_FOUND, KC_ERR_CORRUPT. */
+int tc_fs_get(const tc_card *tc, int slot, tc_obj *o);
+
+/* 1 when the access condition ac is satisfied by the security state. */
+int tc_fs_ac_ok(const tc_card *tc, uint8_t ac);
+/* 1 when ac is a valid access condition byte. */
+int tc_fs_ac_valid(uint8_t ac);
+
+/*
+ * Inner CREATE (P1 TC_CREATE_*) with its data, puts into the open
+ * transaction. Errors: KC_ERR_BAD_DATA, TC_ERR_LENGTH, TC_ERR_EXISTS,
+ * TC_ERR_FILE_NOT_FOUND, TC_ERR_WRONG_TYPE, TC_ERR_QUOTA, store errors.
+ */
+int tc_fs_create(tc_card *tc, uint8_t kind, const uint8_t *d, size_t n);
+
+/*
+ * Read len bytes at off of transparent file o into out (*n bytes given).
+ * Errors: TC_ERR_WRONG_TYPE, TC_ERR_OFFSET, KC_ERR_CORRUPT.
+ */
+int tc_fs_read_binary(const tc_card *tc, const tc_obj *o, size_t off, uint8_t *out,
+                      size_t max, size_t *n);
+/* Write into transparent file o in the open transaction. Errors: TC_ERR_WRONG_TYPE, TC_ERR_OFFSET, TC_ERR_LENGTH, store. */
+int tc_fs_write_binary(tc_card *tc, const tc_obj *o, size_t off, const uint8_t *d, size_t n);
+/* Record recno (1..) of record file o. Errors: TC_ERR_WRONG_TYPE, TC_ERR_NO_RECORD. */
+int tc_fs_read_record(const tc_card *tc, const tc_obj *o, unsigned recno, uint8_t *out,
+                      size_t *n);
+/* Append a record (exactly rec_len bytes) in the open transaction. Errors: TC_ERR_WRONG_TYPE, TC_ERR_LENGTH, TC_ERR_QUOTA, store. */
+int tc_fs_append_record(tc_card *tc, const tc_obj *o, const uint8_t *d, size_t n);
+
+/*
+ * SET KEY: key id k, type, data = key file FID || value, in the open
+ * transaction. Errors: KC_ERR_BAD_DATA, TC_ERR_LENGTH, TC_ERR_EXISTS,
+ * TC_ERR_FILE_NOT_FOUND, TC_ERR_WRONG_TYPE, KC_ERR_RNG, KC_ERR_CRYPTO, store.
+ */
+int tc_fs_set_key(tc_card *tc, uint8_t k, uint8_t type, const uint8_t *d, size_t n);
+
+/* Type of file key k (TC_FKEY_*), or 0 when absent. */
+uint8_t tc_fs_key_type(const tc_card *tc, uint8_t k);
+
+/*
+ * VERIFY PIN key k: spend a try (committed), compare in constant time, on a
+ * match restore the tries (committed). *left gets the tries left.
+ * Errors: KC_ERR_NOT_FOUND, TC_ERR_PIN_WRONG, TC_ERR_PIN_BLOCKED, store, crypto.
+ */
+int tc_fs_verify_pin(tc_card *tc, uint8_t k, const uint8_t *pin, size_t len, unsigned *left);
+/* Tries left of PIN key k. Errors: KC_ERR_NOT_FOUND. */
+int tc_fs_pin_tries(const tc_card *tc, uint8_t k, unsigned *left);
+
+/* CMAC of msg under AES key k. Errors: KC_ERR_NOT_FOUND, KC_ERR_CRYPTO. */
+int tc_fs_key_cmac(const tc_card *tc, uint8_t k, const uint8_t *msg, size_t len,
+                   uint8_t mac[16]);
+
+/* The file list of GET DATA DF11 into out. Errors: KC_ERR_TOO_BIG. */
+int tc_fs_list(const tc_card *tc, uint8_t *out, size_t cap, size_t *n);
+
+/* The card's static-mode counter and other small helpers shared by modules. */
+uint32_t tc_get_u32(const uint8_t *p);
+void tc_put_u32(uint8_t *p, uint32_t v);
+
+#endif /* TC_CARD_H */

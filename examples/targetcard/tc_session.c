@@ -1,0 +1,390 @@
+/*
+ * tc_session.c - the target card's issuance session (docs/target-card.md,
+ * docs/protocol.md): BEGIN ISSUANCE seeds the session by one of three ways,
+ * ENVELOPE opens an encrypted inner command with the next chain value, runs
+ * it and answers with a MACed response; COMPLETE ISSUANCE locks the card by
+ * one of the four lock ways and answers the completion MAC.
+ *
+ * The session lives in RAM only. Any refused envelope (bad format, wrong
+ * counter, bad tag, locked) wipes it: the host must BEGIN again, and since
+ * the chain value of a refused envelope is gone, nothing captured can be
+ * replayed into a later session. An accepted envelope is one store commit:
+ * the inner command's changes (or none, when the inner command is refused),
+ * the static-mode counter and the card state together.
+ */
+#include <string.h>
+
+#include "kc_crypto.h"
+#include "kc_envelope.h"
+#include "kc_err.h"
+#include "keycard_proto.h"
+#include "tc_card.h"
+#include "tc_keys.h"
+
+/* INS codes lock way (b) refuses when COMPLETE ISSUANCE gives no table. */
+static const uint8_t default_lock_table[] = {
+    TC_INS_CREATE, TC_INS_SET_KEY, TC_INS_WRITE_BINARY, TC_INS_WRITE_RECORD, TC_INS_COMPLETE,
+};
+
+static uint16_t get16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+void tc_session_end(tc_card *tc)
+{
+    if (tc->sess.open) {
+        uint8_t mac[16];
+        /* Ends the running hash; its state is wiped by final. */
+        (void)kc_env_transcript_final(&tc->sess.transcript, tc->sess.kcomp, tc->sess.kcomp, mac);
+        kc_wipe(mac, sizeof(mac));
+    }
+    kc_wipe(&tc->sess, sizeof(tc->sess));
+}
+
+/* Issuance key key_no: flags and Kcard. Errors: KC_ERR_NOT_FOUND, KC_ERR_CORRUPT. */
+static int ikey(const tc_card *tc, uint8_t key_no, uint8_t *flags, uint8_t kcard[32],
+                size_t *kcard_len)
+{
+    const uint8_t *d;
+    size_t len;
+    if (key_no == 0 || kc_store_get(&tc->store, TC_KEY_IKEY(key_no), &d, &len) != 0)
+        return KC_ERR_NOT_FOUND;
+    if (len < 2 || (d[1] != 16 && d[1] != 32) || len != 2u + d[1])
+        return KC_ERR_CORRUPT;
+    *flags = d[0];
+    if (kcard != NULL)
+        memcpy(kcard, d + 2, d[1]);
+    *kcard_len = d[1];
+    return 0;
+}
+
+static int completion_file_present(const tc_card *tc)
+{
+    uint8_t fid[2];
+    size_t len;
+    tc_obj o;
+    return kc_store_read(&tc->store, TC_KEY_LOCK_FILE, fid, 2, &len) == 0 && len == 2 &&
+           tc_fs_find(tc, get16(fid), &o) == 0;
+}
+
+/*
+ * 1 when the lock refuses issuance with key key_no (and, when have_ins, the
+ * inner instruction ins): the rule of each lock way applied so far.
+ */
+static int locked(const tc_card *tc, uint8_t key_no, int have_ins, uint8_t ins)
+{
+    uint8_t locks = tc_card_locks(tc);
+    uint8_t flags, table[TC_LOCK_TABLE_MAX];
+    size_t kl, n;
+
+    if (locks & TC_LOCK_D)
+        return 1;
+    if ((locks & TC_LOCK_C) && completion_file_present(tc))
+        return 1;
+    if ((locks & TC_LOCK_A) && (ikey(tc, key_no, &flags, NULL, &kl) != 0 || (flags & TC_IKEY_LOCKED)))
+        return 1;
+    if ((locks & TC_LOCK_B) && have_ins) {
+        if (kc_store_read(&tc->store, TC_KEY_LOCK_TABLE, table, sizeof(table), &n) != 0)
+            return 1; /* a lost table must not open the card */
+        for (size_t i = 0; i < n; i++)
+            if (table[i] == ins)
+                return 1;
+    }
+    return 0;
+}
+
+/* ---- BEGIN ISSUANCE ----------------------------------------------------- */
+
+uint16_t tc_session_begin(tc_card *tc, uint8_t way, uint8_t key_no, const uint8_t *data,
+                          size_t lc, uint8_t *out, size_t cap, size_t *out_len)
+{
+    tc_session *s = &tc->sess;
+    uint8_t serial[8], seed[KC_ENV_SEED_LEN], flags, kcard[32], ctr[4];
+    size_t kcard_len, len;
+    uint32_t last = 0;
+    int rc;
+
+    tc_session_end(tc); /* a BEGIN always ends the session before it */
+    if (way != TC_WAY_STATIC && way != TC_WAY_TARGET_SEED && way != TC_WAY_HOST_SEED)
+        return KC_SW_WRONG_P1P2;
+    if (lc != (way == TC_WAY_HOST_SEED ? KC_ENV_SEED_LEN : 0u))
+        return KC_SW_WRONG_LENGTH;
+    if ((way == TC_WAY_STATIC && cap < 4) || (way == TC_WAY_TARGET_SEED && cap < KC_ENV_SEED_LEN))
+        return KC_SW_WRONG_LENGTH;
+    if ((rc = ikey(tc, key_no, &flags, kcard, &kcard_len)) != 0)
+        return tc_err_to_sw(rc);
+    if (locked(tc, key_no, 0, 0) || (way == TC_WAY_STATIC && !(flags & TC_IKEY_STATIC))) {
+        kc_wipe(kcard, sizeof(kcard));
+        return KC_SW_CONDITIONS;
+    }
+    (void)tc_card_serial(tc, serial);
+    if (way == TC_WAY_STATIC) {
+        if (kc_store_read(&tc->store, TC_KEY_STATIC_CTR, ctr, 4, &len) == 0 && len == 4)
+            last = tc_get_u32(ctr);
+        if (last == UINT32_MAX) {
+            kc_wipe(kcard, sizeof(kcard));
+            return KC_SW_CONDITIONS; /* counter space used up */
+        }
+        rc = kc_env_completion_key(kcard, kcard_len, serial, NULL, s->kcomp);
+        s->next_c = last + 1;
+    } else {
+        if (way == TC_WAY_TARGET_SEED)
+            rc = tc->hw.rng(tc->hw.ctx, seed, sizeof(seed)) ? KC_ERR_RNG : 0;
+        else
+            memcpy(seed, data, sizeof(seed)), rc = 0;
+        if (rc == 0)
+            rc = kc_env_chain_seed(kcard, kcard_len, serial, seed, s->r);
+        if (rc == 0)
+            rc = kc_env_completion_key(kcard, kcard_len, serial, seed, s->kcomp);
+        s->next_c = 1;
+    }
+    if (rc == 0)
+        rc = kc_env_transcript_init(&s->transcript);
+    if (rc) {
+        kc_wipe(kcard, sizeof(kcard));
+        kc_wipe(s, sizeof(*s));
+        return tc_err_to_sw(rc);
+    }
+    s->way = way;
+    s->key_no = key_no;
+    s->kcard_len = (uint8_t)kcard_len;
+    memcpy(s->kcard, kcard, kcard_len);
+    kc_wipe(kcard, sizeof(kcard));
+    s->open = 1;
+    if (way == TC_WAY_STATIC) {
+        tc_put_u32(out, s->next_c);
+        *out_len = 4;
+    } else if (way == TC_WAY_TARGET_SEED) {
+        memcpy(out, seed, sizeof(seed));
+        *out_len = sizeof(seed);
+    }
+    kc_wipe(seed, sizeof(seed));
+    return KC_SW_OK;
+}
+
+/* ---- inner issuance commands -------------------------------------------- */
+
+/* What an inner command changes besides its own puts. */
+typedef struct inner_ctx {
+    uint8_t state, locks;
+    int complete; /* COMPLETE ISSUANCE ran: answer the completion MAC */
+} inner_ctx;
+
+static int inner_complete(tc_card *tc, const uint8_t hdr[4], const uint8_t *d, size_t n,
+                          inner_ctx *x)
+{
+    uint8_t rec[2 + 32], flags;
+    size_t kl;
+    int rc;
+
+    switch (hdr[2]) {
+    case TC_LOCK_WAY_KEY:
+        if (n != 0)
+            return TC_ERR_LENGTH;
+        if ((rc = ikey(tc, tc->sess.key_no, &flags, rec + 2, &kl)) != 0)
+            return rc;
+        rec[0] = flags | TC_IKEY_LOCKED;
+        rec[1] = (uint8_t)kl;
+        rc = kc_store_put(&tc->store, TC_KEY_IKEY(tc->sess.key_no), rec, 2 + kl);
+        kc_wipe(rec, sizeof(rec));
+        if (rc)
+            return rc;
+        x->locks |= TC_LOCK_A;
+        break;
+    case TC_LOCK_WAY_TABLE:
+        if (n > TC_LOCK_TABLE_MAX)
+            return TC_ERR_LENGTH;
+        if (n == 0) {
+            d = default_lock_table;
+            n = sizeof(default_lock_table);
+        }
+        if ((rc = kc_store_put(&tc->store, TC_KEY_LOCK_TABLE, d, n)) != 0)
+            return rc;
+        x->locks |= TC_LOCK_B;
+        break;
+    case TC_LOCK_WAY_FILE: {
+        /* The completion file: a 1-byte transparent file in the MF, readable, never changed. */
+        uint8_t c[9] = {d[0], d[1], TC_MF_FID >> 8, TC_MF_FID & 0xFF, TC_OBJ_TRANSPARENT, 0, 1,
+                        TC_AC_ALWAYS, TC_AC_NEVER};
+        if (n != 2)
+            return TC_ERR_LENGTH;
+        if ((rc = tc_fs_create(tc, TC_CREATE_DATA_FILE, c, sizeof(c))) != 0 ||
+            (rc = kc_store_put(&tc->store, TC_KEY_LOCK_FILE, d, 2)) != 0)
+            return rc;
+        x->locks |= TC_LOCK_C;
+        break;
+    }
+    case TC_LOCK_WAY_FLAG:
+        if (n != 0)
+            return TC_ERR_LENGTH;
+        x->locks |= TC_LOCK_D;
+        break;
+    default:
+        return KC_ERR_ARG; /* P1 checked by the caller */
+    }
+    x->state = TC_STATE_ISSUED;
+    x->complete = 1;
+    return 0;
+}
+
+/* Run one inner command inside the open transaction; returns its status word. */
+static uint16_t inner_run(tc_card *tc, const uint8_t hdr[4], const uint8_t *d, size_t n,
+                          inner_ctx *x)
+{
+    uint8_t p1 = hdr[2], p2 = hdr[3];
+    tc_obj o;
+    int rc;
+
+    if (hdr[0] != TC_CLA_PROP)
+        return KC_SW_CLA_NOT_SUPPORTED;
+    switch (hdr[1]) {
+    case TC_INS_CREATE:
+        if (p1 < TC_CREATE_FOLDER || p1 > TC_CREATE_DATA_FILE || p2 != 0)
+            return KC_SW_WRONG_P1P2;
+        rc = tc_fs_create(tc, p1, d, n);
+        break;
+    case TC_INS_SET_KEY:
+        if (p1 < 1 || p1 > TC_FKEY_MAX_ID || p2 < TC_FKEY_PIN || p2 > TC_FKEY_AES256)
+            return KC_SW_WRONG_P1P2;
+        rc = tc_fs_set_key(tc, p1, p2, d, n);
+        break;
+    case TC_INS_WRITE_BINARY:
+        if (p1 != 0 || p2 != 0)
+            return KC_SW_WRONG_P1P2;
+        if (n < 5)
+            return KC_SW_WRONG_LENGTH;
+        if ((rc = tc_fs_find(tc, get16(d), &o)) == 0)
+            rc = tc_fs_write_binary(tc, &o, get16(d + 2), d + 4, n - 4);
+        break;
+    case TC_INS_WRITE_RECORD:
+        if (p1 != 0 || p2 != 0)
+            return KC_SW_WRONG_P1P2;
+        if (n < 3)
+            return KC_SW_WRONG_LENGTH;
+        if ((rc = tc_fs_find(tc, get16(d), &o)) == 0)
+            rc = tc_fs_append_record(tc, &o, d + 2, n - 2);
+        break;
+    case TC_INS_COMPLETE:
+        if (p1 < TC_LOCK_WAY_KEY || p1 > TC_LOCK_WAY_FLAG || p2 != 0)
+            return KC_SW_WRONG_P1P2;
+        rc = inner_complete(tc, hdr, d, n, x);
+        break;
+    default:
+        return KC_SW_INS_NOT_SUPPORTED;
+    }
+    return tc_err_to_sw(rc);
+}
+
+/* ---- ENVELOPE ----------------------------------------------------------- */
+
+static uint16_t open_error_sw(int rc)
+{
+    switch (rc) {
+    case KC_ERR_ENV_COUNTER:
+        return KC_SW_CONDITIONS;
+    case KC_ERR_AUTH:
+    case KC_ERR_BAD_DATA:
+        return TC_SW_SM_WRONG;
+    case KC_ERR_ENV_FORMAT:
+    case KC_ERR_TOO_BIG:
+        return KC_SW_WRONG_LENGTH;
+    default:
+        return KC_SW_UNKNOWN;
+    }
+}
+
+uint16_t tc_session_envelope(tc_card *tc, const uint8_t *cmd, size_t len, uint8_t *out,
+                             size_t cap, size_t *out_len)
+{
+    tc_session *s = &tc->sess;
+    uint8_t serial[8], hdr[4], data[KC_ENV_INNER_MAX], r[KC_ENV_R_LEN], sw[2], ctr[4];
+    uint8_t mac[KC_ENV_MAC_LEN];
+    size_t n = sizeof(data);
+    uint32_t c = s->next_c;
+    inner_ctx x;
+    uint16_t isw;
+    int rc;
+
+    if (!s->open)
+        return KC_SW_CONDITIONS;
+    (void)tc_card_serial(tc, serial);
+    if (s->way == TC_WAY_STATIC) {
+        rc = kc_env_static_key(s->kcard, s->kcard_len, serial, c, r);
+    } else {
+        /* R_{c-1} becomes R_c here and is gone, whatever the envelope holds. */
+        rc = kc_env_chain_step(s->r, serial, c);
+        memcpy(r, s->r, sizeof(r));
+    }
+    if (rc == 0)
+        rc = kc_env_open(r, serial, c, cmd, len, hdr, data, &n, NULL);
+    if (rc) {
+        kc_wipe(r, sizeof(r));
+        tc_session_end(tc);
+        return open_error_sw(rc);
+    }
+    if (locked(tc, s->key_no, 1, hdr[1])) {
+        kc_wipe(data, n);
+        kc_wipe(r, sizeof(r));
+        tc_session_end(tc);
+        return KC_SW_CONDITIONS;
+    }
+
+    /* One transaction: the inner command's puts, the counter, the card state. */
+    x.state = tc_card_state(tc);
+    x.locks = tc_card_locks(tc);
+    x.complete = 0;
+    uint8_t old_state = x.state, old_locks = x.locks;
+    if ((rc = kc_store_begin(&tc->store)) == 0) {
+        isw = inner_run(tc, hdr, data, n, &x);
+        if (isw != KC_SW_OK) {
+            /* A refused inner command changes nothing of its own. */
+            kc_store_abort(&tc->store);
+            x.state = old_state;
+            x.locks = old_locks;
+            x.complete = 0;
+            rc = kc_store_begin(&tc->store);
+        }
+        if (rc == 0 && x.state == TC_STATE_MANUFACTURED)
+            x.state = TC_STATE_ISSUING;
+        if (rc == 0 && (x.state != old_state || x.locks != old_locks))
+            rc = tc_card_put_record(tc, x.state, x.locks);
+        if (rc == 0 && s->way == TC_WAY_STATIC) {
+            tc_put_u32(ctr, c);
+            rc = kc_store_put(&tc->store, TC_KEY_STATIC_CTR, ctr, 4);
+        }
+        if (rc == 0)
+            rc = kc_store_commit(&tc->store);
+        if (rc)
+            kc_store_abort(&tc->store);
+    }
+    kc_wipe(data, sizeof(data));
+    if (rc) {
+        kc_wipe(r, sizeof(r));
+        tc_session_end(tc);
+        return tc_err_to_sw(rc);
+    }
+
+    sw[0] = (uint8_t)(isw >> 8);
+    sw[1] = (uint8_t)isw;
+    rc = kc_env_transcript_update(&s->transcript, c, sw);
+    if (rc == 0 && x.complete)
+        rc = kc_env_transcript_final(&s->transcript, s->kcomp, serial, mac);
+    if (rc == 0) {
+        *out_len = cap;
+        rc = kc_env_resp_build(r, serial, c, sw, mac, x.complete ? sizeof(mac) : 0, out, out_len);
+    }
+    kc_wipe(r, sizeof(r));
+    kc_wipe(mac, sizeof(mac));
+    if (rc || x.complete) {
+        /* The transcript is spent after COMPLETE: the session is over. */
+        if (x.complete)
+            s->open = 0; /* final already wiped the hash */
+        tc_session_end(tc);
+        return rc ? tc_err_to_sw(rc == KC_ERR_TOO_BIG ? KC_ERR_ARG : rc) : KC_SW_OK;
+    }
+    s->next_c = c + 1;
+    if (s->next_c == 0)
+        tc_session_end(tc); /* counter space used up */
+    return KC_SW_OK;
+}
