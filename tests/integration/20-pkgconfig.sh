@@ -15,7 +15,10 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/kc-pkgconfig.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 dest=$tmp/root
 
-if ! make -s B="$B" PREFIX=/usr DESTDIR="$dest" install >"$tmp/install.log" 2>&1; then
+# A sanitizer run (make sanitize) builds with KC_SANITIZE flags: keep them.
+san=${KC_SANITIZE:-}
+if [ -n "$san" ]; then set -- EXTRA_CFLAGS="$san" LDFLAGS="$san"; else set --; fi
+if ! make -s B="$B" "$@" PREFIX=/usr DESTDIR="$dest" install >"$tmp/install.log" 2>&1; then
     tail -n 20 "$tmp/install.log" >&2
     echo "FAIL: make install PREFIX=/usr DESTDIR=$dest" >&2
     exit 1
@@ -82,7 +85,7 @@ int main(int argc, char **argv)
 }
 C
 # shellcheck disable=SC2086
-if cc -std=c11 -Wall -Wextra -Werror $cflags -o "$tmp/use" "$tmp/use.c" $libs 2>"$tmp/cc.log"; then
+if cc -std=c11 -Wall -Wextra -Werror $san $cflags -o "$tmp/use" "$tmp/use.c" $libs 2>"$tmp/cc.log"; then
     ok "a program builds with pkg-config's flags alone"
     out=$(LD_LIBRARY_PATH="$lib" "$tmp/use" "sim:$tmp/card.img" 2>&1)
     rc=$?

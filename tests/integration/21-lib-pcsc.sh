@@ -11,7 +11,7 @@ vc_lock "$0" "$@"
 die() { echo "FAIL: $*" >&2; exit 1; }
 mkdir -p "$B/integration" || exit 1
 prog=$B/integration/lib_pcsc
-cc -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Iinclude -o "$prog" tests/integration/lib_pcsc.c \
+cc -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror ${KC_SANITIZE:-} -Iinclude -o "$prog" tests/integration/lib_pcsc.c \
     -L"$B/lib" -lkeycard -Wl,-rpath,"$B/lib" || die "cannot build lib_pcsc.c"
 
 # Our own key card image, provisioned through libkeycard's sim transport.
