@@ -182,3 +182,6 @@ clean:
 	rm -rf $(B)
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+# Hardening suites keep their rules beside their sources.
+-include tests/fuzz/fuzz.mk

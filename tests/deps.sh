@@ -3,7 +3,8 @@
 # As root: apt-get installs them. Otherwise: print the one command to run.
 set -u
 PKGS="build-essential pkg-config libmbedtls-dev libpcsclite-dev pcscd vsmartcard-vpcd check
-libjansson-dev opensc pcsc-tools python3-pyscard procps"
+libjansson-dev opensc pcsc-tools python3-pyscard procps valgrind clang libclang-rt-14-dev
+python3-cryptography"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
