@@ -62,7 +62,9 @@ typedef enum keycard_rc {
     KEYCARD_ERR_BLANK = -20,        /* key card not provisioned yet */
     KEYCARD_ERR_KEY_FORMAT = -21,   /* a public/private key could not be parsed */
     KEYCARD_ERR_CRYPTO = -22,       /* host crypto failure */
-    KEYCARD_ERR_IO = -23            /* file I/O failure on the host (sim state file) */
+    KEYCARD_ERR_IO = -23,           /* file I/O failure on the host (sim state file) */
+    KEYCARD_ERR_ENVELOPE = -24      /* target card refused an envelope (6988: bad tag,
+                                       wrong key, replayed or skipped counter) */
 } keycard_rc;
 
 /* One line that a person understands; never NULL. */
@@ -207,6 +209,11 @@ typedef struct keycard_audit_entry {
 #define KEYCARD_AUDIT_PIN_BLOCKED 0x03 /* data: reference */
 #define KEYCARD_AUDIT_UNBLOCKED 0x04   /* data: reference */
 #define KEYCARD_AUDIT_PIN_CHANGED 0x05 /* data: reference */
+/*
+ * data: target serial(8) key number(1) way(1) flags(1: bit0 common key used)
+ * result(1: KEYCARD_ISSUE_*) steps(1) template numbers (up to 40)
+ */
+#define KEYCARD_AUDIT_ISSUE_RECEIPT 0x06
 
 /* Name of an audit event ("unlock", ...); "unknown" for others. */
 KEYCARD_API const char *keycard_audit_event_name(uint8_t event);
@@ -255,6 +262,258 @@ KEYCARD_API keycard_rc keycard_identity_sign(keycard_identity *id, const uint8_t
  */
 KEYCARD_API keycard_rc keycard_transmit(keycard *kc, const uint8_t *apdu, size_t apdu_len,
                                         uint8_t *resp, size_t *resp_len);
+
+/* ==== Numbered keys and templates (provisioned by kc-admin) ============== */
+
+/*
+ * Provisioning puts of keys and templates reuse keycard_provision_put:
+ *   tag KEYCARD_TAG_KEY(n):      type(1) flags(1) label_len(1) label key(16/32)
+ *   tag KEYCARD_TAG_TEMPLATE(n): the binary template of docs/apdu.md
+ * with n in 1..254.
+ */
+#define KEYCARD_TAG_KEY(n) ((uint16_t)(0x2000 | ((n) & 0xFF)))
+#define KEYCARD_TAG_TEMPLATE(n) ((uint16_t)(0x3000 | ((n) & 0xFF)))
+
+#define KEYCARD_KEY_AES128 0x01
+#define KEYCARD_KEY_AES256 0x02
+
+#define KEYCARD_KEYF_COMMON 0x01   /* patent way 1: same key in every card (weak) */
+#define KEYCARD_KEYF_ENVELOPE 0x02 /* may key an issuance session */
+#define KEYCARD_KEYF_INJECT 0x04   /* may be written into a target by a KEY slot */
+#define KEYCARD_KEYF_STATIC 0x08   /* may be used without a chain (way 1/2) */
+
+#define KEYCARD_LABEL_MAX 32
+
+/* One entry of the key directory. Key values are never readable. */
+typedef struct keycard_key_info {
+    uint8_t number; /* 1..254 */
+    uint8_t type;   /* KEYCARD_KEY_AES128 / KEYCARD_KEY_AES256 */
+    uint8_t flags;  /* KEYCARD_KEYF_* */
+    uint8_t kcv[3]; /* first 3 bytes of AES(key, 16 x 01), as GlobalPlatform */
+    char label[KEYCARD_LABEL_MAX + 1];
+} keycard_key_info;
+
+/* One entry of the template directory. Templates are never readable. */
+typedef struct keycard_template_info {
+    uint8_t number;
+    char label[KEYCARD_LABEL_MAX + 1];
+} keycard_template_info;
+
+/*
+ * The key directory (GET DATA DF05; the admin key verified in this session).
+ * *count: capacity in, entries written out.
+ * Errors: KEYCARD_ERR_NOT_VERIFIED, KEYCARD_ERR_BUFFER (more keys than room),
+ * KEYCARD_ERR_PROTOCOL, KEYCARD_ERR_ARG, transport errors.
+ */
+KEYCARD_API keycard_rc keycard_keys_list(keycard *kc, keycard_key_info *keys, size_t *count);
+
+/* The template directory (GET DATA DF06, admin). Errors as keycard_keys_list. */
+KEYCARD_API keycard_rc keycard_templates_list(keycard *kc, keycard_template_info *tpls,
+                                              size_t *count);
+
+/*
+ * The card key of a target from a master key, as the key card computes it:
+ * out = KDF(master, "keycard/diversify", serial, 8*len) (NIST SP 800-108
+ * counter mode, AES-CMAC). len is 16 or 32; out receives len bytes and may
+ * alias master. Errors: KEYCARD_ERR_ARG, KEYCARD_ERR_CRYPTO.
+ */
+KEYCARD_API keycard_rc keycard_diversify(const uint8_t *master, size_t len,
+                                         const uint8_t serial[8], uint8_t *out);
+
+/* Key check value: first 3 bytes of AES(key, 16 x 01), as GlobalPlatform. Errors: KEYCARD_ERR_ARG,
+ * KEYCARD_ERR_CRYPTO. */
+KEYCARD_API keycard_rc keycard_key_kcv(const uint8_t *key, size_t len, uint8_t kcv[3]);
+
+/* ==== Issuance session on the key card ==================================== */
+
+/*
+ * Seeding ways (patent numbering): static (ways 1/2: no chain, counter
+ * persisted by the target), the target's own random (way 3), the key card's
+ * previous-random chain (way 4).
+ */
+typedef enum keycard_issue_way {
+    KEYCARD_WAY_STATIC = 0x01,
+    KEYCARD_WAY_TARGET_SEED = 0x03,
+    KEYCARD_WAY_PREVIOUS_RANDOM = 0x04
+} keycard_issue_way;
+
+/* END results (also in the audit receipt). */
+#define KEYCARD_ISSUE_COMPLETED 0x00 /* the target's completion MAC verified */
+#define KEYCARD_ISSUE_MAC_MISMATCH 0x01
+#define KEYCARD_ISSUE_ABORTED 0x02
+
+#define KEYCARD_SERIAL_LEN 8
+#define KEYCARD_SEED_LEN 16
+#define KEYCARD_MAC_LEN 16
+#define KEYCARD_ISSUE_MAX_STEPS 64
+
+/* One step of a session: a template number and its parameters. */
+typedef struct keycard_step {
+    uint8_t template_no;
+    const uint8_t *params; /* the parameter bytes the template's items take, in order */
+    size_t params_len;
+} keycard_step;
+
+/*
+ * Open an issuance session for the target with this serial, keyed by key
+ * key_no (which must have the ENVELOPE flag). Needs the issuer and holder
+ * PINs verified. bucket: padded inner size of every envelope, 64, 128, 256,
+ * 512 or 1024.
+ *   KEYCARD_WAY_TARGET_SEED:     seed_in = the seed the target card answered
+ *                                to keycard_target_begin;
+ *   KEYCARD_WAY_PREVIOUS_RANDOM: seed_out receives the seed to give the target
+ *                                (the key card has committed its chain first);
+ *   KEYCARD_WAY_STATIC:          first_ctr = the counter the target answered
+ *                                (the key must have the STATIC flag).
+ * Arguments the way does not use are ignored (may be NULL / 0). Any session
+ * open before is ended.
+ * Errors: KEYCARD_ERR_NOT_VERIFIED, KEYCARD_ERR_NOT_FOUND (no such key),
+ * KEYCARD_ERR_CONDITIONS (key lacks ENVELOPE/STATIC), KEYCARD_ERR_WRONG_DATA,
+ * KEYCARD_ERR_ARG, KEYCARD_ERR_PROTOCOL, transport errors.
+ */
+KEYCARD_API keycard_rc keycard_issue_begin(keycard *kc, keycard_issue_way way,
+                                           const uint8_t serial[8], uint8_t key_no,
+                                           unsigned bucket, const uint8_t *seed_in,
+                                           uint32_t first_ctr, uint8_t *seed_out);
+
+/*
+ * Turn steps into finished ENVELOPE APDUs for the target. out receives, for
+ * each step in order, length(2, big-endian) || ENVELOPE APDU; *out_len is the
+ * capacity in and the length out (walk it with keycard_issue_next). Steps go
+ * to the key card in as few exchanges as its buffers allow; the key card
+ * checks every step of an exchange before it produces anything, so a step
+ * outside its template's schema gives KEYCARD_ERR_WRONG_DATA (6A80).
+ * A session holds at most KEYCARD_ISSUE_MAX_STEPS envelopes.
+ * Errors: KEYCARD_ERR_WRONG_DATA, KEYCARD_ERR_CONDITIONS (no session),
+ * KEYCARD_ERR_BUFFER (out too small; nothing is sent), KEYCARD_ERR_ARG,
+ * KEYCARD_ERR_PROTOCOL, transport errors.
+ */
+KEYCARD_API keycard_rc keycard_issue_wrap(keycard *kc, const keycard_step *steps, size_t n,
+                                          uint8_t *out, size_t *out_len);
+
+/*
+ * Iterate over the output of keycard_issue_wrap: *off starts at 0; each call
+ * gives the next APDU (pointing into buf) and advances *off.
+ * Errors: KEYCARD_ERR_NOT_FOUND at the end, KEYCARD_ERR_PROTOCOL when
+ * malformed, KEYCARD_ERR_ARG.
+ */
+KEYCARD_API keycard_rc keycard_issue_next(const uint8_t *buf, size_t len, size_t *off,
+                                          const uint8_t **apdu, size_t *apdu_len);
+
+/*
+ * End the session. inner_sw: the inner status words the target answered, one
+ * per envelope produced, in order; mac: the completion MAC the target gave
+ * for its lock envelope, or NULL to abort. The key card appends an
+ * ISSUE-RECEIPT audit entry and *result receives KEYCARD_ISSUE_*.
+ * Errors: KEYCARD_ERR_CONDITIONS (no session), KEYCARD_ERR_WRONG_DATA (n not
+ * the number of envelopes produced), KEYCARD_ERR_ARG, KEYCARD_ERR_PROTOCOL,
+ * transport errors.
+ */
+KEYCARD_API keycard_rc keycard_issue_end(keycard *kc, const uint16_t *inner_sw, size_t n,
+                                         const uint8_t *mac, int *result);
+
+/* ==== Target card (the card being issued) ================================= */
+
+/* Opaque handle of a target card. */
+typedef struct keycard_target keycard_target;
+
+/* Target states (GET DATA DF10). */
+#define KEYCARD_TARGET_VIRGIN 0x00
+#define KEYCARD_TARGET_MANUFACTURED 0x01
+#define KEYCARD_TARGET_ISSUING 0x02
+#define KEYCARD_TARGET_ISSUED 0x03
+
+/* Lock ways applied (bit mask). */
+#define KEYCARD_LOCK_KEY 0x01      /* (a) the issuance key is locked */
+#define KEYCARD_LOCK_TABLE 0x02    /* (b) table of refused issuance commands */
+#define KEYCARD_LOCK_FILE 0x04     /* (c) a completion file exists */
+#define KEYCARD_LOCK_EXPLICIT 0x08 /* (d) explicit lock flag */
+
+typedef struct keycard_target_info {
+    uint8_t serial[8]; /* zero while VIRGIN */
+    int state;         /* KEYCARD_TARGET_* */
+    unsigned locks;    /* KEYCARD_LOCK_* */
+} keycard_target_info;
+
+/* One key given to a target at manufacture. */
+typedef struct keycard_target_key {
+    uint8_t number;  /* the key card's key number it matches */
+    uint8_t flags;   /* bit0: static use allowed */
+    size_t len;      /* 16 or 32 */
+    uint8_t key[32]; /* Kcard: diversified for this target, or the common key */
+} keycard_target_key;
+
+#define KEYCARD_TARGET_KEYF_STATIC 0x01
+
+/*
+ * Open a target card. where:
+ *   NULL or ""         every PC/SC reader is tried; the first card that is
+ *                      not a key card and answers GET DATA DF10 is used;
+ *   "pcsc:NAME"/"NAME" the PC/SC reader NAME (the target slot);
+ *   "sim:FILE"         the target card firmware run in this process on the
+ *                      flash image FILE (created virgin when missing).
+ * Errors: KEYCARD_ERR_ARG, KEYCARD_ERR_MEMORY, KEYCARD_ERR_NO_READER,
+ * KEYCARD_ERR_NO_CARD, KEYCARD_ERR_TRANSPORT, KEYCARD_ERR_IO.
+ */
+KEYCARD_API keycard_rc keycard_target_open(keycard_target **out, const char *where);
+
+/* Disconnect and free. keycard_target_close(NULL) does nothing. */
+KEYCARD_API void keycard_target_close(keycard_target *t);
+
+/* Name of the reader in use ("sim:FILE" for the simulator). */
+KEYCARD_API const char *keycard_target_reader_name(const keycard_target *t);
+
+/*
+ * Serial, state and lock ways (GET DATA DF10, always readable).
+ * Errors: KEYCARD_ERR_PROTOCOL, transport errors.
+ */
+KEYCARD_API keycard_rc keycard_target_info_read(keycard_target *t, keycard_target_info *info);
+
+/*
+ * Manufacture a virgin target: its serial and its keys (n 1..16).
+ * Errors: KEYCARD_ERR_CONDITIONS (not virgin), KEYCARD_ERR_WRONG_DATA,
+ * KEYCARD_ERR_ARG, transport errors.
+ */
+KEYCARD_API keycard_rc keycard_target_manufacture(keycard_target *t, const uint8_t serial[8],
+                                                  const keycard_target_key *keys, size_t n);
+
+/*
+ * BEGIN ISSUANCE on the target with key key_no.
+ *   KEYCARD_WAY_TARGET_SEED:     seed_out receives the target's fresh seed;
+ *   KEYCARD_WAY_PREVIOUS_RANDOM: seed_in is the key card's seed;
+ *   KEYCARD_WAY_STATIC:          *ctr receives the first counter to use.
+ * Unused arguments may be NULL.
+ * Errors: KEYCARD_ERR_CONDITIONS (issued, or static not allowed),
+ * KEYCARD_ERR_NOT_FOUND (no such key), KEYCARD_ERR_ARG, KEYCARD_ERR_PROTOCOL,
+ * transport errors.
+ */
+KEYCARD_API keycard_rc keycard_target_begin(keycard_target *t, keycard_issue_way way,
+                                            uint8_t key_no, const uint8_t *seed_in,
+                                            uint8_t *seed_out, uint32_t *ctr);
+
+/*
+ * Send one ENVELOPE APDU (as keycard_issue_wrap made it) and split the
+ * answer: *inner_sw the inner status word, inner_data (capacity *inner_len,
+ * may be NULL when 0) the inner response data, mac (may be NULL) the
+ * response MAC. The host cannot check the MAC; the key card checks the
+ * completion MAC at keycard_issue_end.
+ * Errors: KEYCARD_ERR_ENVELOPE (6988: the session is over),
+ * KEYCARD_ERR_CONDITIONS (6985: no session, stale counter, locked),
+ * KEYCARD_ERR_BUFFER, KEYCARD_ERR_PROTOCOL, KEYCARD_ERR_ARG, transport errors.
+ */
+KEYCARD_API keycard_rc keycard_target_envelope(keycard_target *t, const uint8_t *apdu,
+                                               size_t len, uint16_t *inner_sw,
+                                               uint8_t *inner_data, size_t *inner_len,
+                                               uint8_t *mac);
+
+/*
+ * Raw APDU to the target (operational commands). *resp_len: capacity in,
+ * length out; the answer ends with SW1 SW2.
+ * Errors: KEYCARD_ERR_BUFFER, KEYCARD_ERR_ARG, transport errors.
+ */
+KEYCARD_API keycard_rc keycard_target_transmit(keycard_target *t, const uint8_t *apdu,
+                                               size_t apdu_len, uint8_t *resp,
+                                               size_t *resp_len);
 
 #ifdef __cplusplus
 }

@@ -131,6 +131,7 @@ static const struct {
     {KC_SW_MEMORY_FAILURE, KEYCARD_ERR_CARD_MEMORY},
     {KC_SW_INS_NOT_SUPPORTED, KEYCARD_ERR_UNSUPPORTED},
     {KC_SW_CLA_NOT_SUPPORTED, KEYCARD_ERR_UNSUPPORTED},
+    {0x6988, KEYCARD_ERR_ENVELOPE}, /* incorrect secure messaging data (target card) */
 };
 
 keycard_rc kcl_sw_to_rc(uint16_t sw, int *tries)

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mbedtls/aes.h>
+#include <mbedtls/cipher.h>
+#include <mbedtls/cmac.h>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
@@ -237,4 +240,74 @@ keycard_rc kcl_crypto_sign(const uint8_t *priv, size_t priv_len, const char *lab
     free(copy);
     kcl_wipe(h, sizeof h);
     return rc;
+}
+
+/*
+ * NIST SP 800-108 counter mode with AES-CMAC as PRF (as docs/protocol.md and
+ * the key card firmware): T_i = CMAC(key, [i]_1 || label || 00 || ctx || [L]_2).
+ * A second, independent implementation of the firmware's KDF: the host never
+ * links firmware crypto, and a unit test checks the two agree.
+ */
+keycard_rc kcl_crypto_kdf(const uint8_t *key, size_t key_len, const char *label,
+                          const uint8_t *ctx, size_t ctx_len, uint8_t *out, size_t out_len)
+{
+    if (!key || (key_len != 16 && key_len != 32) || !label || (ctx_len && !ctx) || !out ||
+        out_len == 0 || out_len > 255 * 16)
+        return KEYCARD_ERR_ARG;
+    const mbedtls_cipher_info_t *ci = mbedtls_cipher_info_from_type(
+        key_len == 16 ? MBEDTLS_CIPHER_AES_128_ECB : MBEDTLS_CIPHER_AES_256_ECB);
+    uint8_t k[32], acc[255 * 16];
+    memcpy(k, key, key_len); /* out may alias key */
+    size_t lbits = 8 * out_len, blocks = (out_len + 15) / 16;
+    const uint8_t zero = 0, lenb[2] = {(uint8_t)(lbits >> 8), (uint8_t)lbits};
+    int r = ci ? 0 : -1;
+    for (size_t i = 1; !r && i <= blocks; i++) {
+        mbedtls_cipher_context_t c;
+        mbedtls_cipher_init(&c);
+        uint8_t ib = (uint8_t)i;
+        r = mbedtls_cipher_setup(&c, ci);
+        if (!r)
+            r = mbedtls_cipher_cmac_starts(&c, k, 8 * key_len);
+        if (!r)
+            r = mbedtls_cipher_cmac_update(&c, &ib, 1);
+        if (!r)
+            r = mbedtls_cipher_cmac_update(&c, (const unsigned char *)label, strlen(label));
+        if (!r)
+            r = mbedtls_cipher_cmac_update(&c, &zero, 1);
+        if (!r && ctx_len)
+            r = mbedtls_cipher_cmac_update(&c, ctx, ctx_len);
+        if (!r)
+            r = mbedtls_cipher_cmac_update(&c, lenb, 2);
+        if (!r)
+            r = mbedtls_cipher_cmac_finish(&c, acc + 16 * (i - 1));
+        mbedtls_cipher_free(&c);
+    }
+    if (!r)
+        memcpy(out, acc, out_len);
+    kcl_wipe(k, sizeof k);
+    kcl_wipe(acc, sizeof acc);
+    if (r) {
+        kcl_wipe(out, out_len);
+        return KEYCARD_ERR_CRYPTO;
+    }
+    return KEYCARD_OK;
+}
+
+keycard_rc kcl_crypto_kcv(const uint8_t *key, size_t key_len, uint8_t kcv[3])
+{
+    /* GlobalPlatform's AES key check value: one block of 01 bytes encrypted. */
+    if (!key || (key_len != 16 && key_len != 32) || !kcv)
+        return KEYCARD_ERR_ARG;
+    mbedtls_aes_context aes;
+    uint8_t in[16], out[16];
+    memset(in, 0x01, sizeof in);
+    mbedtls_aes_init(&aes);
+    int r = mbedtls_aes_setkey_enc(&aes, key, (unsigned)(8 * key_len));
+    if (!r)
+        r = mbedtls_aes_crypt_ecb(&aes, MBEDTLS_AES_ENCRYPT, in, out);
+    mbedtls_aes_free(&aes);
+    if (!r)
+        memcpy(kcv, out, 3);
+    kcl_wipe(out, sizeof out);
+    return r ? KEYCARD_ERR_CRYPTO : KEYCARD_OK;
 }

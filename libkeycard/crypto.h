@@ -37,6 +37,19 @@ keycard_rc kcl_crypto_sign(const uint8_t *priv, size_t priv_len, const char *lab
 /* Fill buf with len bytes from a DRBG seeded by the system. Errors: KEYCARD_ERR_CRYPTO. */
 keycard_rc kcl_crypto_random(uint8_t *buf, size_t len);
 
+/*
+ * NIST SP 800-108 KDF, counter mode, AES-CMAC PRF (docs/protocol.md):
+ * T_i = AES-CMAC(key, [i]_1 || label || 00 || ctx || [L]_2), L = 8*out_len.
+ * key_len 16 or 32; out may alias key. Errors: KEYCARD_ERR_ARG,
+ * KEYCARD_ERR_CRYPTO (out wiped).
+ */
+keycard_rc kcl_crypto_kdf(const uint8_t *key, size_t key_len, const char *label,
+                          const uint8_t *ctx, size_t ctx_len, uint8_t *out, size_t out_len);
+
+/* Key check value: first 3 bytes of AES-CMAC(key, 16 x 01). Errors: KEYCARD_ERR_ARG,
+ * KEYCARD_ERR_CRYPTO. */
+keycard_rc kcl_crypto_kcv(const uint8_t *key, size_t key_len, uint8_t kcv[3]);
+
 /* 1 when a and b are equal, else 0, in time independent of the contents. */
 int kcl_ct_equal(const void *a, const void *b, size_t len);
 

@@ -23,6 +23,7 @@ struct keycard {
      * again.
      */
     int lost;
+    unsigned bucket; /* of the issuance session begun through this handle, 0: none */
 };
 
 /* Room for any answer libkeycard asks for. */
@@ -491,6 +492,7 @@ static const char *const event_names[] = {
     [KEYCARD_AUDIT_PIN_BLOCKED] = "pin-blocked",
     [KEYCARD_AUDIT_UNBLOCKED] = "unblocked",
     [KEYCARD_AUDIT_PIN_CHANGED] = "pin-changed",
+    [KEYCARD_AUDIT_ISSUE_RECEIPT] = "issue-receipt",
 };
 
 KEYCARD_API const char *keycard_audit_event_name(uint8_t event)
@@ -608,6 +610,323 @@ KEYCARD_API keycard_rc keycard_identity_sign(keycard_identity *id, const uint8_t
                            id->issuer_sig);
 }
 
+/* ---- keys, templates and issuance ------------------------------------- */
+
+/* Copy a label of n bytes as a C string; printable ASCII only. */
+static keycard_rc take_label(const uint8_t *p, size_t n, char out[KEYCARD_LABEL_MAX + 1])
+{
+    if (n > KEYCARD_LABEL_MAX)
+        return KEYCARD_ERR_PROTOCOL;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < 0x20 || p[i] > 0x7E)
+            return KEYCARD_ERR_PROTOCOL;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return KEYCARD_OK;
+}
+
+/*
+ * Read a directory (GET DATA DF05/DF06) page by page: the card answers as
+ * many whole entries as fit, the next page is asked for with the number to
+ * list from as data, and an empty answer ends it. entry() parses one entry at
+ * buf (n bytes left) into slot got, returns its length or 0 when malformed,
+ * and *num receives its number.
+ */
+typedef size_t (*dir_entry_fn)(const uint8_t *buf, size_t n, void *out, size_t got,
+                               uint8_t *num);
+
+static keycard_rc read_dir(keycard *kc, uint16_t tag, dir_entry_fn entry, void *out,
+                           size_t *count)
+{
+    uint8_t *buf = malloc(RESP_CAP);
+    if (!buf)
+        return KEYCARD_ERR_MEMORY;
+    size_t got = 0;
+    unsigned from = 1;
+    keycard_rc rc = op_begin(kc);
+    if (rc != KEYCARD_OK) {
+        free(buf);
+        return rc;
+    }
+    while (rc == KEYCARD_OK && from <= KC_NUMBER_MAX) {
+        uint8_t f = (uint8_t)from;
+        size_t n = RESP_CAP;
+        rc = cmd_rc(kc, KC_CLA_ISO, KC_INS_GET_DATA, tag >> 8, tag & 0xFF,
+                    from > 1 ? &f : NULL, from > 1 ? 1 : 0, RESP_CAP, buf, &n, NULL);
+        if (rc != KEYCARD_OK || n == 0)
+            break;
+        unsigned last = 0;
+        for (size_t o = 0; o < n;) {
+            if (got == *count) {
+                rc = KEYCARD_ERR_BUFFER;
+                break;
+            }
+            uint8_t num = 0;
+            size_t l = entry(buf + o, n - o, out, got, &num);
+            /* Entries come in increasing number order; anything else would loop. */
+            if (l == 0 || num < from || num <= last || num > KC_NUMBER_MAX) {
+                rc = KEYCARD_ERR_PROTOCOL;
+                break;
+            }
+            last = num;
+            o += l;
+            got++;
+        }
+        from = last + 1;
+    }
+    free(buf);
+    rc = op_end(kc, refine_blank(kc, rc));
+    if (rc == KEYCARD_OK)
+        *count = got;
+    return rc;
+}
+
+/* Key entry: n(1) type(1) flags(1) kcv(3) label_len(1) label. */
+static size_t key_entry(const uint8_t *b, size_t n, void *out, size_t got, uint8_t *num)
+{
+    if (n < 7 || n - 7 < b[6])
+        return 0;
+    keycard_key_info *k = (keycard_key_info *)out + got;
+    k->number = *num = b[0];
+    k->type = b[1];
+    k->flags = b[2];
+    memcpy(k->kcv, b + 3, 3);
+    if (take_label(b + 7, b[6], k->label) != KEYCARD_OK)
+        return 0;
+    return 7 + (size_t)b[6];
+}
+
+/* Template entry: n(1) label_len(1) label. */
+static size_t template_entry(const uint8_t *b, size_t n, void *out, size_t got, uint8_t *num)
+{
+    if (n < 2 || n - 2 < b[1])
+        return 0;
+    keycard_template_info *t = (keycard_template_info *)out + got;
+    t->number = *num = b[0];
+    if (take_label(b + 2, b[1], t->label) != KEYCARD_OK)
+        return 0;
+    return 2 + (size_t)b[1];
+}
+
+KEYCARD_API keycard_rc keycard_keys_list(keycard *kc, keycard_key_info *keys, size_t *count)
+{
+    if (!kc || !count || (*count && !keys))
+        return KEYCARD_ERR_ARG;
+    return read_dir(kc, KC_TAG_KEY_DIR, key_entry, keys, count);
+}
+
+KEYCARD_API keycard_rc keycard_templates_list(keycard *kc, keycard_template_info *tpls,
+                                              size_t *count)
+{
+    if (!kc || !count || (*count && !tpls))
+        return KEYCARD_ERR_ARG;
+    return read_dir(kc, KC_TAG_TEMPLATE_DIR, template_entry, tpls, count);
+}
+
+KEYCARD_API keycard_rc keycard_diversify(const uint8_t *master, size_t len,
+                                         const uint8_t serial[8], uint8_t *out)
+{
+    if (!serial)
+        return KEYCARD_ERR_ARG;
+    return kcl_crypto_kdf(master, len, "keycard/diversify", serial, KEYCARD_SERIAL_LEN, out,
+                          len);
+}
+
+KEYCARD_API keycard_rc keycard_key_kcv(const uint8_t *key, size_t len, uint8_t kcv[3])
+{
+    return kcl_crypto_kcv(key, len, kcv);
+}
+
+static int bucket_ok(unsigned b)
+{
+    return b == 64 || b == 128 || b == 256 || b == 512 || b == 1024;
+}
+
+/* Length of one ENVELOPE APDU of a bucket: short form up to 128, else extended. */
+static size_t envelope_len(unsigned bucket)
+{
+    return bucket <= 128 ? bucket + 26 : bucket + 29;
+}
+
+KEYCARD_API keycard_rc keycard_issue_begin(keycard *kc, keycard_issue_way way,
+                                           const uint8_t serial[8], uint8_t key_no,
+                                           unsigned bucket, const uint8_t *seed_in,
+                                           uint32_t first_ctr, uint8_t *seed_out)
+{
+    if (!kc || !serial || !bucket_ok(bucket) || key_no == 0 || key_no == 0xFF)
+        return KEYCARD_ERR_ARG;
+    uint8_t d[8 + 1 + 2 + 16];
+    size_t lc = 0, ne = 0;
+    memcpy(d, serial, 8);
+    d[8] = key_no;
+    d[9] = (uint8_t)(bucket >> 8);
+    d[10] = (uint8_t)bucket;
+    lc = 11;
+    switch (way) {
+    case KEYCARD_WAY_TARGET_SEED:
+        if (!seed_in)
+            return KEYCARD_ERR_ARG;
+        memcpy(d + lc, seed_in, KEYCARD_SEED_LEN);
+        lc += KEYCARD_SEED_LEN;
+        break;
+    case KEYCARD_WAY_PREVIOUS_RANDOM:
+        if (!seed_out)
+            return KEYCARD_ERR_ARG;
+        ne = 256;
+        break;
+    case KEYCARD_WAY_STATIC:
+        if (first_ctr == 0)
+            return KEYCARD_ERR_ARG;
+        d[lc++] = (uint8_t)(first_ctr >> 24);
+        d[lc++] = (uint8_t)(first_ctr >> 16);
+        d[lc++] = (uint8_t)(first_ctr >> 8);
+        d[lc++] = (uint8_t)first_ctr;
+        break;
+    default:
+        return KEYCARD_ERR_ARG;
+    }
+    keycard_rc rc = op_begin(kc);
+    if (rc != KEYCARD_OK)
+        return rc;
+    uint8_t r[256];
+    size_t rl = sizeof r;
+    rc = cmd_rc(kc, KC_CLA_PROP, KC_INS_ISSUE_BEGIN, (uint8_t)way, 0x00, d, lc, ne, r, &rl,
+                NULL);
+    if (rc == KEYCARD_OK && way == KEYCARD_WAY_PREVIOUS_RANDOM) {
+        if (rl != KEYCARD_SEED_LEN)
+            rc = KEYCARD_ERR_PROTOCOL;
+        else
+            memcpy(seed_out, r, KEYCARD_SEED_LEN);
+    }
+    kcl_wipe(r, sizeof r);
+    rc = op_end(kc, refine_blank(kc, rc));
+    if (rc == KEYCARD_OK)
+        kc->bucket = bucket;
+    return rc;
+}
+
+KEYCARD_API keycard_rc keycard_issue_next(const uint8_t *buf, size_t len, size_t *off,
+                                          const uint8_t **apdu, size_t *apdu_len)
+{
+    if ((!buf && len) || !off || !apdu || !apdu_len || *off > len)
+        return KEYCARD_ERR_ARG;
+    if (*off == len)
+        return KEYCARD_ERR_NOT_FOUND;
+    if (len - *off < 2)
+        return KEYCARD_ERR_PROTOCOL;
+    size_t l = (size_t)buf[*off] << 8 | buf[*off + 1];
+    if (l < 5 || len - *off - 2 < l)
+        return KEYCARD_ERR_PROTOCOL;
+    *apdu = buf + *off + 2;
+    *apdu_len = l;
+    *off += 2 + l;
+    return KEYCARD_OK;
+}
+
+/* Check a WRAP answer: exactly want envelopes of length elen each. */
+static keycard_rc check_wrap(const uint8_t *r, size_t n, size_t want, size_t elen)
+{
+    size_t off = 0, k = 0;
+    const uint8_t *a;
+    size_t al;
+    keycard_rc rc;
+    while ((rc = keycard_issue_next(r, n, &off, &a, &al)) == KEYCARD_OK) {
+        if (al != elen)
+            return KEYCARD_ERR_PROTOCOL;
+        k++;
+    }
+    if (rc != KEYCARD_ERR_NOT_FOUND)
+        return rc;
+    return k == want ? KEYCARD_OK : KEYCARD_ERR_PROTOCOL;
+}
+
+KEYCARD_API keycard_rc keycard_issue_wrap(keycard *kc, const keycard_step *steps, size_t n,
+                                          uint8_t *out, size_t *out_len)
+{
+    if (!kc || !steps || n == 0 || !out || !out_len)
+        return KEYCARD_ERR_ARG;
+    if (!kc->bucket)
+        return KEYCARD_ERR_CONDITIONS; /* no keycard_issue_begin in this handle */
+    size_t elen = envelope_len(kc->bucket), per = elen + 2;
+    for (size_t i = 0; i < n; i++)
+        if ((steps[i].params_len && !steps[i].params) || steps[i].params_len > 0xFFFF ||
+            3 + steps[i].params_len > KC_APDU_MAX_DATA)
+            return KEYCARD_ERR_ARG;
+    if (n > SIZE_MAX / per || n * per > *out_len)
+        return KEYCARD_ERR_BUFFER;
+    uint8_t *cmdbuf = malloc(KC_APDU_MAX_DATA);
+    if (!cmdbuf)
+        return KEYCARD_ERR_MEMORY;
+    keycard_rc rc = op_begin(kc);
+    if (rc != KEYCARD_OK) {
+        free(cmdbuf);
+        return rc;
+    }
+    size_t done = 0, o = 0;
+    while (done < n && rc == KEYCARD_OK) {
+        /* As many steps as the command and the answer buffers take. */
+        size_t k = 0, lc = 0;
+        while (done + k < n && (k + 1) * per <= RESP_CAP &&
+               lc + 3 + steps[done + k].params_len <= KC_APDU_MAX_DATA) {
+            const keycard_step *s = &steps[done + k];
+            cmdbuf[lc++] = s->template_no;
+            cmdbuf[lc++] = (uint8_t)(s->params_len >> 8);
+            cmdbuf[lc++] = (uint8_t)s->params_len;
+            if (s->params_len)
+                memcpy(cmdbuf + lc, s->params, s->params_len);
+            lc += s->params_len;
+            k++;
+        }
+        size_t rl = *out_len - o;
+        rc = cmd_rc(kc, KC_CLA_PROP, KC_INS_ISSUE_WRAP, 0x00, 0x00, cmdbuf, lc, k * per,
+                    out + o, &rl, NULL);
+        if (rc == KEYCARD_OK)
+            rc = check_wrap(out + o, rl, k, elen);
+        if (rc == KEYCARD_OK) {
+            o += rl;
+            done += k;
+        }
+        kcl_wipe(cmdbuf, KC_APDU_MAX_DATA);
+    }
+    free(cmdbuf);
+    rc = op_end(kc, refine_blank(kc, rc));
+    if (rc == KEYCARD_OK)
+        *out_len = o;
+    return rc;
+}
+
+KEYCARD_API keycard_rc keycard_issue_end(keycard *kc, const uint16_t *inner_sw, size_t n,
+                                         const uint8_t *mac, int *result)
+{
+    if (!kc || !result || (mac && (n > KEYCARD_ISSUE_MAX_STEPS || (n && !inner_sw))))
+        return KEYCARD_ERR_ARG;
+    uint8_t d[1 + 2 * KEYCARD_ISSUE_MAX_STEPS + KEYCARD_MAC_LEN];
+    size_t lc = 0;
+    if (mac) {
+        d[lc++] = (uint8_t)n;
+        for (size_t i = 0; i < n; i++) {
+            d[lc++] = (uint8_t)(inner_sw[i] >> 8);
+            d[lc++] = (uint8_t)inner_sw[i];
+        }
+        memcpy(d + lc, mac, KEYCARD_MAC_LEN);
+        lc += KEYCARD_MAC_LEN;
+    }
+    keycard_rc rc = op_begin(kc);
+    if (rc != KEYCARD_OK)
+        return rc;
+    uint8_t r[256];
+    size_t rl = sizeof r;
+    rc = cmd_rc(kc, KC_CLA_PROP, KC_INS_ISSUE_END, 0x00, 0x00, lc ? d : NULL, lc, 256, r, &rl,
+                NULL);
+    if (rc == KEYCARD_OK && rl != 1)
+        rc = KEYCARD_ERR_PROTOCOL;
+    rc = op_end(kc, refine_blank(kc, rc));
+    kc->bucket = 0; /* the card closes the session whatever the result */
+    if (rc == KEYCARD_OK)
+        *result = r[0];
+    return rc;
+}
+
 /* ---- raw access -------------------------------------------------------- */
 
 KEYCARD_API keycard_rc keycard_transmit(keycard *kc, const uint8_t *apdu, size_t apdu_len,
@@ -665,6 +984,8 @@ static const char *const messages[] = {
     [21] = "the key could not be read (expected a P-256 key in PEM or DER)",
     [22] = "cryptographic operation failed on the host",
     [23] = "file input/output error",
+    [24] = "the target card refused the encrypted command (bad tag, wrong key, replayed or "
+           "skipped counter); its issuance session is over",
 };
 
 KEYCARD_API const char *keycard_strerror(keycard_rc rc)

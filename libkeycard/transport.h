@@ -4,8 +4,9 @@
  * (apdu.c) and the API (keycard.c) never know which one they talk to.
  *
  *   kcl_transport_pcsc  a PC/SC reader through pcsc-lite (real and virtual cards)
- *   kcl_transport_sim   the key card firmware run inside this process over a
- *                       flash image file, for fast tests and offline tools
+ *   kcl_transport_sim   a card firmware (key card or target card) run inside
+ *                       this process over a flash image file, for fast tests
+ *                       and offline tools
  *
  * All functions return KEYCARD_OK or a negative keycard_rc. Nothing here is
  * exported from the shared library.
@@ -56,6 +57,14 @@ struct kcl_transport {
 
 extern const kcl_transport_ops kcl_transport_pcsc;
 extern const kcl_transport_ops kcl_transport_sim;
+
+struct kc_card_ops;
+/*
+ * Open the sim transport on any card firmware (kcl_transport_sim's open is
+ * this with the key card). The flash image FILE gets card's geometry.
+ * Errors: as open.
+ */
+keycard_rc kcl_sim_open(const struct kc_card_ops *card, const char *file, kcl_transport **out);
 
 /*
  * List PC/SC readers as names separated by '\n', NUL-terminated, into buf.

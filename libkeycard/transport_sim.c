@@ -1,6 +1,7 @@
 /*
- * transport_sim.c - the "sim" transport: the key card firmware linked into
- * this process, running on a flash image file ("sim:FILE"). APDUs go straight
+ * transport_sim.c - the "sim" transport: a card firmware (the key card, or
+ * the target card) linked into this process, running on a flash image file
+ * ("sim:FILE") with the geometry its kc_card_ops asks for. APDUs go straight
  * to the firmware's process() entry; there is no reader, no pcscd, and the
  * card state persists in FILE exactly as it would on the chip's flash.
  */
@@ -39,15 +40,15 @@ static void sim_close(kcl_transport *t)
     free(s);
 }
 
-static keycard_rc sim_open(const char *file, kcl_transport **out)
+keycard_rc kcl_sim_open(const kc_card_ops *card, const char *file, kcl_transport **out)
 {
-    if (!file || !*file || !out)
+    if (!card || !file || !*file || !out)
         return KEYCARD_ERR_ARG;
     sim_transport *s = calloc(1, sizeof *s);
     if (!s)
         return KEYCARD_ERR_MEMORY;
     s->base.ops = &kcl_transport_sim;
-    s->card = &kc_keycard_card;
+    s->card = card;
     size_t nl = strlen(file) + sizeof "sim:";
     s->name = malloc(nl);
     s->ctx = calloc(1, s->card->ctx_size);
@@ -70,6 +71,12 @@ static keycard_rc sim_open(const char *file, kcl_transport **out)
     s->card->power(s->ctx, KC_POWER_ON);
     *out = &s->base;
     return KEYCARD_OK;
+}
+
+/* The table's open: the key card. */
+static keycard_rc sim_open(const char *file, kcl_transport **out)
+{
+    return kcl_sim_open(&kc_keycard_card, file, out);
 }
 
 static keycard_rc sim_transmit(kcl_transport *t, const uint8_t *cmd, size_t len, uint8_t *resp,

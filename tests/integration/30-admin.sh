@@ -2,7 +2,9 @@
 # 30-admin.sh - kc-admin and kc-startup against the in-process simulated key
 # card (--sim FILE); no pcscd needed. Covers: provisioning from a profile,
 # every broken profile refused with its JSON path and the card file left
-# byte-identical (blank and provisioned), re-provisioning with a wrong admin
+# byte-identical (blank and provisioned), numbered keys and templates (listing,
+# broken fields by JSON path, the common-key warning), target-manufacture,
+# re-provisioning with a wrong admin
 # key, the start-up flow and its audit entry, PIN change and unblock through
 # environment and files, wrong PINs with tries left.
 #
@@ -156,6 +158,8 @@ expect err '\$\.holder_pin\.prompt' "prompt error names \$.holder_pin.prompt"
 
 # ---- provision ----------------------------------------------------------------
 run 0 "provision blank card from demo.json" "$ADMIN" --sim "$CARD" provision "$DEMO"
+cp "$T/out" "$T/provision.out"
+cp "$T/err" "$T/provision.err"
 expect out "provisioned key card [0-9a-f]{16} for Demo Operator \(OP-0001\)" "provision reports serial and holder"
 refuse_not out "246810|13579135|000102030405" "provision prints no secret"
 refuse_not err "246810|13579135|000102030405" "provision prints no secret on stderr"
@@ -163,6 +167,96 @@ run 0 "info" "$ADMIN" --sim "$CARD" info
 expect out "life cycle: +PROVISIONED" "info shows PROVISIONED"
 expect out "holder PIN: +3 tries left" "info shows tries left"
 check_broken "provisioned card"
+
+# ---- numbered keys and templates ---------------------------------------------
+cp "$T/provision.out" "$T/out"
+cp "$T/provision.err" "$T/err"
+expect out "6 keys, 16 templates" "provision reports keys and templates"
+expect err 'warning: .*\$\.keys\[1\].*common' "a common key is warned about with its path"
+run 0 "keys" env KEYCARD_ADMIN_KEY=$AKEY "$ADMIN" --sim "$CARD" keys
+expect out "^1 +aes128 +envelope,static +[0-9a-f]{6} +envelope master" "keys: number, type, flags, KCV, label"
+expect out "^2 +aes256 +envelope,COMMON" "keys: the common key is marked"
+expect out "^6 +aes256 +inject" "keys: all six keys listed"
+refuse_not out "404142434445|505152535455|707172737475" "keys prints no key value"
+run 1 "keys with a wrong admin key" env KEYCARD_ADMIN_KEY=FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF \
+    "$ADMIN" --sim "$CARD" keys
+run 0 "templates" env KEYCARD_ADMIN_KEY=$AKEY "$ADMIN" --sim "$CARD" templates
+expect out "^1 +create folder" "templates: first template listed"
+expect out "^16 +lock \(d\) explicit" "templates: lock templates listed"
+for c in keys templates target-manufacture; do
+    run 0 "$c --help" "$ADMIN" "$c" --help
+done
+
+# Broken key and template fields: exit 2, the JSON path named, card unchanged.
+bad_keys_table() {
+    cat <<'EOF2'
+$.keys[0].type s/"type": "aes128", "label": "envelope master"/"type": "aes192", "label": "envelope master"/
+$.keys[0].value s/"hex": "404142434445464748494A4B4C4D4E4F"/"hex": "404142434445464748494A4B4C4D4E4F404142434445464748494A4B4C4D4E4F"/
+$.keys[2].value.hex s/"hex": "707172737475767778797A7B7C7D7E7F"/"hex": "7071727374"/
+$.keys[2].usage[0] 0,/"usage": \["inject"\]/s//"usage": ["injct"]/
+$.keys[3].number s/"number": 4, "type": "aes128"/"number": 3, "type": "aes128"/
+$.keys[0].static s/"usage": \["envelope"\], "static": true/"usage": ["inject"], "static": true/
+$.templates[1].ins s/"ins": "E0", "p1": "02"/"ins": "E", "p1": "02"/
+$.templates[0].data[2].int.size s/"size": 2, "min": 1, "max": 12288/"size": 3, "min": 1, "max": 12288/
+$.templates[7].keys[0] 0,/"keys": \[3, 4\]/s//"keys": [1, 4]/
+$.templates[2].data[2].fixd s/{ "fixed": "03" }/{ "fixd": "03" }/
+$.templates[10].data[2].bytes.max 0,/"max": 200 }/s//"max": 300 }/
+$.templates[12].colour s/"p2": "00" },/"p2": "00", "colour": 1 },/
+EOF2
+}
+before=$(sha256sum <"$CARD")
+bad=0
+nb=0
+while read -r path expr; do
+    nb=$((nb + 1))
+    sed "$expr" "$DEMO" >"$T/badk.json"
+    if cmp -s "$DEMO" "$T/badk.json"; then
+        echo "# sed did not change the profile: $expr"
+        bad=$((bad + 1))
+        continue
+    fi
+    setsid -w env KEYCARD_ADMIN_KEY=$AKEY "$ADMIN" --sim "$CARD" provision "$T/badk.json" \
+        </dev/null >"$T/out" 2>"$T/err"
+    rc=$?
+    if [ $rc -ne 2 ] || ! grep -qF -- "$path:" "$T/err"; then
+        echo "# $path: exit $rc"
+        sed 's/^/#   /' "$T/err"
+        bad=$((bad + 1))
+    fi
+done <<EOF3
+$(bad_keys_table)
+EOF3
+if [ $bad -eq 0 ]; then
+    ok "$nb broken key/template fields refused with exit 2 and their JSON path"
+else
+    not_ok "$bad of $nb broken key/template fields not refused right"
+fi
+[ "$before" = "$(sha256sum <"$CARD")" ] && ok "card unchanged after broken key/template fields" ||
+    not_ok "card changed by a refused key/template profile"
+
+# target-manufacture: blank target images with card keys from the profile.
+run 0 "target-manufacture" "$ADMIN" target-manufacture --profile "$DEMO" \
+    --serial 5447000000000001 --out "$T/target1.img"
+expect out "manufactured target card 5447000000000001 .* with keys 1,2" "target-manufacture: envelope keys by default"
+[ -s "$T/target1.img" ] && ok "target image written" || not_ok "no target image"
+run 1 "target-manufacture twice on one image" "$ADMIN" target-manufacture --profile "$DEMO" \
+    --serial 5447000000000001 --out "$T/target1.img"
+expect err "not a virgin target" "second manufacture: says why"
+run 0 "target-manufacture --keys 1" "$ADMIN" target-manufacture --profile "$DEMO" \
+    --serial 5447000000000002 --out "$T/target2.img" --keys 1
+expect out "with key 1$" "target-manufacture: only the keys asked for"
+run 2 "target-manufacture of an inject key" "$ADMIN" target-manufacture --profile "$DEMO" \
+    --serial 5447000000000003 --out "$T/target3.img" --keys 3
+expect err "key 3 is not an \"envelope\" key" "inject key refused with a reason"
+[ -e "$T/target3.img" ] && not_ok "image written despite bad --keys" || ok "no image for bad --keys"
+run 2 "target-manufacture with a short serial" "$ADMIN" target-manufacture --profile "$DEMO" \
+    --serial 5447 --out "$T/target4.img"
+run 2 "target-manufacture without --out" "$ADMIN" target-manufacture --profile "$DEMO" \
+    --serial 5447000000000004
+run 2 "target-manufacture on a broken profile" "$ADMIN" target-manufacture \
+    --profile "$T/badk.json" --serial 5447000000000005 --out "$T/target5.img"
+run 1 "target-manufacture on a key card image" "$ADMIN" target-manufacture --profile "$DEMO" \
+    --serial 5447000000000006 --out "$CARD"
 
 run 1 "re-provision with a wrong admin key" env KEYCARD_ADMIN_KEY=FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF \
     "$ADMIN" --sim "$CARD" provision "$DEMO"

@@ -20,6 +20,9 @@ int kca_cmd_audit(int argc, char **argv, kct_where *w);
 int kca_cmd_change_pin(int argc, char **argv, kct_where *w);
 int kca_cmd_unblock(int argc, char **argv, kct_where *w);
 int kca_cmd_readers(int argc, char **argv, kct_where *w);
+int kca_cmd_keys(int argc, char **argv, kct_where *w);
+int kca_cmd_templates(int argc, char **argv, kct_where *w);
+int kca_cmd_target_manufacture(int argc, char **argv, kct_where *w);
 
 /* Help text of a command (NULL for an unknown name). */
 const char *kca_help(const char *cmd);

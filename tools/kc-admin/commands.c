@@ -27,7 +27,11 @@ enum {
     OPT_FROM,
     OPT_OLD_FILE,
     OPT_NEW_FILE,
-    OPT_NEW_PIN
+    OPT_NEW_PIN,
+    OPT_PROFILE,
+    OPT_SERIAL,
+    OPT_OUT,
+    OPT_KEYS
 };
 
 /*
@@ -121,6 +125,22 @@ static int provision_steps(keycard *kc, const kca_profile *p, keycard_identity *
                                                   (const uint8_t *)p->name, p->name_len));
     STEP("put holder number", keycard_provision_put(kc, KC_TAG_HOLDER_NUMBER,
                                                     (const uint8_t *)p->number, p->number_len));
+    char name[64];
+    for (size_t i = 0; i < p->n_keys; i++) {
+        uint8_t d[3 + KEYCARD_LABEL_MAX + 32];
+        size_t n = kca_key_encode(&p->keys[i], d);
+        snprintf(name, sizeof name, "put key %u", p->keys[i].number);
+        rc = keycard_provision_put(kc, KEYCARD_TAG_KEY(p->keys[i].number), d, n);
+        kct_wipe(d, sizeof d);
+        step = name;
+        if (rc != KEYCARD_OK)
+            goto fail;
+    }
+    for (size_t i = 0; i < p->n_templates; i++) {
+        snprintf(name, sizeof name, "put template %u", p->templates[i].number);
+        STEP(name, keycard_provision_put(kc, KEYCARD_TAG_TEMPLATE(p->templates[i].number),
+                                         p->templates[i].bin, p->templates[i].len));
+    }
     STEP("generate device key", keycard_provision_generate(kc, id));
     STEP("sign identity with the issuer key",
          keycard_identity_sign(id, p->issuer_key, kct_key_len(p->issuer_key, p->issuer_key_len)));
@@ -189,7 +209,8 @@ int kca_cmd_provision(int argc, char **argv, kct_where *w)
     }
     char serial[2 * KC_SERIAL_LEN + 1];
     kct_hex_format(id.serial, KC_SERIAL_LEN, serial);
-    printf("provisioned key card %s for %s (%s)\n", serial, p.name, p.number);
+    printf("provisioned key card %s for %s (%s): %zu keys, %zu templates\n", serial, p.name,
+           p.number, p.n_keys, p.n_templates);
 out:
     keycard_close(kc);
     kca_profile_free(&p);
@@ -656,4 +677,273 @@ int kca_cmd_readers(int argc, char **argv, kct_where *w)
     if (buf[n - 1] != '\n')
         fputc('\n', stdout);
     return KCT_EXIT_OK;
+}
+
+/* ---- keys, templates ---------------------------------------------------------------- */
+
+struct dir_opts {
+    const char *admin_key_file;
+};
+
+static int dir_opt(int opt, const char *arg, void *ctx)
+{
+    struct dir_opts *o = ctx;
+    if (opt == OPT_ADMIN_KEY_FILE) {
+        o->admin_key_file = arg;
+        return 0;
+    }
+    return -1;
+}
+
+/* Open the key card and verify its admin key: what both directories need. */
+static int open_admin(int argc, char **argv, kct_where *w, keycard **kc)
+{
+    static const struct option lo[] = {
+        {"admin-key-file", required_argument, NULL, OPT_ADMIN_KEY_FILE}, COMMON_LONGOPTS};
+    struct dir_opts o = {NULL};
+    int stop;
+    int i = parse_opts(argc, argv, lo, w, dir_opt, &o, &stop);
+    if (i < 0)
+        return stop;
+    if (i != argc)
+        return usage_error(argv[0], "no arguments expected");
+    int ex = kct_open(w, kc);
+    if (ex)
+        return ex;
+    ex = kca_verify(*kc, KEYCARD_ADMIN_KEY, o.admin_key_file);
+    if (ex) {
+        keycard_close(*kc);
+        *kc = NULL;
+    }
+    return ex;
+}
+
+/* "envelope,inject,static,COMMON" */
+static void flag_names(uint8_t f, char *out, size_t cap)
+{
+    static const struct {
+        uint8_t bit;
+        const char *name;
+    } names[] = {{KEYCARD_KEYF_ENVELOPE, "envelope"},
+                 {KEYCARD_KEYF_INJECT, "inject"},
+                 {KEYCARD_KEYF_STATIC, "static"},
+                 {KEYCARD_KEYF_COMMON, "COMMON"}};
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (f & names[i].bit) {
+            size_t l = strlen(out);
+            snprintf(out + l, cap - l, "%s%s", l ? "," : "", names[i].name);
+        }
+    if (!out[0])
+        snprintf(out, cap, "-");
+}
+
+int kca_cmd_keys(int argc, char **argv, kct_where *w)
+{
+    keycard *kc = NULL;
+    int ex = open_admin(argc, argv, w, &kc);
+    if (ex || !kc)
+        return ex;
+    keycard_key_info keys[KCA_NUMBERED_MAX];
+    size_t n = KCA_NUMBERED_MAX;
+    keycard_rc rc = keycard_keys_list(kc, keys, &n);
+    keycard_close(kc);
+    if (rc != KEYCARD_OK)
+        return kct_fail(rc, "keys: read the key directory", -1);
+    if (n == 0) {
+        printf("no keys\n");
+        return KCT_EXIT_OK;
+    }
+    printf("%-4s %-7s %-28s %-7s %s\n", "no", "type", "flags", "kcv", "label");
+    for (size_t i = 0; i < n; i++) {
+        char flags[64], kcv[7];
+        flag_names(keys[i].flags, flags, sizeof flags);
+        kct_hex_format(keys[i].kcv, 3, kcv);
+        printf("%-4u %-7s %-28s %-7s %s\n", keys[i].number,
+               keys[i].type == KEYCARD_KEY_AES128   ? "aes128"
+               : keys[i].type == KEYCARD_KEY_AES256 ? "aes256"
+                                                    : "?",
+               flags, kcv, keys[i].label);
+    }
+    return KCT_EXIT_OK;
+}
+
+int kca_cmd_templates(int argc, char **argv, kct_where *w)
+{
+    keycard *kc = NULL;
+    int ex = open_admin(argc, argv, w, &kc);
+    if (ex || !kc)
+        return ex;
+    keycard_template_info t[KCA_NUMBERED_MAX];
+    size_t n = KCA_NUMBERED_MAX;
+    keycard_rc rc = keycard_templates_list(kc, t, &n);
+    keycard_close(kc);
+    if (rc != KEYCARD_OK)
+        return kct_fail(rc, "templates: read the template directory", -1);
+    if (n == 0) {
+        printf("no templates\n");
+        return KCT_EXIT_OK;
+    }
+    printf("%-4s %s\n", "no", "label");
+    for (size_t i = 0; i < n; i++)
+        printf("%-4u %s\n", t[i].number, t[i].label);
+    return KCT_EXIT_OK;
+}
+
+/* ---- target-manufacture --------------------------------------------------------------- */
+
+struct mfg_opts {
+    const char *profile, *serial, *out, *keys;
+};
+
+static int mfg_opt(int opt, const char *arg, void *ctx)
+{
+    struct mfg_opts *o = ctx;
+    switch (opt) {
+    case OPT_PROFILE:
+        o->profile = arg;
+        return 0;
+    case OPT_SERIAL:
+        o->serial = arg;
+        return 0;
+    case OPT_OUT:
+        o->out = arg;
+        return 0;
+    case OPT_KEYS:
+        o->keys = arg;
+        return 0;
+    }
+    return -1;
+}
+
+/* "1,2,5" into nums (cap); returns the count or -1. */
+static int parse_numbers(const char *s, unsigned *nums, int cap)
+{
+    int n = 0;
+    while (*s) {
+        char *end;
+        unsigned long v = strtoul(s, &end, 10);
+        if (end == s || v < 1 || v > KCA_NUMBERED_MAX || n == cap)
+            return -1;
+        for (int i = 0; i < n; i++)
+            if (nums[i] == v)
+                return -1;
+        nums[n++] = (unsigned)v;
+        if (*end == ',' && end[1])
+            end++;
+        else if (*end)
+            return -1;
+        s = end;
+    }
+    return n;
+}
+
+#define MFG_MAX_KEYS 16
+
+int kca_cmd_target_manufacture(int argc, char **argv, kct_where *w)
+{
+    static const struct option lo[] = {
+        {"profile", required_argument, NULL, OPT_PROFILE},
+        {"serial", required_argument, NULL, OPT_SERIAL},
+        {"out", required_argument, NULL, OPT_OUT},
+        {"keys", required_argument, NULL, OPT_KEYS},
+        COMMON_LONGOPTS};
+    struct mfg_opts o = {NULL, NULL, NULL, NULL};
+    int stop;
+    int i = parse_opts(argc, argv, lo, w, mfg_opt, &o, &stop);
+    if (i < 0)
+        return stop;
+    if (i != argc)
+        return usage_error(argv[0], "no arguments expected");
+    if (!o.profile || !o.serial || !o.out)
+        return usage_error(argv[0], "--profile, --serial and --out are needed");
+    uint8_t serial[KEYCARD_SERIAL_LEN];
+    if (strlen(o.serial) != 2 * KEYCARD_SERIAL_LEN ||
+        kct_hex_parse(o.serial, serial, sizeof serial) != KEYCARD_SERIAL_LEN)
+        return usage_error(argv[0], "--serial must be 8 bytes in hex (16 hex digits)");
+    unsigned nums[MFG_MAX_KEYS];
+    int nn = -1;
+    if (o.keys && (nn = parse_numbers(o.keys, nums, MFG_MAX_KEYS)) < 1)
+        return usage_error(argv[0], "--keys must be distinct key numbers 1..254 separated by "
+                                    "commas (at most 16)");
+
+    kca_profile p;
+    if (kca_profile_load(o.profile, &p) != 0) {
+        kct_err("target-manufacture: %s: profile not valid; no card image written", o.profile);
+        return KCT_EXIT_USAGE;
+    }
+    int ex = KCT_EXIT_OK;
+    keycard_target_key tk[MFG_MAX_KEYS];
+    size_t n = 0;
+    memset(tk, 0, sizeof tk);
+    if (nn < 0) {
+        /* Default: every key that may key an envelope. */
+        for (size_t k = 0; k < p.n_keys && n < MFG_MAX_KEYS; k++)
+            if (p.keys[k].flags & KEYCARD_KEYF_ENVELOPE)
+                nums[n++] = p.keys[k].number;
+        nn = (int)n;
+        n = 0;
+        if (nn == 0) {
+            kct_err("target-manufacture: %s: no key with \"envelope\" usage in \"keys\"",
+                    o.profile);
+            ex = KCT_EXIT_USAGE;
+            goto out;
+        }
+    }
+    for (int k = 0; k < nn; k++) {
+        const kca_key *key = kca_profile_key(&p, nums[k]);
+        if (!key || !(key->flags & KEYCARD_KEYF_ENVELOPE)) {
+            kct_err("target-manufacture: --keys: key %u is %s", nums[k],
+                    key ? "not an \"envelope\" key" : "not in the profile");
+            ex = KCT_EXIT_USAGE;
+            goto out;
+        }
+        keycard_target_key *t = &tk[n++];
+        t->number = key->number;
+        t->flags = (key->flags & KEYCARD_KEYF_STATIC) ? KEYCARD_TARGET_KEYF_STATIC : 0;
+        t->len = key->len;
+        keycard_rc rc;
+        if (key->flags & KEYCARD_KEYF_COMMON) {
+            memcpy(t->key, key->value, key->len); /* way 1: the key itself */
+            rc = KEYCARD_OK;
+        } else {
+            rc = keycard_diversify(key->value, key->len, serial, t->key);
+        }
+        if (rc != KEYCARD_OK) {
+            ex = kct_fail(rc, "target-manufacture: diversify", -1);
+            goto out;
+        }
+    }
+    char where[KCT_WHERE_MAX];
+    if ((size_t)snprintf(where, sizeof where, "sim:%s", o.out) >= sizeof where) {
+        ex = usage_error(argv[0], "--out path too long");
+        goto out;
+    }
+    keycard_target *tg = NULL;
+    keycard_rc rc = keycard_target_open(&tg, where);
+    if (rc != KEYCARD_OK) {
+        char what[64 + KCT_WHERE_MAX];
+        snprintf(what, sizeof what, "target-manufacture: open %s", o.out);
+        ex = kct_fail(rc, what, -1);
+        goto out;
+    }
+    rc = keycard_target_manufacture(tg, serial, tk, n);
+    keycard_target_close(tg);
+    if (rc != KEYCARD_OK) {
+        ex = kct_fail(rc, rc == KEYCARD_ERR_CONDITIONS
+                              ? "target-manufacture: the image is not a virgin target card"
+                              : "target-manufacture",
+                      -1);
+        if (ex == KCT_EXIT_OK)
+            ex = KCT_EXIT_FAIL;
+        goto out;
+    }
+    printf("manufactured target card %s in %s with key%s", o.serial, o.out, n > 1 ? "s" : "");
+    for (size_t k = 0; k < n; k++)
+        printf("%s%u", k ? "," : " ", tk[k].number);
+    printf("\n");
+out:
+    kct_wipe(tk, sizeof tk);
+    kca_profile_free(&p);
+    return ex;
 }

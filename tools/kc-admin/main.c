@@ -12,7 +12,8 @@ static const char usage[] =
     "usage: kc-admin [--reader NAME | --sim FILE] COMMAND [OPTIONS] [ARGS]\n"
     "\n"
     "Administer a key card: provision it from a profile, show its status,\n"
-    "read its audit log, change or unblock its PINs.\n"
+    "read its audit log, change or unblock its PINs, list its keys and templates,\n"
+    "manufacture target card images.\n"
     "\n"
     "Where the key card is:\n"
     "  --reader NAME   the PC/SC reader NAME (see 'kc-admin readers')\n"
@@ -27,6 +28,11 @@ static const char usage[] =
     "                             change a PIN or the admin key\n"
     "  unblock issuer|holder      reset a PIN's tries (needs the admin key)\n"
     "  readers                    list the PC/SC readers\n"
+    "  keys                       list the numbered keys: type, flags, KCV, label\n"
+    "                             (needs the admin key; values are never shown)\n"
+    "  templates                  list the numbered templates (needs the admin key)\n"
+    "  target-manufacture --profile PROFILE --serial HEX16 --out FILE [--keys 1,2]\n"
+    "                             write a blank target card image with its card keys\n"
     "\n"
     "'kc-admin COMMAND --help' describes a command. Secrets come from a file option,\n"
     "the environment (KEYCARD_ISSUER_PIN, KEYCARD_HOLDER_PIN, KEYCARD_ADMIN_KEY,\n"
@@ -91,6 +97,30 @@ static const char help_readers[] =
     "\n"
     "List the PC/SC readers, one a line.\n";
 
+static const char help_keys[] =
+    "usage: kc-admin [WHERE] keys [--admin-key-file FILE]\n"
+    "\n"
+    "List the numbered keys of the key card: number, type, flags (envelope,\n"
+    "inject, static, COMMON) and key check value (first 3 bytes of\n"
+    "AES-CMAC(key, 16 x 01)) and label. Key values are never readable. Needs the\n"
+    "admin key (--admin-key-file, KEYCARD_ADMIN_KEY, or a prompt).\n";
+
+static const char help_templates[] =
+    "usage: kc-admin [WHERE] templates [--admin-key-file FILE]\n"
+    "\n"
+    "List the numbered templates of the key card (number and label; the\n"
+    "templates themselves are never readable). Needs the admin key.\n";
+
+static const char help_target_manufacture[] =
+    "usage: kc-admin target-manufacture --profile PROFILE --serial HEX16 --out FILE\n"
+    "                                   [--keys N,N,...]\n"
+    "\n"
+    "Manufacture a blank target card image FILE (run it with\n"
+    "'kc-vcard --card target --state FILE'): its 8-byte serial and, for each\n"
+    "envelope key of PROFILE (or those listed by --keys), its card key:\n"
+    "KDF(master, serial), or the key itself for a \"common\" key. FILE is created\n"
+    "when missing and must hold a virgin target card. No key card is used.\n";
+
 const char *kca_help(const char *cmd)
 {
     static const struct {
@@ -98,7 +128,9 @@ const char *kca_help(const char *cmd)
         const char *text;
     } helps[] = {{"provision", help_provision}, {"info", help_info},
                  {"audit", help_audit},         {"change-pin", help_change_pin},
-                 {"unblock", help_unblock},     {"readers", help_readers}};
+                 {"unblock", help_unblock},     {"readers", help_readers},
+                 {"keys", help_keys},           {"templates", help_templates},
+                 {"target-manufacture", help_target_manufacture}};
     for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++)
         if (strcmp(cmd, helps[i].name) == 0)
             return helps[i].text;
@@ -193,6 +225,8 @@ static const struct {
     {"provision", kca_cmd_provision},   {"info", kca_cmd_info},
     {"audit", kca_cmd_audit},           {"change-pin", kca_cmd_change_pin},
     {"unblock", kca_cmd_unblock},       {"readers", kca_cmd_readers},
+    {"keys", kca_cmd_keys},             {"templates", kca_cmd_templates},
+    {"target-manufacture", kca_cmd_target_manufacture},
 };
 
 int main(int argc, char **argv)

@@ -1,0 +1,329 @@
+/*
+ * target.c - the target card handle of libkeycard (include/keycard.h,
+ * "Target card"): the card being issued, reached over the same transports as
+ * the key card (a PC/SC reader, or the target firmware run in this process
+ * over a flash image). The station relays the key card's envelopes here and
+ * brings the target's answers back; nothing here knows any key.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "apdu.h"
+#include "crypto.h"
+#include "kc_card.h"
+#include "keycard.h"
+#include "keycard_proto.h"
+#include "transport.h"
+
+/* Target card commands (docs/target-card.md). */
+#define TGT_CLA 0x80
+#define TGT_INS_MANUFACTURE 0xF0
+#define TGT_INS_BEGIN 0x10
+#define TGT_TAG_INFO 0xDF10
+#define TGT_INFO_SERIAL 0xC1
+#define TGT_INFO_STATE 0xC5
+#define TGT_INFO_LOCKS 0xCA
+#define TGT_MAX_KEYS 16
+
+struct keycard_target {
+    kcl_transport *t;
+    int lost; /* reset or pulled: reconnect before the next command */
+};
+
+static keycard_rc op_begin(keycard_target *t)
+{
+    if (!t)
+        return KEYCARD_ERR_ARG;
+    if (t->lost) {
+        keycard_rc rc = t->t->ops->reconnect(t->t);
+        if (rc != KEYCARD_OK)
+            return rc;
+        t->lost = 0;
+    }
+    keycard_rc rc = t->t->ops->begin_transaction(t->t);
+    if (rc == KEYCARD_ERR_CARD_RESET || rc == KEYCARD_ERR_CARD_REMOVED)
+        t->lost = 1;
+    return rc;
+}
+
+static keycard_rc op_end(keycard_target *t, keycard_rc rc)
+{
+    if (rc == KEYCARD_ERR_CARD_RESET || rc == KEYCARD_ERR_CARD_REMOVED)
+        t->lost = 1;
+    keycard_rc e = t->t->ops->end_transaction(t->t);
+    if (e == KEYCARD_ERR_CARD_RESET || e == KEYCARD_ERR_CARD_REMOVED)
+        t->lost = 1;
+    return rc;
+}
+
+/* One command whose status word becomes the result. */
+static keycard_rc tcmd(keycard_target *t, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2,
+                       const uint8_t *data, size_t lc, size_t ne, uint8_t *resp, size_t *rlen)
+{
+    size_t none = 0;
+    uint16_t sw = 0;
+    keycard_rc rc = op_begin(t);
+    if (rc != KEYCARD_OK)
+        return rc;
+    rc = kcl_apdu_exchange(t->t, cla, ins, p1, p2, data, lc, ne, resp, rlen ? rlen : &none,
+                           &sw);
+    if (rc == KEYCARD_OK)
+        rc = kcl_sw_to_rc(sw, NULL);
+    return op_end(t, rc);
+}
+
+static keycard_rc parse_info(const uint8_t *b, size_t n, keycard_target_info *info)
+{
+    const uint8_t *v;
+    size_t vl;
+    keycard_target_info i;
+    memset(&i, 0, sizeof i);
+    keycard_rc rc = kcl_tlv_find(b, n, TGT_INFO_STATE, &v, &vl);
+    if (rc != KEYCARD_OK || vl != 1 || v[0] > KEYCARD_TARGET_ISSUED)
+        return KEYCARD_ERR_PROTOCOL;
+    i.state = v[0];
+    rc = kcl_tlv_find(b, n, TGT_INFO_SERIAL, &v, &vl);
+    if (rc == KEYCARD_OK && vl == KEYCARD_SERIAL_LEN)
+        memcpy(i.serial, v, KEYCARD_SERIAL_LEN);
+    else if (rc == KEYCARD_OK || i.state != KEYCARD_TARGET_VIRGIN)
+        return KEYCARD_ERR_PROTOCOL; /* only a virgin card may lack its serial */
+    rc = kcl_tlv_find(b, n, TGT_INFO_LOCKS, &v, &vl);
+    if (rc == KEYCARD_OK && vl == 1)
+        i.locks = v[0];
+    else if (rc != KEYCARD_ERR_NOT_FOUND)
+        return KEYCARD_ERR_PROTOCOL;
+    *info = i;
+    return KEYCARD_OK;
+}
+
+KEYCARD_API keycard_rc keycard_target_info_read(keycard_target *t, keycard_target_info *info)
+{
+    if (!t || !info)
+        return KEYCARD_ERR_ARG;
+    uint8_t b[256];
+    size_t n = sizeof b;
+    keycard_rc rc = tcmd(t, KC_CLA_ISO, KC_INS_GET_DATA, TGT_TAG_INFO >> 8, TGT_TAG_INFO & 0xFF,
+                         NULL, 0, 256, b, &n);
+    if (rc != KEYCARD_OK)
+        return rc;
+    return parse_info(b, n, info);
+}
+
+/* A transport whose card answers GET DATA DF10 like a target card. */
+static keycard_rc open_on(const kcl_transport_ops *ops, const struct kc_card_ops *card,
+                          const char *arg, kcl_transport **out)
+{
+    kcl_transport *tr = NULL;
+    keycard_rc rc = card ? kcl_sim_open(card, arg, &tr) : ops->open(arg, &tr);
+    if (rc != KEYCARD_OK)
+        return rc;
+    keycard_target probe = {tr, 0};
+    keycard_target_info info;
+    rc = keycard_target_info_read(&probe, &info);
+    if (rc != KEYCARD_OK && rc != KEYCARD_ERR_MEMORY && rc != KEYCARD_ERR_NO_READER &&
+        rc != KEYCARD_ERR_TRANSPORT)
+        rc = KEYCARD_ERR_NO_CARD; /* a card, but not a target card */
+    if (rc != KEYCARD_OK) {
+        tr->ops->close(tr);
+        return rc;
+    }
+    *out = tr;
+    return KEYCARD_OK;
+}
+
+static keycard_rc open_any(kcl_transport **out)
+{
+    size_t cap = 64 * 1024;
+    char *list = malloc(cap);
+    if (!list)
+        return KEYCARD_ERR_MEMORY;
+    keycard_rc rc = kcl_pcsc_list(list, cap);
+    if (rc != KEYCARD_OK) {
+        free(list);
+        return rc;
+    }
+    keycard_rc best = KEYCARD_ERR_NO_READER;
+    char *save = NULL;
+    for (char *r = strtok_r(list, "\n", &save); r; r = strtok_r(NULL, "\n", &save)) {
+        rc = open_on(&kcl_transport_pcsc, NULL, r, out);
+        if (rc == KEYCARD_OK) {
+            free(list);
+            return KEYCARD_OK;
+        }
+        if (rc != KEYCARD_ERR_NO_READER)
+            best = KEYCARD_ERR_NO_CARD;
+    }
+    free(list);
+    return best;
+}
+
+KEYCARD_API keycard_rc keycard_target_open(keycard_target **out, const char *where)
+{
+    if (!out)
+        return KEYCARD_ERR_ARG;
+    *out = NULL;
+    keycard_target *t = calloc(1, sizeof *t);
+    if (!t)
+        return KEYCARD_ERR_MEMORY;
+    keycard_rc rc;
+    if (where && strncmp(where, "sim:", 4) == 0)
+        rc = where[4] ? open_on(NULL, &kc_target_card, where + 4, &t->t) : KEYCARD_ERR_ARG;
+    else if (where && strncmp(where, "pcsc:", 5) == 0)
+        rc = where[5] ? open_on(&kcl_transport_pcsc, NULL, where + 5, &t->t) : open_any(&t->t);
+    else if (where && *where)
+        rc = open_on(&kcl_transport_pcsc, NULL, where, &t->t);
+    else
+        rc = open_any(&t->t);
+    if (rc != KEYCARD_OK) {
+        free(t);
+        return rc;
+    }
+    *out = t;
+    return KEYCARD_OK;
+}
+
+KEYCARD_API void keycard_target_close(keycard_target *t)
+{
+    if (!t)
+        return;
+    t->t->ops->close(t->t);
+    free(t);
+}
+
+KEYCARD_API const char *keycard_target_reader_name(const keycard_target *t)
+{
+    return t ? t->t->ops->name(t->t) : "";
+}
+
+KEYCARD_API keycard_rc keycard_target_manufacture(keycard_target *t, const uint8_t serial[8],
+                                                  const keycard_target_key *keys, size_t n)
+{
+    if (!t || !serial || !keys || n == 0 || n > TGT_MAX_KEYS)
+        return KEYCARD_ERR_ARG;
+    uint8_t d[8 + 1 + TGT_MAX_KEYS * (3 + 32)];
+    size_t lc = 0;
+    memcpy(d, serial, 8);
+    lc = 8;
+    d[lc++] = (uint8_t)n;
+    for (size_t i = 0; i < n; i++) {
+        if ((keys[i].len != 16 && keys[i].len != 32) || keys[i].number == 0 ||
+            keys[i].number == 0xFF) {
+            kcl_wipe(d, sizeof d);
+            return KEYCARD_ERR_ARG;
+        }
+        d[lc++] = keys[i].number;
+        d[lc++] = keys[i].flags;
+        d[lc++] = (uint8_t)keys[i].len;
+        memcpy(d + lc, keys[i].key, keys[i].len);
+        lc += keys[i].len;
+    }
+    keycard_rc rc = tcmd(t, TGT_CLA, TGT_INS_MANUFACTURE, 0x00, 0x00, d, lc, 0, NULL, NULL);
+    kcl_wipe(d, sizeof d);
+    return rc;
+}
+
+KEYCARD_API keycard_rc keycard_target_begin(keycard_target *t, keycard_issue_way way,
+                                            uint8_t key_no, const uint8_t *seed_in,
+                                            uint8_t *seed_out, uint32_t *ctr)
+{
+    if (!t)
+        return KEYCARD_ERR_ARG;
+    uint8_t r[256];
+    size_t rl = sizeof r;
+    keycard_rc rc;
+    switch (way) {
+    case KEYCARD_WAY_TARGET_SEED:
+        if (!seed_out)
+            return KEYCARD_ERR_ARG;
+        rc = tcmd(t, TGT_CLA, TGT_INS_BEGIN, (uint8_t)way, key_no, NULL, 0, KEYCARD_SEED_LEN,
+                  r, &rl);
+        if (rc == KEYCARD_OK && rl != KEYCARD_SEED_LEN)
+            rc = KEYCARD_ERR_PROTOCOL;
+        if (rc == KEYCARD_OK)
+            memcpy(seed_out, r, KEYCARD_SEED_LEN);
+        return rc;
+    case KEYCARD_WAY_PREVIOUS_RANDOM:
+        if (!seed_in)
+            return KEYCARD_ERR_ARG;
+        return tcmd(t, TGT_CLA, TGT_INS_BEGIN, (uint8_t)way, key_no, seed_in, KEYCARD_SEED_LEN,
+                    0, NULL, NULL);
+    case KEYCARD_WAY_STATIC:
+        if (!ctr)
+            return KEYCARD_ERR_ARG;
+        rc = tcmd(t, TGT_CLA, TGT_INS_BEGIN, (uint8_t)way, key_no, NULL, 0, 4, r, &rl);
+        if (rc == KEYCARD_OK && rl != 4)
+            rc = KEYCARD_ERR_PROTOCOL;
+        if (rc == KEYCARD_OK)
+            *ctr = (uint32_t)r[0] << 24 | (uint32_t)r[1] << 16 | (uint32_t)r[2] << 8 | r[3];
+        return rc;
+    }
+    return KEYCARD_ERR_ARG;
+}
+
+/* Raw exchange within one transaction; resp gets data || SW. */
+static keycard_rc raw(keycard_target *t, const uint8_t *apdu, size_t len, uint8_t *resp,
+                      size_t *rlen)
+{
+    keycard_rc rc = op_begin(t);
+    if (rc != KEYCARD_OK)
+        return rc;
+    return op_end(t, t->t->ops->transmit(t->t, apdu, len, resp, rlen));
+}
+
+KEYCARD_API keycard_rc keycard_target_envelope(keycard_target *t, const uint8_t *apdu,
+                                               size_t len, uint16_t *inner_sw,
+                                               uint8_t *inner_data, size_t *inner_len,
+                                               uint8_t *mac)
+{
+    if (!t || !apdu || len < 5 || !inner_sw || (inner_len && *inner_len && !inner_data))
+        return KEYCARD_ERR_ARG;
+    uint8_t r[KCL_APDU_RESP_MAX + 2];
+    size_t rl = sizeof r;
+    keycard_rc rc = raw(t, apdu, len, r, &rl);
+    if (rc != KEYCARD_OK)
+        return rc;
+    if (rl < 2)
+        return KEYCARD_ERR_PROTOCOL;
+    uint16_t sw = (uint16_t)(r[rl - 2] << 8 | r[rl - 1]);
+    if (sw != KC_SW_OK) {
+        rc = kcl_sw_to_rc(sw, NULL);
+        return rc == KEYCARD_OK ? KEYCARD_ERR_PROTOCOL : rc;
+    }
+    /* [c]_4 || inner SW1 SW2 || inner data || MAC(16) */
+    size_t dl = rl - 2;
+    if (dl < 4 + 2 + KEYCARD_MAC_LEN)
+        return KEYCARD_ERR_PROTOCOL;
+    size_t il = dl - (4 + 2 + KEYCARD_MAC_LEN);
+    if (il && (!inner_len || il > *inner_len))
+        return inner_len ? KEYCARD_ERR_BUFFER : KEYCARD_ERR_ARG;
+    *inner_sw = (uint16_t)(r[4] << 8 | r[5]);
+    if (il)
+        memcpy(inner_data, r + 6, il);
+    if (inner_len)
+        *inner_len = il;
+    if (mac)
+        memcpy(mac, r + 6 + il, KEYCARD_MAC_LEN);
+    kcl_wipe(r, sizeof r);
+    return KEYCARD_OK;
+}
+
+KEYCARD_API keycard_rc keycard_target_transmit(keycard_target *t, const uint8_t *apdu,
+                                               size_t apdu_len, uint8_t *resp,
+                                               size_t *resp_len)
+{
+    if (!t || !apdu || apdu_len < 4 || !resp || !resp_len)
+        return KEYCARD_ERR_ARG;
+    uint8_t r[KCL_APDU_RESP_MAX + 2];
+    size_t rl = sizeof r;
+    keycard_rc rc = raw(t, apdu, apdu_len, r, &rl);
+    if (rc == KEYCARD_OK) {
+        if (rl > *resp_len) {
+            rc = KEYCARD_ERR_BUFFER;
+        } else {
+            memcpy(resp, r, rl);
+            *resp_len = rl;
+        }
+    }
+    kcl_wipe(r, sizeof r);
+    return rc;
+}
