@@ -1,8 +1,9 @@
 #!/bin/sh
 # vcards.sh - start and stop the project's virtual PC/SC cards: a private
 # pcscd with the two-slot vpcd reader, and kc-vcard running the key card
-# (provisioned from examples/profiles/demo.json) in slot 0 and a blank target
-# card in slot 1 once kc-vcard has that card built in (else slot 1 stays empty).
+# (provisioned from examples/profiles/demo.json) in slot 0 and, in slot 1,
+# a blank target card made with `kc-admin target-manufacture`, or a stacker
+# of blank target cards (KC_TARGET_STACK).
 #
 #   sh tests/vcards.sh up|down|status      (make vcards-up / vcards-down)
 #   . tests/vcards.sh; vc_up; ...; vc_down (integration tests)
@@ -11,7 +12,11 @@
 # KC_VPCD_PORT (default 35963 = 0x8C7B), KC_PCSCD_APDU_LOG=1 (pcscd -a: APDUs
 # in $B/vcards/pcscd.log), KC_VPCD_LIB (the vpcd driver), KC_VCARD_STATE (the
 # key card's state file, default $B/vcards/keycard.state; tests use their own),
-# KC_TARGET_STATE (the target card's, default $B/vcards/target.state),
+# KC_TARGET_STATE (the target card's, default $B/vcards/target.state; made
+# blank by kc-admin target-manufacture when missing), KC_TARGET_STACK=DIR
+# (slot 1 is a stacker serving DIR/*.card: kc-vcard --stack),
+# KC_VCARD_PROFILE (the profile the key card is provisioned from and the
+# targets are manufactured for, default examples/profiles/demo.json),
 # KC_VCARDS_TARGET=0 (leave slot 1 empty).
 #
 # Only one pcscd can run on a machine (fixed socket), so every user holds
@@ -32,6 +37,8 @@ VC_KEYCARD_READER="$VC_READER 00 00"
 VC_TARGET_READER="$VC_READER 00 01"
 VC_STATE=${KC_VCARD_STATE:-$VC_DIR/keycard.state}
 VC_TARGET_STATE=${KC_TARGET_STATE:-$VC_DIR/target.state}
+VC_TARGET_STACK=${KC_TARGET_STACK:-}
+VC_PROFILE=${KC_VCARD_PROFILE:-examples/profiles/demo.json}
 VC_PY=/usr/bin/python3
 VC_APDU="$VC_PY $(pwd)/tests/pcscd/pcsc_apdu.py"
 
@@ -125,7 +132,7 @@ vc_provision() {
         vc_log "warning: $B/bin/kc-admin not built; key card left blank"
         return 0
     fi
-    if "$B/bin/kc-admin" --sim "$VC_STATE" provision examples/profiles/demo.json \
+    if "$B/bin/kc-admin" --sim "$VC_STATE" provision "$VC_PROFILE" \
         >"$VC_DIR/provision.log" 2>&1; then
         touch "$VC_STATE.provisioned"
     else
@@ -144,6 +151,52 @@ vc_card_start() {
     "$B/bin/kc-vcard" --card "$1" --state "$3" --port "$VC_PORT" --reader-slot "$2" \
         </dev/null >>"$VC_DIR/kc-vcard-$1.log" 2>&1 &
     echo $! >"$VC_DIR/kc-vcard-$1.pid"
+}
+
+# vc_target_make FILE SERIAL: a blank (manufactured, not issued) target card
+# image with the 16-hex-digit SERIAL and the envelope keys of the profile.
+vc_target_make() {
+    [ -x "$B/bin/kc-admin" ] || { vc_log "$B/bin/kc-admin not built (run make)"; return 1; }
+    if ! "$B/bin/kc-admin" target-manufacture --profile "$VC_PROFILE" --serial "$2" --out "$1" \
+        >>"$VC_DIR/manufacture.log" 2>&1; then
+        vc_log "manufacturing target $2 into $1 failed: $(tail -n 1 "$VC_DIR/manufacture.log")"
+        return 1
+    fi
+}
+
+# vc_stack_make DIR N [PREFIX]: DIR holds N blank target images 001.card ..,
+# serials PREFIX (12 hex digits, default 544152474554 = "TARGET") || 0001 ...
+vc_stack_make() {
+    mkdir -p "$1" || return 1
+    i=1
+    while [ "$i" -le "$2" ]; do
+        vc_target_make "$1/$(printf '%03d' "$i").card" "${3:-544152474554}$(printf '%04X' "$i")" ||
+            return 1
+        i=$((i + 1))
+    done
+}
+
+# vc_target_start: slot 1 gets the stacker (KC_TARGET_STACK) or the single
+# target card (manufactured blank when its image is missing).
+vc_target_start() {
+    if [ -n "$VC_TARGET_STACK" ]; then
+        [ -x "$B/bin/kc-vcard" ] || { vc_log "$B/bin/kc-vcard not built (run make)"; return 1; }
+        if vc_alive "$(cat "$VC_DIR/kc-vcard-target.pid" 2>/dev/null)"; then
+            vc_log "kc-vcard for the target card already running"
+            return 1
+        fi
+        "$B/bin/kc-vcard" --card target --stack "$VC_TARGET_STACK" --port "$VC_PORT" \
+            --reader-slot 1 </dev/null >>"$VC_DIR/kc-vcard-target.log" 2>&1 &
+        echo $! >"$VC_DIR/kc-vcard-target.pid"
+        # An empty stack leaves the slot empty: nothing to wait for.
+        ls "$VC_TARGET_STACK"/*.card >/dev/null 2>&1 || return 0
+    else
+        if [ ! -f "$VC_TARGET_STATE" ]; then
+            vc_target_make "$VC_TARGET_STATE" 5441524745540001 || return 1
+        fi
+        vc_card_start target 1 "$VC_TARGET_STATE" || return 1
+    fi
+    vc_wait_card "$VC_TARGET_READER"
 }
 
 # vc_card_stop NAME: stop its kc-vcard and, while pcscd runs, wait until
@@ -206,7 +259,7 @@ vc_up() {
         return 1
     fi
     if [ "${KC_VCARDS_TARGET:-1}" = 1 ] && "$B/bin/kc-vcard" --list-cards | grep -qx target; then
-        if ! vc_card_start target 1 "$VC_TARGET_STATE" || ! vc_wait_card "$VC_TARGET_READER"; then
+        if ! vc_target_start; then
             vc_down
             return 1
         fi

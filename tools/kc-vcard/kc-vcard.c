@@ -7,6 +7,11 @@
  * away or is not there yet it retries forever, keeping the card state, as a
  * card stays in a reader that loses power. SIGTERM/SIGINT end it cleanly
  * after the APDU in hand.
+ *
+ * With --stack DIR it is a reader with a stacker (stack.h): the blank card
+ * images DIR/NAME.card are inserted one after another; the reader command
+ * FF EE 00 00 ejects the card in the slot into DIR/issued/ and inserts the
+ * next one.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,12 +34,28 @@
 #include "hw/kc_hw_file.h"
 #include "kc_card.h"
 #include "serve.h"
+#include "stack.h"
 #include "vpcd.h"
 
 /* vpcd's default port (0x8C7B); slot 1 listens on the next one. */
 #define VCARD_DEFAULT_PORT 35963
 #define VCARD_RETRY_MS 300
 #define VCARD_CONNECT_TIMEOUT_MS 2000
+/* How often an empty stack is looked at again for new images. */
+#define VCARD_STACK_POLL_MS 300
+/*
+ * After an eject the link stays up this long, so that the client's own
+ * clean-up (a reset or power-off as it disconnects) reaches a card that still
+ * answers; then the slot stays empty for VCARD_EJECT_GAP_MS, longer than
+ * pcscd's card presence polling (0.4 s), so pcscd sees the card leave before
+ * the next one comes. Without the grace pcscd may reset a card that is gone,
+ * and without the gap it may never notice the exchange: either way it
+ * refuses to connect to the new card.
+ */
+#define VCARD_EJECT_GRACE_MS 300
+#define VCARD_EJECT_GAP_MS 1000
+/* "Function not supported": an eject asked of a reader without a stacker. */
+#define VCARD_SW_NO_STACKER 0x6A81
 
 static volatile sig_atomic_t g_stop;
 /* The signal mask outside ppoll: SIGTERM/SIGINT are blocked everywhere else,
@@ -44,6 +65,7 @@ static sigset_t g_wait_mask;
 typedef struct vcard_opts {
     const char *card;
     const char *state;
+    const char *stack;
     const char *host;
     unsigned port;
     unsigned slot;
@@ -77,6 +99,9 @@ static void usage(FILE *f)
           "\n"
           "  --card NAME         card firmware: keycard or target\n"
           "  --state FILE        the card's flash, created blank when missing\n"
+          "  --stack DIR         a stacker: serve DIR/*.card one after another in name\n"
+          "                      order; the reader command FF EE 00 00 ejects the card\n"
+          "                      into DIR/issued/ and inserts the next\n"
           "  --host H            host where pcscd runs vpcd (default 127.0.0.1)\n"
           "  --port N            vpcd port of slot 0 (default 35963 = 0x8C7B)\n"
           "  --reader-slot 0|1   reader slot; slot 1 uses port N+1 (default 0)\n"
@@ -132,6 +157,7 @@ static int parse_args(int argc, char **argv, vcard_opts *o)
 {
     static const struct option longopts[] = {
         {"card", required_argument, NULL, 'c'},   {"state", required_argument, NULL, 's'},
+        {"stack", required_argument, NULL, 'S'},
         {"port", required_argument, NULL, 'p'},   {"host", required_argument, NULL, 'H'},
         {"reader-slot", required_argument, NULL, 'r'}, {"log-apdu", no_argument, NULL, 'l'},
         {"list-cards", no_argument, NULL, 'L'},  {"help", no_argument, NULL, 'h'},
@@ -150,6 +176,9 @@ static int parse_args(int argc, char **argv, vcard_opts *o)
             break;
         case 's':
             o->state = optarg;
+            break;
+        case 'S':
+            o->stack = optarg;
             break;
         case 'H':
             o->host = optarg;
@@ -181,8 +210,14 @@ static int parse_args(int argc, char **argv, vcard_opts *o)
         return bad_usage("unexpected argument '%s'", argv[optind]);
     if (o->card == NULL)
         return bad_usage("--card is required");
-    if (o->state == NULL || o->state[0] == '\0')
-        return bad_usage("--state is required");
+    if (o->state != NULL && o->stack != NULL)
+        return bad_usage("give --state or --stack, not both");
+    if (o->stack != NULL) {
+        if (o->stack[0] == '\0')
+            return bad_usage("--stack wants a directory");
+    } else if (o->state == NULL || o->state[0] == '\0') {
+        return bad_usage("--state (or --stack) is required");
+    }
     if (o->port + o->slot > 65535)
         return bad_usage("port %u + slot %u is past 65535", o->port, o->slot);
     return 0;
@@ -283,36 +318,104 @@ static void log_ctrl(uint8_t ctrl)
         logmsg("unknown control 0x%02X ignored", ctrl);
 }
 
+/* What one slot holds: the card firmware, its RAM, and where its image is. */
+typedef struct vcard_slot {
+    const kc_card_ops *ops;
+    void *ctx;
+    const char *stack; /* the stack directory, NULL without a stacker */
+    char image[256];   /* the image's name in the stack directory */
+    int log_apdu;
+} vcard_slot;
+
 /*
- * Serve one connection until vpcd closes it (returns -1) or a stop signal
- * comes (returns 0).
+ * A reader command (class FF). Returns 1 when the card was ejected (the
+ * answer is in out, *olen long), else 0 with the answer in out.
  */
-static int serve_connection(int fd, const kc_card_ops *ops, void *ctx, int log_apdu)
+static int reader_command(vcard_slot *s, int what, uint8_t *out, size_t cap, size_t *olen)
+{
+    uint8_t b[4];
+    int left;
+
+    if (what != KC_READER_EJECT) {
+        *olen = kc_vcard_answer_sw((uint16_t)what, out, cap);
+        return 0;
+    }
+    if (s->stack == NULL) {
+        *olen = kc_vcard_answer_sw(VCARD_SW_NO_STACKER, out, cap);
+        return 0;
+    }
+    /* The card leaves the slot: power goes, then its image goes to issued/. */
+    s->ops->power(s->ctx, KC_POWER_OFF);
+    if (kc_stack_retire(s->stack, s->image) != 0) {
+        logmsg("cannot move %s/%s to %s/: %s; card kept in the slot", s->stack, s->image,
+               KC_STACK_ISSUED, strerror(errno));
+        *olen = kc_vcard_answer_sw(KC_SW_MEMORY_FAILURE, out, cap);
+        return 0;
+    }
+    left = kc_stack_count(s->stack);
+    if (left < 0)
+        left = 0;
+    /* Answer: blank cards left in the stack (2 bytes) || 9000. */
+    b[0] = (uint8_t)(left >> 8);
+    b[1] = (uint8_t)left;
+    b[2] = 0x90;
+    b[3] = 0x00;
+    *olen = kc_vpcd_frame(b, sizeof(b), out, cap);
+    logmsg("card %s ejected to %s/%s/ (%d left in the stack)", s->image, s->stack,
+           KC_STACK_ISSUED, left);
+    return 1;
+}
+
+/*
+ * Serve one connection until vpcd closes it (returns -1), a stop signal
+ * comes (returns 0) or the card is ejected (returns 1).
+ */
+static int serve_connection(int fd, vcard_slot *s)
 {
     static uint8_t rx[KC_VPCD_HDR_LEN + KC_VPCD_MSG_MAX];
     static uint8_t out[KC_VCARD_OUT_MAX];
     size_t fill = 0, skip = 0;
+    int ejected = 0;
+    struct timespec leave = {0, 0}; /* when an ejected card's link closes */
 
     for (;;) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
+        struct timespec now, left = {0, 0};
         ssize_t n;
         long r;
+        int pr;
         kc_vpcd_msg m;
 
         if (g_stop)
-            return 0;
-        if (ppoll(&p, 1, NULL, &g_wait_mask) < 0) {
+            return ejected ? 1 : 0;
+        if (ejected) {
+            /* Serve the client's clean-up until the grace time is over. */
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (now.tv_sec > leave.tv_sec ||
+                (now.tv_sec == leave.tv_sec && now.tv_nsec >= leave.tv_nsec))
+                return 1;
+            left.tv_sec = leave.tv_sec - now.tv_sec;
+            left.tv_nsec = leave.tv_nsec - now.tv_nsec;
+            if (left.tv_nsec < 0) {
+                left.tv_sec--;
+                left.tv_nsec += 1000000000L;
+            }
+        }
+        pr = ppoll(&p, 1, ejected ? &left : NULL, &g_wait_mask);
+        if (pr == 0 && ejected)
+            return 1;
+        if (pr < 0) {
             if (errno == EINTR)
                 continue;
-            return -1;
+            return ejected ? 1 : -1;
         }
         n = read(fd, rx + fill, sizeof(rx) - fill);
         if (n == 0)
-            return -1;
+            return ejected ? 1 : -1;
         if (n < 0) {
             if (errno == EINTR || errno == EAGAIN)
                 continue;
-            return -1;
+            return ejected ? 1 : -1;
         }
         /* Linux turns quick-ACK mode off again by itself; renew it on every read. */
         set_tcp_opts(fd);
@@ -345,16 +448,28 @@ static int serve_connection(int fd, const kc_card_ops *ops, void *ctx, int log_a
             } else if (r < 0) {
                 used = KC_VPCD_HDR_LEN; /* an empty message: nothing to do */
             } else {
+                int what = m.kind == KC_VPCD_MSG_APDU ? kc_reader_command(m.data, m.len)
+                                                      : KC_READER_NOT_MINE;
+
                 used = (size_t)r;
-                if (log_apdu && m.kind == KC_VPCD_MSG_CTRL)
+                if (s->log_apdu && m.kind == KC_VPCD_MSG_CTRL)
                     log_ctrl(m.ctrl);
-                else if (log_apdu)
+                else if (s->log_apdu)
                     log_hex(">", m.data, m.len);
-                olen = kc_vcard_serve(ops, ctx, &m, out, sizeof(out));
-                if (log_apdu && m.kind == KC_VPCD_MSG_APDU)
+                if (what == KC_READER_NOT_MINE)
+                    olen = kc_vcard_serve(s->ops, s->ctx, &m, out, sizeof(out));
+                else if (ejected) /* a second eject: the card is already out */
+                    olen = kc_vcard_answer_sw(KC_SW_CONDITIONS, out, sizeof(out));
+                else if ((ejected = reader_command(s, what, out, sizeof(out), &olen)) != 0) {
+                    clock_gettime(CLOCK_MONOTONIC, &leave);
+                    leave.tv_nsec += (VCARD_EJECT_GRACE_MS % 1000) * 1000000L;
+                    leave.tv_sec += VCARD_EJECT_GRACE_MS / 1000 + leave.tv_nsec / 1000000000L;
+                    leave.tv_nsec %= 1000000000L;
+                }
+                if (s->log_apdu && m.kind == KC_VPCD_MSG_APDU)
                     log_hex("<", out + KC_VPCD_HDR_LEN, olen - KC_VPCD_HDR_LEN);
                 if (olen > 0 && send_all(fd, out, olen) != 0)
-                    return -1;
+                    return ejected ? 1 : -1;
             }
             memmove(rx, rx + used, fill - used);
             fill -= used;
@@ -362,19 +477,129 @@ static int serve_connection(int fd, const kc_card_ops *ops, void *ctx, int log_a
     }
 }
 
+/*
+ * Keep the card of slot s connected to vpcd (reconnecting while pcscd is
+ * away) until a stop signal (returns 0) or an eject (returns 1).
+ */
+static int run_card(const struct addrinfo *ai, const vcard_opts *o, const char *portstr,
+                    vcard_slot *s)
+{
+    int connected = -1; /* -1 never tried, 0 waiting, 1 connected */
+
+    while (!g_stop) {
+        int why = 0, rc;
+        int fd = try_connect(ai, &why);
+
+        if (fd < 0) {
+            if (g_stop)
+                break;
+            if (connected != 0)
+                logmsg("waiting for vpcd at %s:%s (%s)", o->host, portstr, strerror(why));
+            connected = 0;
+            nap(VCARD_RETRY_MS);
+            continue;
+        }
+        logmsg("%s card connected to vpcd at %s:%s", s->ops->name, o->host, portstr);
+        connected = 1;
+        rc = serve_connection(fd, s);
+        /* Closing the link is the card leaving the slot, as vpcd sees it. */
+        close(fd);
+        /* Losing the reader is losing power: volatile card state goes. */
+        s->ops->power(s->ctx, KC_POWER_OFF);
+        if (rc == 1)
+            return 1;
+        if (rc < 0 && !g_stop) {
+            logmsg("vpcd at %s:%s went away; reconnecting", o->host, portstr);
+            connected = 0;
+        }
+    }
+    return 0;
+}
+
+/* Boot the card of image path into s. Returns 0, or -1 after saying why. */
+static int card_boot(vcard_slot *s, kc_hw_file *hf, const char *path)
+{
+    kc_hw hw;
+    int rc;
+
+    explicit_bzero(s->ctx, s->ops->ctx_size ? s->ops->ctx_size : 1);
+    rc = kc_hw_file_open(hf, path, s->ops->flash_size, s->ops->page_size, &hw);
+    if (rc != 0) {
+        if (hf->err[0] != '\0')
+            logmsg("%s", hf->err); /* names the file and says why */
+        else
+            logmsg("cannot use state file %s (error %d)", path, rc);
+        return -1;
+    }
+    rc = s->ops->init(s->ctx, &hw);
+    if (rc != 0) {
+        logmsg("%s card does not boot from %s (error %d)", s->ops->name, path, rc);
+        kc_hw_file_close(hf);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * The stacker: insert DIR's images one after another until a stop signal.
+ * Returns the exit status.
+ */
+static int run_stack(const struct addrinfo *ai, const vcard_opts *o, const char *portstr,
+                     vcard_slot *s)
+{
+    int waiting = 0;
+
+    while (!g_stop) {
+        char path[4096];
+        kc_hw_file hf;
+        int r = kc_stack_next(o->stack, s->image, sizeof(s->image));
+
+        if (r <= 0) {
+            if (!waiting)
+                logmsg(r == 0 ? "stack %s is empty; slot stays empty until an image appears"
+                              : "cannot read stack %s (%s); retrying",
+                       o->stack, strerror(errno));
+            waiting = 1;
+            nap(VCARD_STACK_POLL_MS);
+            continue;
+        }
+        waiting = 0;
+        if (snprintf(path, sizeof(path), "%s/%s", o->stack, s->image) >= (int)sizeof(path)) {
+            logmsg("stack path too long: %s/%s", o->stack, s->image);
+            return 1;
+        }
+        memset(&hf, 0, sizeof(hf));
+        if (card_boot(s, &hf, path) != 0) {
+            /* A bad image must not jam the stacker: set it aside and go on. */
+            if (kc_stack_reject(o->stack, s->image) != 0) {
+                logmsg("cannot set %s aside: %s", path, strerror(errno));
+                return 1;
+            }
+            logmsg("%s set aside as %s.bad", path, s->image);
+            continue;
+        }
+        logmsg("card %s inserted from the stack", s->image);
+        r = run_card(ai, o, portstr, s);
+        kc_hw_file_close(&hf);
+        if (r == 0)
+            logmsg("stopping; %s stays in the stack", path);
+        else if (!g_stop)
+            nap(VCARD_EJECT_GAP_MS); /* the slot is seen empty before the next card */
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     vcard_opts o;
     const kc_vcard_entry *card;
-    const kc_card_ops *ops;
+    vcard_slot slot;
     struct addrinfo hints, *ai = NULL;
     struct sigaction sa;
     sigset_t block;
     kc_hw_file hf;
-    kc_hw hw;
     char portstr[8];
-    void *ctx;
-    int rc, connected = -1; /* -1 never tried, 0 waiting, 1 connected */
+    int rc;
 
     rc = parse_args(argc, argv, &o);
     if (rc != 0)
@@ -392,7 +617,10 @@ int main(int argc, char **argv)
         logmsg("%s card not built yet", card->name);
         return 2;
     }
-    ops = card->ops;
+    memset(&slot, 0, sizeof(slot));
+    slot.ops = card->ops;
+    slot.stack = o.stack;
+    slot.log_apdu = o.log_apdu;
 
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
@@ -401,6 +629,11 @@ int main(int argc, char **argv)
     rc = getaddrinfo(o.host, portstr, &hints, &ai);
     if (rc != 0)
         return bad_usage("cannot resolve host '%s': %s", o.host, gai_strerror(rc));
+    if (o.stack != NULL && kc_stack_count(o.stack) < 0) {
+        logmsg("cannot read stack directory %s: %s", o.stack, strerror(errno));
+        freeaddrinfo(ai);
+        return 2;
+    }
 
     /* SIGTERM/SIGINT only get through while we wait (see g_wait_mask). */
     sigemptyset(&block);
@@ -416,61 +649,31 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    ctx = calloc(1, ops->ctx_size ? ops->ctx_size : 1);
-    if (ctx == NULL) {
+    slot.ctx = calloc(1, slot.ops->ctx_size ? slot.ops->ctx_size : 1);
+    if (slot.ctx == NULL) {
         logmsg("out of memory");
         freeaddrinfo(ai);
         return 1;
     }
-    rc = kc_hw_file_open(&hf, o.state, ops->flash_size, ops->page_size, &hw);
-    if (rc != 0) {
-        if (hf.err[0] != '\0')
-            logmsg("%s", hf.err); /* names the file and says why */
-        else
-            logmsg("cannot use state file %s (error %d)", o.state, rc);
-        free(ctx);
-        freeaddrinfo(ai);
-        return 1;
-    }
-    rc = ops->init(ctx, &hw);
-    if (rc != 0) {
-        logmsg("%s card does not boot from %s (error %d)", ops->name, o.state, rc);
-        kc_hw_file_close(&hf);
-        free(ctx);
-        freeaddrinfo(ai);
-        return 1;
-    }
 
-    while (!g_stop) {
-        int why = 0;
-        int fd = try_connect(ai, &why);
-
-        if (fd < 0) {
-            if (g_stop)
-                break;
-            if (connected != 0)
-                logmsg("waiting for vpcd at %s:%s (%s)", o.host, portstr, strerror(why));
-            connected = 0;
-            nap(VCARD_RETRY_MS);
-            continue;
-        }
-        logmsg("%s card connected to vpcd at %s:%s", ops->name, o.host, portstr);
-        connected = 1;
-        rc = serve_connection(fd, ops, ctx, o.log_apdu);
-        close(fd);
-        /* Losing the reader is losing power: volatile card state goes. */
-        ops->power(ctx, KC_POWER_OFF);
-        if (rc < 0 && !g_stop) {
-            logmsg("vpcd at %s:%s went away; reconnecting", o.host, portstr);
-            connected = 0;
+    if (o.stack != NULL) {
+        rc = run_stack(ai, &o, portstr, &slot);
+    } else {
+        memset(&hf, 0, sizeof(hf));
+        if (card_boot(&slot, &hf, o.state) != 0) {
+            rc = 1;
+        } else {
+            /* Without a stacker an eject is refused, so this returns only on a stop. */
+            (void)run_card(ai, &o, portstr, &slot);
+            logmsg("stopping; state saved in %s", o.state);
+            kc_hw_file_close(&hf);
+            rc = 0;
         }
     }
 
-    logmsg("stopping; state saved in %s", o.state);
-    ops->power(ctx, KC_POWER_OFF);
-    kc_hw_file_close(&hf);
-    explicit_bzero(ctx, ops->ctx_size); /* RAM copies of secrets go with the card */
-    free(ctx);
+    /* RAM copies of secrets go with the card. */
+    explicit_bzero(slot.ctx, slot.ops->ctx_size ? slot.ops->ctx_size : 1);
+    free(slot.ctx);
     freeaddrinfo(ai);
-    return 0;
+    return rc;
 }

@@ -1,0 +1,297 @@
+/*
+ * issue.c - the station config and the issuance of one card: target info,
+ * BEGIN on both cards for the profile's seeding way, one WRAP of all steps,
+ * each envelope to the target, END with the inner status words and the
+ * completion MAC of the lock step.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "station.h"
+
+int kci_station_load(const char *file, kci_station *s)
+{
+    static const char *const fields[] = {"station", "issuer_pin", "issuer_public_key", "reader",
+                                         "target_reader", NULL};
+    kct_errs e = {file, 0};
+    char dir[4096], err[512];
+    const char *v;
+    json_t *root;
+
+    memset(s, 0, sizeof *s);
+    if (kct_dirname(file, dir, sizeof dir) != 0) {
+        kct_jerr(&e, "$", "path too long");
+        return -1;
+    }
+    root = kct_json_load(file, &e);
+    if (!root)
+        return -1;
+    kct_json_only(&e, "$", root, fields);
+    v = kct_json_str(&e, "$", root, "station", 1, NULL);
+    if (v && strcmp(v, "keycard/1") != 0)
+        kct_jerr(&e, "$.station", "must be \"keycard/1\"");
+    v = kct_json_str(&e, "$", root, "reader", 0, NULL);
+    if (v && snprintf(s->reader, sizeof s->reader, "%s", v) >= (int)sizeof s->reader)
+        kct_jerr(&e, "$.reader", "too long");
+    v = kct_json_str(&e, "$", root, "target_reader", 0, NULL);
+    if (v && snprintf(s->target_reader, sizeof s->target_reader, "%s", v) >=
+                 (int)sizeof s->target_reader)
+        kct_jerr(&e, "$.target_reader", "too long");
+    v = kct_json_str(&e, "$", root, "issuer_public_key", 1, NULL);
+    if (v) {
+        if (kct_path_join(dir, v, s->issuer_pub_path, sizeof s->issuer_pub_path) != 0)
+            kct_jerr(&e, "$.issuer_public_key", "path too long");
+        else if (kct_file_read(s->issuer_pub_path, 64 * 1024, &s->issuer_pub,
+                               &s->issuer_pub_len, err, sizeof err) != 0)
+            kct_jerr(&e, "$.issuer_public_key", "%s", err);
+    }
+    /* Last, so that a prompt is only shown when the rest is right. */
+    kct_json_secret(&e, "$", root, "issuer_pin", "value", 0, dir, "Issuer PIN", 0,
+                    kct_check_pin, &s->issuer_pin, NULL);
+    kct_json_wipe(root);
+    json_decref(root);
+    return e.count ? -1 : 0;
+}
+
+void kci_station_free(kci_station *s)
+{
+    kct_file_free(s->issuer_pub, s->issuer_pub_len);
+    kct_wipe(s, sizeof *s);
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Lock ways as letters ("a+c"). */
+static void lock_names(unsigned locks, char *out, size_t cap)
+{
+    static const char letters[] = "abcd";
+    size_t n = 0;
+    int i;
+
+    out[0] = '\0';
+    for (i = 0; i < 4; i++)
+        if (locks & (1u << i))
+            n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s%c", n ? "+" : "",
+                                  letters[i]);
+    if (n == 0)
+        snprintf(out, cap, "none");
+}
+
+/* A step's name in messages: "step 3 (template 5, create folder)". */
+static void step_name(const kci_profile *p, size_t i, char *out, size_t cap)
+{
+    const kci_step *s = &p->steps[i];
+
+    if (s->label[0])
+        snprintf(out, cap, "step %zu (template %u, %s)", i + 1, s->template_no, s->label);
+    else
+        snprintf(out, cap, "step %zu (template %u)", i + 1, s->template_no);
+}
+
+static int fail(kci_outcome *o, size_t step, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(kci_outcome *o, size_t step, const char *fmt, ...)
+{
+    va_list ap;
+
+    o->result = KCI_FAILED;
+    o->step = step;
+    va_start(ap, fmt);
+    vsnprintf(o->why, sizeof o->why, fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+/* Key card failures end the run: its session state is unknown. */
+static int keycard_gone(keycard_rc rc)
+{
+    return rc == KEYCARD_ERR_NO_CARD || rc == KEYCARD_ERR_CARD_REMOVED ||
+           rc == KEYCARD_ERR_CARD_RESET || rc == KEYCARD_ERR_TRANSPORT ||
+           rc == KEYCARD_ERR_NO_READER || rc == KEYCARD_ERR_NOT_VERIFIED;
+}
+
+int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const kci_csv *c,
+                   size_t *next_row, kci_outcome *o)
+{
+    keycard_target_info info;
+    keycard_step steps[KCI_STEPS_MAX];
+    static uint8_t params[KCI_STEPS_MAX][KCI_STEP_BYTES_MAX];
+    static uint8_t env[KCI_STEPS_MAX * 1100];
+    uint16_t sws[KCI_STEPS_MAX];
+    uint8_t seed[KEYCARD_SEED_LEN], mac[KEYCARD_MAC_LEN], inner[4096];
+    size_t env_len = sizeof env, off = 0, i, inner_len = 0;
+    uint32_t ctr = 0;
+    char serial_hex[17], err[256], name[128];
+    long row = -1, t0 = now_ms();
+    int result = -1, ret = 0;
+    keycard_rc rc;
+
+    memset(o, 0, sizeof *o);
+    /* 1. Who is in the slot: an issued card is recognised before anything is sent. */
+    rc = keycard_target_info_read(t, &info);
+    if (rc != KEYCARD_OK) {
+        fail(o, 0, "cannot read the target card's info: %s", keycard_strerror(rc));
+        goto out;
+    }
+    memcpy(o->serial, info.serial, 8);
+    kct_hex_format(info.serial, 8, serial_hex);
+    if (info.state == KEYCARD_TARGET_ISSUED) {
+        char locks[16];
+        lock_names(info.locks, locks, sizeof locks);
+        o->result = KCI_SKIPPED;
+        snprintf(o->why, sizeof o->why, "already issued (lock %s); nothing sent", locks);
+        goto out;
+    }
+    if (info.state == KEYCARD_TARGET_VIRGIN) {
+        fail(o, 0, "blank card not manufactured (no serial, no keys); nothing sent");
+        goto out;
+    }
+
+    /* 2. This card's parameters (its CSV record, when the profile uses one). */
+    if (p->uses_csv) {
+        row = kci_csv_pick(c, serial_hex, *next_row);
+        if (row < 0) {
+            fail(o, 0, "no record for this card in the records file; nothing sent");
+            goto out;
+        }
+        if (kci_csv_col(c, "serial") < 0)
+            (*next_row)++;
+    }
+    for (i = 0; i < p->n_steps; i++) {
+        long n = kci_step_encode(&p->steps[i], c, row, params[i], sizeof params[i], err,
+                                 sizeof err);
+        if (n < 0) {
+            step_name(p, i, name, sizeof name);
+            fail(o, i + 1, "%s: %s; nothing sent", name, err);
+            goto out;
+        }
+        steps[i].template_no = (uint8_t)p->steps[i].template_no;
+        steps[i].params = params[i];
+        steps[i].params_len = (size_t)n;
+    }
+
+    /* 3. BEGIN on both cards: the seed (or counter) goes from one to the other. */
+    switch (p->way) {
+    case KCI_WAY_TARGET_SEED:
+        rc = keycard_target_begin(t, KEYCARD_WAY_TARGET_SEED, (uint8_t)p->key, NULL, seed, NULL);
+        if (rc != KEYCARD_OK) {
+            fail(o, 0, "target card refused BEGIN: %s", keycard_strerror(rc));
+            goto out;
+        }
+        rc = keycard_issue_begin(kc, KEYCARD_WAY_TARGET_SEED, info.serial, (uint8_t)p->key,
+                                 p->bucket, seed, 0, NULL);
+        break;
+    case KCI_WAY_PREVIOUS_RANDOM:
+        rc = keycard_issue_begin(kc, KEYCARD_WAY_PREVIOUS_RANDOM, info.serial, (uint8_t)p->key,
+                                 p->bucket, NULL, 0, seed);
+        if (rc == KEYCARD_OK) {
+            rc = keycard_target_begin(t, KEYCARD_WAY_PREVIOUS_RANDOM, (uint8_t)p->key, seed, NULL,
+                                      NULL);
+            if (rc != KEYCARD_OK) {
+                fail(o, 0, "target card refused BEGIN: %s", keycard_strerror(rc));
+                goto abort;
+            }
+        }
+        break;
+    default:
+        rc = keycard_target_begin(t, KEYCARD_WAY_STATIC, (uint8_t)p->key, NULL, NULL, &ctr);
+        if (rc != KEYCARD_OK) {
+            fail(o, 0, "target card refused BEGIN: %s", keycard_strerror(rc));
+            goto out;
+        }
+        rc = keycard_issue_begin(kc, KEYCARD_WAY_STATIC, info.serial, (uint8_t)p->key, p->bucket,
+                                 NULL, ctr, NULL);
+        break;
+    }
+    kct_wipe(seed, sizeof seed);
+    if (rc != KEYCARD_OK) {
+        fail(o, 0, "key card refused BEGIN (key %u, %s): %s", p->key, kci_way_name(p->way),
+             keycard_strerror(rc));
+        if (keycard_gone(rc))
+            ret = rc;
+        goto out;
+    }
+
+    /* 4. One WRAP for all steps: the key card checks them all before producing any. */
+    rc = keycard_issue_wrap(kc, steps, p->n_steps, env, &env_len);
+    if (rc != KEYCARD_OK) {
+        fail(o, 0, "key card refused the steps (WRAP): %s%s", keycard_strerror(rc),
+             rc == KEYCARD_ERR_WRONG_DATA ? " (a template number or parameter does not fit)"
+                                          : "");
+        if (keycard_gone(rc))
+            ret = rc;
+        goto abort;
+    }
+
+    /* 5. Each envelope to the target; stop at the first outer or inner error. */
+    for (i = 0; i < p->n_steps; i++) {
+        const uint8_t *apdu;
+        size_t alen;
+
+        step_name(p, i, name, sizeof name);
+        rc = keycard_issue_next(env, env_len, &off, &apdu, &alen);
+        if (rc != KEYCARD_OK) {
+            fail(o, i + 1, "%s: key card gave %s envelope: %s", name,
+                 rc == KEYCARD_ERR_NOT_FOUND ? "no" : "a malformed", keycard_strerror(rc));
+            goto abort;
+        }
+        inner_len = sizeof inner;
+        rc = keycard_target_envelope(t, apdu, alen, &sws[i], inner, &inner_len, NULL);
+        if (rc != KEYCARD_OK) {
+            fail(o, i + 1, "%s: target refused the envelope: %s", name, keycard_strerror(rc));
+            goto abort;
+        }
+        if (sws[i] != 0x9000) {
+            fail(o, i + 1, "%s: target answered inner SW %04X", name, sws[i]);
+            goto abort;
+        }
+    }
+
+    /* 6. END: the key card checks the completion MAC of the lock step. */
+    if (!p->lock) {
+        rc = keycard_issue_end(kc, NULL, 0, NULL, &result);
+        o->result = KCI_WRITTEN;
+        snprintf(o->why, sizeof o->why, "%zu steps written (profile without lock)", p->n_steps);
+        goto out;
+    }
+    if (inner_len != KEYCARD_MAC_LEN) {
+        fail(o, p->n_steps, "the last step answered no completion MAC (%zu bytes); is it the "
+                            "lock template?", inner_len);
+        goto abort;
+    }
+    memcpy(mac, inner, sizeof mac);
+    rc = keycard_issue_end(kc, sws, p->n_steps, mac, &result);
+    if (rc != KEYCARD_OK) {
+        fail(o, 0, "key card refused END: %s", keycard_strerror(rc));
+        if (keycard_gone(rc))
+            ret = rc;
+        goto out;
+    }
+    if (result == KEYCARD_ISSUE_COMPLETED) {
+        o->result = KCI_ISSUED;
+        snprintf(o->why, sizeof o->why, "issued: %zu steps, completion MAC verified",
+                 p->n_steps);
+    } else {
+        fail(o, 0, "key card says the completion MAC does not match (result %02X)", result);
+    }
+    goto out;
+
+abort:
+    /* The key card records the aborted session in its audit log. */
+    rc = keycard_issue_end(kc, NULL, 0, NULL, &result);
+    if (keycard_gone(rc))
+        ret = rc;
+out:
+    kct_wipe(params, sizeof params);
+    kct_wipe(env, sizeof env);
+    kct_wipe(inner, sizeof inner);
+    o->ms = now_ms() - t0;
+    return ret;
+}

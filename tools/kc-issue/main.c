@@ -1,0 +1,422 @@
+/*
+ * main.c - kc-issue, the issuing station: start-up flow on the key card
+ * (issuer PIN, holder PIN, identity check), then the issuance of the card in
+ * the target slot, or of the whole stack (--all), from an issuance profile.
+ *
+ *   kc-issue --config STATION.json --profile ISSUANCE.json [--records CSV]
+ *            [--all] [--show] [--reader R | --sim FILE]
+ *            [--target-reader R | --target-sim FILE] [--wait SECONDS]
+ *
+ * See man/kc-issue.1 and docs/issuance-profile.md.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "station.h"
+
+static const char usage[] =
+    "usage: kc-issue --config STATION.json --profile ISSUANCE.json [--records CSV]\n"
+    "                [--all] [--show] [--reader R | --sim FILE]\n"
+    "                [--target-reader R | --target-sim FILE] [--wait SECONDS]\n"
+    "\n"
+    "Issue the target card (or, with --all, every card of the reader's stack) from an\n"
+    "issuance profile. The key card makes every issuance command as an encrypted\n"
+    "envelope; this program only carries them to the target card.\n"
+    "\n"
+    "  --config FILE        station config: issuer PIN, issuer public key, readers\n"
+    "  --profile FILE       issuance profile (docs/issuance-profile.md)\n"
+    "  --records CSV        per-card data for \"csv\" parameters (header line, one\n"
+    "                       row per card; a \"serial\" column ties rows to cards)\n"
+    "  --all                issue card after card: eject each (reader command\n"
+    "                       FF EE 00 00) and take the next from the stacker\n"
+    "  --show               print each issued card's tree, read back with\n"
+    "                       operational commands\n"
+    "  --reader R, --sim F  the key card (default: found by its AID)\n"
+    "  --target-reader R    the target slot (default: the other slot of the key\n"
+    "  --target-sim F       card's reader; F: a simulated target card image)\n"
+    "  --wait SECONDS       how long to wait for the next card (default 10)\n"
+    "\n"
+    "The holder PIN is asked for on the terminal (KEYCARD_HOLDER_PIN is read\n"
+    "instead, for automation only). Exit status: 0 every card issued (already\n"
+    "issued ones are skipped), 1 a card failed or the key card refused, 2 bad\n"
+    "usage or bad input.\n";
+
+typedef struct opts {
+    const char *config, *profile, *records;
+    kct_where kc_where;
+    char target[KCT_WHERE_MAX];
+    int all, show;
+    long wait_s;
+} opts;
+
+static int parse(int argc, char **argv, opts *o)
+{
+    static const struct option lo[] = {
+        {"config", required_argument, NULL, 'c'},  {"profile", required_argument, NULL, 'p'},
+        {"records", required_argument, NULL, 'R'}, {"all", no_argument, NULL, 'a'},
+        {"show", no_argument, NULL, 'S'},          {"reader", required_argument, NULL, 'r'},
+        {"sim", required_argument, NULL, 's'},     {"target-reader", required_argument, NULL, 't'},
+        {"target-sim", required_argument, NULL, 'T'}, {"wait", required_argument, NULL, 'w'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    int opt;
+    char *end;
+
+    memset(o, 0, sizeof *o);
+    o->wait_s = 10;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            o->config = optarg;
+            break;
+        case 'p':
+            o->profile = optarg;
+            break;
+        case 'R':
+            o->records = optarg;
+            break;
+        case 'a':
+            o->all = 1;
+            break;
+        case 'S':
+            o->show = 1;
+            break;
+        case 'r':
+        case 's':
+            if (kct_where_set(&o->kc_where, opt, optarg) != 0)
+                return KCT_EXIT_USAGE;
+            break;
+        case 't':
+        case 'T':
+            if (o->target[0]) {
+                kct_err("give at most one of --target-reader and --target-sim");
+                return KCT_EXIT_USAGE;
+            }
+            if (snprintf(o->target, sizeof o->target, "%s%s", opt == 'T' ? "sim:" : "pcsc:",
+                         optarg) >= (int)sizeof o->target) {
+                kct_err("target reader name too long");
+                return KCT_EXIT_USAGE;
+            }
+            break;
+        case 'w':
+            o->wait_s = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || o->wait_s < 0 || o->wait_s > 3600) {
+                kct_err("--wait wants seconds 0..3600, not '%s'", optarg);
+                return KCT_EXIT_USAGE;
+            }
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            exit(KCT_EXIT_OK);
+        default:
+            kct_err("unknown option or missing value '%s'; see 'kc-issue --help'",
+                    argv[optind - 1]);
+            return KCT_EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        kct_err("unexpected argument '%s'; see 'kc-issue --help'", argv[optind]);
+        return KCT_EXIT_USAGE;
+    }
+    if (!o->config || !o->profile) {
+        kct_err("give --config STATION.json and --profile ISSUANCE.json; see 'kc-issue --help'");
+        return KCT_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* The start-up flow (as examples/startup/kc-startup.c). Returns 0 or the exit code. */
+static int startup(keycard *kc, kci_station *st)
+{
+    keycard_status status;
+    keycard_holder holder;
+    keycard_identity id;
+    kct_secret pin;
+    keycard_rc rc;
+    char serial[17];
+    int tries = -1;
+
+    if ((rc = keycard_status_read(kc, &status)) != KEYCARD_OK)
+        return kct_fail(rc, "read key card status", -1);
+    kct_hex_format(status.serial, KC_SERIAL_LEN, serial);
+    if (status.lifecycle != KEYCARD_LIFECYCLE_PROVISIONED) {
+        kct_err("the key card in '%s' is blank; provision it first", keycard_reader_name(kc));
+        return KCT_EXIT_FAIL;
+    }
+    rc = keycard_verify_pin(kc, KEYCARD_PIN_ISSUER, st->issuer_pin.text, &tries);
+    kct_secret_wipe(&st->issuer_pin);
+    if (rc != KEYCARD_OK)
+        return kct_fail_cred(rc, "issuer PIN (station config)", KEYCARD_PIN_ISSUER, tries);
+    if (getenv("KEYCARD_HOLDER_PIN"))
+        printf("holder PIN taken from KEYCARD_HOLDER_PIN (for automation only)\n");
+    fflush(stdout);
+    if (kct_secret_get("holder PIN", NULL, "KEYCARD_HOLDER_PIN", "Holder PIN", 0, &pin) != 0)
+        return KCT_EXIT_USAGE;
+    if (!kct_pin_ok(pin.text)) {
+        kct_secret_wipe(&pin);
+        kct_err("holder PIN: must be 4 to 16 digits (0-9)");
+        return KCT_EXIT_USAGE;
+    }
+    rc = keycard_verify_pin(kc, KEYCARD_PIN_HOLDER, pin.text, &tries);
+    kct_secret_wipe(&pin);
+    if (rc != KEYCARD_OK)
+        return kct_fail_cred(rc, "holder PIN", KEYCARD_PIN_HOLDER, tries);
+    if ((rc = keycard_holder_info(kc, &holder)) != KEYCARD_OK)
+        return kct_fail(rc, "read holder", -1);
+    /* A card that cannot prove itself genuine gets no target card to issue. */
+    rc = keycard_identity_check(kc, st->issuer_pub, kct_key_len(st->issuer_pub, st->issuer_pub_len),
+                                &id);
+    if (rc != KEYCARD_OK)
+        return kct_fail(rc, "identity check (the key card is not proven genuine; nothing issued)",
+                        -1);
+    printf("station ready: key card %s in '%s' (genuine), operator %s (%s)\n", serial,
+           keycard_reader_name(kc), holder.name, holder.number);
+    return 0;
+}
+
+/*
+ * Default target reader: the other slot of the key card's reader. PC/SC
+ * names end in " SS NN" (NN = slot); the target is a reader with the same
+ * name up to the last two characters and another slot number.
+ */
+static int default_target(const char *kc_reader, char *out, size_t cap)
+{
+    char list[8192], *line, *save = NULL;
+    size_t n = strlen(kc_reader);
+
+    if (n < 3 || keycard_list_readers(list, sizeof list) != KEYCARD_OK)
+        return -1;
+    for (line = strtok_r(list, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (strlen(line) == n && strcmp(line, kc_reader) != 0 &&
+            strncmp(line, kc_reader, n - 2) == 0) {
+            snprintf(out, cap, "pcsc:%s", line);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+/*
+ * Open the target card in where; when prev is not NULL, wait (up to wait_s)
+ * for a card with another serial (the stacker inserting the next card).
+ */
+static keycard_rc open_target(const char *where, const uint8_t *prev, long wait_s,
+                              keycard_target **out)
+{
+    long until = now_ms() + wait_s * 1000L;
+    keycard_rc rc;
+
+    for (;;) {
+        keycard_target_info info;
+        rc = keycard_target_open(out, where);
+        if (rc == KEYCARD_OK) {
+            rc = keycard_target_info_read(*out, &info);
+            if (rc == KEYCARD_OK && (prev == NULL || memcmp(info.serial, prev, 8) != 0))
+                return KEYCARD_OK;
+            keycard_target_close(*out);
+            *out = NULL;
+            if (rc == KEYCARD_OK)
+                rc = KEYCARD_ERR_NO_CARD; /* still the card just ejected */
+        }
+        if (now_ms() >= until)
+            return rc;
+        nap_ms(200);
+    }
+}
+
+/*
+ * Eject the card (reader command FF EE 00 00). Returns the number of blank
+ * cards the stacker says are left, -1 when it did not say (no count, or no
+ * stacker: the answer is not 9000).
+ */
+static long eject(keycard_target *t, int *refused)
+{
+    static const uint8_t cmd[4] = {0xFF, 0xEE, 0x00, 0x00};
+    uint8_t resp[16];
+    size_t n = sizeof resp;
+
+    *refused = 0;
+    if (keycard_target_transmit(t, cmd, sizeof cmd, resp, &n) != KEYCARD_OK || n < 2 ||
+        resp[n - 2] != 0x90 || resp[n - 1] != 0x00) {
+        *refused = 1;
+        return -1;
+    }
+    return n == 4 ? (long)resp[0] << 8 | resp[1] : -1;
+}
+
+static void progress(size_t done, long total)
+{
+    int i, w = 30, fill = total > 0 ? (int)(w * (long)done / total) : 0;
+
+    if (fill > w)
+        fill = w;
+    printf("\r[");
+    for (i = 0; i < w; i++)
+        putchar(i < fill ? '#' : '.');
+    if (total > 0)
+        printf("] %zu/%ld", done, total);
+    else
+        printf("] %zu", done);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+    static kci_profile prof;
+    kci_station st;
+    kci_csv csv;
+    opts o;
+    keycard *kc = NULL;
+    keycard_target *t = NULL;
+    char where[KCT_WHERE_MAX], err[512];
+    size_t next_row = 0, issued = 0, failed = 0, skipped = 0, cards = 0;
+    uint8_t prev[8];
+    int have_prev = 0, ex, tty, bar_shown = 0;
+    long remaining = -1;
+
+    kct_set_prog("kc-issue");
+    kct_json_init();
+    memset(&csv, 0, sizeof csv);
+    if ((ex = parse(argc, argv, &o)) != 0)
+        return ex;
+    if (kci_profile_load(o.profile, &prof) != 0) {
+        kct_err("%s: issuance profile not valid", o.profile);
+        return KCT_EXIT_USAGE;
+    }
+    if (o.records) {
+        if (kci_csv_load(o.records, &csv, err, sizeof err) != 0) {
+            kct_err("%s: %s", o.records, err);
+            return KCT_EXIT_USAGE;
+        }
+        if (kci_csv_check(&prof, &csv) != 0) {
+            kci_csv_free(&csv);
+            return KCT_EXIT_USAGE;
+        }
+    } else if (prof.uses_csv) {
+        kct_err("%s: the profile takes \"csv\" parameters; give --records CSV", o.profile);
+        return KCT_EXIT_USAGE;
+    }
+    if (kci_station_load(o.config, &st) != 0) {
+        kct_err("%s: station config not valid", o.config);
+        kci_station_free(&st);
+        kci_csv_free(&csv);
+        return KCT_EXIT_USAGE;
+    }
+    if (!o.kc_where.set && st.reader[0])
+        kct_where_set(&o.kc_where, 'r', st.reader);
+    if (!o.target[0] && st.target_reader[0])
+        snprintf(o.target, sizeof o.target, "pcsc:%s", st.target_reader);
+
+    if ((ex = kct_open(&o.kc_where, &kc)) != 0)
+        goto out;
+    if ((ex = startup(kc, &st)) != 0)
+        goto out;
+    if (o.target[0])
+        snprintf(where, sizeof where, "%s", o.target);
+    else if (default_target(keycard_reader_name(kc), where, sizeof where) != 0)
+        where[0] = '\0'; /* any reader whose card answers as a target */
+    printf("profile %s: %s%skey %u, way %s, bucket %u, %zu steps%s\n", o.profile,
+           prof.name, prof.name[0] ? ", " : "", prof.key, kci_way_name(prof.way), prof.bucket,
+           prof.n_steps, prof.lock ? ", locks the card" : "");
+    tty = isatty(STDOUT_FILENO) && o.all;
+
+    for (;;) {
+        kci_outcome oc;
+        keycard_rc rc = open_target(where[0] ? where : NULL, have_prev ? prev : NULL,
+                                    cards == 0 ? 0 : o.wait_s, &t);
+        char serial[17];
+        int rc_kc, refused;
+
+        if (rc != KEYCARD_OK) {
+            if (cards == 0) {
+                ex = kct_fail(rc, where[0] ? "open the target card" : "find a target card", -1);
+                goto out;
+            }
+            if (bar_shown)
+                printf("\r\033[K");
+            printf("no further card after %ld s: %s\n", o.wait_s, keycard_strerror(rc));
+            break;
+        }
+        if (cards == 0)
+            printf("target slot: '%s'\n", keycard_target_reader_name(t));
+        rc_kc = kci_issue_card(kc, t, &prof, &csv, &next_row, &oc);
+        cards++;
+        kct_hex_format(oc.serial, 8, serial);
+        if (bar_shown)
+            printf("\r\033[K");
+        switch (oc.result) {
+        case KCI_ISSUED:
+        case KCI_WRITTEN:
+            issued++;
+            printf("card %s: %s %s (%ld ms)\n", serial,
+                   oc.result == KCI_ISSUED ? "ISSUED" : "WRITTEN", oc.why, oc.ms);
+            break;
+        case KCI_SKIPPED:
+            skipped++;
+            printf("card %s: SKIPPED %s\n", serial, oc.why);
+            break;
+        default:
+            failed++;
+            printf("card %s: FAILED %s (%ld ms)\n", serial, oc.why, oc.ms);
+            break;
+        }
+        fflush(stdout);
+        if (o.show && (oc.result == KCI_ISSUED || oc.result == KCI_WRITTEN)) {
+            printf("  tree of card %s as read back with operational commands:\n", serial);
+            int r = kci_show_tree(t, stdout, "    ");
+            if (r != KEYCARD_OK)
+                printf("    (cannot read the file list: %s)\n", keycard_strerror(r));
+        }
+        if (rc_kc != 0) {
+            ex = kct_fail(rc_kc, "key card", -1);
+            goto out;
+        }
+        if (!o.all)
+            break;
+        memcpy(prev, oc.serial, 8);
+        have_prev = 1;
+        remaining = eject(t, &refused);
+        keycard_target_close(t);
+        t = NULL;
+        if (refused) {
+            printf("the reader has no stacker (eject refused); stopping after one card\n");
+            break;
+        }
+        if (tty) {
+            progress(cards, remaining >= 0 ? (long)cards + remaining : -1);
+            bar_shown = 1;
+        }
+        if (remaining == 0)
+            break;
+    }
+    if (bar_shown)
+        printf("\n");
+    printf("summary: %zu card%s, %zu issued, %zu failed, %zu skipped (already issued)\n", cards,
+           cards == 1 ? "" : "s", issued, failed, skipped);
+    ex = failed ? KCT_EXIT_FAIL : KCT_EXIT_OK;
+out:
+    keycard_target_close(t);
+    keycard_close(kc);
+    kci_station_free(&st);
+    kci_csv_free(&csv);
+    return ex;
+}

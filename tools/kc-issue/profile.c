@@ -1,0 +1,504 @@
+/*
+ * profile.c - issuance profile (JSON), records (CSV) and step parameter
+ * encoding for kc-issue (see profile.h, docs/issuance-profile.md).
+ */
+#include "profile.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const char *kci_way_name(int way)
+{
+    switch (way) {
+    case KCI_WAY_STATIC:
+        return "static";
+    case KCI_WAY_TARGET_SEED:
+        return "target-seed";
+    case KCI_WAY_PREVIOUS_RANDOM:
+        return "previous-random";
+    default:
+        return "?";
+    }
+}
+
+/* One parameter object: exactly one of the known kinds. */
+static void parse_param(kct_errs *e, const char *path, json_t *j, kci_param *out)
+{
+    static const struct {
+        const char *name;
+        kci_param_kind kind;
+        unsigned long max; /* integers: largest value */
+    } kinds[] = {
+        {"u8", KCI_P_U8, 0xFF},         {"u16", KCI_P_U16, 0xFFFF},
+        {"u32", KCI_P_U32, 0xFFFFFFFFul}, {"hex", KCI_P_HEX, 0},
+        {"text", KCI_P_TEXT, 0},         {"bytes-hex", KCI_P_BYTES_HEX, 0},
+        {"key", KCI_P_KEY, 254},         {"csv", KCI_P_CSV, 0},
+    };
+    const char *key;
+    json_t *v;
+    size_t i;
+
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(j) || json_object_size(j) != 1) {
+        kct_jerr(e, path, "must be an object with one member: u8, u16, u32, hex, text, "
+                          "bytes-hex, key or csv");
+        return;
+    }
+    json_object_foreach(j, key, v)
+    {
+        for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+            if (strcmp(key, kinds[i].name) == 0)
+                break;
+        if (i == sizeof(kinds) / sizeof(kinds[0])) {
+            kct_jerr(e, path, "unknown parameter kind \"%s\"", key);
+            return;
+        }
+        out->kind = kinds[i].kind;
+        if (kinds[i].max != 0) {
+            json_int_t n = json_is_integer(v) ? json_integer_value(v) : -1;
+            int ok = json_is_integer(v);
+            /* "0x3F00": file identifiers and access conditions read better in hex. */
+            if (json_is_string(v) && out->kind != KCI_P_KEY) {
+                const char *hs = json_string_value(v);
+                char *end;
+                unsigned long long h;
+                if ((hs[0] == '0' && (hs[1] == 'x' || hs[1] == 'X')) && isxdigit((unsigned char)hs[2])) {
+                    h = strtoull(hs + 2, &end, 16);
+                    if (*end == '\0' && h <= kinds[i].max) {
+                        n = (json_int_t)h;
+                        ok = 1;
+                    }
+                }
+            }
+            if (!ok || n < 0 || (unsigned long long)n > kinds[i].max ||
+                (out->kind == KCI_P_KEY && n == 0)) {
+                kct_jerr(e, path, "%s must be an integer %s..%lu (or a \"0x..\" hex string)", key,
+                         out->kind == KCI_P_KEY ? "1" : "0", kinds[i].max);
+                return;
+            }
+            out->value = (uint32_t)n;
+            return;
+        }
+        if (!json_is_string(v)) {
+            kct_jerr(e, path, "%s must be a string", key);
+            return;
+        }
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        switch (out->kind) {
+        case KCI_P_TEXT:
+            if (n > sizeof(out->bytes)) {
+                kct_jerr(e, path, "text is longer than 255 bytes");
+                return;
+            }
+            memcpy(out->bytes, s, n);
+            out->len = n;
+            break;
+        case KCI_P_HEX:
+        case KCI_P_BYTES_HEX: {
+            int r = kct_hex_parse(s, out->bytes, sizeof(out->bytes));
+            if (r < 0) {
+                kct_jerr(e, path, "%s must be hex digits, at most 255 bytes", key);
+                return;
+            }
+            out->len = (size_t)r;
+            break;
+        }
+        case KCI_P_CSV:
+            if (n == 0 || n > KCI_NAME_MAX) {
+                kct_jerr(e, path, "csv must name a column (1..%d characters)", KCI_NAME_MAX);
+                return;
+            }
+            memcpy(out->column, s, n + 1);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+int kci_profile_parse(json_t *root, kct_errs *e, kci_profile *p)
+{
+    static const char *const fields[] = {"issuance", "name",  "description", "key",  "way",
+                                         "bucket",   "lock",  "steps",       NULL};
+    static const char *const step_fields[] = {"template", "label", "params", "comment", NULL};
+    const char *s;
+    json_t *steps;
+    long v;
+    int before = e->count;
+
+    memset(p, 0, sizeof(*p));
+    kct_json_only(e, "$", root, fields);
+    s = kct_json_str(e, "$", root, "issuance", 1, NULL);
+    if (s && strcmp(s, "keycard/1") != 0)
+        kct_jerr(e, "$.issuance", "must be \"keycard/1\"");
+    s = kct_json_str(e, "$", root, "name", 0, NULL);
+    if (s)
+        snprintf(p->name, sizeof(p->name), "%s", s);
+    (void)kct_json_str(e, "$", root, "description", 0, NULL);
+    v = kct_json_int(e, "$", root, "key", 1, 1, 254, 0);
+    p->key = v > 0 ? (unsigned)v : 0;
+    s = kct_json_str(e, "$", root, "way", 0, NULL);
+    if (s == NULL || strcmp(s, "target-seed") == 0)
+        p->way = KCI_WAY_TARGET_SEED;
+    else if (strcmp(s, "previous-random") == 0)
+        p->way = KCI_WAY_PREVIOUS_RANDOM;
+    else if (strcmp(s, "static") == 0)
+        p->way = KCI_WAY_STATIC;
+    else
+        kct_jerr(e, "$.way", "must be \"target-seed\", \"previous-random\" or \"static\"");
+    v = kct_json_int(e, "$", root, "bucket", 0, 64, 1024, 256);
+    if (v == 64 || v == 128 || v == 256 || v == 512 || v == 1024)
+        p->bucket = (unsigned)v;
+    else if (v >= 0)
+        kct_jerr(e, "$.bucket", "must be 64, 128, 256, 512 or 1024");
+    p->lock = kct_json_bool(e, "$", root, "lock", 1);
+    steps = json_object_get(root, "steps");
+    if (!json_is_array(steps) || json_array_size(steps) == 0) {
+        kct_jerr(e, "$.steps", "must be a non-empty array");
+    } else if (json_array_size(steps) > KCI_STEPS_MAX) {
+        kct_jerr(e, "$.steps", "at most %d steps (one key card session)", KCI_STEPS_MAX);
+    } else {
+        size_t i, k;
+        json_t *st;
+        json_array_foreach(steps, i, st)
+        {
+            char path[64];
+            kci_step *o = &p->steps[i];
+            json_t *params;
+
+            snprintf(path, sizeof(path), "$.steps[%zu]", i);
+            if (!json_is_object(st)) {
+                kct_jerr(e, path, "must be an object");
+                continue;
+            }
+            kct_json_only(e, path, st, step_fields);
+            v = kct_json_int(e, path, st, "template", 1, 1, 254, 0);
+            o->template_no = v > 0 ? (unsigned)v : 0;
+            s = kct_json_str(e, path, st, "label", 0, NULL);
+            if (s)
+                snprintf(o->label, sizeof(o->label), "%s", s);
+            (void)kct_json_str(e, path, st, "comment", 0, NULL);
+            params = json_object_get(st, "params");
+            if (params == NULL)
+                continue;
+            if (!json_is_array(params) || json_array_size(params) > KCI_PARAMS_MAX) {
+                kct_jerr(e, path, "params must be an array of at most %d parameters",
+                         KCI_PARAMS_MAX);
+                continue;
+            }
+            json_t *pj;
+            json_array_foreach(params, k, pj)
+            {
+                char pp[96];
+                snprintf(pp, sizeof(pp), "%s.params[%zu]", path, k);
+                parse_param(e, pp, pj, &o->params[k]);
+                if (o->params[k].kind == KCI_P_CSV)
+                    p->uses_csv = 1;
+            }
+            o->n_params = json_array_size(params);
+        }
+        p->n_steps = json_array_size(steps);
+    }
+    return e->count > before ? -1 : 0;
+}
+
+int kci_profile_load(const char *file, kci_profile *p)
+{
+    kct_errs e = {file, 0};
+    json_t *root = kct_json_load(file, &e);
+    int r;
+
+    if (root == NULL)
+        return -1;
+    r = kci_profile_parse(root, &e, p);
+    json_decref(root);
+    return r;
+}
+
+/* ---- CSV ------------------------------------------------------------------- */
+
+/* Append field f to a growing row. */
+static int row_add(char ***row, size_t *n, const char *f, size_t flen)
+{
+    char **r = realloc(*row, (*n + 1) * sizeof(char *));
+    char *copy;
+
+    if (r == NULL)
+        return -1;
+    *row = r;
+    copy = malloc(flen + 1);
+    if (copy == NULL)
+        return -1;
+    memcpy(copy, f, flen);
+    copy[flen] = '\0';
+    r[(*n)++] = copy;
+    return 0;
+}
+
+static void row_free(char **row, size_t n)
+{
+    size_t i;
+
+    if (row == NULL)
+        return;
+    for (i = 0; i < n; i++)
+        free(row[i]);
+    free(row);
+}
+
+int kci_csv_parse(const char *text, size_t len, kci_csv *c, char *err, size_t errcap)
+{
+    size_t i = 0, line = 1;
+    char *field = malloc(len + 1);
+
+    memset(c, 0, sizeof(*c));
+    if (field == NULL) {
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    while (i < len) {
+        char **row = NULL;
+        size_t nf = 0, row_line = line;
+        int end = 0, blank = 1;
+
+        while (!end) {
+            size_t fl = 0;
+            if (i < len && text[i] == '"') {
+                i++;
+                blank = 0;
+                for (;;) {
+                    if (i >= len) {
+                        snprintf(err, errcap, "line %zu: unterminated quoted field", row_line);
+                        goto fail_row;
+                    }
+                    if (text[i] == '"' && i + 1 < len && text[i + 1] == '"') {
+                        field[fl++] = '"';
+                        i += 2;
+                    } else if (text[i] == '"') {
+                        i++;
+                        break;
+                    } else {
+                        if (text[i] == '\n')
+                            line++;
+                        field[fl++] = text[i++];
+                    }
+                }
+                if (i < len && text[i] != ',' && text[i] != '\n' && text[i] != '\r') {
+                    snprintf(err, errcap, "line %zu: text after a closing quote", row_line);
+                    goto fail_row;
+                }
+            } else {
+                while (i < len && text[i] != ',' && text[i] != '\n' && text[i] != '\r')
+                    field[fl++] = text[i++];
+                if (fl > 0)
+                    blank = 0;
+            }
+            if (row_add(&row, &nf, field, fl) != 0) {
+                snprintf(err, errcap, "out of memory");
+                goto fail_row;
+            }
+            if (i < len && text[i] == ',') {
+                i++;
+                blank = 0;
+                continue;
+            }
+            if (i < len && text[i] == '\r')
+                i++;
+            if (i < len && text[i] == '\n')
+                i++;
+            line++;
+            end = 1;
+        }
+        if (blank && nf == 1) { /* an empty line */
+            row_free(row, nf);
+            continue;
+        }
+        if (c->head == NULL) {
+            c->head = row;
+            c->n_cols = nf;
+            continue;
+        }
+        if (nf != c->n_cols) {
+            snprintf(err, errcap, "line %zu: %zu fields, the header has %zu", row_line, nf,
+                     c->n_cols);
+            goto fail_row;
+        }
+        char ***rows = realloc(c->rows, (c->n_rows + 1) * sizeof(char **));
+        if (rows == NULL) {
+            snprintf(err, errcap, "out of memory");
+            goto fail_row;
+        }
+        c->rows = rows;
+        c->rows[c->n_rows++] = row;
+        continue;
+    fail_row:
+        row_free(row, nf);
+        free(field);
+        kci_csv_free(c);
+        return -1;
+    }
+    free(field);
+    if (c->head == NULL) {
+        snprintf(err, errcap, "no header line");
+        return -1;
+    }
+    return 0;
+}
+
+int kci_csv_load(const char *file, kci_csv *c, char *err, size_t errcap)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int r;
+
+    if (kct_file_read(file, 16 * 1024 * 1024, &data, &len, err, errcap) != 0)
+        return -1;
+    r = kci_csv_parse((const char *)data, len, c, err, errcap);
+    kct_file_free(data, len);
+    return r;
+}
+
+void kci_csv_free(kci_csv *c)
+{
+    size_t i;
+
+    if (c == NULL)
+        return;
+    for (i = 0; i < c->n_rows; i++)
+        row_free(c->rows[i], c->n_cols);
+    free(c->rows);
+    row_free(c->head, c->n_cols);
+    memset(c, 0, sizeof(*c));
+}
+
+int kci_csv_col(const kci_csv *c, const char *name)
+{
+    size_t i;
+
+    if (c == NULL || c->head == NULL)
+        return -1;
+    for (i = 0; i < c->n_cols; i++)
+        if (strcmp(c->head[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+long kci_csv_pick(const kci_csv *c, const char *serial_hex, size_t next)
+{
+    int sc = kci_csv_col(c, "serial");
+    size_t i;
+
+    if (c == NULL)
+        return -1;
+    if (sc >= 0) {
+        for (i = 0; i < c->n_rows; i++)
+            if (serial_hex != NULL && strcasecmp(c->rows[i][sc], serial_hex) == 0)
+                return (long)i;
+        return -1;
+    }
+    return next < c->n_rows ? (long)next : -1;
+}
+
+int kci_csv_check(const kci_profile *p, const kci_csv *c)
+{
+    size_t i, k;
+    int bad = 0;
+
+    for (i = 0; i < p->n_steps; i++)
+        for (k = 0; k < p->steps[i].n_params; k++) {
+            const kci_param *q = &p->steps[i].params[k];
+            if (q->kind == KCI_P_CSV && kci_csv_col(c, q->column) < 0) {
+                kct_err("records: no column \"%s\" (named by steps[%zu].params[%zu])",
+                        q->column, i, k);
+                bad = 1;
+            }
+        }
+    return bad ? -1 : 0;
+}
+
+/* ---- encoding ---------------------------------------------------------------- */
+
+static int put(uint8_t *out, size_t cap, size_t *n, const uint8_t *b, size_t len)
+{
+    if (len > cap - *n)
+        return -1;
+    memcpy(out + *n, b, len);
+    *n += len;
+    return 0;
+}
+
+long kci_step_encode(const kci_step *s, const kci_csv *c, long row, uint8_t *out, size_t cap,
+                     char *err, size_t errcap)
+{
+    size_t n = 0, k;
+
+    for (k = 0; k < s->n_params; k++) {
+        const kci_param *q = &s->params[k];
+        uint8_t b[4], l;
+        int r = 0;
+
+        switch (q->kind) {
+        case KCI_P_U8:
+        case KCI_P_KEY:
+            b[0] = (uint8_t)q->value;
+            r = put(out, cap, &n, b, 1);
+            break;
+        case KCI_P_U16:
+            b[0] = (uint8_t)(q->value >> 8);
+            b[1] = (uint8_t)q->value;
+            r = put(out, cap, &n, b, 2);
+            break;
+        case KCI_P_U32:
+            b[0] = (uint8_t)(q->value >> 24);
+            b[1] = (uint8_t)(q->value >> 16);
+            b[2] = (uint8_t)(q->value >> 8);
+            b[3] = (uint8_t)q->value;
+            r = put(out, cap, &n, b, 4);
+            break;
+        case KCI_P_HEX:
+            r = put(out, cap, &n, q->bytes, q->len);
+            break;
+        case KCI_P_TEXT:
+        case KCI_P_BYTES_HEX:
+            l = (uint8_t)q->len;
+            r = put(out, cap, &n, &l, 1);
+            if (r == 0)
+                r = put(out, cap, &n, q->bytes, q->len);
+            break;
+        case KCI_P_CSV: {
+            int col = kci_csv_col(c, q->column);
+            const char *v;
+            size_t vl;
+            if (c == NULL || row < 0 || (size_t)row >= c->n_rows || col < 0) {
+                snprintf(err, errcap, "parameter %zu: no record with column \"%s\"", k + 1,
+                         q->column);
+                return -1;
+            }
+            v = c->rows[row][col];
+            vl = strlen(v);
+            if (vl > 255) {
+                snprintf(err, errcap, "parameter %zu: column \"%s\" is longer than 255 bytes",
+                         k + 1, q->column);
+                return -1;
+            }
+            l = (uint8_t)vl;
+            r = put(out, cap, &n, &l, 1);
+            if (r == 0)
+                r = put(out, cap, &n, (const uint8_t *)v, vl);
+            break;
+        }
+        default:
+            r = -1;
+            break;
+        }
+        if (r != 0) {
+            snprintf(err, errcap, "parameters longer than %zu bytes", cap);
+            return -1;
+        }
+    }
+    return (long)n;
+}

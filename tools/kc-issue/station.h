@@ -1,0 +1,63 @@
+/*
+ * station.h - kc-issue's pieces beyond the profile: the station config, the
+ * per-card issuance against key card and target card, and the read-back of
+ * an issued card's tree with operational commands.
+ */
+#ifndef KCI_STATION_H
+#define KCI_STATION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "kct.h"
+#include "profile.h"
+
+/* What the station config says (docs/issuance-profile.md, "Station config"). */
+typedef struct kci_station {
+    kct_secret issuer_pin;
+    uint8_t *issuer_pub; /* PEM or DER as read */
+    size_t issuer_pub_len;
+    char issuer_pub_path[4096];
+    char reader[1024];        /* key card reader; "" when not given */
+    char target_reader[1024]; /* target reader; "" when not given */
+} kci_station;
+
+/* Read and check; problems are printed with JSON paths. Returns 0 or -1. */
+int kci_station_load(const char *file, kci_station *s);
+void kci_station_free(kci_station *s);
+
+/* How one card went. */
+typedef enum kci_result {
+    KCI_ISSUED = 0,  /* locked, completion MAC verified by the key card */
+    KCI_WRITTEN,     /* all steps done, profile without a lock step */
+    KCI_SKIPPED,     /* already issued: nothing sent */
+    KCI_FAILED       /* stopped; never counted as issued */
+} kci_result;
+
+typedef struct kci_outcome {
+    kci_result result;
+    uint8_t serial[8];
+    size_t step;        /* 1-based step that failed; 0 = before the steps */
+    char why[256];      /* what happened, one line */
+    long ms;            /* time spent on the card */
+} kci_outcome;
+
+/*
+ * Issue the card in t with profile p (records c, row picked by serial or
+ * *next_row, which advances when a record is used). The key card kc has its
+ * PINs verified. Fills out; returns 0, or a negative keycard_rc when the key
+ * card itself failed (the run cannot go on).
+ */
+int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const kci_csv *c,
+                   size_t *next_row, kci_outcome *out);
+
+/*
+ * Print the tree of the card in t as read back with operational commands
+ * (GET DATA DF11, SELECT, READ BINARY / READ RECORD), indented by indent.
+ * Files the access rights protect are named, not read.
+ * Returns 0 or a negative keycard_rc.
+ */
+int kci_show_tree(keycard_target *t, FILE *f, const char *indent);
+
+#endif /* KCI_STATION_H */
