@@ -151,9 +151,9 @@ try:
 
     # Usage errors: exit 2 and one line.
     for args, want in (([], "--card is required"),
-                       (["--card", "target", "--state", STATE], "target card not built yet"),
+                       (["--card", "target", "--state", STATE], "this card needs 65536"),
                        (["--card", "nosuch", "--state", STATE], "unknown card"),
-                       (["--card", "keycard"], "--state is required"),
+                       (["--card", "keycard"], "is required"),
                        (["--card", "keycard", "--state", STATE, "--port", "70000"], "--port"),
                        (["--card", "keycard", "--state", STATE, "--reader-slot", "2"], "--reader-slot"),
                        (["--card", "keycard", "--state", STATE, "--frobnicate"], "unknown option")):

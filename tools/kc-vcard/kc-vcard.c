@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "cards.h"
+#include "kc_err.h"
 #include "hw/kc_hw_file.h"
 #include "kc_card.h"
 #include "serve.h"
@@ -516,7 +517,10 @@ static int run_card(const struct addrinfo *ai, const vcard_opts *o, const char *
     return 0;
 }
 
-/* Boot the card of image path into s. Returns 0, or -1 after saying why. */
+/*
+ * Boot the card of image path into s. Returns 0, or after saying why: -2 when
+ * the image is not one of this card (bad input), -1 when it cannot be used.
+ */
 static int card_boot(vcard_slot *s, kc_hw_file *hf, const char *path)
 {
     kc_hw hw;
@@ -529,7 +533,7 @@ static int card_boot(vcard_slot *s, kc_hw_file *hf, const char *path)
             logmsg("%s", hf->err); /* names the file and says why */
         else
             logmsg("cannot use state file %s (error %d)", path, rc);
-        return -1;
+        return rc == KC_ERR_BAD_DATA ? -2 : -1;
     }
     rc = s->ops->init(s->ctx, &hw);
     if (rc != 0) {
@@ -660,8 +664,9 @@ int main(int argc, char **argv)
         rc = run_stack(ai, &o, portstr, &slot);
     } else {
         memset(&hf, 0, sizeof(hf));
-        if (card_boot(&slot, &hf, o.state) != 0) {
-            rc = 1;
+        int boot = card_boot(&slot, &hf, o.state);
+        if (boot != 0) {
+            rc = boot == -2 ? 2 : 1; /* a wrong image is bad input */
         } else {
             /* Without a stacker an eject is refused, so this returns only on a stop. */
             (void)run_card(ai, &o, portstr, &slot);
