@@ -120,6 +120,8 @@ check: deps
 	$(MAKE) WERROR=1 all tests
 	$(MAKE) unit
 	$(MAKE) integration
+	$(MAKE) fuzz-smoke
+	B=$(B) sh tests/ct/run.sh
 
 tests: $(TEST_BIN)
 

@@ -650,8 +650,10 @@ static uint16_t h_issue_begin(kc_keycard *kc, const kc_apdu *a, uint8_t *out, si
     if (sw != KC_SW_OK)
         return sw;
     /* Way 04 commits its chain before answering: refuse a too small Le first. */
-    if (a->p1 == KC_WAY_PREVIOUS_RANDOM && cap < ISSUE_SEED_LEN)
+    if (a->p1 == KC_WAY_PREVIOUS_RANDOM && cap < ISSUE_SEED_LEN) {
+        kc_issue_close(&kc->issue); /* a refused BEGIN still ends the session before it */
         return KC_SW_WRONG_LENGTH;
+    }
     return issue_sw(kc_issue_begin(&kc->issue, &kc->store, a->p1, a->data, a->lc, out, out_len));
 }
 

@@ -984,8 +984,8 @@ static const char *const messages[] = {
     [21] = "the key could not be read (expected a P-256 key in PEM or DER)",
     [22] = "cryptographic operation failed on the host",
     [23] = "file input/output error",
-    [24] = "the target card refused the encrypted command (bad tag, wrong key, replayed or "
-           "skipped counter); its issuance session is over",
+    [24] = ("the target card refused the encrypted command (bad tag, wrong key, replayed or "
+            "skipped counter); its issuance session is over"),
 };
 
 KEYCARD_API const char *keycard_strerror(keycard_rc rc)
