@@ -187,3 +187,5 @@ clean:
 
 # Hardening suites keep their rules beside their sources.
 -include tests/fuzz/fuzz.mk
+-include tests/bench/bench.mk
+-include examples/reader-station/station.mk
