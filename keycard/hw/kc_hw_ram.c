@@ -53,6 +53,8 @@ static int ram_program(void *ctx, size_t off, const uint8_t *data, size_t len)
     }
     and_into(r->mem + off, data, len);
     r->programs++;
+    if (r->on_op)
+        r->on_op(r->on_op_arg, r->ops - 1, 0);
     return 0;
 }
 
@@ -71,12 +73,15 @@ static int ram_erase(void *ctx, size_t page)
         case KC_HW_RAM_CUT_HALF: memset(p, 0xFF, h); break;
         case KC_HW_RAM_CUT_DONE: memset(p, 0xFF, r->page_size); break;
         case KC_HW_RAM_CUT_TAIL: memset(p + h, 0xFF, r->page_size - h); break;
+        case KC_HW_RAM_CUT_ERASED: memset(p, 0xFF, r->page_size); break;
         default: break;
         }
         return KC_ERR_FLASH;
     }
     memset(p, 0xFF, r->page_size);
     r->erases++;
+    if (r->on_op)
+        r->on_op(r->on_op_arg, r->ops - 1, 1);
     return 0;
 }
 

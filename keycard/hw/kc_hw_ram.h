@@ -22,7 +22,15 @@ enum {
     KC_HW_RAM_CUT_HALF = 1,    /* first half of the bytes (or of the page) done */
     KC_HW_RAM_CUT_DONE = 2,    /* done completely, power lost before it reported */
     KC_HW_RAM_CUT_TAIL = 3,    /* second half done, first half not (write order unknown) */
-    KC_HW_RAM_CUT_MODES = 4
+    /*
+     * Area erased but not programmed: a cut erase completes (the page is all
+     * 0xFF) and a cut program writes nothing, so with cut_after = the index
+     * of an erase + 1 and mode NOTHING, or cut_after = that index and this
+     * mode, the card reboots on a page erased for data that never came.
+     * Named so a campaign states the case explicitly.
+     */
+    KC_HW_RAM_CUT_ERASED = 4,
+    KC_HW_RAM_CUT_MODES = 5
 };
 
 typedef struct kc_hw_ram {
@@ -39,6 +47,13 @@ typedef struct kc_hw_ram {
     uint64_t rng_state;
     int rng_fail;          /* 1: rng returns KC_ERR_RNG (tests of failure paths) */
     uint32_t now;          /* what clock returns */
+    /*
+     * Optional observer, called after every program/erase that succeeded
+     * (op = its index since init, is_erase 1 for an erase): lets a test see
+     * each intermediate flash image. Cleared by kc_hw_ram_init.
+     */
+    void (*on_op)(void *arg, unsigned long op, int is_erase);
+    void *on_op_arg;
 } kc_hw_ram;
 
 /*
