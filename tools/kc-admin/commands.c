@@ -446,6 +446,22 @@ static void print_entry(const keycard_audit_entry *e)
             break;
         }
         /* fall through */
+    case KEYCARD_AUDIT_ISSUE_RECEIPT:
+        /* serial(8) key(1) way(1) flags(1) result(1) steps(1) templates... */
+        if (len >= 13) {
+            static const char *const results[] = {"completed", "MAC-mismatch", "aborted"};
+            const char *way = e->data[9] == KEYCARD_WAY_STATIC        ? "static"
+                              : e->data[9] == KEYCARD_WAY_TARGET_SEED ? "target-seed"
+                              : e->data[9] == KEYCARD_WAY_PREVIOUS_RANDOM ? "previous-random"
+                                                                          : "?";
+            char serial[17];
+            kct_hex_format(e->data, 8, serial);
+            snprintf(data, sizeof data, "%s %s, key %u%s, %s, %u steps", serial,
+                     e->data[11] < 3 ? results[e->data[11]] : "result?", e->data[8],
+                     (e->data[10] & 1) ? " (common)" : "", way, e->data[12]);
+            break;
+        }
+        /* fall through */
     default:
         kct_hex_format(e->data, len, data);
         break;
