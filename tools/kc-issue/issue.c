@@ -153,6 +153,16 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
         fail(o, 0, "blank card not manufactured (no serial, no keys); nothing sent");
         goto out;
     }
+    /*
+     * ISSUING: an earlier run was cut off after some envelopes went through.
+     * The target has no erase and its files exist, so the profile cannot run
+     * again; the card is spoiled (docs/operator-faults.md).
+     */
+    if (info.state == KEYCARD_TARGET_ISSUING) {
+        fail(o, 0, "partially issued by an interrupted run (state ISSUING); it cannot be "
+                   "issued again: set it aside; nothing sent");
+        goto out;
+    }
 
     /* 2. This card's parameters (its CSV record, when the profile uses one). */
     if (p->uses_csv) {
@@ -242,8 +252,31 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
                  rc == KEYCARD_ERR_NOT_FOUND ? "no" : "a malformed", keycard_strerror(rc));
             goto abort;
         }
+        /*
+         * The lock cannot be undone: send it only while the key card still
+         * holds the session that checks its completion MAC and writes the
+         * receipt (a reset or pulled key card has lost it).
+         */
+        if (p->lock && i + 1 == p->n_steps) {
+            keycard_status st;
+            rc = keycard_status_read(kc, &st);
+            if (rc != KEYCARD_OK) {
+                fail(o, i + 1, "%s not sent: the key card lost the session (%s); the target "
+                               "card is left unlocked, partially issued", name,
+                     keycard_strerror(rc));
+                if (keycard_gone(rc))
+                    ret = rc;
+                goto abort;
+            }
+        }
         inner_len = sizeof inner;
         rc = keycard_target_envelope(t, apdu, alen, &sws[i], inner, &inner_len, NULL);
+        if (rc != KEYCARD_OK && keycard_gone(rc)) {
+            fail(o, i + 1, "%s: no answer from the target card (%s); the card is not issued%s",
+                 name, keycard_strerror(rc),
+                 i ? " (earlier steps went through: partially issued)" : "");
+            goto abort;
+        }
         if (rc != KEYCARD_OK) {
             fail(o, i + 1, "%s: target refused the envelope: %s", name, keycard_strerror(rc));
             goto abort;
@@ -269,7 +302,9 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
     memcpy(mac, inner, sizeof mac);
     rc = keycard_issue_end(kc, sws, p->n_steps, mac, &result);
     if (rc != KEYCARD_OK) {
-        fail(o, 0, "key card refused END: %s", keycard_strerror(rc));
+        fail(o, 0, "the target card is locked but the key card could not check its completion "
+                   "(END: %s): not verified, no receipt; set the card aside",
+             keycard_strerror(rc));
         if (keycard_gone(rc))
             ret = rc;
         goto out;
@@ -286,7 +321,7 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
 abort:
     /* The key card records the aborted session in its audit log. */
     rc = keycard_issue_end(kc, NULL, 0, NULL, &result);
-    if (keycard_gone(rc))
+    if (keycard_gone(rc) && ret == 0)
         ret = rc;
 out:
     kct_wipe(params, sizeof params);

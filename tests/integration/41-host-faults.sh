@@ -1,0 +1,315 @@
+#!/bin/sh
+# 41-host-faults.sh - host faults during issuance over pcscd + vpcd: kc-issue
+# runs with tests/integration/faults_preload.c in front of SCardTransmit,
+# which runs a hook at an exact point (before the K-th ENVELOPE is sent, or
+# after its answer):
+#   (a) the target card pulled between the key card's WRAP and the first send
+#       (pcscd not yet aware of it);
+#   (b) pcscd restarted after three envelopes;
+#   (c) the key card reset by another PC/SC client (SCARD_RESET_CARD) in the
+#       middle of the envelopes, power-cycled (its kc-vcard restarted) there,
+#       and reset after the lock envelope's answer, before END;
+#   (d) the target card pulled after half the steps.
+# For each: kc-issue ends in bounded time (timeout) with exit 1 and one FAILED
+# line, never "ISSUED"; the target's state (GET DATA DF10) is what the fault
+# allows; the key card's audit log holds no "completed" receipt for the card;
+# a second run on the same card does what docs/operator-faults.md says:
+# a card nothing reached is issued, a partially issued card is refused with
+# nothing sent, a locked card is skipped.
+#
+# Run from the top of the tree: B=build sh tests/integration/41-host-faults.sh
+
+set -u
+B=${B:-build}
+. tests/vcards.sh
+
+# ---- hook mode: run by the preload object from inside kc-issue -----------------
+if [ "${1:-}" = --hook ]; then
+    case ${2:-} in
+    pull-nowait) vc_stop_pidfile "$VC_DIR/kc-vcard-target.pid" kc-vcard ;;
+    pull) vc_card_stop target ;;
+    pcscd-restart)
+        vc_pcscd_stop
+        vc_pcscd_start || exit 1
+        vc_wait_card "$VC_KEYCARD_READER" 10 && vc_wait_card "$VC_TARGET_READER" 10
+        ;;
+    kc-reset) $VC_APDU --reader "$VC_KEYCARD_READER" :reset >/dev/null ;;
+    kc-powercycle)
+        vc_card_stop keycard
+        vc_card_start keycard 0 "$VC_STATE" && vc_wait_card "$VC_KEYCARD_READER" 10
+        ;;
+    *) exit 2 ;;
+    esac
+    exit
+fi
+
+vc_lock "$0" "$@"
+
+for t in kc-admin kc-vcard kc-issue; do
+    [ -x "$B/bin/$t" ] || { echo "41-host-faults: $B/bin/$t not built" >&2; exit 1; }
+done
+"$B/bin/kc-vcard" --list-cards | grep -qx target ||
+    { echo "41-host-faults: target card not built" >&2; exit 1; }
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/kc-41-faults.XXXXXX") || exit 1
+hf_fails=0
+hf_n=0
+ok() { hf_n=$((hf_n + 1)); echo "ok $hf_n - $1"; }
+not_ok() { hf_n=$((hf_n + 1)); hf_fails=$((hf_fails + 1)); echo "not ok $hf_n - $1"; }
+check() { # check DESC COMMAND...: ok when COMMAND succeeds
+    d=$1
+    shift
+    if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+finish() {
+    vc_down
+    [ -n "${KC_FAULTS_KEEP:-}" ] && echo "# kept $T" || rm -rf "$T"
+}
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+STATION=examples/profiles/demo-station.json
+export KEYCARD_ISSUER_PIN=13579135 KEYCARD_HOLDER_PIN=246810
+ADMIN_KEY=000102030405060708090A0B0C0D0E0F
+KC_VCARD_STATE=$T/keycard.state
+VC_STATE=$KC_VCARD_STATE
+VC_TARGET_STACK=
+KC_TARGET_STATE=$T/first.card
+VC_TARGET_STATE=$KC_TARGET_STATE
+# The hook (a child of kc-issue) finds the same cards through these.
+export B KC_VCARD_STATE KC_TARGET_STATE
+mkdir -p "$VC_DIR" "$B/integration"
+
+PRELOAD=$B/integration/faults_preload.so
+cc -std=c11 -Wall -Wextra -Werror -shared -fPIC $(pkg-config --cflags libpcsclite) \
+    -o "$PRELOAD" tests/integration/faults_preload.c -ldl ||
+    { echo "41-host-faults: cannot build faults_preload.c" >&2; exit 1; }
+case $PRELOAD in /*) ;; *) PRELOAD=$(pwd)/$PRELOAD ;; esac
+# An ASan build wants its runtime first; ours only wraps one pcsc-lite call.
+[ -n "${KC_SANITIZE:-}" ] && export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+
+# Nine steps, the last one the lock: way target-seed, lock way (a).
+cat >"$T/profile.json" <<'EOF'
+{ "issuance": "keycard/1", "name": "41-host-faults", "key": 1, "way": "target-seed", "bucket": 256,
+  "steps": [
+    { "template": 1, "params": [{"u16": "0x1000"}, {"u16": "0x3F00"}, {"u16": 512}, {"u8": 0}, {"u8": "0xFF"}, {"text": "STORE"}] },
+    { "template": 2, "params": [{"u16": "0x1001"}, {"u16": "0x1000"}, {"u8": "0xFF"}] },
+    { "template": 5, "params": [{"u16": "0x1001"}, {"u8": 3}, {"text": "1234"}] },
+    { "template": 8, "params": [{"u16": "0x1001"}, {"key": 3}] },
+    { "template": 3, "params": [{"u16": "0x1010"}, {"u16": "0x1000"}, {"u16": 16}, {"u8": 0}, {"u8": "0x11"}] },
+    { "template": 3, "params": [{"u16": "0x1012"}, {"u16": "0x1000"}, {"u16": 16}, {"u8": "0x11"}, {"u8": "0x11"}] },
+    { "template": 11, "params": [{"u16": "0x1010"}, {"u16": 0}, {"text": "OPEN-DATA-1010.."}] },
+    { "template": 11, "params": [{"u16": "0x1012"}, {"u16": 0}, {"text": "SECRET-1012....."}] },
+    { "template": 13 }
+  ] }
+EOF
+STEPS=9
+
+# ---- helpers -----------------------------------------------------------------------
+# insert SERIAL: a new blank target card with SERIAL in slot 1 (the one before
+# is taken out first).
+insert() {
+    vc_card_stop target
+    KC_TARGET_STATE=$T/$1.card
+    VC_TARGET_STATE=$KC_TARGET_STATE
+    export KC_TARGET_STATE
+    vc_target_make "$VC_TARGET_STATE" "$1" && vc_target_start
+}
+
+# reinsert: the same target card back in slot 1 (after a pull).
+reinsert() {
+    vc_card_stop target
+    vc_target_start
+}
+
+# tstate: the target's state byte (GET DATA DF10: C1 08 serial C5 01 state ...).
+tstate() {
+    $VC_APDU --reader "$VC_TARGET_READER" --wait 5 00CADF1000 2>/dev/null |
+        awk '$NF == "9000" { print substr($1, 25, 2) }'
+}
+
+# receipts SERIAL: the result bytes of the key card's issue receipts for SERIAL
+# ("00" completed, "02" aborted), one a line.
+receipts() {
+    env KEYCARD_ADMIN_KEY=$ADMIN_KEY "$B/bin/kc-admin" --reader "$VC_KEYCARD_READER" audit \
+        2>/dev/null | awk -v s="$1" '$3 == "issue-receipt" && toupper(substr($4, 1, 16)) == s {
+            # "SERIAL completed, key 1, ..." or the receipt as one hex string
+            r = $5; sub(/,$/, "", r)
+            if (r == "completed") r = "00"; else if (r == "MAC-mismatch") r = "01";
+            else if (r == "aborted") r = "02"; else r = substr($4, 23, 2)
+            print r }'
+}
+
+# issue NAME [AT HOOK]: kc-issue on the card in the slot, the fault (if any)
+# at AT; output in $T/NAME.out, APDU heads in $T/NAME.apdus; sets $rc.
+issue() {
+    : >"$T/$1.apdus"
+    # Output to a file, never a pipe: a pcscd the hook starts inherits the
+    # descriptors of kc-issue and would hold a pipe open.
+    env LD_PRELOAD="$PRELOAD" KC_FAULT_LOG="$T/$1.apdus" KC_FAULT_AT="${2:-}" \
+        KC_FAULT_HOOK="${3:+sh tests/integration/41-host-faults.sh --hook $3}" \
+        timeout -k 5 60 "$B/bin/kc-issue" --config "$STATION" --profile "$T/profile.json" \
+        --reader "$VC_KEYCARD_READER" --target-reader "$VC_TARGET_READER" \
+        >"$T/$1.out" 2>&1 </dev/null
+    rc=$?
+}
+
+hf_t0=$(date +%s)
+mark() { echo "# $1 ($(($(date +%s) - hf_t0)) s)"; }
+show() { sed 's/^/#   /' "$T/$1.out"; }
+
+# faulted NAME SERIAL: the common checks of a run cut by a fault.
+faulted() {
+    case $rc in
+    1) ok "$1: kc-issue ended with exit 1" ;;
+    124 | 137) not_ok "$1: kc-issue hung (killed by timeout)" ;;
+    *) not_ok "$1: kc-issue exit $rc (a crash is >= 128)" ;;
+    esac
+    if [ "$(grep -c ": FAILED " "$T/$1.out")" = 1 ] && ! grep -q "ISSUED\|WRITTEN" "$T/$1.out"; then
+        ok "$1: one FAILED line, no ISSUED: $(grep ': FAILED ' "$T/$1.out" | cut -c1-150)"
+    else
+        not_ok "$1: kc-issue output"
+        show "$1"
+    fi
+    if grep -q "unknown error\|rror -[0-9]" "$T/$1.out"; then
+        not_ok "$1: an error without its explanation"
+    fi
+}
+
+# state_is NAME WANT WHAT: the target card's state is WANT.
+state_is() {
+    got=$(tstate)
+    if [ "$got" = "$2" ]; then ok "$1: the target card is $3 (state $got)"; else
+        not_ok "$1: the target card's state is '$got', want $2 ($3)"; fi
+}
+
+# no_completed NAME SERIAL
+no_completed() {
+    r=$(receipts "$2" | tr '\n' ' ')
+    case " $r" in
+    *" 00 "*) not_ok "$1: the key card's audit log has a completed receipt for $2 [$r]" ;;
+    *) ok "$1: no completed receipt for $2 in the key card's audit log [${r:-none}]" ;;
+    esac
+}
+
+# sent NAME: how many envelopes kc-issue sent.
+sent() { grep -c '^84C2$' "$T/$1.apdus"; }
+
+# rerun_refused NAME SERIAL: a second run refuses the partially issued card.
+rerun_refused() {
+    issue "$1-again"
+    if [ $rc = 1 ] && grep -q ": FAILED partially issued" "$T/$1-again.out" &&
+        [ "$(sent "$1-again")" = 0 ]; then
+        ok "$1: a second run refuses the partially issued card, nothing sent"
+    else
+        not_ok "$1: a second run on the partially issued card (exit $rc, $(sent "$1-again") envelopes)"
+        show "$1-again"
+    fi
+    state_is "$1" 02 "still partially issued"
+}
+
+vc_target_make "$KC_TARGET_STATE" 4641554C54000001 >/dev/null || exit 1
+vc_up >/dev/null || { echo "41-host-faults: virtual cards did not start" >&2; exit 1; }
+
+# ---- (a) target pulled between WRAP and the first send ---------------------------
+mark "(a) target pulled between WRAP and the first send"
+S=4641554C5400000A
+insert $S || exit 1
+issue a env:1 pull-nowait
+faulted a
+grep -q "step 1 (.*no answer from the target card" "$T/a.out" &&
+    ok "a: says the target card did not answer at step 1" || { not_ok "a: message"; show a; }
+check "a: no envelope reached the card ($(sent a) sent, the first into the empty slot)" \
+    test "$(sent a)" -le 1
+reinsert || exit 1
+state_is a 01 "untouched (manufactured)"
+no_completed a $S
+receipts $S | grep -qx 02 && ok "a: the key card recorded the aborted session" ||
+    not_ok "a: no aborted receipt"
+issue a-again
+if [ $rc = 0 ] && grep -q ": ISSUED " "$T/a-again.out"; then
+    ok "a: a second run issues the card: $(grep ': ISSUED ' "$T/a-again.out" | cut -c1-100)"
+else
+    not_ok "a: a second run (exit $rc)"
+    show a-again
+fi
+state_is a 03 "issued"
+receipts $S | grep -qx 00 && ok "a: and the key card holds its completed receipt" ||
+    not_ok "a: no completed receipt after the second run"
+
+# ---- (b) pcscd restarted after three envelopes ------------------------------------
+mark "(b) pcscd restarted after three envelopes"
+S=4641554C5400000B
+insert $S || exit 1
+issue b env:4 pcscd-restart
+faulted b
+check "b: three envelopes went through before the restart ($(sent b) sent)" test "$(sent b)" -ge 3
+vc_wait_card "$VC_TARGET_READER" 10
+state_is b 02 "partially issued"
+no_completed b $S
+rerun_refused b $S
+
+# ---- (c) key card reset by another client in the middle ---------------------------
+mark "(c1) key card reset by another client"
+S=4641554C540000C1
+insert $S || exit 1
+issue c1 env:5 kc-reset
+faulted c1
+grep -q "not sent: the key card lost the session" "$T/c1.out" &&
+    ok "c1: the lock envelope was not sent: the key card lost the session" ||
+    { not_ok "c1: message"; show c1; }
+check "c1: the lock envelope never reached the target ($(sent c1) sent)" test "$(sent c1)" -lt $STEPS
+state_is c1 02 "partially issued, not locked"
+no_completed c1 $S
+rerun_refused c1 $S
+
+# ---- (c) key card power-cycled (its kc-vcard restarted) in the middle --------------
+mark "(c2) key card power-cycled"
+S=4641554C540000C2
+insert $S || exit 1
+issue c2 env:5 kc-powercycle
+faulted c2
+check "c2: the lock envelope never reached the target ($(sent c2) sent)" test "$(sent c2)" -lt $STEPS
+state_is c2 02 "partially issued, not locked"
+no_completed c2 $S
+rerun_refused c2 $S
+
+# ---- (c) key card reset after the lock, just before END ----------------------------
+mark "(c3) key card reset before END"
+S=4641554C540000C3
+insert $S || exit 1
+issue c3 after:$STEPS kc-reset
+faulted c3
+grep -q "locked but the key card could not check its completion" "$T/c3.out" &&
+    ok "c3: says the card is locked but its completion is not verified" ||
+    { not_ok "c3: message"; show c3; }
+state_is c3 03 "locked (the lock went before the reset)"
+no_completed c3 $S
+issue c3-again
+if [ $rc = 0 ] && grep -q "SKIPPED already issued" "$T/c3-again.out" && [ "$(sent c3-again)" = 0 ]; then
+    ok "c3: a second run skips the locked card, nothing sent"
+else
+    not_ok "c3: a second run (exit $rc)"
+    show c3-again
+fi
+
+# ---- (d) target pulled after half the steps ---------------------------------------
+mark "(d) target pulled after half the steps"
+S=4641554C5400000D
+insert $S || exit 1
+issue d env:5 pull
+faulted d
+grep -q "step 5 (.*no answer from the target card" "$T/d.out" &&
+    ok "d: says the target card did not answer at step 5" || { not_ok "d: message"; show d; }
+reinsert || exit 1
+state_is d 02 "partially issued"
+no_completed d $S
+receipts $S | grep -qx 02 && ok "d: the key card recorded the aborted session" ||
+    not_ok "d: no aborted receipt"
+rerun_refused d $S
+
+mark "done"
+vc_down
+echo "41-host-faults: $hf_n checks, $hf_fails failed"
+[ "$hf_fails" -eq 0 ]
