@@ -122,6 +122,8 @@ check: deps
 	$(MAKE) integration
 	$(MAKE) fuzz-smoke
 	B=$(B) sh tests/ct/run.sh
+	$(MAKE) memcheck
+	$(MAKE) sanitize
 
 tests: $(TEST_BIN)
 
