@@ -17,11 +17,13 @@
 #include <unistd.h>
 
 #include "station.h"
+#include "../../examples/reader-station/kcs_proto.h"
 
 static const char usage[] =
     "usage: kc-issue --config STATION.json --profile ISSUANCE.json [--records CSV]\n"
     "                [--all] [--show] [--reader R | --sim FILE]\n"
     "                [--target-reader R | --target-sim FILE] [--wait SECONDS]\n"
+    "       kc-issue --station SOCKET --profile NAME [--records CSV] [--all] [--show]\n"
     "\n"
     "Issue the target card (or, with --all, every card of the reader's stack) from an\n"
     "issuance profile. The key card makes every issuance command as an encrypted\n"
@@ -39,6 +41,9 @@ static const char usage[] =
     "  --target-reader R    the target slot (default: the other slot of the key\n"
     "  --target-sim F       card's reader; F: a simulated target card image)\n"
     "  --wait SECONDS       how long to wait for the next card (default 10)\n"
+    "  --station SOCKET     drive a reader/writer station (kc-station) instead:\n"
+    "                       only operation instructions cross; --profile names a\n"
+    "                       profile the station holds; no --config\n"
     "\n"
     "The holder PIN is asked for on the terminal (KEYCARD_HOLDER_PIN is read\n"
     "instead, for automation only). Exit status: 0 every card issued (already\n"
@@ -46,7 +51,7 @@ static const char usage[] =
     "usage or bad input.\n";
 
 typedef struct opts {
-    const char *config, *profile, *records;
+    const char *config, *profile, *records, *station;
     kct_where kc_where;
     char target[KCT_WHERE_MAX];
     int all, show;
@@ -61,6 +66,7 @@ static int parse(int argc, char **argv, opts *o)
         {"show", no_argument, NULL, 'S'},          {"reader", required_argument, NULL, 'r'},
         {"sim", required_argument, NULL, 's'},     {"target-reader", required_argument, NULL, 't'},
         {"target-sim", required_argument, NULL, 'T'}, {"wait", required_argument, NULL, 'w'},
+        {"station", required_argument, NULL, 'X'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     int opt;
     char *end;
@@ -109,6 +115,9 @@ static int parse(int argc, char **argv, opts *o)
                 return KCT_EXIT_USAGE;
             }
             break;
+        case 'X':
+            o->station = optarg;
+            break;
         case 'h':
             fputs(usage, stdout);
             exit(KCT_EXIT_OK);
@@ -120,6 +129,13 @@ static int parse(int argc, char **argv, opts *o)
     }
     if (optind != argc) {
         kct_err("unexpected argument '%s'; see 'kc-issue --help'", argv[optind]);
+        return KCT_EXIT_USAGE;
+    }
+    if (o->station && o->profile && !o->config && !o->kc_where.set && !o->target[0])
+        return 0;
+    if (o->station) {
+        kct_err("--station takes --profile NAME (and --records, --all, --show, --wait); the "
+                "station has its own config and readers");
         return KCT_EXIT_USAGE;
     }
     if (!o->config || !o->profile) {
@@ -298,6 +314,8 @@ int main(int argc, char **argv)
     memset(&csv, 0, sizeof csv);
     if ((ex = parse(argc, argv, &o)) != 0)
         return ex;
+    if (o.station)
+        return kci_station_client(o.station, o.profile, o.records, o.all, o.show, o.wait_s);
     if (kci_profile_load(o.profile, &prof) != 0) {
         kct_err("%s: issuance profile not valid", o.profile);
         return KCT_EXIT_USAGE;
