@@ -40,6 +40,13 @@ typedef struct kc_card_ops {
     size_t (*process)(void *ctx, const uint8_t *cmd, size_t len, uint8_t *resp, size_t cap);
 } kc_card_ops;
 
+/*
+ * Write an ATR: body (TS T0 interface and historical bytes, T=1 offered so a
+ * TCK is due) followed by its TCK. Returns the ATR length, or 0 when cap is
+ * too small or body is shorter than 2 bytes.
+ */
+size_t kc_card_atr_build(const uint8_t *body, size_t body_len, uint8_t *atr, size_t cap);
+
 /* The key card (keycard/kc_keycard.c). */
 extern const kc_card_ops kc_keycard_card;
 /* The target card (examples/targetcard/tc_card.c). */

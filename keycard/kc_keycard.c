@@ -110,15 +110,8 @@ static void card_power(void *ctx, int event)
 
 static size_t card_atr(void *ctx, uint8_t *atr, size_t cap)
 {
-    uint8_t tck = 0;
     (void)ctx;
-    if (cap < sizeof(atr_body) + 1)
-        return 0;
-    memcpy(atr, atr_body, sizeof(atr_body));
-    for (size_t i = 1; i < sizeof(atr_body); i++) /* TCK: XOR of T0..last historical byte */
-        tck ^= atr_body[i];
-    atr[sizeof(atr_body)] = tck;
-    return sizeof(atr_body) + 1;
+    return kc_card_atr_build(atr_body, sizeof(atr_body), atr, cap);
 }
 
 static size_t card_process(void *ctx, const uint8_t *cmd, size_t len, uint8_t *resp, size_t cap)
