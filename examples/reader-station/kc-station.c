@@ -208,9 +208,17 @@ static unsigned op_status(station *s, kcs_frame *r)
 
     answer(r, KCS_OP_STATUS, KCS_RES_OK);
     put_ready(s, r);
+    if (keycard_target_open(&t, s->target[0] ? s->target : NULL) == KEYCARD_OK) {
+        /* Ask the stacker (reader command FF EC 00 00) how many blank cards it holds. */
+        static const uint8_t count[] = {0xFF, 0xEC, 0x00, 0x00, 0x02};
+        uint8_t resp[8];
+        size_t n = sizeof resp;
+        if (keycard_target_transmit(t, count, sizeof count, resp, &n) == KEYCARD_OK && n == 4 &&
+            resp[2] == 0x90 && resp[3] == 0x00)
+            s->left = (long)resp[0] << 8 | resp[1];
+    }
     kcs_put_u16(r, KCS_R_LEFT, s->left < 0 ? 0xFFFF : (unsigned)s->left);
-    if (keycard_target_open(&t, s->target[0] ? s->target : NULL) == KEYCARD_OK &&
-        keycard_target_info_read(t, &info) == KEYCARD_OK) {
+    if (t != NULL && keycard_target_info_read(t, &info) == KEYCARD_OK) {
         kcs_put(r, KCS_R_SERIAL, info.serial, 8);
         kcs_put_u8(r, KCS_R_TSTATE, (unsigned)info.state);
         kcs_put_u8(r, KCS_R_LOCKS, info.locks);
@@ -239,7 +247,9 @@ static unsigned op_startup(station *s, const kcs_frame *in, kcs_frame *r)
         put_ready(s, r);
         return KCS_RES_OK;
     }
-    if (!s->kc && kct_open(&s->kc_where, &s->kc) != 0) {
+    if (!s->kc && kct_open_issuer(&s->kc_where, s->cfg.issuer_pub,
+                                  kct_key_len(s->cfg.issuer_pub, s->cfg.issuer_pub_len),
+                                  &s->kc) != 0) {
         s->kc = NULL;
         return refuse(r, KCS_OP_STARTUP, KCS_RES_KEYCARD, "no key card in the station");
     }

@@ -107,6 +107,8 @@ s.connect(sys.argv[1])
 cmd = sys.argv[2]
 if cmd == "status":
     s.sendall(frame(0x01)); show(*recv(s))
+elif cmd == "left":                  # blank cards the stacker holds, as status reports it
+    s.sendall(frame(0x01)); print(int.from_bytes(recv(s)[2][0x85], "big"))
 elif cmd == "startup-with-pin":      # a PIN in the data: must be refused
     s.sendall(frame(0x02, data=tlv(0x03, b"246810"))); show(*recv(s))
 elif cmd == "issue-and-go":          # the job starts, the client is gone at once
@@ -185,6 +187,7 @@ K="$PY $T/kcs.py $CAPSOCK"
 # ---- format, PIN, start-up -------------------------------------------------
 check "$($K status | sed 's/ serial=.*//')" "op=81 res=9000 ready=0 tstate=1 locks=0" \
     "status before start-up: not ready (frame as documented)"
+check "$($K left)" 11 "status counts the blank cards in the stack before any eject"
 # (straight to the station, not through the relay: the capture must hold no PIN)
 check "$($PY "$T/kcs.py" "$SOCK" startup-with-pin)" "op=82 res=6A80" \
     "a start-up carrying a PIN is refused (6A80)"

@@ -337,12 +337,26 @@ static int reader_command(vcard_slot *s, int what, uint8_t *out, size_t cap, siz
     uint8_t b[4];
     int left;
 
-    if (what != KC_READER_EJECT) {
+    if (what != KC_READER_EJECT && what != KC_READER_COUNT) {
         *olen = kc_vcard_answer_sw((uint16_t)what, out, cap);
         return 0;
     }
     if (s->stack == NULL) {
         *olen = kc_vcard_answer_sw(VCARD_SW_NO_STACKER, out, cap);
+        return 0;
+    }
+    if (what == KC_READER_COUNT) {
+        /* Blank cards in the stack, the one in the slot included (2 bytes) || 9000. */
+        left = kc_stack_count(s->stack);
+        if (left < 0) {
+            *olen = kc_vcard_answer_sw(KC_SW_MEMORY_FAILURE, out, cap);
+            return 0;
+        }
+        b[0] = (uint8_t)(left >> 8);
+        b[1] = (uint8_t)left;
+        b[2] = 0x90;
+        b[3] = 0x00;
+        *olen = kc_vpcd_frame(b, sizeof(b), out, cap);
         return 0;
     }
     /* The card leaves the slot: power goes, then its image goes to issued/. */

@@ -132,11 +132,11 @@ int kc_reader_command(const uint8_t *apdu, size_t len)
 {
     if (apdu == NULL || len < 4 || apdu[0] != KC_READER_CLA)
         return KC_READER_NOT_MINE;
-    if (apdu[1] != KC_READER_INS_EJECT)
+    if (apdu[1] != KC_READER_INS_EJECT && apdu[1] != KC_READER_INS_COUNT)
         return KC_SW_INS_NOT_SUPPORTED;
     if (len > 5)
-        return KC_SW_WRONG_LENGTH; /* eject takes no data */
+        return KC_SW_WRONG_LENGTH; /* neither takes data */
     if (apdu[2] != 0 || apdu[3] != 0)
         return KC_SW_WRONG_P1P2;
-    return KC_READER_EJECT;
+    return apdu[1] == KC_READER_INS_EJECT ? KC_READER_EJECT : KC_READER_COUNT;
 }

@@ -22,6 +22,7 @@
 /* Reader pseudo-APDUs: class FF is addressed to the reader, never to the card. */
 #define KC_READER_CLA 0xFF
 #define KC_READER_INS_EJECT 0xEE
+#define KC_READER_INS_COUNT 0xEC
 
 /* 1 when name is a card image name: "X.card", X not empty, not starting with '.'. */
 int kc_stack_is_image(const char *name);
@@ -53,11 +54,14 @@ int kc_stack_reject(const char *dir, const char *name);
  * What a reader command (an APDU of class FF) asks for.
  *   KC_READER_NOT_MINE  not class FF: the card's business
  *   KC_READER_EJECT     FF EE 00 00 [Le]: eject the card
+ *   KC_READER_COUNT     FF EC 00 00 [Le]: how many blank cards the stack holds
+ *                       (the one in the slot included)
  *   otherwise the status word the reader answers (6D00 unknown INS, 6A86 bad
  *   P1/P2, 6700 bad length).
  */
 #define KC_READER_NOT_MINE 0
 #define KC_READER_EJECT 1
+#define KC_READER_COUNT 2
 int kc_reader_command(const uint8_t *apdu, size_t len);
 
 #endif /* KC_VCARD_STACK_H */
