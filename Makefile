@@ -22,8 +22,10 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 MBED_LIBS = -lmbedcrypto
 
 B = build
+# LOCAL_CFLAGS: per-target additions of the included fragments (target-specific,
+# so EXTRA_CFLAGS given on the command line cannot override them).
 ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(WARNFLAGS) -fPIC -fvisibility=hidden \
-	-Iinclude -Ikeycard -Iexamples/targetcard -Itools/common $(PCSC_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+	-Iinclude -Ikeycard -Iexamples/targetcard -Itools/common $(PCSC_CFLAGS) $(LOCAL_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 
 SOVERSION = 1
 SOFULL = 1.0.0

@@ -11,7 +11,7 @@ BINS += $(B)/bin/kc-station
 
 all: $(B)/bin/kc-station
 
-$(STATION_OBJ): EXTRA_CFLAGS += -Itools/kc-issue -Iexamples/reader-station
+$(STATION_OBJ): LOCAL_CFLAGS += -Itools/kc-issue -Iexamples/reader-station
 
 $(B)/bin/kc-station: $(STATION_OBJ) $(COMMON_OBJ) $(SO) $(B)/lib/libkeycard.so.$(SOVERSION) $(B)/lib/libkeycard.so
 	@mkdir -p $(dir $@)

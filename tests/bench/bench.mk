@@ -13,7 +13,7 @@ $(B)/bench/kc_bench: $(B)/obj/tests/bench/kc_bench.o $(BENCH_ISSUE_OBJ) $(COMMON
 	$(CC) $(LDFLAGS) $(BENCH_WRAP) -o $@ $< $(BENCH_ISSUE_OBJ) $(COMMON_OBJ) $(STATIC) \
 		$(PCSC_LIBS) $(MBED_LIBS) $(JANSSON_LIBS)
 
-$(B)/obj/tests/bench/kc_bench.o: EXTRA_CFLAGS += -Itools/kc-issue -Ilibkeycard
+$(B)/obj/tests/bench/kc_bench.o: LOCAL_CFLAGS += -Itools/kc-issue -Ilibkeycard
 
 bench: all $(B)/bench/kc_bench
 	@B=$(B) sh tests/bench/run.sh
