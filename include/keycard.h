@@ -63,8 +63,10 @@ typedef enum keycard_rc {
     KEYCARD_ERR_KEY_FORMAT = -21,   /* a public/private key could not be parsed */
     KEYCARD_ERR_CRYPTO = -22,       /* host crypto failure */
     KEYCARD_ERR_IO = -23,           /* file I/O failure on the host (sim state file) */
-    KEYCARD_ERR_ENVELOPE = -24      /* target card refused an envelope (6988: bad tag,
+    KEYCARD_ERR_ENVELOPE = -24,     /* target card refused an envelope (6988: bad tag,
                                        wrong key, replayed or skipped counter) */
+    KEYCARD_ERR_CHANNEL = -25       /* secure channel to the key card broken (6988 or a
+                                       bad answer MAC); it and the verified PINs are gone */
 } keycard_rc;
 
 /* One line that a person understands; never NULL. */
@@ -83,10 +85,83 @@ typedef struct keycard keycard;
  *   "sim:FILE"         the key card firmware run in this process on the flash
  *                      image FILE (created blank when missing).
  *
+ * The secure channel is opened whenever the key card offers one (its
+ * certificate is then not checked: see keycard_open_ex for that).
+ *
  * Errors: KEYCARD_ERR_ARG, KEYCARD_ERR_MEMORY, KEYCARD_ERR_NO_READER,
  * KEYCARD_ERR_NO_CARD, KEYCARD_ERR_TRANSPORT, KEYCARD_ERR_IO.
  */
 KEYCARD_API keycard_rc keycard_open(keycard **out, const char *where);
+
+/* ==== Secure channel (docs/protocol.md "Secure channel") ================= */
+
+/* Whether to open the secure channel. */
+typedef enum keycard_channel_mode {
+    KEYCARD_CHANNEL_AUTO = 0,   /* whenever the key card offers it (default) */
+    KEYCARD_CHANNEL_OFF = 1,    /* never: plain APDUs (tests, diagnostics) */
+    KEYCARD_CHANNEL_REQUIRE = 2 /* refuse a key card that offers none */
+} keycard_channel_mode;
+
+/* Options of keycard_open_ex; all zero is keycard_open. */
+typedef struct keycard_options {
+    keycard_channel_mode channel;
+    /*
+     * The issuer's public key (PEM, DER or raw 65-byte point), or NULL. Given,
+     * the key card's channel certificate must verify under it before anything
+     * else is sent: a card without one, or with one from another issuer, is
+     * refused with KEYCARD_ERR_NOT_GENUINE. Without it the channel still
+     * encrypts, but nothing is claimed about the card.
+     */
+    const uint8_t *issuer_pub;
+    size_t issuer_pub_len;
+} keycard_options;
+
+/*
+ * keycard_open with options (opt NULL: defaults). Opens the secure channel
+ * per opt->channel after SELECT; every later command travels inside it, and
+ * it is opened again after a reset or a channel failure.
+ * Errors: those of keycard_open, KEYCARD_ERR_NOT_GENUINE,
+ * KEYCARD_ERR_UNSUPPORTED (REQUIRE and no channel), KEYCARD_ERR_KEY_FORMAT.
+ */
+KEYCARD_API keycard_rc keycard_open_ex(keycard **out, const char *where,
+                                       const keycard_options *opt);
+
+/* What the line to the key card is now. */
+typedef enum keycard_channel_state {
+    KEYCARD_CHANNEL_NONE = 0,      /* plain APDUs */
+    KEYCARD_CHANNEL_ENCRYPTED = 1, /* channel open; certificate not checked (no issuer key) */
+    KEYCARD_CHANNEL_GENUINE = 2    /* channel open with a certificate from the issuer key */
+} keycard_channel_state;
+
+KEYCARD_API keycard_channel_state keycard_channel_status(const keycard *kc);
+
+/* The key card's key-agreement key and its certificate (GET DATA DF07). */
+typedef struct keycard_channel_key {
+    uint8_t serial[8];
+    uint8_t ka_pub[65];     /* PK.KA, uncompressed P-256 */
+    uint8_t issuer_sig[64]; /* r||s over "keycard channel v1" NUL C1 08 serial C4 41 PK.KA */
+} keycard_channel_key;
+
+/*
+ * In an open provisioning session: the card makes a new key-agreement key
+ * (PROVISION GENERATE P1=01); out receives serial and PK.KA (issuer_sig
+ * zeroed). Sign it with keycard_channel_key_sign and put the signature with
+ * keycard_provision_put(KC_TAG_CHANNEL_SIG). Errors: as keycard_provision_generate.
+ */
+KEYCARD_API keycard_rc keycard_provision_generate_channel(keycard *kc, keycard_channel_key *out);
+
+/* Fill ck->issuer_sig with the issuer's private key. Errors: as keycard_identity_sign. */
+KEYCARD_API keycard_rc keycard_channel_key_sign(keycard_channel_key *ck, const uint8_t *issuer_priv,
+                                                size_t issuer_priv_len);
+
+/*
+ * Read the channel certificate (no PIN needed) and, when issuer_pub is given,
+ * check its signature. Errors: KEYCARD_ERR_NOT_FOUND (no channel key),
+ * KEYCARD_ERR_NOT_GENUINE, KEYCARD_ERR_KEY_FORMAT, KEYCARD_ERR_PROTOCOL,
+ * transport errors.
+ */
+KEYCARD_API keycard_rc keycard_channel_cert_read(keycard *kc, const uint8_t *issuer_pub,
+                                                 size_t issuer_pub_len, keycard_channel_key *out);
 
 /* End the session and free the handle. keycard_close(NULL) does nothing. */
 KEYCARD_API void keycard_close(keycard *kc);
@@ -201,7 +276,8 @@ typedef struct keycard_audit_entry {
     uint32_t time;  /* seconds since the epoch by the card's clock, 0 if none */
     uint8_t event;  /* KEYCARD_AUDIT_* */
     uint8_t len;
-    uint8_t data[54];
+    uint8_t data[72];
+    uint8_t prev[32]; /* chain head before this entry (keycard_audit_verify) */
 } keycard_audit_entry;
 
 #define KEYCARD_AUDIT_UNLOCK 0x01      /* data: holder number */
@@ -211,9 +287,14 @@ typedef struct keycard_audit_entry {
 #define KEYCARD_AUDIT_PIN_CHANGED 0x05 /* data: reference */
 /*
  * data: target serial(8) key number(1) way(1) flags(1: bit0 common key used)
- * result(1: KEYCARD_ISSUE_*) steps(1) template numbers (up to 40)
+ * result(1: KEYCARD_ISSUE_*) steps(1) completion MAC(16: the one the key card
+ * verified for COMPLETED, the one presented for MAC_MISMATCH, zeros for
+ * ABORTED) template numbers (up to 40)
  */
 #define KEYCARD_AUDIT_ISSUE_RECEIPT 0x06
+#define KEYCARD_AUDIT_RECEIPT_MAC_OFF 13
+/* data: reason(1: 1 bad MAC, 2 counter, 3 plain command, 4 malformed) INS(1) */
+#define KEYCARD_AUDIT_CHANNEL_FAILURE 0x07
 
 /* Name of an audit event ("unlock", ...); "unknown" for others. */
 KEYCARD_API const char *keycard_audit_event_name(uint8_t event);
@@ -227,6 +308,69 @@ KEYCARD_API const char *keycard_audit_event_name(uint8_t event);
  */
 KEYCARD_API keycard_rc keycard_audit_read(keycard *kc, uint32_t from,
                                           keycard_audit_entry *entries, size_t *count);
+
+/* The audit chain head, signed by the key card's device key over a nonce. */
+typedef struct keycard_audit_head {
+    uint32_t next;      /* seq the next entry gets */
+    uint8_t head[32];   /* chain head after entry next - 1 (zeros for an empty log) */
+    uint32_t lost;      /* security events not recorded because the log was full */
+    uint8_t nonce[32];
+    size_t nonce_len;   /* 8..32 */
+    uint8_t sig[64];    /* r||s, docs/apdu.md AUDIT SIGN */
+} keycard_audit_head;
+
+/*
+ * AUDIT SIGN: have the key card sign its chain head over nonce (8..32 bytes;
+ * NULL: 16 fresh random bytes). Needs the admin key verified.
+ * Errors: KEYCARD_ERR_NOT_VERIFIED, KEYCARD_ERR_ARG, KEYCARD_ERR_BLANK,
+ * KEYCARD_ERR_PROTOCOL, KEYCARD_ERR_CRYPTO, transport errors.
+ */
+KEYCARD_API keycard_rc keycard_audit_sign(keycard *kc, const uint8_t *nonce, size_t nonce_len,
+                                          keycard_audit_head *out);
+
+/*
+ * AUDIT ACKNOWLEDGE: entries with seq < upto have been exported; the key card
+ * may overwrite them. Full-log policy: a key card whose log holds too many
+ * unacknowledged entries refuses unlock, PIN change, unblock, provisioning and
+ * issuance with KEYCARD_ERR_CARD_MEMORY (6A84) until then. Needs the admin key.
+ * Errors: KEYCARD_ERR_NOT_VERIFIED, KEYCARD_ERR_WRONG_DATA (upto beyond the
+ * log), transport errors.
+ */
+KEYCARD_API keycard_rc keycard_audit_ack(keycard *kc, uint32_t upto);
+
+/*
+ * Read the identity (GET DATA DF02) without checking it: needs the issuer and
+ * holder PINs or the admin key. Errors: KEYCARD_ERR_NOT_VERIFIED,
+ * KEYCARD_ERR_BLANK, KEYCARD_ERR_PROTOCOL, transport errors.
+ */
+KEYCARD_API keycard_rc keycard_identity_read(keycard *kc, keycard_identity *out);
+
+/* What keycard_audit_verify found wrong. */
+typedef enum keycard_audit_fault {
+    KEYCARD_AUDIT_FAULT_NONE = 0,
+    KEYCARD_AUDIT_FAULT_IDENTITY, /* identity not signed by the issuer key */
+    KEYCARD_AUDIT_FAULT_HEAD,     /* head signature wrong (or head altered) */
+    KEYCARD_AUDIT_FAULT_ENTRY,    /* entry *bad_seq altered or out of place */
+    KEYCARD_AUDIT_FAULT_MISSING   /* entry *bad_seq (and maybe more) missing */
+} keycard_audit_fault;
+
+/*
+ * Check a read-out audit log offline: the identity against issuer_pub (PEM or
+ * DER SubjectPublicKeyInfo, or a raw 65-byte point), the head signature
+ * against the identity's device key, and the hash chain of entries (the whole
+ * log as the card keeps it, oldest first: from max(0, next - 128) to
+ * next - 1) up to the signed head. No key card needed.
+ * fault and bad_seq (either may be NULL) receive what is wrong and the seq of
+ * the first bad or missing entry (the seq the entry at that place should have).
+ * Returns KEYCARD_OK when everything verifies.
+ * Errors: KEYCARD_ERR_NOT_GENUINE (*fault says what), KEYCARD_ERR_KEY_FORMAT
+ * (issuer_pub), KEYCARD_ERR_ARG, KEYCARD_ERR_CRYPTO.
+ */
+KEYCARD_API keycard_rc keycard_audit_verify(const keycard_audit_entry *entries, size_t n,
+                                            const keycard_audit_head *head,
+                                            const keycard_identity *id,
+                                            const uint8_t *issuer_pub, size_t issuer_pub_len,
+                                            keycard_audit_fault *fault, uint32_t *bad_seq);
 
 /*
  * Provisioning (used by kc-admin). A session: begin, any puts, generate the
@@ -257,8 +401,10 @@ KEYCARD_API keycard_rc keycard_identity_sign(keycard_identity *id, const uint8_t
 
 /*
  * Send a raw APDU and receive the raw response (data and SW1 SW2), for tools
- * and tests. *resp_len: capacity in, length out. Errors: KEYCARD_ERR_BUFFER,
- * transport errors.
+ * and tests. With the secure channel open it travels wrapped in it (the
+ * caller sees the plain inner answer); a raw SELECT ends that channel and
+ * libkeycard opens a new one. *resp_len: capacity in, length out.
+ * Errors: KEYCARD_ERR_BUFFER, KEYCARD_ERR_CHANNEL, transport errors.
  */
 KEYCARD_API keycard_rc keycard_transmit(keycard *kc, const uint8_t *apdu, size_t apdu_len,
                                         uint8_t *resp, size_t *resp_len);

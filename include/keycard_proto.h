@@ -31,11 +31,14 @@
 
 /* Instructions, proprietary (CLA 80). */
 #define KC_INS_AUDIT_READ 0xA0
+#define KC_INS_AUDIT_SIGN 0xA2 /* data: nonce (8..32); answer: signed head */
+#define KC_INS_AUDIT_ACK 0xA4  /* data: seq (u32 BE): entries below it are exported */
 #define KC_INS_PROVISION_BEGIN 0xE0
 #define KC_INS_PROVISION_PUT 0xE2
 #define KC_INS_PROVISION_GENERATE 0xE4
 #define KC_INS_PROVISION_COMMIT 0xE6
 #define KC_INS_PROVISION_ABORT 0xE8
+#define KC_INS_OPEN_CHANNEL 0x40 /* secure channel (docs/protocol.md "Secure channel") */
 
 /* SELECT parameters. */
 #define KC_SELECT_P1_BY_AID 0x04
@@ -68,6 +71,9 @@
 #define KC_TAG_ISSUER_PIN 0x0181    /* PUT only: tries(1) || PIN digits */
 #define KC_TAG_HOLDER_PIN 0x0182    /* PUT only: tries(1) || PIN digits */
 #define KC_TAG_ADMIN_KEY 0x0183     /* PUT only: tries(1) || key (16 or 32 bytes) */
+#define KC_TAG_CHANNEL_CERT 0xDF07  /* channel certificate (TLV below); always readable */
+#define KC_TAG_CHANNEL_SIG 0xDF08   /* PUT only: issuer's signature of the channel key */
+#define KC_TAG_CHANNEL_POLICY 0x00C0 /* PUT only: 1 byte, KC_CHANNEL_* */
 
 #define KC_HOLDER_NAME_MAX 64
 #define KC_HOLDER_NUMBER_MAX 32
@@ -76,6 +82,26 @@
 #define KC_ID_TAG_SERIAL 0xC1     /* 8 bytes: key card serial */
 #define KC_ID_TAG_DEVICE_PUB 0xC2 /* 65 bytes: uncompressed P-256 point */
 #define KC_ID_TAG_SIGNATURE 0xC3  /* 64 bytes: issuer ECDSA P-256 r||s */
+
+/* Inner tags of the channel certificate (GET DATA DF07): C1 serial, C4, C6. */
+#define KC_CH_TAG_KA_PUB 0xC4    /* 65 bytes: the key-agreement key PK.KA */
+#define KC_CH_TAG_SIGNATURE 0xC6 /* 64 bytes: issuer ECDSA P-256 r||s */
+
+/*
+ * Secure channel (docs/protocol.md): CLA bit 0x04 marks a wrapped command;
+ * PROVISION GENERATE P1=01 makes the key-agreement key; policy values.
+ */
+#define KC_CLA_SM 0x04
+#define KC_GENERATE_P1_DEVICE 0x00
+#define KC_GENERATE_P1_CHANNEL 0x01
+#define KC_CHANNEL_OPTIONAL 0x00
+#define KC_CHANNEL_REQUIRED 0x01
+#define KC_CHANNEL_KDF_LABEL "keycard/channel"
+#define KC_CHANNEL_RECEIPT_LEN 16
+#define KC_CHANNEL_TAG_LEN 16
+#define KC_CHANNEL_CTR_LEN 4
+#define KC_CHANNEL_CMD_OVERHEAD (KC_CHANNEL_CTR_LEN + KC_CHANNEL_TAG_LEN) /* 20 */
+#define KC_CHANNEL_RESP_OVERHEAD (2 + KC_CHANNEL_TAG_LEN) /* inner SW + tag: 18 */
 
 /* Inner tags of the status blob (GET DATA DF03). */
 #define KC_ST_TAG_SERIAL 0xC1    /* 8 bytes */
@@ -105,16 +131,45 @@
  */
 #define KC_SIG_LABEL_IDENTITY "keycard identity v1"
 #define KC_SIG_LABEL_INTERNAL_AUTH "keycard internal-authenticate v1"
+/* AUDIT SIGN: over next(4) || head(32) || lost(4) || nonce. */
+#define KC_SIG_LABEL_AUDIT_HEAD "keycard audit head v1"
+#define KC_SIG_LABEL_CHANNEL "keycard channel v1"
 
-/* Audit log. */
+/*
+ * Audit log (docs/apdu.md "Audit log"). A wire entry is
+ * seq(4) time(4) event(1) len(1) data(len) prev(32), prev being the chain head
+ * before the entry: head_0 = 32 zero bytes,
+ * head_i = SHA-256(KC_AUDIT_CHAIN_LABEL NUL || head_{i-1} || seq..data of entry i).
+ */
 #define KC_AUDIT_CAPACITY 128
-#define KC_AUDIT_DATA_MAX 54
+#define KC_AUDIT_DATA_MAX 72
 #define KC_AUDIT_HDR_LEN 10 /* seq(4) time(4) event(1) len(1) */
+#define KC_AUDIT_PREV_LEN 32
+#define KC_AUDIT_ENTRY_MAX (KC_AUDIT_HDR_LEN + KC_AUDIT_DATA_MAX + KC_AUDIT_PREV_LEN)
+#define KC_AUDIT_CHAIN_LABEL "keycard audit v1"
+/*
+ * Full-log policy: unacknowledged entries (seq >= the acknowledged mark) are
+ * never overwritten. Events that start something (unlock, provisioning, PIN
+ * change, unblock, ISSUE BEGIN) are refused (6A84) once CAPACITY - RESERVE
+ * entries are unacknowledged; receipts and security events (PIN blocked,
+ * channel failure) may use the reserve. A security event that finds even the
+ * reserve full is counted as lost in the signed head (it cannot be refused:
+ * it already happened).
+ */
+#define KC_AUDIT_RESERVE 16
+#define KC_AUDIT_NONCE_MIN 8
+#define KC_AUDIT_NONCE_MAX 32
+#define KC_AUDIT_SIGNED_LEN 104 /* AUDIT SIGN answer: next(4) head(32) lost(4) sig(64) */
 #define KC_AUDIT_EVT_UNLOCK 0x01      /* data: holder number */
 #define KC_AUDIT_EVT_PROVISIONED 0x02 /* data: none */
 #define KC_AUDIT_EVT_PIN_BLOCKED 0x03 /* data: reference (1 byte) */
 #define KC_AUDIT_EVT_UNBLOCKED 0x04   /* data: reference (1 byte) */
 #define KC_AUDIT_EVT_PIN_CHANGED 0x05 /* data: reference (1 byte) */
+#define KC_AUDIT_EVT_CHANNEL_FAILURE 0x07 /* data: reason(1) INS(1) of the refused command */
+#define KC_AUDIT_CHF_MAC 0x01     /* a secure messaging tag did not verify */
+#define KC_AUDIT_CHF_COUNTER 0x02 /* replayed, reordered or skipped counter */
+#define KC_AUDIT_CHF_PLAIN 0x03   /* a plain command while the channel was open */
+#define KC_AUDIT_CHF_FORMAT 0x04  /* malformed secure messaging command */
 
 /* ---- Issuance (docs/apdu.md "Issuance"): keys, templates, sessions ---- */
 
@@ -168,8 +223,14 @@
 #define KC_ISSUE_RECEIPT_TPL_MAX 40
 #define KC_RECEIPT_FLAG_COMMON 0x01
 
-/* Audit event of ISSUE END: serial(8) key(1) way(1) flags(1) result(1) steps(1) templates. */
+/*
+ * Audit event of ISSUE END: serial(8) key(1) way(1) flags(1) result(1) steps(1)
+ * mac(16) templates. mac: the completion MAC the key card verified (result 00),
+ * the one presented that did not verify (01), zeros (02 aborted).
+ */
 #define KC_AUDIT_EVT_ISSUE_RECEIPT 0x06
+#define KC_RECEIPT_MAC_OFF 13
+#define KC_RECEIPT_TPL_OFF 29
 
 /* Largest command data field the card accepts (after chaining). */
 #define KC_APDU_MAX_DATA 4096
@@ -182,6 +243,7 @@
 #define KC_SW_MEMORY_FAILURE 0x6581
 #define KC_SW_WRONG_LENGTH 0x6700
 #define KC_SW_LAST_CMD_EXPECTED 0x6883
+#define KC_SW_SM_INCORRECT 0x6988 /* secure channel: bad or missing wrapping; channel ended */
 #define KC_SW_SECURITY_STATUS 0x6982
 #define KC_SW_AUTH_BLOCKED 0x6983
 #define KC_SW_CONDITIONS 0x6985

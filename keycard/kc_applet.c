@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "kc_audit.h"
+#include "kc_channel.h"
 #include "kc_cred.h"
 #include "kc_crypto.h"
 #include "kc_err.h"
@@ -206,6 +207,11 @@ static int p1p2_ref(uint8_t p1, uint8_t p2)
     return p1 == 0 && kc_cred_ref_valid(p2);
 }
 
+static int p1p2_generate(uint8_t p1, uint8_t p2)
+{
+    return p2 == 0 && (p1 == KC_GENERATE_P1_DEVICE || p1 == KC_GENERATE_P1_CHANNEL);
+}
+
 static int p1p2_way(uint8_t p1, uint8_t p2)
 {
     return p2 == 0 && (p1 == KC_WAY_STATIC || p1 == KC_WAY_TARGET_SEED ||
@@ -373,11 +379,18 @@ static uint16_t h_get_data(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_
         return KC_SW_WRONG_LENGTH;
     if (tag == KC_TAG_STATUS) {
         n = status_blob(kc, buf);
+    } else if (tag == KC_TAG_CHANNEL_CERT) { /* public: read before any PIN is sent */
+        if ((rc = kc_channel_cert(kc, buf, sizeof buf, &n)) == KC_ERR_NOT_FOUND)
+            return KC_SW_REF_NOT_FOUND;
+        if (rc)
+            return kc_err_to_sw(rc == KC_ERR_TOO_BIG ? KC_ERR_CORRUPT : rc);
     } else if (tag == KC_TAG_HOLDER_NAME || tag == KC_TAG_HOLDER_NUMBER ||
                tag == KC_TAG_IDENTITY) {
         if (!provisioned(kc))
             return KC_SW_CONDITIONS;
-        if ((kc->sec & (KC_SEC_ISSUER | KC_SEC_HOLDER)) != (KC_SEC_ISSUER | KC_SEC_HOLDER))
+        /* The identity also with the admin key: kc-admin audit --verify needs the device key. */
+        if ((kc->sec & (KC_SEC_ISSUER | KC_SEC_HOLDER)) != (KC_SEC_ISSUER | KC_SEC_HOLDER) &&
+            !(tag == KC_TAG_IDENTITY && (kc->sec & KC_SEC_ADMIN)))
             return KC_SW_SECURITY_STATUS;
         if (tag == KC_TAG_HOLDER_NAME) {
             rc = kc_store_read(&kc->store, KC_KEY_HOLDER_NAME, buf, KC_HOLDER_NAME_MAX, &n);
@@ -444,6 +457,33 @@ static uint16_t h_audit_read(kc_keycard *kc, const kc_apdu *a, uint8_t *out, siz
     if (rc == KC_ERR_TOO_BIG)
         return KC_SW_WRONG_LENGTH;
     return kc_err_to_sw(rc);
+}
+
+/* AUDIT SIGN (kc_audit.h): the chain head signed by the device key over a nonce. */
+static uint16_t h_audit_sign(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                             size_t *out_len)
+{
+    if (!provisioned(kc))
+        return KC_SW_CONDITIONS;
+    if (cap < KC_AUDIT_SIGNED_LEN)
+        return KC_SW_WRONG_LENGTH;
+    int rc = kc_audit_sign(&kc->store, &kc->hw, a->data, a->lc, out);
+    if (rc)
+        return kc_err_to_sw(rc == KC_ERR_NOT_FOUND ? KC_ERR_CORRUPT : rc);
+    *out_len = KC_AUDIT_SIGNED_LEN;
+    return KC_SW_OK;
+}
+
+/* AUDIT ACKNOWLEDGE (kc_audit.h): entries below seq are exported. */
+static uint16_t h_audit_ack(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                            size_t *out_len)
+{
+    uint32_t upto = ((uint32_t)a->data[0] << 24) | ((uint32_t)a->data[1] << 16) |
+                    ((uint32_t)a->data[2] << 8) | a->data[3];
+    (void)out, (void)cap, (void)out_len;
+    if (kc->staging)
+        return KC_SW_CONDITIONS;
+    return kc_err_to_sw(kc_audit_ack(&kc->store, upto));
 }
 
 static uint16_t h_prov_begin(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
@@ -542,6 +582,19 @@ static uint16_t h_prov_put(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_
         key = KC_KEY_ID_SIGNATURE;
         bit = KC_STAGED_SIG;
         break;
+    case KC_TAG_CHANNEL_SIG:
+        if (n != KC_P256_SIG_LEN)
+            return KC_SW_WRONG_DATA;
+        key = KC_KEY_CHANNEL_SIG;
+        bit = KC_STAGED_CH_SIG;
+        break;
+    case KC_TAG_CHANNEL_POLICY:
+        if (n != 1 || (d[0] != KC_CHANNEL_OPTIONAL && d[0] != KC_CHANNEL_REQUIRED))
+            return KC_SW_WRONG_DATA;
+        key = KC_KEY_CHANNEL_POLICY;
+        bit = KC_STAGED_POLICY | (d[0] == KC_CHANNEL_REQUIRED ? KC_STAGED_POLICY_REQ : 0);
+        kc->staged &= ~KC_STAGED_POLICY_REQ;
+        break;
     default:
         return KC_SW_REF_NOT_FOUND;
     }
@@ -558,8 +611,9 @@ static uint16_t h_prov_generate(kc_keycard *kc, const kc_apdu *a, uint8_t *out, 
     uint8_t pub[KC_P256_PUB_LEN];
     uint8_t serial[KC_SERIAL_LEN];
     int rc;
-    (void)a;
 
+    if (a->p1 == KC_GENERATE_P1_CHANNEL)
+        return kc_channel_h_generate(kc, out, cap, out_len);
     if (!kc->staging)
         return KC_SW_CONDITIONS;
     if (cap < IDENTITY_TBS_LEN)
@@ -594,6 +648,7 @@ static int session_complete(const kc_keycard *kc)
              ((st & KC_STAGED_ADMIN) || exists(kc, KC_KEY_CRED(KC_REF_ADMIN_KEY))) &&
              ((st & KC_STAGED_NAME) || exists(kc, KC_KEY_HOLDER_NAME)) &&
              ((st & KC_STAGED_NUMBER) || exists(kc, KC_KEY_HOLDER_NUMBER));
+    ok = ok && kc_channel_session_ok(kc);
     if (st & KC_STAGED_DEVKEY)
         return ok && (st & KC_STAGED_SIG);
     return ok && exists(kc, KC_KEY_DEVICE_PRIV) && exists(kc, KC_KEY_DEVICE_PUB) &&
@@ -609,6 +664,8 @@ static uint16_t h_prov_commit(kc_keycard *kc, const kc_apdu *a, uint8_t *out, si
 
     if (!kc->staging || !session_complete(kc))
         return KC_SW_CONDITIONS; /* an incomplete session stays open */
+    if ((rc = kc_audit_room(&kc->store, KC_AUDIT_EVT_PROVISIONED)) != 0)
+        return kc_err_to_sw(rc); /* full audit log: the session stays open */
     if ((rc = kc_issue_chain_init(&kc->store, &kc->hw)) == KC_ERR_RNG)
         return kc_err_to_sw(rc); /* nothing written: the session stays open */
     if (rc != 0 || (rc = kc_store_put(&kc->store, KC_KEY_LIFECYCLE, &lc, 1)) != 0 ||
@@ -696,9 +753,12 @@ static const kc_cmd commands[] = {
     {ISO, KC_INS_GET_DATA, 0, 0, 0, 1, 1, 0, NULL, h_get_data},
     {ISO, KC_INS_INTERNAL_AUTHENTICATE, 0, IH, KC_IA_CHALLENGE_MIN, KC_IA_CHALLENGE_MAX, 1, KC_P256_SIG_LEN, p1p2_zero, h_internal_auth},
     {PROP, KC_INS_AUDIT_READ, 0, KC_SEC_ADMIN, 4, 4, 1, 0, p1p2_zero, h_audit_read},
+    {PROP, KC_INS_AUDIT_SIGN, 0, KC_SEC_ADMIN, KC_AUDIT_NONCE_MIN, KC_AUDIT_NONCE_MAX, 1, KC_AUDIT_SIGNED_LEN, p1p2_zero, h_audit_sign},
+    {PROP, KC_INS_AUDIT_ACK, 0, KC_SEC_ADMIN, 4, 4, 0, 0, p1p2_zero, h_audit_ack},
     {PROP, KC_INS_PROVISION_BEGIN, 0, 0, 0, 0, 0, 0, p1p2_zero, h_prov_begin},
     {PROP, KC_INS_PROVISION_PUT, 0, 0, 0, KC_APDU_MAX_DATA, 0, 0, NULL, h_prov_put},
-    {PROP, KC_INS_PROVISION_GENERATE, 0, 0, 0, 0, 1, IDENTITY_TBS_LEN, p1p2_zero, h_prov_generate},
+    {PROP, KC_INS_PROVISION_GENERATE, 0, 0, 0, 0, 1, IDENTITY_TBS_LEN, p1p2_generate, h_prov_generate},
+    {PROP, KC_INS_OPEN_CHANNEL, 0, 0, KC_P256_PUB_LEN, KC_P256_PUB_LEN, 1, KC_CHANNEL_RECEIPT_LEN, p1p2_zero, kc_channel_h_open},
     {PROP, KC_INS_PROVISION_COMMIT, 0, 0, 0, 0, 0, 0, p1p2_zero, h_prov_commit},
     {PROP, KC_INS_PROVISION_ABORT, 0, 0, 0, 0, 0, 0, p1p2_zero, h_prov_abort},
     {PROP, KC_INS_ISSUE_BEGIN, 0, IH, ISSUE_BEGIN_LC_MIN, ISSUE_BEGIN_LC_MAX, 1, 0, p1p2_way, h_issue_begin},
@@ -738,6 +798,8 @@ static uint16_t dispatch(kc_keycard *kc, const uint8_t *cmd, size_t len, uint8_t
         return KC_SW_CONDITIONS;
     if (c->p1p2_ok && !c->p1p2_ok(a.p1, a.p2))
         return KC_SW_WRONG_P1P2;
+    if (!kc_channel_plain_ok(kc, &a)) /* policy "required": only inside the channel */
+        return KC_SW_SECURITY_STATUS;
 
     if (more) /* a part: keep its data, change nothing else */
         return kc_apdu_chain_add(&kc->chain, &a) ? KC_SW_WRONG_LENGTH : KC_SW_OK;
@@ -767,7 +829,8 @@ size_t kc_applet_process(kc_keycard *kc, const uint8_t *cmd, size_t len, uint8_t
         sw = KC_SW_MEMORY_FAILURE;
     } else {
         size_t out_cap = cap - 2 < KC_APDU_MAX_RESP ? cap - 2 : KC_APDU_MAX_RESP;
-        sw = dispatch(kc, cmd, len, resp, out_cap, &out_len);
+        /* The secure channel unwraps before the dispatcher and wraps after it. */
+        sw = kc_channel_process(kc, cmd, len, resp, out_cap, &out_len, dispatch);
         /* A finished or failed chain may hold a PIN: wipe it now. */
         if (!kc->chain.active || sw != KC_SW_OK)
             kc_apdu_chain_reset(&kc->chain);

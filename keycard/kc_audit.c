@@ -1,18 +1,33 @@
 /*
  * kc_audit.c - the audit log on the store (see kc_audit.h).
  *
- * Records: KC_KEY_AUDIT_HEAD holds the next seq (u32 BE); entry seq lives at
+ * Records: KC_KEY_AUDIT_HEAD holds next(4) head(32) acked(4) lost(4), all
+ * u32 BE: the seq the next entry gets, the chain head after entry next - 1,
+ * the acknowledged mark (entries below it were exported) and the count of
+ * security events lost to a full log. Entry seq lives at
  * KC_KEY_AUDIT_ENTRY(seq) in its wire form, seq(4) time(4) event(1) len(1)
- * data(len), so reading is a copy. Writing entry seq overwrites entry
- * seq - KC_AUDIT_CAPACITY: the ring. The entries kept are
+ * data(len) prev(32), so reading is a copy. Writing entry seq overwrites entry
+ * seq - KC_AUDIT_CAPACITY: the ring, which the full-log policy only lets
+ * happen to acknowledged entries. The entries kept are
  * [max(0, next - capacity), next).
  */
 #include "kc_audit.h"
 
 #include <string.h>
 
+#include "kc_crypto.h"
 #include "kc_err.h"
 #include "kc_keys.h"
+
+#define HEAD_REC_LEN 44
+#define LEGACY_HEAD_LEN 4 /* next only: entries before the chain; treated as acknowledged */
+
+typedef struct audit_head {
+    uint32_t next;
+    uint8_t head[32];
+    uint32_t acked;
+    uint32_t lost;
+} audit_head;
 
 static uint32_t get_u32(const uint8_t *p)
 {
@@ -27,35 +42,120 @@ static void put_u32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
-uint32_t kc_audit_next(const kc_store *s)
+static void head_load(const kc_store *s, audit_head *h)
 {
     const uint8_t *d;
     size_t len;
-    if (kc_store_get(s, KC_KEY_AUDIT_HEAD, &d, &len) != 0 || len != 4)
-        return 0;
-    return get_u32(d);
+    memset(h, 0, sizeof(*h));
+    if (kc_store_get(s, KC_KEY_AUDIT_HEAD, &d, &len) != 0)
+        return;
+    if (len == HEAD_REC_LEN) {
+        h->next = get_u32(d);
+        memcpy(h->head, d + 4, 32);
+        h->acked = get_u32(d + 36);
+        h->lost = get_u32(d + 40);
+    } else if (len == LEGACY_HEAD_LEN) {
+        h->next = get_u32(d);
+        h->acked = h->next;
+    }
+}
+
+static int head_put(kc_store *s, const audit_head *h)
+{
+    uint8_t r[HEAD_REC_LEN];
+    put_u32(r, h->next);
+    memcpy(r + 4, h->head, 32);
+    put_u32(r + 36, h->acked);
+    put_u32(r + 40, h->lost);
+    return kc_store_put(s, KC_KEY_AUDIT_HEAD, r, sizeof(r));
+}
+
+uint32_t kc_audit_next(const kc_store *s)
+{
+    audit_head h;
+    head_load(s, &h);
+    return h.next;
+}
+
+static int security_event(uint8_t event)
+{
+    return event == KC_AUDIT_EVT_PIN_BLOCKED || event == KC_AUDIT_EVT_CHANNEL_FAILURE;
+}
+
+/* Entries the event may find unacknowledged and still be written. */
+static uint32_t limit(uint8_t event)
+{
+    if (security_event(event) || event == KC_AUDIT_EVT_ISSUE_RECEIPT)
+        return KC_AUDIT_CAPACITY;
+    return KC_AUDIT_CAPACITY - KC_AUDIT_RESERVE;
+}
+
+static int room(const audit_head *h, uint8_t event)
+{
+    return h->next - h->acked < limit(event);
+}
+
+int kc_audit_room(const kc_store *s, uint8_t event)
+{
+    audit_head h;
+    head_load(s, &h);
+    return room(&h, event) ? 0 : KC_ERR_NO_SPACE;
 }
 
 int kc_audit_append(kc_store *s, const kc_hw *hw, uint8_t event, const uint8_t *data,
                     size_t len)
 {
-    uint8_t e[KC_AUDIT_HDR_LEN + KC_AUDIT_DATA_MAX];
-    uint8_t head[4];
+    uint8_t e[KC_AUDIT_ENTRY_MAX];
+    uint8_t m[KC_AUDIT_PREV_LEN + KC_AUDIT_HDR_LEN + KC_AUDIT_DATA_MAX];
+    audit_head h;
     int rc;
 
     if (len > KC_AUDIT_DATA_MAX || (len && data == NULL))
         return KC_ERR_ARG;
-    uint32_t seq = kc_audit_next(s);
+    head_load(s, &h);
+    if (!room(&h, event)) {
+        if (!security_event(event))
+            return KC_ERR_NO_SPACE;
+        /* It happened and cannot be undone: say so in the signed head. */
+        if (h.lost != UINT32_MAX)
+            h.lost++;
+        return head_put(s, &h);
+    }
+    uint32_t seq = h.next;
+    size_t body = KC_AUDIT_HDR_LEN + len;
     put_u32(e, seq);
     put_u32(e + 4, hw && hw->clock ? hw->clock(hw->ctx) : 0);
     e[8] = event;
     e[9] = (uint8_t)len;
     if (len)
         memcpy(e + KC_AUDIT_HDR_LEN, data, len);
-    put_u32(head, seq + 1);
-    if ((rc = kc_store_put(s, KC_KEY_AUDIT_ENTRY(seq), e, KC_AUDIT_HDR_LEN + len)) != 0)
+    memcpy(e + body, h.head, KC_AUDIT_PREV_LEN);
+    /* head_i = SHA-256(label NUL || head_{i-1} || seq..data) */
+    memcpy(m, h.head, KC_AUDIT_PREV_LEN);
+    memcpy(m + KC_AUDIT_PREV_LEN, e, body);
+    if ((rc = kc_crypto_sha256(KC_AUDIT_CHAIN_LABEL, m, KC_AUDIT_PREV_LEN + body, h.head)) != 0)
         return rc;
-    return kc_store_put(s, KC_KEY_AUDIT_HEAD, head, sizeof(head));
+    h.next = seq + 1;
+    if ((rc = kc_store_put(s, KC_KEY_AUDIT_ENTRY(seq), e, body + KC_AUDIT_PREV_LEN)) != 0)
+        return rc;
+    return head_put(s, &h);
+}
+
+int kc_audit_channel_failure(kc_store *s, const kc_hw *hw, uint8_t reason, uint8_t ins)
+{
+    uint8_t d[2] = {reason, ins};
+    int rc;
+    if (s == NULL)
+        return KC_ERR_ARG;
+    if (s->txn_open)
+        return KC_ERR_STATE;
+    if ((rc = kc_store_begin(s)) != 0)
+        return rc;
+    if ((rc = kc_audit_append(s, hw, KC_AUDIT_EVT_CHANNEL_FAILURE, d, sizeof(d))) == 0)
+        rc = kc_store_commit(s);
+    if (rc && s->txn_open)
+        kc_store_abort(s);
+    return rc;
 }
 
 int kc_audit_read(const kc_store *s, uint32_t from, uint8_t *out, size_t cap, size_t *len)
@@ -69,7 +169,7 @@ int kc_audit_read(const kc_store *s, uint32_t from, uint8_t *out, size_t cap, si
         const uint8_t *d;
         size_t dl;
         if (kc_store_get(s, KC_KEY_AUDIT_ENTRY(seq), &d, &dl) != 0 || dl < KC_AUDIT_HDR_LEN ||
-            get_u32(d) != seq || dl != (size_t)KC_AUDIT_HDR_LEN + d[9])
+            get_u32(d) != seq || dl != (size_t)KC_AUDIT_HDR_LEN + d[9] + KC_AUDIT_PREV_LEN)
             return KC_ERR_CORRUPT;
         if (dl > cap - n) {
             if (n == 0)
@@ -81,4 +181,58 @@ int kc_audit_read(const kc_store *s, uint32_t from, uint8_t *out, size_t cap, si
     }
     *len = n;
     return 0;
+}
+
+int kc_audit_sign(const kc_store *s, const kc_hw *hw, const uint8_t *nonce, size_t nonce_len,
+                  uint8_t out[KC_AUDIT_SIGNED_LEN])
+{
+    uint8_t priv[KC_P256_PRIV_LEN];
+    uint8_t m[40 + KC_AUDIT_NONCE_MAX];
+    uint8_t hash[32];
+    audit_head h;
+    size_t len;
+    int rc;
+
+    if (nonce_len < KC_AUDIT_NONCE_MIN || nonce_len > KC_AUDIT_NONCE_MAX || nonce == NULL)
+        return KC_ERR_ARG;
+    head_load(s, &h);
+    put_u32(m, h.next);
+    memcpy(m + 4, h.head, 32);
+    put_u32(m + 36, h.lost);
+    memcpy(m + 40, nonce, nonce_len);
+    rc = kc_store_read(s, KC_KEY_DEVICE_PRIV, priv, sizeof(priv), &len);
+    if (rc == 0 && len != sizeof(priv))
+        rc = KC_ERR_CORRUPT;
+    if (rc == KC_ERR_TOO_BIG)
+        rc = KC_ERR_CORRUPT;
+    if (rc == 0)
+        rc = kc_crypto_sha256(KC_SIG_LABEL_AUDIT_HEAD, m, 40 + nonce_len, hash);
+    if (rc == 0)
+        rc = kc_crypto_p256_sign(hw, priv, hash, out + 40);
+    kc_wipe(priv, sizeof(priv));
+    if (rc)
+        return rc;
+    memcpy(out, m, 40);
+    return 0;
+}
+
+int kc_audit_ack(kc_store *s, uint32_t upto)
+{
+    audit_head h;
+    int rc;
+    if (s->txn_open)
+        return KC_ERR_STATE;
+    head_load(s, &h);
+    if (upto > h.next)
+        return KC_ERR_BAD_DATA;
+    if (upto <= h.acked)
+        return 0;
+    h.acked = upto;
+    if ((rc = kc_store_begin(s)) != 0)
+        return rc;
+    if ((rc = head_put(s, &h)) == 0)
+        rc = kc_store_commit(s);
+    if (rc && s->txn_open)
+        kc_store_abort(s);
+    return rc;
 }

@@ -1,10 +1,17 @@
 /*
  * kc_audit.h - the key card's audit log (the patent's usage history list):
- * a ring of KC_AUDIT_CAPACITY entries on the store plus a head record.
+ * a ring of KC_AUDIT_CAPACITY hash-chained entries on the store plus a head
+ * record, and the signed head that lets anyone holding the issuer public key
+ * check a read-out log offline (docs/apdu.md "Audit log").
  *
  * Entry seq numbers are monotonic and never reused, reprovisioning included:
  * the head record is never deleted. An entry is written inside the caller's
  * store transaction, so the event and its record are one atomic commit.
+ *
+ * Full-log policy (keycard_proto.h, KC_AUDIT_RESERVE): an entry not yet
+ * acknowledged (AUDIT ACKNOWLEDGE) is never overwritten. Starting events are
+ * refused when the log is nearly full, receipts when it is full; security
+ * events that find it full are counted in "lost", which the signed head shows.
  */
 #ifndef KC_AUDIT_H
 #define KC_AUDIT_H
@@ -20,22 +27,62 @@
 uint32_t kc_audit_next(const kc_store *s);
 
 /*
- * Add an entry (event, data of len <= KC_AUDIT_DATA_MAX, time from hw->clock)
- * and the advanced head to the caller's open transaction. At most one append
- * per transaction: the head is read from committed state.
- * Errors: KC_ERR_ARG (len too big), and those of kc_store_put (KC_ERR_STATE
- * when no transaction is open, KC_ERR_NO_SPACE, KC_ERR_FLASH).
+ * Whether an entry of event could be appended now under the full-log policy
+ * (for callers that must refuse before they change anything). Events that
+ * start something use KC_AUDIT_EVT_UNLOCK's class; ISSUE BEGIN asks for
+ * KC_AUDIT_EVT_UNLOCK too, so that its receipt finds room.
+ * Returns 0 or KC_ERR_NO_SPACE (6A84).
+ */
+int kc_audit_room(const kc_store *s, uint8_t event);
+
+/*
+ * Add an entry (event, data of len <= KC_AUDIT_DATA_MAX, time from hw->clock,
+ * chained to the current head) and the advanced head to the caller's open
+ * transaction. At most one append per transaction: the head is read from
+ * committed state. A security event (PIN blocked, channel failure) on a full
+ * log only counts as lost and returns 0.
+ * Errors: KC_ERR_ARG (len too big), KC_ERR_NO_SPACE (log full: see
+ * kc_audit_room), KC_ERR_CRYPTO, and those of kc_store_put (KC_ERR_STATE when
+ * no transaction is open, KC_ERR_NO_SPACE, KC_ERR_FLASH).
  */
 int kc_audit_append(kc_store *s, const kc_hw *hw, uint8_t event, const uint8_t *data,
                     size_t len);
 
 /*
+ * Firmware hook for the secure channel: record a channel failure (event 07,
+ * data reason(1: KC_AUDIT_CHF_*) ins(1)) in a transaction of its own. Call it
+ * when no store transaction is open (end a provisioning session first).
+ * Errors: KC_ERR_STATE (a transaction is open: nothing recorded), KC_ERR_FLASH,
+ * KC_ERR_NO_SPACE, KC_ERR_CRYPTO. A full log is not an error (counted lost).
+ */
+int kc_audit_channel_failure(kc_store *s, const kc_hw *hw, uint8_t reason, uint8_t ins);
+
+/*
  * Copy the entries with seq >= from, oldest kept first, as wire entries
- * (seq(4) time(4) event(1) len(1) data(len)) into out: as many whole entries
- * as fit in cap. *len receives the bytes written (0: no more entries).
+ * (seq(4) time(4) event(1) len(1) data(len) prev(32)) into out: as many whole
+ * entries as fit in cap. *len receives the bytes written (0: no more entries).
  * Errors: KC_ERR_TOO_BIG (entries remain but the first does not fit in cap),
  * KC_ERR_CORRUPT (an entry record is missing or inconsistent).
  */
 int kc_audit_read(const kc_store *s, uint32_t from, uint8_t *out, size_t cap, size_t *len);
+
+/*
+ * AUDIT SIGN: out (KC_AUDIT_SIGNED_LEN bytes) = next(4) head(32) lost(4) sig(64),
+ * sig = ECDSA P-256 by the device key over
+ * SHA-256(KC_SIG_LABEL_AUDIT_HEAD NUL || next || head || lost || nonce).
+ * Errors: KC_ERR_ARG (nonce length outside 8..32), KC_ERR_NOT_FOUND (no device
+ * key), KC_ERR_CORRUPT, KC_ERR_CRYPTO.
+ */
+int kc_audit_sign(const kc_store *s, const kc_hw *hw, const uint8_t *nonce, size_t nonce_len,
+                  uint8_t out[KC_AUDIT_SIGNED_LEN]);
+
+/*
+ * AUDIT ACKNOWLEDGE: entries with seq < upto are exported; their slots may be
+ * overwritten. A mark below the current one changes nothing (never moves
+ * back). Opens and commits its own transaction.
+ * Errors: KC_ERR_BAD_DATA (upto beyond the next seq), KC_ERR_STATE (a
+ * transaction is open), KC_ERR_FLASH, KC_ERR_NO_SPACE.
+ */
+int kc_audit_ack(kc_store *s, uint32_t upto);
 
 #endif /* KC_AUDIT_H */

@@ -150,6 +150,10 @@ int kc_cred_check(kc_store *s, const kc_hw *hw, uint8_t ref, const uint8_t *valu
     if (on_match && on_match->new_value &&
         !kc_cred_form_ok(ref, on_match->new_value, on_match->new_len))
         return KC_ERR_BAD_DATA;
+    /* A full audit log refuses before a try is spent (kc_audit.h policy). */
+    if (on_match && on_match->audit_event &&
+        (rc = kc_audit_room(s, on_match->audit_event)) != 0)
+        return rc;
 
     /* Spend the try and make it durable before anything depends on the value. */
     t = (uint8_t)(tries - 1);

@@ -14,6 +14,7 @@
 #include <mbedtls/bignum.h>
 #include <mbedtls/cipher.h>
 #include <mbedtls/cmac.h>
+#include <mbedtls/ecdh.h>
 #include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/gcm.h>
@@ -195,6 +196,51 @@ int kc_crypto_p256_sign(const kc_hw *hw, const uint8_t priv[32], const uint8_t h
     if (rc) {
         kc_wipe(sig, 64);
         return KC_ERR_CRYPTO;
+    }
+    return 0;
+}
+
+int kc_crypto_p256_ecdh(const kc_hw *hw, const uint8_t priv[32], const uint8_t pub[65],
+                        uint8_t z[32])
+{
+    mbedtls_ecp_group grp;
+    mbedtls_mpi d, zm;
+    mbedtls_ecp_point q;
+    hw_rng hr = {hw, 0};
+    int rc;
+
+    if (!priv || !pub || !z)
+        return KC_ERR_ARG;
+    mbedtls_ecp_group_init(&grp);
+    mbedtls_mpi_init(&d);
+    mbedtls_mpi_init(&zm);
+    mbedtls_ecp_point_init(&q);
+    rc = mbedtls_ecp_group_load(&grp, MBEDTLS_ECP_DP_SECP256R1);
+    if (rc == 0)
+        rc = mbedtls_mpi_read_binary(&d, priv, 32);
+    if (rc == 0)
+        rc = mbedtls_ecp_check_privkey(&grp, &d);
+    /* A point off the curve or at infinity is refused before any multiplication. */
+    int bad_point = 0;
+    if (rc == 0 && (pub[0] != 0x04 || mbedtls_ecp_point_read_binary(&grp, &q, pub, 65) != 0 ||
+                    mbedtls_ecp_check_pubkey(&grp, &q) != 0))
+        bad_point = 1;
+    if (rc == 0 && !bad_point)
+        rc = mbedtls_ecdh_compute_shared(&grp, &zm, &q, &d, hw && hw->rng ? hw_rng_cb : NULL,
+                                         hw && hw->rng ? &hr : NULL);
+    if (rc == 0 && !bad_point)
+        rc = mbedtls_mpi_write_binary(&zm, z, 32);
+    mbedtls_mpi_free(&d);
+    mbedtls_mpi_free(&zm);
+    mbedtls_ecp_point_free(&q);
+    mbedtls_ecp_group_free(&grp);
+    if (bad_point) {
+        kc_wipe(z, 32);
+        return KC_ERR_BAD_DATA;
+    }
+    if (rc) {
+        kc_wipe(z, 32);
+        return hr.failed ? KC_ERR_RNG : KC_ERR_CRYPTO;
     }
     return 0;
 }

@@ -35,6 +35,15 @@ int kc_crypto_verifier(const uint8_t *secret, size_t secret_len, const uint8_t s
 /* Generate a P-256 key pair with the hardware RNG. Returns 0, KC_ERR_CRYPTO, KC_ERR_RNG. */
 int kc_crypto_p256_generate(const kc_hw *hw, uint8_t priv[32], uint8_t pub[65]);
 
+/*
+ * P-256 Diffie-Hellman: z receives the x-coordinate of priv * pub (the secure
+ * channel's shared secret). pub must be an uncompressed point on the curve.
+ * Returns 0, KC_ERR_BAD_DATA (pub not a valid point), KC_ERR_ARG,
+ * KC_ERR_CRYPTO, KC_ERR_RNG (blinding).
+ */
+int kc_crypto_p256_ecdh(const kc_hw *hw, const uint8_t priv[32], const uint8_t pub[65],
+                        uint8_t z[32]);
+
 /* ECDSA P-256 signature (r||s) of a 32-byte hash. Returns 0 or KC_ERR_CRYPTO. */
 int kc_crypto_p256_sign(const kc_hw *hw, const uint8_t priv[32], const uint8_t hash[32],
                         uint8_t sig[64]);

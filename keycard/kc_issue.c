@@ -241,6 +241,9 @@ int kc_issue_begin(kc_issue_session *s, kc_store *st, uint8_t way, const uint8_t
         return KC_ERR_ARG;
     kc_issue_close(s); /* a new BEGIN replaces any session */
     *out_len = 0;
+    /* Full-log policy: no issuance whose receipt might find no room. */
+    if ((rc = kc_audit_room(st, KC_AUDIT_EVT_UNLOCK)) != 0)
+        return rc;
     need = way == KC_WAY_STATIC ? 15 : way == KC_WAY_TARGET_SEED ? 27
                                    : way == KC_WAY_PREVIOUS_RANDOM ? 11 : 0;
     if (need == 0 || len != need)
@@ -440,8 +443,9 @@ int kc_issue_wrap(kc_issue_session *s, const kc_store *st, const uint8_t *steps,
 int kc_issue_end(kc_issue_session *s, kc_store *st, const kc_hw *hw, const uint8_t *d,
                  size_t len, uint8_t *result)
 {
-    uint8_t rec[13 + KC_ISSUE_RECEIPT_TPL_MAX];
+    uint8_t rec[KC_RECEIPT_TPL_OFF + KC_ISSUE_RECEIPT_TPL_MAX];
     uint8_t res = KC_ISSUE_ABORTED;
+    const uint8_t *presented = NULL;
     int rc;
 
     if (s == NULL || st == NULL || result == NULL || (d == NULL && len))
@@ -464,7 +468,8 @@ int kc_issue_end(kc_issue_session *s, kc_store *st, const kc_hw *hw, const uint8
             kc_wipe(mac, sizeof(mac));
             return rc;
         }
-        res = kc_ct_equal(mac, d + 1 + 2 * n, 16) ? KC_ISSUE_COMPLETED : KC_ISSUE_MAC_MISMATCH;
+        presented = d + 1 + 2 * n;
+        res = kc_ct_equal(mac, presented, 16) ? KC_ISSUE_COMPLETED : KC_ISSUE_MAC_MISMATCH;
         kc_wipe(mac, sizeof(mac));
     }
 
@@ -475,10 +480,19 @@ int kc_issue_end(kc_issue_session *s, kc_store *st, const kc_hw *hw, const uint8
     rec[10] = s->flags;
     rec[11] = res;
     rec[12] = s->n;
-    memcpy(rec + 13, s->tpl, nt);
+    /*
+     * The MAC the key card itself checked: a receipt saying "completed" carries
+     * proof that only the target could have produced (its completion MAC).
+     */
+    if (presented)
+        memcpy(rec + KC_RECEIPT_MAC_OFF, presented, 16);
+    else
+        memset(rec + KC_RECEIPT_MAC_OFF, 0, 16);
+    memcpy(rec + KC_RECEIPT_TPL_OFF, s->tpl, nt);
     if ((rc = kc_store_begin(st)) != 0)
         return rc;
-    if ((rc = kc_audit_append(st, hw, KC_AUDIT_EVT_ISSUE_RECEIPT, rec, 13 + nt)) != 0 ||
+    if ((rc = kc_audit_append(st, hw, KC_AUDIT_EVT_ISSUE_RECEIPT, rec,
+                              KC_RECEIPT_TPL_OFF + nt)) != 0 ||
         (rc = kc_store_commit(st)) != 0) {
         kc_store_abort(st);
         return rc; /* no receipt: the session stays so END can be repeated */

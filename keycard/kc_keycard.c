@@ -49,6 +49,7 @@ void kc_keycard_clear_security(kc_keycard *kc)
     kc->sec = 0;
     kc->selected = 0;
     kc_issue_close(&kc->issue);
+    kc_channel_close(&kc->chan);
 }
 
 void kc_keycard_clear_volatile(kc_keycard *kc)

@@ -14,6 +14,7 @@
 
 #include "kc_apdu.h"
 #include "kc_card.h"
+#include "kc_channel.h"
 #include "kc_hw.h"
 #include "kc_issue.h"
 #include "kc_store.h"
@@ -35,6 +36,10 @@
 #define KC_STAGED_NUMBER 0x10u
 #define KC_STAGED_DEVKEY 0x20u
 #define KC_STAGED_SIG 0x40u /* put after the last GENERATE of the session */
+#define KC_STAGED_KA 0x80u     /* key-agreement key generated (GENERATE P1=01) */
+#define KC_STAGED_CH_SIG 0x100u /* channel signature put after the last KA GENERATE */
+#define KC_STAGED_POLICY 0x200u     /* channel policy put in the session */
+#define KC_STAGED_POLICY_REQ 0x400u /* ... and it is "required" */
 
 typedef struct kc_keycard {
     kc_hw hw;          /* copy of the board's hardware table */
@@ -46,6 +51,7 @@ typedef struct kc_keycard {
     unsigned staged;   /* KC_STAGED_* */
     kc_apdu_chain chain;
     kc_issue_session issue; /* the open issuance session (kc_issue.h), if any */
+    kc_channel chan;        /* the secure channel (kc_channel.h), if open */
 } kc_keycard;
 
 /*
@@ -57,7 +63,7 @@ int kc_keycard_init(kc_keycard *kc, const kc_hw *hw);
 
 /*
  * Clear the security state and the selection, abort an open provisioning
- * session and close an issuance session (SELECT does this; the chain buffer
+ * session, close an issuance session and end the secure channel (SELECT does this; the chain buffer
  * is left to the dispatcher).
  */
 void kc_keycard_clear_security(kc_keycard *kc);

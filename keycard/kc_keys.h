@@ -13,7 +13,11 @@
  *   0x0030          device private key (32 bytes, P-256 scalar)
  *   0x0031          device public key (65 bytes, 04||X||Y)
  *   0x0032          issuer signature of the identity (64 bytes r||s)
- *   0x0040          audit head: next sequence number (u32 BE)
+ *   0x0033          channel key-agreement private key SK.KA (32 bytes)
+ *   0x0034          channel key-agreement public key PK.KA (65 bytes)
+ *   0x0035          issuer signature of the channel certificate (64 bytes)
+ *   0x0036          channel policy (1 byte, KC_CHANNEL_*; absent: optional)
+ *   0x0040          audit head: next seq(4) chain head(32) acknowledged mark(4) lost(4) (kc_audit.c)
  *   0x0060          previous-random chain state P (32 bytes, kc_issue.c)
  *   0x1000..0x107F  audit entries, key 0x1000 + seq % KC_AUDIT_CAPACITY
  *   0x2001..0x20FE  numbered keys 1..254: type flags kcv(3) label_len label key (kc_issue.c)
@@ -36,6 +40,10 @@
 #define KC_KEY_DEVICE_PRIV 0x0030u
 #define KC_KEY_DEVICE_PUB 0x0031u
 #define KC_KEY_ID_SIGNATURE 0x0032u
+#define KC_KEY_KA_PRIV 0x0033u
+#define KC_KEY_KA_PUB 0x0034u
+#define KC_KEY_CHANNEL_SIG 0x0035u
+#define KC_KEY_CHANNEL_POLICY 0x0036u
 #define KC_KEY_AUDIT_HEAD 0x0040u
 #define KC_KEY_CHAIN_STATE 0x0060u
 #define KC_KEY_AUDIT_ENTRY(seq) ((uint16_t)(0x1000u + ((seq) % KC_AUDIT_CAPACITY)))

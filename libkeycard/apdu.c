@@ -262,7 +262,7 @@ keycard_rc kcl_parse_audit(const uint8_t *buf, size_t len, keycard_audit_entry *
         const uint8_t *e = buf + o;
         uint32_t seq = (uint32_t)e[0] << 24 | (uint32_t)e[1] << 16 | (uint32_t)e[2] << 8 | e[3];
         size_t dl = e[9];
-        if (dl > KC_AUDIT_DATA_MAX || len - o - KC_AUDIT_HDR_LEN < dl)
+        if (dl > KC_AUDIT_DATA_MAX || len - o - KC_AUDIT_HDR_LEN < dl + KC_AUDIT_PREV_LEN)
             return KEYCARD_ERR_PROTOCOL;
         /* Strictly increasing: a card repeating itself must not loop us forever. */
         if (have_prev && seq <= prev)
@@ -274,9 +274,10 @@ keycard_rc kcl_parse_audit(const uint8_t *buf, size_t len, keycard_audit_entry *
         a->event = e[8];
         a->len = (uint8_t)dl;
         memcpy(a->data, e + KC_AUDIT_HDR_LEN, dl);
+        memcpy(a->prev, e + KC_AUDIT_HDR_LEN + dl, KC_AUDIT_PREV_LEN);
         have_prev = 1;
         prev = seq;
-        o += KC_AUDIT_HDR_LEN + dl;
+        o += KC_AUDIT_HDR_LEN + dl + KC_AUDIT_PREV_LEN;
     }
     *n = k;
     return KEYCARD_OK;

@@ -10,9 +10,11 @@
 #include <mbedtls/cipher.h>
 #include <mbedtls/cmac.h>
 #include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecdh.h>
 #include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/entropy.h>
+#include <mbedtls/gcm.h>
 #include <mbedtls/md.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
@@ -171,6 +173,11 @@ keycard_rc kcl_crypto_pub_raw(const uint8_t *in, size_t len, uint8_t out[65])
     return rc;
 }
 
+keycard_rc kcl_crypto_sha256(const char *label, const uint8_t *msg, size_t len, uint8_t out[32])
+{
+    return labelled_hash(label, msg, len, out);
+}
+
 keycard_rc kcl_crypto_verify(const uint8_t pub[65], const char *label, const uint8_t *msg,
                              size_t len, const uint8_t sig[64])
 {
@@ -310,4 +317,126 @@ keycard_rc kcl_crypto_kcv(const uint8_t *key, size_t key_len, uint8_t kcv[3])
         memcpy(kcv, out, 3);
     kcl_wipe(out, sizeof out);
     return r ? KEYCARD_ERR_CRYPTO : KEYCARD_OK;
+}
+
+/* ---- secure channel (channel.c) ------------------------------------------ */
+
+static int drbg_cb(void *p, unsigned char *buf, size_t len)
+{
+    return mbedtls_ctr_drbg_random(p, buf, len);
+}
+
+keycard_rc kcl_crypto_p256_keypair(uint8_t priv[32], uint8_t pub[65])
+{
+    if (!priv || !pub)
+        return KEYCARD_ERR_ARG;
+    drbg d;
+    mbedtls_ecp_group grp;
+    mbedtls_mpi k;
+    mbedtls_ecp_point q;
+    size_t olen = 0;
+    keycard_rc rc = drbg_init(&d);
+    mbedtls_ecp_group_init(&grp);
+    mbedtls_mpi_init(&k);
+    mbedtls_ecp_point_init(&q);
+    int r = rc == KEYCARD_OK ? 0 : -1;
+    if (!r)
+        r = mbedtls_ecp_group_load(&grp, MBEDTLS_ECP_DP_SECP256R1);
+    if (!r)
+        r = mbedtls_ecp_gen_keypair(&grp, &k, &q, drbg_cb, &d.ctr);
+    if (!r)
+        r = mbedtls_mpi_write_binary(&k, priv, 32);
+    if (!r)
+        r = mbedtls_ecp_point_write_binary(&grp, &q, MBEDTLS_ECP_PF_UNCOMPRESSED, &olen, pub, 65);
+    if (!r && olen != 65)
+        r = -1;
+    mbedtls_mpi_free(&k); /* zeroizes the scalar */
+    mbedtls_ecp_point_free(&q);
+    mbedtls_ecp_group_free(&grp);
+    drbg_free(&d);
+    if (r) {
+        kcl_wipe(priv, 32);
+        return KEYCARD_ERR_CRYPTO;
+    }
+    return KEYCARD_OK;
+}
+
+keycard_rc kcl_crypto_ecdh(const uint8_t priv[32], const uint8_t pub[65], uint8_t z[32])
+{
+    if (!priv || !pub || !z)
+        return KEYCARD_ERR_ARG;
+    drbg d;
+    mbedtls_ecp_group grp;
+    mbedtls_mpi k, zm;
+    mbedtls_ecp_point q;
+    keycard_rc rc = drbg_init(&d);
+    mbedtls_ecp_group_init(&grp);
+    mbedtls_mpi_init(&k);
+    mbedtls_mpi_init(&zm);
+    mbedtls_ecp_point_init(&q);
+    int r = rc == KEYCARD_OK ? 0 : -2;
+    if (!r)
+        r = load_point(&grp, &q, pub);
+    if (r == -1)
+        rc = KEYCARD_ERR_PROTOCOL; /* the card's key is no point of P-256 */
+    if (!r)
+        r = mbedtls_mpi_read_binary(&k, priv, 32);
+    if (!r)
+        r = mbedtls_ecdh_compute_shared(&grp, &zm, &q, &k, drbg_cb, &d.ctr);
+    if (!r)
+        r = mbedtls_mpi_write_binary(&zm, z, 32);
+    mbedtls_mpi_free(&k);
+    mbedtls_mpi_free(&zm);
+    mbedtls_ecp_point_free(&q);
+    mbedtls_ecp_group_free(&grp);
+    drbg_free(&d);
+    if (r) {
+        kcl_wipe(z, 32);
+        return rc == KEYCARD_ERR_PROTOCOL ? rc : KEYCARD_ERR_CRYPTO;
+    }
+    return KEYCARD_OK;
+}
+
+keycard_rc kcl_crypto_cmac(const uint8_t *key, size_t key_len, const uint8_t *msg, size_t len,
+                           uint8_t out[16])
+{
+    if (!key || (key_len != 16 && key_len != 32) || (len && !msg) || !out)
+        return KEYCARD_ERR_ARG;
+    const mbedtls_cipher_info_t *ci = mbedtls_cipher_info_from_type(
+        key_len == 16 ? MBEDTLS_CIPHER_AES_128_ECB : MBEDTLS_CIPHER_AES_256_ECB);
+    if (!ci || mbedtls_cipher_cmac(ci, key, 8 * key_len, msg, len, out) != 0)
+        return KEYCARD_ERR_CRYPTO;
+    return KEYCARD_OK;
+}
+
+keycard_rc kcl_crypto_gcm_seal(const uint8_t key[32], const uint8_t iv[12], const uint8_t *aad,
+                               size_t aad_len, const uint8_t *in, size_t len, uint8_t *out,
+                               uint8_t tag[16])
+{
+    mbedtls_gcm_context g;
+    mbedtls_gcm_init(&g);
+    int r = mbedtls_gcm_setkey(&g, MBEDTLS_CIPHER_ID_AES, key, 256);
+    if (!r)
+        r = mbedtls_gcm_crypt_and_tag(&g, MBEDTLS_GCM_ENCRYPT, len, iv, 12, aad, aad_len, in, out,
+                                      16, tag);
+    mbedtls_gcm_free(&g);
+    return r ? KEYCARD_ERR_CRYPTO : KEYCARD_OK;
+}
+
+keycard_rc kcl_crypto_gcm_open(const uint8_t key[32], const uint8_t iv[12], const uint8_t *aad,
+                               size_t aad_len, const uint8_t *in, size_t len,
+                               const uint8_t tag[16], uint8_t *out)
+{
+    mbedtls_gcm_context g;
+    mbedtls_gcm_init(&g);
+    int r = mbedtls_gcm_setkey(&g, MBEDTLS_CIPHER_ID_AES, key, 256);
+    if (!r)
+        r = mbedtls_gcm_auth_decrypt(&g, len, iv, 12, aad, aad_len, tag, 16, in, out);
+    mbedtls_gcm_free(&g);
+    if (r) {
+        if (len)
+            kcl_wipe(out, len);
+        return KEYCARD_ERR_PROTOCOL;
+    }
+    return KEYCARD_OK;
 }

@@ -34,6 +34,9 @@ keycard_rc kcl_crypto_verify(const uint8_t pub[65], const char *label, const uin
 keycard_rc kcl_crypto_sign(const uint8_t *priv, size_t priv_len, const char *label,
                            const uint8_t *msg, size_t len, uint8_t sig[64]);
 
+/* SHA-256(label || NUL || msg); label may be NULL (then no label, no NUL). Errors: KEYCARD_ERR_CRYPTO. */
+keycard_rc kcl_crypto_sha256(const char *label, const uint8_t *msg, size_t len, uint8_t out[32]);
+
 /* Fill buf with len bytes from a DRBG seeded by the system. Errors: KEYCARD_ERR_CRYPTO. */
 keycard_rc kcl_crypto_random(uint8_t *buf, size_t len);
 
@@ -55,5 +58,30 @@ int kcl_ct_equal(const void *a, const void *b, size_t len);
 
 /* Wipe a buffer in a way the compiler may not remove. */
 void kcl_wipe(void *p, size_t len);
+
+/* ---- secure channel (channel.c, docs/protocol.md "Secure channel") ---- */
+
+/* A fresh P-256 key pair (the host's ephemeral key). Errors: KEYCARD_ERR_CRYPTO. */
+keycard_rc kcl_crypto_p256_keypair(uint8_t priv[32], uint8_t pub[65]);
+
+/*
+ * P-256 Diffie-Hellman: z = x-coordinate of priv * pub. Errors:
+ * KEYCARD_ERR_PROTOCOL (pub is no point of the curve), KEYCARD_ERR_CRYPTO.
+ */
+keycard_rc kcl_crypto_ecdh(const uint8_t priv[32], const uint8_t pub[65], uint8_t z[32]);
+
+/* AES-CMAC (16- or 32-byte key). Errors: KEYCARD_ERR_ARG, KEYCARD_ERR_CRYPTO. */
+keycard_rc kcl_crypto_cmac(const uint8_t *key, size_t key_len, const uint8_t *msg, size_t len,
+                           uint8_t out[16]);
+
+/* AES-256-GCM with a 12-byte IV and 16-byte tag. Errors: KEYCARD_ERR_CRYPTO. */
+keycard_rc kcl_crypto_gcm_seal(const uint8_t key[32], const uint8_t iv[12], const uint8_t *aad,
+                               size_t aad_len, const uint8_t *in, size_t len, uint8_t *out,
+                               uint8_t tag[16]);
+
+/* The inverse; out is wiped on a bad tag. Errors: KEYCARD_ERR_PROTOCOL (tag). */
+keycard_rc kcl_crypto_gcm_open(const uint8_t key[32], const uint8_t iv[12], const uint8_t *aad,
+                               size_t aad_len, const uint8_t *in, size_t len,
+                               const uint8_t tag[16], uint8_t *out);
 
 #endif /* KCL_CRYPTO_H */

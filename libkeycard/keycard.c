@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "apdu.h"
+#include "channel.h"
 #include "crypto.h"
 #include "keycard.h"
 #include "keycard_proto.h"
@@ -118,7 +119,9 @@ static keycard_rc cmd(keycard *kc, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t
     size_t none = 0;
     keycard_rc rc = kcl_apdu_exchange(kc->t, cla, ins, p1, p2, data, lc, ne, resp,
                                       rlen ? rlen : &none, sw);
-    if (rc == KEYCARD_ERR_CARD_RESET || rc == KEYCARD_ERR_CARD_REMOVED)
+    /* A broken channel took the PINs with it: select and open a new one next time. */
+    if (rc == KEYCARD_ERR_CARD_RESET || rc == KEYCARD_ERR_CARD_REMOVED ||
+        rc == KEYCARD_ERR_CHANNEL)
         kc->lost = 1;
     return rc;
 }
@@ -224,9 +227,22 @@ static keycard_rc open_any(kcl_transport **out)
 
 KEYCARD_API keycard_rc keycard_open(keycard **out, const char *where)
 {
+    return keycard_open_ex(out, where, NULL);
+}
+
+KEYCARD_API keycard_rc keycard_open_ex(keycard **out, const char *where,
+                                       const keycard_options *opt)
+{
     if (!out)
         return KEYCARD_ERR_ARG;
     *out = NULL;
+    static const keycard_options defaults = {KEYCARD_CHANNEL_AUTO, NULL, 0};
+    uint8_t issuer[65];
+    if (!opt)
+        opt = &defaults;
+    if (opt->issuer_pub && kcl_crypto_pub_raw(opt->issuer_pub, opt->issuer_pub_len, issuer) !=
+                               KEYCARD_OK)
+        return KEYCARD_ERR_KEY_FORMAT;
     keycard *kc = calloc(1, sizeof *kc);
     if (!kc)
         return KEYCARD_ERR_MEMORY;
@@ -243,8 +259,31 @@ KEYCARD_API keycard_rc keycard_open(keycard **out, const char *where)
         free(kc);
         return rc;
     }
+    /* Every APDU from here on passes the channel layer (channel.h). */
+    kcl_transport *w = NULL;
+    if ((rc = kcl_channel_wrap(kc->t, opt->channel, opt->issuer_pub ? issuer : NULL, &w)) !=
+        KEYCARD_OK) {
+        kc->t->ops->close(kc->t);
+        free(kc);
+        return rc;
+    }
+    kc->t = w;
+    if ((rc = w->ops->begin_transaction(w)) == KEYCARD_OK) {
+        rc = kcl_channel_start(w);
+        w->ops->end_transaction(w);
+    }
+    if (rc != KEYCARD_OK) {
+        w->ops->close(w);
+        free(kc);
+        return rc;
+    }
     *out = kc;
     return KEYCARD_OK;
+}
+
+KEYCARD_API keycard_channel_state keycard_channel_status(const keycard *kc)
+{
+    return kc ? kcl_channel_state(kc->t) : KEYCARD_CHANNEL_NONE;
 }
 
 KEYCARD_API void keycard_close(keycard *kc)
@@ -493,6 +532,7 @@ static const char *const event_names[] = {
     [KEYCARD_AUDIT_UNBLOCKED] = "unblocked",
     [KEYCARD_AUDIT_PIN_CHANGED] = "pin-changed",
     [KEYCARD_AUDIT_ISSUE_RECEIPT] = "issue-receipt",
+    [KEYCARD_AUDIT_CHANNEL_FAILURE] = "channel-failure",
 };
 
 KEYCARD_API const char *keycard_audit_event_name(uint8_t event)
@@ -537,6 +577,66 @@ KEYCARD_API keycard_rc keycard_audit_read(keycard *kc, uint32_t from,
     if (rc == KEYCARD_OK)
         *count = got;
     return rc;
+}
+
+KEYCARD_API keycard_rc keycard_audit_sign(keycard *kc, const uint8_t *nonce, size_t nonce_len,
+                                          keycard_audit_head *out)
+{
+    if (!kc || !out || (nonce && (nonce_len < KC_AUDIT_NONCE_MIN ||
+                                  nonce_len > KC_AUDIT_NONCE_MAX)))
+        return KEYCARD_ERR_ARG;
+    keycard_audit_head h;
+    memset(&h, 0, sizeof h);
+    h.nonce_len = nonce ? nonce_len : 16;
+    keycard_rc rc = nonce ? KEYCARD_OK : kcl_crypto_random(h.nonce, h.nonce_len);
+    if (nonce)
+        memcpy(h.nonce, nonce, nonce_len);
+    if (rc != KEYCARD_OK || (rc = op_begin(kc)) != KEYCARD_OK)
+        return rc;
+    uint8_t buf[KC_AUDIT_SIGNED_LEN];
+    size_t n = sizeof buf;
+    rc = cmd_rc(kc, KC_CLA_PROP, KC_INS_AUDIT_SIGN, 0x00, 0x00, h.nonce, h.nonce_len,
+                KC_AUDIT_SIGNED_LEN, buf, &n, NULL);
+    if (rc == KEYCARD_OK && n != KC_AUDIT_SIGNED_LEN)
+        rc = KEYCARD_ERR_PROTOCOL;
+    if (rc == KEYCARD_OK) {
+        h.next = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 | buf[3];
+        memcpy(h.head, buf + 4, 32);
+        h.lost = (uint32_t)buf[36] << 24 | (uint32_t)buf[37] << 16 | (uint32_t)buf[38] << 8 |
+                 buf[39];
+        memcpy(h.sig, buf + 40, 64);
+        *out = h;
+    }
+    return op_end(kc, refine_blank(kc, rc));
+}
+
+KEYCARD_API keycard_rc keycard_audit_ack(keycard *kc, uint32_t upto)
+{
+    if (!kc)
+        return KEYCARD_ERR_ARG;
+    uint8_t d[4] = {(uint8_t)(upto >> 24), (uint8_t)(upto >> 16), (uint8_t)(upto >> 8),
+                    (uint8_t)upto};
+    keycard_rc rc = op_begin(kc);
+    if (rc != KEYCARD_OK)
+        return rc;
+    rc = cmd_rc(kc, KC_CLA_PROP, KC_INS_AUDIT_ACK, 0x00, 0x00, d, sizeof d, 0, NULL, NULL, NULL);
+    return op_end(kc, rc);
+}
+
+KEYCARD_API keycard_rc keycard_identity_read(keycard *kc, keycard_identity *out)
+{
+    if (!kc || !out)
+        return KEYCARD_ERR_ARG;
+    uint8_t buf[256];
+    size_t n = sizeof buf;
+    keycard_rc rc = op_begin(kc);
+    if (rc != KEYCARD_OK)
+        return rc;
+    rc = cmd_rc(kc, KC_CLA_ISO, KC_INS_GET_DATA, KC_TAG_IDENTITY >> 8, KC_TAG_IDENTITY & 0xFF,
+                NULL, 0, 256, buf, &n, NULL);
+    if (rc == KEYCARD_OK)
+        rc = kcl_parse_identity(buf, n, 1, out);
+    return op_end(kc, refine_blank(kc, rc));
 }
 
 /* ---- provisioning ------------------------------------------------------ */
@@ -608,6 +708,62 @@ KEYCARD_API keycard_rc keycard_identity_sign(keycard_identity *id, const uint8_t
     kcl_identity_tbs(id, tbs);
     return kcl_crypto_sign(issuer_priv, issuer_priv_len, KC_SIG_LABEL_IDENTITY, tbs, sizeof tbs,
                            id->issuer_sig);
+}
+
+KEYCARD_API keycard_rc keycard_provision_generate_channel(keycard *kc, keycard_channel_key *out)
+{
+    if (!kc)
+        return KEYCARD_ERR_ARG;
+    uint8_t buf[256];
+    size_t n = sizeof buf;
+    keycard_rc rc = op_begin(kc);
+    if (rc != KEYCARD_OK)
+        return rc;
+    rc = cmd_rc(kc, KC_CLA_PROP, KC_INS_PROVISION_GENERATE, KC_GENERATE_P1_CHANNEL, 0x00, NULL, 0,
+                256, buf, &n, NULL);
+    rc = op_end(kc, rc);
+    if (rc == KEYCARD_OK)
+        rc = kcl_parse_channel_key(buf, n, 0, out);
+    return rc;
+}
+
+KEYCARD_API keycard_rc keycard_channel_key_sign(keycard_channel_key *ck, const uint8_t *issuer_priv,
+                                                size_t issuer_priv_len)
+{
+    if (!ck || !issuer_priv || !issuer_priv_len)
+        return KEYCARD_ERR_ARG;
+    uint8_t tbs[KCL_CHANNEL_TBS_LEN];
+    kcl_channel_tbs(ck, tbs);
+    return kcl_crypto_sign(issuer_priv, issuer_priv_len, KC_SIG_LABEL_CHANNEL, tbs, sizeof tbs,
+                           ck->issuer_sig);
+}
+
+KEYCARD_API keycard_rc keycard_channel_cert_read(keycard *kc, const uint8_t *issuer_pub,
+                                                 size_t issuer_pub_len, keycard_channel_key *out)
+{
+    if (!kc || (issuer_pub && !issuer_pub_len))
+        return KEYCARD_ERR_ARG;
+    uint8_t buf[256], pub[65], tbs[KCL_CHANNEL_TBS_LEN];
+    size_t n = sizeof buf;
+    keycard_channel_key ck;
+    if (issuer_pub && kcl_crypto_pub_raw(issuer_pub, issuer_pub_len, pub) != KEYCARD_OK)
+        return KEYCARD_ERR_KEY_FORMAT;
+    keycard_rc rc = op_begin(kc);
+    if (rc != KEYCARD_OK)
+        return rc;
+    rc = op_end(kc, cmd_rc(kc, KC_CLA_ISO, KC_INS_GET_DATA, KC_TAG_CHANNEL_CERT >> 8,
+                           KC_TAG_CHANNEL_CERT & 0xFF, NULL, 0, 256, buf, &n, NULL));
+    if (rc == KEYCARD_OK)
+        rc = kcl_parse_channel_key(buf, n, 1, &ck);
+    if (rc == KEYCARD_OK && issuer_pub) {
+        kcl_channel_tbs(&ck, tbs);
+        if (kcl_crypto_verify(pub, KC_SIG_LABEL_CHANNEL, tbs, sizeof tbs, ck.issuer_sig) !=
+            KEYCARD_OK)
+            rc = KEYCARD_ERR_NOT_GENUINE;
+    }
+    if (rc == KEYCARD_OK && out)
+        *out = ck;
+    return rc;
 }
 
 /* ---- keys, templates and issuance ------------------------------------- */
@@ -976,7 +1132,7 @@ static const char *const messages[] = {
     [13] = "the card refuses the command in its current state",
     [14] = "the card rejected the data",
     [15] = "object not found on the card",
-    [16] = "card memory full or failing",
+    [16] = "card memory full or failing (or its audit log is full: export and acknowledge it)",
     [17] = "the card does not support this command",
     [18] = "the card reported an error",
     [19] = "not a genuine key card (identity check failed)",
@@ -986,6 +1142,8 @@ static const char *const messages[] = {
     [23] = "file input/output error",
     [24] = ("the target card refused the encrypted command (bad tag, wrong key, replayed or "
             "skipped counter); its issuance session is over"),
+    [25] = ("the secure channel to the key card broke (refused or altered message); it and "
+            "the verified PINs are gone"),
 };
 
 KEYCARD_API const char *keycard_strerror(keycard_rc rc)

@@ -135,7 +135,9 @@ int main(int argc, char **argv)
     int ex, tries = -1;
 
     /* Step 1: a key card is present (SELECT by AID) and provisioned. */
-    if ((ex = kct_open(&where, &kc)) != 0)
+    /* The certificate is checked against the station's issuer key before any PIN goes out. */
+    if ((ex = kct_open_issuer(&where, st.issuer_pub, kct_key_len(st.issuer_pub, st.issuer_pub_len),
+                              &kc)) != 0)
         goto out;
     keycard_status status;
     if ((rc = keycard_status_read(kc, &status)) != KEYCARD_OK) {
@@ -145,6 +147,14 @@ int main(int argc, char **argv)
     char serial[2 * KC_SERIAL_LEN + 1];
     kct_hex_format(status.serial, KC_SERIAL_LEN, serial);
     printf("[1/6] key card present: reader '%s', serial %s\n", keycard_reader_name(kc), serial);
+    /* Whether the PINs below travel encrypted, and whether the card proved its certificate. */
+    keycard_channel_state ch = keycard_channel_status(kc);
+    printf("      secure channel: %s\n",
+           ch == KEYCARD_CHANNEL_GENUINE
+               ? "open; certificate signed by the issuer key, key agreement proved it"
+               : ch == KEYCARD_CHANNEL_ENCRYPTED ? "open (certificate not checked)"
+                                                 : "none: this key card offers no channel, "
+                                                   "PINs travel in clear");
     if (status.lifecycle != KEYCARD_LIFECYCLE_PROVISIONED) {
         kct_err("the key card is blank; provision it first (kc-admin provision PROFILE)");
         ex = KCT_EXIT_FAIL;

@@ -5,7 +5,9 @@
 # byte-identical (blank and provisioned), numbered keys and templates (listing,
 # broken fields by JSON path, the common-key warning), target-manufacture,
 # re-provisioning with a wrong admin
-# key, the start-up flow and its audit entry, PIN change and unblock through
+# key, the start-up flow and its audit entry, the audit log check (--verify,
+# every byte of every exported entry changed or an entry removed is named,
+# --export --ack), PIN change and unblock through
 # environment and files, wrong PINs with tries left.
 #
 # Run from the top of the tree: B=build sh tests/integration/30-admin.sh
@@ -308,6 +310,78 @@ expect out "^[0-9]+ +([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z|-) " "audit times IS
 run 1 "audit with a wrong admin key" env KEYCARD_ADMIN_KEY=FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF \
     "$ADMIN" --sim "$CARD" audit
 expect err "tries left" "audit: wrong admin key says tries left"
+
+# ---- audit log that proves itself (--verify, --export, --verify-file, --ack) ----------
+IPUB=examples/profiles/demo-issuer.pub.pem
+run 0 "audit --verify on the real log" env KEYCARD_ADMIN_KEY=$AKEY \
+    "$ADMIN" --sim "$CARD" audit --verify --issuer-pub "$IPUB"
+expect out "audit log verified: key card [0-9a-f]{16}, [0-9]+ entries" "audit --verify: verified"
+run 1 "audit --verify with another issuer key" env KEYCARD_ADMIN_KEY=$AKEY \
+    "$ADMIN" --sim "$CARD" audit --verify --issuer-pub tests/data/other-issuer.pub.pem
+expect err "not signed by the issuer key" "audit --verify: another issuer is refused"
+run 2 "audit --verify without --issuer-pub" env KEYCARD_ADMIN_KEY=$AKEY \
+    "$ADMIN" --sim "$CARD" audit --verify
+run 2 "audit --ack without --export" env KEYCARD_ADMIN_KEY=$AKEY \
+    "$ADMIN" --sim "$CARD" audit --ack --issuer-pub "$IPUB"
+run 0 "audit --export" env KEYCARD_ADMIN_KEY=$AKEY "$ADMIN" --sim "$CARD" audit --export "$T/audit.txt"
+expect out "exported [0-9]+ entries" "audit --export reports"
+run 0 "audit --verify-file, offline (no card)" "$ADMIN" audit --verify-file "$T/audit.txt" --issuer-pub "$IPUB"
+expect out "audit log verified" "audit --verify-file: verified"
+
+# flip FILE LINE POS: change the hex digit at POS (1-based) of line LINE.
+flip() {
+    awk -v l="$2" -v p="$3" 'NR == l {
+        c = substr($0, p, 1); d = (c == "0") ? "1" : "0";
+        $0 = substr($0, 1, p - 1) d substr($0, p + 1) } { print }' "$1"
+}
+# Every byte of every entry changed (one at a time): the entry is named.
+entries=$(grep -c '^entry ' "$T/audit.txt")
+[ "$entries" -ge 3 ] && ok "export holds $entries entries" || not_ok "export holds $entries entries"
+grep -n '^entry ' "$T/audit.txt" | while IFS=: read -r line rest; do
+    hex=${rest#entry }
+    seq=$(printf '%d' "0x$(printf '%s' "$hex" | cut -c1-8)")
+    len=${#hex}
+    bad=0 pos=7 # "entry " is 6 characters; byte k starts at 7 + 2k
+    while [ "$pos" -le $((6 + len)) ]; do
+        flip "$T/audit.txt" "$line" "$pos" >"$T/doctored.txt"
+        setsid -w "$ADMIN" audit --verify-file "$T/doctored.txt" --issuer-pub "$IPUB" \
+            </dev/null >/dev/null 2>"$T/verr"
+        rc=$?
+        if [ "$rc" -ne 1 ] || ! grep -qE "entry $seq (altered|is malformed)" "$T/verr"; then
+            bad=$((bad + 1))
+            echo "# byte at $pos of entry $seq: rc $rc, $(cat "$T/verr")"
+        fi
+        pos=$((pos + 2))
+    done
+    [ "$bad" -eq 0 ] && echo "ok - every byte of entry $seq changed: named" \
+        || echo "not ok - entry $seq: $bad changed bytes not named"
+done >"$T/flips"
+cat "$T/flips"
+n=$((n + $(grep -c '^ok' "$T/flips") + $(grep -c '^not ok' "$T/flips")))
+fails=$((fails + $(grep -c '^not ok' "$T/flips")))
+# Each entry removed: named missing.
+grep -n '^entry ' "$T/audit.txt" | while IFS=: read -r line rest; do
+    hex=${rest#entry }
+    seq=$(printf '%d' "0x$(printf '%s' "$hex" | cut -c1-8)")
+    sed "${line}d" "$T/audit.txt" >"$T/doctored.txt"
+    setsid -w "$ADMIN" audit --verify-file "$T/doctored.txt" --issuer-pub "$IPUB" \
+        </dev/null >/dev/null 2>"$T/verr"
+    rc=$?
+    if [ "$rc" -eq 1 ] && grep -q "entry $seq missing" "$T/verr"; then
+        echo "ok - entry $seq removed: named missing"
+    else
+        echo "not ok - entry $seq removed: rc $rc, $(cat "$T/verr")"
+    fi
+done >"$T/removes"
+cat "$T/removes"
+n=$((n + $(grep -c '^ok' "$T/removes") + $(grep -c '^not ok' "$T/removes")))
+fails=$((fails + $(grep -c '^not ok' "$T/removes")))
+flip "$T/audit.txt" "$(grep -n '^head-sig ' "$T/audit.txt" | cut -d: -f1)" 12 >"$T/doctored.txt"
+run 1 "verify-file: a changed head signature" "$ADMIN" audit --verify-file "$T/doctored.txt" --issuer-pub "$IPUB"
+expect err "head signature" "verify-file: names the head signature"
+run 0 "audit --export --ack" env KEYCARD_ADMIN_KEY=$AKEY \
+    "$ADMIN" --sim "$CARD" audit --export "$T/audit2.txt" --ack --issuer-pub "$IPUB"
+expect out "acknowledged entries below [0-9]+" "audit --ack acknowledges the verified export"
 
 run 1 "kc-startup with a wrong holder PIN" env KEYCARD_HOLDER_PIN=111111 \
     "$STARTUP" --sim "$CARD" --config "$STATION"

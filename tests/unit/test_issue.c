@@ -396,7 +396,7 @@ START_TEST(test_way3_single_and_batch)
 
     /* END with the right MAC: result 00 and a receipt */
     uint16_t sws[5] = {0x9000, 0x9000, 0x9000, 0x6A84, 0x9000};
-    uint8_t mac[16], ev, data[64];
+    uint8_t mac[16], ev, data[KC_AUDIT_DATA_MAX];
     uint32_t before = kc_audit_next(&kc_of(&t)->store);
     completion_mac(kcard, 16, seed, 1, sws, 5, mac);
     ck_assert_uint_eq(end(&t, sws, 5, mac), 0x9000);
@@ -405,9 +405,12 @@ START_TEST(test_way3_single_and_batch)
     ck_assert_uint_eq(kc_audit_next(&kc_of(&t)->store), before + 1); /* exactly one entry */
     last_audit(&t, &ev, data, &n);
     ck_assert_uint_eq(ev, KC_AUDIT_EVT_ISSUE_RECEIPT);
-    ck_assert_uint_eq(n, 13 + 5);
+    ck_assert_uint_eq(n, KC_RECEIPT_TPL_OFF + 5);
     ck_assert_mem_eq(data, TS, 8);
-    ck_assert_mem_eq(data + 8, "\x01\x03\x00\x00\x05\x01\x01\x02\x03\x04", 10);
+    ck_assert_mem_eq(data + 8, "\x01\x03\x00\x00\x05", 5);
+    /* the completion MAC the key card verified, then the template numbers */
+    ck_assert_mem_eq(data + KC_RECEIPT_MAC_OFF, mac, 16);
+    ck_assert_mem_eq(data + KC_RECEIPT_TPL_OFF, "\x01\x01\x02\x03\x04", 5);
     /* the session is over */
     ck_assert_uint_eq(wrap(&t, steps, n), 0x6985);
     ck_assert_uint_eq(end(&t, NULL, 0, NULL), 0x6985);
@@ -418,7 +421,7 @@ END_TEST
 START_TEST(test_way1_static_common_wrong_mac)
 {
     kc_test_card t;
-    uint8_t k1[32], kcard[16], r[32], steps[64], mac[16], ev, data[64];
+    uint8_t k1[32], kcard[16], r[32], steps[64], mac[16], ev, data[KC_AUDIT_DATA_MAX];
     uint8_t c0[4] = {0, 0, 0, 7};
     size_t klen, n;
 
@@ -450,7 +453,9 @@ START_TEST(test_way1_static_common_wrong_mac)
     ck_assert_uint_eq(t.resp[0], KC_ISSUE_MAC_MISMATCH);
     last_audit(&t, &ev, data, &n);
     ck_assert_uint_eq(ev, KC_AUDIT_EVT_ISSUE_RECEIPT);
-    ck_assert_mem_eq(data + 8, "\x01\x01\x00\x01\x02\x04\x01", 7);
+    ck_assert_mem_eq(data + 8, "\x01\x01\x00\x01\x02", 5);
+    ck_assert_mem_eq(data + KC_RECEIPT_MAC_OFF, mac, 16); /* the MAC presented, refused */
+    ck_assert_mem_eq(data + KC_RECEIPT_TPL_OFF, "\x04\x01", 2);
 
     /* the common key (way 03): Kcard is the key itself, flagged in the receipt */
     uint8_t seed[16] = {1}, k2[32];
@@ -466,7 +471,9 @@ START_TEST(test_way1_static_common_wrong_mac)
     ck_assert_uint_eq(end(&t, &ok, 1, mac), 0x9000);
     ck_assert_uint_eq(t.resp[0], KC_ISSUE_COMPLETED);
     last_audit(&t, &ev, data, &n);
-    ck_assert_mem_eq(data + 8, "\x02\x03\x01\x00\x01\x04", 6);
+    ck_assert_mem_eq(data + 8, "\x02\x03\x01\x00\x01", 5);
+    ck_assert_mem_eq(data + KC_RECEIPT_MAC_OFF, mac, 16);
+    ck_assert_uint_eq(data[KC_RECEIPT_TPL_OFF], 4);
     kc_test_card_free(&t);
 }
 END_TEST
@@ -686,7 +693,7 @@ END_TEST
 START_TEST(test_end_abort_and_lengths)
 {
     kc_test_card t;
-    uint8_t seed[16] = {3}, steps[16], ev, data[64], mac[16] = {0};
+    uint8_t seed[16] = {3}, steps[16], ev, data[KC_AUDIT_DATA_MAX], mac[16] = {0};
     uint16_t sws[2] = {0x9000, 0x9000};
     size_t n;
 
@@ -705,7 +712,10 @@ START_TEST(test_end_abort_and_lengths)
     ck_assert_uint_eq(kc_audit_next(&kc_of(&t)->store), before + 1);
     last_audit(&t, &ev, data, &n);
     ck_assert_uint_eq(ev, KC_AUDIT_EVT_ISSUE_RECEIPT);
-    ck_assert_mem_eq(data + 8, "\x01\x03\x00\x02\x01\x04", 6);
+    ck_assert_mem_eq(data + 8, "\x01\x03\x00\x02\x01", 5);
+    static const uint8_t zero[16];
+    ck_assert_mem_eq(data + KC_RECEIPT_MAC_OFF, zero, 16); /* aborted: no MAC */
+    ck_assert_uint_eq(data[KC_RECEIPT_TPL_OFF], 4);
     kc_test_card_free(&t);
 }
 END_TEST
@@ -713,7 +723,7 @@ END_TEST
 START_TEST(test_step_limit_and_room)
 {
     kc_test_card t;
-    uint8_t seed[16] = {4}, steps[3 * 70], ev, data[64];
+    uint8_t seed[16] = {4}, steps[3 * 70], ev, data[KC_AUDIT_DATA_MAX];
     size_t n = 0;
 
     ready_card(&t, 317);
@@ -729,7 +739,7 @@ START_TEST(test_step_limit_and_room)
     /* the receipt keeps the first 40 template numbers and the count */
     ck_assert_uint_eq(end(&t, NULL, 0, NULL), 0x9000);
     last_audit(&t, &ev, data, &n);
-    ck_assert_uint_eq(n, 13 + 40);
+    ck_assert_uint_eq(n, KC_RECEIPT_TPL_OFF + 40);
     ck_assert_uint_eq(data[12], 64);
     /* an answer larger than Le: 6700, nothing produced */
     ck_assert_uint_eq(begin(&t, KC_WAY_TARGET_SEED, 1, 64, seed, 16), 0x9000);

@@ -362,30 +362,33 @@ START_TEST(test_audit_unlock_entries)
     ck_assert_uint_eq(kc_test_card_unlock(&t), 0x9000);
     ck_assert_uint_eq(kc_test_card_sendx(&t, V_ADMIN_OK), 0x9000);
     ck_assert_uint_eq(audit_read(&t, 0, ""), 0x9000);
-    /* provisioned (10) + 2 unlock entries (10 + 7) */
-    ck_assert_uint_eq(t.resp_len, 10 + 17 + 17);
+    /* provisioned (10) + 2 unlock entries (10 + 7), each with its prev (32) */
+    ck_assert_uint_eq(t.resp_len, 42 + 49 + 49);
     const uint8_t *e = t.resp;
     ck_assert_uint_eq(be32(e), 0);
     ck_assert_uint_eq(e[8], KC_AUDIT_EVT_PROVISIONED);
     ck_assert_uint_eq(e[9], 0);
-    e += 10;
+    static const uint8_t zero[32];
+    ck_assert_mem_eq(e + 10, zero, 32); /* the first entry chains to zeros */
+    e += 42;
     ck_assert_uint_eq(be32(e), 1);
     ck_assert_uint_eq(be32(e + 4), 1800000000u);
     ck_assert_uint_eq(e[8], KC_AUDIT_EVT_UNLOCK);
     ck_assert_uint_eq(e[9], 7);
     ck_assert_mem_eq(e + 10, "OP-0001", 7);
-    e += 17;
+    ck_assert(memcmp(e + 17, zero, 32) != 0);
+    e += 49;
     ck_assert_uint_eq(be32(e), 2);
     ck_assert_uint_eq(be32(e + 4), 1800000100u);
     ck_assert_uint_eq(e[8], KC_AUDIT_EVT_UNLOCK);
     /* from 2: one entry; from 3: the end */
     ck_assert_uint_eq(audit_read(&t, 2, ""), 0x9000);
-    ck_assert_uint_eq(t.resp_len, 17);
+    ck_assert_uint_eq(t.resp_len, 49);
     ck_assert_uint_eq(audit_read(&t, 3, ""), 0x9000);
     ck_assert_uint_eq(t.resp_len, 0);
     /* Le: whole entries only */
-    ck_assert_uint_eq(audit_read(&t, 0, "1A"), 0x9000); /* 26 bytes: 10 + the next does not fit */
-    ck_assert_uint_eq(t.resp_len, 10);
+    ck_assert_uint_eq(audit_read(&t, 0, "50"), 0x9000); /* 80 bytes: 42 + the next does not fit */
+    ck_assert_uint_eq(t.resp_len, 42);
     ck_assert_uint_eq(audit_read(&t, 1, "10"), 0x6700); /* not even one entry fits */
     /* a failed holder PIN writes no unlock entry */
     ck_assert_uint_eq(kc_test_card_select(&t), 0x9000);
@@ -401,8 +404,14 @@ START_TEST(test_audit_ring_wraps)
     kc_test_card t;
     provisioned(&t, 41);
     const int unlocks = KC_AUDIT_CAPACITY + 5;
-    for (int i = 0; i < unlocks; i++)
+    for (int i = 0; i < unlocks; i++) {
+        /* Full-log policy: acknowledge before the log is nearly full. */
+        if (i == 100) {
+            ck_assert_uint_eq(kc_test_card_sendx(&t, V_ADMIN_OK), 0x9000);
+            ck_assert_uint_eq(kc_test_card_sendx(&t, "80A4000004" "00000064"), 0x9000);
+        }
         ck_assert_uint_eq(kc_test_card_unlock(&t), 0x9000);
+    }
     uint32_t next = 1 + (uint32_t)unlocks;
     ck_assert_uint_eq(status_byte(&t, KC_ST_TAG_AUDIT, 3), next & 0xFF);
     ck_assert_uint_eq(status_byte(&t, KC_ST_TAG_AUDIT, 5), KC_AUDIT_CAPACITY);
@@ -415,7 +424,7 @@ START_TEST(test_audit_ring_wraps)
         ck_assert_uint_eq(audit_read(&t, from, "00"), 0x9000);
         if (t.resp_len == 0)
             break;
-        for (size_t off = 0; off < t.resp_len; off += 10u + t.resp[off + 9]) {
+        for (size_t off = 0; off < t.resp_len; off += 42u + t.resp[off + 9]) {
             ck_assert_uint_eq(be32(t.resp + off), expect);
             ck_assert_uint_eq(t.resp[off + 8], KC_AUDIT_EVT_UNLOCK);
             expect++;
@@ -435,7 +444,7 @@ START_TEST(test_audit_ring_wraps)
     ck_assert_uint_eq(kc_test_card_sendx(&t, "80E60000"), 0x9000);
     ck_assert_uint_eq(kc_test_card_sendx(&t, V_ADMIN_OK), 0x9000);
     ck_assert_uint_eq(audit_read(&t, next, ""), 0x9000);
-    ck_assert_uint_eq(t.resp_len, 10);
+    ck_assert_uint_eq(t.resp_len, 42);
     ck_assert_uint_eq(be32(t.resp), next);
     ck_assert_uint_eq(t.resp[8], KC_AUDIT_EVT_PROVISIONED);
     kc_test_card_free(&t);
@@ -461,6 +470,8 @@ static const char *const refused[] = {
     "00FF0000", "A0CADF03", "00CADF", "00CA0101",
     "10A4040C05F04B455943",                     /* a chain part ... */
     "00CADF03",                                 /* ... broken off: 6883 */
+    "80A20000081122334455667788",               /* AUDIT SIGN: no admin key */
+    "80A400000400000001",                       /* AUDIT ACKNOWLEDGE: no admin key */
 };
 
 START_TEST(test_refused_change_nothing)

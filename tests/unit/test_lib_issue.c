@@ -483,15 +483,15 @@ START_TEST(test_issue_ways)
     keycard_audit_entry e = last_entry(kc);
     ck_assert_uint_eq(e.event, KEYCARD_AUDIT_ISSUE_RECEIPT);
     ck_assert_str_eq(keycard_audit_event_name(e.event), "issue-receipt");
-    ck_assert_uint_ge(e.len, 13 + 6);
+    ck_assert_uint_ge(e.len, KEYCARD_AUDIT_RECEIPT_MAC_OFF + 16 + 6);
     ck_assert_mem_eq(e.data, serial, 8);
     ck_assert_uint_eq(e.data[8], ways[_i].key_no);
     ck_assert_uint_eq(e.data[9], ways[_i].way);
     ck_assert_uint_eq(e.data[10] & 1, (unsigned)ways[_i].common);
     ck_assert_uint_eq(e.data[11], KEYCARD_ISSUE_COMPLETED);
     ck_assert_uint_eq(e.data[12], 6);
-    ck_assert_uint_eq(e.data[13], T_FOLDER);
-    ck_assert_uint_eq(e.data[18], ways[_i].lock_tpl);
+    ck_assert_uint_eq(e.data[29], T_FOLDER);
+    ck_assert_uint_eq(e.data[34], ways[_i].lock_tpl);
     keycard_target_close(t);
     keycard_close(kc);
 }

@@ -513,10 +513,15 @@ END_TEST
 
 START_TEST(test_audit_parse)
 {
-    const uint8_t two[] = {
-        0, 0, 0, 5, 0x65, 0, 0, 0, 0x01, 3, '4', '2', '7', /* seq 5 unlock "427" */
-        0, 0, 0, 6, 0x65, 0, 0, 1, 0x03, 1, 0x82,          /* seq 6 pin blocked 82 */
-    };
+    /* Wire entries: seq(4) time(4) event(1) len(1) data(len) prev(32). */
+    uint8_t two[2 * (10 + 32) + 3 + 1];
+    static const uint8_t e1[] = {0, 0, 0, 5, 0x65, 0, 0, 0, 0x01, 3, '4', '2', '7'};
+    static const uint8_t e2[] = {0, 0, 0, 6, 0x65, 0, 0, 1, 0x03, 1, 0x82};
+    memcpy(two, e1, sizeof e1);
+    memset(two + sizeof e1, 0x11, 32); /* prev of seq 5 */
+    memcpy(two + sizeof e1 + 32, e2, sizeof e2);
+    memset(two + sizeof e1 + 32 + sizeof e2, 0x22, 32);
+    const size_t first = sizeof e1 + 32;
     keycard_audit_entry e[4];
     size_t k = 0;
     uint8_t *c = heap_copy(two, sizeof two);
@@ -527,16 +532,19 @@ START_TEST(test_audit_parse)
     ck_assert_uint_eq(e[0].event, KEYCARD_AUDIT_UNLOCK);
     ck_assert_uint_eq(e[0].len, 3);
     ck_assert_mem_eq(e[0].data, "427", 3);
+    ck_assert_uint_eq(e[0].prev[0], 0x11);
+    ck_assert_uint_eq(e[0].prev[31], 0x11);
     ck_assert_uint_eq(e[1].seq, 6);
     ck_assert_uint_eq(e[1].data[0], 0x82);
+    ck_assert_uint_eq(e[1].prev[31], 0x22);
     /* Room for one: one parsed, no error. */
     ck_assert_int_eq(kcl_parse_audit(c, sizeof two, e, 1, &k, 0, 0), KEYCARD_OK);
     ck_assert_uint_eq(k, 1);
     /* Not after the previous answer's last seq: hostile. */
     ck_assert_int_eq(kcl_parse_audit(c, sizeof two, e, 4, &k, 1, 5), KEYCARD_ERR_PROTOCOL);
-    /* Every cut inside an entry. */
+    /* Every cut inside an entry (its prev included). */
     for (size_t n = 1; n < sizeof two; n++) {
-        if (n == 13)
+        if (n == first)
             continue; /* a whole first entry */
         uint8_t *d = heap_copy(two, n);
         ck_assert_msg(kcl_parse_audit(d, n, e, 4, &k, 0, 0) == KEYCARD_ERR_PROTOCOL, "cut %zu",
@@ -545,10 +553,11 @@ START_TEST(test_audit_parse)
     }
     free(c);
     /* Entry data longer than the protocol maximum. */
-    uint8_t big[10 + 60] = {0, 0, 0, 1, 0, 0, 0, 0, 1, 60};
+    uint8_t big[10 + 73 + 32] = {0, 0, 0, 1, 0, 0, 0, 0, 1, 73};
     ck_assert_int_eq(kcl_parse_audit(big, sizeof big, e, 4, &k, 0, 0), KEYCARD_ERR_PROTOCOL);
     /* Repeated seq inside one answer. */
-    uint8_t rep[20] = {0, 0, 0, 7, 0, 0, 0, 0, 1, 0, 0, 0, 0, 7, 0, 0, 0, 0, 1, 0};
+    uint8_t rep[2 * 42] = {0, 0, 0, 7, 0, 0, 0, 0, 1, 0};
+    memcpy(rep + 42, rep, 10);
     ck_assert_int_eq(kcl_parse_audit(rep, sizeof rep, e, 4, &k, 0, 0), KEYCARD_ERR_PROTOCOL);
 }
 END_TEST

@@ -255,7 +255,7 @@ START_TEST(test_block_is_audited)
         kc_test_card_sendx(&t, V_ISSUER_BAD);
     ck_assert_uint_eq(kc_test_card_sendx(&t, V_ADMIN_OK), 0x9000);
     ck_assert_uint_eq(kc_test_card_sendx(&t, "80A000000400000001"), 0x9000);
-    ck_assert_uint_eq(t.resp_len, 11);
+    ck_assert_uint_eq(t.resp_len, 11 + KC_AUDIT_PREV_LEN); /* the entry and its prev */
     ck_assert_mem_eq(t.resp, "\x00\x00\x00\x01", 4);
     ck_assert_mem_eq(t.resp + 8, "\x03\x01\x81", 3);
     ck_assert_uint_eq(kc_test_card_sendx(&t, "002C0381"), 0x9000);

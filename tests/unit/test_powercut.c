@@ -30,6 +30,7 @@
 #include "support/kc_model.h"
 #include "support/kc_test_card.h"
 #include "support/kc_test_target.h"
+#include "kc_crypto.h"
 #include "kc_keycard.h"
 #include "tc_card.h"
 
@@ -193,13 +194,17 @@ static kstatus kstatus_read(void)
 
 /*
  * Read the whole audit log with the admin key. Returns NULL when well formed
- * (consecutive seqs ending at next_seq - 1, entries parse, known events) or
- * what is wrong; "" when it could not be read (admin blocked).
+ * (consecutive seqs ending at next_seq - 1, entries parse, known events, each
+ * entry's prev the hash of the one before, zeros before seq 0, and the last
+ * hash the head AUDIT SIGN reports) or what is wrong; "" when it could not be
+ * read (admin blocked).
  */
 static const char *kaudit_check(uint32_t next_seq)
 {
+    static const uint8_t zero[32];
     uint32_t from = 0, last = 0;
     unsigned long count = 0;
+    uint8_t head[32] = {0}; /* hash of the last entry read */
     if (kc_test_card_select(&KC) != 0x9000 || kverify_admin() != 0x9000)
         return "";
     for (int guard = 0; guard < 200; guard++) {
@@ -211,19 +216,29 @@ static const char *kaudit_check(uint32_t next_seq)
             break;
         size_t i = 0;
         while (i < KC.resp_len) {
-            if (i + 10 > KC.resp_len || i + 10 + KC.resp[i + 9] > KC.resp_len)
+            if (i + 10 > KC.resp_len || i + 10 + KC.resp[i + 9] + 32 > KC.resp_len)
                 return "truncated entry";
             const uint8_t *e = KC.resp + i;
+            size_t body = 10 + (size_t)e[9];
             uint32_t seq = (uint32_t)e[0] << 24 | (uint32_t)e[1] << 16 | (uint32_t)e[2] << 8 | e[3];
-            if (e[8] < 1 || e[8] > 6)
+            if (e[8] < 1 || e[8] > 7)
                 return "unknown event";
             if (count && seq != last + 1)
                 return "seq not consecutive";
             if (count == 0 && seq < from)
                 return "seq below from";
+            if (seq == 0 && memcmp(e + body, zero, 32) != 0)
+                return "first entry does not chain to zeros";
+            if (count && memcmp(e + body, head, 32) != 0)
+                return "entry does not chain to the one before";
+            uint8_t m[32 + 10 + KC_AUDIT_DATA_MAX];
+            memcpy(m, e + body, 32);
+            memcpy(m + 32, e, body);
+            if (kc_crypto_sha256(KC_AUDIT_CHAIN_LABEL, m, 32 + body, head) != 0)
+                return "hash failed";
             last = seq;
             count++;
-            i += 10 + (size_t)e[9];
+            i += body + 32;
         }
         from = last + 1;
     }
@@ -231,6 +246,17 @@ static const char *kaudit_check(uint32_t next_seq)
         return "last entry is not next_seq - 1";
     if (!count && next_seq)
         return "entries missing";
+    /* The signed head is the chain's head. */
+    if (kcmd(0x80, KC_INS_AUDIT_SIGN, 0, 0, "\x01\x02\x03\x04\x05\x06\x07\x08", 8, 0) != 0x9000)
+        return "AUDIT SIGN refused";
+    if (KC.resp_len != KC_AUDIT_SIGNED_LEN)
+        return "AUDIT SIGN answer length";
+    uint32_t hn = (uint32_t)KC.resp[0] << 24 | (uint32_t)KC.resp[1] << 16 |
+                  (uint32_t)KC.resp[2] << 8 | KC.resp[3];
+    if (hn != next_seq)
+        return "signed head: next differs";
+    if (memcmp(KC.resp + 4, head, 32) != 0)
+        return "signed head is not the hash of the last entry";
     return NULL;
 }
 

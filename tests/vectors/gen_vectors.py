@@ -5,7 +5,8 @@ An independent implementation of docs/protocol.md (SP 800-108 KDF with
 AES-CMAC, random chain, ENVELOPE, response MAC, completion MAC,
 previous-random chain) over the Python `cryptography` package (OpenSSL);
 it never calls the C code. Writes tests/vectors/*.json beside this file;
-tests/unit/test_envelope.c checks the C implementation against them.
+tests/unit/test_envelope.c checks the C implementation against them
+(tests/unit/test_channel.c the secure channel's, channel.json).
 
 Run: /usr/bin/python3 tests/vectors/gen_vectors.py
 The inputs are fixed, so the output is reproducible byte for byte.
@@ -286,5 +287,90 @@ def main():
           "P' = KDF(P, \"keycard/previous-random/next\", serial, 256)", {"runs": prev_rows})
 
 
+# ---- secure channel (docs/protocol.md "Secure channel") ----------------------
+
+def p256_pair(scalar_hex):
+    """A P-256 key pair from a fixed scalar: (private object, 65-byte uncompressed point)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives import serialization
+    priv = ec.derive_private_key(int(scalar_hex, 16), ec.SECP256R1())
+    pub = priv.public_key().public_bytes(serialization.Encoding.X962,
+                                         serialization.PublicFormat.UncompressedPoint)
+    return priv, pub
+
+
+def ecdh_x(priv, pub):
+    from cryptography.hazmat.primitives.asymmetric import ec
+    peer = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), pub)
+    return priv.exchange(ec.ECDH(), peer)
+
+
+def sm_apdu(cla, ins, p1, p2, data, ne):
+    """Short or extended APDU as libkeycard's kcl_apdu_build encodes it (ne 0: no Le)."""
+    ext = len(data) > 255 or ne > 256
+    out = bytes([cla, ins, p1, p2])
+    if data:
+        out += (b"\x00" + be(len(data), 2)) if ext else bytes([len(data)])
+        out += data
+    if ne:
+        if ext:
+            out += (b"" if data else b"\x00") + be(ne & 0xFFFF, 2)
+        else:
+            out += bytes([ne & 0xFF])
+    return out
+
+
+def sm_wrap(s_enc, ctr, cla, ins, p1, p2, data, ne):
+    """Outer command: CLA|04, data [ctr]_4 || GCM(S-ENC) || tag, Le = inner Le + 18."""
+    ocla = cla | 0x04
+    iv = b"\x01" + bytes(3) + be(ctr, 4) + bytes(4)
+    aad = bytes([ocla, ins, p1, p2]) + be(ctr, 4)
+    ct = AESGCM(s_enc).encrypt(iv, data, aad)
+    return sm_apdu(ocla, ins, p1, p2, be(ctr, 4) + ct, min(ne + 18, 65536))
+
+
+def sm_resp(s_renc, ctr, data, sw):
+    """Outer answer: GCM(S-RENC, inner data || inner SW) || tag, then 90 00."""
+    iv = b"\x02" + bytes(3) + be(ctr, 4) + bytes(4)
+    return AESGCM(s_renc).encrypt(iv, data + sw, be(ctr, 4)) + b"\x90\x00"
+
+
+def channel_vectors():
+    ska_hex = "C9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721"
+    esk_hex = "519B423D715F8B581F4FA8EE59F4771A5B44C8130B4E3EACCA54A56DDA72B464"
+    ska, pka = p256_pair(ska_hex)
+    esk, epk = p256_pair(esk_hex)
+    z = ecdh_x(ska, epk)
+    assert z == ecdh_x(esk, pka)
+    ctx = epk + pka
+    keys = kdf(z, "keycard/channel", ctx, 1024)
+    s_enc, s_renc, s_rec = keys[:32], keys[32:64], keys[64:96]
+    receipt = aes_cmac(s_rec, ctx)
+    # A session on a key card provisioned from examples/profiles/demo.json.
+    cmds = [
+        ("VERIFY issuer PIN", 0x00, 0x20, 0x00, 0x81, b"13579135", 0, b"", b"\x90\x00"),
+        ("VERIFY holder PIN", 0x00, 0x20, 0x00, 0x82, b"246810", 0, b"", b"\x90\x00"),
+        ("GET DATA holder name", 0x00, 0xCA, 0x5F, 0x20, b"", 256, b"Demo Operator", b"\x90\x00"),
+        ("GET DATA holder number", 0x00, 0xCA, 0xDF, 0x01, b"", 256, b"OP-0001", b"\x90\x00"),
+        ("VERIFY issuer PIN, wrong", 0x00, 0x20, 0x00, 0x81, b"99999999", 0, b"", b"\x63\xC2"),
+    ]
+    rows = []
+    for ctr, (what, cla, ins, p1, p2, data, ne, rdata, sw) in enumerate(cmds, start=1):
+        rows.append({"what": what, "ctr": ctr, "inner": h(sm_apdu(cla, ins, p1, p2, data, ne)),
+                     "command": h(sm_wrap(s_enc, ctr, cla, ins, p1, p2, data, ne)),
+                     "inner_response": h(rdata + sw),
+                     "response": h(sm_resp(s_renc, ctr, rdata, sw))})
+    write("channel.json", "Secure channel: Z = ECDH x(SK.KA, ePK.H); keys = KDF(Z, "
+          "\"keycard/channel\", ePK.H||PK.KA, 1024) = S-ENC|S-RENC|S-RECEIPT|reserved; "
+          "receipt = AES-CMAC(S-RECEIPT, ePK.H||PK.KA); command CLA|04, data [ctr]_4||"
+          "GCM(S-ENC, IV 01 000000 [ctr]_4 00000000, AAD CLA INS P1 P2 [ctr]_4)||tag, "
+          "Le = inner Le + 18; response GCM(S-RENC, IV 02 000000 [ctr]_4 00000000, AAD [ctr]_4) "
+          "over inner data||SW, tag, 9000",
+          {"sk_ka": ska_hex.lower(), "pk_ka": h(pka), "esk_h": esk_hex.lower(), "epk_h": h(epk),
+           "z": h(z), "keys": h(keys), "s_enc": h(s_enc), "s_renc": h(s_renc),
+           "s_receipt": h(s_rec), "receipt": h(receipt), "session": rows})
+
+
 if __name__ == "__main__":
     main()
+    channel_vectors()

@@ -237,4 +237,13 @@ const char *kct_where_spec(const kct_where *w);
  */
 int kct_open(const kct_where *w, keycard **out);
 
+/*
+ * kct_open with the station config's issuer public key (PEM/DER, may be
+ * NULL): the key card's channel certificate must verify under it before
+ * anything else is sent (keycard_open_ex), so a card of another issuer is
+ * refused before any PIN. Same returns.
+ */
+int kct_open_issuer(const kct_where *w, const uint8_t *issuer_pub, size_t issuer_pub_len,
+                    keycard **out);
+
 #endif /* KCT_H */

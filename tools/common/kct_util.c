@@ -262,10 +262,22 @@ const char *kct_where_spec(const kct_where *w)
 
 int kct_open(const kct_where *w, keycard **out)
 {
+    return kct_open_issuer(w, NULL, 0, out);
+}
+
+int kct_open_issuer(const kct_where *w, const uint8_t *issuer_pub, size_t issuer_pub_len,
+                    keycard **out)
+{
     const char *spec = kct_where_spec(w);
-    keycard_rc rc = keycard_open(out, spec);
+    keycard_options opt = {KEYCARD_CHANNEL_AUTO, issuer_pub, issuer_pub_len};
+    keycard_rc rc = keycard_open_ex(out, spec, &opt);
     if (rc == KEYCARD_OK)
         return 0;
+    if (rc == KEYCARD_ERR_NOT_GENUINE) {
+        kct_err("key card refused: its channel certificate does not verify under the issuer "
+                "public key; no PIN or data was sent to it");
+        return KCT_EXIT_FAIL;
+    }
     if (rc == KEYCARD_ERR_NO_READER && spec && strncmp(spec, "pcsc:", 5) == 0) {
         /* Tell "no such reader" from "no PC/SC service" when the list says so. */
         char list[8192];

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "admin.h"
+#include "audit_verify.h"
 #include "profile.h"
 
 /* Options shared by every command; a command appends its own before these. */
@@ -146,6 +147,15 @@ static int provision_steps(keycard *kc, const kca_profile *p, keycard_identity *
          keycard_identity_sign(id, p->issuer_key, kct_key_len(p->issuer_key, p->issuer_key_len)));
     STEP("put identity signature",
          keycard_provision_put(kc, KC_TAG_ID_SIGNATURE, id->issuer_sig, sizeof id->issuer_sig));
+    /* The secure channel's key, certified like the identity (docs/protocol.md). */
+    keycard_channel_key ck;
+    uint8_t policy = p->channel_required ? KC_CHANNEL_REQUIRED : KC_CHANNEL_OPTIONAL;
+    STEP("generate channel key", keycard_provision_generate_channel(kc, &ck));
+    STEP("sign channel key with the issuer key",
+         keycard_channel_key_sign(&ck, p->issuer_key, kct_key_len(p->issuer_key, p->issuer_key_len)));
+    STEP("put channel signature",
+         keycard_provision_put(kc, KC_TAG_CHANNEL_SIG, ck.issuer_sig, sizeof ck.issuer_sig));
+    STEP("put channel policy", keycard_provision_put(kc, KC_TAG_CHANNEL_POLICY, &policy, 1));
     STEP("commit", keycard_provision_commit(kc));
 #undef STEP
     return 0;
@@ -393,6 +403,8 @@ out:
 struct audit_opts {
     const char *admin_key_file;
     unsigned long from;
+    kca_audit_req prove; /* --verify, --export, --verify-file, --ack (audit_verify.c) */
+    int proving;
 };
 
 static int audit_opt(int opt, const char *arg, void *ctx)
@@ -400,6 +412,25 @@ static int audit_opt(int opt, const char *arg, void *ctx)
     struct audit_opts *o = ctx;
     if (opt == OPT_ADMIN_KEY_FILE) {
         o->admin_key_file = arg;
+        return 0;
+    }
+    switch (opt) {
+    case OPT_ISSUER_PUB:
+        o->prove.issuer_pub = arg;
+        return 0;
+    case KCA_OPT_AUDIT_VERIFY:
+        o->prove.verify = o->proving = 1;
+        return 0;
+    case KCA_OPT_AUDIT_EXPORT:
+        o->prove.export_file = arg;
+        o->proving = 1;
+        return 0;
+    case KCA_OPT_AUDIT_VERIFY_FILE:
+        o->prove.verify_file = arg;
+        o->proving = 1;
+        return 0;
+    case KCA_OPT_AUDIT_ACK:
+        o->prove.ack = o->proving = 1;
         return 0;
     }
     if (opt == OPT_FROM) {
@@ -459,6 +490,13 @@ static void print_entry(const keycard_audit_entry *e)
             snprintf(data, sizeof data, "%s %s, key %u%s, %s, %u steps", serial,
                      e->data[11] < 3 ? results[e->data[11]] : "result?", e->data[8],
                      (e->data[10] & 1) ? " (common)" : "", way, e->data[12]);
+            if (len >= KEYCARD_AUDIT_RECEIPT_MAC_OFF + 16 && e->data[11] == KEYCARD_ISSUE_COMPLETED) {
+                /* The target's completion MAC as the key card verified it. */
+                char mac[33];
+                size_t used = strlen(data);
+                kct_hex_format(e->data + KEYCARD_AUDIT_RECEIPT_MAC_OFF, 16, mac);
+                snprintf(data + used, sizeof data - used, ", MAC %s", mac);
+            }
             break;
         }
         /* fall through */
@@ -479,14 +517,26 @@ int kca_cmd_audit(int argc, char **argv, kct_where *w)
     static const struct option lo[] = {
         {"admin-key-file", required_argument, NULL, OPT_ADMIN_KEY_FILE},
         {"from", required_argument, NULL, OPT_FROM},
+        {"issuer-pub", required_argument, NULL, OPT_ISSUER_PUB},
+        {"verify", no_argument, NULL, KCA_OPT_AUDIT_VERIFY},
+        {"export", required_argument, NULL, KCA_OPT_AUDIT_EXPORT},
+        {"verify-file", required_argument, NULL, KCA_OPT_AUDIT_VERIFY_FILE},
+        {"ack", no_argument, NULL, KCA_OPT_AUDIT_ACK},
         COMMON_LONGOPTS};
-    struct audit_opts o = {NULL, 0};
+    struct audit_opts o;
+    memset(&o, 0, sizeof o);
     int stop;
     int i = parse_opts(argc, argv, lo, w, audit_opt, &o, &stop);
     if (i < 0)
         return stop;
     if (i != argc)
         return usage_error(argv[0], "no arguments expected");
+    if (o.proving) {
+        if (o.from)
+            return usage_error(argv[0], "--from reads part of the log: not with a check");
+        o.prove.admin_key_file = o.admin_key_file;
+        return kca_audit_prove(&o.prove, w);
+    }
     keycard *kc = NULL;
     int ex = kct_open(w, &kc);
     if (ex)

@@ -23,7 +23,7 @@ static const char usage[] =
     "Commands:\n"
     "  provision PROFILE          provision a blank or provisioned card from PROFILE\n"
     "  info                       status: serial, life cycle, tries left, audit counter\n"
-    "  audit                      print the audit log (needs the admin key)\n"
+    "  audit                      print, verify, export or acknowledge the audit log\n"
     "  change-pin issuer|holder|admin\n"
     "                             change a PIN or the admin key\n"
     "  unblock issuer|holder      reset a PIN's tries (needs the admin key)\n"
@@ -67,10 +67,21 @@ static const char help_info[] =
 
 static const char help_audit[] =
     "usage: kc-admin [WHERE] audit [--admin-key-file FILE] [--from SEQ]\n"
+    "       kc-admin [WHERE] audit --verify --issuer-pub PUB [--admin-key-file FILE]\n"
+    "       kc-admin [WHERE] audit --export FILE [--ack --issuer-pub PUB]\n"
+    "       kc-admin audit --verify-file FILE --issuer-pub PUB\n"
     "\n"
     "Print the audit log: sequence number, time (ISO 8601 UTC, '-' when the card\n"
     "had no clock), event and data. Needs the admin key (--admin-key-file,\n"
-    "KEYCARD_ADMIN_KEY, or a prompt). --from starts at sequence number SEQ.\n";
+    "KEYCARD_ADMIN_KEY, or a prompt). --from starts at sequence number SEQ.\n"
+    "\n"
+    "--verify checks the log offline with the issuer public key PUB: identity,\n"
+    "the chain head the card signs over a fresh nonce, the hash chain of every\n"
+    "entry; it names the first changed, missing or moved entry. --export writes\n"
+    "the log, its signed head and the identity to FILE; with --ack the export is\n"
+    "verified and then acknowledged on the card, whose entries may then be\n"
+    "overwritten (a card with 112 unacknowledged entries refuses unlock and\n"
+    "issuance). --verify-file checks an export without a card.\n";
 
 static const char help_change_pin[] =
     "usage: kc-admin [WHERE] change-pin [--old-file FILE] [--new-file FILE]\n"

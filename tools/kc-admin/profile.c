@@ -557,12 +557,19 @@ int kca_profile_load(const char *file, kca_profile *p)
 
     static const char *const fields[] = {"profile", "demo", "holder", "issuer_pin",
                                          "holder_pin", "admin_key", "issuer_key", "keys",
-                                         "templates", NULL};
+                                         "templates", "secure_channel", NULL};
     kct_json_only(&e, "$", root, fields);
     const char *tag = kct_json_str(&e, "$", root, "profile", 1, NULL);
     if (tag && strcmp(tag, PROFILE_TAG) != 0)
         kct_jerr(&e, "$.profile", "must be \"%s\" (is \"%s\")", PROFILE_TAG, tag);
     p->demo = kct_json_bool(&e, "$", root, "demo", 0);
+    /* Required unless the profile says otherwise: PINs then never cross the line in clear. */
+    const char *sc = kct_json_str(&e, "$", root, "secure_channel", 0, NULL);
+    p->channel_required = 1;
+    if (sc && strcmp(sc, "optional") == 0)
+        p->channel_required = 0;
+    else if (sc && strcmp(sc, "required") != 0)
+        kct_jerr(&e, "$.secure_channel", "must be \"required\" or \"optional\"");
     check_holder(&e, root, p);
     check_issuer_key(&e, root, dir, p);
     check_keys(&e, root, p);

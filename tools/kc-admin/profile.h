@@ -35,6 +35,7 @@ typedef struct kca_template {
 
 typedef struct kca_profile {
     int demo; /* 1: published demo credentials, not for real use */
+    int channel_required; /* "secure_channel": 1 "required" (default), 0 "optional" */
     char name[KC_HOLDER_NAME_MAX + 1];
     size_t name_len;
     char number[KC_HOLDER_NUMBER_MAX + 1];

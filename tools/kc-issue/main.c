@@ -344,7 +344,9 @@ int main(int argc, char **argv)
     if (!o.target[0] && st.target_reader[0])
         snprintf(o.target, sizeof o.target, "pcsc:%s", st.target_reader);
 
-    if ((ex = kct_open(&o.kc_where, &kc)) != 0)
+    /* The certificate is checked against the station's issuer key before any PIN goes out. */
+    if ((ex = kct_open_issuer(&o.kc_where, st.issuer_pub, kct_key_len(st.issuer_pub, st.issuer_pub_len),
+                              &kc)) != 0)
         goto out;
     if ((ex = startup(kc, &st)) != 0)
         goto out;

@@ -1,0 +1,93 @@
+/*
+ * kc_channel.h - the key card's secure channel (docs/protocol.md "Secure
+ * channel", modelled on GlobalPlatform SCP11b): the key-agreement key and its
+ * certificate, OPEN CHANNEL, and the one layer that unwraps every command
+ * before the dispatcher and wraps its answer, so handlers never know.
+ *
+ * State is volatile and lives in kc_keycard (no static state); power events,
+ * SELECT and any channel failure end it and wipe the session keys.
+ */
+#ifndef KC_CHANNEL_H
+#define KC_CHANNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kc_apdu.h"
+#include "keycard_proto.h"
+
+struct kc_keycard;
+
+/* Largest inner command: the outer data field holds ctr and tag besides. */
+#define KC_CHANNEL_INNER_MAX (KC_APDU_MAX_DATA - KC_CHANNEL_CMD_OVERHEAD)
+
+typedef struct kc_channel {
+    int open;        /* OPEN CHANNEL succeeded and nothing failed since */
+    int inside;      /* 1 while a command unwrapped from the channel is dispatched */
+    uint32_t ctr;    /* counter of the last command accepted (0 after OPEN) */
+    uint8_t s_enc[32];  /* S-ENC: command key */
+    uint8_t s_renc[32]; /* S-RENC: response key */
+    uint8_t apdu[4 + 3 + KC_CHANNEL_INNER_MAX + 3]; /* the inner APDU being dispatched */
+} kc_channel;
+
+/* The dispatcher below the channel (kc_applet.c): one plain APDU in, SW out. */
+typedef uint16_t (*kc_channel_dispatch_fn)(struct kc_keycard *kc, const uint8_t *cmd,
+                                           size_t len, uint8_t *out, size_t cap,
+                                           size_t *out_len);
+
+/* End the channel and wipe its keys and buffer. */
+void kc_channel_close(kc_channel *ch);
+
+/*
+ * Process one APDU through the channel layer. A command with CLA bit 0x04 is
+ * unwrapped (counter, AES-256-GCM), dispatched, and its answer wrapped: the
+ * data out then holds GCM(inner data || inner SW) || tag and the result is
+ * 9000. A plain command goes to dispatch unchanged, except while a channel is
+ * open (only SELECT may then be plain). Every failure (bad tag, counter not
+ * the next one, plain command in an open channel, wrapped command with no
+ * channel, malformed wrapping) answers 6988 and ends the channel and the
+ * security state. cap is the room at out.
+ */
+uint16_t kc_channel_process(struct kc_keycard *kc, const uint8_t *cmd, size_t len, uint8_t *out,
+                            size_t cap, size_t *out_len, kc_channel_dispatch_fn dispatch);
+
+/*
+ * The channel policy lets this command run now: always on a card that is not
+ * provisioned or whose policy is optional, inside the channel, and for SELECT,
+ * GET DATA DF03/DF07 and OPEN CHANNEL. 0: the caller answers 6982.
+ */
+int kc_channel_plain_ok(const struct kc_keycard *kc, const kc_apdu *a);
+
+/*
+ * OPEN CHANNEL handler (80 40 00 00 41 ePK.H): ECDH with SK.KA, session keys,
+ * receipt. Ends any earlier channel and the security state first. 6985 when
+ * the card has no key-agreement key, 6A80 for a point not on the curve.
+ */
+uint16_t kc_channel_h_open(struct kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                           size_t *out_len);
+
+/*
+ * PROVISION GENERATE P1=01: a new key-agreement pair in the open provisioning
+ * session; out receives C1 08 serial C4 41 PK.KA (77 bytes, what the issuer
+ * signs). The old channel signature is dropped.
+ */
+uint16_t kc_channel_h_generate(struct kc_keycard *kc, uint8_t *out, size_t cap,
+                               size_t *out_len);
+
+/*
+ * The channel certificate (GET DATA DF07): C1 08 serial C4 41 PK.KA C6 40 sig
+ * into out (KC_CHANNEL_CERT_LEN bytes). Errors: KC_ERR_NOT_FOUND (no signed
+ * channel key), KC_ERR_CORRUPT, KC_ERR_TOO_BIG (cap).
+ */
+#define KC_CHANNEL_CERT_TBS_LEN 77
+#define KC_CHANNEL_CERT_LEN 143
+int kc_channel_cert(const struct kc_keycard *kc, uint8_t *out, size_t cap, size_t *n);
+
+/*
+ * A provisioning session may commit as far as the channel goes: a generated
+ * key-agreement key has its signature, and a "required" policy has a signed
+ * key. 1 when fine.
+ */
+int kc_channel_session_ok(const struct kc_keycard *kc);
+
+#endif /* KC_CHANNEL_H */

@@ -1,0 +1,425 @@
+/*
+ * channel.c - libkeycard's side of the secure channel (see channel.h and
+ * docs/protocol.md "Secure channel"): a transport wrapping another one.
+ *
+ * Card answers are untrusted: an answer whose tag does not verify, or that
+ * does not carry the wrapping at all while the channel is open, ends the
+ * channel and gives KEYCARD_ERR_CHANNEL; the API then re-selects and opens a
+ * new one on its next operation.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "apdu.h"
+#include "channel.h"
+#include "crypto.h"
+#include "keycard_proto.h"
+
+#define KDF_OUT_LEN 128 /* S-ENC | S-RENC | S-RECEIPT | reserved */
+#define CERT_TBS_LEN 77
+#define CERT_LEN 143
+#define INNER_MAX (KC_APDU_MAX_DATA - KC_CHANNEL_CMD_OVERHEAD)
+
+typedef struct chan {
+    kcl_transport base; /* first: the API holds a kcl_transport * */
+    kcl_transport *inner;
+    keycard_channel_mode mode;
+    int have_issuer;
+    uint8_t issuer_pub[65];
+    int open, genuine;
+    uint32_t ctr;
+    uint8_t s_enc[32], s_renc[32];
+} chan;
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static void make_iv(uint8_t iv[12], uint8_t dir, uint32_t ctr)
+{
+    memset(iv, 0, 12);
+    iv[0] = dir;
+    put32(iv + 4, ctr);
+}
+
+static void close_channel(chan *c)
+{
+    c->open = 0;
+    c->genuine = 0;
+    c->ctr = 0;
+    kcl_wipe(c->s_enc, sizeof c->s_enc);
+    kcl_wipe(c->s_renc, sizeof c->s_renc);
+}
+
+/* A parsed command APDU (what apdu.c built). */
+typedef struct cmd_view {
+    uint8_t cla, ins, p1, p2;
+    const uint8_t *data;
+    size_t lc, ne; /* ne 0: no Le */
+} cmd_view;
+
+static int parse_cmd(const uint8_t *b, size_t len, cmd_view *v)
+{
+    if (len < 4)
+        return -1;
+    memset(v, 0, sizeof *v);
+    v->cla = b[0];
+    v->ins = b[1];
+    v->p1 = b[2];
+    v->p2 = b[3];
+    size_t rest = len - 4;
+    const uint8_t *p = b + 4;
+    if (rest == 0)
+        return 0;
+    if (rest == 1) {
+        v->ne = p[0] ? p[0] : 256;
+        return 0;
+    }
+    if (p[0] != 0) { /* short Lc */
+        v->lc = p[0];
+        if (rest == 1 + v->lc)
+            ;
+        else if (rest == 2 + v->lc)
+            v->ne = p[1 + v->lc] ? p[1 + v->lc] : 256;
+        else
+            return -1;
+        v->data = p + 1;
+        return 0;
+    }
+    if (rest == 3) { /* case 2E */
+        size_t n = (size_t)p[1] << 8 | p[2];
+        v->ne = n ? n : 65536;
+        return 0;
+    }
+    if (rest < 3)
+        return -1;
+    v->lc = (size_t)p[1] << 8 | p[2];
+    if (v->lc == 0)
+        return -1;
+    v->data = p + 3;
+    if (rest == 3 + v->lc)
+        return 0;
+    if (rest == 5 + v->lc) {
+        size_t n = (size_t)p[3 + v->lc] << 8 | p[4 + v->lc];
+        v->ne = n ? n : 65536;
+        return 0;
+    }
+    return -1;
+}
+
+static int is_select(const cmd_view *v)
+{
+    return (v->cla & (uint8_t)~KC_CLA_CHAIN) == KC_CLA_ISO && v->ins == KC_INS_SELECT &&
+           v->p1 == KC_SELECT_P1_BY_AID;
+}
+
+/* One plain exchange on the inner transport (no GET RESPONSE: the key card sends none). */
+static keycard_rc plain(chan *c, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2,
+                        const uint8_t *data, size_t lc, size_t ne, uint8_t *resp, size_t *n,
+                        uint16_t *sw)
+{
+    uint8_t cmd[4 + 3 + 256 + 3], r[KCL_APDU_RESP_MAX + 2];
+    size_t clen, rlen = sizeof r;
+    keycard_rc rc = kcl_apdu_build(cmd, sizeof cmd, &clen, cla, ins, p1, p2, data, lc, ne);
+    if (rc == KEYCARD_OK)
+        rc = c->inner->ops->transmit(c->inner, cmd, clen, r, &rlen);
+    if (rc == KEYCARD_OK && (rlen < 2 || rlen - 2 > *n))
+        rc = KEYCARD_ERR_PROTOCOL;
+    if (rc == KEYCARD_OK) {
+        *sw = (uint16_t)(r[rlen - 2] << 8 | r[rlen - 1]);
+        *n = rlen - 2;
+        memcpy(resp, r, *n);
+    }
+    kcl_wipe(cmd, sizeof cmd);
+    kcl_wipe(r, sizeof r);
+    return rc;
+}
+
+keycard_rc kcl_channel_start(kcl_transport *t)
+{
+    chan *c = (chan *)t;
+    uint8_t cert[256], rec[64], esk[32], epk[65], z[32], keys[KDF_OUT_LEN], ctx[130], mac[16];
+    size_t n = sizeof cert;
+    uint16_t sw = 0;
+    const uint8_t *v;
+    size_t vl;
+
+    close_channel(c);
+    if (c->mode == KEYCARD_CHANNEL_OFF)
+        return KEYCARD_OK;
+    keycard_rc rc = plain(c, KC_CLA_ISO, KC_INS_GET_DATA, KC_TAG_CHANNEL_CERT >> 8,
+                          KC_TAG_CHANNEL_CERT & 0xFF, NULL, 0, 256, cert, &n, &sw);
+    if (rc != KEYCARD_OK)
+        return rc;
+    if (sw != KC_SW_OK) {
+        /*
+         * No certificate: a genuine card of this issuer would have one, unless
+         * it is blank; say so (a person needs to hear "provision it first"),
+         * still without sending it anything secret.
+         */
+        if (c->have_issuer) {
+            keycard_status st;
+            n = sizeof cert;
+            if (plain(c, KC_CLA_ISO, KC_INS_GET_DATA, KC_TAG_STATUS >> 8, KC_TAG_STATUS & 0xFF,
+                      NULL, 0, 256, cert, &n, &sw) == KEYCARD_OK &&
+                sw == KC_SW_OK && kcl_parse_status(cert, n, &st) == KEYCARD_OK &&
+                st.lifecycle == KEYCARD_LIFECYCLE_BLANK)
+                return KEYCARD_ERR_BLANK;
+            return KEYCARD_ERR_NOT_GENUINE;
+        }
+        return c->mode == KEYCARD_CHANNEL_REQUIRE ? KEYCARD_ERR_UNSUPPORTED : KEYCARD_OK;
+    }
+    if (n != CERT_LEN || cert[0] != KC_ID_TAG_SERIAL || cert[1] != KC_SERIAL_LEN ||
+        cert[10] != KC_CH_TAG_KA_PUB || cert[11] != KC_P256_PUB_LEN ||
+        kcl_tlv_find(cert, n, KC_CH_TAG_SIGNATURE, &v, &vl) != KEYCARD_OK || vl != 64)
+        return c->have_issuer ? KEYCARD_ERR_NOT_GENUINE : KEYCARD_ERR_PROTOCOL;
+    if (c->have_issuer &&
+        kcl_crypto_verify(c->issuer_pub, KC_SIG_LABEL_CHANNEL, cert, CERT_TBS_LEN, v) != KEYCARD_OK)
+        return KEYCARD_ERR_NOT_GENUINE;
+
+    rc = kcl_crypto_p256_keypair(esk, epk);
+    if (rc == KEYCARD_OK) {
+        n = sizeof rec;
+        rc = plain(c, KC_CLA_PROP, KC_INS_OPEN_CHANNEL, 0, 0, epk, sizeof epk,
+                   KC_CHANNEL_RECEIPT_LEN, rec, &n, &sw);
+    }
+    if (rc == KEYCARD_OK && sw != KC_SW_OK)
+        rc = kcl_sw_to_rc(sw, NULL);
+    if (rc == KEYCARD_OK && n != KC_CHANNEL_RECEIPT_LEN)
+        rc = KEYCARD_ERR_PROTOCOL;
+    if (rc == KEYCARD_OK)
+        rc = kcl_crypto_ecdh(esk, cert + 12, z);
+    kcl_wipe(esk, sizeof esk);
+    memcpy(ctx, epk, 65);
+    memcpy(ctx + 65, cert + 12, 65);
+    if (rc == KEYCARD_OK)
+        rc = kcl_crypto_kdf(z, sizeof z, KC_CHANNEL_KDF_LABEL, ctx, sizeof ctx, keys, sizeof keys);
+    kcl_wipe(z, sizeof z);
+    if (rc == KEYCARD_OK)
+        rc = kcl_crypto_cmac(keys + 64, 32, ctx, sizeof ctx, mac);
+    /* The receipt proves the card holds SK.KA: a copied certificate gets no further. */
+    if (rc == KEYCARD_OK && !kcl_ct_equal(mac, rec, sizeof mac))
+        rc = KEYCARD_ERR_NOT_GENUINE;
+    if (rc == KEYCARD_OK) {
+        memcpy(c->s_enc, keys, 32);
+        memcpy(c->s_renc, keys + 32, 32);
+        c->ctr = 0;
+        c->open = 1;
+        c->genuine = c->have_issuer;
+    }
+    kcl_wipe(keys, sizeof keys);
+    kcl_wipe(mac, sizeof mac);
+    return rc;
+}
+
+/* Wrap, send, check and unwrap one command. */
+static keycard_rc wrapped(chan *c, const cmd_view *v, uint8_t *resp, size_t *resp_len)
+{
+    uint8_t out[KC_APDU_MAX_DATA], cmd[4 + 3 + KC_APDU_MAX_DATA + 3], r[KCL_APDU_RESP_MAX + 2];
+    uint8_t iv[12], aad[8];
+    size_t clen, rlen = sizeof r;
+    keycard_rc rc;
+
+    if (v->lc > INNER_MAX)
+        return KEYCARD_ERR_BUFFER;
+    if (c->ctr == 0xFFFFFFFFu) {
+        close_channel(c);
+        return KEYCARD_ERR_CHANNEL;
+    }
+    uint32_t ctr = c->ctr + 1;
+    uint8_t cla = (uint8_t)(v->cla | KC_CLA_SM);
+    aad[0] = cla;
+    aad[1] = v->ins;
+    aad[2] = v->p1;
+    aad[3] = v->p2;
+    put32(aad + 4, ctr);
+    put32(out, ctr);
+    make_iv(iv, 0x01, ctr);
+    rc = kcl_crypto_gcm_seal(c->s_enc, iv, aad, sizeof aad, v->data, v->lc, out + 4,
+                             out + 4 + v->lc);
+    /* The outer Le is the inner one plus 18; exactly 18 tells "no inner Le". */
+    size_t ne = v->ne + KC_CHANNEL_RESP_OVERHEAD;
+    if (ne > 65536)
+        ne = 65536;
+    if (rc == KEYCARD_OK)
+        rc = kcl_apdu_build(cmd, sizeof cmd, &clen, cla, v->ins, v->p1, v->p2, out,
+                            v->lc + KC_CHANNEL_CMD_OVERHEAD, ne);
+    kcl_wipe(out, sizeof out);
+    if (rc != KEYCARD_OK)
+        return rc;
+    c->ctr = ctr;
+    rc = c->inner->ops->transmit(c->inner, cmd, clen, r, &rlen);
+    if (rc != KEYCARD_OK) {
+        close_channel(c); /* reset or removed: the card forgot the channel */
+        return rc;
+    }
+    uint16_t osw = rlen >= 2 ? (uint16_t)(r[rlen - 2] << 8 | r[rlen - 1]) : 0;
+    if (rlen < 2 + KC_CHANNEL_RESP_OVERHEAD || osw != KC_SW_OK) {
+        close_channel(c); /* 6988 or an answer without wrapping: the channel is over */
+        return KEYCARD_ERR_CHANNEL;
+    }
+    size_t n = rlen - 2 - KC_CHANNEL_TAG_LEN; /* inner data + inner SW */
+    make_iv(iv, 0x02, ctr);
+    rc = kcl_crypto_gcm_open(c->s_renc, iv, aad + 4, 4, r, n, r + n, r);
+    if (rc != KEYCARD_OK) {
+        close_channel(c);
+        kcl_wipe(r, sizeof r);
+        return KEYCARD_ERR_CHANNEL;
+    }
+    if (n > *resp_len) {
+        kcl_wipe(r, sizeof r);
+        return KEYCARD_ERR_PROTOCOL;
+    }
+    memcpy(resp, r, n);
+    *resp_len = n;
+    kcl_wipe(r, sizeof r);
+    return KEYCARD_OK;
+}
+
+static keycard_rc ch_transmit(kcl_transport *t, const uint8_t *cmd, size_t len, uint8_t *resp,
+                              size_t *resp_len)
+{
+    chan *c = (chan *)t;
+    cmd_view v;
+    int parsed = parse_cmd(cmd, len, &v) == 0;
+    keycard_rc rc;
+
+    if (c->open && parsed && !is_select(&v))
+        return wrapped(c, &v, resp, resp_len);
+    if (c->open && !parsed)
+        return KEYCARD_ERR_ARG; /* nothing malformed goes into the channel */
+    /* Plain: the channel is closed, or this is a SELECT, which ends it on the card. */
+    close_channel(c);
+    rc = c->inner->ops->transmit(c->inner, cmd, len, resp, resp_len);
+    if (rc == KEYCARD_OK && parsed && is_select(&v) && *resp_len >= 2 &&
+        resp[*resp_len - 2] == 0x90 && resp[*resp_len - 1] == 0x00 && v.lc == KC_AID_LEN) {
+        static const uint8_t aid[KC_AID_LEN] = {KC_AID_BYTES};
+        if (memcmp(v.data, aid, KC_AID_LEN) == 0)
+            rc = kcl_channel_start(t); /* the key card is selected afresh: open a new channel */
+    }
+    return rc;
+}
+
+static keycard_rc ch_begin(kcl_transport *t)
+{
+    chan *c = (chan *)t;
+    return c->inner->ops->begin_transaction(c->inner);
+}
+
+static keycard_rc ch_end(kcl_transport *t)
+{
+    chan *c = (chan *)t;
+    return c->inner->ops->end_transaction(c->inner);
+}
+
+static keycard_rc ch_reconnect(kcl_transport *t)
+{
+    chan *c = (chan *)t;
+    close_channel(c);
+    return c->inner->ops->reconnect(c->inner);
+}
+
+static const char *ch_name(const kcl_transport *t)
+{
+    const chan *c = (const chan *)t;
+    return c->inner->ops->name(c->inner);
+}
+
+static void ch_close(kcl_transport *t)
+{
+    chan *c = (chan *)t;
+    c->inner->ops->close(c->inner);
+    close_channel(c);
+    kcl_wipe(c, sizeof *c);
+    free(c);
+}
+
+static const kcl_transport_ops channel_ops = {
+    .kind = "channel",
+    .open = NULL,
+    .transmit = ch_transmit,
+    .begin_transaction = ch_begin,
+    .end_transaction = ch_end,
+    .reconnect = ch_reconnect,
+    .name = ch_name,
+    .close = ch_close,
+};
+
+keycard_rc kcl_channel_wrap(kcl_transport *inner, keycard_channel_mode mode,
+                            const uint8_t *issuer_pub, kcl_transport **out)
+{
+    if (!inner || !out || (mode != KEYCARD_CHANNEL_AUTO && mode != KEYCARD_CHANNEL_OFF &&
+                           mode != KEYCARD_CHANNEL_REQUIRE))
+        return KEYCARD_ERR_ARG;
+    chan *c = calloc(1, sizeof *c);
+    if (!c)
+        return KEYCARD_ERR_MEMORY;
+    c->base.ops = &channel_ops;
+    c->inner = inner;
+    c->mode = mode;
+    if (issuer_pub) {
+        memcpy(c->issuer_pub, issuer_pub, 65);
+        c->have_issuer = 1;
+    }
+    *out = &c->base;
+    return KEYCARD_OK;
+}
+
+keycard_channel_state kcl_channel_state(const kcl_transport *t)
+{
+    const chan *c = (const chan *)t;
+    if (!c || t->ops != &channel_ops || !c->open)
+        return KEYCARD_CHANNEL_NONE;
+    return c->genuine ? KEYCARD_CHANNEL_GENUINE : KEYCARD_CHANNEL_ENCRYPTED;
+}
+
+keycard_rc kcl_channel_set_keys(kcl_transport *t, const uint8_t s_enc[32], const uint8_t s_renc[32],
+                                uint32_t ctr)
+{
+    chan *c = (chan *)t;
+    if (!c || t->ops != &channel_ops || !s_enc || !s_renc)
+        return KEYCARD_ERR_ARG;
+    memcpy(c->s_enc, s_enc, 32);
+    memcpy(c->s_renc, s_renc, 32);
+    c->ctr = ctr;
+    c->open = 1;
+    c->genuine = 0;
+    return KEYCARD_OK;
+}
+
+void kcl_channel_tbs(const keycard_channel_key *ck, uint8_t out[KCL_CHANNEL_TBS_LEN])
+{
+    out[0] = KC_ID_TAG_SERIAL;
+    out[1] = KC_SERIAL_LEN;
+    memcpy(out + 2, ck->serial, KC_SERIAL_LEN);
+    out[10] = KC_CH_TAG_KA_PUB;
+    out[11] = KC_P256_PUB_LEN;
+    memcpy(out + 12, ck->ka_pub, KC_P256_PUB_LEN);
+}
+
+/* The TLV with tag and exactly len bytes of value. */
+static int tlv_is(const uint8_t *buf, size_t n, uint8_t tag, size_t len, const uint8_t **v)
+{
+    size_t vl;
+    return kcl_tlv_find(buf, n, tag, v, &vl) == KEYCARD_OK && vl == len;
+}
+
+keycard_rc kcl_parse_channel_key(const uint8_t *buf, size_t len, int with_sig,
+                                 keycard_channel_key *out)
+{
+    const uint8_t *serial, *pub, *sig = NULL;
+    if (!out || !buf || !tlv_is(buf, len, KC_ID_TAG_SERIAL, KC_SERIAL_LEN, &serial) ||
+        !tlv_is(buf, len, KC_CH_TAG_KA_PUB, KC_P256_PUB_LEN, &pub) || pub[0] != 0x04 ||
+        (with_sig && !tlv_is(buf, len, KC_CH_TAG_SIGNATURE, KC_P256_SIG_LEN, &sig)))
+        return KEYCARD_ERR_PROTOCOL;
+    memset(out, 0, sizeof *out);
+    memcpy(out->serial, serial, KC_SERIAL_LEN);
+    memcpy(out->ka_pub, pub, KC_P256_PUB_LEN);
+    if (sig)
+        memcpy(out->issuer_sig, sig, KC_P256_SIG_LEN);
+    return KEYCARD_OK;
+}
