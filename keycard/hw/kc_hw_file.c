@@ -108,7 +108,8 @@ int kc_hw_file_open(kc_hw_file *hf, const char *path, size_t size, size_t page_s
         return KC_ERR_ARG;
     memset(hf, 0, sizeof *hf);
     hf->fd = -1;
-    if (!path || !out || size == 0 || page_size == 0 || size % page_size) {
+    if (!path || !out || size == 0 || page_size == 0 || size % page_size ||
+        size / page_size > KC_HW_FILE_MAX_PAGES) {
         snprintf(hf->err, sizeof hf->err, "flash geometry unusable (size %zu, page %zu)", size,
                  page_size);
         return KC_ERR_ARG;
@@ -131,9 +132,6 @@ int kc_hw_file_open(kc_hw_file *hf, const char *path, size_t size, size_t page_s
                  (long long)st.st_size, size);
         return fail(hf, KC_ERR_BAD_DATA, why, path);
     }
-    hf->erase_count = calloc(size / page_size, sizeof *hf->erase_count);
-    if (!hf->erase_count)
-        return fail(hf, KC_ERR_FLASH, "cannot allocate counters for", path);
     void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, hf->fd, 0);
     if (m == MAP_FAILED)
         return fail(hf, KC_ERR_FLASH, "cannot map flash image", path);
@@ -165,6 +163,4 @@ void kc_hw_file_close(kc_hw_file *hf)
         close(hf->fd); /* releases the flock */
         hf->fd = -1;
     }
-    free(hf->erase_count);
-    hf->erase_count = NULL;
 }
