@@ -201,6 +201,34 @@ typedef struct keycard_status {
 KEYCARD_API keycard_rc keycard_status_read(keycard *kc, keycard_status *st);
 
 /*
+ * Hold the key card for a sequence of operations: one PC/SC transaction
+ * (exclusive access) from keycard_hold to the matching keycard_release, inside
+ * which the single operations do not begin and end their own (each of those
+ * costs two pcscd round trips). No other program can reach the card while it
+ * is held: a station holds it for one card (BEGIN .. END). Holds nest; only
+ * the outermost release ends the transaction. A card reset or pulled while
+ * held is handled as without a hold: the operation that meets it fails with
+ * KEYCARD_ERR_CARD_RESET / _REMOVED and the next one reconnects, selects
+ * again and takes the transaction again (the hold goes on). The sim transport
+ * has no other programs: hold and release only count.
+ * Errors (hold): KEYCARD_ERR_ARG, transport errors. keycard_release:
+ * KEYCARD_ERR_ARG when nothing is held; the card's loss is not an error there.
+ */
+KEYCARD_API keycard_rc keycard_hold(keycard *kc);
+KEYCARD_API keycard_rc keycard_release(keycard *kc);
+
+/*
+ * Is the key card still the one the last command talked to? A local check
+ * (SCardStatus to pcscd; nothing is sent to the card): KEYCARD_OK, or
+ * KEYCARD_ERR_CARD_REMOVED / KEYCARD_ERR_CARD_RESET when the card left the
+ * reader, was power-cycled or was reset since (its session and verified PINs
+ * are gone then; the next operation reconnects). The sim transport: always OK.
+ * Errors: KEYCARD_ERR_ARG, KEYCARD_ERR_NO_READER (pcscd gone),
+ * KEYCARD_ERR_TRANSPORT.
+ */
+KEYCARD_API keycard_rc keycard_present(keycard *kc);
+
+/*
  * Verify a PIN (ASCII digits, 4..16) for KEYCARD_PIN_ISSUER or
  * KEYCARD_PIN_HOLDER. The holder PIN is accepted only after the issuer PIN.
  * tries_left (may be NULL) receives the tries left after a wrong PIN.
@@ -605,6 +633,15 @@ KEYCARD_API keycard_rc keycard_target_open(keycard_target **out, const char *whe
 
 /* Disconnect and free. keycard_target_close(NULL) does nothing. */
 KEYCARD_API void keycard_target_close(keycard_target *t);
+
+/*
+ * keycard_hold / keycard_release / keycard_present for a target card: the
+ * same rules (one transaction across many operations, nesting, a local
+ * presence check).
+ */
+KEYCARD_API keycard_rc keycard_target_hold(keycard_target *t);
+KEYCARD_API keycard_rc keycard_target_release(keycard_target *t);
+KEYCARD_API keycard_rc keycard_target_present(keycard_target *t);
 
 /* Name of the reader in use ("sim:FILE" for the simulator). */
 KEYCARD_API const char *keycard_target_reader_name(const keycard_target *t);

@@ -234,8 +234,13 @@
 
 /* Largest command data field the card accepts (after chaining). */
 #define KC_APDU_MAX_DATA 4096
-/* Largest response data field the card returns. */
-#define KC_APDU_MAX_RESP 4096
+/*
+ * Largest response data field the card returns: room for a whole card's
+ * batched WRAP (standard.json: 31 envelopes of 2 + 287 bytes, 18 more for the
+ * secure channel, ~9 KiB). The firmware writes it into the caller's I/O
+ * buffer; nothing of the card's own RAM is sized by it.
+ */
+#define KC_APDU_MAX_RESP 16384
 
 /* Status words. */
 #define KC_SW_OK 0x9000

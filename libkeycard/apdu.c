@@ -57,7 +57,7 @@ keycard_rc kcl_apdu_exchange(kcl_transport *t, uint8_t cla, uint8_t ins, uint8_t
         return KEYCARD_ERR_ARG;
     uint8_t cmd[4 + 3 + KC_APDU_MAX_DATA + 3];
     uint8_t rbuf[KCL_APDU_RESP_MAX + 2];
-    size_t cap = *resp_len, got = 0, clen = 0, rlen;
+    size_t cap = *resp_len, got = 0, clen = 0, rlen, used = 0;
     int retried_le = 0, rounds = 0;
     keycard_rc rc = kcl_apdu_build(cmd, sizeof cmd, &clen, cla, ins, p1, p2, data, lc, ne);
     if (rc != KEYCARD_OK)
@@ -67,6 +67,8 @@ keycard_rc kcl_apdu_exchange(kcl_transport *t, uint8_t cla, uint8_t ins, uint8_t
         rc = t->ops->transmit(t, cmd, clen, rbuf, &rlen);
         if (rc != KEYCARD_OK)
             goto out;
+        if (rlen > used)
+            used = rlen <= sizeof rbuf ? rlen : sizeof rbuf;
         if (rlen < 2 || rlen > sizeof rbuf) {
             rc = KEYCARD_ERR_PROTOCOL; /* a transport must not do this; do not trust it */
             goto out;
@@ -108,7 +110,8 @@ keycard_rc kcl_apdu_exchange(kcl_transport *t, uint8_t cla, uint8_t ins, uint8_t
     }
 out:
     kcl_wipe(cmd, sizeof cmd);
-    kcl_wipe(rbuf, sizeof rbuf);
+    /* Only what answers filled: the buffer is sized for the largest one (16 KiB). */
+    kcl_wipe(rbuf, used);
     if (rc != KEYCARD_OK && resp && cap)
         kcl_wipe(resp, cap);
     return rc;

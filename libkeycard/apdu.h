@@ -19,7 +19,7 @@
 /* Longest command APDU: header, extended Lc, data, extended Le. */
 #define KCL_APDU_CMD_MAX (4 + 3 + 65535 + 2)
 /* Largest response data libkeycard accepts (data only, SW apart). */
-#define KCL_APDU_RESP_MAX 4096
+#define KCL_APDU_RESP_MAX 16384
 
 /*
  * Build a command APDU into out (capacity cap). lc is the data length

@@ -135,7 +135,7 @@ static keycard_rc plain(chan *c, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p
         memcpy(resp, r, *n);
     }
     kcl_wipe(cmd, sizeof cmd);
-    kcl_wipe(r, sizeof r);
+    kcl_wipe(r, rlen <= sizeof r ? rlen : sizeof r); /* what the answer filled */
     return rc;
 }
 
@@ -267,16 +267,16 @@ static keycard_rc wrapped(chan *c, const cmd_view *v, uint8_t *resp, size_t *res
     rc = kcl_crypto_gcm_open(c->s_renc, iv, aad + 4, 4, r, n, r + n, r);
     if (rc != KEYCARD_OK) {
         close_channel(c);
-        kcl_wipe(r, sizeof r);
+        kcl_wipe(r, rlen);
         return KEYCARD_ERR_CHANNEL;
     }
     if (n > *resp_len) {
-        kcl_wipe(r, sizeof r);
+        kcl_wipe(r, rlen);
         return KEYCARD_ERR_PROTOCOL;
     }
     memcpy(resp, r, n);
     *resp_len = n;
-    kcl_wipe(r, sizeof r);
+    kcl_wipe(r, rlen);
     return KEYCARD_OK;
 }
 
@@ -323,6 +323,18 @@ static keycard_rc ch_reconnect(kcl_transport *t)
     return c->inner->ops->reconnect(c->inner);
 }
 
+/* A local question about the card below: the channel adds nothing to it. */
+static keycard_rc ch_status(kcl_transport *t)
+{
+    chan *c = (chan *)t;
+    if (!c->inner->ops->status)
+        return KEYCARD_OK;
+    keycard_rc rc = c->inner->ops->status(c->inner);
+    if (rc == KEYCARD_ERR_CARD_RESET || rc == KEYCARD_ERR_CARD_REMOVED)
+        close_channel(c); /* the card forgot the channel */
+    return rc;
+}
+
 static const char *ch_name(const kcl_transport *t)
 {
     const chan *c = (const chan *)t;
@@ -345,6 +357,7 @@ static const kcl_transport_ops channel_ops = {
     .begin_transaction = ch_begin,
     .end_transaction = ch_end,
     .reconnect = ch_reconnect,
+    .status = ch_status,
     .name = ch_name,
     .close = ch_close,
 };

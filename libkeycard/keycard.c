@@ -1,8 +1,8 @@
 /*
  * keycard.c - the API layer of libkeycard (include/keycard.h): argument
- * checks, one function per key card operation, transactions around every
- * operation, and the tables behind keycard_strerror and
- * keycard_audit_event_name. Bytes are built and parsed by apdu.c; how they
+ * checks, one function per key card operation, a transaction around every
+ * operation (or one around many: keycard_hold), and the tables behind
+ * keycard_strerror and keycard_audit_event_name. Bytes are built and parsed by apdu.c; how they
  * travel is transport.h's business.
  */
 #include <stdlib.h>
@@ -24,6 +24,13 @@ struct keycard {
      * again.
      */
     int lost;
+    keycard_rc lost_rc; /* KEYCARD_ERR_CARD_RESET or _REMOVED, while lost */
+    /*
+     * keycard_hold depth; while > 0 the operations run inside the hold's
+     * transaction (txn: it is taken) instead of their own.
+     */
+    unsigned held;
+    int txn;
     unsigned bucket; /* of the issuance session begun through this handle, 0: none */
 };
 
@@ -71,12 +78,33 @@ static keycard_rc select_app(kcl_transport *t)
     return sw == KC_SW_OK ? KEYCARD_OK : KEYCARD_ERR_NO_CARD;
 }
 
-/* Start an operation: recover a lost connection, then lock the card for us. */
+/* The card was reset or pulled: remember which, and that any transaction went with it. */
+static void mark_lost(keycard *kc, keycard_rc rc)
+{
+    if (rc != KEYCARD_ERR_CARD_RESET && rc != KEYCARD_ERR_CARD_REMOVED)
+        return;
+    kc->lost = 1;
+    kc->lost_rc = rc;
+    kc->txn = 0;
+}
+
+/*
+ * Start an operation: recover a lost connection, then lock the card for us,
+ * unless a hold has it locked already (the hold's transaction is taken
+ * again here after a loss).
+ */
 static keycard_rc op_begin(keycard *kc)
 {
     if (!kc)
         return KEYCARD_ERR_ARG;
+    if (kc->held && kc->txn && !kc->lost)
+        return KEYCARD_OK;
     keycard_rc rc;
+    if (kc->lost && kc->txn) {
+        /* Lost with the hold's transaction still ours (a broken channel): end it, take it anew. */
+        kc->t->ops->end_transaction(kc->t);
+        kc->txn = 0;
+    }
     if (kc->lost) {
         rc = kc->t->ops->reconnect(kc->t);
         if (rc != KEYCARD_OK)
@@ -84,7 +112,7 @@ static keycard_rc op_begin(keycard *kc)
     }
     rc = kc->t->ops->begin_transaction(kc->t);
     if (rc == KEYCARD_ERR_CARD_RESET || rc == KEYCARD_ERR_CARD_REMOVED) {
-        kc->lost = 1;
+        mark_lost(kc, rc);
         return rc;
     }
     if (rc != KEYCARD_OK)
@@ -96,18 +124,21 @@ static keycard_rc op_begin(keycard *kc)
             return rc;
         }
         kc->lost = 0;
+        kc->lost_rc = KEYCARD_OK;
     }
+    if (kc->held)
+        kc->txn = 1;
     return KEYCARD_OK;
 }
 
-/* End an operation, passing its result through. */
+/* End an operation, passing its result through; a hold keeps its transaction. */
 static keycard_rc op_end(keycard *kc, keycard_rc rc)
 {
-    if (rc == KEYCARD_ERR_CARD_RESET || rc == KEYCARD_ERR_CARD_REMOVED)
-        kc->lost = 1;
+    mark_lost(kc, rc);
+    if (kc->held && kc->txn)
+        return rc;
     keycard_rc e = kc->t->ops->end_transaction(kc->t);
-    if (e == KEYCARD_ERR_CARD_RESET || e == KEYCARD_ERR_CARD_REMOVED)
-        kc->lost = 1;
+    mark_lost(kc, e);
     return rc;
 }
 
@@ -120,8 +151,9 @@ static keycard_rc cmd(keycard *kc, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t
     keycard_rc rc = kcl_apdu_exchange(kc->t, cla, ins, p1, p2, data, lc, ne, resp,
                                       rlen ? rlen : &none, sw);
     /* A broken channel took the PINs with it: select and open a new one next time. */
-    if (rc == KEYCARD_ERR_CARD_RESET || rc == KEYCARD_ERR_CARD_REMOVED ||
-        rc == KEYCARD_ERR_CHANNEL)
+    if (rc == KEYCARD_ERR_CARD_RESET || rc == KEYCARD_ERR_CARD_REMOVED)
+        mark_lost(kc, rc);
+    else if (rc == KEYCARD_ERR_CHANNEL)
         kc->lost = 1;
     return rc;
 }
@@ -314,6 +346,48 @@ KEYCARD_API keycard_rc keycard_status_read(keycard *kc, keycard_status *st)
     if (rc != KEYCARD_OK)
         return rc;
     return op_end(kc, status_locked(kc, st));
+}
+
+KEYCARD_API keycard_rc keycard_hold(keycard *kc)
+{
+    if (!kc || kc->held == ~0u)
+        return KEYCARD_ERR_ARG;
+    if (kc->held) {
+        kc->held++;
+        return KEYCARD_OK;
+    }
+    kc->held = 1;
+    keycard_rc rc = op_begin(kc);
+    if (rc != KEYCARD_OK)
+        kc->held = 0;
+    return rc;
+}
+
+KEYCARD_API keycard_rc keycard_release(keycard *kc)
+{
+    if (!kc || !kc->held)
+        return KEYCARD_ERR_ARG;
+    if (--kc->held)
+        return KEYCARD_OK;
+    if (kc->txn) {
+        kc->txn = 0;
+        /* A card gone meanwhile took the transaction with it: the next operation sees it. */
+        mark_lost(kc, kc->t->ops->end_transaction(kc->t));
+    }
+    return KEYCARD_OK;
+}
+
+KEYCARD_API keycard_rc keycard_present(keycard *kc)
+{
+    if (!kc)
+        return KEYCARD_ERR_ARG;
+    if (kc->lost && kc->lost_rc)
+        return kc->lost_rc;
+    if (!kc->t->ops->status)
+        return KEYCARD_OK;
+    keycard_rc rc = kc->t->ops->status(kc->t);
+    mark_lost(kc, rc);
+    return rc;
 }
 
 /* VERIFY with a value already checked; wipes nothing of the caller's. */

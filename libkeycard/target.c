@@ -28,31 +28,90 @@
 struct keycard_target {
     kcl_transport *t;
     int lost; /* reset or pulled: reconnect before the next command */
+    keycard_rc lost_rc;
+    /* keycard_target_hold depth; txn: the hold's transaction is taken. */
+    unsigned held;
+    int txn;
 };
 
+static void mark_lost(keycard_target *t, keycard_rc rc)
+{
+    if (rc != KEYCARD_ERR_CARD_RESET && rc != KEYCARD_ERR_CARD_REMOVED)
+        return;
+    t->lost = 1;
+    t->lost_rc = rc;
+    t->txn = 0;
+}
+
+/* Lock the card for one operation, unless a hold has it locked already. */
 static keycard_rc op_begin(keycard_target *t)
 {
     if (!t)
         return KEYCARD_ERR_ARG;
+    if (t->held && t->txn && !t->lost)
+        return KEYCARD_OK;
     if (t->lost) {
         keycard_rc rc = t->t->ops->reconnect(t->t);
         if (rc != KEYCARD_OK)
             return rc;
         t->lost = 0;
+        t->lost_rc = KEYCARD_OK;
     }
     keycard_rc rc = t->t->ops->begin_transaction(t->t);
-    if (rc == KEYCARD_ERR_CARD_RESET || rc == KEYCARD_ERR_CARD_REMOVED)
-        t->lost = 1;
+    mark_lost(t, rc);
+    if (rc == KEYCARD_OK && t->held)
+        t->txn = 1;
     return rc;
 }
 
 static keycard_rc op_end(keycard_target *t, keycard_rc rc)
 {
-    if (rc == KEYCARD_ERR_CARD_RESET || rc == KEYCARD_ERR_CARD_REMOVED)
-        t->lost = 1;
+    mark_lost(t, rc);
+    if (t->held && t->txn)
+        return rc;
     keycard_rc e = t->t->ops->end_transaction(t->t);
-    if (e == KEYCARD_ERR_CARD_RESET || e == KEYCARD_ERR_CARD_REMOVED)
-        t->lost = 1;
+    mark_lost(t, e);
+    return rc;
+}
+
+KEYCARD_API keycard_rc keycard_target_hold(keycard_target *t)
+{
+    if (!t || t->held == ~0u)
+        return KEYCARD_ERR_ARG;
+    if (t->held) {
+        t->held++;
+        return KEYCARD_OK;
+    }
+    t->held = 1;
+    keycard_rc rc = op_begin(t);
+    if (rc != KEYCARD_OK)
+        t->held = 0;
+    return rc;
+}
+
+KEYCARD_API keycard_rc keycard_target_release(keycard_target *t)
+{
+    if (!t || !t->held)
+        return KEYCARD_ERR_ARG;
+    if (--t->held)
+        return KEYCARD_OK;
+    if (t->txn) {
+        t->txn = 0;
+        mark_lost(t, t->t->ops->end_transaction(t->t));
+    }
+    return KEYCARD_OK;
+}
+
+KEYCARD_API keycard_rc keycard_target_present(keycard_target *t)
+{
+    if (!t)
+        return KEYCARD_ERR_ARG;
+    if (t->lost && t->lost_rc)
+        return t->lost_rc;
+    if (!t->t->ops->status)
+        return KEYCARD_OK;
+    keycard_rc rc = t->t->ops->status(t->t);
+    mark_lost(t, rc);
     return rc;
 }
 
@@ -117,7 +176,7 @@ static keycard_rc open_on(const kcl_transport_ops *ops, const struct kc_card_ops
     keycard_rc rc = card ? kcl_sim_open(card, arg, &tr) : ops->open(arg, &tr);
     if (rc != KEYCARD_OK)
         return rc;
-    keycard_target probe = {tr, 0};
+    keycard_target probe = {tr, 0, KEYCARD_OK, 0, 0};
     keycard_target_info info;
     rc = keycard_target_info_read(&probe, &info);
     if (rc != KEYCARD_OK && rc != KEYCARD_ERR_MEMORY && rc != KEYCARD_ERR_NO_READER &&
@@ -303,7 +362,7 @@ KEYCARD_API keycard_rc keycard_target_envelope(keycard_target *t, const uint8_t 
         *inner_len = il;
     if (mac)
         memcpy(mac, r + 6 + il, KEYCARD_MAC_LEN);
-    kcl_wipe(r, sizeof r);
+    kcl_wipe(r, rl); /* what the answer filled */
     return KEYCARD_OK;
 }
 
@@ -324,6 +383,6 @@ KEYCARD_API keycard_rc keycard_target_transmit(keycard_target *t, const uint8_t 
             *resp_len = rl;
         }
     }
-    kcl_wipe(r, sizeof r);
+    kcl_wipe(r, rl <= sizeof r ? rl : sizeof r); /* what the answer filled */
     return rc;
 }

@@ -48,6 +48,14 @@ typedef struct kcl_transport_ops {
     const char *(*name)(const kcl_transport *t);
     /* Disconnect and free. close(NULL) is not allowed; callers check. */
     void (*close)(kcl_transport *t);
+    /*
+     * Is the card still the one connected to, with nothing reset since? A
+     * local question (PC/SC: SCardStatus to pcscd), no APDU. NULL in a
+     * table: no way to tell, the card counts as present. Errors:
+     * KEYCARD_ERR_CARD_REMOVED, KEYCARD_ERR_CARD_RESET, KEYCARD_ERR_NO_READER,
+     * KEYCARD_ERR_TRANSPORT.
+     */
+    keycard_rc (*status)(kcl_transport *t);
 } kcl_transport_ops;
 
 /* Every transport's state starts with this. */

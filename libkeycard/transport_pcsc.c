@@ -180,6 +180,23 @@ static keycard_rc pcsc_reconnect(kcl_transport *t)
     return pcsc_rc(r, 1);
 }
 
+/*
+ * pcscd knows, per handle, whether the card was pulled, replaced or reset
+ * since: SCardStatus tells without a word to the card itself.
+ */
+static keycard_rc pcsc_status(kcl_transport *t)
+{
+    pcsc_transport *p = (pcsc_transport *)t;
+    DWORD state = 0, proto = 0, alen = MAX_ATR_SIZE, rlen = 0;
+    BYTE atr[MAX_ATR_SIZE];
+    LONG r = SCardStatus(p->card, NULL, &rlen, &state, &proto, atr, &alen);
+    if (r != SCARD_S_SUCCESS)
+        return pcsc_rc(r, 1);
+    if (!(state & SCARD_PRESENT))
+        return KEYCARD_ERR_CARD_REMOVED;
+    return KEYCARD_OK;
+}
+
 static const char *pcsc_name(const kcl_transport *t)
 {
     return ((const pcsc_transport *)t)->reader;
@@ -192,6 +209,7 @@ const kcl_transport_ops kcl_transport_pcsc = {
     .begin_transaction = pcsc_begin,
     .end_transaction = pcsc_end,
     .reconnect = pcsc_reconnect,
+    .status = pcsc_status,
     .name = pcsc_name,
     .close = pcsc_close,
 };

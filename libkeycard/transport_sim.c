@@ -114,6 +114,7 @@ const kcl_transport_ops kcl_transport_sim = {
     .begin_transaction = sim_nothing,
     .end_transaction = sim_nothing,
     .reconnect = sim_nothing,
+    .status = sim_nothing, /* the card never leaves the process */
     .name = sim_name,
     .close = sim_close,
 };

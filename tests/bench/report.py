@@ -132,7 +132,7 @@ def main():
          f"{pc['libkeycard_noop_p50_us']:.0f} / {pc['libkeycard_noop_p99_us']:.0f} us, "
          f"{pc['libkeycard_noop_calls_per_s']:.0f} calls/s (keycard_status_read: one APDU inside "
          f"a PC/SC transaction; begin+end alone {pc['pcsc_transaction_begin_end_us']:.0f} us)", ""),
-        ("2 WRAP over PC/SC, 1 step/exchange",
+        ("2 WRAP over PC/SC, 1 step/exchange, held",
          f"{pc['wrap_pcsc_envelopes_per_s']:.0f} env/s, p50 {pc['wrap_pcsc_p50_us']:.0f} us = "
          f"{pc['wrap_pcsc_ratio_to_link']:.2f} x link; "
          f"{pc['wrap_pcsc_ratio_to_libkeycard_noop']:.2f} x libkeycard no-op",

@@ -80,7 +80,7 @@ static void fake_close(kcl_transport *t)
 }
 
 const kcl_transport_ops kcl_transport_pcsc = {
-    "pcsc", fake_open, fake_transmit, fake_ok, fake_ok, fake_ok, fake_name, fake_close,
+    "pcsc", fake_open, fake_transmit, fake_ok, fake_ok, fake_ok, fake_name, fake_close, fake_ok,
 };
 
 static keycard_rc fake_open(const char *arg, kcl_transport **out)

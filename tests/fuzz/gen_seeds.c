@@ -120,7 +120,7 @@ static void rt_close(kcl_transport *t)
 }
 
 const kcl_transport_ops kcl_transport_pcsc = {
-    "pcsc", rt_open, rt_transmit, rt_ok, rt_ok, rt_ok, rt_name, rt_close,
+    "pcsc", rt_open, rt_transmit, rt_ok, rt_ok, rt_ok, rt_name, rt_close, rt_ok,
 };
 
 static keycard_rc rt_open(const char *arg, kcl_transport **out)

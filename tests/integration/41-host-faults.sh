@@ -6,9 +6,12 @@
 #   (a) the target card pulled between the key card's WRAP and the first send
 #       (pcscd not yet aware of it);
 #   (b) pcscd restarted after three envelopes;
-#   (c) the key card reset by another PC/SC client (SCARD_RESET_CARD) in the
-#       middle of the envelopes, power-cycled (its kc-vcard restarted) there,
-#       and reset after the lock envelope's answer, before END;
+#   (c) another PC/SC client resetting the key card (SCARD_RESET_CARD) in the
+#       middle of the envelopes: kc-issue holds the key card (one PC/SC
+#       transaction per card), so that client waits until the card is done and
+#       the card is issued; the key card power-cycled (its kc-vcard restarted)
+#       in the middle, which kc-issue's presence check before the lock sees;
+#       and power-cycled after the lock envelope's answer, before END;
 #   (d) the target card pulled after half the steps.
 # For each: kc-issue ends in bounded time (timeout) with exit 1 and one FAILED
 # line, never "ISSUED"; the target's state (GET DATA DF10) is what the fault
@@ -34,6 +37,14 @@ if [ "${1:-}" = --hook ]; then
         vc_wait_card "$VC_KEYCARD_READER" 10 && vc_wait_card "$VC_TARGET_READER" 10
         ;;
     kc-reset) $VC_APDU --reader "$VC_KEYCARD_READER" :reset >/dev/null ;;
+    kc-reset-bg)
+        # Another program's reset, in the background: it waits for kc-issue's
+        # transaction; its exit status goes to $KC_HF_RESET_DONE when it ran.
+        (
+            $VC_APDU --reader "$VC_KEYCARD_READER" :reset >/dev/null 2>&1
+            echo $? >"$KC_HF_RESET_DONE.tmp" && mv "$KC_HF_RESET_DONE.tmp" "$KC_HF_RESET_DONE"
+        ) </dev/null >/dev/null 2>&1 &
+        ;;
     kc-powercycle)
         vc_card_stop keycard
         vc_card_start keycard 0 "$VC_STATE" && vc_wait_card "$VC_KEYCARD_READER" 10
@@ -251,18 +262,29 @@ no_completed b $S
 rerun_refused b $S
 
 # ---- (c) key card reset by another client in the middle ---------------------------
-mark "(c1) key card reset by another client"
+# kc-issue holds the key card for the whole card: the other client's reset
+# waits until the card is done (and lands between cards), so it cannot cut a
+# session between the WRAP and the lock.
+mark "(c1) another client resets the key card in the middle: it waits"
 S=4641554C540000C1
 insert $S || exit 1
-issue c1 env:5 kc-reset
-faulted c1
-grep -q "not sent: the key card lost the session" "$T/c1.out" &&
-    ok "c1: the lock envelope was not sent: the key card lost the session" ||
-    { not_ok "c1: message"; show c1; }
-check "c1: the lock envelope never reached the target ($(sent c1) sent)" test "$(sent c1)" -lt $STEPS
-state_is c1 02 "partially issued, not locked"
-no_completed c1 $S
-rerun_refused c1 $S
+KC_HF_RESET_DONE=$T/c1.reset
+export KC_HF_RESET_DONE
+rm -f "$KC_HF_RESET_DONE"
+issue c1 env:5 kc-reset-bg
+if [ $rc = 0 ] && grep -q ": ISSUED " "$T/c1.out" && [ "$(sent c1)" = $STEPS ]; then
+    ok "c1: the card is issued, all $STEPS envelopes sent: the reset waited for the held key card"
+else
+    not_ok "c1: kc-issue exit $rc, $(sent c1) envelopes"
+    show c1
+fi
+state_is c1 03 "issued"
+receipts $S | grep -qx 00 && ok "c1: the key card holds its completed receipt" ||
+    not_ok "c1: no completed receipt"
+i=0
+while [ ! -f "$KC_HF_RESET_DONE" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+check "c1: the other client's reset went through after the card ($(cat "$KC_HF_RESET_DONE" 2>/dev/null || echo none))" \
+    test "$(cat "$KC_HF_RESET_DONE" 2>/dev/null)" = 0
 
 # ---- (c) key card power-cycled (its kc-vcard restarted) in the middle --------------
 mark "(c2) key card power-cycled"
@@ -270,21 +292,25 @@ S=4641554C540000C2
 insert $S || exit 1
 issue c2 env:5 kc-powercycle
 faulted c2
+grep -q "not sent: the key card lost the session" "$T/c2.out" &&
+    ok "c2: the lock envelope was not sent: the presence check saw the key card's power cycle" ||
+    { not_ok "c2: message"; show c2; }
 check "c2: the lock envelope never reached the target ($(sent c2) sent)" test "$(sent c2)" -lt $STEPS
 state_is c2 02 "partially issued, not locked"
 no_completed c2 $S
 rerun_refused c2 $S
 
-# ---- (c) key card reset after the lock, just before END ----------------------------
-mark "(c3) key card reset before END"
+# ---- (c) key card power-cycled after the lock, just before END ---------------------
+# (A reset by another client cannot come in there any more: the key card is held.)
+mark "(c3) key card power-cycled before END"
 S=4641554C540000C3
 insert $S || exit 1
-issue c3 after:$STEPS kc-reset
+issue c3 after:$STEPS kc-powercycle
 faulted c3
 grep -q "locked but the key card could not check its completion" "$T/c3.out" &&
     ok "c3: says the card is locked but its completion is not verified" ||
     { not_ok "c3: message"; show c3; }
-state_is c3 03 "locked (the lock went before the reset)"
+state_is c3 03 "locked (the lock went before the power cycle)"
 no_completed c3 $S
 issue c3-again
 if [ $rc = 0 ] && grep -q "SKIPPED already issued" "$T/c3-again.out" && [ "$(sent c3-again)" = 0 ]; then

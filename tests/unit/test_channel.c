@@ -656,7 +656,7 @@ static void sc_close(kcl_transport *t)
 }
 
 static const kcl_transport_ops script_ops = {
-    "script", NULL, sc_transmit, sc_nop, sc_nop, sc_nop, sc_name, sc_close,
+    "script", NULL, sc_transmit, sc_nop, sc_nop, sc_nop, sc_name, sc_close, sc_nop,
 };
 
 START_TEST(test_vectors_host)

@@ -452,6 +452,53 @@ START_TEST(test_transmit_raw)
 }
 END_TEST
 
+/*
+ * keycard_hold / keycard_release nest; operations work inside a hold; a
+ * release without a hold is refused; the sim card never leaves, so
+ * keycard_present says OK.
+ */
+START_TEST(test_hold_present)
+{
+    keycard *kc = open_card();
+    keycard_status st;
+    ck_assert_int_eq(keycard_release(kc), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_hold(NULL), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_release(NULL), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_present(NULL), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_present(kc), KEYCARD_OK);
+    ck_assert_int_eq(keycard_hold(kc), KEYCARD_OK);
+    ck_assert_int_eq(keycard_hold(kc), KEYCARD_OK);
+    ck_assert_int_eq(keycard_status_read(kc, &st), KEYCARD_OK);
+    ck_assert_int_eq(st.lifecycle, KEYCARD_LIFECYCLE_BLANK);
+    ck_assert_int_eq(keycard_present(kc), KEYCARD_OK);
+    ck_assert_int_eq(keycard_release(kc), KEYCARD_OK);
+    ck_assert_int_eq(keycard_status_read(kc, &st), KEYCARD_OK);
+    ck_assert_int_eq(keycard_release(kc), KEYCARD_OK);
+    ck_assert_int_eq(keycard_release(kc), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_status_read(kc, &st), KEYCARD_OK);
+    keycard_close(kc);
+
+    /* The same rules for a target card handle. */
+    keycard_target *t = NULL;
+    char tw[160];
+    snprintf(tw, sizeof tw, "sim:%s/target.img", tmpdir);
+    ck_assert_int_eq(keycard_target_open(&t, tw), KEYCARD_OK);
+    keycard_target_info info;
+    ck_assert_int_eq(keycard_target_release(t), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_target_hold(t), KEYCARD_OK);
+    ck_assert_int_eq(keycard_target_present(t), KEYCARD_OK);
+    ck_assert_int_eq(keycard_target_info_read(t, &info), KEYCARD_OK);
+    ck_assert_int_eq(info.state, KEYCARD_TARGET_VIRGIN);
+    ck_assert_int_eq(keycard_target_release(t), KEYCARD_OK);
+    ck_assert_int_eq(keycard_target_release(t), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_target_hold(NULL), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_target_present(NULL), KEYCARD_ERR_ARG);
+    keycard_target_close(t);
+    snprintf(tw, sizeof tw, "%s/target.img", tmpdir);
+    unlink(tw);
+}
+END_TEST
+
 START_TEST(test_strerror)
 {
     /* Every code has its own message. */
@@ -493,6 +540,7 @@ static Suite *lib_sim_suite(void)
     tcase_add_test(tc, test_audit);
     tcase_add_test(tc, test_abort_leaves_blank);
     tcase_add_test(tc, test_transmit_raw);
+    tcase_add_test(tc, test_hold_present);
     tcase_add_test(tc, test_strerror);
     suite_add_tcase(s, tc);
     return s;

@@ -2,7 +2,8 @@
  * issue.c - the station config and the issuance of one card: target info,
  * BEGIN on both cards for the profile's seeding way, one WRAP of all steps,
  * each envelope to the target, END with the inner status words and the
- * completion MAC of the lock step.
+ * completion MAC of the lock step; both cards held (one PC/SC transaction
+ * each) for the whole card.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -130,10 +131,18 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
     uint32_t ctr = 0;
     char serial_hex[17], err[256], name[128];
     long row = -1, t0 = now_ms();
-    int result = -1, ret = 0;
+    int result = -1, ret = 0, held_kc, held_t;
     keycard_rc rc;
 
     memset(o, 0, sizeof *o);
+    /*
+     * Both cards held for the whole card: one PC/SC transaction each instead
+     * of one per operation, and no other program can reset the key card
+     * between the WRAP and the lock. A failed hold is no error of its own:
+     * the first operation meets the same fault and reports it.
+     */
+    held_kc = keycard_hold(kc) == KEYCARD_OK;
+    held_t = keycard_target_hold(t) == KEYCARD_OK;
     /* 1. Who is in the slot: an issued card is recognised before anything is sent. */
     rc = keycard_target_info_read(t, &info);
     if (rc != KEYCARD_OK) {
@@ -258,8 +267,12 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
          * receipt (a reset or pulled key card has lost it).
          */
         if (p->lock && i + 1 == p->n_steps) {
-            keycard_status st;
-            rc = keycard_status_read(kc, &st);
+            /*
+             * Held, no other program can have reset it; a pull, a power cycle
+             * or a pcscd restart is what is left, and pcscd knows of those
+             * without a word to the card (no round trip).
+             */
+            rc = keycard_present(kc);
             if (rc != KEYCARD_OK) {
                 fail(o, i + 1, "%s not sent: the key card lost the session (%s); the target "
                                "card is left unlocked, partially issued", name,
@@ -324,6 +337,10 @@ abort:
     if (keycard_gone(rc) && ret == 0)
         ret = rc;
 out:
+    if (held_t)
+        keycard_target_release(t);
+    if (held_kc)
+        keycard_release(kc);
     kct_wipe(params, sizeof params);
     kct_wipe(env, sizeof env);
     kct_wipe(inner, sizeof inner);
