@@ -177,20 +177,28 @@ static void die(const char *what, keycard_rc rc)
 
 /* ---- the key card session ------------------------------------------------ */
 
-static keycard *open_keycard(const char *where)
+static keycard *open_keycard_mode(const char *where, keycard_channel_mode mode)
 {
     keycard *kc;
     keycard_rc rc;
     const char *ip = getenv("KEYCARD_ISSUER_PIN"), *hp = getenv("KEYCARD_HOLDER_PIN");
     int left;
+    keycard_options opt;
 
-    if ((rc = keycard_open(&kc, where)) != KEYCARD_OK)
+    memset(&opt, 0, sizeof opt);
+    opt.channel = mode;
+    if ((rc = keycard_open_ex(&kc, where, &opt)) != KEYCARD_OK)
         die("open the key card", rc);
     if ((rc = keycard_verify_pin(kc, KEYCARD_PIN_ISSUER, ip ? ip : "13579135", &left)) != 0)
         die("issuer PIN", rc);
     if ((rc = keycard_verify_pin(kc, KEYCARD_PIN_HOLDER, hp ? hp : "246810", &left)) != 0)
         die("holder PIN", rc);
     return kc;
+}
+
+static keycard *open_keycard(const char *where)
+{
+    return open_keycard_mode(where, KEYCARD_CHANNEL_AUTO);
 }
 
 /*
@@ -636,6 +644,24 @@ static int cmd_sim(const char *kcfile, const char *blank, const char *profile, c
     size_t nsteps = profile_steps(&prof, steps);
     snprintf(where, sizeof where, "sim:%s", kcfile);
     wear_path = kcfile;
+
+    /*
+     * (4a) The firmware's WRAP path against the bare crypto loop: plain APDUs,
+     * since in-process there is no line for the secure channel to protect
+     * (its cost is the with-channel figure below, which the product uses).
+     */
+    double p1[RUNS], pr[RUNS], pq[RUNS];
+    keycard *plain = open_keycard_mode(where, KEYCARD_CHANNEL_OFF);
+    wrap_rate(plain, &prof, steps, nsteps, 1, 300, NULL, NULL, NULL);
+    for (int r = 0; r < RUNS; r++) {
+        p1[r] = wrap_rate(plain, &prof, steps, nsteps, 1, 1200, NULL, NULL, NULL);
+        pr[r] = raw_rate(prof.bucket, 6000);
+        pq[r] = p1[r] / pr[r];
+    }
+    keycard_close(plain);
+    json_object_set_new(o, "wrap_sim_plain_envelopes_per_s", json_real(median(p1, RUNS)));
+    json_object_set_new(o, "wrap_sim_plain_ratio_to_raw", json_real(median(pq, RUNS)));
+
     keycard *kc = open_keycard(where);
     if (!wear_hf) {
         fprintf(stderr, "kc_bench: the key card's flash counters were not found\n");
