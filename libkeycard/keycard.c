@@ -13,24 +13,11 @@
 #include "crypto.h"
 #include "keycard.h"
 #include "keycard_proto.h"
+#include "session.h"
 #include "transport.h"
 
 struct keycard {
-    kcl_transport *t;
-    /*
-     * The card was reset or pulled: the next operation reconnects and
-     * SELECTs again. Nothing is replayed: the security state is gone and
-     * PIN-protected commands answer "not verified" until the PINs are given
-     * again.
-     */
-    int lost;
-    keycard_rc lost_rc; /* KEYCARD_ERR_CARD_RESET or _REMOVED, while lost */
-    /*
-     * keycard_hold depth; while > 0 the operations run inside the hold's
-     * transaction (txn: it is taken) instead of their own.
-     */
-    unsigned held;
-    int txn;
+    kcl_session s; /* transport, recovery after a reset or removal, hold (session.h) */
     unsigned bucket; /* of the issuance session begun through this handle, 0: none */
 };
 
@@ -81,65 +68,19 @@ static keycard_rc select_app(kcl_transport *t)
 /* The card was reset or pulled: remember which, and that any transaction went with it. */
 static void mark_lost(keycard *kc, keycard_rc rc)
 {
-    if (rc != KEYCARD_ERR_CARD_RESET && rc != KEYCARD_ERR_CARD_REMOVED)
-        return;
-    kc->lost = 1;
-    kc->lost_rc = rc;
-    kc->txn = 0;
+    kcl_session_mark_lost(&kc->s, rc);
 }
 
-/*
- * Start an operation: recover a lost connection, then lock the card for us,
- * unless a hold has it locked already (the hold's transaction is taken
- * again here after a loss).
- */
+/* Start an operation (session.h): recover a lost connection, lock the card. */
 static keycard_rc op_begin(keycard *kc)
 {
-    if (!kc)
-        return KEYCARD_ERR_ARG;
-    if (kc->held && kc->txn && !kc->lost)
-        return KEYCARD_OK;
-    keycard_rc rc;
-    if (kc->lost && kc->txn) {
-        /* Lost with the hold's transaction still ours (a broken channel): end it, take it anew. */
-        kc->t->ops->end_transaction(kc->t);
-        kc->txn = 0;
-    }
-    if (kc->lost) {
-        rc = kc->t->ops->reconnect(kc->t);
-        if (rc != KEYCARD_OK)
-            return rc;
-    }
-    rc = kc->t->ops->begin_transaction(kc->t);
-    if (rc == KEYCARD_ERR_CARD_RESET || rc == KEYCARD_ERR_CARD_REMOVED) {
-        mark_lost(kc, rc);
-        return rc;
-    }
-    if (rc != KEYCARD_OK)
-        return rc;
-    if (kc->lost) {
-        rc = select_app(kc->t);
-        if (rc != KEYCARD_OK) {
-            kc->t->ops->end_transaction(kc->t);
-            return rc;
-        }
-        kc->lost = 0;
-        kc->lost_rc = KEYCARD_OK;
-    }
-    if (kc->held)
-        kc->txn = 1;
-    return KEYCARD_OK;
+    return kc ? kcl_session_begin(&kc->s) : KEYCARD_ERR_ARG;
 }
 
 /* End an operation, passing its result through; a hold keeps its transaction. */
 static keycard_rc op_end(keycard *kc, keycard_rc rc)
 {
-    mark_lost(kc, rc);
-    if (kc->held && kc->txn)
-        return rc;
-    keycard_rc e = kc->t->ops->end_transaction(kc->t);
-    mark_lost(kc, e);
-    return rc;
+    return kcl_session_end(&kc->s, rc);
 }
 
 /* One command inside an operation; *sw is the final status word. */
@@ -148,13 +89,13 @@ static keycard_rc cmd(keycard *kc, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t
                       uint16_t *sw)
 {
     size_t none = 0;
-    keycard_rc rc = kcl_apdu_exchange(kc->t, cla, ins, p1, p2, data, lc, ne, resp,
+    keycard_rc rc = kcl_apdu_exchange(kc->s.t, cla, ins, p1, p2, data, lc, ne, resp,
                                       rlen ? rlen : &none, sw);
     /* A broken channel took the PINs with it: select and open a new one next time. */
     if (rc == KEYCARD_ERR_CARD_RESET || rc == KEYCARD_ERR_CARD_REMOVED)
         mark_lost(kc, rc);
     else if (rc == KEYCARD_ERR_CHANNEL)
-        kc->lost = 1;
+        kc->s.lost = 1;
     return rc;
 }
 
@@ -280,26 +221,27 @@ KEYCARD_API keycard_rc keycard_open_ex(keycard **out, const char *where,
         return KEYCARD_ERR_MEMORY;
     keycard_rc rc;
     if (where && strncmp(where, "sim:", 4) == 0)
-        rc = where[4] ? open_on(&kcl_transport_sim, where + 4, &kc->t) : KEYCARD_ERR_ARG;
+        rc = where[4] ? open_on(&kcl_transport_sim, where + 4, &kc->s.t) : KEYCARD_ERR_ARG;
     else if (where && strncmp(where, "pcsc:", 5) == 0)
-        rc = where[5] ? open_on(&kcl_transport_pcsc, where + 5, &kc->t) : open_any(&kc->t);
+        rc = where[5] ? open_on(&kcl_transport_pcsc, where + 5, &kc->s.t) : open_any(&kc->s.t);
     else if (where && *where)
-        rc = open_on(&kcl_transport_pcsc, where, &kc->t);
+        rc = open_on(&kcl_transport_pcsc, where, &kc->s.t);
     else
-        rc = open_any(&kc->t);
+        rc = open_any(&kc->s.t);
     if (rc != KEYCARD_OK) {
         free(kc);
         return rc;
     }
     /* Every APDU from here on passes the channel layer (channel.h). */
     kcl_transport *w = NULL;
-    if ((rc = kcl_channel_wrap(kc->t, opt->channel, opt->issuer_pub ? issuer : NULL, &w)) !=
+    if ((rc = kcl_channel_wrap(kc->s.t, opt->channel, opt->issuer_pub ? issuer : NULL, &w)) !=
         KEYCARD_OK) {
-        kc->t->ops->close(kc->t);
+        kc->s.t->ops->close(kc->s.t);
         free(kc);
         return rc;
     }
-    kc->t = w;
+    kc->s.t = w;
+    kc->s.on_reconnect = select_app;
     if ((rc = w->ops->begin_transaction(w)) == KEYCARD_OK) {
         rc = kcl_channel_start(w);
         w->ops->end_transaction(w);
@@ -315,20 +257,20 @@ KEYCARD_API keycard_rc keycard_open_ex(keycard **out, const char *where,
 
 KEYCARD_API keycard_channel_state keycard_channel_status(const keycard *kc)
 {
-    return kc ? kcl_channel_state(kc->t) : KEYCARD_CHANNEL_NONE;
+    return kc ? kcl_channel_state(kc->s.t) : KEYCARD_CHANNEL_NONE;
 }
 
 KEYCARD_API void keycard_close(keycard *kc)
 {
     if (!kc)
         return;
-    kc->t->ops->close(kc->t);
+    kc->s.t->ops->close(kc->s.t);
     free(kc);
 }
 
 KEYCARD_API const char *keycard_reader_name(const keycard *kc)
 {
-    return kc ? kc->t->ops->name(kc->t) : "";
+    return kc ? kc->s.t->ops->name(kc->s.t) : "";
 }
 
 KEYCARD_API keycard_rc keycard_list_readers(char *buf, size_t cap)
@@ -350,44 +292,17 @@ KEYCARD_API keycard_rc keycard_status_read(keycard *kc, keycard_status *st)
 
 KEYCARD_API keycard_rc keycard_hold(keycard *kc)
 {
-    if (!kc || kc->held == ~0u)
-        return KEYCARD_ERR_ARG;
-    if (kc->held) {
-        kc->held++;
-        return KEYCARD_OK;
-    }
-    kc->held = 1;
-    keycard_rc rc = op_begin(kc);
-    if (rc != KEYCARD_OK)
-        kc->held = 0;
-    return rc;
+    return kc ? kcl_session_hold(&kc->s) : KEYCARD_ERR_ARG;
 }
 
 KEYCARD_API keycard_rc keycard_release(keycard *kc)
 {
-    if (!kc || !kc->held)
-        return KEYCARD_ERR_ARG;
-    if (--kc->held)
-        return KEYCARD_OK;
-    if (kc->txn) {
-        kc->txn = 0;
-        /* A card gone meanwhile took the transaction with it: the next operation sees it. */
-        mark_lost(kc, kc->t->ops->end_transaction(kc->t));
-    }
-    return KEYCARD_OK;
+    return kc ? kcl_session_release(&kc->s) : KEYCARD_ERR_ARG;
 }
 
 KEYCARD_API keycard_rc keycard_present(keycard *kc)
 {
-    if (!kc)
-        return KEYCARD_ERR_ARG;
-    if (kc->lost && kc->lost_rc)
-        return kc->lost_rc;
-    if (!kc->t->ops->status)
-        return KEYCARD_OK;
-    keycard_rc rc = kc->t->ops->status(kc->t);
-    mark_lost(kc, rc);
-    return rc;
+    return kc ? kcl_session_present(&kc->s) : KEYCARD_ERR_ARG;
 }
 
 /* VERIFY with a value already checked; wipes nothing of the caller's. */
@@ -1171,7 +1086,7 @@ KEYCARD_API keycard_rc keycard_transmit(keycard *kc, const uint8_t *apdu, size_t
         return KEYCARD_ERR_MEMORY;
     keycard_rc rc = op_begin(kc);
     if (rc == KEYCARD_OK) {
-        rc = kc->t->ops->transmit(kc->t, apdu, apdu_len, buf, &cap);
+        rc = kc->s.t->ops->transmit(kc->s.t, apdu, apdu_len, buf, &cap);
         rc = op_end(kc, rc);
     }
     if (rc == KEYCARD_OK) {

@@ -13,6 +13,7 @@
 #include "kc_card.h"
 #include "keycard.h"
 #include "keycard_proto.h"
+#include "session.h"
 #include "transport.h"
 
 /* Target card commands (docs/target-card.md). */
@@ -26,93 +27,33 @@
 #define TGT_MAX_KEYS 16
 
 struct keycard_target {
-    kcl_transport *t;
-    int lost; /* reset or pulled: reconnect before the next command */
-    keycard_rc lost_rc;
-    /* keycard_target_hold depth; txn: the hold's transaction is taken. */
-    unsigned held;
-    int txn;
+    kcl_session s; /* transport, recovery after a reset or removal, hold (session.h) */
 };
-
-static void mark_lost(keycard_target *t, keycard_rc rc)
-{
-    if (rc != KEYCARD_ERR_CARD_RESET && rc != KEYCARD_ERR_CARD_REMOVED)
-        return;
-    t->lost = 1;
-    t->lost_rc = rc;
-    t->txn = 0;
-}
 
 /* Lock the card for one operation, unless a hold has it locked already. */
 static keycard_rc op_begin(keycard_target *t)
 {
-    if (!t)
-        return KEYCARD_ERR_ARG;
-    if (t->held && t->txn && !t->lost)
-        return KEYCARD_OK;
-    if (t->lost) {
-        keycard_rc rc = t->t->ops->reconnect(t->t);
-        if (rc != KEYCARD_OK)
-            return rc;
-        t->lost = 0;
-        t->lost_rc = KEYCARD_OK;
-    }
-    keycard_rc rc = t->t->ops->begin_transaction(t->t);
-    mark_lost(t, rc);
-    if (rc == KEYCARD_OK && t->held)
-        t->txn = 1;
-    return rc;
+    return t ? kcl_session_begin(&t->s) : KEYCARD_ERR_ARG;
 }
 
 static keycard_rc op_end(keycard_target *t, keycard_rc rc)
 {
-    mark_lost(t, rc);
-    if (t->held && t->txn)
-        return rc;
-    keycard_rc e = t->t->ops->end_transaction(t->t);
-    mark_lost(t, e);
-    return rc;
+    return kcl_session_end(&t->s, rc);
 }
 
 KEYCARD_API keycard_rc keycard_target_hold(keycard_target *t)
 {
-    if (!t || t->held == ~0u)
-        return KEYCARD_ERR_ARG;
-    if (t->held) {
-        t->held++;
-        return KEYCARD_OK;
-    }
-    t->held = 1;
-    keycard_rc rc = op_begin(t);
-    if (rc != KEYCARD_OK)
-        t->held = 0;
-    return rc;
+    return t ? kcl_session_hold(&t->s) : KEYCARD_ERR_ARG;
 }
 
 KEYCARD_API keycard_rc keycard_target_release(keycard_target *t)
 {
-    if (!t || !t->held)
-        return KEYCARD_ERR_ARG;
-    if (--t->held)
-        return KEYCARD_OK;
-    if (t->txn) {
-        t->txn = 0;
-        mark_lost(t, t->t->ops->end_transaction(t->t));
-    }
-    return KEYCARD_OK;
+    return t ? kcl_session_release(&t->s) : KEYCARD_ERR_ARG;
 }
 
 KEYCARD_API keycard_rc keycard_target_present(keycard_target *t)
 {
-    if (!t)
-        return KEYCARD_ERR_ARG;
-    if (t->lost && t->lost_rc)
-        return t->lost_rc;
-    if (!t->t->ops->status)
-        return KEYCARD_OK;
-    keycard_rc rc = t->t->ops->status(t->t);
-    mark_lost(t, rc);
-    return rc;
+    return t ? kcl_session_present(&t->s) : KEYCARD_ERR_ARG;
 }
 
 /* One command whose status word becomes the result. */
@@ -124,7 +65,7 @@ static keycard_rc tcmd(keycard_target *t, uint8_t cla, uint8_t ins, uint8_t p1, 
     keycard_rc rc = op_begin(t);
     if (rc != KEYCARD_OK)
         return rc;
-    rc = kcl_apdu_exchange(t->t, cla, ins, p1, p2, data, lc, ne, resp, rlen ? rlen : &none,
+    rc = kcl_apdu_exchange(t->s.t, cla, ins, p1, p2, data, lc, ne, resp, rlen ? rlen : &none,
                            &sw);
     if (rc == KEYCARD_OK)
         rc = kcl_sw_to_rc(sw, NULL);
@@ -176,7 +117,7 @@ static keycard_rc open_on(const kcl_transport_ops *ops, const struct kc_card_ops
     keycard_rc rc = card ? kcl_sim_open(card, arg, &tr) : ops->open(arg, &tr);
     if (rc != KEYCARD_OK)
         return rc;
-    keycard_target probe = {tr, 0, KEYCARD_OK, 0, 0};
+    keycard_target probe = {{tr, 0, KEYCARD_OK, 0, 0, NULL}};
     keycard_target_info info;
     rc = keycard_target_info_read(&probe, &info);
     if (rc != KEYCARD_OK && rc != KEYCARD_ERR_MEMORY && rc != KEYCARD_ERR_NO_READER &&
@@ -226,13 +167,13 @@ KEYCARD_API keycard_rc keycard_target_open(keycard_target **out, const char *whe
         return KEYCARD_ERR_MEMORY;
     keycard_rc rc;
     if (where && strncmp(where, "sim:", 4) == 0)
-        rc = where[4] ? open_on(NULL, &kc_target_card, where + 4, &t->t) : KEYCARD_ERR_ARG;
+        rc = where[4] ? open_on(NULL, &kc_target_card, where + 4, &t->s.t) : KEYCARD_ERR_ARG;
     else if (where && strncmp(where, "pcsc:", 5) == 0)
-        rc = where[5] ? open_on(&kcl_transport_pcsc, NULL, where + 5, &t->t) : open_any(&t->t);
+        rc = where[5] ? open_on(&kcl_transport_pcsc, NULL, where + 5, &t->s.t) : open_any(&t->s.t);
     else if (where && *where)
-        rc = open_on(&kcl_transport_pcsc, NULL, where, &t->t);
+        rc = open_on(&kcl_transport_pcsc, NULL, where, &t->s.t);
     else
-        rc = open_any(&t->t);
+        rc = open_any(&t->s.t);
     if (rc != KEYCARD_OK) {
         free(t);
         return rc;
@@ -245,13 +186,13 @@ KEYCARD_API void keycard_target_close(keycard_target *t)
 {
     if (!t)
         return;
-    t->t->ops->close(t->t);
+    t->s.t->ops->close(t->s.t);
     free(t);
 }
 
 KEYCARD_API const char *keycard_target_reader_name(const keycard_target *t)
 {
-    return t ? t->t->ops->name(t->t) : "";
+    return t ? t->s.t->ops->name(t->s.t) : "";
 }
 
 KEYCARD_API keycard_rc keycard_target_manufacture(keycard_target *t, const uint8_t serial[8],
@@ -326,7 +267,7 @@ static keycard_rc raw(keycard_target *t, const uint8_t *apdu, size_t len, uint8_
     keycard_rc rc = op_begin(t);
     if (rc != KEYCARD_OK)
         return rc;
-    return op_end(t, t->t->ops->transmit(t->t, apdu, len, resp, rlen));
+    return op_end(t, t->s.t->ops->transmit(t->s.t, apdu, len, resp, rlen));
 }
 
 KEYCARD_API keycard_rc keycard_target_envelope(keycard_target *t, const uint8_t *apdu,
