@@ -81,13 +81,14 @@ static int usage_error(const char *cmd, const char *msg)
 
 /* ---- provision -------------------------------------------------------------- */
 
-struct provision_opts {
+/* Options of the commands whose only option is --admin-key-file. */
+struct admin_key_opts {
     const char *admin_key_file;
 };
 
-static int provision_opt(int opt, const char *arg, void *ctx)
+static int admin_key_opt(int opt, const char *arg, void *ctx)
 {
-    struct provision_opts *o = ctx;
+    struct admin_key_opts *o = ctx;
     if (opt == OPT_ADMIN_KEY_FILE) {
         o->admin_key_file = arg;
         return 0;
@@ -170,9 +171,9 @@ int kca_cmd_provision(int argc, char **argv, kct_where *w)
 {
     static const struct option lo[] = {
         {"admin-key-file", required_argument, NULL, OPT_ADMIN_KEY_FILE}, COMMON_LONGOPTS};
-    struct provision_opts o = {NULL};
+    struct admin_key_opts o = {NULL};
     int stop;
-    int i = parse_opts(argc, argv, lo, w, provision_opt, &o, &stop);
+    int i = parse_opts(argc, argv, lo, w, admin_key_opt, &o, &stop);
     if (i < 0)
         return stop;
     if (argc - i != 1)
@@ -747,28 +748,14 @@ int kca_cmd_readers(int argc, char **argv, kct_where *w)
 
 /* ---- keys, templates ---------------------------------------------------------------- */
 
-struct dir_opts {
-    const char *admin_key_file;
-};
-
-static int dir_opt(int opt, const char *arg, void *ctx)
-{
-    struct dir_opts *o = ctx;
-    if (opt == OPT_ADMIN_KEY_FILE) {
-        o->admin_key_file = arg;
-        return 0;
-    }
-    return -1;
-}
-
 /* Open the key card and verify its admin key: what both directories need. */
 static int open_admin(int argc, char **argv, kct_where *w, keycard **kc)
 {
     static const struct option lo[] = {
         {"admin-key-file", required_argument, NULL, OPT_ADMIN_KEY_FILE}, COMMON_LONGOPTS};
-    struct dir_opts o = {NULL};
+    struct admin_key_opts o = {NULL};
     int stop;
-    int i = parse_opts(argc, argv, lo, w, dir_opt, &o, &stop);
+    int i = parse_opts(argc, argv, lo, w, admin_key_opt, &o, &stop);
     if (i < 0)
         return stop;
     if (i != argc)
