@@ -152,13 +152,18 @@ memcheck: $(TEST_BIN)
 
 # ---- virtual cards and demo -------------------------------------------
 
-vcards-up: all
+vcards-up: deps
+	$(MAKE) all
 	@sh tests/vcards.sh up
 
 vcards-down:
 	@sh tests/vcards.sh down
 
-demo: deps all
+# Targets that need the Debian packages install them first, then re-invoke
+# make: the pkg-config flags above are read when make parses this file, so the
+# build must start in a make that runs after the install.
+demo: deps
+	$(MAKE) all
 	@sh examples/demo.sh
 
 # ---- install -----------------------------------------------------------

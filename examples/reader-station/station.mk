@@ -18,5 +18,6 @@ $(B)/bin/kc-station: $(STATION_OBJ) $(COMMON_OBJ) $(SO) $(B)/lib/libkeycard.so.$
 	$(CC) $(LDFLAGS) -o $@ $(STATION_OBJ) $(COMMON_OBJ) -L$(B)/lib -lkeycard '-Wl,-rpath,$$ORIGIN/../lib' $(JANSSON_LIBS)
 
 .PHONY: demo-station
-demo-station: deps all
+demo-station: deps
+	$(MAKE) all
 	@sh examples/reader-station/demo-station.sh

@@ -15,5 +15,6 @@ $(B)/bench/kc_bench: $(B)/obj/tests/bench/kc_bench.o $(BENCH_ISSUE_OBJ) $(COMMON
 
 $(B)/obj/tests/bench/kc_bench.o: LOCAL_CFLAGS += -Itools/kc-issue -Ilibkeycard
 
-bench: all $(B)/bench/kc_bench
+bench: deps
+	$(MAKE) all $(B)/bench/kc_bench
 	@B=$(B) sh tests/bench/run.sh
