@@ -65,8 +65,9 @@ typedef enum keycard_rc {
     KEYCARD_ERR_IO = -23,           /* file I/O failure on the host (sim state file) */
     KEYCARD_ERR_ENVELOPE = -24,     /* target card refused an envelope (6988: bad tag,
                                        wrong key, replayed or skipped counter) */
-    KEYCARD_ERR_CHANNEL = -25       /* secure channel to the key card broken (6988 or a
+    KEYCARD_ERR_CHANNEL = -25,      /* secure channel to the key card broken (6988 or a
                                        bad answer MAC); it and the verified PINs are gone */
+    KEYCARD_ERR_VERSION = -27       /* the card or the call speaks another protocol version */
 } keycard_rc;
 
 /* One line that a person understands; never NULL. */
@@ -314,13 +315,20 @@ typedef struct keycard_audit_entry {
 #define KEYCARD_AUDIT_UNBLOCKED 0x04   /* data: reference */
 #define KEYCARD_AUDIT_PIN_CHANGED 0x05 /* data: reference */
 /*
- * data: target serial(8) key number(1) way(1) flags(1: bit0 common key used)
- * result(1: KEYCARD_ISSUE_*) steps(1) completion MAC(16: the one the key card
- * verified for COMPLETED, the one presented for MAC_MISMATCH, zeros for
- * ABORTED) template numbers (up to 40)
+ * data: target serial(8) key number(1) way(1) flags(1: bit0 common key used,
+ * bit1 unclean: ended without ISSUE END) result(1: KEYCARD_ISSUE_*) steps(1:
+ * 0xFF unknown) completion MAC(16: the one the key card verified for
+ * COMPLETED, the one presented for MAC_MISMATCH, zeros for ABORTED) lock
+ * way(1: P1 of the COMPLETE ISSUANCE wrapped, 0 none) lock data length(1) lock
+ * data (way b: its table) template numbers (as many as fit)
  */
 #define KEYCARD_AUDIT_ISSUE_RECEIPT 0x06
 #define KEYCARD_AUDIT_RECEIPT_MAC_OFF 13
+#define KEYCARD_AUDIT_RECEIPT_LOCK_OFF 29
+#define KEYCARD_AUDIT_RECEIPT_FLAG_UNCLEAN 0x02
+#define KEYCARD_AUDIT_RECEIPT_STEPS_UNKNOWN 0xFF
+/* data: target serial(8) key(1) way(1) flags(1) bucket(2) key card nonce(16) */
+#define KEYCARD_AUDIT_ISSUE_BEGIN 0x08
 /* data: reason(1: 1 bad MAC, 2 counter, 3 plain command, 4 malformed) INS(1) */
 #define KEYCARD_AUDIT_CHANNEL_FAILURE 0x07
 
@@ -528,22 +536,51 @@ typedef struct keycard_step {
     size_t params_len;
 } keycard_step;
 
+#define KEYCARD_NONCE_LEN 16
+
+/*
+ * The fresh inputs of one issuance session (protocol v2). Both cards put
+ * their own random into it, so no session key can repeat whatever the
+ * issuing PC relays; the PC only carries them from one card to the other:
+ *   keycard_target_issue_begin  fills target_nonce (and first_ctr, way 01);
+ *   keycard_issue_open          reads them, fills keycard_nonce (and seed, way 04);
+ *   keycard_target_issue_bind   gives keycard_nonce (and seed) to the target.
+ * Nothing in it is secret except the way-04 seed, which the library wipes
+ * with keycard_issue_nonces_wipe.
+ */
+typedef struct keycard_issue_nonces {
+    uint8_t target_nonce[KEYCARD_NONCE_LEN];  /* Nt, from the target */
+    uint32_t first_ctr;                       /* way 01: the target's next counter */
+    uint8_t keycard_nonce[KEYCARD_NONCE_LEN]; /* Nk, from the key card */
+    uint8_t seed[KEYCARD_SEED_LEN];           /* way 04: the key card's previous-random seed */
+} keycard_issue_nonces;
+
+/* Wipe n (the way-04 seed with it). keycard_issue_nonces_wipe(NULL) does nothing. */
+KEYCARD_API void keycard_issue_nonces_wipe(keycard_issue_nonces *n);
+
 /*
  * Open an issuance session for the target with this serial, keyed by key
- * key_no (which must have the ENVELOPE flag). Needs the issuer and holder
- * PINs verified. bucket: padded inner size of every envelope, 64, 128, 256,
- * 512 or 1024.
- *   KEYCARD_WAY_TARGET_SEED:     seed_in = the seed the target card answered
- *                                to keycard_target_begin;
- *   KEYCARD_WAY_PREVIOUS_RANDOM: seed_out receives the seed to give the target
- *                                (the key card has committed its chain first);
- *   KEYCARD_WAY_STATIC:          first_ctr = the counter the target answered
- *                                (the key must have the STATIC flag).
- * Arguments the way does not use are ignored (may be NULL / 0). Any session
- * open before is ended.
+ * key_no (which must have the ENVELOPE flag; way 01 also STATIC). Needs the
+ * issuer and holder PINs verified. bucket: padded inner size of every
+ * envelope, 64, 128, 256, 512 or 1024. n: target_nonce (and first_ctr, way
+ * 01) as keycard_target_issue_begin gave them; on success the key card's
+ * nonce (and, way 04, the seed) are filled in. The key card has then
+ * committed an ISSUE-BEGIN audit entry (and its advanced previous-random
+ * chain); a session that ends any way but keycard_issue_end leaves an
+ * aborted receipt. Any session open before is ended.
  * Errors: KEYCARD_ERR_NOT_VERIFIED, KEYCARD_ERR_NOT_FOUND (no such key),
- * KEYCARD_ERR_CONDITIONS (key lacks ENVELOPE/STATIC), KEYCARD_ERR_WRONG_DATA,
- * KEYCARD_ERR_ARG, KEYCARD_ERR_PROTOCOL, transport errors.
+ * KEYCARD_ERR_CONDITIONS (key lacks ENVELOPE/STATIC), KEYCARD_ERR_CARD_MEMORY
+ * (audit log full), KEYCARD_ERR_WRONG_DATA, KEYCARD_ERR_ARG,
+ * KEYCARD_ERR_PROTOCOL, transport errors.
+ */
+KEYCARD_API keycard_rc keycard_issue_open(keycard *kc, keycard_issue_way way,
+                                          const uint8_t serial[8], uint8_t key_no,
+                                          unsigned bucket, keycard_issue_nonces *n);
+
+/*
+ * Protocol v1 calls, kept so that old programs get a clear error:
+ * they always return KEYCARD_ERR_VERSION. Use keycard_issue_open and
+ * keycard_target_issue_begin / keycard_target_issue_bind.
  */
 KEYCARD_API keycard_rc keycard_issue_begin(keycard *kc, keycard_issue_way way,
                                            const uint8_t serial[8], uint8_t key_no,
@@ -661,15 +698,27 @@ KEYCARD_API keycard_rc keycard_target_manufacture(keycard_target *t, const uint8
                                                   const keycard_target_key *keys, size_t n);
 
 /*
- * BEGIN ISSUANCE on the target with key key_no.
- *   KEYCARD_WAY_TARGET_SEED:     seed_out receives the target's fresh seed;
- *   KEYCARD_WAY_PREVIOUS_RANDOM: seed_in is the key card's seed;
- *   KEYCARD_WAY_STATIC:          *ctr receives the first counter to use.
- * Unused arguments may be NULL.
+ * BEGIN ISSUANCE on the target with key key_no (first half): the target
+ * answers protocol version 2, its fresh nonce (n->target_nonce) and, way 01,
+ * its next counter (n->first_ctr). Give n to keycard_issue_open next.
  * Errors: KEYCARD_ERR_CONDITIONS (issued, or static not allowed),
- * KEYCARD_ERR_NOT_FOUND (no such key), KEYCARD_ERR_ARG, KEYCARD_ERR_PROTOCOL,
+ * KEYCARD_ERR_NOT_FOUND (no such key), KEYCARD_ERR_VERSION (a target of
+ * another protocol version), KEYCARD_ERR_ARG, KEYCARD_ERR_PROTOCOL,
  * transport errors.
  */
+KEYCARD_API keycard_rc keycard_target_issue_begin(keycard_target *t, keycard_issue_way way,
+                                                  uint8_t key_no, keycard_issue_nonces *n);
+
+/*
+ * BIND (second half): give the target the key card's nonce (and, way 04, the
+ * seed) from n as keycard_issue_open filled it. The target then derives the
+ * session keys and accepts envelopes.
+ * Errors: KEYCARD_ERR_CONDITIONS (no BEGIN before), KEYCARD_ERR_ARG,
+ * transport errors.
+ */
+KEYCARD_API keycard_rc keycard_target_issue_bind(keycard_target *t, const keycard_issue_nonces *n);
+
+/* Protocol v1 call: always KEYCARD_ERR_VERSION (see keycard_target_issue_begin). */
 KEYCARD_API keycard_rc keycard_target_begin(keycard_target *t, keycard_issue_way way,
                                             uint8_t key_no, const uint8_t *seed_in,
                                             uint8_t *seed_out, uint32_t *ctr);

@@ -12,8 +12,12 @@
 #define KC_AID_BYTES 0xF0, 0x4B, 0x45, 0x59, 0x43, 0x41, 0x52, 0x44, 0x00, 0x01
 #define KC_AID_LEN 10
 
-/* Protocol version reported by GET DATA DF03 (major.minor). */
-#define KC_PROTO_VERSION_MAJOR 1
+/*
+ * Protocol version reported by GET DATA DF03 (major.minor). Version 2: both
+ * cards put fresh nonces into every issuance session, AES-SIV envelopes, the
+ * lock bound into the completion MAC, every ISSUE BEGIN audited.
+ */
+#define KC_PROTO_VERSION_MAJOR 2
 #define KC_PROTO_VERSION_MINOR 0
 
 /* Class bytes. Bit 0x10 (command chaining) may be added to either. */
@@ -215,6 +219,17 @@
 #define KC_WAY_TARGET_SEED 0x03
 #define KC_WAY_PREVIOUS_RANDOM 0x04
 
+/*
+ * The target card's COMPLETE ISSUANCE (inner CLA 80, INS 1E, P1 the lock way):
+ * its template must be fixed at provisioning (no host parameter) with at most
+ * KC_ISSUE_LOCK_DATA_MAX data bytes, nothing may follow it in a session, and
+ * its P1 and data are bound into the completion MAC and the receipt.
+ */
+#define KC_TGT_INS_COMPLETE 0x1E
+
+/* ISSUE BEGIN: the target's nonce in, the key card's nonce out (16 bytes each). */
+#define KC_ISSUE_NONCE_LEN 16
+
 /* ISSUE END result byte (also in the receipt). */
 #define KC_ISSUE_COMPLETED 0x00
 #define KC_ISSUE_MAC_MISMATCH 0x01
@@ -222,21 +237,34 @@
 #define KC_ISSUE_MAX_STEPS 64
 #define KC_ISSUE_RECEIPT_TPL_MAX 40
 #define KC_RECEIPT_FLAG_COMMON 0x01
+#define KC_RECEIPT_FLAG_UNCLEAN 0x02 /* ended without ISSUE END (new BEGIN, SELECT, reset, power loss) */
+#define KC_RECEIPT_STEPS_UNKNOWN 0xFF /* steps of a session cut by a reset or power loss */
+#define KC_ISSUE_LOCK_DATA_MAX 16 /* data of a COMPLETE ISSUANCE template (way b: its table) */
 
 /*
- * Audit event of ISSUE END: serial(8) key(1) way(1) flags(1) result(1) steps(1)
- * mac(16) templates. mac: the completion MAC the key card verified (result 00),
- * the one presented that did not verify (01), zeros (02 aborted).
+ * Audit event of ISSUE END (or of a session that ended without it):
+ * serial(8) key(1) way(1) flags(1) result(1) steps(1) mac(16) lock_way(1)
+ * lock_len(1) lock_data(lock_len) templates(as many as fit). mac: the
+ * completion MAC the key card verified (result 00), the one presented that
+ * did not verify (01), zeros (02 aborted). lock_way 0: no COMPLETE ISSUANCE
+ * was wrapped; else its P1 and data, bound into the completion MAC.
  */
 #define KC_AUDIT_EVT_ISSUE_RECEIPT 0x06
 #define KC_RECEIPT_MAC_OFF 13
-#define KC_RECEIPT_TPL_OFF 29
+#define KC_RECEIPT_LOCK_OFF 29
+#define KC_RECEIPT_TPL_OFF(lock_len) (31 + (lock_len))
+/*
+ * Audit event of ISSUE BEGIN, in the commit that opens the session:
+ * serial(8) key(1) way(1) flags(1) bucket(2) key card nonce(16).
+ */
+#define KC_AUDIT_EVT_ISSUE_BEGIN 0x08
+#define KC_ISSUE_BEGIN_EVT_LEN 29
 
 /* Largest command data field the card accepts (after chaining). */
 #define KC_APDU_MAX_DATA 4096
 /*
  * Largest response data field the card returns: room for a whole card's
- * batched WRAP (standard.json: 31 envelopes of 2 + 287 bytes, 18 more for the
+ * batched WRAP (standard.json: 31 envelopes of 2 + 285 bytes, 18 more for the
  * secure channel, ~9 KiB). The firmware writes it into the caller's I/O
  * buffer; nothing of the card's own RAM is sized by it.
  */

@@ -41,10 +41,9 @@ typedef struct kc_cmd {
 #define STATUS_BLOB_LEN 33   /* C1 08 . C5 01 . C6 02 . C7 03 . C8 06 . C9 01 . */
 #define IDENTITY_TBS_LEN 77  /* C1 08 serial C2 41 pub */
 #define IDENTITY_BLOB_LEN 143 /* the above, C3 40 sig */
-#define ISSUE_BEGIN_LC_MIN 11 /* serial key bucket (way 04) */
-#define ISSUE_BEGIN_LC_MAX 27 /* ... seed(16) (way 03) */
+#define ISSUE_BEGIN_LC_MIN 27 /* serial key bucket Nt (ways 03, 04) */
+#define ISSUE_BEGIN_LC_MAX 31 /* ... first counter(4) (way 01) */
 #define ISSUE_END_LC_MAX (1 + 2 * KC_ISSUE_MAX_STEPS + 16) /* n SWs MAC */
-#define ISSUE_SEED_LEN 16 /* way 04 answer: the seed */
 
 /* ---- status words ------------------------------------------------------ */
 
@@ -706,12 +705,9 @@ static uint16_t h_issue_begin(kc_keycard *kc, const kc_apdu *a, uint8_t *out, si
     uint16_t sw = issue_ready(kc);
     if (sw != KC_SW_OK)
         return sw;
-    /* Way 04 commits its chain before answering: refuse a too small Le first. */
-    if (a->p1 == KC_WAY_PREVIOUS_RANDOM && cap < ISSUE_SEED_LEN) {
-        kc_issue_close(&kc->issue); /* a refused BEGIN still ends the session before it */
-        return KC_SW_WRONG_LENGTH;
-    }
-    return issue_sw(kc_issue_begin(&kc->issue, &kc->store, a->p1, a->data, a->lc, out, out_len));
+    /* BEGIN commits before answering: kc_issue_begin refuses a too small Le first. */
+    return issue_sw(kc_issue_begin(&kc->issue, &kc->store, &kc->hw, a->p1, a->data, a->lc, out,
+                                   cap, out_len));
 }
 
 static uint16_t h_issue_wrap(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,

@@ -421,3 +421,116 @@ int kc_crypto_aes256_gcm_open(const uint8_t key[32], const uint8_t iv[12], const
         kc_wipe(out, len);
     return rc;
 }
+
+/* ---- AES-SIV (RFC 5297) ---------------------------------------------------- */
+
+/* Doubling in GF(2^128) (RFC 5297 section 2.3), without a secret-dependent branch. */
+static void siv_dbl(uint8_t b[16])
+{
+    uint8_t carry = (uint8_t)(b[0] >> 7);
+    for (int i = 0; i < 15; i++)
+        b[i] = (uint8_t)((b[i] << 1) | (b[i + 1] >> 7));
+    b[15] = (uint8_t)((b[15] << 1) ^ (0x87 & (uint8_t)-carry));
+}
+
+/* S2V(K1, ad_1, ..., ad_n, msg) into v. */
+static int siv_s2v(const uint8_t *k1, size_t klen, const kc_iov *ad, size_t n_ad,
+                   const uint8_t *msg, size_t len, uint8_t v[16])
+{
+    static const uint8_t zero[16];
+    uint8_t d[16], m[16], last[16];
+    int rc = kc_crypto_aes_cmac(k1, klen, zero, sizeof zero, d);
+
+    for (size_t i = 0; rc == 0 && i < n_ad; i++) {
+        rc = kc_crypto_aes_cmac(k1, klen, ad[i].p, ad[i].len, m);
+        siv_dbl(d);
+        for (int j = 0; j < 16; j++)
+            d[j] ^= m[j];
+    }
+    if (rc == 0 && len >= 16) {
+        /* T = msg xorend D: only the last block changes. */
+        for (int j = 0; j < 16; j++)
+            last[j] = msg[len - 16 + j] ^ d[j];
+        kc_iov parts[2] = {{msg, len - 16}, {last, 16}};
+        rc = kc_crypto_aes_cmac_v(k1, klen, parts, 2, v);
+    } else if (rc == 0) {
+        /* T = dbl(D) xor pad(msg), pad = msg || 80 00.. */
+        siv_dbl(d);
+        memset(last, 0, sizeof last);
+        if (len)
+            memcpy(last, msg, len);
+        last[len] = 0x80;
+        for (int j = 0; j < 16; j++)
+            last[j] ^= d[j];
+        rc = kc_crypto_aes_cmac(k1, klen, last, 16, v);
+    }
+    kc_wipe(d, sizeof d);
+    kc_wipe(m, sizeof m);
+    kc_wipe(last, sizeof last);
+    if (rc)
+        kc_wipe(v, 16);
+    return rc;
+}
+
+/* AES-CTR under K2 from the synthetic IV with bits 31 and 63 cleared. */
+static int siv_ctr(const uint8_t *k2, size_t klen, const uint8_t v[16], const uint8_t *in,
+                   size_t len, uint8_t *out)
+{
+    mbedtls_aes_context aes;
+    uint8_t ctr[16], stream[16];
+    size_t off = 0;
+    int rc;
+
+    memcpy(ctr, v, 16);
+    ctr[8] &= 0x7F;
+    ctr[12] &= 0x7F;
+    mbedtls_aes_init(&aes);
+    rc = mbedtls_aes_setkey_enc(&aes, k2, (unsigned)(klen * 8));
+    if (rc == 0)
+        rc = mbedtls_aes_crypt_ctr(&aes, len, &off, ctr, stream, in, out);
+    mbedtls_aes_free(&aes);
+    kc_wipe(stream, sizeof stream);
+    kc_wipe(ctr, sizeof ctr);
+    return rc ? KC_ERR_CRYPTO : 0;
+}
+
+int kc_crypto_aes_siv_seal(const uint8_t *key, size_t key_len, const kc_iov *ad, size_t n_ad,
+                           const uint8_t *in, size_t len, uint8_t *out, uint8_t v[16])
+{
+    size_t h = key_len / 2;
+    int rc;
+
+    if (!key || (key_len != 32 && key_len != 64) || (n_ad && !ad) || (len && (!in || !out)) ||
+        !v)
+        return KC_ERR_ARG;
+    rc = siv_s2v(key, h, ad, n_ad, in, len, v);
+    if (rc == 0)
+        rc = siv_ctr(key + h, h, v, in, len, out);
+    if (rc) {
+        if (len)
+            kc_wipe(out, len);
+        kc_wipe(v, 16);
+    }
+    return rc;
+}
+
+int kc_crypto_aes_siv_open(const uint8_t *key, size_t key_len, const kc_iov *ad, size_t n_ad,
+                           const uint8_t *in, size_t len, const uint8_t v[16], uint8_t *out)
+{
+    uint8_t want[16];
+    size_t h = key_len / 2;
+    int rc;
+
+    if (!key || (key_len != 32 && key_len != 64) || (n_ad && !ad) || (len && (!in || !out)) ||
+        !v)
+        return KC_ERR_ARG;
+    rc = siv_ctr(key + h, h, v, in, len, out);
+    if (rc == 0)
+        rc = siv_s2v(key, h, ad, n_ad, out, len, want);
+    if (rc == 0 && !kc_ct_equal(want, v, 16))
+        rc = KC_ERR_AUTH;
+    kc_wipe(want, sizeof want);
+    if (rc && len)
+        kc_wipe(out, len);
+    return rc;
+}

@@ -125,4 +125,24 @@ int kc_crypto_aes256_gcm_open(const uint8_t key[32], const uint8_t iv[12], const
                               size_t aad_len, const uint8_t *in, size_t len,
                               const uint8_t tag[16], uint8_t *out);
 
+/*
+ * Deterministic authenticated encryption AES-SIV (RFC 5297) with one or more
+ * associated-data strings: key is K1 || K2 (32 bytes: AES-128-SIV, 64 bytes:
+ * AES-256-SIV), V = S2V(K1, ad..., in) is the 16-byte synthetic IV and tag,
+ * out = AES-CTR(K2, V with bits 31 and 63 cleared, in). A repeated (key,
+ * input) reveals only that the two inputs are equal. out may equal in.
+ * Returns 0, KC_ERR_ARG (key_len, NULL pointers), KC_ERR_CRYPTO (out and v
+ * wiped).
+ */
+int kc_crypto_aes_siv_seal(const uint8_t *key, size_t key_len, const kc_iov *ad, size_t n_ad,
+                           const uint8_t *in, size_t len, uint8_t *out, uint8_t v[16]);
+
+/*
+ * AES-SIV decryption: out = CTR(K2, v, in), then S2V over ad and out is
+ * compared with v in constant time; on any failure out (len bytes) is wiped.
+ * out may equal in. Returns 0, KC_ERR_AUTH, KC_ERR_ARG, KC_ERR_CRYPTO.
+ */
+int kc_crypto_aes_siv_open(const uint8_t *key, size_t key_len, const kc_iov *ad, size_t n_ad,
+                           const uint8_t *in, size_t len, const uint8_t v[16], uint8_t *out);
+
 #endif /* KC_CRYPTO_H */

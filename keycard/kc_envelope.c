@@ -46,19 +46,33 @@ int kc_env_diversify(const uint8_t *master, size_t master_len, const uint8_t ser
     return kc_crypto_kdf(master, master_len, "keycard/diversify", serial, 8, kcard, master_len);
 }
 
-int kc_env_chain_seed(const uint8_t *kcard, size_t kcard_len, const uint8_t serial[8],
-                      const uint8_t seed[16], uint8_t r0[32])
+void kc_env_session_ctx(uint8_t out[KC_ENV_SCTX_LEN], const uint8_t serial[8],
+                        const uint8_t nt[16], const uint8_t nk[16], const uint8_t seed[16])
 {
-    uint8_t ctx[24];
-    int rc;
+    memcpy(out, serial, 8);
+    memcpy(out + 8, nt, 16);
+    memcpy(out + 24, nk, 16);
+    if (seed)
+        memcpy(out + 40, seed, 16);
+    else
+        memset(out + 40, 0, 16);
+}
 
-    if (!serial || !seed)
+int kc_env_chain_seed(const uint8_t *kcard, size_t kcard_len, const uint8_t sctx[KC_ENV_SCTX_LEN],
+                      uint8_t r0[32])
+{
+    if (!sctx)
         return KC_ERR_ARG;
-    memcpy(ctx, serial, 8);
-    memcpy(ctx + 8, seed, 16);
-    rc = kc_crypto_kdf(kcard, kcard_len, "keycard/chain-seed", ctx, sizeof ctx, r0, 32);
-    kc_wipe(ctx, sizeof ctx); /* the seed is secret in previous-random mode */
-    return rc;
+    return kc_crypto_kdf(kcard, kcard_len, "keycard/v2/chain-seed", sctx, KC_ENV_SCTX_LEN, r0, 32);
+}
+
+int kc_env_static_base(const uint8_t *kcard, size_t kcard_len,
+                       const uint8_t sctx[KC_ENV_SCTX_LEN], uint8_t base[32])
+{
+    if (!sctx)
+        return KC_ERR_ARG;
+    return kc_crypto_kdf(kcard, kcard_len, "keycard/v2/static-base", sctx, KC_ENV_SCTX_LEN, base,
+                         32);
 }
 
 int kc_env_chain_step(uint8_t r[32], const uint8_t serial[8], uint32_t c)
@@ -83,8 +97,8 @@ int kc_env_static_key(const uint8_t *kcard, size_t kcard_len, const uint8_t seri
     return kc_crypto_kdf(kcard, kcard_len, "keycard/static", ctx, sizeof ctx, r, 32);
 }
 
-int kc_env_keys(const uint8_t r[32], const uint8_t serial[8], uint32_t c, uint8_t kenv[32],
-                uint8_t kresp[16])
+int kc_env_keys(const uint8_t r[32], const uint8_t serial[8], uint32_t c,
+                uint8_t kenv[KC_ENV_KENV_LEN], uint8_t kresp[16])
 {
     uint8_t ctx[12];
     int rc = 0;
@@ -93,19 +107,17 @@ int kc_env_keys(const uint8_t r[32], const uint8_t serial[8], uint32_t c, uint8_
         return KC_ERR_ARG;
     serial_ctr(ctx, serial, c);
     if (kenv)
-        rc = kc_crypto_kdf(r, 32, "keycard/envelope", ctx, sizeof ctx, kenv, 32);
+        rc = kc_crypto_kdf(r, 32, "keycard/v2/envelope", ctx, sizeof ctx, kenv, KC_ENV_KENV_LEN);
     if (rc == 0 && kresp)
         rc = kc_crypto_kdf(r, 32, "keycard/response", ctx, sizeof ctx, kresp, 16);
     if (rc && kenv)
-        kc_wipe(kenv, 32);
+        kc_wipe(kenv, KC_ENV_KENV_LEN);
     return rc;
 }
 
-/* IV = [c]_4 || 8 zero bytes; AAD = 84 C2 00 00 || serial || [c]_4. */
-static void iv_aad(uint8_t iv[12], uint8_t aad[16], const uint8_t serial[8], uint32_t c)
+/* The associated data of envelope c: AD = 84 C2 00 00 || serial || [c]_4. */
+static void env_ad(uint8_t aad[16], const uint8_t serial[8], uint32_t c)
 {
-    memset(iv, 0, 12);
-    put_be32(iv, c);
     aad[0] = KC_ENV_CLA;
     aad[1] = KC_ENV_INS;
     aad[2] = 0x00;
@@ -119,7 +131,8 @@ int kc_env_seal(const uint8_t r[32], const uint8_t serial[8], uint32_t c, size_t
                 size_t *apdu_len)
 {
     uint8_t pt[KC_ENV_BUCKET_MAX]; /* worst case: the largest bucket */
-    uint8_t kenv[32], iv[12], aad[16];
+    uint8_t kenv[KC_ENV_KENV_LEN], aad[16];
+    kc_iov ad = {aad, sizeof aad};
     size_t n, total, off;
     int rc;
 
@@ -156,11 +169,11 @@ int kc_env_seal(const uint8_t r[32], const uint8_t serial[8], uint32_t c, size_t
         off = 7;
     }
     put_be32(apdu + off, c);
-    iv_aad(iv, aad, serial, c);
+    env_ad(aad, serial, c);
     rc = kc_env_keys(r, serial, c, kenv, NULL);
     if (rc == 0)
-        rc = kc_crypto_aes256_gcm_seal(kenv, iv, aad, sizeof aad, pt, bucket, apdu + off + 4,
-                                       apdu + off + 4 + bucket);
+        rc = kc_crypto_aes_siv_seal(kenv, sizeof kenv, &ad, 1, pt, bucket, apdu + off + 4,
+                                    apdu + off + 4 + bucket);
     /* Le: 00 short, 00 00 extended (maximum response length). */
     memset(apdu + off + n, 0, total - off - n);
     kc_wipe(pt, bucket);
@@ -207,20 +220,21 @@ static int open_body(const uint8_t r[32], const uint8_t serial[8], uint32_t expe
                      size_t *data_len)
 {
     uint8_t pt[KC_ENV_BUCKET_MAX]; /* worst case: the largest bucket */
-    uint8_t kenv[32], iv[12], aad[16], acc = 0;
+    uint8_t kenv[KC_ENV_KENV_LEN], aad[16], acc = 0;
+    kc_iov ad = {aad, sizeof aad};
     size_t inner, i;
     int rc;
 
-    /* The counter is also in the IV and AAD; checking it first names the fault. */
+    /* The counter is also in the key and the AD; checking it first names the fault. */
     if (get_be32(body) != expected_c)
         return KC_ERR_ENV_COUNTER;
-    iv_aad(iv, aad, serial, expected_c);
+    env_ad(aad, serial, expected_c);
     rc = kc_env_keys(r, serial, expected_c, kenv, NULL);
     if (rc == 0)
-        rc = kc_crypto_aes256_gcm_open(kenv, iv, aad, sizeof aad, body + 4, b, body + 4 + b, pt);
+        rc = kc_crypto_aes_siv_open(kenv, sizeof kenv, &ad, 1, body + 4, b, body + 4 + b, pt);
     kc_wipe(kenv, sizeof kenv);
     if (rc)
-        return rc; /* gcm_open wiped pt */
+        return rc; /* siv_open wiped pt */
 
     /* Authentic: now the inner length and padding must be exact. */
     inner = ((size_t)pt[4] << 8) | pt[5];
@@ -358,22 +372,13 @@ int kc_env_resp_verify(const uint8_t r[32], const uint8_t serial[8], uint32_t ex
     return 0;
 }
 
-int kc_env_completion_key(const uint8_t *kcard, size_t kcard_len, const uint8_t serial[8],
-                          const uint8_t seed[16], uint8_t kcomp[16])
+int kc_env_completion_key(const uint8_t *kcard, size_t kcard_len,
+                          const uint8_t sctx[KC_ENV_SCTX_LEN], uint8_t kcomp[16])
 {
-    uint8_t ctx[24];
-    int rc;
-
-    if (!serial)
+    if (!sctx)
         return KC_ERR_ARG;
-    memcpy(ctx, serial, 8);
-    if (seed)
-        memcpy(ctx + 8, seed, 16);
-    else
-        memset(ctx + 8, 0, 16); /* static mode has no seed */
-    rc = kc_crypto_kdf(kcard, kcard_len, "keycard/completion", ctx, sizeof ctx, kcomp, 16);
-    kc_wipe(ctx, sizeof ctx);
-    return rc;
+    return kc_crypto_kdf(kcard, kcard_len, "keycard/v2/completion", sctx, KC_ENV_SCTX_LEN, kcomp,
+                         16);
 }
 
 int kc_env_transcript_init(kc_env_transcript *t)
@@ -402,18 +407,25 @@ int kc_env_transcript_update(kc_env_transcript *t, uint32_t c, const uint8_t sw[
 }
 
 int kc_env_transcript_final(kc_env_transcript *t, const uint8_t kcomp[16],
-                            const uint8_t serial[8], uint8_t mac[16])
+                            const uint8_t serial[8], uint8_t lock_way, const uint8_t *lock_data,
+                            size_t lock_len, uint8_t mac[16])
 {
-    uint8_t h[32], n[4];
+    uint8_t h[32], n[4], lk[2];
     int rc;
 
-    if (!t || !kcomp || !serial || !mac)
+    if (!t || !kcomp || !serial || !mac || lock_len > KC_ENV_LOCK_DATA_MAX ||
+        (lock_len && !lock_data)) {
+        if (t)
+            kc_wipe(t, sizeof *t);
         return KC_ERR_ARG;
+    }
     rc = kc_crypto_sha256_final(&t->h, h);
     put_be32(n, t->n);
+    lk[0] = lock_way;
+    lk[1] = (uint8_t)lock_len;
     if (rc == 0) {
-        kc_iov parts[3] = {{serial, 8}, {n, 4}, {h, 32}};
-        rc = kc_crypto_aes_cmac_v(kcomp, 16, parts, 3, mac);
+        kc_iov parts[5] = {{serial, 8}, {n, 4}, {h, 32}, {lk, 2}, {lock_data, lock_len}};
+        rc = kc_crypto_aes_cmac_v(kcomp, 16, parts, 5, mac);
     }
     kc_wipe(t, sizeof *t);
     kc_wipe(h, sizeof h);

@@ -27,7 +27,10 @@
 #define KC_ENV_SERIAL_LEN 8
 #define KC_ENV_SEED_LEN 16
 #define KC_ENV_R_LEN 32    /* chain value R_c */
-#define KC_ENV_KENV_LEN 32 /* AES-256-GCM key of one envelope */
+#define KC_ENV_NONCE_LEN 16 /* Nt (target) and Nk (key card): fresh per session */
+#define KC_ENV_SCTX_LEN 56  /* session context serial || Nt || Nk || seed */
+#define KC_ENV_KENV_LEN 64  /* AES-256-SIV key (K1 || K2) of one envelope */
+#define KC_ENV_LOCK_DATA_MAX 32 /* data of a COMPLETE ISSUANCE bound in the completion MAC */
 #define KC_ENV_KRESP_LEN 16
 #define KC_ENV_MAC_LEN 16
 #define KC_ENV_TAG_LEN 16
@@ -60,11 +63,28 @@ int kc_env_diversify(const uint8_t *master, size_t master_len, const uint8_t ser
                      uint8_t *kcard);
 
 /*
- * Start of the chain: R_0 = KDF(kcard, "keycard/chain-seed", serial || seed, 256).
+ * Session context of protocol v2, bound into every key of the session:
+ * sctx = serial || Nt || Nk || seed, Nt the target's fresh nonce, Nk the key
+ * card's fresh nonce, seed the previous-random seed of way 04 (NULL: 16 zero
+ * bytes, ways 01 and 03). Because both cards put fresh random into it, no
+ * key of a session can repeat whatever the host relays.
+ */
+void kc_env_session_ctx(uint8_t out[KC_ENV_SCTX_LEN], const uint8_t serial[8],
+                        const uint8_t nt[16], const uint8_t nk[16], const uint8_t seed[16]);
+
+/*
+ * Start of the chain: R_0 = KDF(kcard, "keycard/v2/chain-seed", sctx, 256).
  * kcard_len is 16 or 32. Returns 0, KC_ERR_ARG, KC_ERR_CRYPTO.
  */
-int kc_env_chain_seed(const uint8_t *kcard, size_t kcard_len, const uint8_t serial[8],
-                      const uint8_t seed[16], uint8_t r0[32]);
+int kc_env_chain_seed(const uint8_t *kcard, size_t kcard_len, const uint8_t sctx[KC_ENV_SCTX_LEN],
+                      uint8_t r0[32]);
+
+/*
+ * Static-mode session key: B = KDF(kcard, "keycard/v2/static-base", sctx, 256);
+ * R_c = kc_env_static_key(B, 32, serial, c). Returns 0, KC_ERR_ARG, KC_ERR_CRYPTO.
+ */
+int kc_env_static_base(const uint8_t *kcard, size_t kcard_len,
+                       const uint8_t sctx[KC_ENV_SCTX_LEN], uint8_t base[32]);
 
 /*
  * One chain step in place: r holds R_{c-1} on entry and R_c on return,
@@ -74,20 +94,21 @@ int kc_env_chain_seed(const uint8_t *kcard, size_t kcard_len, const uint8_t seri
 int kc_env_chain_step(uint8_t r[32], const uint8_t serial[8], uint32_t c);
 
 /*
- * R_c of static mode (no chain; patent ways 1 and 2):
- * R_c = KDF(kcard, "keycard/static", serial || [c]_4, 256). c >= 1.
+ * R_c of static mode (no chain; patent ways 1 and 2), from the session's
+ * static base B (kc_env_static_base):
+ * R_c = KDF(B, "keycard/static", serial || [c]_4, 256). c >= 1.
  * Returns 0, KC_ERR_ARG, KC_ERR_CRYPTO.
  */
 int kc_env_static_key(const uint8_t *kcard, size_t kcard_len, const uint8_t serial[8],
                       uint32_t c, uint8_t r[32]);
 
 /*
- * The two keys of envelope c: Kenv = KDF(R_c, "keycard/envelope", serial || [c]_4, 256),
- * Kresp = KDF(R_c, "keycard/response", serial || [c]_4, 128). Either output may
- * be NULL when not wanted. Returns 0, KC_ERR_CRYPTO.
+ * The two keys of envelope c: Kenv = KDF(R_c, "keycard/v2/envelope", serial || [c]_4, 512)
+ * (an AES-256-SIV key), Kresp = KDF(R_c, "keycard/response", serial || [c]_4, 128).
+ * Either output may be NULL when not wanted. Returns 0, KC_ERR_CRYPTO.
  */
-int kc_env_keys(const uint8_t r[32], const uint8_t serial[8], uint32_t c, uint8_t kenv[32],
-                uint8_t kresp[16]);
+int kc_env_keys(const uint8_t r[32], const uint8_t serial[8], uint32_t c,
+                uint8_t kenv[KC_ENV_KENV_LEN], uint8_t kresp[16]);
 
 /*
  * Build the ENVELOPE APDU of counter c for the inner command hdr (CLA INS P1 P2)
@@ -165,11 +186,11 @@ typedef struct kc_env_transcript {
 } kc_env_transcript;
 
 /*
- * Completion key: Kcomp = KDF(kcard, "keycard/completion", serial || seed, 128);
- * seed NULL means static mode (16 zero bytes). Returns 0, KC_ERR_ARG, KC_ERR_CRYPTO.
+ * Completion key: Kcomp = KDF(kcard, "keycard/v2/completion", sctx, 128).
+ * Returns 0, KC_ERR_ARG, KC_ERR_CRYPTO.
  */
-int kc_env_completion_key(const uint8_t *kcard, size_t kcard_len, const uint8_t serial[8],
-                          const uint8_t seed[16], uint8_t kcomp[16]);
+int kc_env_completion_key(const uint8_t *kcard, size_t kcard_len,
+                          const uint8_t sctx[KC_ENV_SCTX_LEN], uint8_t kcomp[16]);
 
 /* Start an empty transcript. Returns 0 or KC_ERR_CRYPTO. */
 int kc_env_transcript_init(kc_env_transcript *t);
@@ -181,12 +202,16 @@ int kc_env_transcript_init(kc_env_transcript *t);
 int kc_env_transcript_update(kc_env_transcript *t, uint32_t c, const uint8_t sw[2]);
 
 /*
- * Completion MAC = AES-CMAC(kcomp, serial || [n]_4 || H), H the transcript hash,
- * n the number of envelopes recorded. Ends the transcript (its state is wiped).
+ * Completion MAC = AES-CMAC(kcomp, serial || [n]_4 || H || lock_way || [len]_1 ||
+ * lock_data), H the transcript hash, n the number of envelopes recorded,
+ * lock_way (P1) and lock_data (at most KC_ENV_LOCK_DATA_MAX bytes) those of
+ * the COMPLETE ISSUANCE that locked the card: the lock is bound into the
+ * proof. Ends the transcript (its state is wiped, also on error).
  * Returns 0, KC_ERR_ARG, KC_ERR_CRYPTO.
  */
 int kc_env_transcript_final(kc_env_transcript *t, const uint8_t kcomp[16],
-                            const uint8_t serial[8], uint8_t mac[16]);
+                            const uint8_t serial[8], uint8_t lock_way, const uint8_t *lock_data,
+                            size_t lock_len, uint8_t mac[16]);
 
 /*
  * Previous-random chain step of the key card for the card with this serial:

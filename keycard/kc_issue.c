@@ -27,6 +27,12 @@ static uint32_t get_be(const uint8_t *p, size_t n)
     return v;
 }
 
+/* The target's COMPLETE ISSUANCE (80 1E): the lock. */
+static int is_complete(const uint8_t hdr[4])
+{
+    return hdr[0] == KC_CLA_PROP && hdr[1] == KC_TGT_INS_COMPLETE;
+}
+
 void kc_issue_close(kc_issue_session *s)
 {
     if (s != NULL)
@@ -125,6 +131,15 @@ int kc_issue_key_put(kc_store *st, uint8_t n, const uint8_t *d, size_t len)
     return rc;
 }
 
+/* 1 when every item of t is FIXED: the template takes no host parameter. */
+static int all_fixed(const kc_template *t)
+{
+    for (size_t off = 0; off < t->items_len; off += 2u + t->items[off + 1])
+        if (t->items[off] != KC_TPL_ITEM_FIXED)
+            return 0;
+    return 1;
+}
+
 int kc_issue_template_put(kc_store *st, uint8_t n, const uint8_t *d, size_t len)
 {
     kc_template t;
@@ -132,6 +147,9 @@ int kc_issue_template_put(kc_store *st, uint8_t n, const uint8_t *d, size_t len)
     if (st == NULL)
         return KC_ERR_ARG;
     if (n < KC_NUMBER_MIN || n > KC_NUMBER_MAX || kc_template_parse(&t, d, len) != 0)
+        return KC_ERR_BAD_DATA;
+    /* The lock is the issuer's decision, never the issuing PC's: fixed, and short. */
+    if (is_complete(t.hdr) && (!all_fixed(&t) || t.max_data > KC_ISSUE_LOCK_DATA_MAX))
         return KC_ERR_BAD_DATA;
     return kc_store_put(st, KC_KEY_TEMPLATE(n), d, len);
 }
@@ -227,40 +245,116 @@ static int card_key(const key_rec *k, const uint8_t serial[8], uint8_t *out)
     return kc_env_diversify(k->key, k->key_len, serial, out);
 }
 
-int kc_issue_begin(kc_issue_session *s, kc_store *st, uint8_t way, const uint8_t *d,
-                   size_t len, uint8_t seed_out[16], size_t *out_len)
+/* A receipt: serial key way flags result steps mac lock templates (keycard_proto.h). */
+static size_t receipt_build(uint8_t *rec, const uint8_t serial[8], uint8_t key_no, uint8_t way,
+                            uint8_t flags, uint8_t result, uint8_t steps, const uint8_t *mac,
+                            const kc_issue_session *s)
 {
-    uint8_t kcard[32], seed[16], p[32];
-    const uint8_t *serial = d;
+    size_t ll = s ? s->lock_len : 0, off, nt = 0;
+
+    memcpy(rec, serial, 8);
+    rec[8] = key_no;
+    rec[9] = way;
+    rec[10] = flags;
+    rec[11] = result;
+    rec[12] = steps;
+    if (mac)
+        memcpy(rec + KC_RECEIPT_MAC_OFF, mac, 16);
+    else
+        memset(rec + KC_RECEIPT_MAC_OFF, 0, 16);
+    rec[KC_RECEIPT_LOCK_OFF] = s ? s->lock_way : 0;
+    rec[KC_RECEIPT_LOCK_OFF + 1] = (uint8_t)ll;
+    if (ll)
+        memcpy(rec + KC_RECEIPT_LOCK_OFF + 2, s->lock_data, ll);
+    off = KC_RECEIPT_TPL_OFF(ll);
+    if (s) {
+        nt = s->n;
+        if (nt > KC_AUDIT_DATA_MAX - off)
+            nt = KC_AUDIT_DATA_MAX - off; /* the first templates, as many as fit */
+        memcpy(rec + off, s->tpl, nt);
+    }
+    return off + nt;
+}
+
+/*
+ * The session the store still marks open (its BEGIN was committed, no receipt
+ * yet) gets an "aborted, unclean" receipt, and the mark goes, in one commit.
+ * s: the RAM session of that BEGIN when this power cycle still has it (its
+ * step count and templates go into the receipt), else NULL (steps unknown).
+ * Called by the next ISSUE BEGIN, not at power-up: until then the mark and
+ * the BEGIN entry in the log say that the session never ended cleanly.
+ */
+static int close_marked(kc_store *st, const kc_hw *hw, const kc_issue_session *s)
+{
+    uint8_t mark[11], rec[KC_AUDIT_DATA_MAX];
+    size_t n, rl;
+    int rc;
+
+    if (kc_store_read(st, KC_KEY_ISSUE_OPEN, mark, sizeof(mark), &n) != 0)
+        return 0; /* no session left open */
+    if (n != sizeof(mark))
+        return KC_ERR_CORRUPT;
+    if (s && (!s->open || memcmp(s->serial, mark, 8) != 0))
+        s = NULL;
+    rl = receipt_build(rec, mark, mark[8], mark[9], mark[10] | KC_RECEIPT_FLAG_UNCLEAN,
+                       KC_ISSUE_ABORTED, s ? s->n : KC_RECEIPT_STEPS_UNKNOWN, NULL, s);
+    if ((rc = kc_store_begin(st)) != 0)
+        return rc;
+    if ((rc = kc_audit_append(st, hw, KC_AUDIT_EVT_ISSUE_RECEIPT, rec, rl)) != 0 ||
+        (rc = kc_store_delete(st, KC_KEY_ISSUE_OPEN)) != 0 ||
+        (rc = kc_store_commit(st)) != 0) {
+        kc_store_abort(st);
+        return rc;
+    }
+    return 0;
+}
+
+int kc_issue_begin(kc_issue_session *s, kc_store *st, const kc_hw *hw, uint8_t way,
+                   const uint8_t *d, size_t len, uint8_t *out, size_t cap, size_t *out_len)
+{
+    uint8_t kcard[32], seed[16], p[32], nk[KC_ISSUE_NONCE_LEN], sctx[KC_ENV_SCTX_LEN];
+    uint8_t evt[KC_ISSUE_BEGIN_EVT_LEN], mark[11];
+    const uint8_t *serial = d, *nt = d + 11;
     key_rec k;
-    size_t need, plen;
+    size_t need, plen, answer;
     uint32_t c0 = 1;
     int rc;
 
-    if (s == NULL || st == NULL || (d == NULL && len) || seed_out == NULL || out_len == NULL)
+    if (s == NULL || st == NULL || hw == NULL || (d == NULL && len) || out == NULL ||
+        out_len == NULL)
         return KC_ERR_ARG;
-    kc_issue_close(s); /* a new BEGIN replaces any session */
     *out_len = 0;
-    /* Full-log policy: no issuance whose receipt might find no room. */
-    if ((rc = kc_audit_room(st, KC_AUDIT_EVT_UNLOCK)) != 0)
-        return rc;
-    need = way == KC_WAY_STATIC ? 15 : way == KC_WAY_TARGET_SEED ? 27
-                                   : way == KC_WAY_PREVIOUS_RANDOM ? 11 : 0;
-    if (need == 0 || len != need)
-        return KC_ERR_BAD_DATA;
-    size_t bucket = get_be(d + 9, 2);
-    if (!kc_env_bucket_valid(bucket))
-        return KC_ERR_BAD_DATA;
-    if (way == KC_WAY_STATIC) {
-        c0 = get_be(d + 11, 4);
+    /* Everything checked before anything is written: a refused BEGIN changes no flash. */
+    need = way == KC_WAY_STATIC ? 31 : (way == KC_WAY_TARGET_SEED ||
+                                        way == KC_WAY_PREVIOUS_RANDOM) ? 27 : 0;
+    answer = KC_ISSUE_NONCE_LEN + (way == KC_WAY_PREVIOUS_RANDOM ? sizeof(seed) : 0);
+    rc = need == 0 || len != need ? KC_ERR_BAD_DATA : cap < answer ? KC_ERR_ISSUE_ROOM : 0;
+    if (rc == 0 && !kc_env_bucket_valid(get_be(d + 9, 2)))
+        rc = KC_ERR_BAD_DATA;
+    if (rc == 0 && way == KC_WAY_STATIC) {
+        c0 = get_be(d + 27, 4);
         /* room for a whole session of counters without wrapping */
         if (c0 == 0 || c0 > UINT32_MAX - KC_ISSUE_MAX_STEPS)
-            return KC_ERR_BAD_DATA;
+            rc = KC_ERR_BAD_DATA;
     }
-    if ((rc = key_load(st, d[8], &k)) != 0)
+    if (rc == 0)
+        rc = key_load(st, d[8], &k);
+    if (rc == 0 && (!(k.flags & KC_KEYF_ENVELOPE) ||
+                    (way == KC_WAY_STATIC && !(k.flags & KC_KEYF_STATIC))))
+        rc = KC_ERR_STATE;
+    /* A session this BEGIN replaces leaves its receipt (its own commit) when BEGIN is good. */
+    if (rc == 0)
+        rc = close_marked(st, hw, s);
+    kc_issue_close(s);
+    /* Full-log policy: no issuance whose receipt might find no room. */
+    if (rc == 0)
+        rc = kc_audit_room(st, KC_AUDIT_EVT_UNLOCK);
+    if (rc)
         return rc;
-    if (!(k.flags & KC_KEYF_ENVELOPE) || (way == KC_WAY_STATIC && !(k.flags & KC_KEYF_STATIC)))
-        return KC_ERR_STATE;
+    size_t bucket = get_be(d + 9, 2);
+    /* The key card's own fresh input: no session key can repeat, whatever the host sends. */
+    if (hw->rng(hw->ctx, nk, sizeof(nk)) != 0)
+        return KC_ERR_RNG;
     if (way == KC_WAY_PREVIOUS_RANDOM) {
         if (kc_store_read(st, KC_KEY_CHAIN_STATE, p, sizeof(p), &plen) != 0 ||
             plen != sizeof(p)) {
@@ -268,46 +362,63 @@ int kc_issue_begin(kc_issue_session *s, kc_store *st, uint8_t way, const uint8_t
             return KC_ERR_STATE;
         }
         rc = kc_env_prev_random(p, serial, seed, p);
-        /* P' on flash before anything derived from P leaves the card. */
-        if (rc == 0)
-            rc = kc_store_put1(st, KC_KEY_CHAIN_STATE, p, sizeof(p));
-        kc_wipe(p, sizeof(p));
         if (rc) {
-            kc_wipe(seed, sizeof(seed));
+            kc_wipe(p, sizeof(p));
             return rc;
         }
-    } else if (way == KC_WAY_TARGET_SEED) {
-        memcpy(seed, d + 11, sizeof(seed));
     }
 
     rc = card_key(&k, serial, kcard);
-    if (rc == 0 && way == KC_WAY_STATIC) {
-        memcpy(s->secret, kcard, k.key_len); /* R_c is derived per envelope */
-        rc = kc_env_completion_key(kcard, k.key_len, serial, NULL, s->kcomp);
-    } else if (rc == 0) {
-        rc = kc_env_chain_seed(kcard, k.key_len, serial, seed, s->secret);
-        if (rc == 0)
-            rc = kc_env_completion_key(kcard, k.key_len, serial, seed, s->kcomp);
-    }
+    kc_env_session_ctx(sctx, serial, nt, nk, way == KC_WAY_PREVIOUS_RANDOM ? seed : NULL);
+    if (rc == 0 && way == KC_WAY_STATIC)
+        rc = kc_env_static_base(kcard, k.key_len, sctx, s->secret);
+    else if (rc == 0)
+        rc = kc_env_chain_seed(kcard, k.key_len, sctx, s->secret);
+    if (rc == 0)
+        rc = kc_env_completion_key(kcard, k.key_len, sctx, s->kcomp);
     kc_wipe(kcard, sizeof(kcard));
+    kc_wipe(sctx, sizeof(sctx));
+    s->flags = (k.flags & KC_KEYF_COMMON) ? KC_RECEIPT_FLAG_COMMON : 0;
+
+    /*
+     * One commit before anything leaves the card: the BEGIN audit entry, the
+     * open-session mark (an unclean end leaves an aborted receipt from it)
+     * and, way 04, the advanced previous-random state P'.
+     */
+    memcpy(mark, serial, 8);
+    mark[8] = d[8];
+    mark[9] = way;
+    mark[10] = s->flags;
+    memcpy(evt, mark, 11);
+    evt[11] = d[9];
+    evt[12] = d[10];
+    memcpy(evt + 13, nk, sizeof(nk));
+    if (rc == 0 && (rc = kc_store_begin(st)) == 0) {
+        if ((rc = kc_audit_append(st, hw, KC_AUDIT_EVT_ISSUE_BEGIN, evt, sizeof(evt))) != 0 ||
+            (rc = kc_store_put(st, KC_KEY_ISSUE_OPEN, mark, sizeof(mark))) != 0 ||
+            (way == KC_WAY_PREVIOUS_RANDOM &&
+             (rc = kc_store_put(st, KC_KEY_CHAIN_STATE, p, sizeof(p))) != 0) ||
+            (rc = kc_store_commit(st)) != 0)
+            kc_store_abort(st);
+    }
+    kc_wipe(p, sizeof(p));
     if (rc) {
         kc_wipe(seed, sizeof(seed));
         kc_issue_close(s);
         return rc;
     }
-    s->secret_len = way == KC_WAY_STATIC ? (uint8_t)k.key_len : 32;
+    s->secret_len = 32;
     s->way = way;
     s->key_no = d[8];
-    s->flags = (k.flags & KC_KEYF_COMMON) ? KC_RECEIPT_FLAG_COMMON : 0;
     memcpy(s->serial, serial, 8);
     s->bucket = (uint16_t)bucket;
     s->c0 = c0;
     s->n = 0;
     s->open = 1;
-    if (way == KC_WAY_PREVIOUS_RANDOM) {
-        memcpy(seed_out, seed, sizeof(seed));
-        *out_len = sizeof(seed);
-    }
+    memcpy(out, nk, sizeof(nk));
+    if (way == KC_WAY_PREVIOUS_RANDOM)
+        memcpy(out + sizeof(nk), seed, sizeof(seed));
+    *out_len = answer;
     kc_wipe(seed, sizeof(seed));
     return 0;
 }
@@ -385,8 +496,8 @@ int kc_issue_wrap(kc_issue_session *s, const kc_store *st, const uint8_t *steps,
     if (s == NULL || st == NULL || out == NULL || out_len == NULL || (steps == NULL && len))
         return KC_ERR_ARG;
     *out_len = 0;
-    if (!s->open)
-        return KC_ERR_STATE;
+    if (!s->open || s->lock_way != 0)
+        return KC_ERR_STATE; /* no session, or its COMPLETE ISSUANCE is already out */
     if (len == 0)
         return KC_ERR_BAD_DATA;
 
@@ -397,6 +508,9 @@ int kc_issue_wrap(kc_issue_session *s, const kc_store *st, const uint8_t *steps,
             (rc = kc_template_check(&t, params, plen, &keys, &dlen)) != 0)
             return rc;
         if (dlen > (size_t)s->bucket - KC_ENV_INNER_OVERHEAD)
+            return KC_ERR_BAD_DATA;
+        /* COMPLETE ISSUANCE ends the session's steps: nothing may follow it. */
+        if (is_complete(t.hdr) && off != len)
             return KC_ERR_BAD_DATA;
         count++;
     }
@@ -413,6 +527,12 @@ int kc_issue_wrap(kc_issue_session *s, const kc_store *st, const uint8_t *steps,
         rc = load_template(st, tno, &t);
         if (rc == 0)
             rc = kc_template_fill(&t, params, plen, &keys, inner, sizeof(inner), &dlen);
+        if (rc == 0 && is_complete(t.hdr)) {
+            /* Fixed in the template (checked at PUT): bound into the completion MAC. */
+            s->lock_way = t.hdr[2];
+            s->lock_len = (uint8_t)dlen;
+            memcpy(s->lock_data, inner, dlen);
+        }
         if (rc == 0 && s->way == KC_WAY_STATIC) {
             rc = kc_env_static_key(s->secret, s->secret_len, s->serial, c, r);
         } else if (rc == 0) {
@@ -443,9 +563,10 @@ int kc_issue_wrap(kc_issue_session *s, const kc_store *st, const uint8_t *steps,
 int kc_issue_end(kc_issue_session *s, kc_store *st, const kc_hw *hw, const uint8_t *d,
                  size_t len, uint8_t *result)
 {
-    uint8_t rec[KC_RECEIPT_TPL_OFF + KC_ISSUE_RECEIPT_TPL_MAX];
+    uint8_t rec[KC_AUDIT_DATA_MAX];
     uint8_t res = KC_ISSUE_ABORTED;
     const uint8_t *presented = NULL;
+    size_t rl;
     int rc;
 
     if (s == NULL || st == NULL || result == NULL || (d == NULL && len))
@@ -462,8 +583,10 @@ int kc_issue_end(kc_issue_session *s, kc_store *st, const kc_hw *hw, const uint8
         for (size_t i = 0; rc == 0 && i < n; i++)
             rc = kc_env_transcript_update(&tr, s->c0 + (uint32_t)i, d + 1 + 2 * i);
         if (rc == 0)
-            rc = kc_env_transcript_final(&tr, s->kcomp, s->serial, mac);
-        kc_wipe(&tr, sizeof(tr));
+            rc = kc_env_transcript_final(&tr, s->kcomp, s->serial, s->lock_way, s->lock_data,
+                                         s->lock_len, mac);
+        else
+            kc_wipe(&tr, sizeof(tr));
         if (rc) {
             kc_wipe(mac, sizeof(mac));
             return rc;
@@ -473,26 +596,15 @@ int kc_issue_end(kc_issue_session *s, kc_store *st, const kc_hw *hw, const uint8
         kc_wipe(mac, sizeof(mac));
     }
 
-    size_t nt = s->n < KC_ISSUE_RECEIPT_TPL_MAX ? s->n : KC_ISSUE_RECEIPT_TPL_MAX;
-    memcpy(rec, s->serial, 8);
-    rec[8] = s->key_no;
-    rec[9] = s->way;
-    rec[10] = s->flags;
-    rec[11] = res;
-    rec[12] = s->n;
     /*
      * The MAC the key card itself checked: a receipt saying "completed" carries
      * proof that only the target could have produced (its completion MAC).
      */
-    if (presented)
-        memcpy(rec + KC_RECEIPT_MAC_OFF, presented, 16);
-    else
-        memset(rec + KC_RECEIPT_MAC_OFF, 0, 16);
-    memcpy(rec + KC_RECEIPT_TPL_OFF, s->tpl, nt);
+    rl = receipt_build(rec, s->serial, s->key_no, s->way, s->flags, res, s->n, presented, s);
     if ((rc = kc_store_begin(st)) != 0)
         return rc;
-    if ((rc = kc_audit_append(st, hw, KC_AUDIT_EVT_ISSUE_RECEIPT, rec,
-                              KC_RECEIPT_TPL_OFF + nt)) != 0 ||
+    if ((rc = kc_audit_append(st, hw, KC_AUDIT_EVT_ISSUE_RECEIPT, rec, rl)) != 0 ||
+        (rc = kc_store_delete(st, KC_KEY_ISSUE_OPEN)) != 0 ||
         (rc = kc_store_commit(st)) != 0) {
         kc_store_abort(st);
         return rc; /* no receipt: the session stays so END can be repeated */

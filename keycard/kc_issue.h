@@ -35,12 +35,15 @@ typedef struct kc_issue_session {
     uint8_t flags;      /* KC_RECEIPT_FLAG_* */
     uint8_t serial[8];  /* the target's */
     uint16_t bucket;
-    uint8_t secret[32]; /* ways 03/04: R_{c-1}, the chain value; way 01: Kcard */
+    uint8_t secret[32]; /* ways 03/04: R_{c-1}, the chain value; way 01: the static base B */
     uint8_t secret_len;
     uint8_t kcomp[16];  /* completion key */
     uint32_t c0;        /* counter of the first envelope */
     uint8_t n;          /* envelopes produced */
     uint8_t tpl[KC_ISSUE_MAX_STEPS]; /* template number of each envelope */
+    uint8_t lock_way;   /* P1 of the COMPLETE ISSUANCE wrapped (0: none yet) */
+    uint8_t lock_len;
+    uint8_t lock_data[KC_ISSUE_LOCK_DATA_MAX];
 } kc_issue_session;
 
 /* Wipe and close the session (no receipt). kc_issue_close(NULL) does nothing. */
@@ -84,23 +87,30 @@ int kc_issue_template_dir(const kc_store *st, unsigned from, uint8_t *out, size_
 int kc_issue_chain_init(kc_store *st, const kc_hw *hw);
 
 /*
- * ISSUE BEGIN for way (KC_WAY_*), data as docs/apdu.md. Closes any open
- * session first. Way 04 reads P, derives the seed, and commits P' in a store
- * commit of its own before anything is returned; seed_out (16 bytes) then
- * receives the seed and *out_len 16 (else 0). The store must have no open
- * transaction.
- * Returns 0; KC_ERR_BAD_DATA (data length or fields); KC_ERR_NOT_FOUND (no
- * such key); KC_ERR_STATE (key without ENVELOPE, way 01 without STATIC, way
- * 04 without chain state); KC_ERR_CRYPTO; store errors (nothing returned,
- * no session).
+ * ISSUE BEGIN for way (KC_WAY_*), data serial(8) key(1) bucket(2) Nt(16)
+ * [first counter(4), way 01] as docs/apdu.md. Ends the session before it: a
+ * session the store still marks open gets its aborted receipt first, in a
+ * commit of its own. Then the key card draws its nonce Nk, derives the
+ * session keys from serial || Nt || Nk || seed, and makes one commit with
+ * the ISSUE-BEGIN audit entry, the open-session mark and (way 04) the
+ * advanced previous-random state, before anything is returned. out (cap
+ * bytes) receives Nk, and for way 04 the seed after it (*out_len 16 or 32).
+ * The store must have no open transaction.
+ * Returns 0; KC_ERR_BAD_DATA (data length or fields); KC_ERR_ISSUE_ROOM (cap
+ * too small); KC_ERR_NOT_FOUND (no such key); KC_ERR_STATE (key without
+ * ENVELOPE, way 01 without STATIC, way 04 without chain state); KC_ERR_RNG;
+ * KC_ERR_NO_SPACE (audit log full); KC_ERR_CRYPTO; store errors (nothing
+ * returned, no session).
  */
-int kc_issue_begin(kc_issue_session *s, kc_store *st, uint8_t way, const uint8_t *d,
-                   size_t len, uint8_t seed_out[16], size_t *out_len);
+int kc_issue_begin(kc_issue_session *s, kc_store *st, const kc_hw *hw, uint8_t way,
+                   const uint8_t *d, size_t len, uint8_t *out, size_t cap, size_t *out_len);
 
 /*
  * ISSUE WRAP: steps = repeated template(1) param_len(2) params. Every step is
  * checked (template exists, parameters match, inner data fits the bucket,
- * answer fits cap, session step limit) before the first envelope is made;
+ * answer fits cap, session step limit, nothing after a COMPLETE ISSUANCE)
+ * before the first envelope is made; the COMPLETE ISSUANCE's lock way and
+ * data are kept for the completion MAC and the receipt;
  * then out receives per step: length(2) || ENVELOPE APDU.
  * Returns 0; KC_ERR_STATE (no session); KC_ERR_BAD_DATA; KC_ERR_ISSUE_STEPS;
  * KC_ERR_ISSUE_ROOM; KC_ERR_CRYPTO (the session is closed).
@@ -111,7 +121,8 @@ int kc_issue_wrap(kc_issue_session *s, const kc_store *st, const uint8_t *steps,
 /*
  * ISSUE END: d empty = abort; else n(1) || n inner SWs (2 each) || MAC(16)
  * with n the number of envelopes produced. Appends one ISSUE-RECEIPT audit
- * entry in one store commit, then closes the session; *result gets
+ * entry and removes the open-session mark in one store commit, then closes
+ * the session; *result gets
  * KC_ISSUE_*. The store must have no open transaction.
  * Returns 0; KC_ERR_STATE (no session); KC_ERR_BAD_DATA (length or n wrong:
  * session kept); KC_ERR_CRYPTO; store errors (session kept, no receipt).

@@ -46,6 +46,7 @@
 #define KC_KEY_CHANNEL_POLICY 0x0036u
 #define KC_KEY_AUDIT_HEAD 0x0040u
 #define KC_KEY_CHAIN_STATE 0x0060u
+#define KC_KEY_ISSUE_OPEN 0x0061u /* open issuance session: serial key way flags */
 #define KC_KEY_AUDIT_ENTRY(seq) ((uint16_t)(0x1000u + ((seq) % KC_AUDIT_CAPACITY)))
 #define KC_KEY_NUMBERED_KEY(n) ((uint16_t)(0x2000u + (n)))
 #define KC_KEY_TEMPLATE(n) ((uint16_t)(0x3000u + (n)))

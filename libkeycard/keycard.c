@@ -522,6 +522,7 @@ static const char *const event_names[] = {
     [KEYCARD_AUDIT_PIN_CHANGED] = "pin-changed",
     [KEYCARD_AUDIT_ISSUE_RECEIPT] = "issue-receipt",
     [KEYCARD_AUDIT_CHANNEL_FAILURE] = "channel-failure",
+    [KEYCARD_AUDIT_ISSUE_BEGIN] = "issue-begin",
 };
 
 KEYCARD_API const char *keycard_audit_event_name(uint8_t event)
@@ -893,61 +894,67 @@ static size_t envelope_len(unsigned bucket)
     return bucket <= 128 ? bucket + 26 : bucket + 29;
 }
 
-KEYCARD_API keycard_rc keycard_issue_begin(keycard *kc, keycard_issue_way way,
-                                           const uint8_t serial[8], uint8_t key_no,
-                                           unsigned bucket, const uint8_t *seed_in,
-                                           uint32_t first_ctr, uint8_t *seed_out)
+KEYCARD_API void keycard_issue_nonces_wipe(keycard_issue_nonces *n)
 {
-    if (!kc || !serial || !bucket_ok(bucket) || key_no == 0 || key_no == 0xFF)
+    if (n)
+        kcl_wipe(n, sizeof *n);
+}
+
+KEYCARD_API keycard_rc keycard_issue_open(keycard *kc, keycard_issue_way way,
+                                          const uint8_t serial[8], uint8_t key_no,
+                                          unsigned bucket, keycard_issue_nonces *n)
+{
+    if (!kc || !serial || !n || !bucket_ok(bucket) || key_no == 0 || key_no == 0xFF)
         return KEYCARD_ERR_ARG;
-    uint8_t d[8 + 1 + 2 + 16];
-    size_t lc = 0, ne = 0;
+    if (way != KEYCARD_WAY_STATIC && way != KEYCARD_WAY_TARGET_SEED &&
+        way != KEYCARD_WAY_PREVIOUS_RANDOM)
+        return KEYCARD_ERR_ARG;
+    if (way == KEYCARD_WAY_STATIC && n->first_ctr == 0)
+        return KEYCARD_ERR_ARG;
+    /* serial(8) key(1) bucket(2) Nt(16) [first counter(4)] */
+    uint8_t d[8 + 1 + 2 + KEYCARD_NONCE_LEN + 4];
+    size_t lc = 0;
     memcpy(d, serial, 8);
     d[8] = key_no;
     d[9] = (uint8_t)(bucket >> 8);
     d[10] = (uint8_t)bucket;
-    lc = 11;
-    switch (way) {
-    case KEYCARD_WAY_TARGET_SEED:
-        if (!seed_in)
-            return KEYCARD_ERR_ARG;
-        memcpy(d + lc, seed_in, KEYCARD_SEED_LEN);
-        lc += KEYCARD_SEED_LEN;
-        break;
-    case KEYCARD_WAY_PREVIOUS_RANDOM:
-        if (!seed_out)
-            return KEYCARD_ERR_ARG;
-        ne = 256;
-        break;
-    case KEYCARD_WAY_STATIC:
-        if (first_ctr == 0)
-            return KEYCARD_ERR_ARG;
-        d[lc++] = (uint8_t)(first_ctr >> 24);
-        d[lc++] = (uint8_t)(first_ctr >> 16);
-        d[lc++] = (uint8_t)(first_ctr >> 8);
-        d[lc++] = (uint8_t)first_ctr;
-        break;
-    default:
-        return KEYCARD_ERR_ARG;
+    memcpy(d + 11, n->target_nonce, KEYCARD_NONCE_LEN);
+    lc = 11 + KEYCARD_NONCE_LEN;
+    if (way == KEYCARD_WAY_STATIC) {
+        d[lc++] = (uint8_t)(n->first_ctr >> 24);
+        d[lc++] = (uint8_t)(n->first_ctr >> 16);
+        d[lc++] = (uint8_t)(n->first_ctr >> 8);
+        d[lc++] = (uint8_t)n->first_ctr;
     }
+    size_t want = KEYCARD_NONCE_LEN + (way == KEYCARD_WAY_PREVIOUS_RANDOM ? KEYCARD_SEED_LEN : 0);
     keycard_rc rc = op_begin(kc);
     if (rc != KEYCARD_OK)
         return rc;
     uint8_t r[256];
     size_t rl = sizeof r;
-    rc = cmd_rc(kc, KC_CLA_PROP, KC_INS_ISSUE_BEGIN, (uint8_t)way, 0x00, d, lc, ne, r, &rl,
-                NULL);
-    if (rc == KEYCARD_OK && way == KEYCARD_WAY_PREVIOUS_RANDOM) {
-        if (rl != KEYCARD_SEED_LEN)
-            rc = KEYCARD_ERR_PROTOCOL;
-        else
-            memcpy(seed_out, r, KEYCARD_SEED_LEN);
+    rc = cmd_rc(kc, KC_CLA_PROP, KC_INS_ISSUE_BEGIN, (uint8_t)way, 0x00, d, lc, 256, r, &rl, NULL);
+    if (rc == KEYCARD_OK && rl != want)
+        rc = KEYCARD_ERR_PROTOCOL;
+    if (rc == KEYCARD_OK) {
+        memcpy(n->keycard_nonce, r, KEYCARD_NONCE_LEN);
+        if (way == KEYCARD_WAY_PREVIOUS_RANDOM)
+            memcpy(n->seed, r + KEYCARD_NONCE_LEN, KEYCARD_SEED_LEN);
     }
     kcl_wipe(r, sizeof r);
     rc = op_end(kc, refine_blank(kc, rc));
     if (rc == KEYCARD_OK)
         kc->bucket = bucket;
     return rc;
+}
+
+KEYCARD_API keycard_rc keycard_issue_begin(keycard *kc, keycard_issue_way way,
+                                           const uint8_t serial[8], uint8_t key_no,
+                                           unsigned bucket, const uint8_t *seed_in,
+                                           uint32_t first_ctr, uint8_t *seed_out)
+{
+    (void)kc, (void)way, (void)serial, (void)key_no, (void)bucket, (void)seed_in;
+    (void)first_ctr, (void)seed_out;
+    return KEYCARD_ERR_VERSION;
 }
 
 KEYCARD_API keycard_rc keycard_issue_next(const uint8_t *buf, size_t len, size_t *off,
@@ -1133,6 +1140,8 @@ static const char *const messages[] = {
             "skipped counter); its issuance session is over"),
     [25] = ("the secure channel to the key card broke (refused or altered message); it and "
             "the verified PINs are gone"),
+    [27] = ("protocol version mismatch: this library speaks keycard protocol v2 (a v1 card or "
+            "a v1 call such as keycard_issue_begin is refused)"),
 };
 
 KEYCARD_API const char *keycard_strerror(keycard_rc rc)

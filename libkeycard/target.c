@@ -20,6 +20,8 @@
 #define TGT_CLA 0x80
 #define TGT_INS_MANUFACTURE 0xF0
 #define TGT_INS_BEGIN 0x10
+#define TGT_INS_BIND 0x12
+#define TGT_PROTO_VERSION 0x02
 #define TGT_TAG_INFO 0xDF10
 #define TGT_INFO_SERIAL 0xC1
 #define TGT_INFO_STATE 0xC5
@@ -28,6 +30,7 @@
 
 struct keycard_target {
     kcl_session s; /* transport, recovery after a reset or removal, hold (session.h) */
+    int way;       /* of the last BEGIN, for BIND (0: none) */
 };
 
 /* Lock the card for one operation, unless a hold has it locked already. */
@@ -117,7 +120,7 @@ static keycard_rc open_on(const kcl_transport_ops *ops, const struct kc_card_ops
     keycard_rc rc = card ? kcl_sim_open(card, arg, &tr) : ops->open(arg, &tr);
     if (rc != KEYCARD_OK)
         return rc;
-    keycard_target probe = {{tr, 0, KEYCARD_OK, 0, 0, NULL}};
+    keycard_target probe = {{tr, 0, KEYCARD_OK, 0, 0, NULL}, 0};
     keycard_target_info info;
     rc = keycard_target_info_read(&probe, &info);
     if (rc != KEYCARD_OK && rc != KEYCARD_ERR_MEMORY && rc != KEYCARD_ERR_NO_READER &&
@@ -222,42 +225,61 @@ KEYCARD_API keycard_rc keycard_target_manufacture(keycard_target *t, const uint8
     return rc;
 }
 
+KEYCARD_API keycard_rc keycard_target_issue_begin(keycard_target *t, keycard_issue_way way,
+                                                  uint8_t key_no, keycard_issue_nonces *n)
+{
+    if (!t || !n)
+        return KEYCARD_ERR_ARG;
+    if (way != KEYCARD_WAY_STATIC && way != KEYCARD_WAY_TARGET_SEED &&
+        way != KEYCARD_WAY_PREVIOUS_RANDOM)
+        return KEYCARD_ERR_ARG;
+    /* version(1) Nt(16) [next counter(4), way 01] */
+    size_t want = 1 + KEYCARD_NONCE_LEN + (way == KEYCARD_WAY_STATIC ? 4u : 0u);
+    uint8_t r[256];
+    size_t rl = sizeof r;
+    t->way = 0;
+    keycard_rc rc = tcmd(t, TGT_CLA, TGT_INS_BEGIN, (uint8_t)way, key_no, NULL, 0, 256, r, &rl);
+    if (rc == KEYCARD_OK && rl >= 1 && r[0] != TGT_PROTO_VERSION)
+        rc = KEYCARD_ERR_VERSION;
+    else if (rc == KEYCARD_OK && rl != want)
+        rc = KEYCARD_ERR_PROTOCOL;
+    if (rc != KEYCARD_OK)
+        return rc;
+    memcpy(n->target_nonce, r + 1, KEYCARD_NONCE_LEN);
+    n->first_ctr = 0;
+    if (way == KEYCARD_WAY_STATIC) {
+        const uint8_t *c = r + 1 + KEYCARD_NONCE_LEN;
+        n->first_ctr = (uint32_t)c[0] << 24 | (uint32_t)c[1] << 16 | (uint32_t)c[2] << 8 | c[3];
+    }
+    t->way = way;
+    return KEYCARD_OK;
+}
+
+KEYCARD_API keycard_rc keycard_target_issue_bind(keycard_target *t, const keycard_issue_nonces *n)
+{
+    if (!t || !n)
+        return KEYCARD_ERR_ARG;
+    if (!t->way)
+        return KEYCARD_ERR_CONDITIONS;
+    uint8_t d[KEYCARD_NONCE_LEN + KEYCARD_SEED_LEN];
+    size_t lc = KEYCARD_NONCE_LEN;
+    memcpy(d, n->keycard_nonce, KEYCARD_NONCE_LEN);
+    if (t->way == KEYCARD_WAY_PREVIOUS_RANDOM) {
+        memcpy(d + lc, n->seed, KEYCARD_SEED_LEN);
+        lc += KEYCARD_SEED_LEN;
+    }
+    keycard_rc rc = tcmd(t, TGT_CLA, TGT_INS_BIND, 0x00, 0x00, d, lc, 0, NULL, NULL);
+    kcl_wipe(d, sizeof d);
+    t->way = 0;
+    return rc;
+}
+
 KEYCARD_API keycard_rc keycard_target_begin(keycard_target *t, keycard_issue_way way,
                                             uint8_t key_no, const uint8_t *seed_in,
                                             uint8_t *seed_out, uint32_t *ctr)
 {
-    if (!t)
-        return KEYCARD_ERR_ARG;
-    uint8_t r[256];
-    size_t rl = sizeof r;
-    keycard_rc rc;
-    switch (way) {
-    case KEYCARD_WAY_TARGET_SEED:
-        if (!seed_out)
-            return KEYCARD_ERR_ARG;
-        rc = tcmd(t, TGT_CLA, TGT_INS_BEGIN, (uint8_t)way, key_no, NULL, 0, KEYCARD_SEED_LEN,
-                  r, &rl);
-        if (rc == KEYCARD_OK && rl != KEYCARD_SEED_LEN)
-            rc = KEYCARD_ERR_PROTOCOL;
-        if (rc == KEYCARD_OK)
-            memcpy(seed_out, r, KEYCARD_SEED_LEN);
-        return rc;
-    case KEYCARD_WAY_PREVIOUS_RANDOM:
-        if (!seed_in)
-            return KEYCARD_ERR_ARG;
-        return tcmd(t, TGT_CLA, TGT_INS_BEGIN, (uint8_t)way, key_no, seed_in, KEYCARD_SEED_LEN,
-                    0, NULL, NULL);
-    case KEYCARD_WAY_STATIC:
-        if (!ctr)
-            return KEYCARD_ERR_ARG;
-        rc = tcmd(t, TGT_CLA, TGT_INS_BEGIN, (uint8_t)way, key_no, NULL, 0, 4, r, &rl);
-        if (rc == KEYCARD_OK && rl != 4)
-            rc = KEYCARD_ERR_PROTOCOL;
-        if (rc == KEYCARD_OK)
-            *ctr = (uint32_t)r[0] << 24 | (uint32_t)r[1] << 16 | (uint32_t)r[2] << 8 | r[3];
-        return rc;
-    }
-    return KEYCARD_ERR_ARG;
+    (void)t, (void)way, (void)key_no, (void)seed_in, (void)seed_out, (void)ctr;
+    return KEYCARD_ERR_VERSION;
 }
 
 /* Raw exchange within one transaction; resp gets data || SW. */

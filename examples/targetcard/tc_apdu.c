@@ -347,6 +347,17 @@ static uint16_t h_begin(tc_card *tc, const kc_apdu *a, const uint8_t *cmd, size_
     return tc_session_begin(tc, a->p1, a->p2, a->data, a->lc, out, cap, out_len);
 }
 
+static uint16_t h_bind(tc_card *tc, const kc_apdu *a, const uint8_t *cmd, size_t len,
+                       uint8_t *out, size_t cap, size_t *out_len)
+{
+    (void)cmd, (void)len, (void)out, (void)cap, (void)out_len;
+    if (a->p1 != 0 || a->p2 != 0) {
+        tc_session_end(tc);
+        return KC_SW_WRONG_P1P2;
+    }
+    return tc_session_bind(tc, a->data, a->lc);
+}
+
 static uint16_t h_envelope(tc_card *tc, const kc_apdu *a, const uint8_t *cmd, size_t len,
                            uint8_t *out, size_t cap, size_t *out_len)
 {
@@ -373,7 +384,8 @@ static const tc_cmd commands[] = {
     {ISO, TC_INS_EXT_AUTH, 0, 16, 16, 0, h_ext_auth},
     {ISO, TC_INS_GET_DATA, 1, 0, 0, 1, h_get_data},
     {PROP, TC_INS_MANUFACTURE, 1, 9, DMAX, 0, h_manufacture},
-    {PROP, TC_INS_BEGIN, 0, 0, KC_ENV_SEED_LEN, 1, h_begin},
+    {PROP, TC_INS_BEGIN, 0, 0, 0, 1, h_begin},
+    {PROP, TC_INS_BIND, 0, KC_ENV_NONCE_LEN, KC_ENV_NONCE_LEN + KC_ENV_SEED_LEN, 0, h_bind},
     {ENV, KC_ENV_INS, 0, 1, DMAX, 1, h_envelope},
     /* inner issuance commands: refused in plaintext */
     {PROP, TC_INS_CREATE, 0, 0, DMAX, 1, h_issuance_plain},

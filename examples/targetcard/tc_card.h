@@ -66,6 +66,8 @@
 #define TC_INS_GET_DATA 0xCA
 #define TC_INS_MANUFACTURE 0xF0
 #define TC_INS_BEGIN 0x10
+#define TC_INS_BIND 0x12 /* second half of BEGIN: the key card's nonce (protocol v2) */
+#define TC_PROTO_VERSION 0x02 /* first byte of the BEGIN answer */
 /* Inner issuance commands (CLA 80, only inside an ENVELOPE). */
 #define TC_INS_CREATE 0xE0
 #define TC_INS_SET_KEY 0xD8
@@ -133,12 +135,14 @@
 
 /* One issuance session (RAM only). */
 typedef struct tc_session {
-    int open;
+    int open;                     /* BIND done: envelopes accepted */
+    int pending;                  /* BEGIN done, BIND awaited */
     uint8_t way;                  /* TC_WAY_* */
     uint8_t key_no;
     uint8_t kcard_len;
-    uint8_t kcard[32];            /* static mode derives R_c from it */
-    uint8_t r[KC_ENV_R_LEN];      /* chain modes: R_{c-1} until the next envelope */
+    uint8_t kcard[32];            /* between BEGIN and BIND only */
+    uint8_t nt[KC_ENV_NONCE_LEN]; /* this card's fresh nonce of the session */
+    uint8_t r[KC_ENV_R_LEN];      /* chain modes: R_{c-1}; static mode: the session base B */
     uint8_t kcomp[16];
     uint32_t next_c;              /* the counter the next envelope must carry */
     kc_env_transcript transcript;
@@ -206,6 +210,7 @@ uint16_t tc_session_begin(tc_card *tc, uint8_t way, uint8_t key_no, const uint8_
                           size_t lc, uint8_t *out, size_t cap, size_t *out_len);
 
 /* ENVELOPE: the whole command APDU. Returns the outer status word. */
+uint16_t tc_session_bind(tc_card *tc, const uint8_t *data, size_t lc);
 uint16_t tc_session_envelope(tc_card *tc, const uint8_t *cmd, size_t len, uint8_t *out,
                              size_t cap, size_t *out_len);
 

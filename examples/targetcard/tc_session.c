@@ -36,7 +36,8 @@ void tc_session_end(tc_card *tc)
     if (tc->sess.open) {
         uint8_t mac[16];
         /* Ends the running hash; its state is wiped by final. */
-        (void)kc_env_transcript_final(&tc->sess.transcript, tc->sess.kcomp, tc->sess.kcomp, mac);
+        (void)kc_env_transcript_final(&tc->sess.transcript, tc->sess.kcomp, tc->sess.kcomp, 0,
+                                      NULL, 0, mac);
         kc_wipe(mac, sizeof(mac));
     }
     kc_wipe(&tc->sess, sizeof(tc->sess));
@@ -84,6 +85,10 @@ static int locked(const tc_card *tc, uint8_t key_no, int have_ins, uint8_t ins)
         return 1;
     if ((locks & TC_LOCK_A) && (ikey(tc, key_no, &flags, NULL, &kl) != 0 || (flags & TC_IKEY_LOCKED)))
         return 1;
+    /* After any lock the primary issuance set is refused, whatever a table says. */
+    if (locks && have_ins &&
+        (ins == TC_INS_CREATE || ins == TC_INS_SET_KEY || ins == TC_INS_COMPLETE))
+        return 1;
     if ((locks & TC_LOCK_B) && have_ins) {
         if (kc_store_read(&tc->store, TC_KEY_LOCK_TABLE, table, sizeof(table), &n) != 0)
             return 1; /* a lost table must not open the card */
@@ -94,72 +99,93 @@ static int locked(const tc_card *tc, uint8_t key_no, int have_ins, uint8_t ins)
     return 0;
 }
 
-/* ---- BEGIN ISSUANCE ----------------------------------------------------- */
+/* ---- BEGIN ISSUANCE and BIND ------------------------------------------- */
 
 uint16_t tc_session_begin(tc_card *tc, uint8_t way, uint8_t key_no, const uint8_t *data,
                           size_t lc, uint8_t *out, size_t cap, size_t *out_len)
 {
     tc_session *s = &tc->sess;
-    uint8_t serial[8], seed[KC_ENV_SEED_LEN], flags, kcard[32], ctr[4];
-    size_t kcard_len, len;
+    uint8_t flags, ctr[4];
+    size_t klen, len, want;
     uint32_t last = 0;
     int rc;
 
+    (void)data;
     tc_session_end(tc); /* a BEGIN always ends the session before it */
     if (way != TC_WAY_STATIC && way != TC_WAY_TARGET_SEED && way != TC_WAY_HOST_SEED)
         return KC_SW_WRONG_P1P2;
-    if (lc != (way == TC_WAY_HOST_SEED ? KC_ENV_SEED_LEN : 0u))
+    want = 1 + KC_ENV_NONCE_LEN + (way == TC_WAY_STATIC ? 4u : 0u);
+    if (lc != 0 || cap < want)
         return KC_SW_WRONG_LENGTH;
-    if ((way == TC_WAY_STATIC && cap < 4) || (way == TC_WAY_TARGET_SEED && cap < KC_ENV_SEED_LEN))
-        return KC_SW_WRONG_LENGTH;
-    if ((rc = ikey(tc, key_no, &flags, kcard, &kcard_len)) != 0)
+    if ((rc = ikey(tc, key_no, &flags, s->kcard, &klen)) != 0) {
+        kc_wipe(s, sizeof(*s));
         return tc_err_to_sw(rc);
+    }
     if (locked(tc, key_no, 0, 0) || (way == TC_WAY_STATIC && !(flags & TC_IKEY_STATIC))) {
-        kc_wipe(kcard, sizeof(kcard));
+        kc_wipe(s, sizeof(*s));
         return KC_SW_CONDITIONS;
     }
-    (void)tc_card_serial(tc, serial);
     if (way == TC_WAY_STATIC) {
         if (kc_store_read(&tc->store, TC_KEY_STATIC_CTR, ctr, 4, &len) == 0 && len == 4)
             last = tc_get_u32(ctr);
         if (last == UINT32_MAX) {
-            kc_wipe(kcard, sizeof(kcard));
+            kc_wipe(s, sizeof(*s));
             return KC_SW_CONDITIONS; /* counter space used up */
         }
-        rc = kc_env_completion_key(kcard, kcard_len, serial, NULL, s->kcomp);
         s->next_c = last + 1;
     } else {
-        if (way == TC_WAY_TARGET_SEED)
-            rc = tc->hw.rng(tc->hw.ctx, seed, sizeof(seed)) ? KC_ERR_RNG : 0;
-        else
-            memcpy(seed, data, sizeof(seed)), rc = 0;
-        if (rc == 0)
-            rc = kc_env_chain_seed(kcard, kcard_len, serial, seed, s->r);
-        if (rc == 0)
-            rc = kc_env_completion_key(kcard, kcard_len, serial, seed, s->kcomp);
         s->next_c = 1;
     }
+    /* This card's own fresh input to the session, whatever the host relays later. */
+    if (tc->hw.rng(tc->hw.ctx, s->nt, sizeof(s->nt)) != 0) {
+        kc_wipe(s, sizeof(*s));
+        return tc_err_to_sw(KC_ERR_RNG);
+    }
+    s->kcard_len = (uint8_t)klen;
+    s->way = way;
+    s->key_no = key_no;
+    s->pending = 1;
+    out[0] = TC_PROTO_VERSION;
+    memcpy(out + 1, s->nt, sizeof(s->nt));
+    if (way == TC_WAY_STATIC)
+        tc_put_u32(out + 1 + KC_ENV_NONCE_LEN, s->next_c);
+    *out_len = want;
+    return KC_SW_OK;
+}
+
+uint16_t tc_session_bind(tc_card *tc, const uint8_t *data, size_t lc)
+{
+    tc_session *s = &tc->sess;
+    uint8_t serial[8], sctx[KC_ENV_SCTX_LEN];
+    int rc;
+
+    if (!s->pending) {
+        tc_session_end(tc);
+        return KC_SW_CONDITIONS;
+    }
+    if (lc != KC_ENV_NONCE_LEN + (s->way == TC_WAY_HOST_SEED ? KC_ENV_SEED_LEN : 0u)) {
+        tc_session_end(tc);
+        return KC_SW_WRONG_LENGTH;
+    }
+    (void)tc_card_serial(tc, serial);
+    kc_env_session_ctx(sctx, serial, s->nt, data,
+                       s->way == TC_WAY_HOST_SEED ? data + KC_ENV_NONCE_LEN : NULL);
+    if (s->way == TC_WAY_STATIC)
+        rc = kc_env_static_base(s->kcard, s->kcard_len, sctx, s->r);
+    else
+        rc = kc_env_chain_seed(s->kcard, s->kcard_len, sctx, s->r);
+    if (rc == 0)
+        rc = kc_env_completion_key(s->kcard, s->kcard_len, sctx, s->kcomp);
     if (rc == 0)
         rc = kc_env_transcript_init(&s->transcript);
+    kc_wipe(sctx, sizeof(sctx));
+    kc_wipe(s->kcard, sizeof(s->kcard)); /* the session keys are all it needs now */
     if (rc) {
-        kc_wipe(kcard, sizeof(kcard));
         kc_wipe(s, sizeof(*s));
         return tc_err_to_sw(rc);
     }
-    s->way = way;
-    s->key_no = key_no;
-    s->kcard_len = (uint8_t)kcard_len;
-    memcpy(s->kcard, kcard, kcard_len);
-    kc_wipe(kcard, sizeof(kcard));
+    s->pending = 0;
     s->open = 1;
-    if (way == TC_WAY_STATIC) {
-        tc_put_u32(out, s->next_c);
-        *out_len = 4;
-    } else if (way == TC_WAY_TARGET_SEED) {
-        memcpy(out, seed, sizeof(seed));
-        *out_len = sizeof(seed);
-    }
-    kc_wipe(seed, sizeof(seed));
     return KC_SW_OK;
 }
 
@@ -169,6 +195,9 @@ uint16_t tc_session_begin(tc_card *tc, uint8_t way, uint8_t key_no, const uint8_
 typedef struct inner_ctx {
     uint8_t state, locks;
     int complete; /* COMPLETE ISSUANCE ran: answer the completion MAC */
+    uint8_t lock_way;              /* its P1 ... */
+    uint8_t lock_data[KC_ENV_LOCK_DATA_MAX]; /* ... and data, bound into the MAC */
+    size_t lock_len;
 } inner_ctx;
 
 static int inner_complete(tc_card *tc, const uint8_t hdr[4], const uint8_t *d, size_t n,
@@ -178,6 +207,13 @@ static int inner_complete(tc_card *tc, const uint8_t hdr[4], const uint8_t *d, s
     size_t kl;
     int rc;
 
+    if (n > KC_ENV_LOCK_DATA_MAX)
+        return TC_ERR_LENGTH;
+    /* The lock as the envelope gave it is what the completion MAC binds. */
+    x->lock_way = hdr[2];
+    if (n)
+        memcpy(x->lock_data, d, n);
+    x->lock_len = n;
     switch (hdr[2]) {
     case TC_LOCK_WAY_KEY:
         if (n != 0)
@@ -310,7 +346,7 @@ uint16_t tc_session_envelope(tc_card *tc, const uint8_t *cmd, size_t len, uint8_
         return KC_SW_CONDITIONS;
     (void)tc_card_serial(tc, serial);
     if (s->way == TC_WAY_STATIC) {
-        rc = kc_env_static_key(s->kcard, s->kcard_len, serial, c, r);
+        rc = kc_env_static_key(s->r, sizeof(s->r), serial, c, r);
     } else {
         /* R_{c-1} becomes R_c here and is gone, whatever the envelope holds. */
         rc = kc_env_chain_step(s->r, serial, c);
@@ -334,6 +370,8 @@ uint16_t tc_session_envelope(tc_card *tc, const uint8_t *cmd, size_t len, uint8_
     x.state = tc_card_state(tc);
     x.locks = tc_card_locks(tc);
     x.complete = 0;
+    x.lock_way = 0;
+    x.lock_len = 0;
     uint8_t old_state = x.state, old_locks = x.locks;
     if ((rc = kc_store_begin(&tc->store)) == 0) {
         isw = inner_run(tc, hdr, data, n, &x);
@@ -369,7 +407,8 @@ uint16_t tc_session_envelope(tc_card *tc, const uint8_t *cmd, size_t len, uint8_
     sw[1] = (uint8_t)isw;
     rc = kc_env_transcript_update(&s->transcript, c, sw);
     if (rc == 0 && x.complete)
-        rc = kc_env_transcript_final(&s->transcript, s->kcomp, serial, mac);
+        rc = kc_env_transcript_final(&s->transcript, s->kcomp, serial, x.lock_way, x.lock_data,
+                                     x.lock_len, mac);
     if (rc == 0) {
         *out_len = cap;
         rc = kc_env_resp_build(r, serial, c, sw, mac, x.complete ? sizeof(mac) : 0, out, out_len);

@@ -279,17 +279,21 @@ static void audit_ack_all(keycard *kc)
 }
 
 /*
- * A WRAP session not tied to a target: way 3 with a fixed seed (the key card
- * cannot tell), so no target card and no chain commit are involved.
+ * A WRAP session not tied to a target: way 3 with a fixed target nonce (the
+ * key card cannot tell), so no target card is involved; the key card still
+ * commits its BEGIN audit entry, as in production.
  */
 static void session_begin(keycard *kc, const kci_profile *p)
 {
-    keycard_rc rc = keycard_issue_begin(kc, KEYCARD_WAY_TARGET_SEED, bench_serial,
-                                        (uint8_t)p->key, p->bucket, bench_seed, 0, NULL);
+    keycard_issue_nonces n;
+    memset(&n, 0, sizeof n);
+    memcpy(n.target_nonce, bench_seed, sizeof n.target_nonce);
+    keycard_rc rc = keycard_issue_open(kc, KEYCARD_WAY_TARGET_SEED, bench_serial,
+                                       (uint8_t)p->key, p->bucket, &n);
     if (rc == KEYCARD_ERR_CARD_MEMORY) {
         audit_ack_all(kc);
-        rc = keycard_issue_begin(kc, KEYCARD_WAY_TARGET_SEED, bench_serial, (uint8_t)p->key,
-                                 p->bucket, bench_seed, 0, NULL);
+        rc = keycard_issue_open(kc, KEYCARD_WAY_TARGET_SEED, bench_serial, (uint8_t)p->key,
+                                p->bucket, &n);
     }
     if (rc != KEYCARD_OK)
         die("issue begin", rc);

@@ -52,6 +52,7 @@ typedef struct host {
     const uint8_t *kcard;
     size_t kcard_len;
     uint8_t r[32];      /* chain: R_{c-1} */
+    uint8_t base[32];   /* static: the session base */
     uint32_t c;         /* counter of the last envelope sealed */
     uint8_t last_r[32]; /* R of the last sealed envelope */
 } host;
@@ -110,47 +111,47 @@ static void restore(int i)
     card.h = snap[i].h;
 }
 
-/* BEGIN ISSUANCE on the card and the host half. Returns the SW. */
+/* BEGIN ISSUANCE and BIND on the card and the host half. Returns the SW. */
 static uint16_t begin(uint8_t way, uint8_t key_no)
 {
-    uint8_t apdu[5 + 16];
-    static const uint8_t seed_in[16] = {0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58,
-                                        0x59, 0x5A, 0x5B, 0x5C, 0x5D, 0x5E, 0x5F, 0x60};
-    size_t len = 5;
+    uint8_t apdu[5 + 32], sctx[KC_ENV_SCTX_LEN];
+    static const uint8_t bind[32] = {0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58,
+                                     0x59, 0x5A, 0x5B, 0x5C, 0x5D, 0x5E, 0x5F, 0x60,
+                                     0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68,
+                                     0x69, 0x6A, 0x6B, 0x6C, 0x6D, 0x6E, 0x6F, 0x70};
+    size_t blen = way == TC_WAY_HOST_SEED ? 32 : 16;
     uint16_t sw;
     apdu[0] = 0x80;
     apdu[1] = TC_INS_BEGIN;
     apdu[2] = way;
     apdu[3] = key_no;
-    if (way == TC_WAY_HOST_SEED) {
-        apdu[4] = 16;
-        memcpy(apdu + 5, seed_in, 16);
-        len += 16;
-    } else {
-        apdu[4] = 0;
-    }
-    size_t n = send(apdu, len, &sw);
+    apdu[4] = 0;
+    size_t n = send(apdu, 5, &sw);
     if (sw != 0x9000)
         return sw;
+    if (n != (way == TC_WAY_STATIC ? 21u : 17u))
+        die("begin answer", sw);
     host *h = &card.h;
     memset(h, 0, sizeof *h);
     h->way = way;
     h->kcard = key_no == 1 ? key1 : key2;
     h->kcard_len = key_no == 1 ? sizeof key1 : sizeof key2;
+    kc_env_session_ctx(sctx, serial, resp + 1, bind, way == TC_WAY_HOST_SEED ? bind + 16 : NULL);
     if (way == TC_WAY_STATIC) {
-        if (n != 4)
-            die("begin static", sw);
-        h->c = tc_get_u32(resp) - 1;
-    } else {
-        const uint8_t *seed = seed_in;
-        if (way == TC_WAY_TARGET_SEED) {
-            if (n != 16)
-                die("begin target seed", sw);
-            seed = resp;
-        }
-        if (kc_env_chain_seed(h->kcard, h->kcard_len, serial, seed, h->r) != 0)
-            die("chain seed", 0);
+        h->c = tc_get_u32(resp + 17) - 1;
+        if (kc_env_static_base(h->kcard, h->kcard_len, sctx, h->base) != 0)
+            die("static base", 0);
+    } else if (kc_env_chain_seed(h->kcard, h->kcard_len, sctx, h->r) != 0) {
+        die("chain seed", 0);
     }
+    apdu[1] = TC_INS_BIND;
+    apdu[2] = 0;
+    apdu[3] = 0;
+    apdu[4] = (uint8_t)blen;
+    memcpy(apdu + 5, bind, blen);
+    (void)send(apdu, 5 + blen, &sw);
+    if (sw != 0x9000)
+        return sw;
     h->open = 1;
     return sw;
 }
@@ -164,7 +165,7 @@ static size_t seal(const uint8_t *rec, size_t n, uint8_t *apdu, size_t cap)
     uint8_t hdr[4] = {0x80, rec[0], rec[1], rec[2]};
     h->c++;
     if (h->way == TC_WAY_STATIC) {
-        if (kc_env_static_key(h->kcard, h->kcard_len, serial, h->c, h->last_r) != 0)
+        if (kc_env_static_key(h->base, 32, serial, h->c, h->last_r) != 0)
             return 0;
     } else {
         if (kc_env_chain_step(h->r, serial, h->c) != 0)

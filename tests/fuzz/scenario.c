@@ -146,22 +146,15 @@ static void issue(sc_ctx *c, keycard_issue_way way, uint8_t key_no)
     keycard *kc = c->kc;
     keycard_target *t = c->tg;
     unlock(kc);
-    uint8_t seed[16];
-    memset(seed, 0, sizeof seed);
-    uint32_t ctr = 0;
+    keycard_issue_nonces n;
     keycard_rc rc;
-    if (way == KEYCARD_WAY_TARGET_SEED) {
-        (void)keycard_target_begin(t, way, key_no, NULL, seed, NULL);
-        rc = keycard_issue_begin(kc, way, sc_serial, key_no, 128, seed, 0, NULL);
-    } else if (way == KEYCARD_WAY_PREVIOUS_RANDOM) {
-        rc = keycard_issue_begin(kc, way, sc_serial, key_no, 128, NULL, 0, seed);
-        (void)keycard_target_begin(t, way, key_no, seed, NULL, NULL);
-    } else {
-        (void)keycard_target_begin(t, way, key_no, NULL, NULL, &ctr);
-        rc = keycard_issue_begin(kc, way, sc_serial, key_no, 128, NULL, ctr, NULL);
-    }
+    memset(&n, 0, sizeof n);
+    n.first_ctr = 1;
+    (void)keycard_target_issue_begin(t, way, key_no, &n);
+    rc = keycard_issue_open(kc, way, sc_serial, key_no, 128, &n);
     if (rc != KEYCARD_OK)
         return;
+    (void)keycard_target_issue_bind(t, &n);
     static const uint8_t p_folder[] = {0x10, 0x01, 0x04, 'S', 'H', 'O', 'P'};
     static const uint8_t p_setkey[] = {0x03};
     static const uint8_t p_write[] = {0x10, 0x01, 0x00, 0x00, 0x05, 'h', 'e', 'l', 'l', 'o'};

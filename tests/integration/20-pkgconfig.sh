@@ -93,7 +93,7 @@ if cc -std=c11 -Wall -Wextra -Werror $san $cflags -o "$tmp/use" "$tmp/use.c" $li
     [ $rc -eq 0 ] && ok "it runs against the installed library" || fail "program exit $rc"
     echo "$out" | grep -qx "strerror: wrong PIN or key" && ok "keycard_strerror" ||
         fail "keycard_strerror output"
-    echo "$out" | grep -q "^status: success lifecycle 1 version 1\.0$" && ok "a blank sim card opened" ||
+    echo "$out" | grep -q "^status: success lifecycle 1 version 2\.0$" && ok "a blank sim card opened" ||
         fail "sim card status output"
     # It really used the installed copy.
     LD_LIBRARY_PATH="$lib" ldd "$tmp/use" | grep -q "$lib/libkeycard.so.1" &&

@@ -88,8 +88,8 @@ profile() {
 EOF2
 }
 profile target-seed '{ "template": 13 }' a >"$T/p-a.json"
-profile previous-random '{ "template": 14, "params": [{"bytes-hex": ""}] }' b >"$T/p-b.json"
-profile static '{ "template": 15, "params": [{"u16": "0x1FFF"}] }' c >"$T/p-c.json"
+profile previous-random '{ "template": 14 }' b >"$T/p-b.json"
+profile static '{ "template": 15 }' c >"$T/p-c.json"
 profile target-seed '{ "template": 16 }' d >"$T/p-d.json"
 
 # eject [last]: the card in the slot goes to issued/; wait for the next one

@@ -79,16 +79,16 @@ static int open_session(keycard *kc, keycard_target *t, unsigned base, size_t ns
 {
     keycard_target_info info;
     keycard_step steps[8];
-    uint8_t params[8][32], seed[16], out[8 * 1200];
+    uint8_t params[8][32], out[8 * 1200];
     size_t out_len = sizeof out, off = 0, i;
     char name[16];
 
     if (keycard_target_info_read(t, &info) != KEYCARD_OK)
         return -1;
-    if (keycard_target_begin(t, KEYCARD_WAY_TARGET_SEED, 1, NULL, seed, NULL) != KEYCARD_OK)
-        return -1;
-    if (keycard_issue_begin(kc, KEYCARD_WAY_TARGET_SEED, info.serial, 1, 256, seed, 0, NULL) !=
-        KEYCARD_OK)
+    keycard_issue_nonces n;
+    if (keycard_target_issue_begin(t, KEYCARD_WAY_TARGET_SEED, 1, &n) != KEYCARD_OK ||
+        keycard_issue_open(kc, KEYCARD_WAY_TARGET_SEED, info.serial, 1, 256, &n) != KEYCARD_OK ||
+        keycard_target_issue_bind(t, &n) != KEYCARD_OK)
         return -1;
     for (i = 0; i < nsteps; i++) {
         snprintf(name, sizeof name, "R%04X", base + (unsigned)i);
@@ -236,7 +236,7 @@ static int do_locked(keycard *kc, const char *where, const char *pin)
     keycard_target *t = NULL;
     keycard_target_info info;
     keycard_step st;
-    uint8_t seed[16], params[32], out[1400], r[600];
+    uint8_t params[32], out[1400], r[600];
     size_t out_len = sizeof out, off = 0, al, rl;
     const uint8_t *a;
     unsigned sw;
@@ -250,13 +250,18 @@ static int do_locked(keycard *kc, const char *where, const char *pin)
     }
     check(info.state == KEYCARD_TARGET_ISSUED, "the card says ISSUED");
     /* A correctly made envelope: the key card's own seed (way 4) for this card. */
-    rc = keycard_issue_begin(kc, KEYCARD_WAY_PREVIOUS_RANDOM, info.serial, 1, 256, NULL, 0, seed);
-    check(rc == KEYCARD_OK, "key card session for the issued card");
-    rc = keycard_target_begin(t, KEYCARD_WAY_PREVIOUS_RANDOM, 1, seed, NULL, NULL);
+    keycard_issue_nonces nn;
+    memset(&nn, 0, sizeof nn);
+    rc = keycard_target_issue_begin(t, KEYCARD_WAY_PREVIOUS_RANDOM, 1, &nn);
     snprintf(what, sizeof what, "target BEGIN after the lock: %s (lock ways %X)",
              rc == KEYCARD_OK ? "accepted" : keycard_strerror(rc), info.locks);
     /* Lock (b) keeps sessions but refuses the issuance INS; the others refuse BEGIN. */
     check(info.locks & 0x02 ? rc == KEYCARD_OK : rc == KEYCARD_ERR_CONDITIONS, what);
+    keycard_rc trc = rc;
+    rc = keycard_issue_open(kc, KEYCARD_WAY_PREVIOUS_RANDOM, info.serial, 1, 256, &nn);
+    check(rc == KEYCARD_OK, "key card session for the issued card");
+    if (trc == KEYCARD_OK)
+        check(keycard_target_issue_bind(t, &nn) == KEYCARD_OK, "target BIND after the lock (b)");
     st.template_no = 1;
     st.params = params;
     st.params_len = folder_params(params, 0x4500, "LATE");

@@ -151,7 +151,7 @@ START_TEST(test_status_blob_layout)
     ck_assert_uint_eq(t.resp_len, STATUS_LEN);
     const uint8_t *b = t.resp;
     ck_assert_mem_eq(b, "\xC1\x08", 2);
-    ck_assert_mem_eq(b + 10, "\xC5\x01\x01\xC6\x02\x01\x00\xC7\x03\xFF\xFF\xFF", 12);
+    ck_assert_mem_eq(b + 10, "\xC5\x01\x01\xC6\x02\x02\x00\xC7\x03\xFF\xFF\xFF", 12);
     ck_assert_mem_eq(b + 22, "\xC8\x06\x00\x00\x00\x00\x00\x80\xC9\x01\x00", 11);
     kc_test_card_free(&t);
 }

@@ -141,6 +141,46 @@ START_TEST(test_kdf_kat)
 }
 END_TEST
 
+START_TEST(test_siv_kat)
+{
+    json_t *j = load("kdf.json"), *a = rows(j, "siv"), *v;
+    size_t i;
+    json_array_foreach(a, i, v)
+    {
+        static uint8_t pt[1100], out[1100], back[1100], want[1200];
+        uint8_t key[64], ads[4][64], siv[16];
+        kc_iov ad[4];
+        json_t *al = json_object_get(v, "ad"), *x;
+        size_t kl = hexf(v, "key", key, sizeof key), n = hexf(v, "plaintext", pt, sizeof pt), k;
+        size_t wl = hexf(v, "out", want, sizeof want);
+        ck_assert_uint_le(json_array_size(al), 4);
+        json_array_foreach(al, k, x)
+        {
+            const char *sx = json_string_value(x);
+            ad[k].len = strlen(sx) / 2;
+            for (size_t q = 0; q < ad[k].len; q++)
+                sscanf(sx + 2 * q, "%2hhx", &ads[k][q]);
+            ad[k].p = ads[k];
+        }
+        ck_assert_uint_eq(wl, 16 + n);
+        ck_assert_int_eq(kc_crypto_aes_siv_seal(key, kl, ad, k, pt, n, out, siv), 0);
+        ck_assert_mem_eq(siv, want, 16);
+        ck_assert_mem_eq(out, want + 16, n);
+        ck_assert_int_eq(kc_crypto_aes_siv_open(key, kl, ad, k, out, n, siv, back), 0);
+        ck_assert_mem_eq(back, pt, n);
+        /* One flipped bit of ciphertext or V: refused, nothing released. */
+        out[0] ^= 0x01;
+        ck_assert_int_eq(kc_crypto_aes_siv_open(key, kl, ad, k, out, n, siv, back), KC_ERR_AUTH);
+        ck_assert(all_zero(back, n));
+        out[0] ^= 0x01;
+        siv[15] ^= 0x80;
+        ck_assert_int_eq(kc_crypto_aes_siv_open(key, kl, ad, k, out, n, siv, back), KC_ERR_AUTH);
+    }
+    ck_assert_uint_ge(i, 2);
+    json_decref(j);
+}
+END_TEST
+
 START_TEST(test_kdf_args)
 {
     uint8_t key[32] = {0}, out[4096];
@@ -180,8 +220,10 @@ START_TEST(test_chain_kat)
     size_t i, nchain = 0;
     json_array_foreach(a, i, v)
     {
-        uint8_t master[32], serial[8], kcard[32], seed[16], r[32];
+        uint8_t master[32], serial[8], kcard[32], nt[16], nk[16], seed[16], r[32], base[32];
+        uint8_t sctx[KC_ENV_SCTX_LEN];
         size_t ml = hexf(v, "master", master, sizeof master);
+        int has_seed = json_is_string(json_object_get(v, "seed"));
         const char *mode = json_string_value(json_object_get(v, "mode"));
         json_t *steps = rows(v, "steps"), *s;
         size_t k;
@@ -190,23 +232,31 @@ START_TEST(test_chain_kat)
         hexf(v, "serial", serial, 8);
         ck_assert_int_eq(kc_env_diversify(master, ml, serial, kcard), 0);
         expect(kcard, ml, v, "kcard", i);
+        hexf(v, "nt", nt, 16);
+        hexf(v, "nk", nk, 16);
+        if (has_seed)
+            hexf(v, "seed", seed, 16);
+        kc_env_session_ctx(sctx, serial, nt, nk, has_seed ? seed : NULL);
+        expect(sctx, sizeof sctx, v, "sctx", i);
         if (strcmp(mode, "chain") == 0) {
             nchain++;
-            hexf(v, "seed", seed, 16);
-            ck_assert_int_eq(kc_env_chain_seed(kcard, ml, serial, seed, r), 0);
+            ck_assert_int_eq(kc_env_chain_seed(kcard, ml, sctx, r), 0);
             expect(r, 32, v, "r0", i);
+        } else {
+            ck_assert_int_eq(kc_env_static_base(kcard, ml, sctx, base), 0);
+            expect(base, 32, v, "base", i);
         }
         json_array_foreach(steps, k, s)
         {
-            uint8_t kenv[32], kresp[16];
+            uint8_t kenv[KC_ENV_KENV_LEN], kresp[16];
             uint32_t c = intf(s, "c");
             if (strcmp(mode, "chain") == 0)
                 ck_assert_int_eq(kc_env_chain_step(r, serial, c), 0);
             else
-                ck_assert_int_eq(kc_env_static_key(kcard, ml, serial, c, r), 0);
+                ck_assert_int_eq(kc_env_static_key(base, 32, serial, c, r), 0);
             expect(r, 32, s, "r", i);
             ck_assert_int_eq(kc_env_keys(r, serial, c, kenv, kresp), 0);
-            expect(kenv, 32, s, "kenv", i);
+            expect(kenv, KC_ENV_KENV_LEN, s, "kenv", i);
             expect(kresp, 16, s, "kresp", i);
         }
     }
@@ -220,6 +270,7 @@ START_TEST(test_chain_args)
     uint8_t r[32] = {1}, serial[8] = {2}, k[16] = {3};
     ck_assert_int_eq(kc_env_chain_step(r, serial, 0), KC_ERR_ARG);
     ck_assert_int_eq(kc_env_static_key(k, 16, serial, 0, r), KC_ERR_ARG);
+    ck_assert_int_eq(kc_env_chain_seed(k, 16, NULL, r), KC_ERR_ARG);
     ck_assert_int_eq(kc_env_static_key(k, 20, serial, 1, r), KC_ERR_ARG);
     ck_assert_int_eq(kc_env_diversify(k, 24, serial, r), KC_ERR_ARG);
 }
@@ -252,12 +303,12 @@ START_TEST(test_envelope_kat)
     json_array_foreach(a, i, v)
     {
         static env_vec e;
-        uint8_t apdu[KC_ENV_APDU_MAX], hdr[4], data[1024], kenv[32], kresp[16];
+        uint8_t apdu[KC_ENV_APDU_MAX], hdr[4], data[1024], kenv[KC_ENV_KENV_LEN], kresp[16];
         size_t alen = sizeof apdu, dlen = sizeof data, b = 0;
 
         env_read(v, &e);
         ck_assert_int_eq(kc_env_keys(e.r, e.serial, e.c, kenv, kresp), 0);
-        expect(kenv, 32, v, "kenv", i);
+        expect(kenv, KC_ENV_KENV_LEN, v, "kenv", i);
         expect(kresp, 16, v, "kresp", i);
         ck_assert_int_eq(
             kc_env_seal(e.r, e.serial, e.c, e.bucket, e.hdr, e.data, e.data_len, apdu, &alen), 0);
@@ -559,12 +610,16 @@ START_TEST(test_session_roundtrip)
 {
     uint8_t kcard[32], serial[8] = {0x4B, 0x43, 0, 0, 0, 0, 0, 0x42}, seed[16], rk[32], rt[32];
     uint8_t apdu[KC_ENV_APDU_MAX], hdr[4], data[1024], resp[64], sw[2], mk[16], mt[16], kcomp[16];
+    uint8_t nt[16], nk[16], sctx[KC_ENV_SCTX_LEN];
     kc_env_transcript tk, tt;
     size_t alen, dlen, rlen, off, n;
 
     memset(kcard, 0x11, sizeof kcard);
     memset(seed, 0x22, sizeof seed);
-    ck_assert_int_eq(kc_env_chain_seed(kcard, 32, serial, seed, rk), 0);
+    memset(nt, 0x33, sizeof nt);
+    memset(nk, 0x44, sizeof nk);
+    kc_env_session_ctx(sctx, serial, nt, nk, seed);
+    ck_assert_int_eq(kc_env_chain_seed(kcard, 32, sctx, rk), 0);
     memcpy(rt, rk, 32);
     ck_assert_int_eq(kc_env_transcript_init(&tk), 0);
     ck_assert_int_eq(kc_env_transcript_init(&tt), 0);
@@ -593,9 +648,9 @@ START_TEST(test_session_roundtrip)
         ck_assert_int_eq(kc_env_open(rt, serial, c + 1, apdu, alen, hdr, data, &dlen, NULL),
                          KC_ERR_ENV_COUNTER);
     }
-    ck_assert_int_eq(kc_env_completion_key(kcard, 32, serial, seed, kcomp), 0);
-    ck_assert_int_eq(kc_env_transcript_final(&tk, kcomp, serial, mk), 0);
-    ck_assert_int_eq(kc_env_transcript_final(&tt, kcomp, serial, mt), 0);
+    ck_assert_int_eq(kc_env_completion_key(kcard, 32, sctx, kcomp), 0);
+    ck_assert_int_eq(kc_env_transcript_final(&tk, kcomp, serial, 4, NULL, 0, mk), 0);
+    ck_assert_int_eq(kc_env_transcript_final(&tt, kcomp, serial, 4, NULL, 0, mt), 0);
     ck_assert_mem_eq(mk, mt, 16);
 }
 END_TEST
@@ -656,17 +711,17 @@ START_TEST(test_completion_kat)
     size_t i;
     json_array_foreach(a, i, v)
     {
-        uint8_t kcard[32], serial[8], seed[16], kcomp[16], mac[16], sw[2];
+        uint8_t kcard[32], serial[8], sctx[KC_ENV_SCTX_LEN], kcomp[16], mac[16], sw[2];
+        uint8_t lock[KC_ENV_LOCK_DATA_MAX];
         size_t kl = hexf(v, "kcard", kcard, sizeof kcard), k;
-        int has_seed = json_is_string(json_object_get(v, "seed"));
+        size_t ll = hexf(v, "lock_data", lock, sizeof lock);
+        uint8_t way = (uint8_t)intf(v, "lock_way");
         json_t *steps = rows(v, "steps"), *s;
         kc_env_transcript t;
 
         hexf(v, "serial", serial, 8);
-        if (has_seed)
-            hexf(v, "seed", seed, 16);
-        ck_assert_int_eq(kc_env_completion_key(kcard, kl, serial, has_seed ? seed : NULL, kcomp),
-                         0);
+        ck_assert_uint_eq(hexf(v, "sctx", sctx, sizeof sctx), sizeof sctx);
+        ck_assert_int_eq(kc_env_completion_key(kcard, kl, sctx, kcomp), 0);
         expect(kcomp, 16, v, "kcomp", i);
         ck_assert_int_eq(kc_env_transcript_init(&t), 0);
         json_array_foreach(steps, k, s)
@@ -675,7 +730,15 @@ START_TEST(test_completion_kat)
             ck_assert_int_eq(kc_env_transcript_update(&t, intf(s, "c"), sw), 0);
         }
         ck_assert_uint_eq(t.n, json_array_size(steps));
-        ck_assert_int_eq(kc_env_transcript_final(&t, kcomp, serial, mac), 0);
+        {
+            /* Another lock way over the same transcript gives another MAC. */
+            kc_env_transcript t2 = t;
+            uint8_t mac3[16];
+            ck_assert_int_eq(kc_env_transcript_final(&t2, kcomp, serial, (uint8_t)(way ^ 1),
+                                                     lock, ll, mac3), 0);
+            ck_assert_int_eq(kc_env_transcript_final(&t, kcomp, serial, way, lock, ll, mac), 0);
+            ck_assert(memcmp(mac, mac3, 16) != 0);
+        }
         expect(mac, 16, v, "mac", i);
         ck_assert(all_zero((const uint8_t *)&t, sizeof t));
         /* Leaving out the last envelope changes the MAC. */
@@ -687,7 +750,7 @@ START_TEST(test_completion_kat)
         }
         {
             uint8_t mac2[16];
-            ck_assert_int_eq(kc_env_transcript_final(&t, kcomp, serial, mac2), 0);
+            ck_assert_int_eq(kc_env_transcript_final(&t, kcomp, serial, way, lock, ll, mac2), 0);
             ck_assert(memcmp(mac, mac2, 16) != 0);
         }
     }
@@ -751,6 +814,7 @@ static Suite *envelope_suite(void)
     tcase_add_test(kat, test_cmac_kat);
     tcase_add_test(kat, test_cmac_parts_equal_whole);
     tcase_add_test(kat, test_kdf_kat);
+    tcase_add_test(kat, test_siv_kat);
     tcase_add_test(kat, test_diversify_kat);
     tcase_add_test(kat, test_chain_kat);
     tcase_add_test(kat, test_envelope_kat);

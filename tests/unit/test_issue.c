@@ -63,18 +63,63 @@ static kc_keycard *kc_of(kc_test_card *t)
     return t->ctx;
 }
 
-/* BEGIN data: serial key bucket [extra]. */
+/*
+ * The session inputs of the last BEGIN that passed, as the target would hold
+ * them: its nonce Nt, the key card's nonce Nk and (way 04) seed; the lock
+ * of the last WRAP that carried template 4 (lock way d, no data).
+ */
+static uint8_t g_nt[16], g_nk[16], g_seed[16], g_lock_way;
+static int g_way;
+
+/*
+ * BEGIN data: serial key bucket Nt [counter]. Way 03 takes extra as Nt (the
+ * target's seed); the other ways get a fixed Nt before extra.
+ */
 static uint16_t begin(kc_test_card *t, uint8_t way, uint8_t key, unsigned bucket,
                       const uint8_t *extra, size_t extra_len)
 {
-    uint8_t d[32];
+    uint8_t d[64], nt[16];
+    size_t lc = 11;
+    uint16_t sw;
     memcpy(d, TS, 8);
     d[8] = key;
     d[9] = (uint8_t)(bucket >> 8);
     d[10] = (uint8_t)bucket;
+    memset(nt, 0xA5, sizeof(nt));
+    if (way != KC_WAY_TARGET_SEED) {
+        memcpy(d + lc, nt, 16);
+        lc += 16;
+    } else if (extra_len == 16) {
+        memcpy(nt, extra, 16);
+    }
     if (extra_len)
-        memcpy(d + 11, extra, extra_len);
-    return send(t, KC_INS_ISSUE_BEGIN, way, 0, d, 11 + extra_len, way == KC_WAY_PREVIOUS_RANDOM);
+        memcpy(d + lc, extra, extra_len);
+    lc += extra_len;
+    sw = send(t, KC_INS_ISSUE_BEGIN, way, 0, d, lc, 1);
+    if (sw == 0x9000) {
+        ck_assert_uint_eq(t->resp_len, way == KC_WAY_PREVIOUS_RANDOM ? 32 : 16);
+        memcpy(g_nt, nt, 16);
+        memcpy(g_nk, t->resp, 16);
+        if (way == KC_WAY_PREVIOUS_RANDOM)
+            memcpy(g_seed, t->resp + 16, 16);
+        g_way = way;
+        g_lock_way = 0;
+    }
+    return sw;
+}
+
+static void sctx_of_last(uint8_t sctx[KC_ENV_SCTX_LEN])
+{
+    kc_env_session_ctx(sctx, TS, g_nt, g_nk, g_way == KC_WAY_PREVIOUS_RANDOM ? g_seed : NULL);
+}
+
+/* R_c of static mode for the last session. */
+static void static_r(const uint8_t *kcard, size_t klen, uint32_t c, uint8_t r[32])
+{
+    uint8_t sctx[KC_ENV_SCTX_LEN], base[32];
+    sctx_of_last(sctx);
+    ck_assert_int_eq(kc_env_static_base(kcard, klen, sctx, base), 0);
+    ck_assert_int_eq(kc_env_static_key(base, 32, TS, c, r), 0);
 }
 
 /* Append a step (template, params) to a steps buffer. */
@@ -89,7 +134,12 @@ static size_t step(uint8_t *buf, size_t off, uint8_t tpl, const char *params_hex
 
 static uint16_t wrap(kc_test_card *t, const uint8_t *steps, size_t n)
 {
-    return send(t, KC_INS_ISSUE_WRAP, 0, 0, steps, n, 2);
+    uint16_t sw = send(t, KC_INS_ISSUE_WRAP, 0, 0, steps, n, 2);
+    /* Template 4 is the lock (d): its way goes into the completion MAC. */
+    for (size_t off = 0; sw == 0x9000 && off + 3 <= n; off += 3u + (steps[off + 1] << 8 | steps[off + 2]))
+        if (steps[off] == 4)
+            g_lock_way = 4;
+    return sw;
 }
 
 /* The i-th envelope of the last WRAP answer. */
@@ -147,25 +197,28 @@ static void key_hex(const char *hex, uint8_t *out, size_t *len)
     *len = kc_test_hex(hex, out, 32);
 }
 
-/* Chain start as the target computes it from its Kcard. */
-static void chain_r0(const uint8_t *kcard, size_t klen, const uint8_t seed[16], uint8_t r[32])
+/* Chain start of the last session as the target computes it from its Kcard. */
+static void chain_r0(const uint8_t *kcard, size_t klen, uint8_t r[32])
 {
-    ck_assert_int_eq(kc_env_chain_seed(kcard, klen, TS, seed, r), 0);
+    uint8_t sctx[KC_ENV_SCTX_LEN];
+    sctx_of_last(sctx);
+    ck_assert_int_eq(kc_env_chain_seed(kcard, klen, sctx, r), 0);
 }
 
-/* Completion MAC over envelopes c0.. with the given SWs. */
-static void completion_mac(const uint8_t *kcard, size_t klen, const uint8_t *seed, uint32_t c0,
-                           const uint16_t *sw, size_t n, uint8_t mac[16])
+/* Completion MAC of the last session over envelopes c0.. with the given SWs. */
+static void completion_mac(const uint8_t *kcard, size_t klen, uint32_t c0, const uint16_t *sw,
+                           size_t n, uint8_t mac[16])
 {
-    uint8_t kcomp[16];
+    uint8_t kcomp[16], sctx[KC_ENV_SCTX_LEN];
     kc_env_transcript tr;
-    ck_assert_int_eq(kc_env_completion_key(kcard, klen, TS, seed, kcomp), 0);
+    sctx_of_last(sctx);
+    ck_assert_int_eq(kc_env_completion_key(kcard, klen, sctx, kcomp), 0);
     ck_assert_int_eq(kc_env_transcript_init(&tr), 0);
     for (size_t i = 0; i < n; i++) {
         uint8_t s[2] = {(uint8_t)(sw[i] >> 8), (uint8_t)sw[i]};
         ck_assert_int_eq(kc_env_transcript_update(&tr, c0 + (uint32_t)i, s), 0);
     }
-    ck_assert_int_eq(kc_env_transcript_final(&tr, kcomp, TS, mac), 0);
+    ck_assert_int_eq(kc_env_transcript_final(&tr, kcomp, TS, g_lock_way, NULL, 0, mac), 0);
 }
 
 static uint16_t end(kc_test_card *t, const uint16_t *sw, size_t n, const uint8_t mac[16])
@@ -283,6 +336,14 @@ static const put_row put_rows[] = {
     {"template bad version", 0x30, 9, "02 801E0400 00 00 00", 0x6A80},
     {"template trailing", 0x30, 9, "01 801E0400 00 00 00 00", 0x6A80},
     {"template bad item", 0x30, 9, "01 801E0400 00 00 01 07 00", 0x6A80},
+    /* The lock is the issuer's (finding: a host table {00} locked nothing). */
+    {"lock template with a table parameter", 0x30, 9, "01 801E0200 00 00 01 03 0000 0010 00",
+     0x6A80},
+    {"lock template with a file id parameter", 0x30, 9,
+     "01 801E0300 00 00 01 02 02 00000000 0000FFFF", 0x6A80},
+    {"lock template fixed table", 0x30, 9, "01 801E0200 00 00 01 01 05 E0D8D6DC1E", 0x9000},
+    {"lock template 17 fixed bytes", 0x30, 9,
+     "01 801E0200 00 00 01 01 11 0102030405060708090A0B0C0D0E0F1011", 0x6A80},
     {"template delete", 0x31, 1, "", 0x9000},
     {"template delete with data", 0x31, 1, "01", 0x6700},
 };
@@ -351,10 +412,10 @@ START_TEST(test_way3_single_and_batch)
     ready_card(&t, 310);
     memset(seed, 0x5A, 16);
     ck_assert_uint_eq(begin(&t, KC_WAY_TARGET_SEED, 1, 128, seed, 16), 0x9000);
-    ck_assert_uint_eq(t.resp_len, 0);
+    ck_assert_uint_eq(t.resp_len, 16); /* the key card's nonce */
     key_hex(KC_TEST_KEY1_HEX, k1, &klen);
     ck_assert_int_eq(kc_env_diversify(k1, klen, TS, kcard), 0);
-    chain_r0(kcard, 16, seed, r);
+    chain_r0(kcard, 16, r);
 
     /* single */
     n = step(steps, 0, 1, "0101 03414243");
@@ -398,19 +459,19 @@ START_TEST(test_way3_single_and_batch)
     uint16_t sws[5] = {0x9000, 0x9000, 0x9000, 0x6A84, 0x9000};
     uint8_t mac[16], ev, data[KC_AUDIT_DATA_MAX];
     uint32_t before = kc_audit_next(&kc_of(&t)->store);
-    completion_mac(kcard, 16, seed, 1, sws, 5, mac);
+    completion_mac(kcard, 16, 1, sws, 5, mac);
     ck_assert_uint_eq(end(&t, sws, 5, mac), 0x9000);
     ck_assert_uint_eq(t.resp_len, 1);
     ck_assert_uint_eq(t.resp[0], KC_ISSUE_COMPLETED);
     ck_assert_uint_eq(kc_audit_next(&kc_of(&t)->store), before + 1); /* exactly one entry */
     last_audit(&t, &ev, data, &n);
     ck_assert_uint_eq(ev, KC_AUDIT_EVT_ISSUE_RECEIPT);
-    ck_assert_uint_eq(n, KC_RECEIPT_TPL_OFF + 5);
+    ck_assert_uint_eq(n, KC_RECEIPT_TPL_OFF(0) + 5);
     ck_assert_mem_eq(data, TS, 8);
     ck_assert_mem_eq(data + 8, "\x01\x03\x00\x00\x05", 5);
     /* the completion MAC the key card verified, then the template numbers */
     ck_assert_mem_eq(data + KC_RECEIPT_MAC_OFF, mac, 16);
-    ck_assert_mem_eq(data + KC_RECEIPT_TPL_OFF, "\x01\x01\x02\x03\x04", 5);
+    ck_assert_mem_eq(data + KC_RECEIPT_TPL_OFF(0), "\x01\x01\x02\x03\x04", 5);
     /* the session is over */
     ck_assert_uint_eq(wrap(&t, steps, n), 0x6985);
     ck_assert_uint_eq(end(&t, NULL, 0, NULL), 0x6985);
@@ -434,20 +495,27 @@ START_TEST(test_way1_static_common_wrong_mac)
     ck_assert_uint_eq(begin(&t, KC_WAY_STATIC, 1, 64, c0, 4), 0x9000);
     key_hex(KC_TEST_KEY1_HEX, k1, &klen);
     ck_assert_int_eq(kc_env_diversify(k1, klen, TS, kcard), 0);
+    /* nothing may follow the lock in a session */
     n = step(steps, 0, 4, "");
     n = step(steps, n, 1, "0003 01 41");
+    ck_assert_uint_eq(wrap(&t, steps, n), 0x6A80);
+    n = step(steps, 0, 1, "0003 01 41");
+    n = step(steps, n, 4, "");
     ck_assert_uint_eq(wrap(&t, steps, n), 0x9000);
     size_t l;
     envelope(&t, 0, &l);
     ck_assert_uint_eq(l, 64 + 26);
-    ck_assert_int_eq(kc_env_static_key(kcard, 16, TS, 7, r), 0);
-    expect_inner_hex(&t, 0, r, 7, "801E0400", "");
-    ck_assert_int_eq(kc_env_static_key(kcard, 16, TS, 8, r), 0);
-    expect_inner_hex(&t, 1, r, 8, "80E00100", "0003 3F00 0141");
+    static_r(kcard, 16, 7, r);
+    expect_inner_hex(&t, 0, r, 7, "80E00100", "0003 3F00 0141");
+    static_r(kcard, 16, 8, r);
+    expect_inner_hex(&t, 1, r, 8, "801E0400", "");
+    /* after the lock the session takes no more steps */
+    n = step(steps, 0, 1, "0004 01 41");
+    ck_assert_uint_eq(wrap(&t, steps, n), 0x6985);
 
     /* the right MAC but one SW different: mismatch */
     uint16_t sws[2] = {0x9000, 0x9000};
-    completion_mac(kcard, 16, NULL, 7, sws, 2, mac);
+    completion_mac(kcard, 16, 7, sws, 2, mac);
     sws[1] = 0x6A80;
     ck_assert_uint_eq(end(&t, sws, 2, mac), 0x9000);
     ck_assert_uint_eq(t.resp[0], KC_ISSUE_MAC_MISMATCH);
@@ -455,7 +523,9 @@ START_TEST(test_way1_static_common_wrong_mac)
     ck_assert_uint_eq(ev, KC_AUDIT_EVT_ISSUE_RECEIPT);
     ck_assert_mem_eq(data + 8, "\x01\x01\x00\x01\x02", 5);
     ck_assert_mem_eq(data + KC_RECEIPT_MAC_OFF, mac, 16); /* the MAC presented, refused */
-    ck_assert_mem_eq(data + KC_RECEIPT_TPL_OFF, "\x04\x01", 2);
+    ck_assert_uint_eq(data[KC_RECEIPT_LOCK_OFF], 4); /* the lock way, bound */
+    ck_assert_uint_eq(data[KC_RECEIPT_LOCK_OFF + 1], 0);
+    ck_assert_mem_eq(data + KC_RECEIPT_TPL_OFF(0), "\x01\x04", 2);
 
     /* the common key (way 03): Kcard is the key itself, flagged in the receipt */
     uint8_t seed[16] = {1}, k2[32];
@@ -463,17 +533,17 @@ START_TEST(test_way1_static_common_wrong_mac)
     n = step(steps, 0, 4, "");
     ck_assert_uint_eq(wrap(&t, steps, n), 0x9000);
     key_hex(KC_TEST_KEY2_HEX, k2, &klen);
-    chain_r0(k2, 32, seed, r);
+    chain_r0(k2, 32, r);
     ck_assert_int_eq(kc_env_chain_step(r, TS, 1), 0);
     expect_inner_hex(&t, 0, r, 1, "801E0400", "");
     uint16_t ok = 0x9000;
-    completion_mac(k2, 32, seed, 1, &ok, 1, mac);
+    completion_mac(k2, 32, 1, &ok, 1, mac);
     ck_assert_uint_eq(end(&t, &ok, 1, mac), 0x9000);
     ck_assert_uint_eq(t.resp[0], KC_ISSUE_COMPLETED);
     last_audit(&t, &ev, data, &n);
     ck_assert_mem_eq(data + 8, "\x02\x03\x01\x00\x01", 5);
     ck_assert_mem_eq(data + KC_RECEIPT_MAC_OFF, mac, 16);
-    ck_assert_uint_eq(data[KC_RECEIPT_TPL_OFF], 4);
+    ck_assert_uint_eq(data[KC_RECEIPT_TPL_OFF(0)], 4);
     kc_test_card_free(&t);
 }
 END_TEST
@@ -488,9 +558,9 @@ START_TEST(test_way4_previous_random)
     chain_state(&t, p);
     ck_assert_int_eq(kc_env_prev_random(p, TS, seed, p_next), 0);
     ck_assert_uint_eq(begin(&t, KC_WAY_PREVIOUS_RANDOM, 1, 256, NULL, 0), 0x9000);
-    ck_assert_uint_eq(t.resp_len, 16);
-    ck_assert_mem_eq(t.resp, seed, 16);
-    memcpy(s1, t.resp, 16);
+    ck_assert_uint_eq(t.resp_len, 32); /* Nk, then the seed */
+    ck_assert_mem_eq(t.resp + 16, seed, 16);
+    memcpy(s1, t.resp + 16, 16);
     chain_state(&t, p);
     ck_assert_mem_eq(p, p_next, 32); /* committed */
 
@@ -501,24 +571,25 @@ START_TEST(test_way4_previous_random)
     size_t l;
     envelope(&t, 0, &l);
     ck_assert_uint_eq(l, 256 + 29);
-    chain_r0(kcard, 16, s1, r);
+    chain_r0(kcard, 16, r);
     ck_assert_int_eq(kc_env_chain_step(r, TS, 1), 0);
     expect_inner_hex(&t, 0, r, 1, "801E0400", "");
     uint16_t ok = 0x9000;
-    completion_mac(kcard, 16, s1, 1, &ok, 1, mac);
+    completion_mac(kcard, 16, 1, &ok, 1, mac);
     ck_assert_uint_eq(end(&t, &ok, 1, mac), 0x9000);
     ck_assert_uint_eq(t.resp[0], KC_ISSUE_COMPLETED);
 
     /* the next BEGIN for the same target gets another seed */
     ck_assert_uint_eq(begin(&t, KC_WAY_PREVIOUS_RANDOM, 1, 256, NULL, 0), 0x9000);
-    ck_assert(memcmp(t.resp, s1, 16) != 0);
+    ck_assert(memcmp(t.resp + 16, s1, 16) != 0);
     /* Le too small: refused before the chain moves */
     chain_state(&t, p);
-    uint8_t d[11];
+    uint8_t d[27];
     memcpy(d, TS, 8);
     memcpy(d + 8, "\x01\x01\x00", 3);
-    size_t len = kc_test_apdu(apdu_buf, 0x80, KC_INS_ISSUE_BEGIN, 4, 0, d, 11);
-    apdu_buf[len++] = 8;
+    memset(d + 11, 0x77, 16);
+    size_t len = kc_test_apdu(apdu_buf, 0x80, KC_INS_ISSUE_BEGIN, 4, 0, d, 27);
+    apdu_buf[len++] = 20;
     ck_assert_uint_eq(kc_test_card_send(&t, apdu_buf, len), 0x6700);
     chain_state(&t, p_next);
     ck_assert_mem_eq(p, p_next, 32);
@@ -556,7 +627,7 @@ START_TEST(test_way4_power_cut)
             ck_assert_int_eq(kc_test_card_reboot(&t), 0);
             chain_state(&t, p);
             if (sw == 0x9000) {
-                ck_assert_mem_eq(t.resp, seed0, 16);
+                ck_assert_mem_eq(t.resp + 16, seed0, 16);
                 ck_assert_mem_eq(p, p1, 32); /* P' committed before the seed left */
                 delivered_seen = 1;
             } else {
@@ -568,7 +639,7 @@ START_TEST(test_way4_power_cut)
             ck_assert_uint_eq(kc_test_card_unlock(&t), 0x9000);
             ck_assert_uint_eq(begin(&t, KC_WAY_PREVIOUS_RANDOM, 1, 64, NULL, 0), 0x9000);
             if (memcmp(p, p1, 32) == 0)
-                ck_assert(memcmp(t.resp, seed0, 16) != 0);
+                ck_assert(memcmp(t.resp + 16, seed0, 16) != 0);
             if (!died && sw == 0x9000)
                 goto done; /* the cut came after BEGIN's work: every point covered */
         }
@@ -591,7 +662,7 @@ START_TEST(test_bad_params_counter_kept)
     ck_assert_uint_eq(begin(&t, KC_WAY_TARGET_SEED, 1, 64, seed, 16), 0x9000);
     key_hex(KC_TEST_KEY1_HEX, k1, &klen);
     ck_assert_int_eq(kc_env_diversify(k1, klen, TS, kcard), 0);
-    chain_r0(kcard, 16, seed, r);
+    chain_r0(kcard, 16, r);
 
     static const struct {
         const char *name;
@@ -614,7 +685,7 @@ START_TEST(test_bad_params_counter_kept)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         /* a good step first: the whole batch is refused and nothing produced */
-        n = step(steps, 0, 4, "");
+        n = step(steps, 0, 1, "0101 0141");
         n = step(steps, n, bad[i].tpl, bad[i].params);
         ck_assert_msg(wrap(&t, steps, n) == 0x6A80, "%s", bad[i].name);
         ck_assert_uint_eq(t.resp_len, 0);
@@ -664,10 +735,11 @@ START_TEST(test_refusals)
     ck_assert_uint_eq(begin(&t, KC_WAY_TARGET_SEED, 0, 64, seed, 16), 0x6A88);
     ck_assert_uint_eq(begin(&t, KC_WAY_TARGET_SEED, 1, 100, seed, 16), 0x6A80);
     ck_assert_uint_eq(begin(&t, KC_WAY_TARGET_SEED, 1, 2048, seed, 16), 0x6A80);
-    ck_assert_uint_eq(begin(&t, KC_WAY_TARGET_SEED, 1, 64, seed, 15), 0x6A80);
+    ck_assert_uint_eq(begin(&t, KC_WAY_TARGET_SEED, 1, 64, seed, 15), 0x6700); /* Lc 26 */
     ck_assert_uint_eq(begin(&t, KC_WAY_PREVIOUS_RANDOM, 1, 64, seed, 1), 0x6A80);
     ck_assert_uint_eq(begin(&t, 0x02, 1, 64, seed, 16), 0x6A86);
-    ck_assert_uint_eq(begin(&t, KC_WAY_TARGET_SEED, 1, 64, seed, 6), 0x6A80); /* Lc 17 */
+    ck_assert_uint_eq(begin(&t, KC_WAY_TARGET_SEED, 1, 64, seed, 6), 0x6700); /* Lc 17 */
+    ck_assert_uint_eq(begin(&t, KC_WAY_TARGET_SEED, 1, 64, seed, 20), 0x6A80); /* Lc 31 */
     ck_assert_uint_eq(kc_test_card_sendx(&t, "80500300 0A 11223344556677880100"), 0x6700);
     /* no session */
     n = step(steps, 0, 4, "");
@@ -715,7 +787,7 @@ START_TEST(test_end_abort_and_lengths)
     ck_assert_mem_eq(data + 8, "\x01\x03\x00\x02\x01", 5);
     static const uint8_t zero[16];
     ck_assert_mem_eq(data + KC_RECEIPT_MAC_OFF, zero, 16); /* aborted: no MAC */
-    ck_assert_uint_eq(data[KC_RECEIPT_TPL_OFF], 4);
+    ck_assert_uint_eq(data[KC_RECEIPT_TPL_OFF(0)], 4);
     kc_test_card_free(&t);
 }
 END_TEST
@@ -723,37 +795,152 @@ END_TEST
 START_TEST(test_step_limit_and_room)
 {
     kc_test_card t;
-    uint8_t seed[16] = {4}, steps[3 * 70], ev, data[KC_AUDIT_DATA_MAX];
+    uint8_t seed[16] = {4}, steps[7 * 70], ev, data[KC_AUDIT_DATA_MAX];
     size_t n = 0;
 
     ready_card(&t, 317);
     ck_assert_uint_eq(begin(&t, KC_WAY_TARGET_SEED, 1, 64, seed, 16), 0x9000);
-    for (int i = 0; i < 40; i++)
-        n = step(steps, n, 4, "");
+    for (int i = 0; i < 41; i++)
+        n = step(steps, n, 1, "0101 0141");
     ck_assert_uint_eq(wrap(&t, steps, n), 0x9000);
-    ck_assert_uint_eq(n_envelopes(&t), 40);
-    /* 25 more would make 65 */
-    ck_assert_uint_eq(wrap(&t, steps, 25 * 3), 0x6A84);
-    ck_assert_uint_eq(wrap(&t, steps, 24 * 3), 0x9000);
-    ck_assert_uint_eq(wrap(&t, steps, 3), 0x6A84);
-    /* the receipt keeps the first 40 template numbers and the count */
+    ck_assert_uint_eq(n_envelopes(&t), 41);
+    /* 24 more would make 65 */
+    ck_assert_uint_eq(wrap(&t, steps, 24 * 7), 0x6A84);
+    ck_assert_uint_eq(wrap(&t, steps, 23 * 7), 0x9000);
+    ck_assert_uint_eq(wrap(&t, steps, 7), 0x6A84);
+    /* the receipt keeps the first 41 template numbers (all that fit) and the count */
     ck_assert_uint_eq(end(&t, NULL, 0, NULL), 0x9000);
     last_audit(&t, &ev, data, &n);
-    ck_assert_uint_eq(n, KC_RECEIPT_TPL_OFF + 40);
+    ck_assert_uint_eq(n, KC_AUDIT_DATA_MAX);
+    ck_assert_uint_eq(n, KC_RECEIPT_TPL_OFF(0) + 41);
     ck_assert_uint_eq(data[12], 64);
     /* an answer larger than Le: 6700, nothing produced */
     ck_assert_uint_eq(begin(&t, KC_WAY_TARGET_SEED, 1, 64, seed, 16), 0x9000);
-    size_t len = kc_test_apdu(apdu_buf, 0x80, KC_INS_ISSUE_WRAP, 0, 0, steps, 9);
+    size_t len = kc_test_apdu(apdu_buf, 0x80, KC_INS_ISSUE_WRAP, 0, 0, steps, 21);
     apdu_buf[len++] = 100; /* 3 x 92 bytes do not fit */
     ck_assert_uint_eq(kc_test_card_send(&t, apdu_buf, len), 0x6700);
-    ck_assert_uint_eq(wrap(&t, steps, 3), 0x9000);
+    n = step(steps, 0, 4, "");
+    ck_assert_uint_eq(wrap(&t, steps, n), 0x9000);
     uint8_t k1[32], kcard[16], r[32];
     size_t klen;
     key_hex(KC_TEST_KEY1_HEX, k1, &klen);
     ck_assert_int_eq(kc_env_diversify(k1, klen, TS, kcard), 0);
-    chain_r0(kcard, 16, seed, r);
+    chain_r0(kcard, 16, r);
     ck_assert_int_eq(kc_env_chain_step(r, TS, 1), 0);
     expect_inner_hex(&t, 0, r, 1, "801E0400", ""); /* still counter 1 */
+    kc_test_card_free(&t);
+}
+END_TEST
+
+/*
+ * A host that repeats its inputs (the same target nonce in way 03, the same
+ * first counter in way 01, BEGIN after BEGIN) never gets two envelopes under
+ * one key: the key card's own nonce changes every session.
+ */
+START_TEST(test_host_repeats_inputs)
+{
+    kc_test_card t;
+    static uint8_t bodies[2][25][200];
+    uint8_t nks[25][16], nt[16], steps[16], c0[4] = {0, 0, 0, 5};
+    size_t n = step(steps, 0, 1, "0101 0141");
+
+    ready_card(&t, 318);
+    memset(nt, 0x42, sizeof nt);
+    for (int way = 0; way < 2; way++) {
+        for (int i = 0; i < 25; i++) {
+            size_t l;
+            if (way == 0)
+                ck_assert_uint_eq(begin(&t, KC_WAY_TARGET_SEED, 1, 128, nt, 16), 0x9000);
+            else
+                ck_assert_uint_eq(begin(&t, KC_WAY_STATIC, 1, 128, c0, 4), 0x9000);
+            memcpy(nks[i], g_nk, 16);
+            ck_assert_uint_eq(wrap(&t, steps, n), 0x9000);
+            const uint8_t *e = envelope(&t, 0, &l);
+            ck_assert_uint_eq(l, 128 + 26);
+            memcpy(bodies[way][i], e, l);
+            for (int j = 0; j < i; j++) {
+                ck_assert(memcmp(nks[i], nks[j], 16) != 0);
+                /* Same inner command, same counter: the ciphertexts still differ. */
+                ck_assert(memcmp(bodies[way][i] + 9, bodies[way][j] + 9, 128 + 16) != 0);
+            }
+        }
+    }
+    kc_test_card_free(&t);
+}
+END_TEST
+
+static size_t count_events(kc_test_card *t, uint32_t from, uint8_t event, uint8_t *last,
+                           size_t *last_len)
+{
+    static uint8_t buf[KC_AUDIT_CAPACITY * KC_AUDIT_ENTRY_MAX];
+    size_t n, off = 0, k = 0;
+    ck_assert_int_eq(kc_audit_read(&kc_of(t)->store, from, buf, sizeof(buf), &n), 0);
+    while (off < n) {
+        size_t dl = buf[off + 9];
+        if (buf[off + 8] == event) {
+            k++;
+            if (last) {
+                memcpy(last, buf + off + KC_AUDIT_HDR_LEN, dl);
+                *last_len = dl;
+            }
+        }
+        off += KC_AUDIT_HDR_LEN + dl + KC_AUDIT_PREV_LEN;
+    }
+    return k;
+}
+
+/*
+ * Every BEGIN is in the log when it answers, and a session that ends any way
+ * but END (a new BEGIN, SELECT, a power cut) leaves an aborted receipt.
+ */
+START_TEST(test_every_begin_audited)
+{
+    kc_test_card t;
+    uint8_t nt[16] = {7}, steps[16], data[KC_AUDIT_DATA_MAX];
+    size_t n = step(steps, 0, 1, "0101 0141"), dl;
+    uint32_t from;
+
+    ready_card(&t, 319);
+    from = kc_audit_next(&kc_of(&t)->store);
+    ck_assert_uint_eq(begin(&t, KC_WAY_TARGET_SEED, 1, 64, nt, 16), 0x9000);
+    ck_assert_uint_eq(count_events(&t, from, KC_AUDIT_EVT_ISSUE_BEGIN, data, &dl), 1);
+    ck_assert_uint_eq(dl, KC_ISSUE_BEGIN_EVT_LEN);
+    ck_assert_mem_eq(data, TS, 8);
+    ck_assert_mem_eq(data + 8, "\x01\x03\x00\x00\x40", 5); /* key way flags bucket */
+    ck_assert_mem_eq(data + 13, g_nk, 16);
+    ck_assert_uint_eq(wrap(&t, steps, n), 0x9000);
+
+    /* A new BEGIN: the old session's receipt (aborted, unclean, 1 step) first. */
+    ck_assert_uint_eq(begin(&t, KC_WAY_TARGET_SEED, 1, 64, nt, 16), 0x9000);
+    ck_assert_uint_eq(count_events(&t, from, KC_AUDIT_EVT_ISSUE_BEGIN, NULL, NULL), 2);
+    ck_assert_uint_eq(count_events(&t, from, KC_AUDIT_EVT_ISSUE_RECEIPT, data, &dl), 1);
+    ck_assert_uint_eq(data[10], KC_RECEIPT_FLAG_UNCLEAN);
+    ck_assert_uint_eq(data[11], KC_ISSUE_ABORTED);
+    ck_assert_uint_eq(data[12], 1);
+
+    /* SELECT (another program): the receipt comes with the next BEGIN, steps unknown. */
+    ck_assert_uint_eq(wrap(&t, steps, n), 0x9000);
+    ck_assert_uint_eq(kc_test_card_unlock(&t), 0x9000);
+    ck_assert_uint_eq(begin(&t, KC_WAY_TARGET_SEED, 1, 64, nt, 16), 0x9000);
+    ck_assert_uint_eq(count_events(&t, from, KC_AUDIT_EVT_ISSUE_RECEIPT, data, &dl), 2);
+    ck_assert_uint_eq(data[12], KC_RECEIPT_STEPS_UNKNOWN);
+
+    /* Power cut: the mark survives; the next BEGIN writes the receipt, steps unknown. */
+    ck_assert_uint_eq(wrap(&t, steps, n), 0x9000);
+    ck_assert_uint_eq(kc_test_card_reboot(&t), 0);
+    ck_assert_uint_eq(count_events(&t, from, KC_AUDIT_EVT_ISSUE_RECEIPT, NULL, NULL), 2);
+    ck_assert_uint_eq(kc_test_card_unlock(&t), 0x9000);
+    ck_assert_uint_eq(begin(&t, KC_WAY_TARGET_SEED, 1, 64, nt, 16), 0x9000);
+    ck_assert_uint_eq(count_events(&t, from, KC_AUDIT_EVT_ISSUE_RECEIPT, data, &dl), 3);
+    ck_assert_uint_eq(data[10], KC_RECEIPT_FLAG_UNCLEAN);
+    ck_assert_uint_eq(data[11], KC_ISSUE_ABORTED);
+    ck_assert_uint_eq(data[12], KC_RECEIPT_STEPS_UNKNOWN);
+
+    /* A clean END: one receipt, and the next BEGIN adds no aborted one. */
+    ck_assert_uint_eq(end(&t, NULL, 0, NULL), 0x9000);
+    ck_assert_uint_eq(begin(&t, KC_WAY_TARGET_SEED, 1, 64, nt, 16), 0x9000);
+    ck_assert_uint_eq(count_events(&t, from, KC_AUDIT_EVT_ISSUE_RECEIPT, NULL, NULL), 4);
+    ck_assert_uint_eq(count_events(&t, from, KC_AUDIT_EVT_ISSUE_BEGIN, NULL, NULL), 5);
     kc_test_card_free(&t);
 }
 END_TEST
@@ -775,6 +962,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_end_abort_and_lengths);
     tcase_add_test(tc, test_step_limit_and_room);
+    tcase_add_test(tc, test_host_repeats_inputs);
+    tcase_add_test(tc, test_every_begin_audited);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -345,22 +345,15 @@ static const uint8_t p_write[] = {0x10, 0x01, 0x00, 0x00, 0x05, 'h', 'e', 'l', '
 static int issue(keycard *kc, keycard_target *t, keycard_issue_way way, uint8_t key_no,
                  uint8_t lock_tpl, int mac_flip)
 {
-    uint8_t seed[16];
-    uint32_t ctr = 0;
+    keycard_issue_nonces nonces;
     keycard_rc rc;
-    if (way == KEYCARD_WAY_TARGET_SEED) {
-        ck_assert_int_eq(keycard_target_begin(t, way, key_no, NULL, seed, NULL), KEYCARD_OK);
-        rc = keycard_issue_begin(kc, way, serial, key_no, 128, seed, 0, NULL);
-    } else if (way == KEYCARD_WAY_PREVIOUS_RANDOM) {
-        rc = keycard_issue_begin(kc, way, serial, key_no, 128, NULL, 0, seed);
-        ck_assert_int_eq(rc, KEYCARD_OK);
-        ck_assert_int_eq(keycard_target_begin(t, way, key_no, seed, NULL, NULL), KEYCARD_OK);
-    } else {
-        ck_assert_int_eq(keycard_target_begin(t, way, key_no, NULL, NULL, &ctr), KEYCARD_OK);
-        ck_assert_uint_ge(ctr, 1);
-        rc = keycard_issue_begin(kc, way, serial, key_no, 128, NULL, ctr, NULL);
-    }
-    ck_assert_msg(rc == KEYCARD_OK, "issue begin: %s", keycard_strerror(rc));
+    ck_assert_int_eq(keycard_target_issue_begin(t, way, key_no, &nonces), KEYCARD_OK);
+    if (way == KEYCARD_WAY_STATIC)
+        ck_assert_uint_ge(nonces.first_ctr, 1);
+    rc = keycard_issue_open(kc, way, serial, key_no, 128, &nonces);
+    ck_assert_msg(rc == KEYCARD_OK, "issue open: %s", keycard_strerror(rc));
+    ck_assert_int_eq(keycard_target_issue_bind(t, &nonces), KEYCARD_OK);
+    keycard_issue_nonces_wipe(&nonces);
 
     /* A step outside its template's schema: refused, nothing produced. */
     static uint8_t out[8192];
@@ -461,9 +454,8 @@ START_TEST(test_issue_ways)
     ck_assert_int_eq(info.state, KEYCARD_TARGET_ISSUED);
     ck_assert_uint_eq(info.locks & ways[_i].lock_bit, ways[_i].lock_bit);
     /* Locked: a new session is refused. */
-    uint8_t seed[16];
-    ck_assert_int_eq(keycard_target_begin(t, KEYCARD_WAY_TARGET_SEED, ways[_i].key_no, NULL,
-                                          seed, NULL),
+    keycard_issue_nonces nn;
+    ck_assert_int_eq(keycard_target_issue_begin(t, KEYCARD_WAY_TARGET_SEED, ways[_i].key_no, &nn),
                      KEYCARD_ERR_CONDITIONS);
 
     /* What was written is there, read with operational commands. */
@@ -490,8 +482,11 @@ START_TEST(test_issue_ways)
     ck_assert_uint_eq(e.data[10] & 1, (unsigned)ways[_i].common);
     ck_assert_uint_eq(e.data[11], KEYCARD_ISSUE_COMPLETED);
     ck_assert_uint_eq(e.data[12], 6);
-    ck_assert_uint_eq(e.data[29], T_FOLDER);
-    ck_assert_uint_eq(e.data[34], ways[_i].lock_tpl);
+    /* the lock bound into the completion MAC, then the templates */
+    ck_assert_uint_eq(e.data[KEYCARD_AUDIT_RECEIPT_LOCK_OFF], ways[_i].lock_tpl == T_LOCK_A ? 1 : 4);
+    ck_assert_uint_eq(e.data[KEYCARD_AUDIT_RECEIPT_LOCK_OFF + 1], 0);
+    ck_assert_uint_eq(e.data[31], T_FOLDER);
+    ck_assert_uint_eq(e.data[36], ways[_i].lock_tpl);
     keycard_target_close(t);
     keycard_close(kc);
 }
@@ -509,9 +504,8 @@ START_TEST(test_mac_mismatch_and_abort)
 
     /* Abort: a session begun and ended without a MAC. */
     unlock(kc);
-    uint8_t seed[16];
-    ck_assert_int_eq(keycard_issue_begin(kc, KEYCARD_WAY_PREVIOUS_RANDOM, serial, 1, 64, NULL, 0,
-                                         seed),
+    keycard_issue_nonces nn = {{0}, 0, {0}, {0}};
+    ck_assert_int_eq(keycard_issue_open(kc, KEYCARD_WAY_PREVIOUS_RANDOM, serial, 1, 64, &nn),
                      KEYCARD_OK);
     int result = -1;
     ck_assert_int_eq(keycard_issue_end(kc, NULL, 0, NULL, &result), KEYCARD_OK);
@@ -529,33 +523,32 @@ END_TEST
 START_TEST(test_begin_errors)
 {
     keycard *kc = provisioned_card();
+    keycard_issue_nonces nn = {{0}, 1, {0}, {0}};
     uint8_t seed[16] = {0};
     /* PINs first. */
-    ck_assert_int_eq(keycard_issue_begin(kc, KEYCARD_WAY_TARGET_SEED, serial, 1, 128, seed, 0,
-                                         NULL),
+    ck_assert_int_eq(keycard_issue_open(kc, KEYCARD_WAY_TARGET_SEED, serial, 1, 128, &nn),
                      KEYCARD_ERR_NOT_VERIFIED);
     unlock(kc);
     /* Unknown key, inject-only key, static without the STATIC flag, bad bucket. */
-    ck_assert_int_eq(keycard_issue_begin(kc, KEYCARD_WAY_TARGET_SEED, serial, 9, 128, seed, 0,
-                                         NULL),
+    ck_assert_int_eq(keycard_issue_open(kc, KEYCARD_WAY_TARGET_SEED, serial, 9, 128, &nn),
                      KEYCARD_ERR_NOT_FOUND);
-    ck_assert_int_eq(keycard_issue_begin(kc, KEYCARD_WAY_TARGET_SEED, serial, 3, 128, seed, 0,
-                                         NULL),
+    ck_assert_int_eq(keycard_issue_open(kc, KEYCARD_WAY_TARGET_SEED, serial, 3, 128, &nn),
                      KEYCARD_ERR_CONDITIONS);
-    ck_assert_int_eq(keycard_issue_begin(kc, KEYCARD_WAY_STATIC, serial, 2, 128, NULL, 1, NULL),
+    ck_assert_int_eq(keycard_issue_open(kc, KEYCARD_WAY_STATIC, serial, 2, 128, &nn),
                      KEYCARD_ERR_CONDITIONS);
-    ck_assert_int_eq(keycard_issue_begin(kc, KEYCARD_WAY_TARGET_SEED, serial, 1, 100, seed, 0,
-                                         NULL),
+    ck_assert_int_eq(keycard_issue_open(kc, KEYCARD_WAY_TARGET_SEED, serial, 1, 100, &nn),
                      KEYCARD_ERR_ARG);
-    ck_assert_int_eq(keycard_issue_begin(kc, KEYCARD_WAY_TARGET_SEED, serial, 1, 128, NULL, 0,
-                                         NULL),
+    ck_assert_int_eq(keycard_issue_open(kc, KEYCARD_WAY_TARGET_SEED, serial, 1, 128, NULL),
                      KEYCARD_ERR_ARG);
-    ck_assert_int_eq(keycard_issue_begin(kc, (keycard_issue_way)2, serial, 1, 128, seed, 0,
-                                         NULL),
+    ck_assert_int_eq(keycard_issue_open(kc, (keycard_issue_way)2, serial, 1, 128, &nn),
                      KEYCARD_ERR_ARG);
-    /* Too small an output buffer: nothing is sent. */
+    /* The protocol v1 calls say so. */
     ck_assert_int_eq(keycard_issue_begin(kc, KEYCARD_WAY_TARGET_SEED, serial, 1, 128, seed, 0,
                                          NULL),
+                     KEYCARD_ERR_VERSION);
+    ck_assert_ptr_nonnull(strstr(keycard_strerror(KEYCARD_ERR_VERSION), "v2"));
+    /* Too small an output buffer: nothing is sent. */
+    ck_assert_int_eq(keycard_issue_open(kc, KEYCARD_WAY_TARGET_SEED, serial, 1, 128, &nn),
                      KEYCARD_OK);
     uint8_t out[100];
     size_t ol = sizeof out;

@@ -114,9 +114,10 @@ static const char *const kstate_name[] = {"KR", "KB", "KS", "KI"};
 #define K1(what, kill, c, i, p1, p2, enc, n, data, le, ...) \
     {what, kill, {ST(c, i, p1, p2, enc, n, data, le, __VA_ARGS__)}}
 
-/* way 01 BEGIN data: serial key 1 bucket 128 first counter 1; way 04: the first 11 bytes. */
-#define BEGIN01 "5443000000000001 01 0080 00000001"
-#define BEGIN04 "5443000000000001 01 0080"
+/* way 01 BEGIN data: serial key 1 bucket 128 Nt first counter 1; way 04: the first 27 bytes. */
+#define NT "A0A1A2A3A4A5A6A7A8A9AAABACADAEAF"
+#define BEGIN01 "5443000000000001 01 0080" NT "00000001"
+#define BEGIN04 "5443000000000001 01 0080" NT
 
 static const row krows[] = {
     /* SELECT */
@@ -266,16 +267,18 @@ static const row krows[] = {
     /* ISSUE BEGIN */
     K1("BEGIN P1 02", 0, 0x80, 0x50, 0x02, 0x00, E_SHORT, 0, BEGIN01, NO_LE, SX(0x6A86)),
     K1("BEGIN P2 01", 0, 0x80, 0x50, 0x01, 0x01, E_SHORT, 0, BEGIN01, NO_LE, SX(0x6A86)),
-    K1("BEGIN 10 bytes", 0, 0x80, 0x50, 0x01, 0x00, E_SHORT, 10, NULL, NO_LE, SX(0x6700)),
-    K1("BEGIN 28 bytes", 0, 0x80, 0x50, 0x01, 0x00, E_SHORT, 28, NULL, NO_LE, SX(0x6700)),
+    K1("BEGIN 26 bytes", 0, 0x80, 0x50, 0x01, 0x00, E_SHORT, 26, NULL, NO_LE, SX(0x6700)),
+    K1("BEGIN 32 bytes", 0, 0x80, 0x50, 0x01, 0x00, E_SHORT, 32, NULL, NO_LE, SX(0x6700)),
     K1("BEGIN way 01 with way 04 data", 1, 0x80, 0x50, 0x01, 0x00, E_SHORT, 0, BEGIN04, NO_LE,
        S4(0x6A80, 0x6982, 0x6982, 0x6A80)),
     K1("BEGIN way 03 with way 01 data", 1, 0x80, 0x50, 0x03, 0x00, E_SHORT, 0, BEGIN01, NO_LE,
        S4(0x6A80, 0x6982, 0x6982, 0x6A80)),
-    K1("BEGIN bucket 80", 1, 0x80, 0x50, 0x01, 0x00, E_SHORT, 0, "5443000000000001 01 0050 00000001",
+    K1("BEGIN bucket 80", 1, 0x80, 0x50, 0x01, 0x00, E_SHORT, 0, "5443000000000001 01 0050" NT "00000001",
        NO_LE, S4(0x6A80, 0x6982, 0x6982, 0x6A80)),
     K1("BEGIN way 04 Le 15", 1, 0x80, 0x50, 0x04, 0x00, E_SHORT, 0, BEGIN04, 15,
        S4(0x6700, 0x6982, 0x6982, 0x6700)),
+    K1("BEGIN way 04 Le 31 (nonce and seed need 32)", 1, 0x80, 0x50, 0x04, 0x00, E_SHORT, 0,
+       BEGIN04, 31, S4(0x6700, 0x6982, 0x6982, 0x6700)),
     /* ISSUE WRAP */
     K1("WRAP P1 01", 0, 0x80, 0x52, 0x01, 0x00, E_SHORT, 0, "040000", NO_LE, SX(0x6A86)),
     K1("WRAP P2 01", 0, 0x80, 0x52, 0x00, 0x01, E_SHORT, 0, "040000", NO_LE, SX(0x6A86)),
@@ -386,7 +389,7 @@ static void kstates_setup(void)
     ck_assert_uint_eq(kc_test_card_provision_demo(in), 0x9000);
     ck_assert_uint_eq(kc_test_card_provision_issuance(in), 0x9000);
     ck_assert_uint_eq(kc_test_card_unlock(in), 0x9000);
-    ck_assert_uint_eq(kc_test_card_sendx(in, "80500100 0F" BEGIN01), 0x9000);
+    ck_assert_uint_eq(kc_test_card_sendx(in, "80500100 1F" BEGIN01), 0x9000);
     for (int i = 0; i < K_STATES; i++)
         ksnap_take(&ks[i]);
 }
@@ -614,10 +617,17 @@ static const row trows[] = {
     /* BEGIN ISSUANCE: the handler ends a running session, the dispatcher does not */
     T1("BEGIN P1 02", 1, 0x80, 0x10, 0x02, 0x02, E_SHORT, 0, NULL, 0, S3(0x6A86, 0x6985, 0x6A86)),
     T1("BEGIN 17 bytes", 0, 0x80, 0x10, 0x04, 0x02, E_SHORT, 17, NULL, NO_LE, S3(0x6700, 0x6985, 0x6700)),
-    T1("BEGIN way 04 seed of 15", 1, 0x80, 0x10, 0x04, 0x02, E_SHORT, 15, NULL, NO_LE, S3(0x6700, 0x6985, 0x6700)),
-    T1("BEGIN way 03 with data", 1, 0x80, 0x10, 0x03, 0x02, E_SHORT, 1, NULL, 0, S3(0x6700, 0x6985, 0x6700)),
+    T1("BEGIN way 04 with a v1 seed", 0, 0x80, 0x10, 0x04, 0x02, E_SHORT, 16, NULL, 0, S3(0x6700, 0x6985, 0x6700)),
+    T1("BEGIN way 03 with data", 0, 0x80, 0x10, 0x03, 0x02, E_SHORT, 1, NULL, 0, S3(0x6700, 0x6985, 0x6700)),
     T1("BEGIN way 03 Le 0F", 1, 0x80, 0x10, 0x03, 0x02, E_SHORT, 0, NULL, 0x0F, S3(0x6700, 0x6985, 0x6700)),
     T1("BEGIN way 01 Le 03", 1, 0x80, 0x10, 0x01, 0x01, E_SHORT, 0, NULL, 3, S3(0x6700, 0x6985, 0x6700)),
+    T1("BEGIN way 01 Le 20 (needs 21)", 1, 0x80, 0x10, 0x01, 0x01, E_SHORT, 0, NULL, 20, S3(0x6700, 0x6985, 0x6700)),
+    /* BIND: the key card's nonce after BEGIN; anything else ends the session */
+    T1("BIND P1 01", 1, 0x80, 0x12, 0x01, 0x00, E_SHORT, 16, NULL, NO_LE, S3(0x6A86, 0x6985, 0x6A86)),
+    T1("BIND 15 bytes", 0, 0x80, 0x12, 0x00, 0x00, E_SHORT, 15, NULL, NO_LE, S3(0x6700, 0x6985, 0x6700)),
+    T1("BIND 33 bytes", 0, 0x80, 0x12, 0x00, 0x00, E_SHORT, 33, NULL, NO_LE, S3(0x6700, 0x6985, 0x6700)),
+    T1("BIND with Le", 0, 0x80, 0x12, 0x00, 0x00, E_SHORT, 16, NULL, 0, S3(0x6700, 0x6985, 0x6700)),
+    T1("BIND without BEGIN", 1, 0x80, 0x12, 0x00, 0x00, E_SHORT, 16, NULL, NO_LE, S3(0x6985, 0x6985, 0x6985)),
     /* ENVELOPE outside a session, and malformed ones inside (more in test_tc_envelope) */
     T1("ENVELOPE no bucket", 1, 0x84, 0xC2, 0x00, 0x00, E_SHORT, 3, NULL, 0, S3(0x6985, 0x6985, 0x6700)),
     T1("ENVELOPE 4097 bytes", 0, 0x84, 0xC2, 0x00, 0x00, E_EXT, 4097, NULL, 0, S3(0x6700, 0x6985, 0x6700)),
@@ -644,7 +654,7 @@ static const row trows[] = {
 
 static const uint8_t tc_ins[][2] = {
     {0x00, 0xA4}, {0x00, 0xB0}, {0x00, 0xD6}, {0x00, 0xB2}, {0x00, 0xE2}, {0x00, 0x20},
-    {0x00, 0x84}, {0x00, 0x82}, {0x00, 0xCA}, {0x80, 0xF0}, {0x80, 0x10}, {0x84, 0xC2},
+    {0x00, 0x84}, {0x00, 0x82}, {0x00, 0xCA}, {0x80, 0xF0}, {0x80, 0x10}, {0x80, 0x12}, {0x84, 0xC2},
     {0x80, 0xE0}, {0x80, 0xD8}, {0x80, 0xD6}, {0x80, 0xDC}, {0x80, 0x1E},
 };
 #define N_TC_INS (sizeof(tc_ins) / sizeof(tc_ins[0]))

@@ -141,18 +141,22 @@ static uint16_t kunlock(void)
     return sw;
 }
 
-/* BEGIN data: serial key bucket [extra]. */
+/* BEGIN data: serial key bucket Nt [counter]; way 03 takes extra as Nt. */
 static uint16_t kbegin(uint8_t way, uint8_t key, const void *extra, size_t en)
 {
-    uint8_t d[32];
+    uint8_t d[64];
+    size_t lc = 11;
     memcpy(d, KSERIAL_T, 8);
     d[8] = key;
     d[9] = 0;
     d[10] = 128;
+    if (way != KC_WAY_TARGET_SEED) {
+        memset(d + lc, 0x3C, 16);
+        lc += 16;
+    }
     if (en)
-        memcpy(d + 11, extra, en);
-    return kcmd(0x80, KC_INS_ISSUE_BEGIN, way, 0, d, 11 + en,
-                way == KC_WAY_PREVIOUS_RANDOM ? 0 : -1);
+        memcpy(d + lc, extra, en);
+    return kcmd(0x80, KC_INS_ISSUE_BEGIN, way, 0, d, lc + en, 0);
 }
 
 static uint16_t kwrap(void)
@@ -221,7 +225,7 @@ static const char *kaudit_check(uint32_t next_seq)
             const uint8_t *e = KC.resp + i;
             size_t body = 10 + (size_t)e[9];
             uint32_t seq = (uint32_t)e[0] << 24 | (uint32_t)e[1] << 16 | (uint32_t)e[2] << 8 | e[3];
-            if (e[8] < 1 || e[8] > 7)
+            if (e[8] < 1 || e[8] > KC_AUDIT_EVT_ISSUE_BEGIN)
                 return "unknown event";
             if (count && seq != last + 1)
                 return "seq not consecutive";
@@ -555,7 +559,8 @@ static const scen SCENS[] = {
     {"PROVISION COMMIT", KEY, B_K1, s_prov_staged, c_prov_commit, 0, 0, 0, 0, NULL},
     {"PROVISION COMMIT first (chain created)", KEY, B_K0, s_first_session, c_prov_commit, 0, 0, 0, 0, NULL},
     {"ISSUE BEGIN way 04 (chain advance)", KEY, B_K1, s_unlock, c_begin04, 0, 0, 0, 0, NULL},
-    {"ISSUE BEGIN way 04 again", KEY, B_K1, s_session, c_begin04, 0, 0, 0, 0, NULL},
+    /* Two commits: the replaced session's aborted receipt, then the new BEGIN. */
+    {"ISSUE BEGIN way 04 again", KEY, B_K1, s_session, c_begin04, 1, 0, 0, 0, NULL},
     {"ISSUE BEGIN way 01", KEY, B_K1, s_unlock, c_begin01, 0, 0, 0, 0, NULL},
     {"ISSUE BEGIN way 03", KEY, B_K1, s_unlock, c_begin03, 0, 0, 0, 0, NULL},
     {"ISSUE WRAP", KEY, B_K1, s_session, c_wrap, 0, 0, 0, 0, NULL},
@@ -931,7 +936,7 @@ static const soak_cmd SOAK_K[] = {
     {c_v81_wrong, 1}, {c_v81_ok, 1}, {c_v82_wrong, 1}, {c_v82_ok, 1}, {c_v83_ok, 1},
     {c_v83_ok, 1}, {c_change81_wrong, 1}, {c_reset03, 0}, {c_prov_begin, 0}, {c_put_cred, 0},
     {c_put_key, 0}, {c_put_tpl, 0}, {c_put_del, 0}, {c_prov_abort, 0}, {c_prov_commit, 0},
-    {c_begin04, 0}, {c_begin04, 0}, {c_begin01, 0}, {c_begin03, 0}, {c_wrap, 0}, {c_end_abort, 0},
+    {c_begin04, 1}, {c_begin04, 1}, {c_begin01, 1}, {c_begin03, 1}, {c_wrap, 0}, {c_end_abort, 0},
     {c_end_mismatch, 0},
 };
 static const soak_cmd SOAK_T[] = {

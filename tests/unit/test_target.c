@@ -225,8 +225,9 @@ static const struct {
     {"8010030000", 0x6A88},  /* key 0 */
     {"8010020100", 0x6A86},  /* way 2 is not a target way */
     {"8010050100", 0x6A86},
-    {"80100401", 0x6700},    /* way 4 needs the seed */
+    {"8010040110" "00112233445566778899AABBCCDDEEFF" "00", 0x6700}, /* v2: no data in BEGIN */
     {"8010030101AA00", 0x6700}, /* way 3 takes no data */
+    {"8012000010" "00112233445566778899AABBCCDDEEFF", 0x6985}, /* BIND without BEGIN */
     {"8010010200", 0x6985},  /* key 2 has no STATIC */
 };
 
@@ -451,6 +452,51 @@ START_TEST(test_lock_table_custom)
 }
 END_TEST
 
+/*
+ * The attack of a host that chose the table of lock (b): {00} locked nothing
+ * in protocol v1. After any lock the card refuses the primary issuance set
+ * (CREATE, SET KEY, COMPLETE) whatever the table says; only what the issuer
+ * left out of the set (secondary writes) still runs.
+ */
+START_TEST(test_lock_table_cannot_be_emptied)
+{
+    kc_test_target t;
+    kc_tt_session s;
+    uint8_t d[32], mac[16];
+    uint16_t isw;
+
+    manufactured(&t, 42, SERIAL_A);
+    begin(&t, &s, TC_WAY_TARGET_SEED, SERIAL_A);
+    ck_assert_uint_eq(kc_tt_env(&t, &s, TC_INS_CREATE, 3, 0,
+                                "\x10\x01\x3F\x00\x03\x00\x10\x00\xFF", 9, &isw, NULL), 0x9000);
+    ck_assert_uint_eq(kc_tt_env(&t, &s, TC_INS_COMPLETE, 2, 0, "\x00", 1, &isw, NULL), 0x9000);
+    ck_assert_uint_eq(isw, 0x9000);
+    kc_tt_completion(&s, mac);
+    ck_assert_mem_eq(t.resp + 6, mac, 16);
+    ck_assert_uint_eq(info(&t, 0), TC_STATE_ISSUED);
+    /* a later session: a key file, a key, a new lock are all refused */
+    begin(&t, &s, TC_WAY_TARGET_SEED, SERIAL_A);
+    size_t n = folder(d, 0x1002, 0x3F00, 64, "X");
+    ck_assert_uint_eq(kc_tt_env(&t, &s, TC_INS_CREATE, 1, 0, d, n, &isw, NULL), 0x6985);
+    begin(&t, &s, TC_WAY_TARGET_SEED, SERIAL_A);
+    ck_assert_uint_eq(kc_tt_env(&t, &s, TC_INS_CREATE, 2, 0, "\x10\x03\x3F\x00\x00", 5, &isw,
+                                NULL), 0x6985);
+    begin(&t, &s, TC_WAY_TARGET_SEED, SERIAL_A);
+    memset(d, 0x41, sizeof d);
+    ck_assert_uint_eq(kc_tt_env(&t, &s, TC_INS_SET_KEY, 5, 2, d, 18, &isw, NULL), 0x6985);
+    begin(&t, &s, TC_WAY_TARGET_SEED, SERIAL_A);
+    ck_assert_uint_eq(kc_tt_env(&t, &s, TC_INS_COMPLETE, 2, 0, "\x00", 1, &isw, NULL), 0x6985);
+    ck_assert_uint_eq(kc_tt_sendx(&t, "00A4000C021002"), 0x6A82);
+    ck_assert_uint_eq(kc_tt_sendx(&t, "00A4000C021003"), 0x6A82);
+    /* the table left WRITE BINARY open: secondary issuance still works */
+    begin(&t, &s, TC_WAY_TARGET_SEED, SERIAL_A);
+    ck_assert_uint_eq(kc_tt_env(&t, &s, TC_INS_WRITE_BINARY, 0, 0, "\x10\x01\x00\x00\xAB", 5,
+                                &isw, NULL), 0x9000);
+    ck_assert_uint_eq(isw, 0x9000);
+    kc_tt_free(&t);
+}
+END_TEST
+
 /* Malformed COMPLETE is an inner error and changes nothing. */
 START_TEST(test_complete_malformed)
 {
@@ -537,6 +583,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, test_replay_later_session_and_other_card, 0, 3);
     tcase_add_loop_test(tc, test_lock_ways, 0, 12);
     tcase_add_test(tc, test_lock_table_custom);
+    tcase_add_test(tc, test_lock_table_cannot_be_emptied);
     tcase_add_test(tc, test_complete_malformed);
     tcase_add_loop_test(tc, test_power_ends_session, 0, 2);
     tcase_add_test(tc, test_bucket_sizes);

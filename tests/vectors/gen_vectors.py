@@ -18,7 +18,7 @@ import sys
 
 from cryptography.hazmat.primitives import cmac
 from cryptography.hazmat.primitives.ciphers import algorithms
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESSIV
 
 OUT_DIR = os.path.dirname(os.path.abspath(__file__))
 BUCKETS = (64, 128, 256, 512, 1024)
@@ -59,21 +59,30 @@ def diversify(master, serial):
     return kdf(master, "keycard/diversify", serial, 8 * len(master))
 
 
-def chain_seed(kcard, serial, seed):
-    return kdf(kcard, "keycard/chain-seed", serial + seed, 256)
+def session_ctx(serial, nt, nk, seed):
+    """sctx = serial || Nt || Nk || seed (seed: way 04 only, else 16 zero bytes)."""
+    return serial + nt + nk + (seed or bytes(16))
+
+
+def chain_seed(kcard, sctx):
+    return kdf(kcard, "keycard/v2/chain-seed", sctx, 256)
+
+
+def static_base(kcard, sctx):
+    return kdf(kcard, "keycard/v2/static-base", sctx, 256)
 
 
 def chain_step(r_prev, serial, c):
     return kdf(r_prev, "keycard/chain-step", serial + be(c, 4), 256)
 
 
-def static_key(kcard, serial, c):
-    return kdf(kcard, "keycard/static", serial + be(c, 4), 256)
+def static_key(base, serial, c):
+    return kdf(base, "keycard/static", serial + be(c, 4), 256)
 
 
 def env_keys(r, serial, c):
     ctx = serial + be(c, 4)
-    return kdf(r, "keycard/envelope", ctx, 256), kdf(r, "keycard/response", ctx, 128)
+    return kdf(r, "keycard/v2/envelope", ctx, 512), kdf(r, "keycard/response", ctx, 128)
 
 
 def plaintext(bucket, hdr, data):
@@ -85,10 +94,9 @@ def plaintext(bucket, hdr, data):
 def seal_raw(r, serial, c, pt):
     """ENVELOPE APDU around an arbitrary plaintext (also used for bad-padding cases)."""
     kenv, _ = env_keys(r, serial, c)
-    iv = be(c, 4) + b"\x00" * 8
     aad = bytes([0x84, 0xC2, 0x00, 0x00]) + serial + be(c, 4)
-    ct_tag = AESGCM(kenv).encrypt(iv, pt, aad)  # ciphertext || 16-byte tag
-    body = be(c, 4) + ct_tag
+    siv_ct = AESSIV(kenv).encrypt(pt, [aad])  # V (16) || ciphertext (RFC 5297)
+    body = be(c, 4) + siv_ct[16:] + siv_ct[:16]  # the wire puts V last, as a tag
     n = len(body)
     if n <= 255:
         return bytes([0x84, 0xC2, 0x00, 0x00, n]) + body + b"\x00"
@@ -100,14 +108,15 @@ def resp_mac(r, serial, c, sw, data):
     return aes_cmac(kresp, be(c, 4) + sw + data)
 
 
-def completion_key(kcard, serial, seed):
-    return kdf(kcard, "keycard/completion", serial + (seed or b"\x00" * 16), 128)
+def completion_key(kcard, sctx):
+    return kdf(kcard, "keycard/v2/completion", sctx, 128)
 
 
-def completion_mac(kcomp, serial, steps):
+def completion_mac(kcomp, serial, steps, lock_way, lock_data):
     t = b"".join(be(c, 4) + sw for c, sw in steps)
     hh = hashlib.sha256(t).digest()
-    return hh, aes_cmac(kcomp, serial + be(len(steps), 4) + hh)
+    return hh, aes_cmac(kcomp, serial + be(len(steps), 4) + hh + bytes([lock_way, len(lock_data)])
+                        + lock_data)
 
 
 def prev_random(p, serial):
@@ -128,6 +137,12 @@ def self_check():
         if got != tag:
             sys.exit("AES-CMAC self-check failed for RFC 4493 length %d" % n)
         rows.append({"key": h(k), "msg": h(m[:n]), "mac": tag, "source": "RFC 4493 4"})
+    # AES-SIV: RFC 5297 appendix A.1 (deterministic authenticated encryption).
+    siv = AESSIV(bytes.fromhex("fffefdfcfbfaf9f8f7f6f5f4f3f2f1f0f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff"))
+    out = siv.encrypt(bytes.fromhex("112233445566778899aabbccddee"),
+                      [bytes.fromhex("101112131415161718191a1b1c1d1e1f2021222324252627")])
+    if out.hex() != "85632d07c6e8f37f950acd320a2ecc9340c02b9690c4dc04daef7f6afe5c":
+        sys.exit("AES-SIV self-check failed for RFC 5297 A.1")
     return rows
 
 
@@ -160,9 +175,20 @@ def main():
     ]:
         kdf_rows.append({"key": h(key), "label": label, "context": h(ctx), "L": l_bits,
                          "out": h(kdf(key, label, ctx, l_bits))})
-    write("kdf.json", "AES-CMAC (RFC 4493 anchors) and SP 800-108 counter-mode KDF "
-          "with AES-CMAC PRF: T_i = CMAC(K, [i]_1 || label || 00 || context || [L]_2)",
-          {"cmac": cmac_rows, "kdf": kdf_rows})
+    siv_rows = [{"key": "fffefdfcfbfaf9f8f7f6f5f4f3f2f1f0f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff",
+                 "ad": ["101112131415161718191a1b1c1d1e1f2021222324252627"],
+                 "plaintext": "112233445566778899aabbccddee",
+                 "out": "85632d07c6e8f37f950acd320a2ecc9340c02b9690c4dc04daef7f6afe5c",
+                 "source": "RFC 5297 A.1"}]
+    for key, ads, pt in [(pattern(64, 0x0F, 3), [pattern(16, 0x84)], pattern(64, 0x20)),
+                         (pattern(64, 0xE1), [pattern(16, 0x01), pattern(5, 9)], pattern(5, 0x30)),
+                         (pattern(32, 0x44), [], pattern(1024, 0x7F, 5))]:
+        siv_rows.append({"key": h(key), "ad": [h(a) for a in ads], "plaintext": h(pt),
+                         "out": h(AESSIV(key).encrypt(pt, ads if ads else None))})
+    write("kdf.json", "AES-CMAC (RFC 4493 anchors), SP 800-108 counter-mode KDF "
+          "with AES-CMAC PRF: T_i = CMAC(K, [i]_1 || label || 00 || context || [L]_2), "
+          "and AES-SIV (RFC 5297; out = V || C)",
+          {"cmac": cmac_rows, "kdf": kdf_rows, "siv": siv_rows})
 
     # ---- diversification ---------------------------------------------------
     div_rows = []
@@ -175,27 +201,33 @@ def main():
 
     # ---- chain runs (and static mode) -----------------------------------
     chain_rows = []
-    for master, serial, seed, mode in [
-        (k128, serials[0], pattern(16, 0xA0), "chain"),
-        (k256, serials[1], pattern(16, 0x10, 5), "chain"),
-        (pattern(16, 0x99), serials[2], bytes(16), "chain"),
-        (k256, serials[0], None, "static"),
+    for master, serial, nt, nk, seed, mode in [
+        (k128, serials[0], pattern(16, 0xB0), pattern(16, 0xC0), None, "chain"),
+        (k256, serials[1], pattern(16, 0x10, 5), pattern(16, 0x55, 3), pattern(16, 0xA0), "chain"),
+        (pattern(16, 0x99), serials[2], bytes(16), bytes(16), None, "chain"),
+        (k256, serials[0], pattern(16, 0x31), pattern(16, 0x71), None, "static"),
     ]:
         kcard = diversify(master, serial)
+        sctx = session_ctx(serial, nt, nk, seed)
         run = {"mode": mode, "master": h(master), "serial": h(serial), "kcard": h(kcard),
+               "nt": h(nt), "nk": h(nk), "seed": h(seed) if seed else None, "sctx": h(sctx),
                "steps": []}
         if mode == "chain":
-            r = chain_seed(kcard, serial, seed)
-            run["seed"] = h(seed)
+            r = chain_seed(kcard, sctx)
             run["r0"] = h(r)
+        else:
+            base = static_base(kcard, sctx)
+            run["base"] = h(base)
         for c in range(1, 5):
-            r = chain_step(r, serial, c) if mode == "chain" else static_key(kcard, serial, c)
+            r = chain_step(r, serial, c) if mode == "chain" else static_key(base, serial, c)
             kenv, kresp = env_keys(r, serial, c)
             run["steps"].append({"c": c, "r": h(r), "kenv": h(kenv), "kresp": h(kresp)})
         chain_rows.append(run)
-    write("chain.json", "R_0 = KDF(Kcard, \"keycard/chain-seed\", serial||seed, 256); "
+    write("chain.json", "sctx = serial||Nt||Nk||seed (seed 0^16 unless way 04); "
+          "R_0 = KDF(Kcard, \"keycard/v2/chain-seed\", sctx, 256); "
           "R_c = KDF(R_{c-1}, \"keycard/chain-step\", serial||[c]_4, 256); static: "
-          "R_c = KDF(Kcard, \"keycard/static\", serial||[c]_4, 256); Kenv/Kresp per step",
+          "B = KDF(Kcard, \"keycard/v2/static-base\", sctx, 256), "
+          "R_c = KDF(B, \"keycard/static\", serial||[c]_4, 256); Kenv (512 bits)/Kresp per step",
           {"runs": chain_rows})
 
     # ---- envelopes -----------------------------------------------------------
@@ -232,8 +264,9 @@ def main():
     for c, (why, pt) in enumerate(bad_pts, start=1):
         bad_rows.append({"why": why, "r": h(r), "serial": h(serials[0]), "c": c,
                          "plaintext": h(pt), "apdu": h(seal_raw(r, serials[0], c, pt))})
-    write("envelope.json", "ENVELOPE APDU 84 C2 00 00 Lc [c]_4||C||T Le; AES-256-GCM(Kenv, "
-          "IV=[c]_4||0^8, AAD=84C20000||serial||[c]_4) over the bucket-padded inner command",
+    write("envelope.json", "ENVELOPE APDU 84 C2 00 00 Lc [c]_4||C||V Le; AES-256-SIV "
+          "(RFC 5297) under Kenv = K1||K2 with AD = 84C20000||serial||[c]_4 over the "
+          "bucket-padded inner command; V the synthetic IV, 16 bytes",
           {"vectors": env_rows, "bad_padding": bad_rows})
 
     # ---- response MACs -----------------------------------------------------
@@ -254,24 +287,26 @@ def main():
 
     # ---- completion MAC ----------------------------------------------------
     comp_rows = []
-    for kcard_src, serial, seed, steps in [
-        (chain_rows[0], serials[0], bytes.fromhex(chain_rows[0]["seed"]),
-         [(1, b"\x90\x00"), (2, b"\x90\x00"), (3, b"\x90\x00")]),
-        (chain_rows[1], serials[1], bytes.fromhex(chain_rows[1]["seed"]),
-         [(1, b"\x90\x00"), (2, b"\x6A\x80"), (3, b"\x90\x00")]),
-        (chain_rows[3], serials[0], None,
-         [(1, b"\x90\x00"), (2, b"\x90\x00"), (3, b"\x62\x83")]),
+    for run, steps, lock_way, lock_data in [
+        (chain_rows[0], [(1, b"\x90\x00"), (2, b"\x90\x00"), (3, b"\x90\x00")], 0x04, b""),
+        (chain_rows[1], [(1, b"\x90\x00"), (2, b"\x6A\x80"), (3, b"\x90\x00")], 0x02,
+         bytes.fromhex("E0D8D6DC1E")),
+        (chain_rows[3], [(1, b"\x90\x00"), (2, b"\x90\x00"), (3, b"\x62\x83")], 0x03,
+         bytes.fromhex("1FFF")),
     ]:
-        kcard = bytes.fromhex(kcard_src["kcard"])
-        kcomp = completion_key(kcard, serial, seed)
-        hh, mac = completion_mac(kcomp, serial, steps)
-        comp_rows.append({"kcard": h(kcard), "serial": h(serial),
-                          "seed": h(seed) if seed else None, "kcomp": h(kcomp),
-                          "steps": [{"c": c, "sw": h(sw)} for c, sw in steps],
+        kcard = bytes.fromhex(run["kcard"])
+        sctx = bytes.fromhex(run["sctx"])
+        serial = bytes.fromhex(run["serial"])
+        kcomp = completion_key(kcard, sctx)
+        hh, mac = completion_mac(kcomp, serial, steps, lock_way, lock_data)
+        comp_rows.append({"kcard": h(kcard), "serial": h(serial), "sctx": h(sctx),
+                          "kcomp": h(kcomp), "steps": [{"c": c, "sw": h(sw)} for c, sw in steps],
+                          "lock_way": lock_way, "lock_data": h(lock_data),
                           "h": h(hh), "mac": h(mac)})
-    write("completion.json", "Kcomp = KDF(Kcard, \"keycard/completion\", serial||seed, 128) "
-          "(static: seed = 0^16); H = SHA-256(concat [c]_4||SW1SW2); "
-          "MAC = AES-CMAC(Kcomp, serial||[n]_4||H)", {"vectors": comp_rows})
+    write("completion.json", "Kcomp = KDF(Kcard, \"keycard/v2/completion\", sctx, 128); "
+          "H = SHA-256(concat [c]_4||SW1SW2); "
+          "MAC = AES-CMAC(Kcomp, serial||[n]_4||H||lock_way||[len]_1||lock_data)",
+          {"vectors": comp_rows})
 
     # ---- previous-random chain -------------------------------------------
     prev_rows = []

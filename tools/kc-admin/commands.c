@@ -446,6 +446,14 @@ static int audit_opt(int opt, const char *arg, void *ctx)
     return -1;
 }
 
+static const char *way_name(uint8_t way)
+{
+    return way == KEYCARD_WAY_STATIC             ? "static"
+           : way == KEYCARD_WAY_TARGET_SEED      ? "target-seed"
+           : way == KEYCARD_WAY_PREVIOUS_RANDOM  ? "previous-random"
+                                                 : "?";
+}
+
 static void print_entry(const keycard_audit_entry *e)
 {
     char when[32] = "-";
@@ -478,23 +486,47 @@ static void print_entry(const keycard_audit_entry *e)
             break;
         }
         /* fall through */
+    case KEYCARD_AUDIT_ISSUE_BEGIN:
     case KEYCARD_AUDIT_ISSUE_RECEIPT:
-        /* serial(8) key(1) way(1) flags(1) result(1) steps(1) templates... */
+        /* serial(8) key(1) way(1) flags(1), then per event (include/keycard.h) */
         if (len >= 13) {
             static const char *const results[] = {"completed", "MAC-mismatch", "aborted"};
-            const char *way = e->data[9] == KEYCARD_WAY_STATIC        ? "static"
-                              : e->data[9] == KEYCARD_WAY_TARGET_SEED ? "target-seed"
-                              : e->data[9] == KEYCARD_WAY_PREVIOUS_RANDOM ? "previous-random"
-                                                                          : "?";
+            const char *way = way_name(e->data[9]);
             char serial[17];
+            size_t used;
             kct_hex_format(e->data, 8, serial);
-            snprintf(data, sizeof data, "%s %s, key %u%s, %s, %u steps", serial,
-                     e->data[11] < 3 ? results[e->data[11]] : "result?", e->data[8],
-                     (e->data[10] & 1) ? " (common)" : "", way, e->data[12]);
+            if (e->event == KEYCARD_AUDIT_ISSUE_BEGIN) {
+                snprintf(data, sizeof data, "%s key %u%s, %s, bucket %u", serial, e->data[8],
+                         (e->data[10] & 1) ? " (common)" : "", way,
+                         (unsigned)e->data[11] << 8 | e->data[12]);
+                break;
+            }
+            char steps[16];
+            if (e->data[12] == KEYCARD_AUDIT_RECEIPT_STEPS_UNKNOWN)
+                snprintf(steps, sizeof steps, "? steps");
+            else
+                snprintf(steps, sizeof steps, "%u steps", e->data[12]);
+            snprintf(data, sizeof data, "%s %s%s, key %u%s, %s, %s", serial,
+                     e->data[11] < 3 ? results[e->data[11]] : "result?",
+                     (e->data[10] & KEYCARD_AUDIT_RECEIPT_FLAG_UNCLEAN) ? " (no END)" : "",
+                     e->data[8], (e->data[10] & 1) ? " (common)" : "", way, steps);
+            if (len >= KEYCARD_AUDIT_RECEIPT_LOCK_OFF + 2 && e->data[KEYCARD_AUDIT_RECEIPT_LOCK_OFF]) {
+                /* The lock the key card bound into the completion MAC. */
+                size_t ll = e->data[KEYCARD_AUDIT_RECEIPT_LOCK_OFF + 1];
+                char lk[2 * 16 + 1] = "";
+                if (ll <= 16 && KEYCARD_AUDIT_RECEIPT_LOCK_OFF + 2 + ll <= len)
+                    kct_hex_format(e->data + KEYCARD_AUDIT_RECEIPT_LOCK_OFF + 2, ll, lk);
+                used = strlen(data);
+                snprintf(data + used, sizeof data - used, ", lock %c%s%s",
+                         "?abcd"[e->data[KEYCARD_AUDIT_RECEIPT_LOCK_OFF] <= 4
+                                     ? e->data[KEYCARD_AUDIT_RECEIPT_LOCK_OFF]
+                                     : 0],
+                         ll ? " " : "", lk);
+            }
             if (len >= KEYCARD_AUDIT_RECEIPT_MAC_OFF + 16 && e->data[11] == KEYCARD_ISSUE_COMPLETED) {
                 /* The target's completion MAC as the key card verified it. */
                 char mac[33];
-                size_t used = strlen(data);
+                used = strlen(data);
                 kct_hex_format(e->data + KEYCARD_AUDIT_RECEIPT_MAC_OFF, 16, mac);
                 snprintf(data + used, sizeof data - used, ", MAC %s", mac);
             }

@@ -424,6 +424,31 @@ static int template_item(kct_errs *e, const char *path, json_t *it, tbuf *t)
     return 0;
 }
 
+/*
+ * A COMPLETE ISSUANCE template (80 1E): only "fixed" items, at most
+ * KC_ISSUE_LOCK_DATA_MAX bytes, so the issuing PC cannot choose the lock.
+ */
+static void lock_items_check(kct_errs *e, const char *path, json_t *data)
+{
+    size_t j, total = 0;
+    json_t *it;
+    json_array_foreach(data, j, it)
+    {
+        json_t *f = json_is_object(it) ? json_object_get(it, "fixed") : NULL;
+        if (!f || !json_is_string(f)) {
+            char ip[128];
+            snprintf(ip, sizeof ip, "%s[%zu]", path, j);
+            kct_jerr(e, ip, "a lock template (INS 1E) takes only \"fixed\" items: the lock way "
+                            "and its table are the issuer's, not a parameter");
+            return;
+        }
+        total += strlen(json_string_value(f)) / 2;
+    }
+    if (total > KC_ISSUE_LOCK_DATA_MAX)
+        kct_jerr(e, path, "a lock template (INS 1E) carries at most %d data bytes",
+                 KC_ISSUE_LOCK_DATA_MAX);
+}
+
 static void check_templates(kct_errs *e, json_t *root, kca_profile *p)
 {
     json_t *arr = json_object_get(root, "templates");
@@ -533,6 +558,9 @@ static void check_templates(kct_errs *e, json_t *root, kca_profile *p)
             snprintf(sub, sizeof sub, "%s.keys", path);
             kct_jerr(e, sub, "only a template with a \"key\" item takes allowed keys");
         }
+        /* The lock is fixed at provisioning (the key card refuses it otherwise). */
+        if (hdr[0] == KC_CLA_PROP && hdr[1] == KC_TGT_INS_COMPLETE && data)
+            lock_items_check(e, sub, data);
         if (t.over)
             kct_jerr(e, path, "the template is longer than %d bytes in binary form",
                      KCA_TEMPLATE_MAX);

@@ -126,9 +126,10 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
     static uint8_t params[KCI_STEPS_MAX][KCI_STEP_BYTES_MAX];
     static uint8_t env[KCI_STEPS_MAX * 1100];
     uint16_t sws[KCI_STEPS_MAX];
-    uint8_t seed[KEYCARD_SEED_LEN], mac[KEYCARD_MAC_LEN], inner[4096];
+    uint8_t mac[KEYCARD_MAC_LEN], inner[4096];
+    keycard_issue_nonces nonces;
+    keycard_issue_way way;
     size_t env_len = sizeof env, off = 0, i, inner_len = 0;
-    uint32_t ctr = 0;
     char serial_hex[17], err[256], name[128];
     long row = -1, t0 = now_ms();
     int result = -1, ret = 0, held_kc, held_t;
@@ -196,46 +197,32 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
         steps[i].params_len = (size_t)n;
     }
 
-    /* 3. BEGIN on both cards: the seed (or counter) goes from one to the other. */
-    switch (p->way) {
-    case KCI_WAY_TARGET_SEED:
-        rc = keycard_target_begin(t, KEYCARD_WAY_TARGET_SEED, (uint8_t)p->key, NULL, seed, NULL);
-        if (rc != KEYCARD_OK) {
-            fail(o, 0, "target card refused BEGIN: %s", keycard_strerror(rc));
-            goto out;
-        }
-        rc = keycard_issue_begin(kc, KEYCARD_WAY_TARGET_SEED, info.serial, (uint8_t)p->key,
-                                 p->bucket, seed, 0, NULL);
-        break;
-    case KCI_WAY_PREVIOUS_RANDOM:
-        rc = keycard_issue_begin(kc, KEYCARD_WAY_PREVIOUS_RANDOM, info.serial, (uint8_t)p->key,
-                                 p->bucket, NULL, 0, seed);
-        if (rc == KEYCARD_OK) {
-            rc = keycard_target_begin(t, KEYCARD_WAY_PREVIOUS_RANDOM, (uint8_t)p->key, seed, NULL,
-                                      NULL);
-            if (rc != KEYCARD_OK) {
-                fail(o, 0, "target card refused BEGIN: %s", keycard_strerror(rc));
-                goto abort;
-            }
-        }
-        break;
-    default:
-        rc = keycard_target_begin(t, KEYCARD_WAY_STATIC, (uint8_t)p->key, NULL, NULL, &ctr);
-        if (rc != KEYCARD_OK) {
-            fail(o, 0, "target card refused BEGIN: %s", keycard_strerror(rc));
-            goto out;
-        }
-        rc = keycard_issue_begin(kc, KEYCARD_WAY_STATIC, info.serial, (uint8_t)p->key, p->bucket,
-                                 NULL, ctr, NULL);
-        break;
-    }
-    kct_wipe(seed, sizeof seed);
+    /*
+     * 3. BEGIN on both cards: the target's nonce (and counter) goes to the key
+     * card, the key card's nonce (and way-04 seed) back to the target (BIND).
+     */
+    way = p->way == KCI_WAY_TARGET_SEED       ? KEYCARD_WAY_TARGET_SEED
+          : p->way == KCI_WAY_PREVIOUS_RANDOM ? KEYCARD_WAY_PREVIOUS_RANDOM
+                                              : KEYCARD_WAY_STATIC;
+    rc = keycard_target_issue_begin(t, way, (uint8_t)p->key, &nonces);
     if (rc != KEYCARD_OK) {
+        fail(o, 0, "target card refused BEGIN: %s", keycard_strerror(rc));
+        goto out;
+    }
+    rc = keycard_issue_open(kc, way, info.serial, (uint8_t)p->key, p->bucket, &nonces);
+    if (rc != KEYCARD_OK) {
+        keycard_issue_nonces_wipe(&nonces);
         fail(o, 0, "key card refused BEGIN (key %u, %s): %s", p->key, kci_way_name(p->way),
              keycard_strerror(rc));
         if (keycard_gone(rc))
             ret = rc;
         goto out;
+    }
+    rc = keycard_target_issue_bind(t, &nonces);
+    keycard_issue_nonces_wipe(&nonces);
+    if (rc != KEYCARD_OK) {
+        fail(o, 0, "target card refused BIND: %s", keycard_strerror(rc));
+        goto abort;
     }
 
     /* 4. One WRAP for all steps: the key card checks them all before producing any. */

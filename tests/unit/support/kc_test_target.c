@@ -176,7 +176,9 @@ uint32_t kc_tt_commits(const kc_test_target *t)
 uint16_t kc_tt_begin(kc_test_target *t, kc_tt_session *s, uint8_t way, uint8_t key_no,
                      const uint8_t *kcard, size_t kcard_len, const uint8_t serial[8])
 {
-    uint8_t seed[16];
+    static uint8_t fresh; /* a new key card nonce (and seed) each session */
+    uint8_t bind[32], sctx[KC_ENV_SCTX_LEN];
+    size_t blen = 16;
     uint16_t sw;
 
     memset(s, 0, sizeof(*s));
@@ -185,36 +187,29 @@ uint16_t kc_tt_begin(kc_test_target *t, kc_tt_session *s, uint8_t way, uint8_t k
     s->kcard_len = kcard_len;
     s->way = way;
     s->bucket = 128;
-    if (way == TC_WAY_HOST_SEED) {
-        /* A fresh seed each session, as the key card's previous-random chain gives. */
-        static uint8_t next_seed;
-        next_seed++;
-        for (int i = 0; i < 16; i++)
-            seed[i] = (uint8_t)(0x50 + i + next_seed);
-        sw = kc_tt_cmd(t, 0x80, TC_INS_BEGIN, way, key_no, seed, 16, -1);
-    } else {
-        sw = kc_tt_cmd(t, 0x80, TC_INS_BEGIN, way, key_no, NULL, 0, 0);
-    }
+    sw = kc_tt_cmd(t, 0x80, TC_INS_BEGIN, way, key_no, NULL, 0, 0);
     if (sw != 0x9000)
         return sw;
+    ck_assert_uint_eq(t->resp_len, way == TC_WAY_STATIC ? 21 : 17);
+    ck_assert_uint_eq(t->resp[0], TC_PROTO_VERSION);
+    fresh++;
+    for (int i = 0; i < 32; i++)
+        bind[i] = (uint8_t)(0x50 + i + fresh);
+    memcpy(s->nk, bind, 16);
+    if (way == TC_WAY_HOST_SEED)
+        blen = 32;
+    kc_env_session_ctx(sctx, serial, t->resp + 1, bind, way == TC_WAY_HOST_SEED ? bind + 16 : NULL);
     if (way == TC_WAY_STATIC) {
-        ck_assert_uint_eq(t->resp_len, 4);
-        s->c = (uint32_t)t->resp[0] << 24 | (uint32_t)t->resp[1] << 16 |
-               (uint32_t)t->resp[2] << 8 | t->resp[3];
+        const uint8_t *c = t->resp + 17;
+        s->c = (uint32_t)c[0] << 24 | (uint32_t)c[1] << 16 | (uint32_t)c[2] << 8 | c[3];
         s->c -= 1; /* the counter of the "last" envelope */
-        ck_assert_int_eq(kc_env_completion_key(kcard, kcard_len, serial, NULL, s->kcomp), 0);
+        ck_assert_int_eq(kc_env_static_base(kcard, kcard_len, sctx, s->base), 0);
     } else {
-        if (way == TC_WAY_TARGET_SEED) {
-            ck_assert_uint_eq(t->resp_len, 16);
-            memcpy(seed, t->resp, 16);
-        } else {
-            ck_assert_uint_eq(t->resp_len, 0);
-        }
-        ck_assert_int_eq(kc_env_chain_seed(kcard, kcard_len, serial, seed, s->r), 0);
-        ck_assert_int_eq(kc_env_completion_key(kcard, kcard_len, serial, seed, s->kcomp), 0);
+        ck_assert_int_eq(kc_env_chain_seed(kcard, kcard_len, sctx, s->r), 0);
     }
+    ck_assert_int_eq(kc_env_completion_key(kcard, kcard_len, sctx, s->kcomp), 0);
     ck_assert_int_eq(kc_env_transcript_init(&s->tr), 0);
-    return sw;
+    return kc_tt_cmd(t, 0x80, TC_INS_BIND, 0, 0, bind, blen, -1);
 }
 
 size_t kc_tt_seal(kc_tt_session *s, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2,
@@ -224,7 +219,7 @@ size_t kc_tt_seal(kc_tt_session *s, uint8_t cla, uint8_t ins, uint8_t p1, uint8_
     size_t len = cap;
     s->c++;
     if (s->way == TC_WAY_STATIC) {
-        ck_assert_int_eq(kc_env_static_key(s->kcard, s->kcard_len, s->serial, s->c, s->last_r), 0);
+        ck_assert_int_eq(kc_env_static_key(s->base, 32, s->serial, s->c, s->last_r), 0);
     } else {
         ck_assert_int_eq(kc_env_chain_step(s->r, s->serial, s->c), 0);
         memcpy(s->last_r, s->r, 32);
@@ -239,6 +234,12 @@ uint16_t kc_tt_env(kc_test_target *t, kc_tt_session *s, uint8_t ins, uint8_t p1,
     uint8_t apdu[KC_ENV_APDU_MAX], sw[2];
     size_t off, dl;
     size_t len = kc_tt_seal(s, 0x80, ins, p1, p2, data, n, apdu, sizeof(apdu));
+    if (ins == TC_INS_COMPLETE && n <= sizeof(s->lock_data)) {
+        s->lock_way = p1;
+        s->lock_len = n;
+        if (n)
+            memcpy(s->lock_data, data, n);
+    }
     uint16_t osw = kc_tt_send(t, apdu, len);
     if (osw != 0x9000)
         return osw;
@@ -255,5 +256,6 @@ uint16_t kc_tt_env(kc_test_target *t, kc_tt_session *s, uint8_t ins, uint8_t p1,
 
 void kc_tt_completion(kc_tt_session *s, uint8_t mac[16])
 {
-    ck_assert_int_eq(kc_env_transcript_final(&s->tr, s->kcomp, s->serial, mac), 0);
+    ck_assert_int_eq(kc_env_transcript_final(&s->tr, s->kcomp, s->serial, s->lock_way,
+                                             s->lock_data, s->lock_len, mac), 0);
 }

@@ -61,11 +61,17 @@ typedef struct kc_tt_session {
     uint8_t kcomp[16];
     kc_env_transcript tr;
     uint8_t last_r[32]; /* R of the last sealed envelope (response check) */
+    uint8_t base[32];   /* static mode: the session base B */
+    uint8_t nk[16];     /* the key card's nonce this helper played */
+    uint8_t lock_way;   /* P1 and data of the COMPLETE ISSUANCE sent (completion MAC) */
+    uint8_t lock_data[KC_ENV_LOCK_DATA_MAX];
+    size_t lock_len;
 } kc_tt_session;
 
 /*
- * BEGIN ISSUANCE on the card with way and key_no (kcard: that key's value),
- * and set up the host half. Returns the card's SW.
+ * BEGIN ISSUANCE and BIND on the card with way and key_no (kcard: that key's
+ * value), playing the key card's half with a fresh nonce (and way-04 seed) of
+ * its own. Returns the card's SW (of BEGIN, or of BIND when BEGIN passed).
  */
 uint16_t kc_tt_begin(kc_test_target *t, kc_tt_session *s, uint8_t way, uint8_t key_no,
                      const uint8_t *kcard, size_t kcard_len, const uint8_t serial[8]);
