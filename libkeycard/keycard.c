@@ -52,17 +52,29 @@ static int is_pin_ref(keycard_pin ref)
     return ref == KEYCARD_PIN_ISSUER || ref == KEYCARD_PIN_HOLDER;
 }
 
-/* SELECT the key card application; anything but 9000 means "not a key card". */
+/*
+ * SELECT the key card application; anything but 9000 means "not a key card".
+ * The answer is the status blob: a key card of another protocol major
+ * version is refused here, before anything else is sent to it.
+ */
 static keycard_rc select_app(kcl_transport *t)
 {
+    uint8_t r[256];
     uint16_t sw = 0;
-    size_t rl = 0;
+    size_t rl = sizeof r;
+    const uint8_t *v;
+    size_t vl;
     keycard_rc rc = kcl_apdu_exchange(t, KC_CLA_ISO, KC_INS_SELECT, KC_SELECT_P1_BY_AID,
-                                      KC_SELECT_P2_NO_RESPONSE, kc_aid, sizeof kc_aid, 0, NULL,
+                                      KC_SELECT_P2_FIRST_FCI, kc_aid, sizeof kc_aid, 256, r,
                                       &rl, &sw);
     if (rc != KEYCARD_OK)
         return rc;
-    return sw == KC_SW_OK ? KEYCARD_OK : KEYCARD_ERR_NO_CARD;
+    if (sw != KC_SW_OK)
+        return KEYCARD_ERR_NO_CARD;
+    if (kcl_tlv_find(r, rl, KC_ST_TAG_VERSION, &v, &vl) != KEYCARD_OK || vl != 2 ||
+        v[0] != KC_PROTO_VERSION_MAJOR)
+        return KEYCARD_ERR_VERSION;
+    return KEYCARD_OK;
 }
 
 /* The card was reset or pulled: remember which, and that any transaction went with it. */
@@ -191,7 +203,9 @@ static keycard_rc open_any(kcl_transport **out)
             best = rc;
             break;
         }
-        if (rc != KEYCARD_ERR_NO_READER)
+        if (rc == KEYCARD_ERR_VERSION)
+            best = rc; /* a key card, of another version: say so rather than "none" */
+        else if (rc != KEYCARD_ERR_NO_READER && best != KEYCARD_ERR_VERSION)
             best = KEYCARD_ERR_NO_CARD;
     }
     free(list);
