@@ -21,6 +21,8 @@
 #include "kc_crypto.h"
 #include "kc_envelope.h"
 #include "kc_err.h"
+#include "support/kc_test_target.h"
+#include "tc_keys.h"
 
 /* ---- vector loading ------------------------------------------------------ */
 
@@ -758,6 +760,145 @@ START_TEST(test_completion_kat)
 }
 END_TEST
 
+/* Whole sessions on the wire (session.json): every APDU and answer of the target. */
+START_TEST(test_session_kat)
+{
+    json_t *j = load("session.json"), *a = rows(j, "sessions"), *v;
+    size_t i;
+    json_array_foreach(a, i, v)
+    {
+        uint8_t master[32], serial[8], kcard[32], nt[16], nk[16], seed[16], sctx[KC_ENV_SCTX_LEN];
+        uint8_t r[32], base[32], kcomp[16], lock[16], mac[16];
+        size_t ml = hexf(v, "master", master, sizeof master), k;
+        size_t ll = hexf(v, "lock_data", lock, sizeof lock);
+        uint8_t way = (uint8_t)intf(v, "way"), lway = (uint8_t)intf(v, "lock_way");
+        int has_seed = json_is_string(json_object_get(v, "seed"));
+        json_t *envs = rows(v, "envelopes"), *e;
+        kc_env_transcript tr;
+
+        hexf(v, "serial", serial, 8);
+        hexf(v, "nt", nt, 16);
+        hexf(v, "nk", nk, 16);
+        if (has_seed)
+            hexf(v, "seed", seed, 16);
+        ck_assert_int_eq(kc_env_diversify(master, ml, serial, kcard), 0);
+        expect(kcard, ml, v, "kcard", i);
+        kc_env_session_ctx(sctx, serial, nt, nk, has_seed ? seed : NULL);
+        expect(sctx, sizeof sctx, v, "sctx", i);
+        if (way == 0x01)
+            ck_assert_int_eq(kc_env_static_base(kcard, ml, sctx, base), 0);
+        else
+            ck_assert_int_eq(kc_env_chain_seed(kcard, ml, sctx, r), 0);
+        ck_assert_int_eq(kc_env_completion_key(kcard, ml, sctx, kcomp), 0);
+        expect(kcomp, 16, v, "kcomp", i);
+        ck_assert_int_eq(kc_env_transcript_init(&tr), 0);
+        json_array_foreach(envs, k, e)
+        {
+            uint8_t hdr[4], data[64], apdu[KC_ENV_APDU_MAX], rc_[32], resp[128], ghdr[4], got[64];
+            size_t dl = hexf(e, "inner_data", data, sizeof data), al = sizeof apdu, rl = 0;
+            size_t gl = sizeof got;
+            uint32_t c = intf(e, "c");
+            static const uint8_t ok[2] = {0x90, 0x00};
+            hexf(e, "inner_hdr", hdr, 4);
+            if (way == 0x01) {
+                ck_assert_int_eq(kc_env_static_key(base, 32, serial, c, rc_), 0);
+            } else {
+                ck_assert_int_eq(kc_env_chain_step(r, serial, c), 0);
+                memcpy(rc_, r, 32);
+            }
+            expect(rc_, 32, e, "r", i);
+            ck_assert_int_eq(kc_env_seal(rc_, serial, c, intf(v, "bucket"), hdr, data, dl, apdu,
+                                         &al), 0);
+            expect(apdu, al, e, "apdu", i);
+            ck_assert_int_eq(kc_env_open(rc_, serial, c, apdu, al, ghdr, got, &gl, NULL), 0);
+            ck_assert_mem_eq(ghdr, hdr, 4);
+            ck_assert_int_eq(kc_env_transcript_update(&tr, c, ok), 0);
+            if (hdr[1] == 0x1E) {
+                kc_env_transcript t2 = tr;
+                ck_assert_int_eq(kc_env_transcript_final(&t2, kcomp, serial, lway, lock, ll, mac),
+                                 0);
+                expect(mac, 16, v, "completion_mac", i);
+            }
+            rl = sizeof resp - 2;
+            ck_assert_int_eq(kc_env_resp_build(rc_, serial, c, ok, hdr[1] == 0x1E ? mac : NULL,
+                                               hdr[1] == 0x1E ? 16 : 0, resp, &rl), 0);
+            resp[rl++] = 0x90;
+            resp[rl++] = 0x00;
+            expect(resp, rl, e, "response", i);
+        }
+        kc_wipe(&tr, sizeof tr);
+    }
+    ck_assert_uint_ge(i, 3);
+    json_decref(j);
+}
+END_TEST
+
+/* The target card's RNG for one session: the vector's Nt. */
+static uint8_t fixed_nt[16];
+static int fixed_rng(void *ctx, uint8_t *out, size_t len)
+{
+    (void)ctx;
+    for (size_t k = 0; k < len; k++)
+        out[k] = fixed_nt[k % sizeof fixed_nt];
+    return 0;
+}
+
+/*
+ * The reference target card firmware fed session.json APDU by APDU (its RNG
+ * made to draw the vector's Nt): every answer byte for byte as the
+ * independent implementation says, and the card ISSUED at the end.
+ */
+START_TEST(test_session_on_target_firmware)
+{
+    json_t *j = load("session.json"), *a = rows(j, "sessions"), *v;
+    size_t i;
+    json_array_foreach(a, i, v)
+    {
+        kc_test_target t;
+        uint8_t serial[8], kcard[32], mfg[8 + 1 + 3 + 32], apdu[KC_ENV_APDU_MAX], want[600];
+        size_t kl = hexf(v, "kcard", kcard, sizeof kcard), n, wl, k;
+        uint8_t way = (uint8_t)intf(v, "way");
+        json_t *envs = rows(v, "envelopes"), *e;
+
+        kc_tt_new(&t, 900 + i);
+        hexf(v, "serial", serial, 8);
+        memcpy(mfg, serial, 8);
+        mfg[8] = 1;
+        mfg[9] = 1;                        /* key 1 */
+        mfg[10] = way == 0x01 ? 0x01 : 0;  /* STATIC for the static way */
+        mfg[11] = (uint8_t)kl;
+        memcpy(mfg + 12, kcard, kl);
+        ck_assert_uint_eq(kc_tt_cmd(&t, 0x80, 0xF0, 0, 0, mfg, 12 + kl, -1), 0x9000);
+        if (way == 0x01) {
+            /* The static counter the vector starts from: 6 accepted before. */
+            uint8_t c[4] = {0, 0, 0, 6};
+            ck_assert_int_eq(kc_store_put1(&t.tc->store, TC_KEY_STATIC_CTR, c, 4), 0);
+        }
+        hexf(v, "nt", fixed_nt, 16);
+        t.tc->hw.rng = fixed_rng;
+        n = hexf(v, "target_begin", apdu, sizeof apdu);
+        wl = hexf(v, "target_begin_answer", want, sizeof want);
+        ck_assert_uint_eq(kc_tt_send(&t, apdu, n), 0x9000);
+        ck_assert_uint_eq(t.resp_len + 2, wl);
+        ck_assert_mem_eq(t.resp, want, wl - 2);
+        n = hexf(v, "target_bind", apdu, sizeof apdu);
+        ck_assert_uint_eq(kc_tt_send(&t, apdu, n), 0x9000);
+        json_array_foreach(envs, k, e)
+        {
+            n = hexf(e, "apdu", apdu, sizeof apdu);
+            wl = hexf(e, "response", want, sizeof want);
+            ck_assert_uint_eq(kc_tt_send(&t, apdu, n), 0x9000);
+            ck_assert_msg(t.resp_len + 2 == wl && memcmp(t.resp, want, wl - 2) == 0,
+                          "session %zu envelope %zu: the target's answer differs", i, k);
+        }
+        ck_assert_uint_eq(kc_tt_sendx(&t, "00CADF1000"), 0x9000);
+        ck_assert_uint_eq(t.resp[12], 0x03); /* C5 01 03: ISSUED */
+        kc_tt_free(&t);
+    }
+    json_decref(j);
+}
+END_TEST
+
 START_TEST(test_prev_random_kat)
 {
     json_t *j = load("prev_random.json"), *a = rows(j, "runs"), *v;
@@ -815,6 +956,8 @@ static Suite *envelope_suite(void)
     tcase_add_test(kat, test_cmac_parts_equal_whole);
     tcase_add_test(kat, test_kdf_kat);
     tcase_add_test(kat, test_siv_kat);
+    tcase_add_test(kat, test_session_kat);
+    tcase_add_test(kat, test_session_on_target_firmware);
     tcase_add_test(kat, test_diversify_kat);
     tcase_add_test(kat, test_chain_kat);
     tcase_add_test(kat, test_envelope_kat);

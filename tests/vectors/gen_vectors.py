@@ -124,6 +124,60 @@ def prev_random(p, serial):
             kdf(p, "keycard/previous-random/next", serial, 256))
 
 
+def session_vector(master, serial, way, seed):
+    """One session of four inner commands (create folder, create file, write
+    binary, lock d or lock b): the target's BEGIN answer, BIND, envelopes, answers and the
+    completion MAC, with the inputs a test would give (Nt, Nk, seed)."""
+    kcard = diversify(master, serial)
+    nt = pattern(16, 0x90 + way)
+    nk = pattern(16, 0x30 + way, 3)
+    bucket = 64
+    c0 = 7 if way == 0x01 else 1
+    begin_answer = b"\x02" + nt + (be(c0, 4) if way == 0x01 else b"")
+    bind = nk + (seed if way == 0x04 else b"")
+    sctx = session_ctx(serial, nt, nk, seed if way == 0x04 else None)
+    lock_way, lock_data = (0x02, bytes.fromhex("E0D8D6DC1E")) if way == 0x04 else (0x04, b"")
+    inner = [(bytes.fromhex("80E00100"), bytes.fromhex("1001 3F00 0100 00 00 04") + b"SHOP"),
+             (bytes.fromhex("80E00300"), bytes.fromhex("2001 1001 03 0010 00 00")),
+             (bytes.fromhex("80D60000"), bytes.fromhex("2001 0000") + b"hello"),
+             (bytes([0x80, 0x1E, lock_way, 0x00]), lock_data)]
+    if way == 0x01:
+        base = static_base(kcard, sctx)
+    else:
+        r = chain_seed(kcard, sctx)
+    steps, envs = [], []
+    for i, (hdr, data) in enumerate(inner):
+        c = c0 + i
+        r_c = static_key(base, serial, c) if way == 0x01 else chain_step(r, serial, c)
+        if way != 0x01:
+            r = r_c
+        apdu = seal_raw(r_c, serial, c, plaintext(bucket, hdr, data))
+        # What the target answers: 9000 each, the completion MAC for the lock.
+        sw = b"\x90\x00"
+        steps.append((c, sw))
+        if i < len(inner) - 1:
+            rdata = b""
+        else:
+            _, rdata = completion_mac(completion_key(kcard, sctx), serial, steps, lock_way,
+                                      lock_data)
+        resp = be(c, 4) + sw + rdata + resp_mac(r_c, serial, c, sw, rdata)
+        envs.append({"c": c, "inner_hdr": h(hdr), "inner_data": h(data), "r": h(r_c),
+                     "apdu": h(apdu), "response": h(resp + b"\x90\x00")})
+    kcomp = completion_key(kcard, sctx)
+    _, mac = completion_mac(kcomp, serial, steps, lock_way, lock_data)
+    return {"way": way, "master": h(master), "serial": h(serial), "kcard": h(kcard),
+            "bucket": bucket, "nt": h(nt), "nk": h(nk),
+            "seed": h(seed) if way == 0x04 else None,
+            "target_begin": h(bytes([0x80, 0x10, way, 0x01, 0x00])),
+            "target_begin_answer": h(begin_answer + b"\x90\x00"),
+            "keycard_begin_data": h(serial + bytes([1]) + be(bucket, 2) + nt +
+                                    (be(c0, 4) if way == 0x01 else b"")),
+            "keycard_begin_answer": h(nk + (seed if way == 0x04 else b"") + b"\x90\x00"),
+            "target_bind": h(bytes([0x80, 0x12, 0x00, 0x00, len(bind)]) + bind),
+            "sctx": h(sctx), "kcomp": h(kcomp), "lock_way": lock_way,
+            "lock_data": h(lock_data), "envelopes": envs, "completion_mac": h(mac)}
+
+
 def self_check():
     """Anchor the CMAC primitive to RFC 4493 section 4 before trusting it."""
     k = bytes.fromhex("2b7e151628aed2a6abf7158809cf4f3c")
@@ -320,6 +374,14 @@ def main():
         prev_rows.append(run)
     write("prev_random.json", "seed = KDF(P, \"keycard/previous-random/seed\", serial, 128); "
           "P' = KDF(P, \"keycard/previous-random/next\", serial, 256)", {"runs": prev_rows})
+
+    # ---- whole sessions, APDU by APDU -------------------------------------
+    write("session.json", "Whole issuance sessions on the wire (docs/protocol.md 3-8, "
+          "docs/apdu.md ISSUE BEGIN, docs/target-card.md BEGIN/BIND): every APDU the "
+          "target card receives and every answer it must give",
+          {"sessions": [session_vector(k128, serials[1], 0x03, None),
+                        session_vector(k256, serials[0], 0x04, pattern(16, 0x6C, 7)),
+                        session_vector(k256, serials[2], 0x01, None)]})
 
 
 # ---- secure channel (docs/protocol.md "Secure channel") ----------------------
