@@ -115,8 +115,13 @@ $(B)/tests/%: tests/unit/%.c $(TEST_SUPPORT_OBJ) $(STATIC)
 
 # ---- tests -------------------------------------------------------------
 
+# DEPS_CMD and DEMO_SCRIPT can be replaced, so that tests/integration/05-fresh-make.sh
+# can play a fresh machine (packages appear only once deps has run).
+DEPS_CMD ?= sh tests/deps.sh
+DEMO_SCRIPT ?= examples/demo.sh
+
 deps:
-	@sh tests/deps.sh
+	@$(DEPS_CMD)
 
 check: deps
 	$(MAKE) WERROR=1 all tests
@@ -164,7 +169,7 @@ vcards-down:
 # build must start in a make that runs after the install.
 demo: deps
 	$(MAKE) all
-	@sh examples/demo.sh
+	@sh $(DEMO_SCRIPT)
 
 # ---- install -----------------------------------------------------------
 

@@ -11,7 +11,7 @@
  *       stacker in T, with the APDUs and bytes of each line counted.
  *   kc_bench sim --keycard FILE --target-blank FILE --profile P --out JSON
  *       (4) WRAP through the in-process sim transport against a bare mbedTLS
- *       loop doing the same KDF chain step + AES-256-GCM seal; (6) flash wear
+ *       loop doing the same KDF chain step + AES-256-SIV seal; (6) flash wear
  *       of the key card per issued card; the firmware's RAM context size (7).
  *
  * The program is linked against libkeycard-internal.a with
@@ -31,7 +31,7 @@
 #include <PCSC/winscard.h>
 #include <mbedtls/cipher.h>
 #include <mbedtls/cmac.h>
-#include <mbedtls/gcm.h>
+#include <mbedtls/aes.h>
 
 #include "hw/kc_hw_file.h"
 #include "kc_card.h"
@@ -330,14 +330,19 @@ static double wrap_rate(keycard *kc, const kci_profile *p, const keycard_step *s
     if (hr != KEYCARD_OK)
         die("hold", hr);
     while (done < total) {
+        /* A session ends with its lock step (protocol v2): the next batch needs a new one. */
         if (used + per > KCI_STEPS_MAX) {
             if (used != KCI_STEPS_MAX || done)
                 session_abort(kc);
             session_begin(kc, p);
             used = 0;
         }
-        for (size_t i = 0; i < per; i++)
+        int locked = 0;
+        for (size_t i = 0; i < per; i++) {
+            if (p->lock && next % nsteps == nsteps - 1)
+                locked = 1;
             batch[i] = steps[next++ % nsteps];
+        }
         size_t len = sizeof envbuf;
         unsigned long a0 = reader ? line_named(reader)->apdus : 0;
         double t0 = now_s();
@@ -349,7 +354,7 @@ static double wrap_rate(keycard *kc, const kci_profile *p, const keycard_step *s
             apdus += line_named(reader)->apdus - a0;
         if (rc != KEYCARD_OK)
             die("issue wrap", rc);
-        used += per;
+        used = locked ? KCI_STEPS_MAX : used + per;
         done += per;
         calls++;
     }
@@ -590,33 +595,69 @@ static void raw_kdf(const mbedtls_cipher_info_t *ci128, const mbedtls_cipher_inf
     }
 }
 
-/* Envelopes/s of chain step + Kenv + AES-256-GCM seal of one bucket. */
+/* Bare AES-CMAC with mbedTLS (the baseline's own, not the firmware's). */
+static void raw_cmac(const mbedtls_cipher_info_t *c256, const uint8_t key[32], const uint8_t *a,
+                     size_t al, const uint8_t *b, size_t bl, uint8_t out[16])
+{
+    mbedtls_cipher_context_t c;
+    mbedtls_cipher_init(&c);
+    mbedtls_cipher_setup(&c, c256);
+    mbedtls_cipher_cmac_starts(&c, key, 256);
+    mbedtls_cipher_cmac_update(&c, a, al);
+    if (bl)
+        mbedtls_cipher_cmac_update(&c, b, bl);
+    mbedtls_cipher_cmac_finish(&c, out);
+    mbedtls_cipher_free(&c);
+}
+
+static void raw_dbl(uint8_t d[16])
+{
+    uint8_t carry = d[0] >> 7;
+    for (int i = 0; i < 15; i++)
+        d[i] = (uint8_t)(d[i] << 1 | d[i + 1] >> 7);
+    d[15] = (uint8_t)(d[15] << 1 ^ (carry ? 0x87 : 0));
+}
+
+/*
+ * Envelopes/s of the same work as the firmware's seal, written straight on
+ * mbedTLS: chain step + Kenv (512 bits) + AES-256-SIV (S2V with one AD, CTR)
+ * of one bucket.
+ */
 static double raw_rate(size_t bucket, size_t total)
 {
     const mbedtls_cipher_info_t *c128 = mbedtls_cipher_info_from_type(MBEDTLS_CIPHER_AES_128_ECB);
     const mbedtls_cipher_info_t *c256 = mbedtls_cipher_info_from_type(MBEDTLS_CIPHER_AES_256_ECB);
-    uint8_t r[32] = {7}, kenv[32], ctx[12], iv[12] = {0}, aad[16], pt[1024] = {0},
-            ct[1024], tag[16];
-    mbedtls_gcm_context g;
-    mbedtls_gcm_init(&g);
+    static const uint8_t zero[16];
+    uint8_t r[32] = {7}, kenv[64], ctx[12], aad[16], pt[1024] = {0}, ct[1024], d[16], m[16],
+            last[16], v[16], ctr[16], stream[16];
+    mbedtls_aes_context aes;
+    mbedtls_aes_init(&aes);
     memcpy(ctx, bench_serial, 8);
     memcpy(aad, "\x84\xC2\x00\x00", 4);
     memcpy(aad + 4, bench_serial, 8);
     double t0 = now_s();
     for (uint32_t c = 1; c <= total; c++) {
+        size_t off = 0;
         ctx[8] = (uint8_t)(c >> 24), ctx[9] = (uint8_t)(c >> 16), ctx[10] = (uint8_t)(c >> 8),
         ctx[11] = (uint8_t)c;
         raw_kdf(c128, c256, r, 32, "keycard/chain-step", ctx, 12, r, 32);
-        raw_kdf(c128, c256, r, 32, "keycard/envelope", ctx, 12, kenv, 32);
-        memcpy(iv, ctx + 8, 4);
+        raw_kdf(c128, c256, r, 32, "keycard/v2/envelope", ctx, 12, kenv, 64);
         memcpy(aad + 12, ctx + 8, 4);
-        mbedtls_gcm_setkey(&g, MBEDTLS_CIPHER_ID_AES, kenv, 256);
-        mbedtls_gcm_crypt_and_tag(&g, MBEDTLS_GCM_ENCRYPT, bucket, iv, 12, aad, 16, pt, ct, 16,
-                                  tag);
+        raw_cmac(c256, kenv, zero, 16, NULL, 0, d);
+        raw_cmac(c256, kenv, aad, 16, NULL, 0, m);
+        raw_dbl(d);
+        for (int i = 0; i < 16; i++)
+            last[i] = pt[bucket - 16 + i] ^ d[i] ^ m[i];
+        raw_cmac(c256, kenv, pt, bucket - 16, last, 16, v);
+        memcpy(ctr, v, 16);
+        ctr[8] &= 0x7F;
+        ctr[12] &= 0x7F;
+        mbedtls_aes_setkey_enc(&aes, kenv + 32, 256);
+        mbedtls_aes_crypt_ctr(&aes, bucket, &off, ctr, stream, pt, ct);
         pt[0] ^= ct[0]; /* keep the work observable */
     }
     double dt = now_s() - t0;
-    mbedtls_gcm_free(&g);
+    mbedtls_aes_free(&aes);
     return (double)total / dt;
 }
 
