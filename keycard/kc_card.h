@@ -27,8 +27,14 @@ typedef struct kc_card_ops {
     size_t ctx_size;   /* bytes the host allocates for one card */
     size_t flash_size; /* bytes of flash this card expects */
     size_t page_size;  /* its erase unit */
-    /* Boot: mount the store (formatting a blank flash). 0 or negative KC_ERR_*. */
+    /*
+     * Boot: mount the store (formatting a blank flash). 0 or negative KC_ERR_*;
+     * KC_ERR_CORRUPT for a damaged image, which is left as it is (damage_at
+     * then tells where).
+     */
     int (*init)(void *ctx, const kc_hw *hw);
+    /* After init answered KC_ERR_CORRUPT: the flash offset of the damage. */
+    size_t (*damage_at)(const void *ctx);
     /* KC_POWER_*: clears all volatile state (security state, open sessions). */
     void (*power)(void *ctx, int event);
     /* Write the ATR into atr (cap >= KC_ATR_MAX); returns its length. */

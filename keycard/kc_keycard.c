@@ -100,6 +100,11 @@ static int card_init(void *ctx, const kc_hw *hw)
     return kc_keycard_init(ctx, hw);
 }
 
+static size_t card_damage_at(const void *ctx)
+{
+    return ((const kc_keycard *)ctx)->store.damage_at;
+}
+
 static void card_power(void *ctx, int event)
 {
     kc_keycard *kc = ctx;
@@ -126,6 +131,7 @@ const kc_card_ops kc_keycard_card = {
     .flash_size = KC_KEYCARD_FLASH_SIZE,
     .page_size = KC_KEYCARD_PAGE_SIZE,
     .init = card_init,
+    .damage_at = card_damage_at,
     .power = card_power,
     .atr = card_atr,
     .process = card_process,

@@ -23,7 +23,10 @@
  *   0x0000..0xFFEF  "key = data" (len <= KC_STORE_VALUE_MAX)
  *   0xFFF0          commit: len 0; marks transaction seq as committed
  *   0xFFF1          delete: len 2, data = the deleted key (u16)
- *   0xFFF2..0xFFFF  reserved; an all-0xFF record header is erased flash
+ *   0xFFF2          confirm: len 0; written after every commit record and
+ *                   after the copies of a compaction, so that the record
+ *                   that makes a state visible is never the last one written
+ *   0xFFF3..0xFFFF  reserved; an all-0xFF record header is erased flash
  *
  * Transactions. Every record carries the sequence number of its transaction;
  * a transaction's records are contiguous and are followed by its commit
@@ -34,17 +37,29 @@
  * committed by the area header itself.
  *
  * Scanning stops at the first erased record header or the first record that
- * fails its checks (torn write). When anything but 0xFF follows the end of
- * the log, the tail is "dirty" and the next write compacts first, because
- * programming over non-erased bytes would corrupt the new record.
+ * fails its checks. A torn write is the last thing ever written to the live
+ * area, so no valid record can follow a torn one: a bad record followed by a
+ * valid record is damage, not a tear, and mount refuses the image
+ * (KC_ERR_CORRUPT, s->damage_at names the byte) instead of dropping the
+ * records after it. Because every commit record is
+ * followed by a confirm record, a flipped bit in the last commit is seen as
+ * damage too; a flipped bit in the final confirm loses nothing. When only
+ * erased-looking garbage follows the end of the log, the tail is "dirty" and
+ * the next write compacts first, because programming over non-erased bytes
+ * would corrupt the new record.
  *
  * Compaction (when a record does not fit, or the tail is dirty): erase the
- * other area, copy every live committed record into it with seq 0, copy the
- * open transaction's records so far (same seq, still uncommitted), and only
- * then program the new header with generation + 1. Until that last program
- * the old area is the live one and is never touched; afterwards the new area
- * wins by generation. The old area stays as it is until the next compaction
- * erases it.
+ * other area, copy every live committed record into it with seq 0, then a
+ * confirm record (seq 0), copy the open transaction's records so far (same
+ * seq, still uncommitted), and only then program the new header with
+ * generation + 1. Until that program the old area is the live one and is
+ * never touched; afterwards the new area wins by generation, and the old
+ * area's header is retired (programmed to zeros) so that a damaged header of
+ * the new area can never make mount fall back to the old state silently.
+ *
+ * Mount: the valid header of highest generation wins. No valid header: an
+ * erased flash (or one whose only non-erased bytes are a torn first header)
+ * is formatted; anything else is damage and is refused, never reformatted.
  *
  * Power-cut argument: every program either extends the log with bytes that
  * mount ignores until a later program validates them (record CRC, commit
@@ -65,6 +80,7 @@
 #define REC_CRC 4
 #define KEY_COMMIT 0xFFF0u
 #define KEY_DELETE 0xFFF1u
+#define KEY_CONFIRM 0xFFF2u
 #define KEY_RESERVED_MIN 0xFFF0u
 #define SEQ_BASE 0u /* records committed by the area header (compaction copies) */
 
@@ -172,7 +188,7 @@ static int rec_parse(const kc_store *s, const uint8_t *a, size_t off, rec *r)
     r->key = get16(p);
     r->len = get16(p + 2);
     r->seq = get32(p + 4);
-    if (r->key == KEY_COMMIT) {
+    if (r->key == KEY_COMMIT || r->key == KEY_CONFIRM) {
         if (r->len != 0)
             return REC_BAD;
     } else if (r->key == KEY_DELETE) {
@@ -246,7 +262,7 @@ static size_t idx_find(const kc_store *s, uint16_t key, int *found)
 static int idx_apply(kc_store *s, const uint8_t *a, size_t off, const rec *r)
 {
     int found;
-    if (r->key == KEY_COMMIT)
+    if (r->key == KEY_COMMIT || r->key == KEY_CONFIRM)
         return 0;
     if (r->key == KEY_DELETE) {
         size_t i = idx_find(s, get16(a + off + REC_HDR), &found);
@@ -328,6 +344,30 @@ static int area_erase(const kc_store *s, int area)
 
 /* ---- mount -------------------------------------------------------------- */
 
+/*
+ * Where the log stopped at a record that is not valid: a torn write is the
+ * last write the area ever got, so no valid record can follow it. Returns 0
+ * (a torn tail) or KC_ERR_CORRUPT with s->damage_at set (a valid record
+ * further on: this one was damaged after it was written, e.g. a flipped bit
+ * in its data, or in its length so that its extent covers the records after
+ * it). Searches 4-byte aligned offsets up to the last programmed byte.
+ */
+static int tear_or_damage(kc_store *s, const uint8_t *a, size_t off)
+{
+    size_t end = s->area_size;
+    rec r;
+
+    while (end > off && a[end - 1] == 0xFF)
+        end--;
+    for (size_t o = off + 4; o + REC_HDR + REC_CRC <= end; o += 4) {
+        if (rec_parse(s, a, o, &r) == REC_OK) {
+            s->damage_at = (size_t)s->active * s->area_size + off;
+            return KC_ERR_CORRUPT;
+        }
+    }
+    return 0;
+}
+
 /* Scan the active area: rebuild the index, find the end of the log. */
 static int scan(kc_store *s)
 {
@@ -343,15 +383,20 @@ static int scan(kc_store *s)
     s->n_keys = 0;
     while ((st = rec_parse(s, a, off, &r)) == REC_OK) {
         if (r.seq == SEQ_BASE) {
-            if (!in_base || r.key == KEY_COMMIT)
-                break; /* never written so: treat as the end of a corrupt log */
+            if (!in_base || r.key == KEY_COMMIT) {
+                /* Never written so, yet its CRC holds: not a tear. */
+                s->damage_at = (size_t)s->active * s->area_size + off;
+                return KC_ERR_CORRUPT;
+            }
             if ((rc = idx_apply(s, a, off, &r)) != 0)
                 return rc;
         } else {
             in_base = 0;
             if (r.seq > max_seq)
                 max_seq = r.seq;
-            if (r.key == KEY_COMMIT) {
+            if (r.key == KEY_CONFIRM) {
+                /* confirms the commit before it: nothing to apply */
+            } else if (r.key == KEY_COMMIT) {
                 if (have_pend && r.seq == pend_seq &&
                     (rc = idx_apply_range(s, a, pend, off)) != 0)
                     return rc;
@@ -365,13 +410,21 @@ static int scan(kc_store *s)
         }
         off += r.size;
     }
+    if (st == REC_BAD && (rc = tear_or_damage(s, a, off)) != 0)
+        return rc;
     s->write_off = off;
     s->dirty_tail = !all_ff(a + off, s->area_size - off);
     s->next_seq = max_seq + 1;
     if (s->next_seq == SEQ_BASE)
         s->next_seq = 1;
-    (void)st;
     return 0;
+}
+
+/* 1 when the flash holds nothing but, at most, a torn first header of area 0. */
+static int blank_or_torn_format(const kc_store *s)
+{
+    const uint8_t *m = s->flash->map(s->flash->ctx);
+    return all_ff(m + HDR_SIZE, s->flash->size - HDR_SIZE);
 }
 
 int kc_store_mount(kc_store *s, const kc_flash *flash)
@@ -392,7 +445,12 @@ int kc_store_mount(kc_store *s, const kc_flash *flash)
     v0 = area_valid(s, 0, &g0);
     v1 = area_valid(s, 1, &g1);
     if (!v0 && !v1) {
-        /* Blank or unusable: format area 0, header last. */
+        /* Damage is refused, never formatted over: the caller names the file. */
+        if (!blank_or_torn_format(s)) {
+            s->damage_at = 0;
+            return KC_ERR_CORRUPT;
+        }
+        /* Blank: format area 0, header last. */
         s->active = 0;
         if ((rc = area_erase(s, 0)) != 0 || (rc = area_write_header(s, 0, 1)) != 0)
             return rc;
@@ -455,7 +513,7 @@ size_t kc_store_free(const kc_store *s)
 static size_t compacted_size(const kc_store *s)
 {
     const uint8_t *a = area_ptr(s, s->active);
-    size_t total = HDR_SIZE;
+    size_t total = HDR_SIZE + COMMIT_SIZE; /* the copies and their confirm */
     for (size_t i = 0; i < s->n_keys; i++)
         total += rec_size(get16(a + (size_t)s->idx_off[i] * 4 + 2));
     if (s->txn_open)
@@ -480,6 +538,10 @@ static int compact(kc_store *s)
             return rc;
         off += rec_size(len);
     }
+    /* A damaged last copy is then followed by a valid record: seen as damage. */
+    if ((rc = rec_write(s, to, off, KEY_CONFIRM, SEQ_BASE, NULL, 0)) != 0)
+        return rc;
+    off += COMMIT_SIZE;
     size_t new_txn_start = off;
     if (s->txn_open) {
         for (size_t o = s->txn_start; o < s->write_off; o += r.size) {
@@ -493,6 +555,16 @@ static int compact(kc_store *s)
     /* The commit point of the compaction. */
     if ((rc = area_write_header(s, to, s->generation + 1)) != 0)
         return rc;
+    /*
+     * Retire the old area's header (zeros can be programmed over anything):
+     * a later damaged header of the new area then leaves no valid one to
+     * fall back to. A failure here loses nothing: the new area wins by
+     * generation.
+     */
+    {
+        static const uint8_t zero[HDR_SIZE];
+        (void)prog(s, from, 0, zero, HDR_SIZE);
+    }
 
     /* The copies sit in index order at computable offsets. */
     size_t o2 = HDR_SIZE;
@@ -580,7 +652,7 @@ static size_t txn_new_keys(const kc_store *s)
  */
 static int append(kc_store *s, uint16_t key, const uint8_t *data, size_t len)
 {
-    int rc = ensure_space(s, rec_size(len) + COMMIT_SIZE);
+    int rc = ensure_space(s, rec_size(len) + 2 * COMMIT_SIZE);
     if (rc == 0 && (rc = rec_write(s, s->active, s->write_off, key, txn_seq(s), data, len)) != 0)
         s->dirty_tail = 1;
     if (rc) {
@@ -627,7 +699,7 @@ int kc_store_commit(kc_store *s)
         s->txn_open = 0; /* nothing to commit: no flash write */
         return 0;
     }
-    if ((rc = ensure_space(s, COMMIT_SIZE)) == 0 &&
+    if ((rc = ensure_space(s, 2 * COMMIT_SIZE)) == 0 &&
         (rc = rec_write(s, s->active, s->write_off, KEY_COMMIT, txn_seq(s), NULL, 0)) != 0)
         s->dirty_tail = 1;
     if (rc) {
@@ -639,6 +711,16 @@ int kc_store_commit(kc_store *s)
     size_t commit_off = s->write_off;
     s->write_off += COMMIT_SIZE;
     s->txn_open = 0;
+    /*
+     * The confirm. A failure here is reported like a failed commit: the
+     * caller must not act on the new state, although a remount may show it
+     * (old or new, never a mix).
+     */
+    if ((rc = rec_write(s, s->active, s->write_off, KEY_CONFIRM, txn_seq(s), NULL, 0)) != 0) {
+        s->dirty_tail = 1;
+        return rc;
+    }
+    s->write_off += COMMIT_SIZE;
     rc = idx_apply_range(s, area_ptr(s, s->active), s->txn_start, commit_off);
     return rc;
 }

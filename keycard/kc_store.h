@@ -34,14 +34,19 @@ typedef struct kc_store {
     int txn_open;
     size_t txn_start;   /* offset of the open transaction's first record */
     int dirty_tail;     /* bytes after write_off are not erased: compact before writing */
+    size_t damage_at;   /* after KC_ERR_CORRUPT from mount: flash offset of the damage */
     size_t n_keys;
     uint16_t idx_key[KC_STORE_MAX_KEYS];
     uint16_t idx_off[KC_STORE_MAX_KEYS]; /* record offset / 4 within the active area */
 } kc_store;
 
 /*
- * Mount the store. A flash holding no valid area (new or erased) is formatted
- * empty. Returns 0, KC_ERR_ARG (geometry unusable), KC_ERR_FLASH.
+ * Mount the store. An erased flash (new, or whose first format was torn) is
+ * formatted empty. A damaged image — no valid area header on a flash that
+ * holds data, or a bad record with data written after it (a tear is always
+ * the last write) — is refused, never repaired or formatted over:
+ * KC_ERR_CORRUPT with s->damage_at the flash offset where the damage starts.
+ * Returns 0, KC_ERR_ARG (geometry unusable), KC_ERR_FLASH, KC_ERR_CORRUPT.
  */
 int kc_store_mount(kc_store *s, const kc_flash *flash);
 

@@ -157,12 +157,18 @@ static size_t card_process(void *ctx, const uint8_t *cmd, size_t len, uint8_t *r
     return tc_apdu_process(ctx, cmd, len, resp, cap);
 }
 
+static size_t card_damage_at(const void *ctx)
+{
+    return ((const tc_card *)ctx)->store.damage_at;
+}
+
 const kc_card_ops kc_target_card = {
     .name = "target",
     .ctx_size = sizeof(tc_card),
     .flash_size = TC_FLASH_SIZE,
     .page_size = TC_PAGE_SIZE,
     .init = card_init,
+    .damage_at = card_damage_at,
     .power = card_power,
     .atr = card_atr,
     .process = card_process,

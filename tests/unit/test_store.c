@@ -96,14 +96,27 @@ START_TEST(test_blank_format)
 }
 END_TEST
 
-START_TEST(test_garbage_flash_formats)
+/* Data without a valid area header is damage: refused, and the flash left as it is. */
+START_TEST(test_garbage_flash_refused)
 {
+    static uint8_t copy[FLASH_SIZE];
     memset(mem, 0x5A, sizeof mem);
+    memcpy(copy, mem, sizeof mem);
+    ck_assert_int_eq(kc_hw_ram_init(&ram, mem, sizeof mem, PAGE_SIZE, &hw), 0);
+    ck_assert_int_eq(kc_store_mount(&st, &hw.flash), KC_ERR_CORRUPT);
+    ck_assert_uint_eq(st.damage_at, 0);
+    ck_assert_mem_eq(mem, copy, sizeof mem);
+}
+END_TEST
+
+/* A first format torn in its header: still a blank card, formatted again. */
+START_TEST(test_torn_first_format_formats)
+{
+    memset(mem, 0xFF, sizeof mem);
+    memcpy(mem, "\x4B\x43\x53", 3);
     ck_assert_int_eq(kc_hw_ram_init(&ram, mem, sizeof mem, PAGE_SIZE, &hw), 0);
     ck_assert_int_eq(kc_store_mount(&st, &hw.flash), 0);
     ck_assert_int_eq(kc_store_empty(&st), 1);
-    ck_assert_uint_eq(st.generation, 1);
-    ck_assert_int_eq(st.dirty_tail, 0);
     ck_assert_int_eq(kc_store_put1(&st, 1, "x", 1), 0);
     remount();
     expect_value(1, "x", 1);
@@ -483,22 +496,43 @@ START_TEST(test_torn_tail)
 END_TEST
 
 /* A record with a bad CRC ends the log; the committed state before it stays. */
+/*
+ * A flipped bit in a committed record is damage, not a tear: the records
+ * after it are valid, so mount refuses the image instead of silently dropping
+ * the last transaction. A flipped bit in the final confirm record (the only
+ * record nothing follows) loses nothing.
+ */
 START_TEST(test_bad_record_crc)
 {
     fresh();
     ck_assert_int_eq(kc_store_put1(&st, 1, "one", 3), 0);
     size_t off = st.write_off;
     ck_assert_int_eq(kc_store_put1(&st, 2, "two", 3), 0);
-    mem[(size_t)st.active * AREA_SIZE + off + 8] ^= 0x01; /* flip a data bit of key 2 */
+    size_t end = st.write_off, area = (size_t)st.active * AREA_SIZE;
+    mem[area + off + 8] ^= 0x01; /* flip a data bit of key 2 */
+    ck_assert_int_eq(kc_hw_ram_init(&ram, mem, sizeof mem, PAGE_SIZE, &hw), 0);
+    ck_assert_int_eq(kc_store_mount(&st, &hw.flash), KC_ERR_CORRUPT);
+    ck_assert_uint_eq(st.damage_at, area + off);
+    mem[area + off + 8] ^= 0x01;
+    /* the last commit: followed by its confirm, so damage too */
+    mem[area + end - 2 * 12 + 1] ^= 0x10;
+    ck_assert_int_eq(kc_hw_ram_init(&ram, mem, sizeof mem, PAGE_SIZE, &hw), 0);
+    ck_assert_int_eq(kc_store_mount(&st, &hw.flash), KC_ERR_CORRUPT);
+    mem[area + end - 2 * 12 + 1] ^= 0x10;
+    /* the final confirm: a torn-looking tail, every value still there */
+    mem[area + end - 12 + 5] ^= 0x04;
     remount();
     expect_value(1, "one", 3);
-    expect_absent(2);
+    expect_value(2, "two", 3);
     ck_assert_int_eq(st.dirty_tail, 1);
-    ck_assert_uint_eq(st.write_off, off);
 }
 END_TEST
 
-/* The newer area wins; a damaged newer header falls back to the older area. */
+/*
+ * The newer area wins. Its compaction retired the older area's header, so a
+ * damaged newer header leaves no valid one: refused, never a fall back to the
+ * older state.
+ */
 START_TEST(test_area_selection)
 {
     static uint8_t v[1000];
@@ -511,12 +545,13 @@ START_TEST(test_area_selection)
     remount();
     ck_assert_int_eq(st.active, active);
     ck_assert_uint_eq(st.generation, 3);
-    /* Corrupt the live header: the other area (generation 2) takes over. */
+    /* Corrupt the live header: refused, the flash unchanged. */
+    static uint8_t copy[FLASH_SIZE];
     mem[(size_t)active * AREA_SIZE + 9] ^= 0xFF;
-    remount();
-    ck_assert_int_eq(st.active, 1 - active);
-    ck_assert_uint_eq(st.generation, 2);
-    expect_value(1, v, sizeof v);
+    memcpy(copy, mem, sizeof mem);
+    ck_assert_int_eq(kc_hw_ram_init(&ram, mem, sizeof mem, PAGE_SIZE, &hw), 0);
+    ck_assert_int_eq(kc_store_mount(&st, &hw.flash), KC_ERR_CORRUPT);
+    ck_assert_mem_eq(mem, copy, sizeof mem);
 }
 END_TEST
 
@@ -837,7 +872,8 @@ static Suite *store_suite(void)
     Suite *s = suite_create("store");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_blank_format);
-    tcase_add_test(tc, test_garbage_flash_formats);
+    tcase_add_test(tc, test_garbage_flash_refused);
+    tcase_add_test(tc, test_torn_first_format_formats);
     tcase_add_loop_test(tc, test_geometry, 0, (int)(sizeof geoms / sizeof geoms[0]));
     tcase_add_test(tc, test_put_get_read);
     tcase_add_test(tc, test_errors);
