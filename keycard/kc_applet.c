@@ -257,8 +257,11 @@ static uint16_t h_verify(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t 
     if (kc->staging || !provisioned(kc))
         return KC_SW_CONDITIONS;
     if (a->lc == 0) {
+        /* Spends nothing. As ISO 7816-4 and PIV: 9000 when verified in this session. */
         if ((rc = kc_cred_tries(&kc->store, ref, &left)) != 0)
             return kc_err_to_sw(rc);
+        if (kc->sec & sec_bit(ref))
+            return KC_SW_OK;
         return left ? KC_SW_TRIES_LEFT(left) : KC_SW_AUTH_BLOCKED;
     }
     if (ref == KC_REF_HOLDER_PIN && !(kc->sec & KC_SEC_ISSUER))

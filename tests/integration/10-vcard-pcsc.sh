@@ -63,8 +63,9 @@ remember_pids
 vc_wait_card "$VC_KEYCARD_READER" 10 || die "the key card did not come back after the pcscd restart"
 echo "ok: kc-vcard reconnected after the pcscd restart"
 check vc_expect "state kept across the pcscd restart (2 tries left)" "9000 63C2" "$SELECT_NR" 00200081
-check vc_expect "correct issuer PIN restores the tries" "9000 9000 63C3" \
-    "$SELECT_NR" "0020008108$ISSUER_PIN" 00200081
+check vc_expect "correct issuer PIN restores the tries, empty VERIFY then says verified" \
+    "9000 9000 9000 9000 63C3" \
+    "$SELECT_NR" "0020008108$ISSUER_PIN" 00200081 "$SELECT_NR" 00200081
 s2=$($VC_APDU "$SELECT_NR" 00CADF0300 | tail -n 1 | cut -c1-20)
 [ "$s2" = "$serial" ] && echo "ok: same serial after the restart" ||
     { echo "FAIL: serial changed: $serial -> $s2" >&2; fails=$((fails + 1)); }

@@ -43,7 +43,7 @@ check vc_expect "still blocked after a kc-vcard restart" "9000 9000 6983 6983" \
 
 check vc_expect "RESET RETRY COUNTER needs the admin key" "9000 6982" $SELECT $RRC_RESET_HOLDER
 check vc_expect "admin key + RESET RETRY COUNTER 03 82 unblock; the holder PIN verifies" \
-    "9000 9000 9000 9000 63C3 9000 63C3" \
+    "9000 9000 9000 9000 63C3 9000 9000" \
     $SELECT $V_ADMIN $RRC_RESET_HOLDER $V_ISSUER 00200082 $V_HOLDER 00200082
 
 [ "$fails" -eq 0 ] || { echo "$fails check(s) failed" >&2; exit 1; }

@@ -457,7 +457,7 @@ static const char *const refused[] = {
     "00CA5F20",                                 /* no PIN */
     "0020008206323436383130",                   /* holder before issuer */
     "0020008103313233",                         /* bad format */
-    "00200081",                                 /* empty VERIFY (answers 63C3) */
+    "00200081",                                 /* empty VERIFY (answers 63C3 or 9000) */
     "002C0381",                                 /* no admin key */
     "80E00000",                                 /* re-provision without admin key */
     "80E25F200141",                             /* no session */

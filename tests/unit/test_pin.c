@@ -49,7 +49,7 @@ static void run_steps(kc_test_card *t, const struct step *s, int scenario)
 
 static const struct step sc_countdown[] = {
     {E_ISSUER, 0x63C3},    {V_ISSUER_BAD, 0x63C2}, {E_ISSUER, 0x63C2},
-    {V_ISSUER_BAD, 0x63C1}, {V_ISSUER_OK, 0x9000}, {E_ISSUER, 0x63C3}, /* success restores */
+    {V_ISSUER_BAD, 0x63C1}, {V_ISSUER_OK, 0x9000}, {E_ISSUER, 0x9000}, /* verified (ISO, PIV) */
     {NULL, 0}};
 static const struct step sc_block[] = {
     {V_ISSUER_BAD, 0x63C2}, {V_ISSUER_BAD, 0x63C1}, {V_ISSUER_BAD, 0x63C0},
@@ -57,12 +57,13 @@ static const struct step sc_block[] = {
     {"00CADF03", 0x9000},   {NULL, 0}};
 static const struct step sc_empty_spends_nothing[] = {
     {E_ISSUER, 0x63C3}, {E_ISSUER, 0x63C3}, {E_HOLDER, 0x63C3}, {E_ADMIN, 0x63C3},
-    {E_ADMIN, 0x63C3},  {V_ISSUER_OK, 0x9000}, {E_ISSUER, 0x63C3}, /* verified: still 63Cx */
+    {E_ADMIN, 0x63C3},  {V_ISSUER_OK, 0x9000}, {E_ISSUER, 0x9000}, /* verified: 9000 */
+    {V_ISSUER_BAD, 0x63C2}, {E_ISSUER, 0x63C2}, /* a wrong value unverifies */
     {NULL, 0}};
 static const struct step sc_holder_needs_issuer[] = {
     {V_HOLDER_OK, 0x6982},  {V_HOLDER_BAD, 0x6982}, {E_HOLDER, 0x63C3}, /* nothing spent */
     {V_ISSUER_OK, 0x9000},  {V_HOLDER_BAD, 0x63C2}, {V_HOLDER_OK, 0x9000},
-    {E_HOLDER, 0x63C3},     {NULL, 0}};
+    {E_HOLDER, 0x9000},     {NULL, 0}};
 static const struct step sc_formats[] = {
     {"0020008103313233", 0x6A80},                          /* 3 digits */
     {"00200081113132333435363738393031323334353637", 0x6A80}, /* 17 digits */
@@ -100,12 +101,12 @@ static const struct step sc_reset_retry[] = {
     {E_HOLDER, 0x63C3},     {V_HOLDER_OK, 0x9000},
     {"002C0282" "0439383736", 0x9000},       /* new PIN 9876 */
     {V_HOLDER_OK, 0x63C2},  {"0020008204" "39383736", 0x9000},
-    {"002C0381", 0x9000},   {E_ISSUER, 0x63C3},
+    {"002C0381", 0x9000},   {E_ISSUER, 0x9000}, /* still verified in this session */
     {NULL, 0}};
 static const struct step sc_change[] = {
     /* old (8) || new "1111" */
     {"002400810C" "3133353739313335" "31313131", 0x9000},
-    {V_ISSUER_OK, 0x63C2}, {"0020008104" "31313131", 0x9000}, {E_ISSUER, 0x63C3},
+    {V_ISSUER_OK, 0x63C2}, {"0020008104" "31313131", 0x9000}, {E_ISSUER, 0x9000},
     /* wrong old value spends a try, changes nothing */
     {"002400810A" "39393939" "323232323232", 0x63C2},
     {"0020008104" "31313131", 0x9000},
@@ -113,7 +114,7 @@ static const struct step sc_change[] = {
     {"0024008107" "31313131" "313233", 0x6A80},
     {"0024008108" "31313131" "3132333A", 0x6A80},
     {"0024008104" "31313131", 0x6A80}, /* no new value at all */
-    {E_ISSUER, 0x63C3},
+    {E_ISSUER, 0x9000}, /* verified above; nothing spent since */
     /* holder PIN before the issuer PIN of this session */
     {SEL, 0x9000}, {"002400820A" "323436383130" "31323334", 0x6982}, {E_HOLDER, 0x63C3},
     /* admin key to a 32-byte key, then back */
