@@ -62,7 +62,8 @@ MANPAGES := $(wildcard man/*.1)
 .PHONY: all clean check test unit integration install uninstall demo vcards-up vcards-down deps bench \
 	sanitize memcheck
 
-all: $(SO) $(B)/lib/libkeycard.so.$(SOVERSION) $(B)/lib/libkeycard.so $(STATIC) $(BINS) $(B)/keycard.pc
+all: $(SO) $(B)/lib/libkeycard.so.$(SOVERSION) $(B)/lib/libkeycard.so $(STATIC) $(BINS) $(B)/keycard.pc \
+	$(B)/lib/kc-vpcd-loopback.so
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -99,9 +100,17 @@ $(B)/bin/kc-startup: $(STARTUP_OBJ) $(COMMON_OBJ) $(SO) $(B)/lib/libkeycard.so.$
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(STARTUP_OBJ) $(COMMON_OBJ) -L$(B)/lib -lkeycard '-Wl,-rpath,$$ORIGIN/../lib' $(JANSSON_LIBS)
 
-$(B)/bin/kc-vcard: $(VCARD_OBJ) $(FW_OBJ)
+# kc-vcard links neither libkeycard nor jansson: of tools/common only kct_host.
+$(B)/bin/kc-vcard: $(VCARD_OBJ) $(B)/obj/tools/common/kct_host.o $(FW_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(VCARD_OBJ) $(FW_OBJ) $(MBED_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(VCARD_OBJ) $(B)/obj/tools/common/kct_host.o $(FW_OBJ) $(MBED_LIBS)
+
+# Preloaded into the project's pcscd (tests/vcards.sh): vpcd's card port on
+# loopback only. A test and demo helper, not installed; never sanitized (it
+# is loaded into pcscd, which is not).
+$(B)/lib/kc-vpcd-loopback.so: tests/pcscd/vpcd_loopback.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(WARNFLAGS) -O2 -fPIC -shared -o $@ $< -ldl
 
 $(B)/keycard.pc: keycard.pc.in Makefile
 	@mkdir -p $(dir $@)

@@ -8,6 +8,9 @@
 #   sh tests/vcards.sh up|down|status      (make vcards-up / vcards-down)
 #   . tests/vcards.sh; vc_up; ...; vc_down (integration tests)
 #
+# pcscd runs with $B/lib/kc-vpcd-loopback.so preloaded (tests/pcscd/
+# vpcd_loopback.c): vpcd's card ports listen on 127.0.0.1 only.
+#
 # Run from the top of the tree. Environment: B (build dir, default build),
 # KC_VPCD_PORT (default 35963 = 0x8C7B), KC_PCSCD_APDU_LOG=1 (pcscd -a: APDUs
 # in $B/vcards/pcscd.log), KC_VPCD_LIB (the vpcd driver), KC_VCARD_STATE (the
@@ -30,6 +33,7 @@ case $B in /*) ;; *) B=$(pwd)/$B ;; esac
 VC_DIR=$B/vcards
 VC_PORT=${KC_VPCD_PORT:-35963}
 VC_VPCD_LIB=${KC_VPCD_LIB:-/usr/lib/pcsc/drivers/serial/libifdvpcd.so}
+VC_LOOPBACK=$B/lib/kc-vpcd-loopback.so
 VC_SOCKET=/run/pcscd/pcscd.comm
 VC_LOCK=/tmp/kc-pcscd.lock
 VC_READER="Keycard Virtual Reader"
@@ -104,10 +108,13 @@ vc_pcscd_start() {
         return 1
     fi
     [ -f "$VC_VPCD_LIB" ] || { vc_log "vpcd driver $VC_VPCD_LIB missing (apt-get install vsmartcard-vpcd)"; return 1; }
+    [ -f "$VC_LOOPBACK" ] || { vc_log "$VC_LOOPBACK not built (run make)"; return 1; }
     vc_write_conf || return 1
     set -- -f -c "$VC_DIR/reader.conf.d"
     [ "${KC_PCSCD_APDU_LOG:-0}" = 1 ] && set -- "$@" -a
-    pcscd "$@" </dev/null >>"$VC_DIR/pcscd.log" 2>&1 &
+    # vpcd listens for the cards on every address; the preload keeps it on
+    # loopback, so no host on the network can attach as a card.
+    LD_PRELOAD=$VC_LOOPBACK pcscd "$@" </dev/null >>"$VC_DIR/pcscd.log" 2>&1 &
     echo $! >"$VC_DIR/pcscd.pid"
     n=0
     while ! vc_socket_live; do

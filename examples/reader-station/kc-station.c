@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "kcs_proto.h"
+#include "kcs_record.h"
 #include "station.h"
 
 static const char usage[] =
@@ -311,75 +312,6 @@ static unsigned op_startup(station *s, const kcs_frame *in, kcs_frame *r)
     return KCS_RES_OK;
 }
 
-/* A profile name: letters, digits, '-', '_', '.', not starting with '.'. */
-static int name_ok(const char *n)
-{
-    size_t i;
-
-    if (n[0] == '\0' || n[0] == '.')
-        return 0;
-    for (i = 0; n[i]; i++)
-        if (!(n[i] >= 'a' && n[i] <= 'z') && !(n[i] >= 'A' && n[i] <= 'Z') &&
-            !(n[i] >= '0' && n[i] <= '9') && n[i] != '-' && n[i] != '_' && n[i] != '.')
-            return 0;
-    return 1;
-}
-
-/* The record fields of an ISSUE as one CSV (header + one row) for kc-issue's parser. */
-static int record_csv(const kcs_frame *in, kci_csv *c, char *err, size_t errcap)
-{
-    static char text[2 * KCS_DATA_MAX + 64];
-    char head[KCS_DATA_MAX + 64], row[KCS_DATA_MAX + 64];
-    size_t off = 0, hn = 0, rn = 0, nf = 0, vl, i;
-    const uint8_t *v;
-    uint8_t tag;
-    int r;
-
-    while ((r = kcs_next(in, &off, &tag, &v, &vl)) == 1) {
-        size_t nl;
-        if (tag != KCS_T_FIELD)
-            continue;
-        if (vl < 1 || (nl = v[0]) == 0 || 1 + nl > vl) {
-            snprintf(err, errcap, "record field %zu malformed", nf + 1);
-            return -1;
-        }
-        /* Every field quoted, quotes doubled: any text stays one field. */
-        head[hn++] = nf ? ',' : '"';
-        if (nf)
-            head[hn++] = '"';
-        row[rn++] = nf ? ',' : '"';
-        if (nf)
-            row[rn++] = '"';
-        for (i = 0; i < nl; i++) {
-            if (v[1 + i] == '"')
-                head[hn++] = '"';
-            head[hn++] = (char)v[1 + i];
-        }
-        for (i = 1 + nl; i < vl; i++) {
-            if (v[i] == '"')
-                row[rn++] = '"';
-            row[rn++] = (char)v[i];
-        }
-        head[hn++] = '"';
-        row[rn++] = '"';
-        nf++;
-    }
-    if (r < 0) {
-        snprintf(err, errcap, "processing data malformed");
-        return -1;
-    }
-    if (nf == 0)
-        return 0;
-    memcpy(text, head, hn);
-    text[hn] = '\n';
-    memcpy(text + hn + 1, row, rn);
-    text[hn + 1 + rn] = '\n';
-    r = kci_csv_parse(text, hn + rn + 2, c, err, errcap);
-    kct_wipe(text, sizeof text);
-    kct_wipe(row, sizeof row);
-    return r;
-}
-
 static unsigned op_issue(station *s, const kcs_frame *in, kcs_frame *r)
 {
     static kci_profile prof;
@@ -395,14 +327,14 @@ static unsigned op_issue(station *s, const kcs_frame *in, kcs_frame *r)
     memset(&csv, 0, sizeof csv);
     if (!s->ready)
         return refuse(r, KCS_OP_ISSUE, KCS_RES_NOT_READY, "no start-up yet");
-    if (kcs_find_str(in, KCS_T_PROFILE, name, sizeof name) != 0 || !name_ok(name))
+    if (kcs_find_str(in, KCS_T_PROFILE, name, sizeof name) != 0 || !kcs_profile_name_ok(name))
         return refuse(r, KCS_OP_ISSUE, KCS_RES_BAD_DATA, "no valid profile name");
     snprintf(path, sizeof path, "%s/%s.json", s->profiles, name);
     if (access(path, R_OK) != 0 || kci_profile_load(path, &prof) != 0) {
         snprintf(err, sizeof err, "profile '%s' not held by the station, or not valid", name);
         return refuse(r, KCS_OP_ISSUE, KCS_RES_NO_PROFILE, err);
     }
-    if (record_csv(in, &csv, err, sizeof err) != 0)
+    if (kcs_record_csv(in, &csv, err, sizeof err) != 0)
         return refuse(r, KCS_OP_ISSUE, KCS_RES_BAD_DATA, err);
     if (csv.n_rows && kci_csv_check(&prof, &csv) != 0) {
         kci_csv_free(&csv);
@@ -657,6 +589,7 @@ int main(int argc, char **argv)
     int opt, lfd, cfd = -1, done = 0, ex = KCT_EXIT_OK;
     char err[160];
 
+    kct_harden_process(); /* holds the issuer PIN all shift: no core, no ptrace */
     kct_set_prog("kc-station");
     kct_json_init();
     s.left = -1;

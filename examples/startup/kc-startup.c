@@ -85,6 +85,7 @@ static void station_free(struct station *s)
 
 int main(int argc, char **argv)
 {
+    kct_harden_process(); /* holds PINs and keys: no core dump, no ptrace */
     kct_set_prog("kc-startup");
     kct_json_init();
 

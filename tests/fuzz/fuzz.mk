@@ -22,7 +22,8 @@ FUZZ_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(WARNFLAGS) \
 	-g -O1 $(FUZZ_SAN) \
 	-Iinclude -Ikeycard -Iexamples/targetcard -Itools/common -Ilibkeycard \
 	-Itests/unit -Itests/unit/support -Itests/fuzz $(PCSC_CFLAGS)
-FUZZ_TARGETS = fuzz_keycard fuzz_target fuzz_template fuzz_profile fuzz_libkeycard_resp fuzz_vpcd
+FUZZ_TARGETS = fuzz_keycard fuzz_target fuzz_template fuzz_profile fuzz_libkeycard_resp fuzz_vpcd \
+	fuzz_station
 
 fuzz_obj = $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(1))
 FUZZ_FW_OBJ = $(call fuzz_obj,$(FW_SRC))
@@ -52,6 +53,12 @@ $(FUZZ_B)/fuzz_libkeycard_resp: $(call fuzz_obj,tests/fuzz/fuzz_libkeycard_resp.
 	$(FUZZ_LINK) $(MBED_LIBS)
 $(FUZZ_B)/fuzz_vpcd: $(call fuzz_obj,tests/fuzz/fuzz_vpcd.c tools/kc-vcard/vpcd.c)
 	$(FUZZ_LINK)
+# The station's socket protocol: kc-station's decoder and card-free checks.
+FUZZ_STATION_OBJ = $(call fuzz_obj,tests/fuzz/fuzz_station.c examples/reader-station/kcs_record.c \
+	tools/kc-issue/station_client.c tools/kc-issue/profile.c)
+$(FUZZ_STATION_OBJ): FUZZ_CFLAGS += -Itools/kc-issue -Iexamples/reader-station
+$(FUZZ_B)/fuzz_station: $(FUZZ_STATION_OBJ) $(call fuzz_obj,$(COMMON_SRC) $(LIB_SRC)) $(FUZZ_FW_OBJ)
+	$(FUZZ_LINK) $(JANSSON_LIBS) $(PCSC_LIBS) $(MBED_LIBS)
 
 # The seed recorder: the scenario against real firmware through a recording
 # transport (an ordinary sanitized program, not a fuzzer).

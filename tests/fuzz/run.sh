@@ -17,8 +17,9 @@ for t in "$@"; do
     work=$F/corpus/$t
     mkdir -p "$work" "$seeds"
     extra=
-    # The profile parser explains every problem on stderr; keep the log readable.
-    [ "$t" = fuzz_profile ] && extra=-close_fd_mask=2
+    # The profile parser and the station's record check explain every problem
+    # on stderr; keep the log readable.
+    case $t in fuzz_profile | fuzz_station) extra=-close_fd_mask=2 ;; esac
     log=$F/logs/$t.log
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
         "$F/$t" -max_total_time="$secs" -timeout=10 -print_final_stats=1 \

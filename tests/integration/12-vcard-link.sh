@@ -3,7 +3,8 @@
 # the vpcd driver (no pcscd): controls, APDUs split into single bytes and
 # joined in one write, an oversize message skipped with 6700, quiet
 # retrying while nobody listens, reconnection, round-trip time (TCP_NODELAY
-# and TCP_QUICKACK), SIGTERM, a locked state file, and usage errors.
+# and TCP_QUICKACK), SIGTERM, a locked state file, --listen (kc-vcard listens
+# on loopback only for a vpcd that connects out), and usage errors.
 set -u
 B=${B:-build}
 [ -x "$B/bin/kc-vcard" ] || { echo "FAIL: $B/bin/kc-vcard not built" >&2; exit 1; }
@@ -93,6 +94,8 @@ try:
     with open(LOG) as f:
         waiting = [l for l in f if "waiting" in l]
     check(len(waiting) == 1, "one log line while retrying for 1.2 s (got %d)" % len(waiting))
+    mode = os.stat(STATE).st_mode & 0o777
+    check(mode == 0o600, "the state file is created 0600 (%o)" % mode)
 
     # Controls and APDUs.
     c.sendall(frame(b"\x04"))
@@ -149,6 +152,55 @@ try:
     c.close()
     srv.close()
 
+    # --listen: the other direction (vpcd connects out, DEVICENAME 127.0.0.1:PORT):
+    # kc-vcard listens on loopback only, serves one vpcd at a time, and waits
+    # for it again when it goes.
+    lport = free_port()
+    open(STATE + ".listen", "w").close()
+    os.chmod(STATE + ".listen", 0o644)  # an image open to other users ...
+    lp = subprocess.Popen([VCARD, "--card", "keycard", "--state", STATE + ".listen",
+                           "--port", str(lport), "--listen"],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
+    procs.append(lp)
+    lc = None
+    for _ in range(50):
+        try:
+            lc = socket.create_connection(("127.0.0.1", lport), timeout=5)
+            break
+        except OSError:
+            time.sleep(0.1)
+    check(lc is not None, "--listen: vpcd's connection to 127.0.0.1:%d accepted" % lport)
+    if lc is not None:
+        lc.sendall(frame(b"\x04") + frame(b"\x01") + frame(SELECT))
+        check(recv_msg(lc) == atr and recv_msg(lc) == b"\x90\x00", "--listen: ATR and SELECT answered")
+        lc.close()
+        lc = socket.create_connection(("127.0.0.1", lport), timeout=5)
+        lc.sendall(frame(SELECT))
+        check(recv_msg(lc) == b"\x90\x00", "--listen: vpcd gone and back: served again")
+        lc.close()
+    mode = os.stat(STATE + ".listen").st_mode & 0o777
+    check(mode == 0o600, "a state file open to other users is made 0600 (now %o)" % mode)
+    ss = subprocess.run(["ss", "-ltnH", "sport = :%d" % lport], capture_output=True, text=True).stdout
+    locs = sorted(set(l.split()[3] for l in ss.splitlines() if l.strip()))
+    check(locs == ["127.0.0.1:%d" % lport], "--listen: bound to loopback only: %s" % locs)
+    addrs = [a for a in subprocess.run(["hostname", "-I"], capture_output=True,
+                                       text=True).stdout.split() if "." in a and not a.startswith("127.")]
+    if addrs:
+        try:
+            socket.create_connection((addrs[0], lport), timeout=3).close()
+            refused = False
+        except OSError:
+            refused = True
+        check(refused, "--listen: a connection through %s is refused" % addrs[0])
+    lp.send_signal(signal.SIGTERM)
+    try:
+        rc = lp.wait(5)
+    except subprocess.TimeoutExpired:
+        rc = None
+    check(rc == 0, "--listen: SIGTERM: exit status %s" % rc)
+    if os.path.exists(STATE + ".listen"):
+        os.remove(STATE + ".listen")
+
     # Usage errors: exit 2 and one line.
     for args, want in (([], "--card is required"),
                        (["--card", "target", "--state", STATE], "this card needs 65536"),
@@ -156,7 +208,8 @@ try:
                        (["--card", "keycard"], "is required"),
                        (["--card", "keycard", "--state", STATE, "--port", "70000"], "--port"),
                        (["--card", "keycard", "--state", STATE, "--reader-slot", "2"], "--reader-slot"),
-                       (["--card", "keycard", "--state", STATE, "--frobnicate"], "unknown option")):
+                       (["--card", "keycard", "--state", STATE, "--frobnicate"], "unknown option"),
+                       (["--card", "keycard", "--state", STATE, "--listen", "--host", "h"], "not both")):
         rc, err = run(args)
         check(rc == 2 and want in err and "\n" not in err,
               "kc-vcard %s: exit %d, '%s'" % (" ".join(args), rc, err))

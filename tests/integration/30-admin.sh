@@ -7,7 +7,7 @@
 # re-provisioning with a wrong admin
 # key, the start-up flow and its audit entry, the audit log check (--verify,
 # every byte of every exported entry changed or an entry removed is named,
-# --export --ack), PIN change and unblock through
+# --export --ack; the export 0600 whatever the umask), PIN change and unblock through
 # environment and files, wrong PINs with tries left.
 #
 # Run from the top of the tree: B=build sh tests/integration/30-admin.sh
@@ -323,8 +323,29 @@ run 2 "audit --verify without --issuer-pub" env KEYCARD_ADMIN_KEY=$AKEY \
     "$ADMIN" --sim "$CARD" audit --verify
 run 2 "audit --ack without --export" env KEYCARD_ADMIN_KEY=$AKEY \
     "$ADMIN" --sim "$CARD" audit --ack --issuer-pub "$IPUB"
+# The export holds the card's audit log: 0600 whatever the umask (here 022),
+# and what is already at the name (a 0644 file, a symbolic link) is replaced
+# by the new file, never written through.
+printf 'old export\n' >"$T/audit.txt"
+chmod 0644 "$T/audit.txt"
+printf 'not an export\n' >"$T/victim"
+ln -s "$T/victim" "$T/audit-link.txt"
+old_umask=$(umask)
+umask 022
 run 0 "audit --export" env KEYCARD_ADMIN_KEY=$AKEY "$ADMIN" --sim "$CARD" audit --export "$T/audit.txt"
 expect out "exported [0-9]+ entries" "audit --export reports"
+run 0 "audit --export to a symbolic link's name" env KEYCARD_ADMIN_KEY=$AKEY \
+    "$ADMIN" --sim "$CARD" audit --export "$T/audit-link.txt"
+umask "$old_umask"
+m=$(stat -c %a "$T/audit.txt")
+[ "$m" = 600 ] && ok "audit --export writes mode 0600 under umask 022 (over a 0644 file)" ||
+    not_ok "audit --export wrote mode $m, not 600"
+[ ! -L "$T/audit-link.txt" ] && [ "$(stat -c %a "$T/audit-link.txt")" = 600 ] &&
+    [ "$(cat "$T/victim")" = "not an export" ] &&
+    ok "audit --export replaces a symbolic link, the file it pointed at untouched" ||
+    not_ok "audit --export wrote through a symbolic link"
+[ -z "$(find "$T" -maxdepth 1 -name 'audit*.txt.*')" ] && ok "audit --export leaves no temporary file" ||
+    not_ok "audit --export left $(find "$T" -maxdepth 1 -name 'audit*.txt.*')"
 run 0 "audit --verify-file, offline (no card)" "$ADMIN" audit --verify-file "$T/audit.txt" --issuer-pub "$IPUB"
 expect out "audit log verified" "audit --verify-file: verified"
 

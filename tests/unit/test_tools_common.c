@@ -1,17 +1,25 @@
 /*
  * test_tools_common.c - the tools' shared helpers (tools/common): hex and
  * credential forms, paths, key lengths, secrets from files, and JSON secret
- * specs with the JSON path of each error.
+ * specs with the JSON path of each error; host hygiene (kct_host.c): the
+ * length-checked appender, secrets taken out of the environment, process
+ * hardening, private files.
  *
  * The tools' helpers are not part of libkeycard, so their sources are
  * compiled into this test directly.
  */
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../tools/common/kct_host.c"
 #include "../../tools/common/kct_json.c"
 #include "../../tools/common/kct_secret.c"
 #include "../../tools/common/kct_util.c"
@@ -277,6 +285,144 @@ START_TEST(test_json_wipe_alloc)
 }
 END_TEST
 
+/* ---- host hygiene -------------------------------------------------------------- */
+
+START_TEST(test_buf_bounds)
+{
+    char mem[8];
+    kct_buf b;
+
+    memset(mem, 'x', sizeof mem);
+    kct_buf_init(&b, mem, 6);
+    ck_assert_int_eq(kct_buf_adds(&b, "abcd"), 0);
+    ck_assert_int_eq(kct_buf_adds(&b, "efg"), -1); /* does not fit: nothing written */
+    ck_assert_int_eq(b.len, 4);
+    ck_assert_int_eq(b.over, 1);
+    ck_assert_int_eq(kct_buf_addc(&b, 'e'), -1); /* sticky */
+    ck_assert_int_eq(kct_buf_nul(&b), -1);
+    ck_assert_mem_eq(mem, "abcdxxxx", 8);
+
+    kct_buf_init(&b, mem, 6);
+    ck_assert_int_eq(kct_buf_add(&b, "abcdef", 6), 0); /* exactly full */
+    ck_assert_int_eq(kct_buf_nul(&b), -1);             /* no room for the NUL */
+    ck_assert_mem_eq(mem, "abcdefxx", 8);              /* never past cap */
+    kct_buf_wipe(&b);
+    ck_assert_mem_eq(mem, "\0\0\0\0\0\0xx", 8);
+    ck_assert_int_eq(b.len, 0);
+}
+END_TEST
+
+START_TEST(test_buf_csv)
+{
+    char mem[16];
+    kct_buf b;
+
+    kct_buf_init(&b, mem, sizeof mem);
+    ck_assert_int_eq(kct_buf_add_csv(&b, "a\"b", 3), 0);
+    ck_assert_int_eq(kct_buf_addc(&b, ','), 0);
+    ck_assert_int_eq(kct_buf_add_csv(&b, "", 0), 0);
+    ck_assert_int_eq(kct_buf_nul(&b), 0);
+    ck_assert_str_eq(mem, "\"a\"\"b\",\"\"");
+    /* Quotes double: 7 quotes need 2 + 14 bytes, one more than 15. */
+    kct_buf_init(&b, mem, 15);
+    ck_assert_int_eq(kct_buf_add_csv(&b, "\"\"\"\"\"\"\"", 7), -1);
+    ck_assert_int_eq(b.over, 1);
+    ck_assert_uint_le(b.len, 15);
+    kct_buf_init(&b, mem, 16);
+    ck_assert_int_eq(kct_buf_add_csv(&b, "\"\"\"\"\"\"\"", 7), 0);
+    ck_assert_int_eq(b.len, 16);
+}
+END_TEST
+
+START_TEST(test_secret_env_taken_once)
+{
+    kct_secret s;
+
+    ck_assert_int_eq(setenv("KEYCARD_TEST_PIN", "13579135", 1), 0);
+    char *raw = getenv("KEYCARD_TEST_PIN");
+    ck_assert_ptr_nonnull(raw);
+    ck_assert_int_eq(kct_secret_get("test PIN", NULL, "KEYCARD_TEST_PIN", "PIN", 0, &s), 0);
+    ck_assert_str_eq(s.text, "13579135");
+    ck_assert_ptr_null(getenv("KEYCARD_TEST_PIN"));
+    for (char **e = environ; *e; e++)
+        ck_assert_msg(strstr(*e, "13579135") == NULL, "value left in environ: %s", *e);
+    kct_secret_wipe(&s);
+
+    /* A value too long is refused, and still removed. */
+    char longv[KCT_SECRET_MAX + 2];
+    memset(longv, '7', sizeof longv - 1);
+    longv[sizeof longv - 1] = '\0';
+    ck_assert_int_eq(setenv("KEYCARD_TEST_PIN", longv, 1), 0);
+    FILE *old = stderr, *mem = fopen("/dev/null", "w");
+    stderr = mem;
+    int r = kct_secret_get("test PIN", NULL, "KEYCARD_TEST_PIN", "PIN", 0, &s);
+    stderr = old;
+    fclose(mem);
+    ck_assert_int_eq(r, -1);
+    ck_assert_ptr_null(getenv("KEYCARD_TEST_PIN"));
+}
+END_TEST
+
+START_TEST(test_harden_process)
+{
+    /* In a child: the test process itself stays dumpable for debuggers. */
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct rlimit rl;
+        int ok = kct_harden_process() == 0 && prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0 &&
+                 getrlimit(RLIMIT_CORE, &rl) == 0 && rl.rlim_cur == 0 && rl.rlim_max == 0;
+        _exit(ok ? 0 : 1);
+    }
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "not hardened");
+}
+END_TEST
+
+START_TEST(test_private_file)
+{
+    char p[160];
+    struct stat st;
+    kct_private pf;
+
+    snprintf(p, sizeof p, "%s/export", tmpdir);
+    write_file("export", "old contents\n"); /* an earlier file, 0644 */
+    chmod(p, 0644);
+    mode_t old = umask(022);
+    ck_assert_int_eq(kct_private_create(&pf, p), 0);
+    fputs("new contents\n", pf.f);
+    /* Until the commit the final name holds the old file, whole. */
+    ck_assert_int_eq(stat(pf.tmp, &st), 0);
+    ck_assert_int_eq(st.st_mode & 07777, 0600);
+    ck_assert_int_eq(kct_private_commit(&pf), 0);
+    umask(old);
+    ck_assert_int_eq(stat(p, &st), 0);
+    ck_assert_int_eq(st.st_mode & 07777, 0600);
+    ck_assert_int_eq(access(pf.tmp, F_OK), -1);
+    FILE *f = fopen(p, "r");
+    char line[64] = "";
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    fclose(f);
+    ck_assert_str_eq(line, "new contents\n");
+
+    /* Abort: the temporary file goes, the final name is untouched. */
+    ck_assert_int_eq(kct_private_create(&pf, p), 0);
+    fputs("half", pf.f);
+    kct_private_abort(&pf);
+    ck_assert_int_eq(access(pf.tmp, F_OK), -1);
+    f = fopen(p, "r");
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    fclose(f);
+    ck_assert_str_eq(line, "new contents\n");
+    unlink(p);
+
+    /* A directory that does not exist: -1, nothing created. */
+    snprintf(p, sizeof p, "%s/no/such/export", tmpdir);
+    ck_assert_int_eq(kct_private_create(&pf, p), -1);
+}
+END_TEST
+
 static Suite *tools_suite(void)
 {
     Suite *s = suite_create("tools_common");
@@ -292,6 +438,11 @@ static Suite *tools_suite(void)
     tcase_add_loop_test(tc, test_spec_table, 0, sizeof spec_cases / sizeof spec_cases[0]);
     tcase_add_test(tc, test_error_paths);
     tcase_add_test(tc, test_json_wipe_alloc);
+    tcase_add_test(tc, test_buf_bounds);
+    tcase_add_test(tc, test_buf_csv);
+    tcase_add_test(tc, test_secret_env_taken_once);
+    tcase_add_test(tc, test_harden_process);
+    tcase_add_test(tc, test_private_file);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -18,6 +18,7 @@
 
 #include "keycard.h"
 #include "keycard_proto.h"
+#include "kct_host.h"
 
 /* Exit codes every tool uses (DESIGN.md, "Contracts"). */
 #define KCT_EXIT_OK 0
@@ -95,9 +96,19 @@ int kct_secret_set(kct_secret *out, const char *s);
  * file (when not NULL), the environment variable env (when set), a prompt on
  * the terminal (twice when confirm). Returns 0, or -1 with one line printed
  * that names what was tried (what: "admin key").
+ *
+ * A value taken from env is taken once: its bytes are overwritten in place
+ * (the initial environment is what /proc/PID/environ shows) and the variable
+ * is removed, so neither a child process nor a later getenv sees it.
  */
 int kct_secret_get(const char *what, const char *file, const char *env, const char *prompt,
                    int confirm, kct_secret *out);
+
+/*
+ * Remove the environment variable name, its value overwritten first. For a
+ * secret variable a program does not read itself (so a child cannot inherit it).
+ */
+void kct_secret_env_drop(const char *name);
 
 /* ---- checks of credential forms --------------------------------------- */
 

@@ -189,6 +189,18 @@ int kct_secret_file(const char *path, kct_secret *out, char *err, size_t errcap)
     return 0;
 }
 
+void kct_secret_env_drop(const char *name)
+{
+    char *v;
+
+    /* Every copy: a hand-made environment may hold the name twice. */
+    while ((v = getenv(name)) != NULL) {
+        kct_wipe(v, strlen(v));
+        if (unsetenv(name) != 0)
+            break;
+    }
+}
+
 int kct_secret_get(const char *what, const char *file, const char *env, const char *prompt,
                    int confirm, kct_secret *out)
 {
@@ -200,9 +212,11 @@ int kct_secret_get(const char *what, const char *file, const char *env, const ch
         }
         return 0;
     }
-    const char *v = env ? getenv(env) : NULL;
+    char *v = env ? getenv(env) : NULL;
     if (v) {
-        if (kct_secret_set(out, v) != 0) {
+        int r = kct_secret_set(out, v);
+        kct_secret_env_drop(env);
+        if (r != 0) {
             kct_err("%s: value of %s is too long", what, env);
             return -1;
         }

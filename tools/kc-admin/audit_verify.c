@@ -90,13 +90,15 @@ static void put_hex(FILE *f, const char *name, const uint8_t *b, size_t n)
     fprintf(f, "%s %s\n", name, hex);
 }
 
+/* The export holds the card's audit log: written 0600, whole or not at all. */
 static int export_write(const audit_dump *d, const char *path)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) {
+    kct_private pf;
+    if (kct_private_create(&pf, path) != 0) {
         kct_err("audit: --export: cannot write '%s': %s", path, strerror(errno));
         return KCT_EXIT_FAIL;
     }
+    FILE *f = pf.f;
     uint8_t w[10 + 72 + 32];
     fprintf(f, "%s\n", EXPORT_MAGIC);
     put_hex(f, "serial", d->id.serial, sizeof d->id.serial);
@@ -108,7 +110,7 @@ static int export_write(const audit_dump *d, const char *path)
     put_hex(f, "head-sig", d->head.sig, sizeof d->head.sig);
     for (size_t i = 0; i < d->n; i++)
         put_hex(f, "entry", w, entry_wire(&d->e[i], w));
-    if (fclose(f) != 0) {
+    if (kct_private_commit(&pf) != 0) {
         kct_err("audit: --export: cannot write '%s': %s", path, strerror(errno));
         return KCT_EXIT_FAIL;
     }

@@ -242,6 +242,7 @@ static const struct {
 
 int main(int argc, char **argv)
 {
+    kct_harden_process(); /* holds PINs and keys: no core dump, no ptrace */
     kct_set_prog("kc-admin");
     kct_json_init();
     kct_where where = {{0}, 0};

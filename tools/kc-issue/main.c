@@ -309,6 +309,7 @@ int main(int argc, char **argv)
     int have_prev = 0, ex, tty, bar_shown = 0;
     long remaining = -1;
 
+    kct_harden_process(); /* holds PINs and keys: no core dump, no ptrace */
     kct_set_prog("kc-issue");
     kct_json_init();
     memset(&csv, 0, sizeof csv);

@@ -82,20 +82,23 @@ static void show_file(keycard_target *t, FILE *f, const entry *e, const char *pa
     uint8_t resp[300], data[4096];
     size_t rlen = sizeof resp, have = 0;
     unsigned sw;
+    kct_buf b;
 
     if (xmit(t, apdu, 7, resp, &rlen, &sw) != KEYCARD_OK || sw != 0x9000) {
         fprintf(f, "%s  (SELECT refused)\n", pad);
         return;
     }
     if (e->type == FT_BINARY) {
+        /* The card is not trusted to answer only what was asked: a bounded copy. */
+        kct_buf_init(&b, data, sizeof data);
         while (have < e->size && have < sizeof data) {
             size_t want = e->size - have > 128 ? 128 : e->size - have;
             uint8_t rb[5] = {0x00, 0xB0, (uint8_t)(have >> 8), (uint8_t)have, (uint8_t)want};
             rlen = sizeof resp;
-            if (xmit(t, rb, 5, resp, &rlen, &sw) != KEYCARD_OK || sw != 0x9000 || rlen == 0)
+            if (xmit(t, rb, 5, resp, &rlen, &sw) != KEYCARD_OK || sw != 0x9000 || rlen == 0 ||
+                rlen > want || kct_buf_add(&b, resp, rlen) != 0)
                 break;
-            memcpy(data + have, resp, rlen);
-            have += rlen;
+            have = b.len;
         }
         fprintf(f, "%s  = ", pad);
         print_bytes(f, data, have);

@@ -2,11 +2,18 @@
  * kc-vcard.c - run a card firmware as a virtual PC/SC card on a vpcd slot.
  *
  * The card's flash is a state file (keycard/hw/kc_hw_file). kc-vcard
- * connects to the vpcd reader driver that pcscd loaded (vpcd listens, the
- * card connects), answers its messages (vpcd.h, serve.h), and when pcscd goes
- * away or is not there yet it retries forever, keeping the card state, as a
- * card stays in a reader that loses power. SIGTERM/SIGINT end it cleanly
- * after the APDU in hand.
+ * connects to the vpcd reader driver that pcscd loaded (reader entry
+ * DEVICENAME /dev/null:PORT: vpcd listens, the card connects), answers its
+ * messages (vpcd.h, serve.h), and when pcscd goes away or is not there yet it
+ * retries forever, keeping the card state, as a card stays in a reader that
+ * loses power. SIGTERM/SIGINT end it cleanly after the APDU in hand.
+ *
+ * vpcd binds its port on every address of the machine; the project's pcscd
+ * runs with tests/pcscd/vpcd_loopback.c preloaded, which keeps it on
+ * loopback. With --listen the direction is reversed for a vpcd whose reader
+ * entry connects out (DEVICENAME 127.0.0.1:PORT): kc-vcard listens on
+ * 127.0.0.1 only. (vpcd 0.8, Debian 12's, aborts pcscd in that form whenever
+ * the card is not connected, so it is not the default.)
  *
  * With --stack DIR it is a reader with a stacker (stack.h): the blank card
  * images DIR/NAME.card are inserted one after another; the reader command
@@ -17,6 +24,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -27,10 +35,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cards.h"
+#include "kct_host.h"
 #include "kc_err.h"
 #include "hw/kc_hw_file.h"
 #include "kc_card.h"
@@ -38,7 +48,7 @@
 #include "stack.h"
 #include "vpcd.h"
 
-/* vpcd's default port (0x8C7B); slot 1 listens on the next one. */
+/* vpcd's default port (0x8C7B); slot 1 uses the next one. */
 #define VCARD_DEFAULT_PORT 35963
 #define VCARD_RETRY_MS 300
 #define VCARD_CONNECT_TIMEOUT_MS 2000
@@ -67,7 +77,8 @@ typedef struct vcard_opts {
     const char *card;
     const char *state;
     const char *stack;
-    const char *host;
+    const char *host; /* vpcd listens there; NULL with --listen: we listen on loopback */
+    int listen;
     unsigned port;
     unsigned slot;
     int log_apdu;
@@ -93,7 +104,7 @@ static void logmsg(const char *fmt, ...)
 
 static void usage(FILE *f)
 {
-    fputs("usage: kc-vcard --card NAME --state FILE [--port N] [--host H]\n"
+    fputs("usage: kc-vcard --card NAME --state FILE [--port N] [--host H | --listen]\n"
           "                [--reader-slot 0|1] [--log-apdu]\n"
           "       kc-vcard --list-cards | --help\n"
           "Run a card firmware as a virtual smart card on a vsmartcard vpcd reader.\n"
@@ -104,6 +115,8 @@ static void usage(FILE *f)
           "                      order; the reader command FF EE 00 00 ejects the card\n"
           "                      into DIR/issued/ and inserts the next\n"
           "  --host H            host where pcscd runs vpcd (default 127.0.0.1)\n"
+          "  --listen            listen on 127.0.0.1 for a vpcd that connects out\n"
+          "                      (reader entry DEVICENAME 127.0.0.1:PORT)\n"
           "  --port N            vpcd port of slot 0 (default 35963 = 0x8C7B)\n"
           "  --reader-slot 0|1   reader slot; slot 1 uses port N+1 (default 0)\n"
           "  --log-apdu          print every command and answer in hex on stderr\n"
@@ -160,6 +173,7 @@ static int parse_args(int argc, char **argv, vcard_opts *o)
         {"card", required_argument, NULL, 'c'},   {"state", required_argument, NULL, 's'},
         {"stack", required_argument, NULL, 'S'},
         {"port", required_argument, NULL, 'p'},   {"host", required_argument, NULL, 'H'},
+        {"listen", no_argument, NULL, 'i'},
         {"reader-slot", required_argument, NULL, 'r'}, {"log-apdu", no_argument, NULL, 'l'},
         {"list-cards", no_argument, NULL, 'L'},  {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -167,7 +181,6 @@ static int parse_args(int argc, char **argv, vcard_opts *o)
     int c;
 
     memset(o, 0, sizeof(*o));
-    o->host = "127.0.0.1";
     o->port = VCARD_DEFAULT_PORT;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -182,7 +195,12 @@ static int parse_args(int argc, char **argv, vcard_opts *o)
             o->stack = optarg;
             break;
         case 'H':
+            if (optarg[0] == '\0')
+                return bad_usage("--host wants a host");
             o->host = optarg;
+            break;
+        case 'i':
+            o->listen = 1;
             break;
         case 'p':
             if (parse_uint(optarg, 65535, &o->port) != 0 || o->port == 0)
@@ -221,6 +239,10 @@ static int parse_args(int argc, char **argv, vcard_opts *o)
     }
     if (o->port + o->slot > 65535)
         return bad_usage("port %u + slot %u is past 65535", o->port, o->slot);
+    if (o->listen && o->host != NULL)
+        return bad_usage("give --host (vpcd listens) or --listen (vpcd connects), not both");
+    if (!o->listen && o->host == NULL)
+        o->host = "127.0.0.1";
     return 0;
 }
 
@@ -531,6 +553,94 @@ static int run_card(const struct addrinfo *ai, const vcard_opts *o, const char *
     return 0;
 }
 
+/* A listening socket on 127.0.0.1:port, or -1 with *why set. */
+static int open_listener(unsigned port, int *why)
+{
+    struct sockaddr_in a;
+    int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0) {
+        *why = errno;
+        return -1;
+    }
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* never beyond this machine */
+    /* A card re-inserted (restart, next card of the stack) must not wait out TIME_WAIT. */
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 4) != 0) {
+        *why = errno;
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/*
+ * The card of slot s in its slot: listen on 127.0.0.1:port until vpcd
+ * connects, serve it, and wait for it again when it goes (pcscd stopped or
+ * restarted), until a stop signal (returns 0) or an eject (returns 1). The
+ * slot is empty exactly while nothing listens: vpcd's connection is refused.
+ */
+static int run_card_listen(unsigned port, vcard_slot *s)
+{
+    int lfd = -1, told = 0;
+
+    while (!g_stop) {
+        struct pollfd p;
+        int fd, rc, why = 0;
+
+        if (lfd < 0) {
+            lfd = open_listener(port, &why);
+            if (lfd < 0) {
+                if (!told)
+                    logmsg("cannot listen on 127.0.0.1:%u (%s); retrying (a vpcd reader entry "
+                           "of the form /dev/null:PORT listens there itself: use "
+                           "127.0.0.1:PORT, or kc-vcard without --listen)",
+                           port, strerror(why));
+                told = 1;
+                nap(VCARD_RETRY_MS);
+                continue;
+            }
+            logmsg("%s card waiting for vpcd on 127.0.0.1:%u", s->ops->name, port);
+            told = 0;
+        }
+        p.fd = lfd;
+        p.events = POLLIN;
+        p.revents = 0;
+        if (ppoll(&p, 1, NULL, &g_wait_mask) < 0)
+            continue; /* EINTR: g_stop is looked at above */
+        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            continue;
+        set_tcp_opts(fd);
+        logmsg("%s card connected to vpcd on 127.0.0.1:%u", s->ops->name, port);
+        rc = serve_connection(fd, s);
+        close(fd);
+        /* Losing the reader is losing power: volatile card state goes. */
+        s->ops->power(s->ctx, KC_POWER_OFF);
+        if (rc == 1) {
+            close(lfd); /* the card has left the slot */
+            return 1;
+        }
+        if (rc < 0 && !g_stop)
+            logmsg("vpcd on 127.0.0.1:%u went away; waiting for it again", port);
+    }
+    if (lfd >= 0)
+        close(lfd);
+    return 0;
+}
+
+/* The card in its slot, in the link direction o asks for (see run_card_listen). */
+static int run_card_any(const struct addrinfo *ai, const vcard_opts *o, const char *portstr,
+                        vcard_slot *s)
+{
+    if (o->listen)
+        return run_card_listen(o->port + o->slot, s);
+    return run_card(ai, o, portstr, s);
+}
+
 /*
  * Boot the card of image path into s. Returns 0, or after saying why: -2 when
  * the image is not one of this card (bad input), -1 when it cannot be used.
@@ -538,9 +648,21 @@ static int run_card(const struct addrinfo *ai, const vcard_opts *o, const char *
 static int card_boot(vcard_slot *s, kc_hw_file *hf, const char *path)
 {
     kc_hw hw;
+    struct stat st;
     int rc;
 
     explicit_bzero(s->ctx, s->ops->ctx_size ? s->ops->ctx_size : 1);
+    /* The image holds the card's secrets: created 0600, and an older one open
+     * to other users is closed to them (its owner keeps the access it had). */
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0) {
+        if (chmod(path, st.st_mode & 0700) == 0)
+            logmsg("state file %s was open to other users (mode %04o); now %04o", path,
+                   (unsigned)(st.st_mode & 07777), (unsigned)(st.st_mode & 0700));
+        else
+            logmsg("state file %s is open to other users (mode %04o) and cannot be "
+                   "changed: %s",
+                   path, (unsigned)(st.st_mode & 07777), strerror(errno));
+    }
     rc = kc_hw_file_open(hf, path, s->ops->flash_size, s->ops->page_size, &hw);
     if (rc != 0) {
         if (hf->err[0] != '\0')
@@ -597,7 +719,7 @@ static int run_stack(const struct addrinfo *ai, const vcard_opts *o, const char 
             continue;
         }
         logmsg("card %s inserted from the stack", s->image);
-        r = run_card(ai, o, portstr, s);
+        r = run_card_any(ai, o, portstr, s);
         kc_hw_file_close(&hf);
         if (r == 0)
             logmsg("stopping; %s stays in the stack", path);
@@ -619,6 +741,7 @@ int main(int argc, char **argv)
     char portstr[8];
     int rc;
 
+    kct_harden_process(); /* the card's secrets are in this process's memory */
     rc = parse_args(argc, argv, &o);
     if (rc != 0)
         return rc;
@@ -644,12 +767,12 @@ int main(int argc, char **argv)
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     snprintf(portstr, sizeof(portstr), "%u", o.port + o.slot);
-    rc = getaddrinfo(o.host, portstr, &hints, &ai);
-    if (rc != 0)
+    if (o.host != NULL && (rc = getaddrinfo(o.host, portstr, &hints, &ai)) != 0)
         return bad_usage("cannot resolve host '%s': %s", o.host, gai_strerror(rc));
     if (o.stack != NULL && kc_stack_count(o.stack) < 0) {
         logmsg("cannot read stack directory %s: %s", o.stack, strerror(errno));
-        freeaddrinfo(ai);
+        if (ai != NULL)
+            freeaddrinfo(ai);
         return 2;
     }
 
@@ -670,7 +793,8 @@ int main(int argc, char **argv)
     slot.ctx = calloc(1, slot.ops->ctx_size ? slot.ops->ctx_size : 1);
     if (slot.ctx == NULL) {
         logmsg("out of memory");
-        freeaddrinfo(ai);
+        if (ai != NULL)
+            freeaddrinfo(ai);
         return 1;
     }
 
@@ -683,7 +807,7 @@ int main(int argc, char **argv)
             rc = boot == -2 ? 2 : 1; /* a wrong image is bad input */
         } else {
             /* Without a stacker an eject is refused, so this returns only on a stop. */
-            (void)run_card(ai, &o, portstr, &slot);
+            (void)run_card_any(ai, &o, portstr, &slot);
             logmsg("stopping; state saved in %s", o.state);
             kc_hw_file_close(&hf);
             rc = 0;
@@ -693,6 +817,7 @@ int main(int argc, char **argv)
     /* RAM copies of secrets go with the card. */
     explicit_bzero(slot.ctx, slot.ops->ctx_size ? slot.ops->ctx_size : 1);
     free(slot.ctx);
-    freeaddrinfo(ai);
+    if (ai != NULL)
+        freeaddrinfo(ai);
     return rc;
 }
