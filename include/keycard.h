@@ -67,7 +67,9 @@ typedef enum keycard_rc {
                                        wrong key, replayed or skipped counter) */
     KEYCARD_ERR_CHANNEL = -25,      /* secure channel to the key card broken (6988 or a
                                        bad answer MAC); it and the verified PINs are gone */
-    KEYCARD_ERR_VERSION = -27       /* the card or the call speaks another protocol version */
+    KEYCARD_ERR_VERSION = -27,      /* the card or the call speaks another protocol version */
+    KEYCARD_ERR_DAMAGED = -28       /* sim: the card's flash image is damaged (not a torn
+                                       write); refused and left as it is */
 } keycard_rc;
 
 /* One line that a person understands; never NULL. */

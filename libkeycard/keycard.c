@@ -1156,6 +1156,8 @@ static const char *const messages[] = {
             "the verified PINs are gone"),
     [27] = ("protocol version mismatch: this library speaks keycard protocol v2 (a v1 card or "
             "a v1 call such as keycard_issue_begin is refused)"),
+    [28] = ("the card's state file is damaged (not a torn write); it is refused and left as "
+            "it is: restore it from a backup"),
 };
 
 KEYCARD_API const char *keycard_strerror(keycard_rc rc)

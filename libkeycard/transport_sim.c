@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "kc_card.h"
+#include "kc_err.h"
 #include "keycard_proto.h"
 #include "hw/kc_hw_file.h"
 #include "transport.h"
@@ -63,10 +64,11 @@ keycard_rc kcl_sim_open(const kc_card_ops *card, const char *file, kcl_transport
         return KEYCARD_ERR_IO;
     }
     s->hf_open = 1;
-    if (s->card->init(s->ctx, &s->hw) != 0) {
+    int irc = s->card->init(s->ctx, &s->hw);
+    if (irc != 0) {
         /* A flash image the firmware cannot mount is a file problem on the host. */
         sim_close(&s->base);
-        return KEYCARD_ERR_IO;
+        return irc == KC_ERR_CORRUPT ? KEYCARD_ERR_DAMAGED : KEYCARD_ERR_IO;
     }
     s->card->power(s->ctx, KC_POWER_ON);
     *out = &s->base;

@@ -172,6 +172,39 @@ START_TEST(test_provision_and_persist)
 }
 END_TEST
 
+/*
+ * A damaged image (one flipped bit in a committed record) is refused with
+ * its own error, and the file is left byte for byte as it was: the v1 store
+ * rolled such a card back silently, or made it blank with a new serial.
+ */
+START_TEST(test_damaged_image_refused)
+{
+    keycard *kc = open_card();
+    keycard_identity id;
+    provision(kc, &id);
+    keycard_close(kc);
+    char path[128];
+    snprintf(path, sizeof path, "%s/card.img", tmpdir);
+    static uint8_t img[256 * 1024], back[256 * 1024];
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(img, 1, sizeof img, f);
+    ck_assert_uint_gt(n, 200);
+    img[100] ^= 0x04; /* inside the first records */
+    ck_assert_int_eq(fseek(f, 0, SEEK_SET), 0);
+    ck_assert_uint_eq(fwrite(img, 1, n, f), n);
+    fclose(f);
+    kc = (keycard *)1;
+    ck_assert_int_eq(keycard_open(&kc, where), KEYCARD_ERR_DAMAGED);
+    ck_assert_ptr_null(kc);
+    ck_assert_ptr_nonnull(strstr(keycard_strerror(KEYCARD_ERR_DAMAGED), "damaged"));
+    f = fopen(path, "rb");
+    ck_assert_uint_eq(fread(back, 1, sizeof back, f), n);
+    fclose(f);
+    ck_assert_mem_eq(back, img, n);
+}
+END_TEST
+
 START_TEST(test_verify_tries)
 {
     keycard *kc = open_card();
@@ -530,6 +563,7 @@ static Suite *lib_sim_suite(void)
     tcase_add_test(tc, test_open_blank);
     tcase_add_test(tc, test_open_errors);
     tcase_add_test(tc, test_provision_and_persist);
+    tcase_add_test(tc, test_damaged_image_refused);
     tcase_add_test(tc, test_verify_tries);
     tcase_add_loop_test(tc, test_argument_checks, 0, sizeof bad_pins / sizeof bad_pins[0]);
     tcase_add_test(tc, test_blocked_and_unblock);

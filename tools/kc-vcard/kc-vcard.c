@@ -672,6 +672,14 @@ static int card_boot(vcard_slot *s, kc_hw_file *hf, const char *path)
         return rc == KC_ERR_BAD_DATA ? -2 : -1;
     }
     rc = s->ops->init(s->ctx, &hw);
+    if (rc == KC_ERR_CORRUPT) {
+        /* Damage, not a torn write: refused, and the file is left as it is. */
+        logmsg("%s: the %s card's state file is damaged at byte %zu (not a torn write); "
+               "refused and left untouched: restore it from a backup or investigate",
+               path, s->ops->name, s->ops->damage_at ? s->ops->damage_at(s->ctx) : (size_t)0);
+        kc_hw_file_close(hf);
+        return -2;
+    }
     if (rc != 0) {
         logmsg("%s card does not boot from %s (error %d)", s->ops->name, path, rc);
         kc_hw_file_close(hf);
