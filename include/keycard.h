@@ -475,6 +475,14 @@ KEYCARD_API keycard_rc keycard_identity_sign(keycard_identity *id, const uint8_t
                                              size_t issuer_priv_len);
 
 /*
+ * The public half of a P-256 private key (PEM or DER) as the raw 65-byte
+ * point that keycard_options.issuer_pub and the checks accept: a tool that
+ * holds the issuer's private key (provisioning) checks the card against it.
+ * Errors: KEYCARD_ERR_KEY_FORMAT, KEYCARD_ERR_ARG, KEYCARD_ERR_MEMORY.
+ */
+KEYCARD_API keycard_rc keycard_public_key(const uint8_t *priv, size_t priv_len, uint8_t pub[65]);
+
+/*
  * Send a raw APDU and receive the raw response (data and SW1 SW2), for tools
  * and tests. With the secure channel open it travels wrapped in it (the
  * caller sees the plain inner answer); a raw SELECT goes in plain and ends

@@ -758,6 +758,13 @@ KEYCARD_API keycard_rc keycard_identity_sign(keycard_identity *id, const uint8_t
                            id->issuer_sig);
 }
 
+KEYCARD_API keycard_rc keycard_public_key(const uint8_t *priv, size_t priv_len, uint8_t pub[65])
+{
+    if (!priv || !priv_len || !pub)
+        return KEYCARD_ERR_ARG;
+    return kcl_crypto_pub_from_priv(priv, priv_len, pub);
+}
+
 KEYCARD_API keycard_rc keycard_provision_generate_channel(keycard *kc, keycard_channel_key *out)
 {
     if (!kc)

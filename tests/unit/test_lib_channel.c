@@ -252,6 +252,17 @@ START_TEST(test_genuine_and_not)
     ck_assert_int_eq(keycard_channel_cert_read(kc, pub, pl, &ck), KEYCARD_ERR_NOT_GENUINE);
     keycard_close(kc);
 
+    /* The issuer's public half from its private key (what kc-admin provision uses). */
+    uint8_t raw[65];
+    size_t kl;
+    const uint8_t *priv = read_file("examples/profiles/demo-issuer.key.pem", &kl);
+    ck_assert_int_eq(keycard_public_key(priv, kl, raw), KEYCARD_OK);
+    ck_assert_int_eq(keycard_public_key((const uint8_t *)"nope", 4, raw), KEYCARD_ERR_KEY_FORMAT);
+    keycard_options ro = {KEYCARD_CHANNEL_AUTO, raw, sizeof raw};
+    ck_assert_int_eq(keycard_open_ex(&kc, where, &ro), KEYCARD_OK);
+    ck_assert_int_eq(keycard_channel_status(kc), KEYCARD_CHANNEL_GENUINE);
+    keycard_close(kc);
+
     /* Another issuer's key: refused at open, before anything else is sent. */
     ck_assert_int_eq(open_with("tests/data/other-issuer.pub.pem", KEYCARD_CHANNEL_AUTO, &kc),
                      KEYCARD_ERR_NOT_GENUINE);
