@@ -269,7 +269,10 @@ KEYCARD_API keycard_rc keycard_release(keycard *kc);
  * (SCardStatus to pcscd; nothing is sent to the card): KEYCARD_OK, or
  * KEYCARD_ERR_CARD_REMOVED / KEYCARD_ERR_CARD_RESET when the card left the
  * reader, was power-cycled or was reset since (its session and verified PINs
- * are gone then; the next operation reconnects). The sim transport: always OK.
+ * are gone then; the next operation reconnects, or, with the secure channel
+ * open, says KEYCARD_ERR_SESSION_LOST until keycard_reopen).
+ * KEYCARD_ERR_SESSION_LOST when the session was lost earlier. The sim
+ * transport: always OK unless the session was lost.
  * Errors: KEYCARD_ERR_ARG, KEYCARD_ERR_NO_READER (pcscd gone),
  * KEYCARD_ERR_TRANSPORT.
  */
@@ -280,7 +283,9 @@ KEYCARD_API keycard_rc keycard_present(keycard *kc);
  * KEYCARD_PIN_HOLDER. The holder PIN is accepted only after the issuer PIN.
  * tries_left (may be NULL) receives the tries left after a wrong PIN.
  * Errors: KEYCARD_ERR_WRONG_PIN, KEYCARD_ERR_BLOCKED, KEYCARD_ERR_NOT_VERIFIED
- * (holder before issuer), KEYCARD_ERR_BLANK, KEYCARD_ERR_ARG, transport errors.
+ * (holder before issuer), KEYCARD_ERR_BLANK, KEYCARD_ERR_ARG,
+ * KEYCARD_ERR_NO_CHANNEL (no channel to a card that has a channel key: the
+ * PIN was not sent), KEYCARD_ERR_SESSION_LOST, transport errors.
  */
 KEYCARD_API keycard_rc keycard_verify_pin(keycard *kc, keycard_pin ref, const char *pin,
                                           int *tries_left);
