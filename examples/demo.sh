@@ -111,7 +111,8 @@ step "the target line carried no plaintext issuance command (pcscd APDU log of t
     --profile examples/profiles/standard.json --log "$VC_DIR/pcscd.log" || exit 1
 
 step "kc-admin audit (demo admin key from KEYCARD_ADMIN_KEY)"
-KEYCARD_ADMIN_KEY=000102030405060708090A0B0C0D0E0F "$B/bin/kc-admin" audit || exit 1
+KEYCARD_ADMIN_KEY=000102030405060708090A0B0C0D0E0F "$B/bin/kc-admin" audit \
+    --issuer-pub examples/profiles/demo-issuer.pub.pem || exit 1
 
 step "demo finished"
 exit 0

@@ -16,6 +16,22 @@
  * Every function returns KEYCARD_OK (0) or a negative keycard_rc;
  * keycard_strerror() gives a one-line explanation. A handle is used by one
  * thread at a time. No PC/SC type appears here.
+ *
+ * No downgrade (docs/security.md "No downgrade"): a command that carries a
+ * secret - a PIN, the admin key, a key value, a template, provisioning data,
+ * issuance parameters - travels only inside the secure channel, except to a
+ * blank key card (its first provisioning) when no issuer key was given.
+ * Anything else fails with KEYCARD_ERR_NO_CHANNEL before a byte is sent. Raw
+ * test tools that need plain APDUs say so with KEYCARD_CHANNEL_INSECURE_PLAIN.
+ *
+ * Session loss: once the channel is open, any failure inside it - a line or
+ * transport error, an answer that is not 9000 with a valid tag, a card reset
+ * or removal, a raw SELECT - ends the session. The call that meets it returns
+ * what happened (KEYCARD_ERR_TRANSPORT, _CHANNEL, _CARD_RESET, _CARD_REMOVED);
+ * every later call returns KEYCARD_ERR_SESSION_LOST and sends nothing. The
+ * library never opens a new channel by itself, and never falls back to plain:
+ * the caller decides, with keycard_reopen (same handle, same options) or
+ * keycard_close and keycard_open_ex, and then verifies its PINs again.
  */
 #ifndef KEYCARD_H
 #define KEYCARD_H
@@ -67,8 +83,12 @@ typedef enum keycard_rc {
                                        wrong key, replayed or skipped counter) */
     KEYCARD_ERR_CHANNEL = -25,      /* secure channel to the key card broken (6988 or a
                                        bad answer MAC); it and the verified PINs are gone */
-    KEYCARD_ERR_VERSION = -27,      /* the card or the call speaks another protocol version */
-    KEYCARD_ERR_DAMAGED = -28       /* sim: the card's flash image is damaged (not a torn
+    KEYCARD_ERR_SESSION_LOST = -26, /* the secure session ended earlier (see "Session
+                                       loss"); nothing is sent until keycard_reopen */
+    KEYCARD_ERR_NO_CHANNEL = -27,   /* a secret was not sent: the key card has a channel
+                                       key (or is provisioned) and no channel is open */
+    KEYCARD_ERR_VERSION = -28,      /* the card or the call speaks another protocol version */
+    KEYCARD_ERR_DAMAGED = -29       /* sim: the card's flash image is damaged (not a torn
                                        write); refused and left as it is */
 } keycard_rc;
 
@@ -100,9 +120,17 @@ KEYCARD_API keycard_rc keycard_open(keycard **out, const char *where);
 
 /* Whether to open the secure channel. */
 typedef enum keycard_channel_mode {
-    KEYCARD_CHANNEL_AUTO = 0,   /* whenever the key card offers it (default) */
-    KEYCARD_CHANNEL_OFF = 1,    /* never: plain APDUs (tests, diagnostics) */
-    KEYCARD_CHANNEL_REQUIRE = 2 /* refuse a key card that offers none */
+    KEYCARD_CHANNEL_AUTO = 0,    /* whenever the key card offers it (default) */
+    KEYCARD_CHANNEL_OFF = 1,     /* never: plain APDUs without secrets (diagnostics);
+                                    secrets only to a blank key card */
+    KEYCARD_CHANNEL_REQUIRE = 2, /* refuse a key card that offers none */
+    /*
+     * INSECURE: never open the channel and send even secrets in plain, to
+     * any card. For raw test tools and benchmarks against test cards only:
+     * every PIN and key is then readable on the line. Not with an issuer key
+     * (KEYCARD_ERR_ARG).
+     */
+    KEYCARD_CHANNEL_INSECURE_PLAIN = 3
 } keycard_channel_mode;
 
 /* Options of keycard_open_ex; all zero is keycard_open. */
@@ -121,19 +149,36 @@ typedef struct keycard_options {
 
 /*
  * keycard_open with options (opt NULL: defaults). Opens the secure channel
- * per opt->channel after SELECT; every later command travels inside it, and
- * it is opened again after a reset or a channel failure.
- * Errors: those of keycard_open, KEYCARD_ERR_NOT_GENUINE,
- * KEYCARD_ERR_UNSUPPORTED (REQUIRE and no channel), KEYCARD_ERR_KEY_FORMAT.
+ * per opt->channel after SELECT; every later command travels inside it.
+ * After a failure inside it the session is lost ("Session loss" above) until
+ * keycard_reopen. A key card that shows no certificate: with an issuer key,
+ * refused (KEYCARD_ERR_BLANK when its status says blank, else
+ * KEYCARD_ERR_NOT_GENUINE); without one, a plain session in which secrets go
+ * only to a card whose status says blank (KEYCARD_ERR_NO_CHANNEL otherwise).
+ * Errors: those of keycard_open, KEYCARD_ERR_NOT_GENUINE, KEYCARD_ERR_BLANK,
+ * KEYCARD_ERR_UNSUPPORTED (REQUIRE and no channel), KEYCARD_ERR_KEY_FORMAT,
+ * KEYCARD_ERR_ARG (INSECURE_PLAIN with an issuer key).
  */
 KEYCARD_API keycard_rc keycard_open_ex(keycard **out, const char *where,
                                        const keycard_options *opt);
+
+/*
+ * Open a new session on the same handle after the old one was lost (or to
+ * start afresh): reconnect to the card, SELECT it and open the channel as
+ * keycard_open_ex did, with the same options and the same certificate check.
+ * Nothing of the old session survives: verify the PINs again. A hold
+ * (keycard_hold) stays held. On failure the session stays lost.
+ * Errors: as keycard_open_ex (KEYCARD_ERR_NOT_GENUINE, KEYCARD_ERR_BLANK,
+ * KEYCARD_ERR_UNSUPPORTED, transport errors), KEYCARD_ERR_ARG.
+ */
+KEYCARD_API keycard_rc keycard_reopen(keycard *kc);
 
 /* What the line to the key card is now. */
 typedef enum keycard_channel_state {
     KEYCARD_CHANNEL_NONE = 0,      /* plain APDUs */
     KEYCARD_CHANNEL_ENCRYPTED = 1, /* channel open; certificate not checked (no issuer key) */
-    KEYCARD_CHANNEL_GENUINE = 2    /* channel open with a certificate from the issuer key */
+    KEYCARD_CHANNEL_GENUINE = 2,   /* channel open with a certificate from the issuer key */
+    KEYCARD_CHANNEL_LOST = 3       /* the channel ended by a failure: keycard_reopen */
 } keycard_channel_state;
 
 KEYCARD_API keycard_channel_state keycard_channel_status(const keycard *kc);
@@ -211,9 +256,11 @@ KEYCARD_API keycard_rc keycard_status_read(keycard *kc, keycard_status *st);
  * is held: a station holds it for one card (BEGIN .. END). Holds nest; only
  * the outermost release ends the transaction. A card reset or pulled while
  * held is handled as without a hold: the operation that meets it fails with
- * KEYCARD_ERR_CARD_RESET / _REMOVED and the next one reconnects, selects
- * again and takes the transaction again (the hold goes on). The sim transport
- * has no other programs: hold and release only count.
+ * KEYCARD_ERR_CARD_RESET / _REMOVED; with the secure channel open the session
+ * is then lost until keycard_reopen, which takes the transaction again (the
+ * hold goes on); in a plain session the next operation reconnects and selects
+ * again by itself. The sim transport has no other programs: hold and release
+ * only count.
  * Errors (hold): KEYCARD_ERR_ARG, transport errors. keycard_release:
  * KEYCARD_ERR_ARG when nothing is held; the card's loss is not an error there.
  */
@@ -225,7 +272,10 @@ KEYCARD_API keycard_rc keycard_release(keycard *kc);
  * (SCardStatus to pcscd; nothing is sent to the card): KEYCARD_OK, or
  * KEYCARD_ERR_CARD_REMOVED / KEYCARD_ERR_CARD_RESET when the card left the
  * reader, was power-cycled or was reset since (its session and verified PINs
- * are gone then; the next operation reconnects). The sim transport: always OK.
+ * are gone then; the next operation reconnects, or, with the secure channel
+ * open, says KEYCARD_ERR_SESSION_LOST until keycard_reopen).
+ * KEYCARD_ERR_SESSION_LOST when the session was lost earlier. The sim
+ * transport: always OK unless the session was lost.
  * Errors: KEYCARD_ERR_ARG, KEYCARD_ERR_NO_READER (pcscd gone),
  * KEYCARD_ERR_TRANSPORT.
  */
@@ -236,7 +286,9 @@ KEYCARD_API keycard_rc keycard_present(keycard *kc);
  * KEYCARD_PIN_HOLDER. The holder PIN is accepted only after the issuer PIN.
  * tries_left (may be NULL) receives the tries left after a wrong PIN.
  * Errors: KEYCARD_ERR_WRONG_PIN, KEYCARD_ERR_BLOCKED, KEYCARD_ERR_NOT_VERIFIED
- * (holder before issuer), KEYCARD_ERR_BLANK, KEYCARD_ERR_ARG, transport errors.
+ * (holder before issuer), KEYCARD_ERR_BLANK, KEYCARD_ERR_ARG,
+ * KEYCARD_ERR_NO_CHANNEL (no channel to a card that has a channel key: the
+ * PIN was not sent), KEYCARD_ERR_SESSION_LOST, transport errors.
  */
 KEYCARD_API keycard_rc keycard_verify_pin(keycard *kc, keycard_pin ref, const char *pin,
                                           int *tries_left);
@@ -438,11 +490,22 @@ KEYCARD_API keycard_rc keycard_identity_sign(keycard_identity *id, const uint8_t
                                              size_t issuer_priv_len);
 
 /*
+ * The public half of a P-256 private key (PEM or DER) as the raw 65-byte
+ * point that keycard_options.issuer_pub and the checks accept: a tool that
+ * holds the issuer's private key (provisioning) checks the card against it.
+ * Errors: KEYCARD_ERR_KEY_FORMAT, KEYCARD_ERR_ARG, KEYCARD_ERR_MEMORY.
+ */
+KEYCARD_API keycard_rc keycard_public_key(const uint8_t *priv, size_t priv_len, uint8_t pub[65]);
+
+/*
  * Send a raw APDU and receive the raw response (data and SW1 SW2), for tools
  * and tests. With the secure channel open it travels wrapped in it (the
- * caller sees the plain inner answer); a raw SELECT ends that channel and
- * libkeycard opens a new one. *resp_len: capacity in, length out.
- * Errors: KEYCARD_ERR_BUFFER, KEYCARD_ERR_CHANNEL, transport errors.
+ * caller sees the plain inner answer); a raw SELECT goes in plain and ends
+ * the session (keycard_reopen opens a new one). A command that carries a
+ * secret follows the no-downgrade rule above. *resp_len: capacity in,
+ * length out.
+ * Errors: KEYCARD_ERR_BUFFER, KEYCARD_ERR_CHANNEL, KEYCARD_ERR_SESSION_LOST,
+ * KEYCARD_ERR_NO_CHANNEL, transport errors.
  */
 KEYCARD_API keycard_rc keycard_transmit(keycard *kc, const uint8_t *apdu, size_t apdu_len,
                                         uint8_t *resp, size_t *resp_len);

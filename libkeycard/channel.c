@@ -4,8 +4,11 @@
  *
  * Card answers are untrusted: an answer whose tag does not verify, or that
  * does not carry the wrapping at all while the channel is open, ends the
- * channel and gives KEYCARD_ERR_CHANNEL; the API then re-selects and opens a
- * new one on its next operation.
+ * channel and gives KEYCARD_ERR_CHANNEL. Any failure inside an open channel
+ * (that, a transport error, a reset, a raw SELECT) leaves it *lost*: nothing
+ * more is sent (KEYCARD_ERR_SESSION_LOST) until the API starts a new channel
+ * on an explicit keycard_reopen. The wrapper never opens a channel by itself
+ * and never falls back to plain for a command that carries a secret.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +30,14 @@ typedef struct chan {
     int have_issuer;
     uint8_t issuer_pub[65];
     int open, genuine;
+    /*
+     * lost: a failure inside the channel ended it; only kcl_channel_start
+     * (keycard_reopen) clears it. starting: between kcl_channel_restart and
+     * kcl_channel_start, the SELECT and reconnect before the new channel.
+     * plain_secrets: with the channel closed, commands that carry a secret
+     * may still go (a blank card without an issuer key, or INSECURE_PLAIN).
+     */
+    int lost, starting, plain_secrets;
     uint32_t ctr;
     uint8_t s_enc[32], s_renc[32];
 } chan;
@@ -53,6 +64,14 @@ static void close_channel(chan *c)
     c->ctr = 0;
     kcl_wipe(c->s_enc, sizeof c->s_enc);
     kcl_wipe(c->s_renc, sizeof c->s_renc);
+}
+
+/* A failure inside an open channel: it ends, and the session with it. */
+static void lose_if_open(chan *c)
+{
+    if (c->open)
+        c->lost = 1;
+    close_channel(c);
 }
 
 /* A parsed command APDU (what apdu.c built). */
@@ -117,6 +136,26 @@ static int is_select(const cmd_view *v)
            v->p1 == KC_SELECT_P1_BY_AID;
 }
 
+/*
+ * Does the command carry a secret: a PIN or the admin key (VERIFY, CHANGE
+ * REFERENCE DATA, RESET RETRY COUNTER with a new PIN), provisioning data (PINs,
+ * keys, templates, holder data: PROVISION PUT) or issuance parameters (ISSUE
+ * WRAP)? Told by INS alone, whatever the CLA, and with the odd ISO variants,
+ * so that no spelling of such a command slips through in plain.
+ */
+static int carries_secret(const cmd_view *v)
+{
+    if (v->lc == 0)
+        return 0; /* an empty VERIFY asks for tries left; RESET RETRY COUNTER keeps the PIN */
+    switch (v->ins & 0xFE) {
+    case KC_INS_VERIFY:
+    case KC_INS_CHANGE_REFERENCE_DATA:
+    case KC_INS_RESET_RETRY_COUNTER:
+        return 1;
+    }
+    return v->ins == KC_INS_PROVISION_PUT || v->ins == KC_INS_ISSUE_WRAP;
+}
+
 /* One plain exchange on the inner transport (no GET RESPONSE: the key card sends none). */
 static keycard_rc plain(chan *c, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2,
                         const uint8_t *data, size_t lc, size_t ne, uint8_t *resp, size_t *n,
@@ -148,30 +187,43 @@ keycard_rc kcl_channel_start(kcl_transport *t)
     const uint8_t *v;
     size_t vl;
 
+    /* Lost until this start succeeds: a failed reopen sends nothing more. */
     close_channel(c);
-    if (c->mode == KEYCARD_CHANNEL_OFF)
+    c->lost = 1;
+    c->starting = 0;
+    c->plain_secrets = 0;
+    if (c->mode == KEYCARD_CHANNEL_INSECURE_PLAIN) {
+        c->plain_secrets = 1; /* the caller asked for it by name */
+        c->lost = 0;
         return KEYCARD_OK;
+    }
     keycard_rc rc = plain(c, KC_CLA_ISO, KC_INS_GET_DATA, KC_TAG_CHANNEL_CERT >> 8,
                           KC_TAG_CHANNEL_CERT & 0xFF, NULL, 0, 256, cert, &n, &sw);
     if (rc != KEYCARD_OK)
         return rc;
     if (sw != KC_SW_OK) {
         /*
-         * No certificate: a genuine card of this issuer would have one, unless
-         * it is blank; say so (a person needs to hear "provision it first"),
-         * still without sending it anything secret.
+         * No certificate. Only a blank card lacks one; a provisioned card
+         * without it is an old card or a line that stripped it: no secret
+         * goes to it in plain. With an issuer key the card is refused either
+         * way, saying "blank" when it says so (a person needs to hear
+         * "provision it first"), and nothing is sent to it.
          */
-        if (c->have_issuer) {
-            keycard_status st;
-            n = sizeof cert;
-            if (plain(c, KC_CLA_ISO, KC_INS_GET_DATA, KC_TAG_STATUS >> 8, KC_TAG_STATUS & 0xFF,
-                      NULL, 0, 256, cert, &n, &sw) == KEYCARD_OK &&
-                sw == KC_SW_OK && kcl_parse_status(cert, n, &st) == KEYCARD_OK &&
-                st.lifecycle == KEYCARD_LIFECYCLE_BLANK)
-                return KEYCARD_ERR_BLANK;
-            return KEYCARD_ERR_NOT_GENUINE;
-        }
-        return c->mode == KEYCARD_CHANNEL_REQUIRE ? KEYCARD_ERR_UNSUPPORTED : KEYCARD_OK;
+        keycard_status st;
+        int blank = 0;
+        n = sizeof cert;
+        if (plain(c, KC_CLA_ISO, KC_INS_GET_DATA, KC_TAG_STATUS >> 8, KC_TAG_STATUS & 0xFF,
+                  NULL, 0, 256, cert, &n, &sw) == KEYCARD_OK &&
+            sw == KC_SW_OK && kcl_parse_status(cert, n, &st) == KEYCARD_OK &&
+            st.lifecycle == KEYCARD_LIFECYCLE_BLANK)
+            blank = 1;
+        if (c->have_issuer)
+            return blank ? KEYCARD_ERR_BLANK : KEYCARD_ERR_NOT_GENUINE;
+        if (c->mode == KEYCARD_CHANNEL_REQUIRE)
+            return KEYCARD_ERR_UNSUPPORTED;
+        c->plain_secrets = blank;
+        c->lost = 0;
+        return KEYCARD_OK;
     }
     if (n != CERT_LEN || cert[0] != KC_ID_TAG_SERIAL || cert[1] != KC_SERIAL_LEN ||
         cert[10] != KC_CH_TAG_KA_PUB || cert[11] != KC_P256_PUB_LEN ||
@@ -180,6 +232,10 @@ keycard_rc kcl_channel_start(kcl_transport *t)
     if (c->have_issuer &&
         kcl_crypto_verify(c->issuer_pub, KC_SIG_LABEL_CHANNEL, cert, CERT_TBS_LEN, v) != KEYCARD_OK)
         return KEYCARD_ERR_NOT_GENUINE;
+    if (c->mode == KEYCARD_CHANNEL_OFF) {
+        c->lost = 0; /* plain, and no secret: the card has a channel key */
+        return KEYCARD_OK;
+    }
 
     rc = kcl_crypto_p256_keypair(esk, epk);
     if (rc == KEYCARD_OK) {
@@ -210,6 +266,7 @@ keycard_rc kcl_channel_start(kcl_transport *t)
         c->ctr = 0;
         c->open = 1;
         c->genuine = c->have_issuer;
+        c->lost = 0;
     }
     kcl_wipe(keys, sizeof keys);
     kcl_wipe(mac, sizeof mac);
@@ -227,7 +284,7 @@ static keycard_rc wrapped(chan *c, const cmd_view *v, uint8_t *resp, size_t *res
     if (v->lc > INNER_MAX)
         return KEYCARD_ERR_BUFFER;
     if (c->ctr == 0xFFFFFFFFu) {
-        close_channel(c);
+        lose_if_open(c);
         return KEYCARD_ERR_CHANNEL;
     }
     uint32_t ctr = c->ctr + 1;
@@ -254,19 +311,20 @@ static keycard_rc wrapped(chan *c, const cmd_view *v, uint8_t *resp, size_t *res
     c->ctr = ctr;
     rc = c->inner->ops->transmit(c->inner, cmd, clen, r, &rlen);
     if (rc != KEYCARD_OK) {
-        close_channel(c); /* reset or removed: the card forgot the channel */
+        /* Reset, removed, or a line error: whether the card saw it is unknown. */
+        lose_if_open(c);
         return rc;
     }
     uint16_t osw = rlen >= 2 ? (uint16_t)(r[rlen - 2] << 8 | r[rlen - 1]) : 0;
     if (rlen < 2 + KC_CHANNEL_RESP_OVERHEAD || osw != KC_SW_OK) {
-        close_channel(c); /* 6988 or an answer without wrapping: the channel is over */
+        lose_if_open(c); /* 6988 or an answer without wrapping: the channel is over */
         return KEYCARD_ERR_CHANNEL;
     }
     size_t n = rlen - 2 - KC_CHANNEL_TAG_LEN; /* inner data + inner SW */
     make_iv(iv, 0x02, ctr);
     rc = kcl_crypto_gcm_open(c->s_renc, iv, aad + 4, 4, r, n, r + n, r);
     if (rc != KEYCARD_OK) {
-        close_channel(c);
+        lose_if_open(c);
         kcl_wipe(r, rlen);
         return KEYCARD_ERR_CHANNEL;
     }
@@ -288,50 +346,74 @@ static keycard_rc ch_transmit(kcl_transport *t, const uint8_t *cmd, size_t len, 
     int parsed = parse_cmd(cmd, len, &v) == 0;
     keycard_rc rc;
 
+    /* A lost session sends nothing, but the SELECT of a keycard_reopen. */
+    if (c->lost && !(c->starting && parsed && is_select(&v)))
+        return KEYCARD_ERR_SESSION_LOST;
     if (c->open && parsed && !is_select(&v))
         return wrapped(c, &v, resp, resp_len);
-    if (c->open && !parsed)
-        return KEYCARD_ERR_ARG; /* nothing malformed goes into the channel */
-    /* Plain: the channel is closed, or this is a SELECT, which ends it on the card. */
-    close_channel(c);
+    /* Nothing malformed goes into the channel, nor out in plain where secrets may not. */
+    if (!parsed && (c->open || !c->plain_secrets))
+        return KEYCARD_ERR_ARG;
+    /* Never a secret in plain to a card with a channel key (docs/security.md). */
+    if (!c->open && !c->plain_secrets && carries_secret(&v))
+        return KEYCARD_ERR_NO_CHANNEL;
+    /* Plain: the channel is closed, or this is a SELECT, which ends it and the session. */
+    lose_if_open(c);
     rc = c->inner->ops->transmit(c->inner, cmd, len, resp, resp_len);
-    if (rc == KEYCARD_OK && parsed && is_select(&v) && *resp_len >= 2 &&
-        resp[*resp_len - 2] == 0x90 && resp[*resp_len - 1] == 0x00 && v.lc == KC_AID_LEN) {
-        static const uint8_t aid[KC_AID_LEN] = {KC_AID_BYTES};
-        if (memcmp(v.data, aid, KC_AID_LEN) == 0)
-            rc = kcl_channel_start(t); /* the key card is selected afresh: open a new channel */
-    }
+    /* The card has a channel key once provisioning commits: no more secrets in plain. */
+    if (rc == KEYCARD_OK && parsed && v.ins == KC_INS_PROVISION_COMMIT &&
+        (v.cla & (uint8_t)~KC_CLA_CHAIN) == KC_CLA_PROP && *resp_len >= 2 &&
+        resp[*resp_len - 2] == 0x90 && resp[*resp_len - 1] == 0x00 &&
+        c->mode != KEYCARD_CHANNEL_INSECURE_PLAIN)
+        c->plain_secrets = 0;
     return rc;
 }
 
 static keycard_rc ch_begin(kcl_transport *t)
 {
     chan *c = (chan *)t;
-    return c->inner->ops->begin_transaction(c->inner);
+    if (c->lost && !c->starting)
+        return KEYCARD_ERR_SESSION_LOST;
+    keycard_rc rc = c->inner->ops->begin_transaction(c->inner);
+    if (rc == KEYCARD_ERR_CARD_RESET || rc == KEYCARD_ERR_CARD_REMOVED)
+        lose_if_open(c); /* the card forgot the channel */
+    return rc;
 }
 
 static keycard_rc ch_end(kcl_transport *t)
 {
     chan *c = (chan *)t;
-    return c->inner->ops->end_transaction(c->inner);
+    keycard_rc rc = c->inner->ops->end_transaction(c->inner);
+    if (rc == KEYCARD_ERR_CARD_RESET || rc == KEYCARD_ERR_CARD_REMOVED)
+        lose_if_open(c);
+    return rc;
 }
 
+/*
+ * Reconnect after a reset: a plain session goes on (the API selects again);
+ * a channel's session is lost, and only keycard_reopen goes on from there.
+ * The reconnect itself sends no APDU and tells a pulled card from a lost
+ * session, so it is still done.
+ */
 static keycard_rc ch_reconnect(kcl_transport *t)
 {
     chan *c = (chan *)t;
-    close_channel(c);
-    return c->inner->ops->reconnect(c->inner);
+    lose_if_open(c);
+    keycard_rc rc = c->inner->ops->reconnect(c->inner);
+    if (rc == KEYCARD_OK && c->lost && !c->starting)
+        rc = KEYCARD_ERR_SESSION_LOST;
+    return rc;
 }
 
-/* A local question about the card below: the channel adds nothing to it. */
+/* A local question about the card below; a lost session stays lost. */
 static keycard_rc ch_status(kcl_transport *t)
 {
     chan *c = (chan *)t;
-    if (!c->inner->ops->status)
-        return KEYCARD_OK;
-    keycard_rc rc = c->inner->ops->status(c->inner);
+    keycard_rc rc = c->inner->ops->status ? c->inner->ops->status(c->inner) : KEYCARD_OK;
     if (rc == KEYCARD_ERR_CARD_RESET || rc == KEYCARD_ERR_CARD_REMOVED)
-        close_channel(c); /* the card forgot the channel */
+        lose_if_open(c); /* the card forgot the channel */
+    if (rc == KEYCARD_OK && c->lost)
+        return KEYCARD_ERR_SESSION_LOST;
     return rc;
 }
 
@@ -365,8 +447,10 @@ static const kcl_transport_ops channel_ops = {
 keycard_rc kcl_channel_wrap(kcl_transport *inner, keycard_channel_mode mode,
                             const uint8_t *issuer_pub, kcl_transport **out)
 {
-    if (!inner || !out || (mode != KEYCARD_CHANNEL_AUTO && mode != KEYCARD_CHANNEL_OFF &&
-                           mode != KEYCARD_CHANNEL_REQUIRE))
+    if (!inner || !out ||
+        (mode != KEYCARD_CHANNEL_AUTO && mode != KEYCARD_CHANNEL_OFF &&
+         mode != KEYCARD_CHANNEL_REQUIRE && mode != KEYCARD_CHANNEL_INSECURE_PLAIN) ||
+        (mode == KEYCARD_CHANNEL_INSECURE_PLAIN && issuer_pub))
         return KEYCARD_ERR_ARG;
     chan *c = calloc(1, sizeof *c);
     if (!c)
@@ -385,9 +469,34 @@ keycard_rc kcl_channel_wrap(kcl_transport *inner, keycard_channel_mode mode,
 keycard_channel_state kcl_channel_state(const kcl_transport *t)
 {
     const chan *c = (const chan *)t;
-    if (!c || t->ops != &channel_ops || !c->open)
+    if (!c || t->ops != &channel_ops)
+        return KEYCARD_CHANNEL_NONE;
+    if (c->lost)
+        return KEYCARD_CHANNEL_LOST;
+    if (!c->open)
         return KEYCARD_CHANNEL_NONE;
     return c->genuine ? KEYCARD_CHANNEL_GENUINE : KEYCARD_CHANNEL_ENCRYPTED;
+}
+
+void kcl_channel_restart(kcl_transport *t)
+{
+    chan *c = (chan *)t;
+    if (!c || t->ops != &channel_ops)
+        return;
+    close_channel(c);
+    c->lost = 1;
+    c->starting = 1;
+    c->plain_secrets = 0;
+}
+
+void kcl_channel_lose(kcl_transport *t)
+{
+    chan *c = (chan *)t;
+    if (!c || t->ops != &channel_ops)
+        return;
+    close_channel(c);
+    c->lost = 1;
+    c->starting = 0;
 }
 
 keycard_rc kcl_channel_set_keys(kcl_transport *t, const uint8_t s_enc[32], const uint8_t s_renc[32],
@@ -401,6 +510,8 @@ keycard_rc kcl_channel_set_keys(kcl_transport *t, const uint8_t s_enc[32], const
     c->ctr = ctr;
     c->open = 1;
     c->genuine = 0;
+    c->lost = 0;
+    c->starting = 0;
     return KEYCARD_OK;
 }
 

@@ -5,9 +5,11 @@
  * transport: every command is encrypted and MACed on its way down and every
  * answer checked and decrypted on its way up, so the API never knows.
  *
- * With the channel closed the wrapper passes APDUs through unchanged. After a
- * plain SELECT of the key card application (a reconnect, a card reset) it
- * opens the channel again by itself.
+ * With the channel closed the wrapper passes APDUs through unchanged, except
+ * those that carry a secret (KEYCARD_ERR_NO_CHANNEL) when the card has a
+ * channel key. A failure inside an open channel leaves the session lost
+ * (KEYCARD_ERR_SESSION_LOST, nothing sent) until kcl_channel_start runs again
+ * after kcl_channel_restart: the wrapper never opens a channel by itself.
  */
 #ifndef KCL_CHANNEL_H
 #define KCL_CHANNEL_H
@@ -32,13 +34,26 @@ keycard_rc kcl_channel_wrap(kcl_transport *inner, keycard_channel_mode mode,
  * Open the channel on a selected key card: read the certificate (GET DATA
  * DF07, plain), check it against the issuer key when one is set, send OPEN
  * CHANNEL with a fresh ephemeral key and check the receipt. A card without a
- * certificate stays plain (mode AUTO, no issuer key).
+ * certificate stays plain (mode AUTO or OFF, no issuer key); secrets may then
+ * go in plain only when its status says blank. Mode OFF checks the
+ * certificate but opens nothing; INSECURE_PLAIN sends nothing. On any error
+ * the session is left lost.
  * Errors: KEYCARD_ERR_NOT_GENUINE (certificate missing while an issuer key is
- * set, signature or receipt wrong), KEYCARD_ERR_UNSUPPORTED (mode REQUIRE and
- * no channel offered), KEYCARD_ERR_PROTOCOL, KEYCARD_ERR_CRYPTO, transport
- * errors.
+ * set, signature or receipt wrong), KEYCARD_ERR_BLANK (no certificate, an
+ * issuer key set, and the card says blank), KEYCARD_ERR_UNSUPPORTED (mode
+ * REQUIRE and no channel offered), KEYCARD_ERR_PROTOCOL, KEYCARD_ERR_CRYPTO,
+ * transport errors.
  */
 keycard_rc kcl_channel_start(kcl_transport *t);
+
+/*
+ * Before a new kcl_channel_start on a lost (or any) session: forget the old
+ * channel and let only a reconnect and a plain SELECT through until then.
+ */
+void kcl_channel_restart(kcl_transport *t);
+
+/* Mark the session lost (a restart that failed before kcl_channel_start). */
+void kcl_channel_lose(kcl_transport *t);
 
 /* KEYCARD_CHANNEL_NONE, _ENCRYPTED or _GENUINE (t must come from kcl_channel_wrap). */
 keycard_channel_state kcl_channel_state(const kcl_transport *t);

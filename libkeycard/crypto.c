@@ -173,6 +173,32 @@ keycard_rc kcl_crypto_pub_raw(const uint8_t *in, size_t len, uint8_t out[65])
     return rc;
 }
 
+keycard_rc kcl_crypto_pub_from_priv(const uint8_t *priv, size_t priv_len, uint8_t out[65])
+{
+    if (!priv || !priv_len || !out)
+        return KEYCARD_ERR_KEY_FORMAT;
+    size_t plen = 0, olen = 0;
+    uint8_t *copy = pem_terminated(priv, priv_len, &plen);
+    if (!copy)
+        return KEYCARD_ERR_MEMORY;
+    keycard_rc rc = KEYCARD_ERR_KEY_FORMAT;
+    mbedtls_pk_context pk;
+    mbedtls_pk_init(&pk);
+    /* The parser computes Q when the file holds only d. */
+    if (mbedtls_pk_parse_key(&pk, copy, plen, NULL, 0) == 0 && is_p256(&pk)) {
+        mbedtls_ecp_keypair *kp = mbedtls_pk_ec(pk);
+        if (mbedtls_ecp_check_pubkey(&kp->grp, &kp->Q) == 0 &&
+            mbedtls_ecp_point_write_binary(&kp->grp, &kp->Q, MBEDTLS_ECP_PF_UNCOMPRESSED, &olen,
+                                           out, 65) == 0 &&
+            olen == 65)
+            rc = KEYCARD_OK;
+    }
+    mbedtls_pk_free(&pk);
+    kcl_wipe(copy, priv_len + 1);
+    free(copy);
+    return rc;
+}
+
 keycard_rc kcl_crypto_sha256(const char *label, const uint8_t *msg, size_t len, uint8_t out[32])
 {
     return labelled_hash(label, msg, len, out);

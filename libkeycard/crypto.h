@@ -19,6 +19,12 @@
 keycard_rc kcl_crypto_pub_raw(const uint8_t *in, size_t len, uint8_t out[65]);
 
 /*
+ * The public point of a P-256 private key (PEM or DER, SEC1 or PKCS#8) as a
+ * raw 65-byte point. Errors: KEYCARD_ERR_KEY_FORMAT, KEYCARD_ERR_MEMORY.
+ */
+keycard_rc kcl_crypto_pub_from_priv(const uint8_t *priv, size_t priv_len, uint8_t out[65]);
+
+/*
  * Verify an ECDSA P-256 signature r||s over SHA-256(label || NUL || msg).
  * Errors: KEYCARD_ERR_NOT_GENUINE (bad signature), KEYCARD_ERR_KEY_FORMAT
  * (pub not a valid point), KEYCARD_ERR_CRYPTO.

@@ -103,11 +103,13 @@ static keycard_rc cmd(keycard *kc, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t
     size_t none = 0;
     keycard_rc rc = kcl_apdu_exchange(kc->s.t, cla, ins, p1, p2, data, lc, ne, resp,
                                       rlen ? rlen : &none, sw);
-    /* A broken channel took the PINs with it: select and open a new one next time. */
+    /*
+     * A reset or pulled card: remember it (session.h). A failure inside the
+     * channel needs nothing here: the channel layer keeps the session lost,
+     * and sends nothing more, until keycard_reopen.
+     */
     if (rc == KEYCARD_ERR_CARD_RESET || rc == KEYCARD_ERR_CARD_REMOVED)
         mark_lost(kc, rc);
-    else if (rc == KEYCARD_ERR_CHANNEL)
-        kc->s.lost = 1;
     return rc;
 }
 
@@ -212,6 +214,36 @@ static keycard_rc open_any(kcl_transport **out)
     return best;
 }
 
+/*
+ * The channel layer over kc's transport (kc->s.t, a selected key card), and
+ * the channel opened per mode; kc is freed on failure.
+ */
+static keycard_rc open_handle(keycard *kc, keycard_channel_mode mode,
+                              const uint8_t *issuer, keycard **out)
+{
+    /* Every APDU from here on passes the channel layer (channel.h). */
+    kcl_transport *w = NULL;
+    keycard_rc rc = kcl_channel_wrap(kc->s.t, mode, issuer, &w);
+    if (rc != KEYCARD_OK) {
+        kc->s.t->ops->close(kc->s.t);
+        free(kc);
+        return rc;
+    }
+    kc->s.t = w;
+    kc->s.on_reconnect = select_app;
+    if ((rc = w->ops->begin_transaction(w)) == KEYCARD_OK) {
+        rc = kcl_channel_start(w);
+        w->ops->end_transaction(w);
+    }
+    if (rc != KEYCARD_OK) {
+        w->ops->close(w);
+        free(kc);
+        return rc;
+    }
+    *out = kc;
+    return KEYCARD_OK;
+}
+
 KEYCARD_API keycard_rc keycard_open(keycard **out, const char *where)
 {
     return keycard_open_ex(out, where, NULL);
@@ -246,27 +278,54 @@ KEYCARD_API keycard_rc keycard_open_ex(keycard **out, const char *where,
         free(kc);
         return rc;
     }
-    /* Every APDU from here on passes the channel layer (channel.h). */
-    kcl_transport *w = NULL;
-    if ((rc = kcl_channel_wrap(kc->s.t, opt->channel, opt->issuer_pub ? issuer : NULL, &w)) !=
-        KEYCARD_OK) {
-        kc->s.t->ops->close(kc->s.t);
-        free(kc);
-        return rc;
+    return open_handle(kc, opt->channel, opt->issuer_pub ? issuer : NULL, out);
+}
+
+keycard_rc kcl_keycard_open_on(kcl_transport *t, const keycard_options *opt, keycard **out)
+{
+    static const keycard_options defaults = {KEYCARD_CHANNEL_AUTO, NULL, 0};
+    uint8_t issuer[65];
+    if (!t || !out) {
+        if (t)
+            t->ops->close(t);
+        return KEYCARD_ERR_ARG;
     }
-    kc->s.t = w;
-    kc->s.on_reconnect = select_app;
-    if ((rc = w->ops->begin_transaction(w)) == KEYCARD_OK) {
-        rc = kcl_channel_start(w);
-        w->ops->end_transaction(w);
+    *out = NULL;
+    if (!opt)
+        opt = &defaults;
+    keycard *kc = calloc(1, sizeof *kc);
+    keycard_rc rc = kc ? KEYCARD_OK : KEYCARD_ERR_MEMORY;
+    if (rc == KEYCARD_OK && opt->issuer_pub &&
+        kcl_crypto_pub_raw(opt->issuer_pub, opt->issuer_pub_len, issuer) != KEYCARD_OK)
+        rc = KEYCARD_ERR_KEY_FORMAT;
+    if (rc == KEYCARD_OK && (rc = t->ops->begin_transaction(t)) == KEYCARD_OK) {
+        rc = select_app(t);
+        t->ops->end_transaction(t);
     }
     if (rc != KEYCARD_OK) {
-        w->ops->close(w);
+        t->ops->close(t);
         free(kc);
         return rc;
     }
-    *out = kc;
-    return KEYCARD_OK;
+    kc->s.t = t;
+    return open_handle(kc, opt->channel, opt->issuer_pub ? issuer : NULL, out);
+}
+
+KEYCARD_API keycard_rc keycard_reopen(keycard *kc)
+{
+    if (!kc)
+        return KEYCARD_ERR_ARG;
+    /* Nothing of the old session is kept: not its channel, not an issuance. */
+    kcl_channel_restart(kc->s.t);
+    kc->bucket = 0;
+    kc->s.lost = 1; /* reconnect and SELECT (session.h), inside the hold if there is one */
+    kc->s.lost_rc = KEYCARD_OK;
+    keycard_rc rc = kcl_session_begin(&kc->s);
+    if (rc != KEYCARD_OK) {
+        kcl_channel_lose(kc->s.t);
+        return rc;
+    }
+    return op_end(kc, kcl_channel_start(kc->s.t)); /* fails lost */
 }
 
 KEYCARD_API keycard_channel_state keycard_channel_status(const keycard *kc)
@@ -714,6 +773,13 @@ KEYCARD_API keycard_rc keycard_identity_sign(keycard_identity *id, const uint8_t
                            id->issuer_sig);
 }
 
+KEYCARD_API keycard_rc keycard_public_key(const uint8_t *priv, size_t priv_len, uint8_t pub[65])
+{
+    if (!priv || !priv_len || !pub)
+        return KEYCARD_ERR_ARG;
+    return kcl_crypto_pub_from_priv(priv, priv_len, pub);
+}
+
 KEYCARD_API keycard_rc keycard_provision_generate_channel(keycard *kc, keycard_channel_key *out)
 {
     if (!kc)
@@ -1154,9 +1220,13 @@ static const char *const messages[] = {
             "skipped counter); its issuance session is over"),
     [25] = ("the secure channel to the key card broke (refused or altered message); it and "
             "the verified PINs are gone"),
-    [27] = ("protocol version mismatch: this library speaks keycard protocol v2 (a v1 card or "
+    [26] = ("the secure session with the key card was lost (line error, altered answer or card "
+            "reset); nothing more is sent: open a new session and verify the PINs again"),
+    [27] = ("refused to send a secret without the secure channel: the key card has a channel "
+            "key or is provisioned, but no channel is open (was its certificate stripped?)"),
+    [28] = ("protocol version mismatch: this library speaks keycard protocol v2 (a v1 card or "
             "a v1 call such as keycard_issue_begin is refused)"),
-    [28] = ("the card's state file is damaged (not a torn write); it is refused and left as "
+    [29] = ("the card's state file is damaged (not a torn write); it is refused and left as "
             "it is: restore it from a backup"),
 };
 

@@ -75,6 +75,14 @@ struct kc_card_ops;
 keycard_rc kcl_sim_open(const struct kc_card_ops *card, const char *file, kcl_transport **out);
 
 /*
+ * keycard_open_ex on a transport the caller connected (owned by the handle
+ * from now on, closed on failure too): SELECT, then the channel per opt.
+ * For tests that put a line between library and card (a wrapper injecting
+ * faults around the sim transport). Errors: as keycard_open_ex.
+ */
+keycard_rc kcl_keycard_open_on(kcl_transport *t, const keycard_options *opt, keycard **out);
+
+/*
  * List PC/SC readers as names separated by '\n', NUL-terminated, into buf.
  * Errors: KEYCARD_ERR_NO_READER (no service or no reader), KEYCARD_ERR_BUFFER,
  * KEYCARD_ERR_MEMORY, KEYCARD_ERR_TRANSPORT.

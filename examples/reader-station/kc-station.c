@@ -248,6 +248,14 @@ static unsigned op_startup(station *s, const kcs_frame *in, kcs_frame *r)
         put_ready(s, r);
         return KCS_RES_OK;
     }
+    /*
+     * Every start-up is a new session: one lost to a line fault or a reset
+     * stays lost (libkeycard sends nothing more) until it is reopened here.
+     */
+    if (s->kc && keycard_reopen(s->kc) != KEYCARD_OK) {
+        keycard_close(s->kc);
+        s->kc = NULL;
+    }
     if (!s->kc && kct_open_issuer(&s->kc_where, s->cfg.issuer_pub,
                                   kct_key_len(s->cfg.issuer_pub, s->cfg.issuer_pub_len),
                                   &s->kc) != 0) {

@@ -203,21 +203,13 @@ static keycard *open_keycard(const char *where)
 
 /*
  * The bare-link figures send a plain APDU under libkeycard's feet, which ends
- * the key card's secure channel and with it the verified PINs: SELECT again
- * through libkeycard (which opens a new channel) and verify the PINs again.
- * Outside every timed part.
+ * the key card's secure channel and with it the verified PINs: a new session
+ * (keycard_reopen) and the PINs again. Outside every timed part.
  */
 static void reopen_keycard(keycard *kc)
 {
-    static const uint8_t select[5 + KC_AID_LEN] = {KC_CLA_ISO, KC_INS_SELECT, KC_SELECT_P1_BY_AID,
-                                                   KC_SELECT_P2_NO_RESPONSE, KC_AID_LEN,
-                                                   KC_AID_BYTES};
     const char *ip = getenv("KEYCARD_ISSUER_PIN"), *hp = getenv("KEYCARD_HOLDER_PIN");
-    uint8_t resp[64];
-    size_t rl = sizeof resp;
-    keycard_rc rc = keycard_transmit(kc, select, sizeof select, resp, &rl);
-    if (rc == KEYCARD_OK && (rl != 2 || resp[0] != 0x90))
-        rc = KEYCARD_ERR_NO_CARD;
+    keycard_rc rc = keycard_reopen(kc);
     if (rc == KEYCARD_OK)
         rc = keycard_verify_pin(kc, KEYCARD_PIN_ISSUER, ip ? ip : "13579135", NULL);
     if (rc == KEYCARD_OK)
@@ -696,7 +688,7 @@ static int cmd_sim(const char *kcfile, const char *blank, const char *profile, c
      * (its cost is the with-channel figure below, which the product uses).
      */
     double p1[RUNS], pr[RUNS], pq[RUNS];
-    keycard *plain = open_keycard_mode(where, KEYCARD_CHANNEL_OFF);
+    keycard *plain = open_keycard_mode(where, KEYCARD_CHANNEL_INSECURE_PLAIN);
     wrap_rate(plain, &prof, steps, nsteps, 1, 300, NULL, NULL, NULL);
     for (int r = 0; r < RUNS; r++) {
         p1[r] = wrap_rate(plain, &prof, steps, nsteps, 1, 1200, NULL, NULL, NULL);

@@ -1,7 +1,9 @@
 #!/bin/sh
 # 21-lib-pcsc.sh - libkeycard over real PC/SC: the virtual key card found by
-# its AID (keycard_open with NULL), PINs verified, identity checked, a reset
-# by another client reported as KEYCARD_ERR_CARD_RESET, then the card pulled
+# its AID (keycard_open_ex with NULL and the demo issuer key: certified
+# channel), PINs verified, identity checked, a reset by another client
+# reported as KEYCARD_ERR_CARD_RESET and then KEYCARD_ERR_SESSION_LOST with
+# nothing sent until keycard_reopen, then the card pulled
 # (kc-vcard stopped by PID) mid-session: the next call must fail promptly with
 # KEYCARD_ERR_CARD_REMOVED or KEYCARD_ERR_NO_CARD. The C side is lib_pcsc.c.
 set -u

@@ -20,6 +20,10 @@ PROFILES=tests/data/profiles
 DEMO=examples/profiles/demo.json
 STATION=examples/profiles/demo-station.json
 AKEY=000102030405060708090A0B0C0D0E0F
+# The issuer public key: every command that sends a PIN or the admin key
+# checks the card's channel certificate against it first.
+IPUB=examples/profiles/demo-issuer.pub.pem
+unset KEYCARD_ISSUER_PUB
 
 for t in "$ADMIN" "$STARTUP"; do
     [ -x "$t" ] || { echo "30-admin: $t not built" >&2; exit 1; }
@@ -136,8 +140,8 @@ expect out "provision PROFILE" "--help lists the commands"
 for c in provision info audit change-pin unblock readers; do
     run 0 "$c --help" "$ADMIN" "$c" --help
 done
-run 2 "change-pin needs issuer|holder|admin" "$ADMIN" --sim "$CARD" change-pin nobody
-run 2 "unblock admin is refused" "$ADMIN" --sim "$CARD" unblock admin
+run 2 "change-pin needs issuer|holder|admin" "$ADMIN" --sim "$CARD" change-pin --issuer-pub "$IPUB" nobody
+run 2 "unblock admin is refused" "$ADMIN" --sim "$CARD" unblock --issuer-pub "$IPUB" admin
 run 2 "provision without a profile" "$ADMIN" --sim "$CARD" provision
 run 2 "kc-startup without --config" "$STARTUP"
 run 0 "kc-startup --help" "$STARTUP" --help
@@ -175,19 +179,39 @@ cp "$T/provision.out" "$T/out"
 cp "$T/provision.err" "$T/err"
 expect out "6 keys, 16 templates" "provision reports keys and templates"
 expect err 'warning: .*\$\.keys\[1\].*common' "a common key is warned about with its path"
-run 0 "keys" env KEYCARD_ADMIN_KEY=$AKEY "$ADMIN" --sim "$CARD" keys
+run 0 "keys" env KEYCARD_ADMIN_KEY=$AKEY "$ADMIN" --sim "$CARD" keys --issuer-pub "$IPUB"
 expect out "^1 +aes128 +envelope,static +[0-9a-f]{6} +envelope master" "keys: number, type, flags, KCV, label"
 expect out "^2 +aes256 +envelope,COMMON" "keys: the common key is marked"
 expect out "^6 +aes256 +inject" "keys: all six keys listed"
 refuse_not out "404142434445|505152535455|707172737475" "keys prints no key value"
 run 1 "keys with a wrong admin key" env KEYCARD_ADMIN_KEY=FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF \
-    "$ADMIN" --sim "$CARD" keys
-run 0 "templates" env KEYCARD_ADMIN_KEY=$AKEY "$ADMIN" --sim "$CARD" templates
+    "$ADMIN" --sim "$CARD" keys --issuer-pub "$IPUB"
+run 0 "templates" env KEYCARD_ADMIN_KEY=$AKEY "$ADMIN" --sim "$CARD" templates --issuer-pub "$IPUB"
 expect out "^1 +create folder" "templates: first template listed"
 expect out "^16 +lock \(d\) explicit" "templates: lock templates listed"
 for c in keys templates target-manufacture; do
     run 0 "$c --help" "$ADMIN" "$c" --help
 done
+
+# No downgrade (issue 10): no secret to a provisioned card before its channel
+# certificate verified under the issuer key; the admin key's tries untouched.
+for c in keys templates audit "unblock holder" "change-pin admin"; do
+    # shellcheck disable=SC2086
+    run 2 "$c without the issuer key" env KEYCARD_ADMIN_KEY=$AKEY KEYCARD_NEW_ADMIN_KEY=$AKEY \
+        "$ADMIN" --sim "$CARD" $c
+    expect err "give --issuer-pub FILE" "$c without the issuer key: says to give --issuer-pub"
+done
+run 2 "info --issuer-pin without the issuer key" env KEYCARD_ISSUER_PIN=13579135 \
+    "$ADMIN" --sim "$CARD" info --issuer-pin
+run 1 "keys under another issuer's key" env KEYCARD_ADMIN_KEY=$AKEY \
+    "$ADMIN" --sim "$CARD" keys --issuer-pub tests/data/other-issuer.pub.pem
+expect err "key card refused: .*no PIN or data was sent" "another issuer's key: refused, nothing sent"
+run 0 "keys with KEYCARD_ISSUER_PUB" env KEYCARD_ADMIN_KEY=$AKEY KEYCARD_ISSUER_PUB=$IPUB \
+    "$ADMIN" --sim "$CARD" keys
+run 0 "info --issuer-pub without PINs checks the certificate" "$ADMIN" --sim "$CARD" info \
+    --issuer-pub "$IPUB"
+expect out "channel: +certified" "info: certified channel"
+expect out "admin key: +3 tries left" "no admin key try spent by the refusals"
 
 # Broken key and template fields: exit 2, the JSON path named, card unchanged.
 bad_keys_table() {
@@ -284,7 +308,7 @@ EOF
 run 0 "re-provision with --admin-key-file and file secrets" \
     "$ADMIN" --sim "$CARD" provision --admin-key-file "$T/admin.key" "$T/files.json"
 printf '13579135\n' >"$T/issuer.pin"
-run 0 "info with PINs from files" "$ADMIN" --sim "$CARD" info \
+run 0 "info with PINs from files" "$ADMIN" --sim "$CARD" info --issuer-pub "$IPUB" \
     --issuer-pin-file "$T/issuer.pin" --holder-pin-file "$T/holder.pin"
 expect out "holder name: +Zoë Ångström" "UTF-8 holder name kept"
 expect out "holder PIN: +5 tries left" "tries from the profile"
@@ -303,22 +327,21 @@ expect out "holder recorded: Demo Operator \(OP-0001\)" "start-up shows the hold
 expect out "identity verified" "start-up verifies the identity"
 expect out "\[6/6\] ready" "start-up ready"
 refuse_not out "246810|13579135" "start-up prints no PIN"
-run 0 "audit" env KEYCARD_ADMIN_KEY=$AKEY "$ADMIN" --sim "$CARD" audit
+run 0 "audit" env KEYCARD_ADMIN_KEY=$AKEY "$ADMIN" --sim "$CARD" audit --issuer-pub "$IPUB"
 expect out "provisioned" "audit shows provisioned"
 expect out "unlock +holder OP-0001" "audit shows the unlock of kc-startup"
 expect out "^[0-9]+ +([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z|-) " "audit times ISO 8601 or -"
 run 1 "audit with a wrong admin key" env KEYCARD_ADMIN_KEY=FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF \
-    "$ADMIN" --sim "$CARD" audit
+    "$ADMIN" --sim "$CARD" audit --issuer-pub "$IPUB"
 expect err "tries left" "audit: wrong admin key says tries left"
 
 # ---- audit log that proves itself (--verify, --export, --verify-file, --ack) ----------
-IPUB=examples/profiles/demo-issuer.pub.pem
 run 0 "audit --verify on the real log" env KEYCARD_ADMIN_KEY=$AKEY \
     "$ADMIN" --sim "$CARD" audit --verify --issuer-pub "$IPUB"
 expect out "audit log verified: key card [0-9a-f]{16}, [0-9]+ entries" "audit --verify: verified"
 run 1 "audit --verify with another issuer key" env KEYCARD_ADMIN_KEY=$AKEY \
     "$ADMIN" --sim "$CARD" audit --verify --issuer-pub tests/data/other-issuer.pub.pem
-expect err "not signed by the issuer key" "audit --verify: another issuer is refused"
+expect err "key card refused" "audit --verify: another issuer's key: the card is refused before the admin key"
 run 2 "audit --verify without --issuer-pub" env KEYCARD_ADMIN_KEY=$AKEY \
     "$ADMIN" --sim "$CARD" audit --verify
 run 2 "audit --ack without --export" env KEYCARD_ADMIN_KEY=$AKEY \
@@ -332,10 +355,10 @@ printf 'not an export\n' >"$T/victim"
 ln -s "$T/victim" "$T/audit-link.txt"
 old_umask=$(umask)
 umask 022
-run 0 "audit --export" env KEYCARD_ADMIN_KEY=$AKEY "$ADMIN" --sim "$CARD" audit --export "$T/audit.txt"
+run 0 "audit --export" env KEYCARD_ADMIN_KEY=$AKEY "$ADMIN" --sim "$CARD" audit --issuer-pub "$IPUB" --export "$T/audit.txt"
 expect out "exported [0-9]+ entries" "audit --export reports"
 run 0 "audit --export to a symbolic link's name" env KEYCARD_ADMIN_KEY=$AKEY \
-    "$ADMIN" --sim "$CARD" audit --export "$T/audit-link.txt"
+    "$ADMIN" --sim "$CARD" audit --issuer-pub "$IPUB" --export "$T/audit-link.txt"
 umask "$old_umask"
 m=$(stat -c %a "$T/audit.txt")
 [ "$m" = 600 ] && ok "audit --export writes mode 0600 under umask 022 (over a 0644 file)" ||
@@ -423,31 +446,31 @@ expect err '\$\.colour: unknown field' "station config error names the path"
 
 # ---- change-pin -------------------------------------------------------------------
 run 0 "change holder PIN via env" env KEYCARD_ISSUER_PIN=13579135 KEYCARD_HOLDER_PIN=246810 \
-    KEYCARD_NEW_PIN=112233 "$ADMIN" --sim "$CARD" change-pin holder
+    KEYCARD_NEW_PIN=112233 "$ADMIN" --sim "$CARD" change-pin --issuer-pub "$IPUB" holder
 run 1 "old holder PIN no longer works" env KEYCARD_HOLDER_PIN=246810 \
     "$STARTUP" --sim "$CARD" --config "$STATION"
 run 0 "new holder PIN works" env KEYCARD_HOLDER_PIN=112233 \
     "$STARTUP" --sim "$CARD" --config "$STATION"
 printf '112233\n' >"$T/old.pin"
 printf '246810\n' >"$T/new.pin"
-run 0 "change holder PIN back via files" "$ADMIN" --sim "$CARD" change-pin holder \
+run 0 "change holder PIN back via files" "$ADMIN" --sim "$CARD" change-pin --issuer-pub "$IPUB" holder \
     --issuer-pin-file "$T/issuer.pin" --old-file "$T/old.pin" --new-file "$T/new.pin"
 run 1 "change holder PIN with a wrong old PIN" env KEYCARD_ISSUER_PIN=13579135 \
-    KEYCARD_HOLDER_PIN=999999 KEYCARD_NEW_PIN=112233 "$ADMIN" --sim "$CARD" change-pin holder
+    KEYCARD_HOLDER_PIN=999999 KEYCARD_NEW_PIN=112233 "$ADMIN" --sim "$CARD" change-pin --issuer-pub "$IPUB" holder
 expect err "tries left" "wrong old PIN: tries left"
 run 2 "change holder PIN to a malformed PIN" env KEYCARD_ISSUER_PIN=13579135 \
-    KEYCARD_HOLDER_PIN=246810 KEYCARD_NEW_PIN=12 "$ADMIN" --sim "$CARD" change-pin holder
+    KEYCARD_HOLDER_PIN=246810 KEYCARD_NEW_PIN=12 "$ADMIN" --sim "$CARD" change-pin --issuer-pub "$IPUB" holder
 run 0 "change issuer PIN via env" env KEYCARD_ISSUER_PIN=13579135 KEYCARD_NEW_PIN=86420864 \
-    "$ADMIN" --sim "$CARD" change-pin issuer
+    "$ADMIN" --sim "$CARD" change-pin --issuer-pub "$IPUB" issuer
 run 0 "change issuer PIN back" env KEYCARD_ISSUER_PIN=86420864 KEYCARD_NEW_PIN=13579135 \
-    "$ADMIN" --sim "$CARD" change-pin issuer
+    "$ADMIN" --sim "$CARD" change-pin --issuer-pub "$IPUB" issuer
 NEWKEY=00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF
 run 0 "change admin key to a 32-byte key" env KEYCARD_ADMIN_KEY=$AKEY KEYCARD_NEW_ADMIN_KEY=$NEWKEY \
-    "$ADMIN" --sim "$CARD" change-pin admin
-run 0 "audit with the new admin key" env KEYCARD_ADMIN_KEY=$NEWKEY "$ADMIN" --sim "$CARD" audit
+    "$ADMIN" --sim "$CARD" change-pin --issuer-pub "$IPUB" admin
+run 0 "audit with the new admin key" env KEYCARD_ADMIN_KEY=$NEWKEY "$ADMIN" --sim "$CARD" audit --issuer-pub "$IPUB"
 expect out "pin-changed|changed" "audit shows the PIN changes"
 run 0 "change admin key back" env KEYCARD_ADMIN_KEY=$NEWKEY KEYCARD_NEW_ADMIN_KEY=$AKEY \
-    "$ADMIN" --sim "$CARD" change-pin admin
+    "$ADMIN" --sim "$CARD" change-pin --issuer-pub "$IPUB" admin
 
 # ---- block and unblock ---------------------------------------------------------------
 for i in 1 2; do
@@ -460,21 +483,21 @@ run 1 "right holder PIN refused while blocked" env KEYCARD_HOLDER_PIN=246810 \
 expect err "blocked" "blocked PIN: says blocked"
 run 0 "info shows BLOCKED" "$ADMIN" --sim "$CARD" info
 expect out "holder PIN: +BLOCKED" "info: holder PIN BLOCKED"
-run 0 "unblock holder with --admin-key-file" "$ADMIN" --sim "$CARD" unblock holder \
+run 0 "unblock holder with --admin-key-file" "$ADMIN" --sim "$CARD" unblock --issuer-pub "$IPUB" holder \
     --admin-key-file "$T/admin.key"
 run 0 "holder PIN works after unblock" env KEYCARD_HOLDER_PIN=246810 \
     "$STARTUP" --sim "$CARD" --config "$STATION"
 run 1 "unblock with a wrong admin key" env KEYCARD_ADMIN_KEY=FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF \
-    "$ADMIN" --sim "$CARD" unblock holder
+    "$ADMIN" --sim "$CARD" unblock --issuer-pub "$IPUB" holder
 run 0 "unblock holder with a new PIN from env" env KEYCARD_ADMIN_KEY=$AKEY KEYCARD_NEW_PIN=555555 \
-    "$ADMIN" --sim "$CARD" unblock holder --new-pin
+    "$ADMIN" --sim "$CARD" unblock --issuer-pub "$IPUB" holder --new-pin
 run 0 "new PIN set by unblock works" env KEYCARD_HOLDER_PIN=555555 \
     "$STARTUP" --sim "$CARD" --config "$STATION"
-run 0 "unblock holder with a new PIN from a file" "$ADMIN" --sim "$CARD" unblock holder \
+run 0 "unblock holder with a new PIN from a file" "$ADMIN" --sim "$CARD" unblock --issuer-pub "$IPUB" holder \
     --admin-key-file "$T/admin.key" --new-file "$T/new.pin"
 run 0 "PIN from the file works" env KEYCARD_HOLDER_PIN=246810 \
     "$STARTUP" --sim "$CARD" --config "$STATION"
-run 0 "audit after unblock" env KEYCARD_ADMIN_KEY=$AKEY "$ADMIN" --sim "$CARD" audit
+run 0 "audit after unblock" env KEYCARD_ADMIN_KEY=$AKEY "$ADMIN" --sim "$CARD" audit --issuer-pub "$IPUB"
 expect out "pin-blocked|blocked +holder PIN" "audit shows the block"
 expect out "unblocked +holder PIN" "audit shows the unblock"
 

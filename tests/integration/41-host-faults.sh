@@ -144,6 +144,7 @@ tstate() {
 # ("00" completed, "02" aborted), one a line.
 receipts() {
     env KEYCARD_ADMIN_KEY=$ADMIN_KEY "$B/bin/kc-admin" --reader "$VC_KEYCARD_READER" audit \
+        --issuer-pub examples/profiles/demo-issuer.pub.pem \
         2>/dev/null | awk -v s="$1" '$3 == "issue-receipt" && toupper(substr($4, 1, 16)) == s {
             # "SERIAL completed, key 1, ..." or the receipt as one hex string
             r = $5; sub(/,$/, "", r)

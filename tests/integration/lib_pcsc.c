@@ -2,9 +2,11 @@
  * lib_pcsc.c - helper of 21-lib-pcsc.sh: libkeycard over real PC/SC against
  * the virtual key card.
  *
- *   lib_pcsc provision STATE   provision a flash image over "sim:" (demo PINs)
+ *   lib_pcsc provision STATE   provision a flash image over "sim:" (demo PINs,
+ *                              a channel key certified by the demo issuer)
  *   lib_pcsc run VCARD_PID     find the key card by AID, verify PINs, check
- *                              identity, survive a reset by another client,
+ *                              identity, see a reset by another client end
+ *                              the session (nothing sent until keycard_reopen),
  *                              then stop kc-vcard (VCARD_PID) and require the
  *                              next call to fail promptly with CARD_REMOVED
  *                              or NO_CARD.
@@ -86,6 +88,14 @@ static int provision(const char *state)
     EXPECT("sign", keycard_identity_sign(&id, key, kl), KEYCARD_OK);
     EXPECT("put signature", keycard_provision_put(kc, KC_TAG_ID_SIGNATURE, id.issuer_sig, 64),
            KEYCARD_OK);
+    keycard_channel_key ck;
+    uint8_t policy = KC_CHANNEL_REQUIRED;
+    EXPECT("generate channel key", keycard_provision_generate_channel(kc, &ck), KEYCARD_OK);
+    EXPECT("sign channel key", keycard_channel_key_sign(&ck, key, kl), KEYCARD_OK);
+    EXPECT("put channel signature",
+           keycard_provision_put(kc, KC_TAG_CHANNEL_SIG, ck.issuer_sig, 64), KEYCARD_OK);
+    EXPECT("put channel policy", keycard_provision_put(kc, KC_TAG_CHANNEL_POLICY, &policy, 1),
+           KEYCARD_OK);
     EXPECT("commit", keycard_provision_commit(kc), KEYCARD_OK);
     keycard_close(kc);
     return fails ? 1 : 0;
@@ -100,8 +110,9 @@ static int run(pid_t vcard)
     printf("readers:\n%s\n", readers);
 
     keycard *kc = NULL;
+    keycard_options opt = {KEYCARD_CHANNEL_AUTO, pub, pl};
     double t0 = now();
-    EXPECT("open by AID over PC/SC (where NULL)", keycard_open(&kc, NULL), KEYCARD_OK);
+    EXPECT("open by AID over PC/SC (where NULL)", keycard_open_ex(&kc, NULL, &opt), KEYCARD_OK);
     if (!kc)
         return 1;
     printf("key card in: %s (%.1f ms)\n", keycard_reader_name(kc), (now() - t0) * 1e3);
@@ -141,6 +152,15 @@ static int run(pid_t vcard)
         keycard_close(other); /* disconnects with a card reset */
     EXPECT("reset by another client reported", keycard_holder_info(kc, &h),
            KEYCARD_ERR_CARD_RESET);
+    EXPECT("after the reset, the session is lost", keycard_holder_info(kc, &h),
+           KEYCARD_ERR_SESSION_LOST);
+    EXPECT("the issuer PIN is not sent", keycard_verify_pin(kc, KEYCARD_PIN_ISSUER, ISSUER_PIN, &t),
+           KEYCARD_ERR_SESSION_LOST);
+    EXPECT("a new session on the same handle", keycard_reopen(kc), KEYCARD_OK);
+    if (keycard_channel_status(kc) != KEYCARD_CHANNEL_GENUINE) {
+        printf("FAIL: the new session has no certified channel\n");
+        fails++;
+    }
     EXPECT("after the reset, PINs are needed again", keycard_holder_info(kc, &h),
            KEYCARD_ERR_NOT_VERIFIED);
     EXPECT("issuer PIN again", keycard_verify_pin(kc, KEYCARD_PIN_ISSUER, ISSUER_PIN, &t),

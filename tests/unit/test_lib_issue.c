@@ -150,7 +150,9 @@ static void put_cred(keycard *kc, uint16_t tag, const void *v, size_t n)
 static keycard *provisioned_card(void)
 {
     keycard *kc = NULL;
-    ck_assert_int_eq(keycard_open(&kc, kc_where), KEYCARD_OK);
+    /* No channel key on this card: plain APDUs by the loudly named insecure mode. */
+    static const keycard_options plain = {KEYCARD_CHANNEL_INSECURE_PLAIN, NULL, 0};
+    ck_assert_int_eq(keycard_open_ex(&kc, kc_where, &plain), KEYCARD_OK);
     FILE *f = fopen("examples/profiles/demo-issuer.key.pem", "rb");
     ck_assert_msg(f != NULL, "run from the top of the tree");
     static uint8_t pem[8192];

@@ -243,18 +243,28 @@ int kct_where_set(kct_where *w, int kind, const char *arg);
 const char *kct_where_spec(const kct_where *w);
 
 /*
- * Open the key card described by w. Prints one line and returns the exit
- * code on failure; 0 on success.
+ * Open the key card described by w, without an issuer key: for commands
+ * that send no secret (libkeycard refuses to send one in plain to a
+ * provisioned card anyway). Prints one line and returns the exit code on
+ * failure; 0 on success.
  */
 int kct_open(const kct_where *w, keycard **out);
 
 /*
- * kct_open with the station config's issuer public key (PEM/DER, may be
- * NULL): the key card's channel certificate must verify under it before
- * anything else is sent (keycard_open_ex), so a card of another issuer is
- * refused before any PIN. Same returns.
+ * kct_open with the issuer public key (PEM, DER or a raw 65-byte point; may
+ * be NULL): the key card's channel certificate must verify under it before
+ * anything else is sent (keycard_open_ex), so a card of another issuer, or a
+ * line that hides the certificate, is refused before any PIN. Same returns.
  */
 int kct_open_issuer(const kct_where *w, const uint8_t *issuer_pub, size_t issuer_pub_len,
                     keycard **out);
+
+/*
+ * As kct_open_issuer, but a card that says it is blank is opened without the
+ * issuer key (its first provisioning, the one plain exception) and *blank is
+ * set; the caller tells the user. Same returns.
+ */
+int kct_open_issuer_or_blank(const kct_where *w, const uint8_t *issuer_pub,
+                             size_t issuer_pub_len, keycard **out, int *blank);
 
 #endif /* KCT_H */

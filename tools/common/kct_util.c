@@ -268,14 +268,30 @@ int kct_open(const kct_where *w, keycard **out)
 int kct_open_issuer(const kct_where *w, const uint8_t *issuer_pub, size_t issuer_pub_len,
                     keycard **out)
 {
+    return kct_open_issuer_or_blank(w, issuer_pub, issuer_pub_len, out, NULL);
+}
+
+int kct_open_issuer_or_blank(const kct_where *w, const uint8_t *issuer_pub,
+                             size_t issuer_pub_len, keycard **out, int *blank)
+{
     const char *spec = kct_where_spec(w);
     keycard_options opt = {KEYCARD_CHANNEL_AUTO, issuer_pub, issuer_pub_len};
     keycard_rc rc = keycard_open_ex(out, spec, &opt);
+    if (blank)
+        *blank = 0;
+    if (rc == KEYCARD_ERR_BLANK && blank && issuer_pub) {
+        /* Nothing to check on a blank card: no certificate yet. */
+        opt.issuer_pub = NULL;
+        opt.issuer_pub_len = 0;
+        if ((rc = keycard_open_ex(out, spec, &opt)) == KEYCARD_OK)
+            *blank = 1;
+    }
     if (rc == KEYCARD_OK)
         return 0;
     if (rc == KEYCARD_ERR_NOT_GENUINE) {
-        kct_err("key card refused: its channel certificate does not verify under the issuer "
-                "public key; no PIN or data was sent to it");
+        kct_err("key card refused: no channel certificate that verifies under the issuer public "
+                "key (a card of another issuer, or a reader that hides it); no PIN or data was "
+                "sent to it");
         return KCT_EXIT_FAIL;
     }
     if (rc == KEYCARD_ERR_NO_READER && spec && strncmp(spec, "pcsc:", 5) == 0) {

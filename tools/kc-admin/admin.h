@@ -48,4 +48,39 @@ int kca_get_current(keycard_pin ref, const char *file, kct_secret *out);
 /* Get then verify a credential on the card. Returns 0 or the exit code. */
 int kca_verify(keycard *kc, keycard_pin ref, const char *file);
 
+/*
+ * The issuer public key a command checks the key card's channel certificate
+ * against: --issuer-pub FILE, else the file KEYCARD_ISSUER_PUB names, else
+ * (provision) the public half of the profile's issuer private key.
+ */
+typedef struct kca_issuer {
+    uint8_t *pem;     /* the file as read (PEM or DER), or NULL */
+    size_t pem_len;
+    uint8_t raw[65];  /* or a raw point (derived), when raw_set */
+    int raw_set;
+    const char *path; /* where it came from, for messages */
+} kca_issuer;
+
+/* The path of the issuer public key file: opt, else $KEYCARD_ISSUER_PUB, else NULL. */
+const char *kca_issuer_path(const char *opt);
+
+/*
+ * Read the issuer public key from kca_issuer_path(opt) into *out (nothing
+ * when there is none). Returns 0, or 2 with a message when the file cannot
+ * be read.
+ */
+int kca_issuer_load(const char *cmd, const char *opt, kca_issuer *out);
+void kca_issuer_free(kca_issuer *iss);
+
+/*
+ * Open the key card for a command that sends a secret (what: "the admin
+ * key", ...): only with an issuer key, and only after the card's channel
+ * certificate verified under it (a certified secure channel). Without a key:
+ * one line saying to give --issuer-pub, exit 2, nothing sent. With
+ * blank_ok, a card that says it is blank is opened in plain for its first
+ * provisioning and *blank set. Returns 0 or the exit code.
+ */
+int kca_open_secret(const kct_where *w, const char *cmd, const char *what, const kca_issuer *iss,
+                    keycard **kc, int blank_ok, int *blank);
+
 #endif /* KCA_ADMIN_H */

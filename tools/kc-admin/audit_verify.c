@@ -311,8 +311,13 @@ int kca_audit_prove(const kca_audit_req *r, kct_where *w)
         free(d);
         return ex;
     }
+    /* The admin key goes only through a channel certified by the issuer key. */
     keycard *kc = NULL;
-    if ((ex = kct_open(w, &kc)) != 0) {
+    kca_issuer iss;
+    if ((ex = kca_issuer_load("audit", r->issuer_pub, &iss)) == 0)
+        ex = kca_open_secret(w, "audit", "the admin key", &iss, &kc, 0, NULL);
+    kca_issuer_free(&iss);
+    if (ex) {
         free(d);
         return ex;
     }

@@ -81,9 +81,9 @@ static int usage_error(const char *cmd, const char *msg)
 
 /* ---- provision -------------------------------------------------------------- */
 
-/* Options of the commands whose only option is --admin-key-file. */
+/* Options of the commands whose only options are --admin-key-file and --issuer-pub. */
 struct admin_key_opts {
-    const char *admin_key_file;
+    const char *admin_key_file, *issuer_pub;
 };
 
 static int admin_key_opt(int opt, const char *arg, void *ctx)
@@ -91,6 +91,10 @@ static int admin_key_opt(int opt, const char *arg, void *ctx)
     struct admin_key_opts *o = ctx;
     if (opt == OPT_ADMIN_KEY_FILE) {
         o->admin_key_file = arg;
+        return 0;
+    }
+    if (opt == OPT_ISSUER_PUB) {
+        o->issuer_pub = arg;
         return 0;
     }
     return -1;
@@ -170,8 +174,9 @@ fail:;
 int kca_cmd_provision(int argc, char **argv, kct_where *w)
 {
     static const struct option lo[] = {
-        {"admin-key-file", required_argument, NULL, OPT_ADMIN_KEY_FILE}, COMMON_LONGOPTS};
-    struct admin_key_opts o = {NULL};
+        {"admin-key-file", required_argument, NULL, OPT_ADMIN_KEY_FILE},
+        {"issuer-pub", required_argument, NULL, OPT_ISSUER_PUB}, COMMON_LONGOPTS};
+    struct admin_key_opts o = {NULL, NULL};
     int stop;
     int i = parse_opts(argc, argv, lo, w, admin_key_opt, &o, &stop);
     if (i < 0)
@@ -188,8 +193,26 @@ int kca_cmd_provision(int argc, char **argv, kct_where *w)
         kct_err("note: %s is a demo profile: its credentials are published, "
                 "never use it for a real key card", argv[i]);
 
+    /*
+     * The card is checked against --issuer-pub / KEYCARD_ISSUER_PUB (the key
+     * that certified it, when the issuer key changes), else against the
+     * profile's issuer key; only a blank card gets its data in plain.
+     */
     keycard *kc = NULL;
-    int ex = kct_open(w, &kc);
+    kca_issuer iss;
+    int blank = 0;
+    int ex = kca_issuer_load(argv[0], o.issuer_pub, &iss);
+    if (ex == 0 && !iss.pem) {
+        keycard_rc prc = keycard_public_key(p.issuer_key, kct_key_len(p.issuer_key, p.issuer_key_len),
+                                            iss.raw);
+        if (prc != KEYCARD_OK)
+            ex = kct_fail(prc, "provision: the profile's issuer key", -1);
+        iss.raw_set = prc == KEYCARD_OK;
+    }
+    if (ex == 0)
+        ex = kca_open_secret(w, argv[0], "the profile's PINs, keys and templates", &iss, &kc, 1,
+                             &blank);
+    kca_issuer_free(&iss);
     if (ex) {
         kca_profile_free(&p);
         return ex;
@@ -200,6 +223,14 @@ int kca_cmd_provision(int argc, char **argv, kct_where *w)
         ex = kct_fail(rc, "provision: read card status", -1);
         goto out;
     }
+    if (blank && st.lifecycle != KEYCARD_LIFECYCLE_BLANK) {
+        kct_err("provision: the key card said it was blank and now says it is not; nothing sent");
+        ex = KCT_EXIT_FAIL;
+        goto out;
+    }
+    if (blank)
+        kct_err("note: the key card is blank: its first provisioning runs without the secure "
+                "channel (it has no channel key yet); do it where the line is trusted");
     if (st.lifecycle != KEYCARD_LIFECYCLE_BLANK) {
         /* Replacing the credentials of a provisioned card takes the current admin key. */
         ex = kca_verify(kc, KEYCARD_ADMIN_KEY, o.admin_key_file);
@@ -270,37 +301,6 @@ static void print_tries(const char *label, int t)
         printf("%-14s %d %s left\n", label, t, t == 1 ? "try" : "tries");
 }
 
-/* Identity without a check: GET DATA DF02 through the raw APDU call. */
-static int print_identity_raw(keycard *kc)
-{
-    const uint8_t apdu[] = {KC_CLA_ISO, KC_INS_GET_DATA, KC_TAG_IDENTITY >> 8,
-                            KC_TAG_IDENTITY & 0xFF, 0x00};
-    uint8_t resp[512];
-    size_t n = sizeof resp;
-    keycard_rc rc = keycard_transmit(kc, apdu, sizeof apdu, resp, &n);
-    if (rc != KEYCARD_OK)
-        return kct_fail(rc, "info: read identity", -1);
-    if (n < 2 || resp[n - 2] != 0x90 || resp[n - 1] != 0x00) {
-        kct_err("info: read identity: card answered %02X%02X", n >= 2 ? resp[n - 2] : 0,
-                n >= 2 ? resp[n - 1] : 0);
-        return KCT_EXIT_FAIL;
-    }
-    /* Walk the simple TLVs C1 serial, C2 device key, C3 signature. */
-    for (size_t i = 0; i + 2 <= n - 2;) {
-        uint8_t tag = resp[i], len = resp[i + 1];
-        if (i + 2 + len > n - 2)
-            break;
-        char hex[2 * 255 + 1];
-        kct_hex_format(resp + i + 2, len, hex);
-        if (tag == KC_ID_TAG_DEVICE_PUB)
-            printf("%-14s %s\n", "device key:", hex);
-        else if (tag == KC_ID_TAG_SIGNATURE)
-            printf("%-14s %s (not checked; give --issuer-pub)\n", "issuer sig:", hex);
-        i += 2 + (size_t)len;
-    }
-    return 0;
-}
-
 int kca_cmd_info(int argc, char **argv, kct_where *w)
 {
     static const struct option lo[] = {
@@ -320,24 +320,25 @@ int kca_cmd_info(int argc, char **argv, kct_where *w)
     if (o.holder && !o.issuer)
         return usage_error(argv[0], "the holder PIN is accepted only after the issuer PIN; "
                                     "add --issuer-pin");
-    if (o.issuer_pub && !(o.issuer && o.holder))
-        return usage_error(argv[0], "checking the identity needs --issuer-pin and --holder-pin");
 
     /* Read the issuer public key before touching the card: a bad file is bad input. */
-    uint8_t *pub = NULL;
-    size_t pub_len = 0;
-    if (o.issuer_pub) {
-        char err[512];
-        if (kct_file_read(o.issuer_pub, 64 * 1024, &pub, &pub_len, err, sizeof err) != 0) {
-            kct_err("info: --issuer-pub: %s", err);
-            return KCT_EXIT_USAGE;
-        }
-    }
+    kca_issuer iss;
+    int ex = kca_issuer_load(argv[0], o.issuer_pub, &iss);
+    if (ex)
+        return ex;
+    const uint8_t *pub = iss.pem;
+    size_t pub_len = iss.pem_len;
 
+    /* PINs go only through a certified channel; the status needs none. */
     keycard *kc = NULL;
-    int ex = kct_open(w, &kc);
+    if (o.issuer)
+        ex = kca_open_secret(w, argv[0], "a PIN", &iss, &kc, 0, NULL);
+    else if (pub)
+        ex = kct_open_issuer(w, pub, kct_key_len(pub, pub_len), &kc);
+    else
+        ex = kct_open(w, &kc);
     if (ex) {
-        kct_file_free(pub, pub_len);
+        kca_issuer_free(&iss);
         return ex;
     }
     keycard_status st;
@@ -360,6 +361,11 @@ int kca_cmd_info(int argc, char **argv, kct_where *w)
     print_tries("admin key:", st.tries_left[2]);
     printf("%-14s next entry %lu (keeps %u)\n", "audit:", (unsigned long)st.audit_next,
            st.audit_capacity);
+    keycard_channel_state ch = keycard_channel_status(kc);
+    printf("%-14s %s\n", "channel:",
+           ch == KEYCARD_CHANNEL_GENUINE     ? "certified (certificate verified under the issuer key)"
+           : ch == KEYCARD_CHANNEL_ENCRYPTED ? "encrypted (certificate not checked: no --issuer-pub)"
+                                             : "none");
     if (st.staging)
         printf("%-14s a provisioning session is open\n", "staging:");
     fflush(stdout);
@@ -377,7 +383,7 @@ int kca_cmd_info(int argc, char **argv, kct_where *w)
         }
         printf("%-14s %s\n", "holder name:", h.name);
         printf("%-14s %s\n", "holder number:", h.number);
-        if (o.issuer_pub) {
+        {
             keycard_identity id;
             rc = keycard_identity_check(kc, pub, kct_key_len(pub, pub_len), &id);
             if (rc != KEYCARD_OK) {
@@ -389,13 +395,11 @@ int kca_cmd_info(int argc, char **argv, kct_where *w)
             printf("%-14s %s\n", "device key:", dev);
             printf("%-14s genuine (signed by the issuer key, answered a fresh challenge)\n",
                    "identity:");
-        } else {
-            ex = print_identity_raw(kc);
         }
     }
 out:
     keycard_close(kc);
-    kct_file_free(pub, pub_len);
+    kca_issuer_free(&iss);
     return ex;
 }
 
@@ -564,6 +568,7 @@ int kca_cmd_audit(int argc, char **argv, kct_where *w)
         return stop;
     if (i != argc)
         return usage_error(argv[0], "no arguments expected");
+    o.prove.issuer_pub = kca_issuer_path(o.prove.issuer_pub);
     if (o.proving) {
         if (o.from)
             return usage_error(argv[0], "--from reads part of the log: not with a check");
@@ -571,7 +576,11 @@ int kca_cmd_audit(int argc, char **argv, kct_where *w)
         return kca_audit_prove(&o.prove, w);
     }
     keycard *kc = NULL;
-    int ex = kct_open(w, &kc);
+    kca_issuer iss;
+    int ex = kca_issuer_load(argv[0], o.prove.issuer_pub, &iss);
+    if (ex == 0)
+        ex = kca_open_secret(w, argv[0], "the admin key", &iss, &kc, 0, NULL);
+    kca_issuer_free(&iss);
     if (ex)
         return ex;
     if ((ex = kca_verify(kc, KEYCARD_ADMIN_KEY, o.admin_key_file)) != 0)
@@ -603,7 +612,7 @@ out:
 /* ---- change-pin, unblock ------------------------------------------------------------- */
 
 struct pin_opts {
-    const char *old_file, *new_file, *issuer_file, *admin_key_file;
+    const char *old_file, *new_file, *issuer_file, *admin_key_file, *issuer_pub;
     int new_pin;
 };
 
@@ -626,6 +635,9 @@ static int pin_opt(int opt, const char *arg, void *ctx)
         return 0;
     case OPT_NEW_PIN:
         o->new_pin = 1;
+        return 0;
+    case OPT_ISSUER_PUB:
+        o->issuer_pub = arg;
         return 0;
     }
     return -1;
@@ -658,8 +670,9 @@ int kca_cmd_change_pin(int argc, char **argv, kct_where *w)
         {"new-file", required_argument, NULL, OPT_NEW_FILE},
         {"issuer-pin-file", required_argument, NULL, OPT_ISSUER_PIN_FILE},
         {"admin-key-file", required_argument, NULL, OPT_OLD_FILE},
+        {"issuer-pub", required_argument, NULL, OPT_ISSUER_PUB},
         COMMON_LONGOPTS};
-    struct pin_opts o = {NULL, NULL, NULL, NULL, 0};
+    struct pin_opts o = {NULL, NULL, NULL, NULL, NULL, 0};
     int stop;
     int i = parse_opts(argc, argv, lo, w, pin_opt, &o, &stop);
     if (i < 0)
@@ -668,17 +681,31 @@ int kca_cmd_change_pin(int argc, char **argv, kct_where *w)
     if (argc - i != 1 || kca_parse_ref(argv[i], 1, &ref) != 0)
         return usage_error(argv[0], "say which: issuer, holder or admin");
 
-    /* Collect both values before touching the card so a typo costs no try. */
-    kct_secret oldv, newv;
-    int ex = kca_get_current(ref, o.old_file, &oldv);
+    /* Collect the key and both values before touching the card so a typo costs no try. */
+    kca_issuer iss;
+    int ex = kca_issuer_load(argv[0], o.issuer_pub, &iss);
     if (ex)
         return ex;
+    if (!iss.pem) {
+        ex = kca_open_secret(w, argv[0], ref == KEYCARD_ADMIN_KEY ? "the admin key" : "a PIN",
+                             &iss, NULL, 0, NULL);
+        return ex;
+    }
+    kct_secret oldv, newv;
+    if ((ex = kca_get_current(ref, o.old_file, &oldv)) != 0) {
+        kca_issuer_free(&iss);
+        return ex;
+    }
     if ((ex = get_new(ref, o.new_file, &newv)) != 0) {
         kct_secret_wipe(&oldv);
+        kca_issuer_free(&iss);
         return ex;
     }
     keycard *kc = NULL;
-    if ((ex = kct_open(w, &kc)) != 0)
+    ex = kca_open_secret(w, argv[0], ref == KEYCARD_ADMIN_KEY ? "the admin key" : "a PIN", &iss,
+                         &kc, 0, NULL);
+    kca_issuer_free(&iss);
+    if (ex)
         goto out;
     if (ref == KEYCARD_PIN_HOLDER && (ex = kca_verify(kc, KEYCARD_PIN_ISSUER, o.issuer_file)))
         goto out;
@@ -713,8 +740,9 @@ int kca_cmd_unblock(int argc, char **argv, kct_where *w)
         {"admin-key-file", required_argument, NULL, OPT_ADMIN_KEY_FILE},
         {"new-pin", no_argument, NULL, OPT_NEW_PIN},
         {"new-file", required_argument, NULL, OPT_NEW_FILE},
+        {"issuer-pub", required_argument, NULL, OPT_ISSUER_PUB},
         COMMON_LONGOPTS};
-    struct pin_opts o = {NULL, NULL, NULL, NULL, 0};
+    struct pin_opts o = {NULL, NULL, NULL, NULL, NULL, 0};
     int stop;
     int i = parse_opts(argc, argv, lo, w, pin_opt, &o, &stop);
     if (i < 0)
@@ -723,13 +751,22 @@ int kca_cmd_unblock(int argc, char **argv, kct_where *w)
     if (argc - i != 1 || kca_parse_ref(argv[i], 0, &ref) != 0)
         return usage_error(argv[0], "say which: issuer or holder (the admin key cannot be "
                                     "unblocked)");
-    kct_secret newv;
-    int ex = 0;
-    kct_secret_wipe(&newv);
-    if (o.new_pin && (ex = get_new(ref, o.new_file, &newv)) != 0)
+    kca_issuer iss;
+    int ex = kca_issuer_load(argv[0], o.issuer_pub, &iss);
+    if (ex)
         return ex;
+    if (!iss.pem)
+        return kca_open_secret(w, argv[0], "the admin key", &iss, NULL, 0, NULL);
+    kct_secret newv;
+    kct_secret_wipe(&newv);
+    if (o.new_pin && (ex = get_new(ref, o.new_file, &newv)) != 0) {
+        kca_issuer_free(&iss);
+        return ex;
+    }
     keycard *kc = NULL;
-    if ((ex = kct_open(w, &kc)) != 0)
+    ex = kca_open_secret(w, argv[0], "the admin key", &iss, &kc, 0, NULL);
+    kca_issuer_free(&iss);
+    if (ex)
         goto out;
     if ((ex = kca_verify(kc, KEYCARD_ADMIN_KEY, o.admin_key_file)) != 0)
         goto out;
@@ -784,15 +821,20 @@ int kca_cmd_readers(int argc, char **argv, kct_where *w)
 static int open_admin(int argc, char **argv, kct_where *w, keycard **kc)
 {
     static const struct option lo[] = {
-        {"admin-key-file", required_argument, NULL, OPT_ADMIN_KEY_FILE}, COMMON_LONGOPTS};
-    struct admin_key_opts o = {NULL};
+        {"admin-key-file", required_argument, NULL, OPT_ADMIN_KEY_FILE},
+        {"issuer-pub", required_argument, NULL, OPT_ISSUER_PUB}, COMMON_LONGOPTS};
+    struct admin_key_opts o = {NULL, NULL};
     int stop;
     int i = parse_opts(argc, argv, lo, w, admin_key_opt, &o, &stop);
     if (i < 0)
         return stop;
     if (i != argc)
         return usage_error(argv[0], "no arguments expected");
-    int ex = kct_open(w, kc);
+    kca_issuer iss;
+    int ex = kca_issuer_load(argv[0], o.issuer_pub, &iss);
+    if (ex == 0)
+        ex = kca_open_secret(w, argv[0], "the admin key", &iss, kc, 0, NULL);
+    kca_issuer_free(&iss);
     if (ex)
         return ex;
     ex = kca_verify(*kc, KEYCARD_ADMIN_KEY, o.admin_key_file);

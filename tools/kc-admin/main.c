@@ -37,11 +37,17 @@ static const char usage[] =
     "'kc-admin COMMAND --help' describes a command. Secrets come from a file option,\n"
     "the environment (KEYCARD_ISSUER_PIN, KEYCARD_HOLDER_PIN, KEYCARD_ADMIN_KEY,\n"
     "KEYCARD_NEW_PIN, KEYCARD_NEW_ADMIN_KEY; for automation) or a prompt without echo.\n"
+    "\n"
+    "No secret goes to a key card before its channel certificate verified under the\n"
+    "issuer public key: commands that send a PIN or the admin key need --issuer-pub\n"
+    "FILE (PEM) or KEYCARD_ISSUER_PUB naming that file (provision: else the public\n"
+    "half of the profile's issuer key). The only exception is the first provisioning\n"
+    "of a blank card, which has no channel key yet.\n"
     "Exit status: 0 success, 1 the card refused or an operation failed, 2 bad usage\n"
     "or bad input.\n";
 
 static const char help_provision[] =
-    "usage: kc-admin [WHERE] provision [--admin-key-file FILE] PROFILE\n"
+    "usage: kc-admin [WHERE] provision [--admin-key-file FILE] [--issuer-pub FILE] PROFILE\n"
     "\n"
     "Check the whole profile (docs/profile.md) first; any problem is reported with\n"
     "its JSON path and nothing is sent to the card (exit 2). Then provision the\n"
@@ -52,7 +58,12 @@ static const char help_provision[] =
     "A card already provisioned needs its CURRENT admin key first:\n"
     "  --admin-key-file FILE   hex admin key on the first line of FILE\n"
     "  KEYCARD_ADMIN_KEY=HEX   in the environment (automation)\n"
-    "  otherwise it is asked for on the terminal.\n";
+    "  otherwise it is asked for on the terminal.\n"
+    "Nothing is sent to a provisioned card before its channel certificate verified\n"
+    "under the issuer public key: --issuer-pub FILE or KEYCARD_ISSUER_PUB (the key\n"
+    "that certified the card, when the issuer key changes), else the public half of\n"
+    "the profile's issuer key. A blank card has no channel key yet: its first\n"
+    "provisioning runs in plain (do it where the line is trusted).\n";
 
 static const char help_info[] =
     "usage: kc-admin [WHERE] info [--issuer-pin] [--holder-pin] [--issuer-pin-file FILE]\n"
@@ -63,10 +74,13 @@ static const char help_info[] =
     "terminal or take KEYCARD_ISSUER_PIN / KEYCARD_HOLDER_PIN; the -file options\n"
     "read them from files) also the holder and the identity; with --issuer-pub\n"
     "the identity is checked against the issuer public key (PEM). Verifying the\n"
-    "holder PIN records an unlock in the card's audit log.\n";
+    "holder PIN records an unlock in the card's audit log. PINs are sent only after\n"
+    "the card's channel certificate verified under the issuer public key\n"
+    "(--issuer-pub FILE or KEYCARD_ISSUER_PUB): without it, --issuer-pin is refused\n"
+    "(exit 2). With it and no PIN, only the certificate is checked.\n";
 
 static const char help_audit[] =
-    "usage: kc-admin [WHERE] audit [--admin-key-file FILE] [--from SEQ]\n"
+    "usage: kc-admin [WHERE] audit [--admin-key-file FILE] [--from SEQ] --issuer-pub PUB\n"
     "       kc-admin [WHERE] audit --verify --issuer-pub PUB [--admin-key-file FILE]\n"
     "       kc-admin [WHERE] audit --export FILE [--ack --issuer-pub PUB]\n"
     "       kc-admin audit --verify-file FILE --issuer-pub PUB\n"
@@ -81,27 +95,33 @@ static const char help_audit[] =
     "the log, its signed head and the identity to FILE; with --ack the export is\n"
     "verified and then acknowledged on the card, whose entries may then be\n"
     "overwritten (a card with 112 unacknowledged entries refuses unlock and\n"
-    "issuance). --verify-file checks an export without a card.\n";
+    "issuance). --verify-file checks an export without a card. Every form that\n"
+    "reads the card sends the admin key, so it needs the issuer public key PUB\n"
+    "(--issuer-pub or KEYCARD_ISSUER_PUB) to check the card's channel certificate.\n";
 
 static const char help_change_pin[] =
     "usage: kc-admin [WHERE] change-pin [--old-file FILE] [--new-file FILE]\n"
-    "                                   [--issuer-pin-file FILE] issuer|holder|admin\n"
+    "                                   [--issuer-pin-file FILE] --issuer-pub PUB\n"
+    "                                   issuer|holder|admin\n"
     "\n"
     "Change the issuer PIN, the holder PIN or the admin key (hex). The current\n"
     "value comes from --old-file, else KEYCARD_ISSUER_PIN / KEYCARD_HOLDER_PIN /\n"
     "KEYCARD_ADMIN_KEY, else a prompt. The new value from --new-file, else\n"
     "KEYCARD_NEW_PIN (KEYCARD_NEW_ADMIN_KEY for the admin key), else two prompts.\n"
     "Changing the holder PIN first verifies the issuer PIN (--issuer-pin-file,\n"
-    "KEYCARD_ISSUER_PIN or a prompt). A wrong current value spends a try.\n";
+    "KEYCARD_ISSUER_PIN or a prompt). A wrong current value spends a try. The\n"
+    "issuer public key PUB (--issuer-pub or KEYCARD_ISSUER_PUB) must certify the\n"
+    "card's channel first.\n";
 
 static const char help_unblock[] =
     "usage: kc-admin [WHERE] unblock [--admin-key-file FILE] [--new-pin]\n"
-    "                                [--new-file FILE] issuer|holder\n"
+    "                                [--new-file FILE] --issuer-pub PUB issuer|holder\n"
     "\n"
     "Reset the tries of a PIN with the admin key (--admin-key-file,\n"
     "KEYCARD_ADMIN_KEY, or a prompt). The PIN is kept unless --new-pin is given;\n"
     "the new PIN comes from --new-file, KEYCARD_NEW_PIN or two prompts.\n"
-    "The admin key itself cannot be unblocked.\n";
+    "The admin key itself cannot be unblocked. The issuer public key PUB\n"
+    "(--issuer-pub or KEYCARD_ISSUER_PUB) must certify the card's channel first.\n";
 
 static const char help_readers[] =
     "usage: kc-admin readers\n"
@@ -109,18 +129,20 @@ static const char help_readers[] =
     "List the PC/SC readers, one a line.\n";
 
 static const char help_keys[] =
-    "usage: kc-admin [WHERE] keys [--admin-key-file FILE]\n"
+    "usage: kc-admin [WHERE] keys [--admin-key-file FILE] --issuer-pub PUB\n"
     "\n"
     "List the numbered keys of the key card: number, type, flags (envelope,\n"
     "inject, static, COMMON) and key check value (first 3 bytes of\n"
     "AES-CMAC(key, 16 x 01)) and label. Key values are never readable. Needs the\n"
-    "admin key (--admin-key-file, KEYCARD_ADMIN_KEY, or a prompt).\n";
+    "admin key (--admin-key-file, KEYCARD_ADMIN_KEY, or a prompt), sent once the\n"
+    "card's channel certificate verified under PUB (or KEYCARD_ISSUER_PUB).\n";
 
 static const char help_templates[] =
-    "usage: kc-admin [WHERE] templates [--admin-key-file FILE]\n"
+    "usage: kc-admin [WHERE] templates [--admin-key-file FILE] --issuer-pub PUB\n"
     "\n"
     "List the numbered templates of the key card (number and label; the\n"
-    "templates themselves are never readable). Needs the admin key.\n";
+    "templates themselves are never readable). Needs the admin key, and PUB (or\n"
+    "KEYCARD_ISSUER_PUB) to check the card's channel certificate first.\n";
 
 static const char help_target_manufacture[] =
     "usage: kc-admin target-manufacture --profile PROFILE --serial HEX16 --out FILE\n"
@@ -227,6 +249,60 @@ int kca_verify(keycard *kc, keycard_pin ref, const char *file)
     char what[64];
     snprintf(what, sizeof what, "verify %s", kct_ref_name(ref));
     return kct_fail_cred(rc, what, ref, tries);
+}
+
+const char *kca_issuer_path(const char *opt)
+{
+    const char *env = getenv("KEYCARD_ISSUER_PUB");
+    if (opt)
+        return opt;
+    return env && env[0] ? env : NULL;
+}
+
+int kca_issuer_load(const char *cmd, const char *opt, kca_issuer *out)
+{
+    char err[512];
+    memset(out, 0, sizeof *out);
+    out->path = kca_issuer_path(opt);
+    if (!out->path)
+        return 0;
+    if (kct_file_read(out->path, 64 * 1024, &out->pem, &out->pem_len, err, sizeof err) != 0) {
+        kct_err("%s: issuer public key (%s): %s", cmd, opt ? "--issuer-pub" : "KEYCARD_ISSUER_PUB",
+                err);
+        out->pem = NULL;
+        return KCT_EXIT_USAGE;
+    }
+    return 0;
+}
+
+void kca_issuer_free(kca_issuer *iss)
+{
+    kct_file_free(iss->pem, iss->pem_len);
+    memset(iss, 0, sizeof *iss);
+}
+
+int kca_open_secret(const kct_where *w, const char *cmd, const char *what, const kca_issuer *iss,
+                    keycard **kc, int blank_ok, int *blank)
+{
+    if (!iss->pem && !iss->raw_set) {
+        kct_err("%s: refusing to send %s to a key card whose channel certificate is not checked: "
+                "give --issuer-pub FILE (the issuer public key, PEM) or set KEYCARD_ISSUER_PUB",
+                cmd, what);
+        return KCT_EXIT_USAGE;
+    }
+    const uint8_t *k = iss->raw_set ? iss->raw : iss->pem;
+    size_t kl = iss->raw_set ? sizeof iss->raw : kct_key_len(iss->pem, iss->pem_len);
+    int ex = blank_ok ? kct_open_issuer_or_blank(w, k, kl, kc, blank)
+                      : kct_open_issuer(w, k, kl, kc);
+    if (ex == 0 && !(blank && *blank) &&
+        keycard_channel_status(*kc) != KEYCARD_CHANNEL_GENUINE) {
+        /* Cannot happen with an issuer key given; refuse rather than trust it. */
+        kct_err("%s: no certified secure channel to the key card; nothing sent", cmd);
+        keycard_close(*kc);
+        *kc = NULL;
+        return KCT_EXIT_FAIL;
+    }
+    return ex;
 }
 
 static const struct {
