@@ -175,6 +175,27 @@ else
     show "$T/info.out"
 fi
 
+# ---- (a2) a key card of protocol version 1 --------------------------------------
+# The SELECT answer says version 1.0: the library refuses the card right there,
+# before any PIN, and says why.
+m=$(log_mark)
+: >"$T/v1.shim"
+env LD_PRELOAD="$PRELOAD" KC_FAULT_V1=1 KC_FAULT_LOG="$T/v1.shim" timeout -k 5 60 \
+    "$ADMIN" --reader "$R" info --issuer-pin --holder-pin --issuer-pub "$IPUB" \
+    >"$T/v1.out" 2>&1 </dev/null
+rc=$?
+if [ $rc = 1 ] && grep -q 'protocol version mismatch' "$T/v1.out" && grep -q '^V1$' "$T/v1.shim"; then
+    ok "a v1 key card is refused with exit 1: $(grep -m1 'version' "$T/v1.out" | cut -c1-100)"
+else
+    not_ok "a v1 key card: exit $rc"
+    show "$T/v1.out"
+fi
+if apdus_since "$m" | grep -v '^00 A4 ' | grep -q .; then
+    not_ok "a v1 key card got more than SELECT"
+else
+    ok "a v1 key card got nothing but SELECT"
+fi
+
 # ---- (b) one wrapped command lost on the line ------------------------------------
 m=$(log_mark)
 : >"$T/b.shim"

@@ -26,6 +26,9 @@
  *   KC_FAULT_STRIP_CERT=1  a reader that hides the key card's channel
  *                  certificate: GET DATA DF07 is answered 6A88 here and not
  *                  sent (logged as "STRIP")
+ *   KC_FAULT_V1=1  a key card of protocol version 1: the version in the
+ *                  answer to SELECT (status blob tag C6) reads 01 00
+ *                  (logged as "V1")
  *
  * Nothing else changes: the real SCardTransmit gets the same arguments.
  */
@@ -41,7 +44,7 @@ typedef LONG (*transmit_fn)(SCARDHANDLE, const SCARD_IO_REQUEST *, LPCBYTE, DWOR
                             SCARD_IO_REQUEST *, LPBYTE, LPDWORD);
 
 static unsigned envelopes, wrapped;
-static int fired, strip_cert;
+static int fired, strip_cert, as_v1;
 static char at[32], hook[2048], log_file[1024];
 
 /*
@@ -64,10 +67,12 @@ static void settings(void)
     if ((v = getenv("KC_FAULT_LOG")))
         snprintf(log_file, sizeof log_file, "%s", v);
     strip_cert = (v = getenv("KC_FAULT_STRIP_CERT")) && strcmp(v, "1") == 0;
+    as_v1 = (v = getenv("KC_FAULT_V1")) && strcmp(v, "1") == 0;
     unsetenv("KC_FAULT_AT");
     unsetenv("KC_FAULT_HOOK");
     unsetenv("KC_FAULT_LOG");
     unsetenv("KC_FAULT_STRIP_CERT");
+    unsetenv("KC_FAULT_V1");
     unsetenv("LD_PRELOAD");
 }
 
@@ -153,6 +158,17 @@ LONG SCardTransmit(SCARDHANDLE card, const SCARD_IO_REQUEST *send_pci, LPCBYTE a
             inject();
     }
     LONG r = real(card, send_pci, apdu, apdu_len, recv_pci, resp, resp_len);
+    if (as_v1 && r == SCARD_S_SUCCESS && apdu && apdu_len >= 4 && apdu[0] == 0x00 &&
+        apdu[1] == 0xA4 && apdu[2] == 0x04 && apdu[3] == 0x00 && resp && resp_len) {
+        /* The status blob's version TLV C6 02 (major minor): 02 xx -> 01 00. */
+        for (DWORD i = 0; i + 4 <= *resp_len; i++)
+            if (resp[i] == 0xC6 && resp[i + 1] == 0x02 && resp[i + 2] == 0x02) {
+                resp[i + 2] = 0x01;
+                resp[i + 3] = 0x00;
+                log_line("V1");
+                break;
+            }
+    }
     if (apdu && is_fault_point(apdu, apdu_len, 1))
         inject();
     return r;
