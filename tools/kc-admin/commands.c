@@ -651,13 +651,14 @@ static int get_new(keycard_pin ref, const char *file, kct_secret *out)
     char prompt[64], what[64];
     snprintf(what, sizeof what, "new %s", kct_ref_name(ref));
     snprintf(prompt, sizeof prompt, "New %s%s", kct_ref_name(ref), admin ? " (hex)" : "");
+    /* The source, named before the read: a variable is removed once read. */
+    const char *from = file ? file : getenv(env) ? env : "the terminal";
     if (kct_secret_get(what, file, env, prompt, 1, out) != 0)
         return KCT_EXIT_USAGE;
     const char *problem = admin ? kct_check_admin_key(out->text) : kct_check_pin(out->text);
     if (problem) {
         kct_secret_wipe(out);
-        kct_err("%s (from %s): %s", what, file ? file : getenv(env) ? env : "the terminal",
-                problem);
+        kct_err("%s (from %s): %s", what, from, problem);
         return KCT_EXIT_USAGE;
     }
     return 0;

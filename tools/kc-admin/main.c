@@ -214,14 +214,15 @@ int kca_get_current(keycard_pin ref, const char *file, kct_secret *out)
         prompt = "Admin key (hex)";
         break;
     }
+    /* The source, named before the read: a variable is removed once read. */
+    const char *from = file ? file : getenv(env) ? env : "the terminal";
     if (kct_secret_get(kct_ref_name(ref), file, env, prompt, 0, out) != 0)
         return KCT_EXIT_USAGE;
     const char *problem =
         ref == KEYCARD_ADMIN_KEY ? kct_check_admin_key(out->text) : kct_check_pin(out->text);
     if (problem) {
         kct_secret_wipe(out);
-        kct_err("%s (from %s): %s", kct_ref_name(ref),
-                file ? file : getenv(env) ? env : "the terminal", problem);
+        kct_err("%s (from %s): %s", kct_ref_name(ref), from, problem);
         return KCT_EXIT_USAGE;
     }
     return 0;
