@@ -47,7 +47,14 @@ size_t kc_vcard_serve(const kc_card_ops *ops, void *ctx, const kc_vpcd_msg *m, u
             out[1] = (uint8_t)n;
             return n + KC_VPCD_HDR_LEN;
         default:
-            return 0; /* vpcd defines no other control; a real card would ignore it */
+            /*
+             * vpcd has no other control: this is a 1-byte command, and vpcd
+             * waits for its answer (without one the slot hangs until pcscd
+             * restarts). A 1-byte APDU is malformed: 6700. A 1-byte command
+             * equal to 00, 01, 02 or 04 cannot be told from a control
+             * (docs/apdu.md, "Transport rules").
+             */
+            return kc_vcard_answer_sw(KC_SW_WRONG_LENGTH, out, cap);
         }
     }
     if (m->kind != KC_VPCD_MSG_APDU || m->data == NULL)
