@@ -97,7 +97,13 @@
 #define KC_CHANNEL_OPTIONAL 0x00
 #define KC_CHANNEL_REQUIRED 0x01
 #define KC_CHANNEL_KDF_LABEL "keycard/channel"
+/* Fixed info of the one-step KDF (SP 800-56C) that gives the channel's KDF key Kx. */
+#define KC_CHANNEL_KX_LABEL "keycard/channel/v2"
 #define KC_CHANNEL_RECEIPT_LEN 16
+/* OPEN CHANNEL answer: the card's ephemeral key ePK.C || receipt (81 bytes). */
+#define KC_CHANNEL_OPEN_RESP_LEN (KC_P256_PUB_LEN + KC_CHANNEL_RECEIPT_LEN)
+/* KDF context ePK.H || ePK.C || PK.KA (195 bytes), also the message of the receipt. */
+#define KC_CHANNEL_CTX_LEN (3 * KC_P256_PUB_LEN)
 #define KC_CHANNEL_TAG_LEN 16
 #define KC_CHANNEL_CTR_LEN 4
 #define KC_CHANNEL_CMD_OVERHEAD (KC_CHANNEL_CTR_LEN + KC_CHANNEL_TAG_LEN) /* 20 */

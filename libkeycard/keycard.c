@@ -1131,8 +1131,8 @@ static const char *const messages[] = {
     [23] = "file input/output error",
     [24] = ("the target card refused the encrypted command (bad tag, wrong key, replayed or "
             "skipped counter); its issuance session is over"),
-    [25] = ("the secure channel to the key card broke (refused or altered message); it and "
-            "the verified PINs are gone"),
+    [25] = ("the secure channel to the key card broke (refused or altered message, or a key "
+            "card of another secure channel version); it and the verified PINs are gone"),
 };
 
 KEYCARD_API const char *keycard_strerror(keycard_rc rc)
