@@ -171,11 +171,23 @@
 #define KC_AUDIT_EVT_PIN_BLOCKED 0x03 /* data: reference (1 byte) */
 #define KC_AUDIT_EVT_UNBLOCKED 0x04   /* data: reference (1 byte) */
 #define KC_AUDIT_EVT_PIN_CHANGED 0x05 /* data: reference (1 byte) */
-#define KC_AUDIT_EVT_CHANNEL_FAILURE 0x07 /* data: reason(1) INS(1) of the refused command */
+/*
+ * Channel failures need no credential, so they are counted, not logged one
+ * by one (else anyone on the line could fill the log): event 07 carries a
+ * summary, count(4) first(4) last(4) (times of the first and last failure)
+ * then the count of each reason 01..04 (4 each), last reason(1) last INS(1),
+ * all u32 BE (KC_AUDIT_CHF_SUMMARY_LEN bytes). It is written once, just
+ * before the next entry of another event or at the next admin-key VERIFY,
+ * and the count starts again. A 2-byte event 07 (reason INS) is one failure
+ * as firmware before the summary logged it.
+ */
+#define KC_AUDIT_EVT_CHANNEL_FAILURE 0x07
 #define KC_AUDIT_CHF_MAC 0x01     /* a secure messaging tag did not verify */
 #define KC_AUDIT_CHF_COUNTER 0x02 /* replayed, reordered or skipped counter */
 #define KC_AUDIT_CHF_PLAIN 0x03   /* a plain command while the channel was open */
 #define KC_AUDIT_CHF_FORMAT 0x04  /* malformed secure messaging command */
+#define KC_AUDIT_CHF_REASONS 4
+#define KC_AUDIT_CHF_SUMMARY_LEN (12 + 4 * KC_AUDIT_CHF_REASONS + 2) /* 30 */
 
 /* ---- Issuance (docs/apdu.md "Issuance"): keys, templates, sessions ---- */
 
