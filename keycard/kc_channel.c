@@ -52,7 +52,9 @@ void kc_channel_close(kc_channel *ch)
 
 /*
  * A channel failure: the channel, the verified PINs and any session end, and
- * the audit log records it (reason KC_AUDIT_CHF_*, INS of the refused command).
+ * the audit log counts it (reason KC_AUDIT_CHF_*, INS of the refused command)
+ * without an entry of its own: no credential is needed to cause one, so one
+ * each would let anyone fill the log (kc_audit.h).
  */
 static uint16_t fail(kc_keycard *kc, uint8_t reason, uint8_t ins)
 {
@@ -60,7 +62,7 @@ static uint16_t fail(kc_keycard *kc, uint8_t reason, uint8_t ins)
     kc_keycard_clear_security(kc); /* closes the channel, ends any store transaction */
     kc->selected = selected;       /* the application stays selected: a plain retry says 6982 */
     kc_apdu_chain_reset(&kc->chain);
-    /* The answer is 6988 whatever the log says: a full log cannot keep a channel alive. */
+    /* The answer is 6988 whatever the store says: a failed write cannot keep a channel alive. */
     (void)kc_audit_channel_failure(&kc->store, &kc->hw, reason, ins);
     return KC_SW_SM_INCORRECT;
 }
