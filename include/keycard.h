@@ -383,8 +383,16 @@ typedef struct keycard_audit_entry {
 #define KEYCARD_AUDIT_RECEIPT_STEPS_UNKNOWN 0xFF
 /* data: target serial(8) key(1) way(1) flags(1) bucket(2) key card nonce(16) */
 #define KEYCARD_AUDIT_ISSUE_BEGIN 0x08
-/* data: reason(1: 1 bad MAC, 2 counter, 3 plain command, 4 malformed) INS(1) */
+/*
+ * Channel failures, counted (they need no credential, so they cannot fill
+ * the log): a summary of KEYCARD_AUDIT_CHANNEL_SUMMARY_LEN bytes, all u32 BE:
+ * count(4) first(4) last(4) (times of the first and last failure), the count
+ * of each reason 1 bad MAC, 2 counter, 3 plain command, 4 malformed (4 each),
+ * then the last failure's reason(1) and INS(1). A 2-byte entry, reason(1)
+ * INS(1), is one failure as older firmware logged it.
+ */
 #define KEYCARD_AUDIT_CHANNEL_FAILURE 0x07
+#define KEYCARD_AUDIT_CHANNEL_SUMMARY_LEN 30
 
 /* Name of an audit event ("unlock", ...); "unknown" for others. */
 KEYCARD_API const char *keycard_audit_event_name(uint8_t event);

@@ -101,7 +101,13 @@
 #define KC_CHANNEL_OPTIONAL 0x00
 #define KC_CHANNEL_REQUIRED 0x01
 #define KC_CHANNEL_KDF_LABEL "keycard/channel"
+/* Fixed info of the one-step KDF (SP 800-56C) that gives the channel's KDF key Kx. */
+#define KC_CHANNEL_KX_LABEL "keycard/channel/v2"
 #define KC_CHANNEL_RECEIPT_LEN 16
+/* OPEN CHANNEL answer: the card's ephemeral key ePK.C || receipt (81 bytes). */
+#define KC_CHANNEL_OPEN_RESP_LEN (KC_P256_PUB_LEN + KC_CHANNEL_RECEIPT_LEN)
+/* KDF context ePK.H || ePK.C || PK.KA (195 bytes), also the message of the receipt. */
+#define KC_CHANNEL_CTX_LEN (3 * KC_P256_PUB_LEN)
 #define KC_CHANNEL_TAG_LEN 16
 #define KC_CHANNEL_CTR_LEN 4
 #define KC_CHANNEL_CMD_OVERHEAD (KC_CHANNEL_CTR_LEN + KC_CHANNEL_TAG_LEN) /* 20 */
@@ -169,11 +175,23 @@
 #define KC_AUDIT_EVT_PIN_BLOCKED 0x03 /* data: reference (1 byte) */
 #define KC_AUDIT_EVT_UNBLOCKED 0x04   /* data: reference (1 byte) */
 #define KC_AUDIT_EVT_PIN_CHANGED 0x05 /* data: reference (1 byte) */
-#define KC_AUDIT_EVT_CHANNEL_FAILURE 0x07 /* data: reason(1) INS(1) of the refused command */
+/*
+ * Channel failures need no credential, so they are counted, not logged one
+ * by one (else anyone on the line could fill the log): event 07 carries a
+ * summary, count(4) first(4) last(4) (times of the first and last failure)
+ * then the count of each reason 01..04 (4 each), last reason(1) last INS(1),
+ * all u32 BE (KC_AUDIT_CHF_SUMMARY_LEN bytes). It is written once, just
+ * before the next entry of another event or at the next admin-key VERIFY,
+ * and the count starts again. A 2-byte event 07 (reason INS) is one failure
+ * as firmware before the summary logged it.
+ */
+#define KC_AUDIT_EVT_CHANNEL_FAILURE 0x07
 #define KC_AUDIT_CHF_MAC 0x01     /* a secure messaging tag did not verify */
 #define KC_AUDIT_CHF_COUNTER 0x02 /* replayed, reordered or skipped counter */
 #define KC_AUDIT_CHF_PLAIN 0x03   /* a plain command while the channel was open */
 #define KC_AUDIT_CHF_FORMAT 0x04  /* malformed secure messaging command */
+#define KC_AUDIT_CHF_REASONS 4
+#define KC_AUDIT_CHF_SUMMARY_LEN (12 + 4 * KC_AUDIT_CHF_REASONS + 2) /* 30 */
 
 /* ---- Issuance (docs/apdu.md "Issuance"): keys, templates, sessions ---- */
 

@@ -757,7 +757,7 @@ static const kc_cmd commands[] = {
     {PROP, KC_INS_PROVISION_BEGIN, 0, 0, 0, 0, 0, 0, p1p2_zero, h_prov_begin},
     {PROP, KC_INS_PROVISION_PUT, 0, 0, 0, KC_APDU_MAX_DATA, 0, 0, NULL, h_prov_put},
     {PROP, KC_INS_PROVISION_GENERATE, 0, 0, 0, 0, 1, IDENTITY_TBS_LEN, p1p2_generate, h_prov_generate},
-    {PROP, KC_INS_OPEN_CHANNEL, 0, 0, KC_P256_PUB_LEN, KC_P256_PUB_LEN, 1, KC_CHANNEL_RECEIPT_LEN, p1p2_zero, kc_channel_h_open},
+    {PROP, KC_INS_OPEN_CHANNEL, 0, 0, KC_P256_PUB_LEN, KC_P256_PUB_LEN, 1, KC_CHANNEL_OPEN_RESP_LEN, p1p2_zero, kc_channel_h_open},
     {PROP, KC_INS_PROVISION_COMMIT, 0, 0, 0, 0, 0, 0, p1p2_zero, h_prov_commit},
     {PROP, KC_INS_PROVISION_ABORT, 0, 0, 0, 0, 0, 0, p1p2_zero, h_prov_abort},
     {PROP, KC_INS_ISSUE_BEGIN, 0, IH, ISSUE_BEGIN_LC_MIN, ISSUE_BEGIN_LC_MAX, 1, 0, p1p2_way, h_issue_begin},

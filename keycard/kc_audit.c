@@ -10,6 +10,16 @@
  * seq - KC_AUDIT_CAPACITY: the ring, which the full-log policy only lets
  * happen to acknowledged entries. The entries kept are
  * [max(0, next - capacity), next).
+ *
+ * KC_KEY_AUDIT_PENDING holds the channel failures counted since the last
+ * summary, in the form the summary entry carries (keycard_proto.h, event 07):
+ * count(4) first(4) last(4) per-reason counts(4 x 4) last reason(1) last
+ * INS(1). A failure updates it in a commit of its own and appends nothing;
+ * the next append of another event (and kc_audit_flush) writes it as one
+ * entry just before its own, in the same transaction, and deletes it. The
+ * chain is only ever extended, never rewritten, and N failures cost at most
+ * one entry per entry of another event: unauthenticated failures alone never
+ * fill the log.
  */
 #include "kc_audit.h"
 
@@ -77,6 +87,24 @@ uint32_t kc_audit_next(const kc_store *s)
     return h.next;
 }
 
+/* The pending channel failures: 1 and the summary in p when some are counted. */
+static int pending_load(const kc_store *s, uint8_t p[KC_AUDIT_CHF_SUMMARY_LEN])
+{
+    size_t len;
+    if (kc_store_read(s, KC_KEY_AUDIT_PENDING, p, KC_AUDIT_CHF_SUMMARY_LEN, &len) != 0 ||
+        len != KC_AUDIT_CHF_SUMMARY_LEN || get_u32(p) == 0) {
+        memset(p, 0, KC_AUDIT_CHF_SUMMARY_LEN);
+        return 0;
+    }
+    return 1;
+}
+
+uint32_t kc_audit_pending(const kc_store *s)
+{
+    uint8_t p[KC_AUDIT_CHF_SUMMARY_LEN];
+    return pending_load(s, p) ? get_u32(p) : 0;
+}
+
 static int security_event(uint8_t event)
 {
     return event == KC_AUDIT_EVT_PIN_BLOCKED || event == KC_AUDIT_EVT_CHANNEL_FAILURE;
@@ -102,11 +130,55 @@ int kc_audit_room(const kc_store *s, uint8_t event)
     return room(&h, event) ? 0 : KC_ERR_NO_SPACE;
 }
 
-int kc_audit_append(kc_store *s, const kc_hw *hw, uint8_t event, const uint8_t *data,
-                    size_t len)
+/* Put entry h->next (event, data) into the open transaction and advance h in memory. */
+static int put_entry(kc_store *s, const kc_hw *hw, audit_head *h, uint8_t event,
+                     const uint8_t *data, size_t len)
 {
     uint8_t e[KC_AUDIT_ENTRY_MAX];
     uint8_t m[KC_AUDIT_PREV_LEN + KC_AUDIT_HDR_LEN + KC_AUDIT_DATA_MAX];
+    uint8_t next_head[32];
+    uint32_t seq = h->next;
+    size_t body = KC_AUDIT_HDR_LEN + len;
+    int rc;
+
+    put_u32(e, seq);
+    put_u32(e + 4, hw && hw->clock ? hw->clock(hw->ctx) : 0);
+    e[8] = event;
+    e[9] = (uint8_t)len;
+    if (len)
+        memcpy(e + KC_AUDIT_HDR_LEN, data, len);
+    memcpy(e + body, h->head, KC_AUDIT_PREV_LEN);
+    /* head_i = SHA-256(label NUL || head_{i-1} || seq..data) */
+    memcpy(m, h->head, KC_AUDIT_PREV_LEN);
+    memcpy(m + KC_AUDIT_PREV_LEN, e, body);
+    if ((rc = kc_crypto_sha256(KC_AUDIT_CHAIN_LABEL, m, KC_AUDIT_PREV_LEN + body, next_head)) != 0)
+        return rc;
+    if ((rc = kc_store_put(s, KC_KEY_AUDIT_ENTRY(seq), e, body + KC_AUDIT_PREV_LEN)) != 0)
+        return rc;
+    memcpy(h->head, next_head, 32);
+    h->next = seq + 1;
+    return 0;
+}
+
+/*
+ * The pending summary as entry h->next when one is pending and there is room
+ * for it and one more entry under the security limit (the summary may use the
+ * reserve, so a flood never takes an unlock's slot); else it stays pending.
+ */
+static int put_pending(kc_store *s, const kc_hw *hw, audit_head *h)
+{
+    uint8_t p[KC_AUDIT_CHF_SUMMARY_LEN];
+    int rc;
+    if (!pending_load(s, p) || h->next - h->acked + 1 >= KC_AUDIT_CAPACITY)
+        return 0;
+    if ((rc = put_entry(s, hw, h, KC_AUDIT_EVT_CHANNEL_FAILURE, p, sizeof(p))) == 0)
+        rc = kc_store_delete(s, KC_KEY_AUDIT_PENDING);
+    return rc;
+}
+
+int kc_audit_append(kc_store *s, const kc_hw *hw, uint8_t event, const uint8_t *data,
+                    size_t len)
+{
     audit_head h;
     int rc;
 
@@ -121,38 +193,48 @@ int kc_audit_append(kc_store *s, const kc_hw *hw, uint8_t event, const uint8_t *
             h.lost++;
         return head_put(s, &h);
     }
-    uint32_t seq = h.next;
-    size_t body = KC_AUDIT_HDR_LEN + len;
-    put_u32(e, seq);
-    put_u32(e + 4, hw && hw->clock ? hw->clock(hw->ctx) : 0);
-    e[8] = event;
-    e[9] = (uint8_t)len;
-    if (len)
-        memcpy(e + KC_AUDIT_HDR_LEN, data, len);
-    memcpy(e + body, h.head, KC_AUDIT_PREV_LEN);
-    /* head_i = SHA-256(label NUL || head_{i-1} || seq..data) */
-    memcpy(m, h.head, KC_AUDIT_PREV_LEN);
-    memcpy(m + KC_AUDIT_PREV_LEN, e, body);
-    if ((rc = kc_crypto_sha256(KC_AUDIT_CHAIN_LABEL, m, KC_AUDIT_PREV_LEN + body, h.head)) != 0)
+    /* The failures counted since the last summary come first, in order of time. */
+    if ((rc = put_pending(s, hw, &h)) != 0 || (rc = put_entry(s, hw, &h, event, data, len)) != 0)
         return rc;
-    h.next = seq + 1;
-    if ((rc = kc_store_put(s, KC_KEY_AUDIT_ENTRY(seq), e, body + KC_AUDIT_PREV_LEN)) != 0)
+    return head_put(s, &h);
+}
+
+int kc_audit_flush(kc_store *s, const kc_hw *hw)
+{
+    audit_head h;
+    int rc;
+    if (s == NULL)
+        return KC_ERR_ARG;
+    if (!s->txn_open)
+        return KC_ERR_STATE;
+    head_load(s, &h);
+    uint32_t next = h.next;
+    if ((rc = put_pending(s, hw, &h)) != 0 || h.next == next)
         return rc;
     return head_put(s, &h);
 }
 
 int kc_audit_channel_failure(kc_store *s, const kc_hw *hw, uint8_t reason, uint8_t ins)
 {
-    uint8_t d[2] = {reason, ins};
+    uint8_t p[KC_AUDIT_CHF_SUMMARY_LEN];
+    uint32_t now = hw && hw->clock ? hw->clock(hw->ctx) : 0;
     int rc;
-    if (s == NULL)
+    if (s == NULL || reason < 1 || reason > KC_AUDIT_CHF_REASONS)
         return KC_ERR_ARG;
     if (s->txn_open)
         return KC_ERR_STATE;
-    if ((rc = kc_store_begin(s)) != 0)
-        return rc;
-    if ((rc = kc_audit_append(s, hw, KC_AUDIT_EVT_CHANNEL_FAILURE, d, sizeof(d))) == 0)
-        rc = kc_store_commit(s);
+    if (!pending_load(s, p))
+        put_u32(p + 4, now); /* the first one */
+    /* Counts saturate: a summary never wraps to a small number. */
+    uint8_t *by_reason = p + 12 + 4 * (size_t)(reason - 1);
+    if (get_u32(p) != UINT32_MAX)
+        put_u32(p, get_u32(p) + 1);
+    if (get_u32(by_reason) != UINT32_MAX)
+        put_u32(by_reason, get_u32(by_reason) + 1);
+    put_u32(p + 8, now);
+    p[KC_AUDIT_CHF_SUMMARY_LEN - 2] = reason;
+    p[KC_AUDIT_CHF_SUMMARY_LEN - 1] = ins;
+    rc = kc_store_put1(s, KC_KEY_AUDIT_PENDING, p, sizeof(p));
     if (rc && s->txn_open)
         kc_store_abort(s);
     return rc;

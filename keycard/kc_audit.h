@@ -12,6 +12,8 @@
  * acknowledged (AUDIT ACKNOWLEDGE) is never overwritten. Starting events are
  * refused when the log is nearly full, receipts when it is full; security
  * events that find it full are counted in "lost", which the signed head shows.
+ * Channel failures, which need no credential, are only counted and written as
+ * one summary entry before the next other entry (kc_audit_channel_failure).
  */
 #ifndef KC_AUDIT_H
 #define KC_AUDIT_H
@@ -38,9 +40,11 @@ int kc_audit_room(const kc_store *s, uint8_t event);
 /*
  * Add an entry (event, data of len <= KC_AUDIT_DATA_MAX, time from hw->clock,
  * chained to the current head) and the advanced head to the caller's open
- * transaction. At most one append per transaction: the head is read from
- * committed state. A security event (PIN blocked, channel failure) on a full
- * log only counts as lost and returns 0.
+ * transaction. Channel failures counted since the last summary go first, as
+ * one summary entry (event 07), when the log has room for both under the
+ * security limit; else they stay counted. At most one append (or flush) per
+ * transaction: head and count are read from committed state. A security
+ * event (PIN blocked) on a full log only counts as lost and returns 0.
  * Errors: KC_ERR_ARG (len too big), KC_ERR_NO_SPACE (log full: see
  * kc_audit_room), KC_ERR_CRYPTO, and those of kc_store_put (KC_ERR_STATE when
  * no transaction is open, KC_ERR_NO_SPACE, KC_ERR_FLASH).
@@ -49,13 +53,28 @@ int kc_audit_append(kc_store *s, const kc_hw *hw, uint8_t event, const uint8_t *
                     size_t len);
 
 /*
- * Firmware hook for the secure channel: record a channel failure (event 07,
- * data reason(1: KC_AUDIT_CHF_*) ins(1)) in a transaction of its own. Call it
+ * Write the channel failures counted since the last summary as one summary
+ * entry into the caller's open transaction (an authenticated moment that
+ * appends nothing of its own: a verified admin key, so that an export shows
+ * them). Nothing when none are counted or the log has no room (they stay
+ * counted). Errors: KC_ERR_ARG, KC_ERR_STATE (no transaction open),
+ * KC_ERR_CRYPTO, those of kc_store_put.
+ */
+int kc_audit_flush(kc_store *s, const kc_hw *hw);
+
+/*
+ * Firmware hook for the secure channel: count a channel failure (reason
+ * KC_AUDIT_CHF_*, INS of the refused command) in the pending summary, in a
+ * transaction of its own. Appends no entry, so any number of failures costs
+ * no log room until the next entry (kc_audit_append, kc_audit_flush). Call it
  * when no store transaction is open (end a provisioning session first).
- * Errors: KC_ERR_STATE (a transaction is open: nothing recorded), KC_ERR_FLASH,
- * KC_ERR_NO_SPACE, KC_ERR_CRYPTO. A full log is not an error (counted lost).
+ * Errors: KC_ERR_ARG (reason out of range), KC_ERR_STATE (a transaction is
+ * open: nothing recorded), KC_ERR_FLASH, KC_ERR_NO_SPACE.
  */
 int kc_audit_channel_failure(kc_store *s, const kc_hw *hw, uint8_t reason, uint8_t ins);
+
+/* Channel failures counted and not yet written as a summary entry. */
+uint32_t kc_audit_pending(const kc_store *s);
 
 /*
  * Copy the entries with seq >= from, oldest kept first, as wire entries

@@ -52,7 +52,9 @@ void kc_channel_close(kc_channel *ch)
 
 /*
  * A channel failure: the channel, the verified PINs and any session end, and
- * the audit log records it (reason KC_AUDIT_CHF_*, INS of the refused command).
+ * the audit log counts it (reason KC_AUDIT_CHF_*, INS of the refused command)
+ * without an entry of its own: no credential is needed to cause one, so one
+ * each would let anyone fill the log (kc_audit.h).
  */
 static uint16_t fail(kc_keycard *kc, uint8_t reason, uint8_t ins)
 {
@@ -60,7 +62,7 @@ static uint16_t fail(kc_keycard *kc, uint8_t reason, uint8_t ins)
     kc_keycard_clear_security(kc); /* closes the channel, ends any store transaction */
     kc->selected = selected;       /* the application stays selected: a plain retry says 6982 */
     kc_apdu_chain_reset(&kc->chain);
-    /* The answer is 6988 whatever the log says: a full log cannot keep a channel alive. */
+    /* The answer is 6988 whatever the store says: a failed write cannot keep a channel alive. */
     (void)kc_audit_channel_failure(&kc->store, &kc->hw, reason, ins);
     return KC_SW_SM_INCORRECT;
 }
@@ -223,35 +225,76 @@ static int read_exact(const kc_keycard *kc, uint16_t key, uint8_t *buf, size_t l
     return rc;
 }
 
+/*
+ * The session keys of one OPEN CHANNEL (docs/protocol.md section 9): the KDF
+ * key Kx = SHA-256([1]_4 || Z1 || Z2 || "keycard/channel/v2") (SP 800-56C
+ * one-step KDF), then S-ENC | S-RENC | S-RECEIPT | reserved =
+ * KDF(Kx, "keycard/channel", ctx, 1024). Kx is wiped here.
+ */
+static int derive_keys(const uint8_t z1[32], const uint8_t z2[32],
+                       const uint8_t ctx[KC_CHANNEL_CTX_LEN], uint8_t keys[KDF_OUT_LEN])
+{
+    static const uint8_t one[4] = {0, 0, 0, 1};
+    static const char fixed[] = KC_CHANNEL_KX_LABEL;
+    kc_sha256_ctx h;
+    uint8_t kx[32];
+    int rc = kc_crypto_sha256_init(&h);
+    if (rc == 0)
+        rc = kc_crypto_sha256_update(&h, one, sizeof one);
+    if (rc == 0)
+        rc = kc_crypto_sha256_update(&h, z1, 32);
+    if (rc == 0)
+        rc = kc_crypto_sha256_update(&h, z2, 32);
+    if (rc == 0)
+        rc = kc_crypto_sha256_update(&h, (const uint8_t *)fixed, sizeof fixed - 1);
+    if (rc == 0)
+        rc = kc_crypto_sha256_final(&h, kx);
+    kc_wipe(&h, sizeof h);
+    if (rc == 0)
+        rc = kc_crypto_kdf(kx, sizeof kx, KC_CHANNEL_KDF_LABEL, ctx, KC_CHANNEL_CTX_LEN, keys,
+                           KDF_OUT_LEN);
+    kc_wipe(kx, sizeof kx);
+    return rc;
+}
+
 uint16_t kc_channel_h_open(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
                            size_t *out_len)
 {
-    uint8_t priv[KC_P256_PRIV_LEN], pub[KC_P256_PUB_LEN];
-    uint8_t z[32], keys[KDF_OUT_LEN], ctx[2 * KC_P256_PUB_LEN];
+    uint8_t priv[KC_P256_PRIV_LEN], esk[KC_P256_PRIV_LEN];
+    uint8_t z1[32], z2[32], keys[KDF_OUT_LEN], ctx[KC_CHANNEL_CTX_LEN];
+    uint8_t *epk_h = ctx, *epk_c = ctx + KC_P256_PUB_LEN, *pk_ka = ctx + 2 * KC_P256_PUB_LEN;
     int rc;
 
-    if (cap < KC_CHANNEL_RECEIPT_LEN)
+    /* A host of channel v1 asks for the bare 16-byte receipt: 6700 before any work. */
+    if (cap < KC_CHANNEL_OPEN_RESP_LEN)
         return KC_SW_WRONG_LENGTH;
     if (kc->chan.inside)
         return KC_SW_CONDITIONS; /* a channel is not opened through itself */
     rc = read_exact(kc, KC_KEY_KA_PRIV, priv, sizeof priv);
     if (rc == 0)
-        rc = read_exact(kc, KC_KEY_KA_PUB, pub, sizeof pub);
+        rc = read_exact(kc, KC_KEY_KA_PUB, pk_ka, KC_P256_PUB_LEN);
     if (rc == KC_ERR_NOT_FOUND) {
         kc_wipe(priv, sizeof priv);
         return KC_SW_CONDITIONS; /* no channel key: nothing changes */
     }
+    memcpy(epk_h, a->data, KC_P256_PUB_LEN);
+    /* Z2 = static x host ephemeral; refuses a point off the curve before anything else. */
     if (rc == 0)
-        rc = kc_crypto_p256_ecdh(&kc->hw, priv, a->data, z);
+        rc = kc_crypto_p256_ecdh(&kc->hw, priv, epk_h, z2);
     kc_wipe(priv, sizeof priv);
-    if (rc == 0) {
-        memcpy(ctx, a->data, KC_P256_PUB_LEN);
-        memcpy(ctx + KC_P256_PUB_LEN, pub, KC_P256_PUB_LEN);
-        rc = kc_crypto_kdf(z, sizeof z, KC_CHANNEL_KDF_LABEL, ctx, sizeof ctx, keys, sizeof keys);
-    }
-    kc_wipe(z, sizeof z);
+    /* Z1 = card ephemeral x host ephemeral: a fresh pair for every OPEN, so no two
+     * sessions share keys whatever the host sends (a recorded session replays nothing). */
     if (rc == 0)
-        rc = kc_crypto_aes_cmac(keys + 64, 32, ctx, sizeof ctx, out);
+        rc = kc_crypto_p256_generate(&kc->hw, esk, epk_c);
+    if (rc == 0)
+        rc = kc_crypto_p256_ecdh(&kc->hw, esk, epk_h, z1);
+    kc_wipe(esk, sizeof esk);
+    if (rc == 0)
+        rc = derive_keys(z1, z2, ctx, keys);
+    kc_wipe(z1, sizeof z1);
+    kc_wipe(z2, sizeof z2);
+    if (rc == 0)
+        rc = kc_crypto_aes_cmac(keys + 64, 32, ctx, sizeof ctx, out + KC_P256_PUB_LEN);
     if (rc == 0) {
         /* A new channel starts with nothing verified, whatever came before it. */
         kc_channel_close(&kc->chan);
@@ -261,7 +304,8 @@ uint16_t kc_channel_h_open(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_
         memcpy(kc->chan.s_renc, keys + 32, 32);
         kc->chan.ctr = 0;
         kc->chan.open = 1;
-        *out_len = KC_CHANNEL_RECEIPT_LEN;
+        memcpy(out, epk_c, KC_P256_PUB_LEN);
+        *out_len = KC_CHANNEL_OPEN_RESP_LEN;
     }
     kc_wipe(keys, sizeof keys);
     return kc_err_to_sw(rc);

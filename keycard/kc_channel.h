@@ -1,8 +1,10 @@
 /*
  * kc_channel.h - the key card's secure channel (docs/protocol.md "Secure
- * channel", modelled on GlobalPlatform SCP11b): the key-agreement key and its
- * certificate, OPEN CHANNEL, and the one layer that unwraps every command
- * before the dispatcher and wraps its answer, so handlers never know.
+ * channel", modelled on GlobalPlatform SCP11b: the card's certified static
+ * key and a fresh card ephemeral key against the host's ephemeral key): the
+ * key-agreement key and its certificate, OPEN CHANNEL, and the one layer that
+ * unwraps every command before the dispatcher and wraps its answer, so
+ * handlers never know.
  *
  * State is volatile and lives in kc_keycard (no static state); power events,
  * SELECT and any channel failure end it and wipe the session keys.
@@ -59,9 +61,12 @@ uint16_t kc_channel_process(struct kc_keycard *kc, const uint8_t *cmd, size_t le
 int kc_channel_plain_ok(const struct kc_keycard *kc, const kc_apdu *a);
 
 /*
- * OPEN CHANNEL handler (80 40 00 00 41 ePK.H): ECDH with SK.KA, session keys,
- * receipt. Ends any earlier channel and the security state first. 6985 when
- * the card has no key-agreement key, 6A80 for a point not on the curve.
+ * OPEN CHANNEL handler (80 40 00 00 41 ePK.H Le): a fresh card ephemeral pair
+ * (hw->rng), Z1 = ECDH(eSK.C, ePK.H), Z2 = ECDH(SK.KA, ePK.H), session keys,
+ * answer ePK.C || receipt (KC_CHANNEL_OPEN_RESP_LEN). On success ends any
+ * earlier channel and the security state. 6700 when Ne < 81 (a channel v1
+ * host), 6985 when the card has no key-agreement key or inside the channel,
+ * 6A80 for a point not on the curve; nothing changes on a refusal.
  */
 uint16_t kc_channel_h_open(struct kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
                            size_t *out_len);

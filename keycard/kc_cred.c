@@ -197,6 +197,8 @@ int kc_cred_check(kc_store *s, const kc_hw *hw, uint8_t ref, const uint8_t *valu
     if (rc == 0 && on_match && on_match->audit_event)
         rc = kc_audit_append(s, hw, on_match->audit_event, on_match->audit_data,
                              on_match->audit_len);
+    else if (rc == 0 && ref == KC_REF_ADMIN_KEY)
+        rc = kc_audit_flush(s, hw); /* counted channel failures: in the log the admin reads */
     if (rc == 0)
         rc = kc_store_commit(s);
     if (rc) {

@@ -61,8 +61,9 @@ int kc_cred_put(kc_store *s, const kc_hw *hw, uint8_t ref, const uint8_t *value,
 /*
  * Check value against ref. The counter is decremented and committed first;
  * then the comparison. On a match, one commit restores the counter to its
- * maximum together with on_match's work (may be NULL). *left (may be NULL)
- * receives the tries left.
+ * maximum together with on_match's work (may be NULL) - for the admin key
+ * without an audit event, with the counted channel failures written as their
+ * summary entry (kc_audit_flush). *left (may be NULL) receives the tries left.
  * Returns 0 (match), KC_ERR_CRED_WRONG (mismatch; when this try blocked ref a
  * pin-blocked audit entry is committed), KC_ERR_CRED_BLOCKED (nothing spent),
  * KC_ERR_NOT_FOUND, KC_ERR_CORRUPT, KC_ERR_STATE (a transaction is open),

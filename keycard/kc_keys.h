@@ -18,6 +18,7 @@
  *   0x0035          issuer signature of the channel certificate (64 bytes)
  *   0x0036          channel policy (1 byte, KC_CHANNEL_*; absent: optional)
  *   0x0040          audit head: next seq(4) chain head(32) acknowledged mark(4) lost(4) (kc_audit.c)
+ *   0x0041          audit: channel failures counted but not yet written as an entry (kc_audit.c)
  *   0x0060          previous-random chain state P (32 bytes, kc_issue.c)
  *   0x1000..0x107F  audit entries, key 0x1000 + seq % KC_AUDIT_CAPACITY
  *   0x2001..0x20FE  numbered keys 1..254: type flags kcv(3) label_len label key (kc_issue.c)
@@ -45,6 +46,7 @@
 #define KC_KEY_CHANNEL_SIG 0x0035u
 #define KC_KEY_CHANNEL_POLICY 0x0036u
 #define KC_KEY_AUDIT_HEAD 0x0040u
+#define KC_KEY_AUDIT_PENDING 0x0041u
 #define KC_KEY_CHAIN_STATE 0x0060u
 #define KC_KEY_ISSUE_OPEN 0x0061u /* open issuance session: serial key way flags */
 #define KC_KEY_AUDIT_ENTRY(seq) ((uint16_t)(0x1000u + ((seq) % KC_AUDIT_CAPACITY)))

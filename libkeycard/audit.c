@@ -20,6 +20,9 @@
 #include "keycard_proto.h"
 #include "apdu.h"
 
+_Static_assert(KEYCARD_AUDIT_CHANNEL_SUMMARY_LEN == KC_AUDIT_CHF_SUMMARY_LEN,
+               "keycard.h and keycard_proto.h disagree on the channel failure summary");
+
 static void put_u32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24);

@@ -178,10 +178,35 @@ static keycard_rc plain(chan *c, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p
     return rc;
 }
 
+/*
+ * The session keys (docs/protocol.md section 9): Kx = SHA-256([1]_4 || Z1 ||
+ * Z2 || "keycard/channel/v2"), keys = KDF(Kx, "keycard/channel", ctx, 1024).
+ */
+static keycard_rc derive_keys(const uint8_t z1[32], const uint8_t z2[32],
+                              const uint8_t ctx[KC_CHANNEL_CTX_LEN], uint8_t keys[KDF_OUT_LEN])
+{
+    static const char fixed[] = KC_CHANNEL_KX_LABEL;
+    uint8_t m[4 + 32 + 32 + sizeof fixed - 1], kx[32];
+    m[0] = m[1] = m[2] = 0;
+    m[3] = 1;
+    memcpy(m + 4, z1, 32);
+    memcpy(m + 36, z2, 32);
+    memcpy(m + 68, fixed, sizeof fixed - 1);
+    keycard_rc rc = kcl_crypto_sha256(NULL, m, sizeof m, kx);
+    kcl_wipe(m, sizeof m);
+    if (rc == KEYCARD_OK)
+        rc = kcl_crypto_kdf(kx, sizeof kx, KC_CHANNEL_KDF_LABEL, ctx, KC_CHANNEL_CTX_LEN, keys,
+                            KDF_OUT_LEN);
+    kcl_wipe(kx, sizeof kx);
+    return rc;
+}
+
 keycard_rc kcl_channel_start(kcl_transport *t)
 {
     chan *c = (chan *)t;
-    uint8_t cert[256], rec[64], esk[32], epk[65], z[32], keys[KDF_OUT_LEN], ctx[130], mac[16];
+    uint8_t cert[256], rec[256], esk[32], z1[32], z2[32];
+    uint8_t keys[KDF_OUT_LEN], ctx[KC_CHANNEL_CTX_LEN], mac[16];
+    uint8_t *epk_h = ctx, *epk_c = ctx + KC_P256_PUB_LEN, *pk_ka = ctx + 2 * KC_P256_PUB_LEN;
     size_t n = sizeof cert;
     uint16_t sw = 0;
     const uint8_t *v;
@@ -236,29 +261,37 @@ keycard_rc kcl_channel_start(kcl_transport *t)
         c->lost = 0; /* plain, and no secret: the card has a channel key */
         return KEYCARD_OK;
     }
+    memcpy(pk_ka, cert + 12, KC_P256_PUB_LEN);
 
-    rc = kcl_crypto_p256_keypair(esk, epk);
+    rc = kcl_crypto_p256_keypair(esk, epk_h);
     if (rc == KEYCARD_OK) {
         n = sizeof rec;
-        rc = plain(c, KC_CLA_PROP, KC_INS_OPEN_CHANNEL, 0, 0, epk, sizeof epk,
-                   KC_CHANNEL_RECEIPT_LEN, rec, &n, &sw);
+        rc = plain(c, KC_CLA_PROP, KC_INS_OPEN_CHANNEL, 0, 0, epk_h, KC_P256_PUB_LEN,
+                   KC_CHANNEL_OPEN_RESP_LEN, rec, &n, &sw);
     }
     if (rc == KEYCARD_OK && sw != KC_SW_OK)
         rc = kcl_sw_to_rc(sw, NULL);
-    if (rc == KEYCARD_OK && n != KC_CHANNEL_RECEIPT_LEN)
-        rc = KEYCARD_ERR_PROTOCOL;
+    /*
+     * A card of channel v1 answers the bare 16-byte receipt: it contributes no
+     * fresh key, so its sessions could be replayed. Refused, never used plain.
+     */
+    if (rc == KEYCARD_OK && n != KC_CHANNEL_OPEN_RESP_LEN)
+        rc = KEYCARD_ERR_CHANNEL;
+    if (rc == KEYCARD_OK) {
+        memcpy(epk_c, rec, KC_P256_PUB_LEN);
+        rc = kcl_crypto_ecdh(esk, epk_c, z1); /* refuses a point off the curve */
+    }
     if (rc == KEYCARD_OK)
-        rc = kcl_crypto_ecdh(esk, cert + 12, z);
+        rc = kcl_crypto_ecdh(esk, pk_ka, z2);
     kcl_wipe(esk, sizeof esk);
-    memcpy(ctx, epk, 65);
-    memcpy(ctx + 65, cert + 12, 65);
     if (rc == KEYCARD_OK)
-        rc = kcl_crypto_kdf(z, sizeof z, KC_CHANNEL_KDF_LABEL, ctx, sizeof ctx, keys, sizeof keys);
-    kcl_wipe(z, sizeof z);
+        rc = derive_keys(z1, z2, ctx, keys);
+    kcl_wipe(z1, sizeof z1);
+    kcl_wipe(z2, sizeof z2);
     if (rc == KEYCARD_OK)
         rc = kcl_crypto_cmac(keys + 64, 32, ctx, sizeof ctx, mac);
     /* The receipt proves the card holds SK.KA: a copied certificate gets no further. */
-    if (rc == KEYCARD_OK && !kcl_ct_equal(mac, rec, sizeof mac))
+    if (rc == KEYCARD_OK && !kcl_ct_equal(mac, rec + KC_P256_PUB_LEN, sizeof mac))
         rc = KEYCARD_ERR_NOT_GENUINE;
     if (rc == KEYCARD_OK) {
         memcpy(c->s_enc, keys, 32);

@@ -33,16 +33,18 @@ keycard_rc kcl_channel_wrap(kcl_transport *inner, keycard_channel_mode mode,
 /*
  * Open the channel on a selected key card: read the certificate (GET DATA
  * DF07, plain), check it against the issuer key when one is set, send OPEN
- * CHANNEL with a fresh ephemeral key and check the receipt. A card without a
- * certificate stays plain (mode AUTO or OFF, no issuer key); secrets may then
- * go in plain only when its status says blank. Mode OFF checks the
- * certificate but opens nothing; INSECURE_PLAIN sends nothing. On any error
- * the session is left lost.
+ * CHANNEL with a fresh ephemeral key, take the card's ephemeral key from the
+ * answer and check the receipt. A card without a certificate stays plain
+ * (mode AUTO or OFF, no issuer key); secrets may then go in plain only when
+ * its status says blank. Mode OFF checks the certificate but opens nothing;
+ * INSECURE_PLAIN sends nothing. On any error the session is left lost.
  * Errors: KEYCARD_ERR_NOT_GENUINE (certificate missing while an issuer key is
  * set, signature or receipt wrong), KEYCARD_ERR_BLANK (no certificate, an
  * issuer key set, and the card says blank), KEYCARD_ERR_UNSUPPORTED (mode
- * REQUIRE and no channel offered), KEYCARD_ERR_PROTOCOL, KEYCARD_ERR_CRYPTO,
- * transport errors.
+ * REQUIRE and no channel offered), KEYCARD_ERR_CHANNEL (an OPEN CHANNEL answer
+ * of another length: a card of channel v1, which adds no ephemeral key; never
+ * a plain fallback), KEYCARD_ERR_PROTOCOL (the card's ephemeral key is no
+ * point of the curve), KEYCARD_ERR_CRYPTO, transport errors.
  */
 keycard_rc kcl_channel_start(kcl_transport *t);
 

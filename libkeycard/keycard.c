@@ -1218,8 +1218,8 @@ static const char *const messages[] = {
     [23] = "file input/output error",
     [24] = ("the target card refused the encrypted command (bad tag, wrong key, replayed or "
             "skipped counter); its issuance session is over"),
-    [25] = ("the secure channel to the key card broke (refused or altered message); it and "
-            "the verified PINs are gone"),
+    [25] = ("the secure channel to the key card broke (refused or altered message, or a key "
+            "card of another secure channel version); it and the verified PINs are gone"),
     [26] = ("the secure session with the key card was lost (line error, altered answer or card "
             "reset); nothing more is sent: open a new session and verify the PINs again"),
     [27] = ("refused to send a secret without the secure channel: the key card has a channel "

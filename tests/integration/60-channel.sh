@@ -12,6 +12,12 @@
 #   - every wrapped APDU captured from that run, replayed into a new session
 #     (channel_replay.py, an independent host in Python) or with no channel,
 #     is refused;
+#   - a recorded `kc-admin unblock holder` session, OPEN CHANNEL included,
+#     replayed byte for byte later is refused and leaves the holder PIN's
+#     tries as they were (the card adds a fresh ephemeral key to every
+#     channel); `kc-admin audit --verify` still verifies afterwards, and the
+#     log holds the replays' channel failures as counted summaries (at most
+#     one entry each time the admin key is verified), not one entry each;
 #   - a second key card provisioned with tests/data/other-issuer.key.pem is
 #     refused by kc-issue before any PIN is sent: after its certificate no
 #     VERIFY, no OPEN CHANNEL, nothing but SELECT and GET DATA on the line.
@@ -152,6 +158,75 @@ if [ "$(wc -l <"$T/captured.txt")" -gt 10 ] &&
 else
     not_ok "replay of the captured session"
     sed 's/^/#   /' "$T/replay.out"
+fi
+
+# ---- replay of a recorded admin session (issue 10, finding 3) ---------------------
+# A recorded `kc-admin unblock holder` session - every APDU of it, OPEN
+# CHANNEL included - sent again later, byte for byte, without the admin key:
+# the card answers the OPEN with a new ephemeral key of its own, so the
+# recorded wrapped VERIFY and RESET RETRY COUNTER do not verify (6988) and
+# the holder PIN's tries stay as they were.
+SEL=00A4040C0AF04B4559434152440001
+# The holder PIN's tries left, from the plain status blob (C7 03 issuer holder admin).
+holder_tries() {
+    $VC_APDU --reader "$VC_KEYCARD_READER" "$SEL" 00CADF0300 | tail -n 1 |
+        sed -n 's/^.*C703\(..\)\(..\)\(..\).* 9000$/\2/p'
+}
+spend_holder_try() {
+    KEYCARD_HOLDER_PIN=000000 timeout 60 "$B/bin/kc-startup" --config "$STATION" >"$T/spend.out" 2>&1
+    [ $? -eq 1 ] && grep -qi 'wrong\|tries' "$T/spend.out"
+}
+spend_holder_try || { not_ok "a wrong holder PIN through kc-startup"; sed 's/^/#   /' "$T/spend.out"; }
+t_before=$(holder_tries)
+mark=$(wc -l <"$VC_DIR/pcscd.log")
+if KEYCARD_ADMIN_KEY=$ADMIN_KEY timeout 60 "$B/bin/kc-admin" --reader "$VC_KEYCARD_READER" \
+    unblock holder >"$T/unblock.out" 2>&1; then
+    tail -n +"$((mark + 1))" "$VC_DIR/pcscd.log" | sed -n 's/^[0-9]* *APDU: //p' | tr -d ' ' >"$T/unblock.apdus"
+    ok "kc-admin unblock holder through the channel (holder tries $t_before -> $(holder_tries))"
+else
+    : >"$T/unblock.apdus"
+    not_ok "kc-admin unblock holder"
+    sed 's/^/#   /' "$T/unblock.out"
+fi
+if grep -q '^80400000' "$T/unblock.apdus" && grep -q '^042C0382' "$T/unblock.apdus"; then
+    ok "recorded: $(wc -l <"$T/unblock.apdus") APDUs, OPEN CHANNEL and the wrapped RESET RETRY COUNTER among them"
+else
+    not_ok "the recording holds no OPEN CHANNEL or no wrapped RESET RETRY COUNTER"
+    sed 's/^/#   /' "$T/unblock.apdus"
+fi
+spend_holder_try || not_ok "a wrong holder PIN after the unblock"
+t_spent=$(holder_tries)
+# shellcheck disable=SC2046
+$VC_APDU --reader "$VC_KEYCARD_READER" $(cat "$T/unblock.apdus") >"$T/replay-unblock.out" 2>&1
+t_after=$(holder_tries)
+replay_sws=$(awk '{ printf "%s%s", (NR > 1 ? " " : ""), $NF }' "$T/replay-unblock.out")
+if [ -n "$t_spent" ] && [ "$t_spent" = "$t_after" ] && grep -q ' 6988$\|^6988$' "$T/replay-unblock.out"; then
+    ok "replayed unblock session refused, holder tries unchanged ($t_spent -> $t_after; SWs $replay_sws)"
+else
+    not_ok "replayed unblock session: holder tries $t_spent -> $t_after (SWs $replay_sws)"
+    sed 's/^/#   /' "$T/replay-unblock.out"
+fi
+if KEYCARD_ADMIN_KEY=$ADMIN_KEY timeout 60 "$B/bin/kc-admin" --reader "$VC_KEYCARD_READER" \
+    audit --verify --issuer-pub examples/profiles/demo-issuer.pub.pem >"$T/audit.out" 2>&1; then
+    ok "kc-admin audit --verify after the replays: $(grep -m1 verified "$T/audit.out")"
+else
+    not_ok "kc-admin audit --verify after the replays"
+    sed 's/^/#   /' "$T/audit.out"
+fi
+# The failures of both replays are in the log, counted in summaries (issue 10,
+# finding 5): the captured APDUs of channel_replay.py, then the unblock's VERIFY.
+KEYCARD_ADMIN_KEY=$ADMIN_KEY timeout 60 "$B/bin/kc-admin" --reader "$VC_KEYCARD_READER" audit \
+    >"$T/audit.list" 2>&1
+n_fail=$(sed -n 's/^.* channel-failure *\([0-9][0-9]*\) failed .*$/\1/p' "$T/audit.list" |
+    awk '{ s += $1 } END { print s + 0 }')
+n_entries=$(grep -c ' channel-failure ' "$T/audit.list")
+want_fail=$(($(wc -l <"$T/captured.txt") + 1))
+if [ "$n_fail" -eq "$want_fail" ] && [ "$n_entries" -le 2 ] &&
+    grep ' channel-failure ' "$T/audit.list" | tail -n 1 | grep -q ' 1 failed (MAC 1,'; then
+    ok "audit log: $n_fail channel failures in $n_entries summary entries; the last: $(grep ' channel-failure ' "$T/audit.list" | tail -n 1 | tr -s ' ')"
+else
+    not_ok "audit log: $n_fail channel failures (want $want_fail) in $n_entries entries"
+    sed 's/^/#   /' "$T/audit.list"
 fi
 
 # ---- another issuer's key card: refused before any PIN ----------------------------

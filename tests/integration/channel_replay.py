@@ -12,6 +12,7 @@ channel ends). Then it sends every APDU once more with no channel open and
 expects anything but 9000. Prints one "ok"/"not ok" line per APDU and exits 1
 when any was accepted.
 """
+import hashlib
 import sys
 
 from cryptography.hazmat.primitives import cmac, serialization
@@ -49,13 +50,17 @@ def open_channel(conn):
     esk = ec.generate_private_key(ec.SECP256R1())
     epk = esk.public_key().public_bytes(serialization.Encoding.X962,
                                         serialization.PublicFormat.UncompressedPoint)
-    receipt, sw = send(conn, bytes([0x80, 0x40, 0x00, 0x00, 65]) + epk + b"\x10")
-    if sw != 0x9000:
-        sys.exit("OPEN CHANNEL: %04X" % sw)
-    z = esk.exchange(ec.ECDH(), ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), pka))
-    keys = kdf(z, "keycard/channel", epk + pka, 1024)
+    answer, sw = send(conn, bytes([0x80, 0x40, 0x00, 0x00, 65]) + epk + bytes([81]))
+    if sw != 0x9000 or len(answer) != 81:
+        sys.exit("OPEN CHANNEL: %04X, %d bytes" % (sw, len(answer)))
+    epkc, receipt = answer[:65], answer[65:]
+    z1 = esk.exchange(ec.ECDH(), ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), epkc))
+    z2 = esk.exchange(ec.ECDH(), ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), pka))
+    kx = hashlib.sha256(b"\x00\x00\x00\x01" + z1 + z2 + b"keycard/channel/v2").digest()
+    ctx = epk + epkc + pka
+    keys = kdf(kx, "keycard/channel", ctx, 1024)
     c = cmac.CMAC(algorithms.AES(keys[64:96]))
-    c.update(epk + pka)
+    c.update(ctx)
     if c.finalize() != receipt:
         sys.exit("OPEN CHANNEL: receipt does not verify")
 

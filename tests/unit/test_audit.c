@@ -10,6 +10,7 @@
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
+#include <valgrind/valgrind.h>
 
 #include "apdu.h"
 #include "kc_audit.h"
@@ -84,6 +85,23 @@ static keycard_rc verify(const log_copy *l, keycard_audit_fault *f, uint32_t *ba
     return keycard_audit_verify(l->e, l->n, &l->head, &l->id, l->issuer, 65, f, bad);
 }
 
+/* One entry of event in a commit of its own: a fast way to fill the log. */
+static int add_entry(kc_test_card *t, uint8_t event, const void *d, size_t n)
+{
+    kc_store *s = &kc_of(t)->store;
+    int rc = kc_store_begin(s);
+    if (rc == 0 && (rc = kc_audit_append(s, &kc_of(t)->hw, event, d, n)) == 0)
+        rc = kc_store_commit(s);
+    if (rc && s->txn_open)
+        kc_store_abort(s);
+    return rc;
+}
+
+static uint32_t u32_at(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 /* A card with every kind of entry: provisioned, unlocks, block, unblock, change, channel. */
 static void eventful(kc_test_card *t, uint64_t seed)
 {
@@ -116,9 +134,14 @@ START_TEST(test_real_log_verifies)
         ck_assert_uint_eq(L.e[i].seq, i);
         ck_assert_uint_eq(L.e[i].event, events[i]);
     }
-    ck_assert_uint_eq(L.e[6].len, 2);
-    ck_assert_uint_eq(L.e[6].data[0], KC_AUDIT_CHF_MAC);
-    ck_assert_uint_eq(L.e[6].data[1], KC_INS_VERIFY);
+    /* The channel failure as a summary of one, written just before the unlock. */
+    ck_assert_uint_eq(L.e[6].len, KC_AUDIT_CHF_SUMMARY_LEN);
+    ck_assert_uint_eq(u32_at(L.e[6].data), 1);
+    ck_assert_uint_eq(u32_at(L.e[6].data + 4), 1800000000u);
+    ck_assert_uint_eq(u32_at(L.e[6].data + 8), 1800000000u);
+    ck_assert_uint_eq(u32_at(L.e[6].data + 12), 1); /* reason 01: MAC */
+    ck_assert_uint_eq(L.e[6].data[28], KC_AUDIT_CHF_MAC);
+    ck_assert_uint_eq(L.e[6].data[29], KC_INS_VERIFY);
     ck_assert_str_eq(keycard_audit_event_name(KEYCARD_AUDIT_CHANNEL_FAILURE), "channel-failure");
     keycard_audit_fault f = KEYCARD_AUDIT_FAULT_ENTRY;
     uint32_t bad = 99;
@@ -314,17 +337,15 @@ START_TEST(test_ring_wraps_and_verifies)
     kc_test_card t;
     kc_test_card_new(&t, 907);
     ck_assert_uint_eq(kc_test_card_provision_demo(&t), 0x9000);
-    kc_store *s = &kc_of(&t)->store;
-    /* Channel failures (no PIN derivations: fast) past the end of the ring. */
+    /* Entries written directly (no PIN derivations: fast) past the end of the ring. */
     for (int i = 0; i < KC_AUDIT_CAPACITY + 20; i++) {
         if (i == 100) {
             ck_assert_uint_eq(kc_test_card_select(&t), 0x9000);
             ck_assert_uint_eq(kc_test_card_sendx(&t, V_ADMIN_OK), 0x9000);
             ck_assert_uint_eq(kc_test_card_sendx(&t, "80A4000004" "00000064"), 0x9000);
         }
-        ck_assert_int_eq(kc_audit_channel_failure(s, &kc_of(&t)->hw, KC_AUDIT_CHF_COUNTER,
-                                                  (uint8_t)i),
-                         0);
+        uint8_t ref = (uint8_t)i;
+        ck_assert_int_eq(add_entry(&t, KC_AUDIT_EVT_PIN_BLOCKED, &ref, 1), 0);
     }
     read_log(&t, &L);
     ck_assert_uint_eq(L.n, KC_AUDIT_CAPACITY);
@@ -356,13 +377,18 @@ START_TEST(test_security_events_counted_when_full)
     kc_test_card_new(&t, 908);
     ck_assert_uint_eq(kc_test_card_provision_demo(&t), 0x9000);
     kc_store *s = &kc_of(&t)->store;
+    uint8_t ref = KC_REF_ISSUER_PIN;
     for (int i = 1; i < KC_AUDIT_CAPACITY; i++)
-        ck_assert_int_eq(kc_audit_channel_failure(s, &kc_of(&t)->hw, KC_AUDIT_CHF_PLAIN, 0x20), 0);
+        ck_assert_int_eq(add_entry(&t, KC_AUDIT_EVT_PIN_BLOCKED, &ref, 1), 0);
     ck_assert_uint_eq(kc_audit_next(s), KC_AUDIT_CAPACITY);
     /* full: nothing overwritten, the loss is counted in the signed head */
-    ck_assert_int_eq(kc_audit_channel_failure(s, &kc_of(&t)->hw, KC_AUDIT_CHF_PLAIN, 0x20), 0);
+    ck_assert_int_eq(add_entry(&t, KC_AUDIT_EVT_PIN_BLOCKED, &ref, 1), 0);
+    ck_assert_int_eq(add_entry(&t, KC_AUDIT_EVT_PIN_BLOCKED, &ref, 1), 0);
+    ck_assert_uint_eq(kc_audit_next(s), KC_AUDIT_CAPACITY);
+    /* channel failures are only counted: they take no slot and are not lost */
     ck_assert_int_eq(kc_audit_channel_failure(s, &kc_of(&t)->hw, KC_AUDIT_CHF_PLAIN, 0x20), 0);
     ck_assert_uint_eq(kc_audit_next(s), KC_AUDIT_CAPACITY);
+    ck_assert_uint_eq(kc_audit_pending(s), 1);
     ck_assert_int_eq(kc_audit_room(s, KC_AUDIT_EVT_ISSUE_RECEIPT), KC_ERR_NO_SPACE);
     read_log(&t, &L);
     ck_assert_uint_eq(L.n, KC_AUDIT_CAPACITY);
@@ -450,8 +476,9 @@ START_TEST(test_issue_begin_refused_when_full)
     const char *begin = "805003001B" "0102030405060708" "01" "0040"
                         "00112233445566778899AABBCCDDEEFF";
     ck_assert_uint_eq(kc_test_card_sendx(&t, begin), 0x9000); /* room: a session opens */
+    uint8_t ref = KC_REF_ISSUER_PIN;
     while (kc_audit_next(s) < KC_AUDIT_CAPACITY - KC_AUDIT_RESERVE)
-        ck_assert_int_eq(kc_audit_channel_failure(s, &kc_of(&t)->hw, KC_AUDIT_CHF_COUNTER, 0x52), 0);
+        ck_assert_int_eq(add_entry(&t, KC_AUDIT_EVT_PIN_BLOCKED, &ref, 1), 0);
     /* the open session still gets its receipt, from the reserve */
     ck_assert_uint_eq(kc_test_card_sendx(&t, "8054000000"), 0x9000);
     ck_assert_uint_eq(t.resp[0], KC_ISSUE_ABORTED);
@@ -460,6 +487,163 @@ START_TEST(test_issue_begin_refused_when_full)
     ck_assert_uint_eq(kc_test_card_sendx(&t, begin), 0x6A84);
     ck_assert_uint_eq(kc_audit_next(s), KC_AUDIT_CAPACITY - KC_AUDIT_RESERVE + 1);
     ck_assert_uint_eq(kc_test_card_sendx(&t, "8054000000"), 0x6985); /* no session */
+    kc_test_card_free(&t);
+}
+END_TEST
+
+/*
+ * Issue 10, finding 5: OPEN CHANNEL needs no credential, so anyone on the
+ * line can make channels fail at will. 10,000 failures (refused OPENs, real
+ * wrapped commands that do not verify, and the rest through the firmware's
+ * hook, which is what a failure calls) must leave the log as it was: no
+ * entry, so unlock and ISSUE BEGIN still work; the next entry brings one
+ * summary with the count, and the log still verifies.
+ */
+START_TEST(test_flood_of_channel_failures)
+{
+    kc_test_card t;
+    uint8_t pka[65], pt[65], apdu[80];
+    size_t len;
+    uint32_t by_reason[KC_AUDIT_CHF_REASONS] = {0};
+    int quick = RUNNING_ON_VALGRIND; /* fewer real channels under make memcheck */
+    const uint32_t FLOOD = 10000;
+
+    kc_test_card_new(&t, 912);
+    t.ram.now = 1800000000u;
+    ck_assert_uint_eq(kc_test_card_provision_demo(&t), 0x9000);
+    ck_assert_uint_eq(kc_test_card_provision_issuance(&t), 0x9000);
+    /* A channel key ("optional" policy; the card does not check the issuer's signature). */
+    ck_assert_uint_eq(kc_test_card_verify_admin(&t), 0x9000);
+    ck_assert_uint_eq(kc_test_card_sendx(&t, "80E00000"), 0x9000);
+    ck_assert_uint_eq(kc_test_card_sendx(&t, "80E4010000"), 0x9000);
+    memset(pt, 0x01, 64);
+    len = kc_test_apdu(apdu, 0x80, KC_INS_PROVISION_PUT, 0xDF, 0x08, pt, 64);
+    ck_assert_uint_eq(kc_test_card_send(&t, apdu, len), 0x9000);
+    ck_assert_uint_eq(kc_test_card_sendx(&t, "80E60000"), 0x9000);
+    ck_assert_uint_eq(kc_test_card_select(&t), 0x9000);
+    ck_assert_uint_eq(kc_test_card_sendx(&t, "00CADF0700"), 0x9000);
+    memcpy(pka, t.resp + 12, 65);
+    kc_store *s = &kc_of(&t)->store;
+    uint32_t next0 = kc_audit_next(s);
+
+    /* OPEN CHANNEL with a point off the curve: refused, nothing written. */
+    memcpy(pt, pka, 65);
+    pt[64] ^= 1;
+    len = kc_test_apdu(apdu, 0x80, KC_INS_OPEN_CHANNEL, 0, 0, pt, 65);
+    apdu[len++] = 0;
+    for (uint32_t i = 0; i < FLOOD; i++)
+        ck_assert_uint_eq(kc_test_card_send(&t, apdu, len), 0x6A80);
+    ck_assert_uint_eq(kc_audit_pending(s), 0);
+
+    /* Real channels (any valid point will do as the host's key) and a command that fails. */
+    int n_real = quick ? 10 : 200;
+    len = kc_test_apdu(apdu, 0x80, KC_INS_OPEN_CHANNEL, 0, 0, pka, 65);
+    apdu[len++] = 0;
+    for (int i = 0; i < n_real; i++) {
+        t.ram.now = 1800000000u + (uint32_t)i;
+        ck_assert_uint_eq(kc_test_card_send(&t, apdu, len), 0x9000);
+        ck_assert_uint_eq(t.resp_len, KC_CHANNEL_OPEN_RESP_LEN);
+        if (i % 2) {
+            ck_assert_uint_eq(kc_test_card_sendx(&t, "00CA5F2000"), 0x6988); /* plain in the channel */
+            by_reason[KC_AUDIT_CHF_PLAIN - 1]++;
+        } else {
+            ck_assert_uint_eq(kc_test_card_sendx(&t, "04CA5F2014 00000001"
+                                                     "00112233445566778899AABBCCDDEEFF 12"),
+                              0x6988); /* a tag that does not verify */
+            by_reason[KC_AUDIT_CHF_MAC - 1]++;
+        }
+    }
+    ck_assert_uint_eq(kc_audit_pending(s), (uint32_t)n_real);
+    /* The rest through the hook, every reason; the count survives a power cut. */
+    for (int i = n_real; i < (int)FLOOD; i++) {
+        uint8_t reason = (uint8_t)(1 + i % KC_AUDIT_CHF_REASONS);
+        t.ram.now = 1800000000u + (uint32_t)i;
+        ck_assert_int_eq(kc_audit_channel_failure(s, &kc_of(&t)->hw, reason, 0x52), 0);
+        by_reason[reason - 1]++;
+        if ((uint32_t)i == FLOOD / 2) {
+            ck_assert_int_eq(kc_test_card_reboot(&t), 0);
+            s = &kc_of(&t)->store;
+        }
+    }
+    ck_assert_uint_eq(kc_audit_pending(s), FLOOD);
+    ck_assert_uint_eq(kc_audit_next(s), next0); /* not one entry */
+
+    /* Unlock and issuance as if nothing had happened. */
+    t.ram.now = 1800020000u;
+    ck_assert_uint_eq(kc_test_card_unlock(&t), 0x9000);
+    ck_assert_uint_eq(kc_audit_pending(s), 0);
+    ck_assert_uint_eq(kc_audit_next(s), next0 + 2); /* the summary, then the unlock */
+    const char *begin = "805003001B" "0102030405060708" "01" "0040"
+                        "00112233445566778899AABBCCDDEEFF";
+    ck_assert_uint_eq(kc_test_card_sendx(&t, begin), 0x9000);
+    ck_assert_uint_eq(kc_test_card_sendx(&t, "8054000000"), 0x9000);
+    ck_assert_uint_eq(kc_audit_next(s), next0 + 3);
+
+    /* More failures, then the admin reads the log: his VERIFY writes their summary. */
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(kc_audit_channel_failure(s, &kc_of(&t)->hw, KC_AUDIT_CHF_COUNTER, 0x20), 0);
+    read_log(&t, &L);
+    ck_assert_int_eq(verify(&L, NULL, NULL), KEYCARD_OK);
+    ck_assert_uint_eq(L.head.lost, 0);
+    ck_assert_uint_eq(L.n, next0 + 4);
+    const keycard_audit_entry *e = &L.e[next0];
+    ck_assert_uint_eq(e->event, KEYCARD_AUDIT_CHANNEL_FAILURE);
+    ck_assert_uint_eq(e->len, KEYCARD_AUDIT_CHANNEL_SUMMARY_LEN);
+    ck_assert_uint_eq(u32_at(e->data), FLOOD);
+    ck_assert_uint_eq(u32_at(e->data + 4), 1800000000u);
+    ck_assert_uint_eq(u32_at(e->data + 8), 1800000000u + FLOOD - 1);
+    for (int r = 0; r < KC_AUDIT_CHF_REASONS; r++)
+        ck_assert_uint_eq(u32_at(e->data + 12 + 4 * r), by_reason[r]);
+    ck_assert_uint_eq(L.e[next0 + 1].event, KEYCARD_AUDIT_UNLOCK);
+    ck_assert_uint_eq(L.e[next0 + 2].event, KEYCARD_AUDIT_ISSUE_RECEIPT);
+    e = &L.e[next0 + 3];
+    ck_assert_uint_eq(e->event, KEYCARD_AUDIT_CHANNEL_FAILURE);
+    ck_assert_uint_eq(u32_at(e->data), 3);
+    ck_assert_uint_eq(u32_at(e->data + 12 + 4 * (KC_AUDIT_CHF_COUNTER - 1)), 3);
+    ck_assert_uint_eq(e->data[KC_AUDIT_CHF_SUMMARY_LEN - 1], 0x20);
+    ck_assert_uint_eq(kc_audit_pending(s), 0);
+    kc_test_card_free(&t);
+}
+END_TEST
+
+/* A summary on a log near its end: it may use the reserve, never an unlock's slot, never lost. */
+START_TEST(test_summary_room)
+{
+    kc_test_card t;
+    kc_test_card_new(&t, 913);
+    ck_assert_uint_eq(kc_test_card_provision_demo(&t), 0x9000);
+    kc_store *s = &kc_of(&t)->store;
+    uint8_t ref = KC_REF_ISSUER_PIN;
+    /* One slot below the limit of starting events, and failures pending. */
+    while (kc_audit_next(s) < KC_AUDIT_CAPACITY - KC_AUDIT_RESERVE - 1)
+        ck_assert_int_eq(add_entry(&t, KC_AUDIT_EVT_PIN_BLOCKED, &ref, 1), 0);
+    ck_assert_int_eq(kc_audit_channel_failure(s, &kc_of(&t)->hw, KC_AUDIT_CHF_MAC, 0x20), 0);
+    ck_assert_int_eq(kc_audit_room(s, KC_AUDIT_EVT_UNLOCK), 0);
+    /* The unlock still gets its slot; the summary goes first, from the reserve. */
+    ck_assert_uint_eq(kc_test_card_unlock(&t), 0x9000);
+    ck_assert_uint_eq(kc_audit_next(s), KC_AUDIT_CAPACITY - KC_AUDIT_RESERVE + 1);
+    ck_assert_uint_eq(kc_test_card_unlock(&t), 0x6A84);
+    /* Full to the last slot: a security event takes it, the summary waits (not lost). */
+    while (kc_audit_next(s) < KC_AUDIT_CAPACITY - 1)
+        ck_assert_int_eq(add_entry(&t, KC_AUDIT_EVT_PIN_BLOCKED, &ref, 1), 0);
+    ck_assert_int_eq(kc_audit_channel_failure(s, &kc_of(&t)->hw, KC_AUDIT_CHF_MAC, 0x20), 0);
+    ck_assert_int_eq(add_entry(&t, KC_AUDIT_EVT_PIN_BLOCKED, &ref, 1), 0);
+    ck_assert_uint_eq(kc_audit_next(s), KC_AUDIT_CAPACITY);
+    ck_assert_uint_eq(kc_audit_pending(s), 1);
+    /* The admin's VERIFY finds no room either: still counted, nothing lost, log whole. */
+    read_log(&t, &L);
+    ck_assert_uint_eq(kc_audit_pending(s), 1);
+    ck_assert_uint_eq(L.head.lost, 0);
+    ck_assert_int_eq(verify(&L, NULL, NULL), KEYCARD_OK);
+    /* After the export and acknowledgement the next entry brings it. */
+    ck_assert_uint_eq(kc_test_card_sendx(&t, "80A4000004" "00000080"), 0x9000);
+    ck_assert_uint_eq(kc_test_card_unlock(&t), 0x9000);
+    ck_assert_uint_eq(kc_audit_pending(s), 0);
+    ck_assert_uint_eq(kc_audit_next(s), KC_AUDIT_CAPACITY + 2);
+    read_log(&t, &L);
+    ck_assert_int_eq(verify(&L, NULL, NULL), KEYCARD_OK);
+    ck_assert_uint_eq(L.e[L.n - 2].event, KEYCARD_AUDIT_CHANNEL_FAILURE);
+    ck_assert_uint_eq(u32_at(L.e[L.n - 2].data), 1);
     kc_test_card_free(&t);
 }
 END_TEST
@@ -480,6 +664,8 @@ static Suite *audit_suite(void)
     tcase_add_test(tc, test_security_events_counted_when_full);
     tcase_add_test(tc, test_sign_rules);
     tcase_add_test(tc, test_issue_begin_refused_when_full);
+    tcase_add_test(tc, test_flood_of_channel_failures);
+    tcase_add_test(tc, test_summary_room);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -20,6 +20,7 @@
 #include "crypto.h"
 #include "kc_crypto.h"
 #include "kc_keycard.h"
+#include "kc_keys.h"
 #include "support/kc_test_card.h"
 
 /* ---- the test issuer of channel certificates ------------------------------ */
@@ -82,25 +83,47 @@ static void put32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
-/* OPEN CHANNEL with a fresh ephemeral key; checks the receipt. */
-static void open_ch(kc_test_card *t, host *h)
+/* Kx = SHA-256([1]_4 || Z1 || Z2 || "keycard/channel/v2"), keys = KDF(Kx, ...). */
+static void host_keys(const uint8_t z1[32], const uint8_t z2[32], const uint8_t ctx[195],
+                      uint8_t keys[128])
 {
-    uint8_t esk[32], epk[65], pka[65], z[32], keys[128], ctx[130], mac[16];
+    uint8_t m[4 + 64 + 18], kx[32];
+    memcpy(m, "\x00\x00\x00\x01", 4);
+    memcpy(m + 4, z1, 32);
+    memcpy(m + 36, z2, 32);
+    memcpy(m + 68, "keycard/channel/v2", 18);
+    ck_assert_int_eq(kcl_crypto_sha256(NULL, m, sizeof m, kx), KEYCARD_OK);
+    ck_assert_int_eq(kcl_crypto_kdf(kx, 32, "keycard/channel", ctx, 195, keys, 128), KEYCARD_OK);
+}
+
+/* OPEN CHANNEL with this ephemeral key; checks the answer ePK.C || receipt. */
+static void open_ch_with(kc_test_card *t, host *h, const uint8_t esk[32], const uint8_t epk[65])
+{
+    uint8_t pka[65], z1[32], z2[32], keys[128], ctx[195], mac[16];
     ck_assert_uint_eq(kc_test_card_sendx(t, "00CADF0700"), 0x9000);
     ck_assert_uint_eq(t->resp_len, 143);
     memcpy(pka, t->resp + 12, 65);
-    ck_assert_int_eq(kcl_crypto_p256_keypair(esk, epk), KEYCARD_OK);
     ck_assert_uint_eq(send(t, 0x80, KC_INS_OPEN_CHANNEL, 0, 0, epk, 65, 256), 0x9000);
-    ck_assert_uint_eq(t->resp_len, 16);
-    ck_assert_int_eq(kcl_crypto_ecdh(esk, pka, z), KEYCARD_OK);
+    ck_assert_uint_eq(t->resp_len, 81);
     memcpy(ctx, epk, 65);
-    memcpy(ctx + 65, pka, 65);
-    ck_assert_int_eq(kcl_crypto_kdf(z, 32, "keycard/channel", ctx, 130, keys, 128), KEYCARD_OK);
-    ck_assert_int_eq(kcl_crypto_cmac(keys + 64, 32, ctx, 130, mac), KEYCARD_OK);
-    ck_assert_mem_eq(mac, t->resp, 16);
+    memcpy(ctx + 65, t->resp, 65); /* ePK.C */
+    memcpy(ctx + 130, pka, 65);
+    ck_assert_int_eq(kcl_crypto_ecdh(esk, ctx + 65, z1), KEYCARD_OK);
+    ck_assert_int_eq(kcl_crypto_ecdh(esk, pka, z2), KEYCARD_OK);
+    host_keys(z1, z2, ctx, keys);
+    ck_assert_int_eq(kcl_crypto_cmac(keys + 64, 32, ctx, 195, mac), KEYCARD_OK);
+    ck_assert_mem_eq(mac, t->resp + 65, 16);
     memcpy(h->s_enc, keys, 32);
     memcpy(h->s_renc, keys + 32, 32);
     h->ctr = 0;
+}
+
+/* OPEN CHANNEL with a fresh ephemeral key. */
+static void open_ch(kc_test_card *t, host *h)
+{
+    uint8_t esk[32], epk[65];
+    ck_assert_int_eq(kcl_crypto_p256_keypair(esk, epk), KEYCARD_OK);
+    open_ch_with(t, h, esk, epk);
 }
 
 /* The outer APDU of one command with counter ctr (ne 0: no inner Le). */
@@ -358,7 +381,8 @@ START_TEST(test_attacks)
     open_ch(&t, &h);
     ck_assert_uint_eq(xsend(&t, &h, 0x00, KC_INS_GET_DATA, 0x5F, 0x20, NULL, 0, 256, out, &n),
                       0x6982);
-    /* The failure is in the audit log: event 07, reason, INS. */
+    /* The failure is in the audit log: a summary (event 07) of one, with its reason; the
+     * admin's VERIFY wrote it. */
     ck_assert_uint_eq(xsend(&t, &h, 0x00, KC_INS_VERIFY, 0x00, KC_REF_ADMIN_KEY,
                             "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0A\x0B\x0C\x0D\x0E\x0F", 16,
                             0, NULL, NULL),
@@ -368,8 +392,9 @@ START_TEST(test_attacks)
                       0x9000);
     int found = 0;
     for (size_t i = 0; i + KC_AUDIT_HDR_LEN <= n; i += KC_AUDIT_HDR_LEN + out[i + 9] + KC_AUDIT_PREV_LEN)
-        if (out[i + 8] == KC_AUDIT_EVT_CHANNEL_FAILURE && out[i + 9] == 2 &&
-            out[i + 10] == attacks[_i].reason)
+        if (out[i + 8] == KC_AUDIT_EVT_CHANNEL_FAILURE && out[i + 9] == KC_AUDIT_CHF_SUMMARY_LEN &&
+            memcmp(out + i + 10, "\x00\x00\x00\x01", 4) == 0 &&
+            out[i + 10 + 28] == attacks[_i].reason)
             found = 1;
     ck_assert_msg(found, "%s: no channel failure entry with reason %u", attacks[_i].what,
                   attacks[_i].reason);
@@ -428,6 +453,112 @@ START_TEST(test_replay_captured_session)
     ck_assert_uint_eq(kc_test_card_select(&t), 0x9000);
     for (size_t i = 0; i < k; i++)
         ck_assert_uint_ne(kc_test_card_send(&t, cap[i], cap_len[i]), 0x9000);
+    kc_test_card_free(&t);
+}
+END_TEST
+
+/* Tries left of the holder PIN, from the status blob (plain GET DATA DF03). */
+static int holder_tries(kc_test_card *t)
+{
+    keycard_status st;
+    ck_assert_uint_eq(kc_test_card_sendx(t, "00CADF0300"), 0x9000);
+    ck_assert_int_eq(kcl_parse_status(t->resp, t->resp_len, &st), KEYCARD_OK);
+    return st.tries_left[1];
+}
+
+/*
+ * Issue 10, finding 3: a whole recorded "kc-admin unblock holder" session
+ * (OPEN CHANNEL with the host's ephemeral key, wrapped VERIFY of the admin
+ * key, wrapped RESET RETRY COUNTER 03 82), replayed byte for byte into a
+ * later card session without the admin key, must change nothing. With a
+ * channel keyed by the host's key and SK.KA alone (channel v1) the replayed
+ * OPEN gave the same session keys and the replay reset the tries.
+ */
+START_TEST(test_replay_recorded_open_and_session)
+{
+    kc_test_card t;
+    host h;
+    uint8_t esk[32], epk[65], open[80], rec[2][120], first_answer[81];
+    size_t open_len, rec_len[2];
+    static const uint8_t admin[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+    provision_channel(&t, 71, KC_CHANNEL_REQUIRED);
+    ck_assert_uint_eq(kc_test_card_select(&t), 0x9000);
+    /* One holder try spent, so that an unblock shows. */
+    open_ch(&t, &h);
+    ck_assert_uint_eq(xverify(&t, &h, KC_REF_ISSUER_PIN, KC_TEST_ISSUER_PIN), 0x9000);
+    ck_assert_uint_eq(xverify(&t, &h, KC_REF_HOLDER_PIN, "000000"), 0x63C2);
+    ck_assert_uint_eq(kc_test_card_select(&t), 0x9000);
+    ck_assert_int_eq(holder_tries(&t), 2);
+
+    /* The recorded session: what the line shows of an honest unblock. */
+    ck_assert_int_eq(kcl_crypto_p256_keypair(esk, epk), KEYCARD_OK);
+    ck_assert_int_eq(kcl_apdu_build(open, sizeof open, &open_len, 0x80, KC_INS_OPEN_CHANNEL, 0, 0,
+                                    epk, 65, 256),
+                     KEYCARD_OK);
+    open_ch_with(&t, &h, esk, epk);
+    memcpy(first_answer, t.resp, sizeof first_answer);
+    rec_len[0] = wrap(&h, 1, 0x00, KC_INS_VERIFY, 0x00, KC_REF_ADMIN_KEY, admin, 16, 0, rec[0],
+                      sizeof rec[0]);
+    rec_len[1] = wrap(&h, 2, 0x00, KC_INS_RESET_RETRY_COUNTER, 0x03, KC_REF_HOLDER_PIN, NULL, 0,
+                      0, rec[1], sizeof rec[1]);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_uint_eq(kc_test_card_send(&t, rec[i], rec_len[i]), 0x9000);
+        ck_assert_uint_eq(unwrap(&h, (uint32_t)i + 1, &t, (uint8_t[64]){0}, &(size_t){0}), 0x9000);
+    }
+    ck_assert_uint_eq(kc_test_card_select(&t), 0x9000);
+    ck_assert_int_eq(holder_tries(&t), 3);
+
+    /* Later: tries spent again, then the recording replayed, after a power cycle too. */
+    for (int pass = 0; pass < 2; pass++) {
+        open_ch(&t, &h);
+        ck_assert_uint_eq(xverify(&t, &h, KC_REF_ISSUER_PIN, KC_TEST_ISSUER_PIN), 0x9000);
+        ck_assert_uint_eq(xverify(&t, &h, KC_REF_HOLDER_PIN, "000000"),
+                          pass == 0 ? 0x63C2 : 0x63C1);
+        if (pass == 1)
+            ck_assert_int_eq(kc_test_card_reboot(&t), 0);
+        ck_assert_uint_eq(kc_test_card_select(&t), 0x9000);
+        int before = holder_tries(&t);
+        ck_assert_uint_eq(kc_test_card_sendx(&t, "00CADF0700"), 0x9000);
+        /* The replayed OPEN is answered, but with a new card key: other session keys. */
+        ck_assert_uint_eq(kc_test_card_send(&t, open, open_len), 0x9000);
+        ck_assert_uint_eq(t.resp_len, 81);
+        ck_assert_msg(memcmp(t.resp, first_answer, 65) != 0, "the card reused its ephemeral key");
+        ck_assert_msg(memcmp(t.resp + 65, first_answer + 65, 16) != 0, "same receipt twice");
+        /* The recorded VERIFY does not verify under them: 6988, channel over. */
+        ck_assert_uint_eq(kc_test_card_send(&t, rec[0], rec_len[0]), 0x6988);
+        ck_assert_uint_ne(kc_test_card_send(&t, rec[1], rec_len[1]), 0x9000);
+        ck_assert_uint_eq(kc_test_card_select(&t), 0x9000);
+        ck_assert_int_eq(holder_tries(&t), before);
+        ck_assert_int_eq(before, pass == 0 ? 2 : 1);
+    }
+    kc_test_card_free(&t);
+}
+END_TEST
+
+/* A channel v1 host asks OPEN CHANNEL for 16 bytes: 6700, and nothing changes. */
+START_TEST(test_v1_host_refused)
+{
+    kc_test_card t;
+    host h;
+    uint8_t esk[32], epk[65], before[32], after[32];
+    provision_channel(&t, 72, KC_CHANNEL_REQUIRED);
+    ck_assert_uint_eq(kc_test_card_select(&t), 0x9000);
+    open_ch(&t, &h);
+    ck_assert_uint_eq(xverify(&t, &h, KC_REF_ISSUER_PIN, KC_TEST_ISSUER_PIN), 0x9000);
+    kc_test_card_flash_digest(&t, before);
+    ck_assert_int_eq(kcl_crypto_p256_keypair(esk, epk), KEYCARD_OK);
+    ck_assert_uint_eq(send(&t, 0x80, KC_INS_OPEN_CHANNEL, 0, 0, epk, 65, 16), 0x6988);
+    /* (inside an open channel a plain command ends it: start from a selected card) */
+    ck_assert_uint_eq(kc_test_card_select(&t), 0x9000);
+    kc_test_card_flash_digest(&t, before);
+    ck_assert_uint_eq(send(&t, 0x80, KC_INS_OPEN_CHANNEL, 0, 0, epk, 65, 16), 0x6700);
+    ck_assert_uint_eq(t.resp_len, 0);
+    ck_assert_uint_eq(send(&t, 0x80, KC_INS_OPEN_CHANNEL, 0, 0, epk, 65, 80), 0x6700);
+    kc_test_card_flash_digest(&t, after);
+    ck_assert_mem_eq(before, after, 32);
+    ck_assert_uint_eq(send(&t, 0x80, KC_INS_OPEN_CHANNEL, 0, 0, epk, 65, 81), 0x9000);
+    ck_assert_uint_eq(t.resp_len, 81);
     kc_test_card_free(&t);
 }
 END_TEST
@@ -565,52 +696,102 @@ static size_t hexf(json_t *obj, const char *key, uint8_t *out, size_t cap)
 START_TEST(test_vectors_keys)
 {
     json_t *j = load_vectors();
-    uint8_t ska[32], pka[65], esk[32], epk[65], z[32], keys[128], receipt[16], got[128], ctx[130];
+    uint8_t ska[32], pka[65], esk[32], epk[65], eskc[32], epkc[65], z1[32], z2[32], kx[32];
+    uint8_t keys[128], receipt[16], got[128], ctx[195], m[86];
     hexf(j, "sk_ka", ska, 32);
     hexf(j, "pk_ka", pka, 65);
     hexf(j, "esk_h", esk, 32);
     hexf(j, "epk_h", epk, 65);
-    hexf(j, "z", z, 32);
+    hexf(j, "esk_c", eskc, 32);
+    hexf(j, "epk_c", epkc, 65);
+    hexf(j, "z1", z1, 32);
+    hexf(j, "z2", z2, 32);
+    hexf(j, "kx", kx, 32);
+    ck_assert_uint_eq(hexf(j, "ctx", ctx, sizeof ctx), 195);
     hexf(j, "keys", keys, 128);
     hexf(j, "receipt", receipt, 16);
-    /* Z on both sides. */
+    /* The context is ePK.H || ePK.C || PK.KA. */
+    ck_assert_mem_eq(ctx, epk, 65);
+    ck_assert_mem_eq(ctx + 65, epkc, 65);
+    ck_assert_mem_eq(ctx + 130, pka, 65);
+    /* Z1 and Z2 on both sides, each with both crypto modules. */
+    ck_assert_int_eq(kc_crypto_p256_ecdh(NULL, eskc, epk, got), 0);
+    ck_assert_mem_eq(got, z1, 32);
     ck_assert_int_eq(kc_crypto_p256_ecdh(NULL, ska, epk, got), 0);
-    ck_assert_mem_eq(got, z, 32);
+    ck_assert_mem_eq(got, z2, 32);
+    ck_assert_int_eq(kcl_crypto_ecdh(esk, epkc, got), KEYCARD_OK);
+    ck_assert_mem_eq(got, z1, 32);
     ck_assert_int_eq(kcl_crypto_ecdh(esk, pka, got), KEYCARD_OK);
-    ck_assert_mem_eq(got, z, 32);
-    memcpy(ctx, epk, 65);
-    memcpy(ctx + 65, pka, 65);
-    ck_assert_int_eq(kc_crypto_kdf(z, 32, KC_CHANNEL_KDF_LABEL, ctx, 130, got, 128), 0);
+    ck_assert_mem_eq(got, z2, 32);
+    /* Kx, the one-step KDF. */
+    memcpy(m, "\x00\x00\x00\x01", 4);
+    memcpy(m + 4, z1, 32);
+    memcpy(m + 36, z2, 32);
+    memcpy(m + 68, KC_CHANNEL_KX_LABEL, 18);
+    ck_assert_int_eq(kc_crypto_sha256(NULL, m, sizeof m, got), 0);
+    ck_assert_mem_eq(got, kx, 32);
+    ck_assert_int_eq(kcl_crypto_sha256(NULL, m, sizeof m, got), KEYCARD_OK);
+    ck_assert_mem_eq(got, kx, 32);
+    /* Session keys and receipt. */
+    ck_assert_int_eq(kc_crypto_kdf(kx, 32, KC_CHANNEL_KDF_LABEL, ctx, 195, got, 128), 0);
     ck_assert_mem_eq(got, keys, 128);
-    ck_assert_int_eq(kcl_crypto_kdf(z, 32, KC_CHANNEL_KDF_LABEL, ctx, 130, got, 128), KEYCARD_OK);
+    ck_assert_int_eq(kcl_crypto_kdf(kx, 32, KC_CHANNEL_KDF_LABEL, ctx, 195, got, 128), KEYCARD_OK);
     ck_assert_mem_eq(got, keys, 128);
-    ck_assert_int_eq(kc_crypto_aes_cmac(keys + 64, 32, ctx, 130, got), 0);
+    ck_assert_int_eq(kc_crypto_aes_cmac(keys + 64, 32, ctx, 195, got), 0);
     ck_assert_mem_eq(got, receipt, 16);
-    ck_assert_int_eq(kcl_crypto_cmac(keys + 64, 32, ctx, 130, got), KEYCARD_OK);
+    ck_assert_int_eq(kcl_crypto_cmac(keys + 64, 32, ctx, 195, got), KEYCARD_OK);
     ck_assert_mem_eq(got, receipt, 16);
     json_decref(j);
 }
 END_TEST
 
-/* The firmware, with the vector's session keys, answers the vector's commands byte for byte. */
+/*
+ * The card's ephemeral key comes from the hardware RNG: a test RNG that
+ * returns eSK.C over and over makes the card's key generation give exactly
+ * the vector's pair (P-256 takes the first 32 random bytes as the scalar when
+ * it is below the order); the same bytes as blinding values change no result.
+ */
+static uint8_t fixed_rng_bytes[32];
+
+static int fixed_rng(void *ctx, uint8_t *buf, size_t len)
+{
+    (void)ctx;
+    for (size_t i = 0; i < len; i++)
+        buf[i] = fixed_rng_bytes[i % sizeof fixed_rng_bytes];
+    return 0;
+}
+
+/* The firmware answers the vector's OPEN CHANNEL and then its commands byte for byte. */
 START_TEST(test_vectors_card)
 {
     json_t *j = load_vectors();
     kc_test_card t;
-    uint8_t cmd[600], want[600];
+    uint8_t cmd[600], want[600], ska[32], pka[65];
     provision_channel(&t, 70, KC_CHANNEL_REQUIRED);
-    ck_assert_uint_eq(kc_test_card_select(&t), 0x9000);
     kc_keycard *kc = t.ctx;
-    hexf(j, "s_enc", kc->chan.s_enc, 32);
-    hexf(j, "s_renc", kc->chan.s_renc, 32);
-    kc->chan.ctr = 0;
-    kc->chan.open = 1;
+    /* The vector's SK.KA in place of the generated one (committed like any store item). */
+    hexf(j, "sk_ka", ska, 32);
+    hexf(j, "pk_ka", pka, 65);
+    ck_assert_int_eq(kc_store_begin(&kc->store), 0);
+    ck_assert_int_eq(kc_store_put(&kc->store, KC_KEY_KA_PRIV, ska, 32), 0);
+    ck_assert_int_eq(kc_store_put(&kc->store, KC_KEY_KA_PUB, pka, 65), 0);
+    ck_assert_int_eq(kc_store_commit(&kc->store), 0);
+    ck_assert_uint_eq(kc_test_card_select(&t), 0x9000);
+    hexf(j, "esk_c", fixed_rng_bytes, 32);
+    int (*rng)(void *, uint8_t *, size_t) = kc->hw.rng;
+    kc->hw.rng = fixed_rng;
+    size_t cl = hexf(j, "open_command", cmd, sizeof cmd);
+    size_t wl = hexf(j, "open_response", want, sizeof want);
+    ck_assert_uint_eq(kc_test_card_send(&t, cmd, cl), 0x9000);
+    kc->hw.rng = rng;
+    ck_assert_uint_eq(t.resp_len + 2, wl);
+    ck_assert_mem_eq(t.resp, want, wl - 2);
     json_t *rows = json_object_get(j, "session");
     ck_assert(json_array_size(rows) >= 3);
     for (size_t i = 0; i < json_array_size(rows); i++) {
         json_t *r = json_array_get(rows, i);
-        size_t cl = hexf(r, "command", cmd, sizeof cmd);
-        size_t wl = hexf(r, "response", want, sizeof want);
+        cl = hexf(r, "command", cmd, sizeof cmd);
+        wl = hexf(r, "response", want, sizeof want);
         ck_assert_uint_eq(kc_test_card_send(&t, cmd, cl), 0x9000);
         ck_assert_uint_eq(t.resp_len + 2, wl);
         ck_assert_mem_eq(t.resp, want, wl - 2);
@@ -699,6 +880,72 @@ START_TEST(test_vectors_host)
 }
 END_TEST
 
+/* A key card of channel v1: its certificate, and a bare 16-byte receipt for OPEN CHANNEL. */
+typedef struct v1card {
+    kcl_transport base;
+    json_t *j;
+    int opens, others;
+} v1card;
+
+static keycard_rc v1_transmit(kcl_transport *tp, const uint8_t *cmd, size_t len, uint8_t *resp,
+                              size_t *resp_len)
+{
+    v1card *c = (v1card *)tp;
+    ck_assert_uint_ge(len, 4);
+    ck_assert_uint_ge(*resp_len, 143 + 2);
+    if (cmd[1] == KC_INS_GET_DATA && cmd[2] == 0xDF && cmd[3] == 0x07) {
+        resp[0] = KC_ID_TAG_SERIAL;
+        resp[1] = 8;
+        memset(resp + 2, 0x11, 8);
+        resp[10] = KC_CH_TAG_KA_PUB;
+        resp[11] = 65;
+        hexf(c->j, "pk_ka", resp + 12, 65);
+        resp[77] = KC_CH_TAG_SIGNATURE;
+        resp[78] = 64;
+        memset(resp + 79, 0x22, 64);
+        resp[143] = 0x90;
+        resp[144] = 0x00;
+        *resp_len = 145;
+    } else if (cmd[1] == KC_INS_OPEN_CHANNEL) {
+        c->opens++;
+        hexf(c->j, "receipt", resp, 16);
+        resp[16] = 0x90;
+        resp[17] = 0x00;
+        *resp_len = 18;
+    } else {
+        c->others++;
+        resp[0] = 0x90;
+        resp[1] = 0x00;
+        *resp_len = 2;
+    }
+    return KEYCARD_OK;
+}
+
+static const kcl_transport_ops v1card_ops = {
+    "v1card", NULL, v1_transmit, sc_nop, sc_nop, sc_nop, sc_name, sc_close, sc_nop,
+};
+
+/* libkeycard refuses a card of channel v1 (no card ephemeral key): an error, never plain. */
+START_TEST(test_host_refuses_v1_card)
+{
+    v1card c = {{&v1card_ops}, load_vectors(), 0, 0};
+    for (int mode = 0; mode < 2; mode++) {
+        kcl_transport *w = NULL;
+        ck_assert_int_eq(kcl_channel_wrap(&c.base, mode ? KEYCARD_CHANNEL_REQUIRE
+                                                        : KEYCARD_CHANNEL_AUTO,
+                                          NULL, &w),
+                         KEYCARD_OK);
+        ck_assert_int_eq(kcl_channel_start(w), KEYCARD_ERR_CHANNEL);
+        ck_assert_int_eq(kcl_channel_state(w), KEYCARD_CHANNEL_NONE);
+        ck_assert_int_eq(c.opens, mode + 1);
+        ck_assert_int_eq(c.others, 0);
+        w->ops->close(w); /* c's own close does nothing */
+    }
+    ck_assert_ptr_nonnull(strstr(keycard_strerror(KEYCARD_ERR_CHANNEL), "version"));
+    json_decref(c.j);
+}
+END_TEST
+
 static Suite *channel_suite(void)
 {
     Suite *s = suite_create("channel");
@@ -710,6 +957,8 @@ static Suite *channel_suite(void)
     tcase_add_test(c, test_session);
     tcase_add_loop_test(c, test_attacks, 0, sizeof attacks / sizeof attacks[0]);
     tcase_add_test(c, test_replay_captured_session);
+    tcase_add_test(c, test_replay_recorded_open_and_session);
+    tcase_add_test(c, test_v1_host_refused);
     tcase_add_test(c, test_select_and_power_end_channel);
     tcase_add_loop_test(c, test_policy, 0, 2);
     tcase_add_test(c, test_provisioning_rules);
@@ -720,6 +969,7 @@ static Suite *channel_suite(void)
     tcase_add_test(v, test_vectors_keys);
     tcase_add_test(v, test_vectors_card);
     tcase_add_test(v, test_vectors_host);
+    tcase_add_test(v, test_host_refuses_v1_card);
     suite_add_tcase(s, v);
     return s;
 }

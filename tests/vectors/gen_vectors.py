@@ -432,17 +432,28 @@ def sm_resp(s_renc, ctr, data, sw):
     return AESGCM(s_renc).encrypt(iv, data + sw, be(ctr, 4)) + b"\x90\x00"
 
 
+def channel_kx(z1, z2):
+    """One-step KDF (SP 800-56C, H = SHA-256): Kx = H([1]_4 || Z1 || Z2 || "keycard/channel/v2")."""
+    return hashlib.sha256(be(1, 4) + z1 + z2 + b"keycard/channel/v2").digest()
+
+
 def channel_vectors():
     ska_hex = "C9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721"
     esk_hex = "519B423D715F8B581F4FA8EE59F4771A5B44C8130B4E3EACCA54A56DDA72B464"
+    eskc_hex = "A3F1C2B4D5E6F708192A3B4C5D6E7F8091A2B3C4D5E6F708192A3B4C5D6E7F80"
     ska, pka = p256_pair(ska_hex)
     esk, epk = p256_pair(esk_hex)
-    z = ecdh_x(ska, epk)
-    assert z == ecdh_x(esk, pka)
-    ctx = epk + pka
-    keys = kdf(z, "keycard/channel", ctx, 1024)
+    eskc, epkc = p256_pair(eskc_hex)
+    z1 = ecdh_x(eskc, epk)  # card ephemeral x host ephemeral
+    assert z1 == ecdh_x(esk, epkc)
+    z2 = ecdh_x(ska, epk)  # card static x host ephemeral
+    assert z2 == ecdh_x(esk, pka)
+    kx = channel_kx(z1, z2)
+    ctx = epk + epkc + pka
+    keys = kdf(kx, "keycard/channel", ctx, 1024)
     s_enc, s_renc, s_rec = keys[:32], keys[32:64], keys[64:96]
     receipt = aes_cmac(s_rec, ctx)
+    open_cmd = sm_apdu(0x80, 0x40, 0x00, 0x00, epk, 81)
     # A session on a key card provisioned from examples/profiles/demo.json.
     cmds = [
         ("VERIFY issuer PIN", 0x00, 0x20, 0x00, 0x81, b"13579135", 0, b"", b"\x90\x00"),
@@ -457,15 +468,19 @@ def channel_vectors():
                      "command": h(sm_wrap(s_enc, ctr, cla, ins, p1, p2, data, ne)),
                      "inner_response": h(rdata + sw),
                      "response": h(sm_resp(s_renc, ctr, rdata, sw))})
-    write("channel.json", "Secure channel: Z = ECDH x(SK.KA, ePK.H); keys = KDF(Z, "
-          "\"keycard/channel\", ePK.H||PK.KA, 1024) = S-ENC|S-RENC|S-RECEIPT|reserved; "
-          "receipt = AES-CMAC(S-RECEIPT, ePK.H||PK.KA); command CLA|04, data [ctr]_4||"
+    write("channel.json", "Secure channel v2: Z1 = ECDH x(eSK.C, ePK.H), Z2 = ECDH x(SK.KA, "
+          "ePK.H); Kx = SHA-256([1]_4||Z1||Z2||\"keycard/channel/v2\"); keys = KDF(Kx, "
+          "\"keycard/channel\", ePK.H||ePK.C||PK.KA, 1024) = S-ENC|S-RENC|S-RECEIPT|reserved; "
+          "receipt = AES-CMAC(S-RECEIPT, ePK.H||ePK.C||PK.KA); OPEN CHANNEL answer ePK.C||receipt; "
+          "command CLA|04, data [ctr]_4||"
           "GCM(S-ENC, IV 01 000000 [ctr]_4 00000000, AAD CLA INS P1 P2 [ctr]_4)||tag, "
           "Le = inner Le + 18; response GCM(S-RENC, IV 02 000000 [ctr]_4 00000000, AAD [ctr]_4) "
           "over inner data||SW, tag, 9000",
           {"sk_ka": ska_hex.lower(), "pk_ka": h(pka), "esk_h": esk_hex.lower(), "epk_h": h(epk),
-           "z": h(z), "keys": h(keys), "s_enc": h(s_enc), "s_renc": h(s_renc),
-           "s_receipt": h(s_rec), "receipt": h(receipt), "session": rows})
+           "esk_c": eskc_hex.lower(), "epk_c": h(epkc), "z1": h(z1), "z2": h(z2), "kx": h(kx),
+           "ctx": h(ctx), "keys": h(keys), "s_enc": h(s_enc), "s_renc": h(s_renc),
+           "s_receipt": h(s_rec), "receipt": h(receipt), "open_command": h(open_cmd),
+           "open_response": h(epkc + receipt + b"\x90\x00"), "session": rows})
 
 
 if __name__ == "__main__":

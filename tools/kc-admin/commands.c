@@ -467,7 +467,7 @@ static void print_entry(const keycard_audit_entry *e)
         if (gmtime_r(&t, &tm))
             strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
     }
-    char data[2 * KC_AUDIT_DATA_MAX + 16] = "";
+    char data[2 * KC_AUDIT_DATA_MAX + 64] = "";
     size_t len = e->len <= sizeof e->data ? e->len : sizeof e->data;
     switch (e->event) {
     case KEYCARD_AUDIT_UNLOCK: {
@@ -490,6 +490,32 @@ static void print_entry(const keycard_audit_entry *e)
             break;
         }
         /* fall through */
+    case KEYCARD_AUDIT_CHANNEL_FAILURE: {
+        static const char *const reasons[] = {"?", "MAC", "counter", "plain", "format"};
+        const uint8_t *d = e->data;
+        if (len == 2) { /* one failure, as older firmware logged it */
+            snprintf(data, sizeof data, "%s, INS %02X", reasons[d[0] <= 4 ? d[0] : 0], d[1]);
+            break;
+        }
+        if (len != KEYCARD_AUDIT_CHANNEL_SUMMARY_LEN)
+            goto hex;
+        /* count first last, count per reason 1..4, last reason, last INS (u32 BE) */
+        unsigned long v[7];
+        for (int k = 0; k < 7; k++)
+            v[k] = (unsigned long)d[4 * k] << 24 | (unsigned long)d[4 * k + 1] << 16 |
+                   (unsigned long)d[4 * k + 2] << 8 | d[4 * k + 3];
+        char first[32] = "-", last[32] = "-";
+        time_t tf = (time_t)v[1], tl = (time_t)v[2];
+        struct tm tm;
+        if (v[1] && gmtime_r(&tf, &tm))
+            strftime(first, sizeof first, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (v[2] && gmtime_r(&tl, &tm))
+            strftime(last, sizeof last, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        snprintf(data, sizeof data,
+                 "%lu failed (MAC %lu, counter %lu, plain %lu, format %lu), %s .. %s, last %s INS %02X",
+                 v[0], v[3], v[4], v[5], v[6], first, last, reasons[d[28] <= 4 ? d[28] : 0], d[29]);
+        break;
+    }
     case KEYCARD_AUDIT_ISSUE_BEGIN:
     case KEYCARD_AUDIT_ISSUE_RECEIPT:
         /* serial(8) key(1) way(1) flags(1), then per event (include/keycard.h) */
@@ -538,6 +564,7 @@ static void print_entry(const keycard_audit_entry *e)
         }
         /* fall through */
     default:
+    hex:
         kct_hex_format(e->data, len, data);
         break;
     }
