@@ -577,7 +577,7 @@ START_TEST(test_flood_of_channel_failures)
                         "00112233445566778899AABBCCDDEEFF";
     ck_assert_uint_eq(kc_test_card_sendx(&t, begin), 0x9000);
     ck_assert_uint_eq(kc_test_card_sendx(&t, "8054000000"), 0x9000);
-    ck_assert_uint_eq(kc_audit_next(s), next0 + 3);
+    ck_assert_uint_eq(kc_audit_next(s), next0 + 4); /* the BEGIN, the receipt */
 
     /* More failures, then the admin reads the log: his VERIFY writes their summary. */
     for (int i = 0; i < 3; i++)
@@ -585,7 +585,7 @@ START_TEST(test_flood_of_channel_failures)
     read_log(&t, &L);
     ck_assert_int_eq(verify(&L, NULL, NULL), KEYCARD_OK);
     ck_assert_uint_eq(L.head.lost, 0);
-    ck_assert_uint_eq(L.n, next0 + 4);
+    ck_assert_uint_eq(L.n, next0 + 5);
     const keycard_audit_entry *e = &L.e[next0];
     ck_assert_uint_eq(e->event, KEYCARD_AUDIT_CHANNEL_FAILURE);
     ck_assert_uint_eq(e->len, KEYCARD_AUDIT_CHANNEL_SUMMARY_LEN);
@@ -595,8 +595,9 @@ START_TEST(test_flood_of_channel_failures)
     for (int r = 0; r < KC_AUDIT_CHF_REASONS; r++)
         ck_assert_uint_eq(u32_at(e->data + 12 + 4 * r), by_reason[r]);
     ck_assert_uint_eq(L.e[next0 + 1].event, KEYCARD_AUDIT_UNLOCK);
-    ck_assert_uint_eq(L.e[next0 + 2].event, KEYCARD_AUDIT_ISSUE_RECEIPT);
-    e = &L.e[next0 + 3];
+    ck_assert_uint_eq(L.e[next0 + 2].event, KEYCARD_AUDIT_ISSUE_BEGIN);
+    ck_assert_uint_eq(L.e[next0 + 3].event, KEYCARD_AUDIT_ISSUE_RECEIPT);
+    e = &L.e[next0 + 4];
     ck_assert_uint_eq(e->event, KEYCARD_AUDIT_CHANNEL_FAILURE);
     ck_assert_uint_eq(u32_at(e->data), 3);
     ck_assert_uint_eq(u32_at(e->data + 12 + 4 * (KC_AUDIT_CHF_COUNTER - 1)), 3);
