@@ -180,7 +180,7 @@ spend_holder_try || { not_ok "a wrong holder PIN through kc-startup"; sed 's/^/#
 t_before=$(holder_tries)
 mark=$(wc -l <"$VC_DIR/pcscd.log")
 if KEYCARD_ADMIN_KEY=$ADMIN_KEY timeout 60 "$B/bin/kc-admin" --reader "$VC_KEYCARD_READER" \
-    unblock holder >"$T/unblock.out" 2>&1; then
+    unblock holder --issuer-pub examples/profiles/demo-issuer.pub.pem >"$T/unblock.out" 2>&1; then
     tail -n +"$((mark + 1))" "$VC_DIR/pcscd.log" | sed -n 's/^[0-9]* *APDU: //p' | tr -d ' ' >"$T/unblock.apdus"
     ok "kc-admin unblock holder through the channel (holder tries $t_before -> $(holder_tries))"
 else
@@ -216,7 +216,7 @@ fi
 # The failures of both replays are in the log, counted in summaries (issue 10,
 # finding 5): the captured APDUs of channel_replay.py, then the unblock's VERIFY.
 KEYCARD_ADMIN_KEY=$ADMIN_KEY timeout 60 "$B/bin/kc-admin" --reader "$VC_KEYCARD_READER" audit \
-    >"$T/audit.list" 2>&1
+    --issuer-pub examples/profiles/demo-issuer.pub.pem >"$T/audit.list" 2>&1
 n_fail=$(sed -n 's/^.* channel-failure *\([0-9][0-9]*\) failed .*$/\1/p' "$T/audit.list" |
     awk '{ s += $1 } END { print s + 0 }')
 n_entries=$(grep -c ' channel-failure ' "$T/audit.list")
