@@ -326,7 +326,10 @@ int main(int argc, char **argv)
             kct_err("%s: %s", o.records, err);
             return KCT_EXIT_USAGE;
         }
-        if (kci_csv_check(&prof, &csv) != 0) {
+        /* Both checks always run, so every problem of the file is said at once. */
+        int bad = kci_csv_check(&prof, &csv) != 0;
+        bad |= kci_csv_unused(&prof, &csv) != 0;
+        if (bad) {
             kci_csv_free(&csv);
             return KCT_EXIT_USAGE;
         }
