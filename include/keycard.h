@@ -59,7 +59,7 @@ typedef enum keycard_rc {
     KEYCARD_ERR_ARG = -1,           /* invalid argument */
     KEYCARD_ERR_MEMORY = -2,        /* out of memory on the host */
     KEYCARD_ERR_BUFFER = -3,        /* caller's buffer too small (nothing written) */
-    KEYCARD_ERR_NO_READER = -4,     /* PC/SC service or reader not available */
+    KEYCARD_ERR_NO_READER = -4,     /* no reader of that name, or none (KEYCARD_ERR_NO_SERVICE: no pcscd) */
     KEYCARD_ERR_NO_CARD = -5,       /* no key card found / no card in the reader */
     KEYCARD_ERR_CARD_REMOVED = -6,  /* card removed during the operation */
     KEYCARD_ERR_CARD_RESET = -7,    /* card reset by another party; session lost */
@@ -88,8 +88,9 @@ typedef enum keycard_rc {
     KEYCARD_ERR_NO_CHANNEL = -27,   /* a secret was not sent: the key card has a channel
                                        key (or is provisioned) and no channel is open */
     KEYCARD_ERR_VERSION = -28,      /* the card or the call speaks another protocol version */
-    KEYCARD_ERR_DAMAGED = -29       /* sim: the card's flash image is damaged (not a torn
+    KEYCARD_ERR_DAMAGED = -29,      /* sim: the card's flash image is damaged (not a torn
                                        write); refused and left as it is */
+    KEYCARD_ERR_NO_SERVICE = -30    /* no PC/SC service (pcscd not running or stopped) */
 } keycard_rc;
 
 /* One line that a person understands; never NULL. */

@@ -163,6 +163,7 @@ static keycard_rc open_on(const kcl_transport_ops *ops, const char *arg, kcl_tra
         t->ops->end_transaction(t);
     }
     if (rc != KEYCARD_OK) {
+        kcl_pcsc_leave_on_close(t); /* not ours: leave whatever session it has */
         t->ops->close(t);
         return rc;
     }
@@ -207,7 +208,8 @@ static keycard_rc open_any(kcl_transport **out)
         }
         if (rc == KEYCARD_ERR_VERSION)
             best = rc; /* a key card, of another version: say so rather than "none" */
-        else if (rc != KEYCARD_ERR_NO_READER && best != KEYCARD_ERR_VERSION)
+        else if (rc != KEYCARD_ERR_NO_READER && rc != KEYCARD_ERR_NO_SERVICE &&
+                 best != KEYCARD_ERR_VERSION)
             best = KEYCARD_ERR_NO_CARD;
     }
     free(list);
@@ -1196,7 +1198,7 @@ static const char *const messages[] = {
     [1] = "invalid argument",
     [2] = "out of memory",
     [3] = "buffer too small",
-    [4] = "no smart card reader available (is pcscd running?)",
+    [4] = "no smart card reader of that name, or none connected",
     [5] = "no key card found",
     [6] = "the card was removed from the reader",
     [7] = "the card was reset by another program; its session and verified PINs are lost",
@@ -1228,6 +1230,7 @@ static const char *const messages[] = {
             "a v1 call such as keycard_issue_begin is refused)"),
     [29] = ("the card's state file is damaged (not a torn write); it is refused and left as "
             "it is: restore it from a backup"),
+    [30] = "no PC/SC service (is pcscd running?)",
 };
 
 KEYCARD_API const char *keycard_strerror(keycard_rc rc)

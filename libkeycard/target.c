@@ -112,6 +112,15 @@ KEYCARD_API keycard_rc keycard_target_info_read(keycard_target *t, keycard_targe
     return parse_info(b, n, info);
 }
 
+/* 1 when the card in a pcsc transport has the key card's ATR. */
+static int is_keycard_atr(kcl_transport *tr)
+{
+    uint8_t atr[64], want[64];
+    size_t n = sizeof atr;
+    size_t wn = kc_keycard_card.atr(NULL, want, sizeof want);
+    return kcl_pcsc_atr(tr, atr, &n) == KEYCARD_OK && wn && n == wn && memcmp(atr, want, n) == 0;
+}
+
 /* A transport whose card answers GET DATA DF10 like a target card. */
 static keycard_rc open_on(const kcl_transport_ops *ops, const struct kc_card_ops *card,
                           const char *arg, kcl_transport **out)
@@ -120,13 +129,24 @@ static keycard_rc open_on(const kcl_transport_ops *ops, const struct kc_card_ops
     keycard_rc rc = card ? kcl_sim_open(card, arg, &tr) : ops->open(arg, &tr);
     if (rc != KEYCARD_OK)
         return rc;
+    /*
+     * A key card is never probed: a plain command to it while another
+     * program's secure channel is open would end that session. Its ATR
+     * (pcscd's copy, nothing is sent) tells it.
+     */
+    if (!card && is_keycard_atr(tr)) {
+        kcl_pcsc_leave_on_close(tr);
+        tr->ops->close(tr);
+        return KEYCARD_ERR_NO_CARD;
+    }
     keycard_target probe = {{tr, 0, KEYCARD_OK, 0, 0, NULL}, 0};
     keycard_target_info info;
     rc = keycard_target_info_read(&probe, &info);
     if (rc != KEYCARD_OK && rc != KEYCARD_ERR_MEMORY && rc != KEYCARD_ERR_NO_READER &&
-        rc != KEYCARD_ERR_TRANSPORT)
+        rc != KEYCARD_ERR_NO_SERVICE && rc != KEYCARD_ERR_TRANSPORT)
         rc = KEYCARD_ERR_NO_CARD; /* a card, but not a target card */
     if (rc != KEYCARD_OK) {
+        kcl_pcsc_leave_on_close(tr); /* a probe: leave it as it was */
         tr->ops->close(tr);
         return rc;
     }
@@ -153,7 +173,7 @@ static keycard_rc open_any(kcl_transport **out)
             free(list);
             return KEYCARD_OK;
         }
-        if (rc != KEYCARD_ERR_NO_READER)
+        if (rc != KEYCARD_ERR_NO_READER && rc != KEYCARD_ERR_NO_SERVICE)
             best = KEYCARD_ERR_NO_CARD;
     }
     free(list);

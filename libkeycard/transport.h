@@ -84,9 +84,23 @@ keycard_rc kcl_keycard_open_on(kcl_transport *t, const keycard_options *opt, key
 
 /*
  * List PC/SC readers as names separated by '\n', NUL-terminated, into buf.
- * Errors: KEYCARD_ERR_NO_READER (no service or no reader), KEYCARD_ERR_BUFFER,
- * KEYCARD_ERR_MEMORY, KEYCARD_ERR_TRANSPORT.
+ * Errors: KEYCARD_ERR_NO_SERVICE (no pcscd), KEYCARD_ERR_NO_READER (none),
+ * KEYCARD_ERR_BUFFER, KEYCARD_ERR_MEMORY, KEYCARD_ERR_TRANSPORT.
  */
 keycard_rc kcl_pcsc_list(char *buf, size_t cap);
+
+/*
+ * Probes: a pcsc transport marked so disconnects with SCARD_LEAVE_CARD
+ * instead of resetting the card (it only asked who is there; another program
+ * may hold a session on that card). No effect on other transports.
+ */
+void kcl_pcsc_leave_on_close(kcl_transport *t);
+
+/*
+ * The ATR of the card a pcsc transport is connected to, from pcscd (nothing
+ * is sent to the card). *len: capacity in, length out.
+ * Errors: KEYCARD_ERR_ARG (not a pcsc transport), KEYCARD_ERR_BUFFER, transport errors.
+ */
+keycard_rc kcl_pcsc_atr(kcl_transport *t, uint8_t *atr, size_t *len);
 
 #endif /* KCL_TRANSPORT_H */

@@ -16,6 +16,7 @@ typedef struct pcsc_transport {
     SCARDHANDLE card;
     DWORD protocol;
     int in_transaction;
+    int leave_on_close; /* a probe: disconnect without resetting the card */
     char *reader;
 } pcsc_transport;
 
@@ -35,6 +36,7 @@ static keycard_rc pcsc_rc(LONG r, int connected)
         return KEYCARD_ERR_CARD_RESET;
     case SCARD_E_NO_SERVICE:
     case SCARD_E_SERVICE_STOPPED:
+        return KEYCARD_ERR_NO_SERVICE;
     case SCARD_E_NO_READERS_AVAILABLE:
     case SCARD_E_UNKNOWN_READER:
     case SCARD_E_READER_UNAVAILABLE:
@@ -94,8 +96,12 @@ static void pcsc_close(kcl_transport *t)
     if (p->card) {
         if (p->in_transaction)
             SCardEndTransaction(p->card, SCARD_LEAVE_CARD);
-        /* Reset on the way out: the card must not stay unlocked for the next client. */
-        SCardDisconnect(p->card, SCARD_RESET_CARD);
+        /*
+         * Reset on the way out, so the card does not stay unlocked for the
+         * next client; a probe that only asked who is there leaves it as it
+         * found it (another program may hold a session on it).
+         */
+        SCardDisconnect(p->card, p->leave_on_close ? SCARD_LEAVE_CARD : SCARD_RESET_CARD);
     }
     if (p->ctx)
         SCardReleaseContext(p->ctx);
@@ -213,6 +219,29 @@ const kcl_transport_ops kcl_transport_pcsc = {
     .name = pcsc_name,
     .close = pcsc_close,
 };
+
+void kcl_pcsc_leave_on_close(kcl_transport *t)
+{
+    if (t && t->ops == &kcl_transport_pcsc)
+        ((pcsc_transport *)t)->leave_on_close = 1;
+}
+
+keycard_rc kcl_pcsc_atr(kcl_transport *t, uint8_t *atr, size_t *len)
+{
+    if (!t || t->ops != &kcl_transport_pcsc || !atr || !len)
+        return KEYCARD_ERR_ARG;
+    pcsc_transport *p = (pcsc_transport *)t;
+    DWORD state = 0, proto = 0, alen = MAX_ATR_SIZE, rlen = 0;
+    BYTE a[MAX_ATR_SIZE];
+    LONG r = SCardStatus(p->card, NULL, &rlen, &state, &proto, a, &alen);
+    if (r != SCARD_S_SUCCESS)
+        return pcsc_rc(r, 1);
+    if (alen > *len)
+        return KEYCARD_ERR_BUFFER;
+    memcpy(atr, a, alen);
+    *len = alen;
+    return KEYCARD_OK;
+}
 
 keycard_rc kcl_pcsc_list(char *buf, size_t cap)
 {

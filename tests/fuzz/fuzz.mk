@@ -23,7 +23,7 @@ FUZZ_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(WARNFLAGS) \
 	-Iinclude -Ikeycard -Iexamples/targetcard -Itools/common -Ilibkeycard \
 	-Itests/unit -Itests/unit/support -Itests/fuzz $(PCSC_CFLAGS)
 FUZZ_TARGETS = fuzz_keycard fuzz_target fuzz_template fuzz_profile fuzz_libkeycard_resp fuzz_vpcd \
-	fuzz_station
+	fuzz_station fuzz_records
 
 fuzz_obj = $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(1))
 FUZZ_FW_OBJ = $(call fuzz_obj,$(FW_SRC))
@@ -58,6 +58,12 @@ FUZZ_STATION_OBJ = $(call fuzz_obj,tests/fuzz/fuzz_station.c examples/reader-sta
 	tools/kc-issue/station_client.c tools/kc-issue/profile.c)
 $(FUZZ_STATION_OBJ): FUZZ_CFLAGS += -Itools/kc-issue -Iexamples/reader-station
 $(FUZZ_B)/fuzz_station: $(FUZZ_STATION_OBJ) $(call fuzz_obj,$(COMMON_SRC) $(LIB_SRC)) $(FUZZ_FW_OBJ)
+	$(FUZZ_LINK) $(JANSSON_LIBS) $(PCSC_LIBS) $(MBED_LIBS)
+
+# kc-issue's records (CSV) parser.
+FUZZ_RECORDS_OBJ = $(call fuzz_obj,tests/fuzz/fuzz_records.c tools/kc-issue/profile.c)
+$(FUZZ_RECORDS_OBJ): FUZZ_CFLAGS += -Itools/kc-issue
+$(FUZZ_B)/fuzz_records: $(FUZZ_RECORDS_OBJ) $(call fuzz_obj,$(COMMON_SRC) $(LIB_SRC)) $(FUZZ_FW_OBJ)
 	$(FUZZ_LINK) $(JANSSON_LIBS) $(PCSC_LIBS) $(MBED_LIBS)
 
 # The seed recorder: the scenario against real firmware through a recording

@@ -19,7 +19,7 @@ for t in "$@"; do
     extra=
     # The profile parser and the station's record check explain every problem
     # on stderr; keep the log readable.
-    case $t in fuzz_profile | fuzz_station) extra=-close_fd_mask=2 ;; esac
+    case $t in fuzz_profile | fuzz_station | fuzz_records) extra=-close_fd_mask=2 ;; esac
     log=$F/logs/$t.log
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
         "$F/$t" -max_total_time="$secs" -timeout=10 -print_final_stats=1 \

@@ -101,6 +101,21 @@ eject() {
     vc_wait_card "$VC_TARGET_READER" 10
 }
 
+# A target reader that does not exist: said so (not "is pcscd running?"), and
+# before any PIN went to the key card (the target is opened first).
+before=$(grep -c 'APDU: \(00\|04\) 20 ' "$VC_DIR/pcscd.log")
+"$B/bin/kc-issue" --config "$STATION" --profile "$T/p-a.json" --target-reader "No Such Reader 9" \
+    >"$T/noreader.out" 2>&1
+rc=$?
+after=$(grep -c 'APDU: \(00\|04\) 20 ' "$VC_DIR/pcscd.log")
+if [ $rc -eq 1 ] && grep -q 'no smart card reader of that name' "$T/noreader.out" &&
+    ! grep -q 'pcscd running' "$T/noreader.out" && [ "$before" = "$after" ]; then
+    ok "a target reader that does not exist: named, exit 1, no PIN sent ($(tail -n 1 "$T/noreader.out" | cut -c1-90))"
+else
+    not_ok "a target reader that does not exist (rc $rc, VERIFYs $before -> $after)"
+    sed 's/^/#   /' "$T/noreader.out"
+fi
+
 for lk in a b c d; do
     way=$(sed -n 's/.*"way": "\([a-z-]*\)".*/\1/p' "$T/p-$lk.json")
     if timeout 60 "$B/bin/kc-issue" --config "$STATION" --profile "$T/p-$lk.json" >"$T/issue-$lk.out" 2>&1 &&

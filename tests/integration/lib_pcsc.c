@@ -169,6 +169,28 @@ static int run(pid_t vcard)
            KEYCARD_OK);
     EXPECT("holder info again", keycard_holder_info(kc, &h), KEYCARD_OK);
 
+    /*
+     * Looking for the target card on every reader must not touch the key
+     * card: no plain command into its channel, no reset on the way out.
+     */
+    keycard_target *tg = NULL;
+    EXPECT("target found by probing every reader (where NULL)", keycard_target_open(&tg, NULL),
+           KEYCARD_OK);
+    if (tg) {
+        if (strstr(keycard_target_reader_name(tg), " 00 01") == NULL) {
+            printf("FAIL: target expected in slot 1, found in %s\n", keycard_target_reader_name(tg));
+            fails++;
+        }
+        keycard_target_close(tg);
+    }
+    EXPECT("the key card's session survived the probe", keycard_holder_info(kc, &h), KEYCARD_OK);
+    EXPECT("a reader that does not exist", keycard_target_open(&tg, "No Such Reader 99"),
+           KEYCARD_ERR_NO_READER);
+    if (strstr(keycard_strerror(KEYCARD_ERR_NO_READER), "pcscd")) {
+        printf("FAIL: \"no such reader\" still suggests pcscd is not running\n");
+        fails++;
+    }
+
     /* Pull the card: stop kc-vcard and wait until the process is gone. */
     if (kill(vcard, SIGTERM) != 0) {
         printf("FAIL: cannot stop kc-vcard pid %d\n", (int)vcard);

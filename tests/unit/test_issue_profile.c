@@ -165,6 +165,7 @@ START_TEST(test_csv_rows_and_encoding)
                      0);
     ck_assert_int_eq(g_p.uses_csv, 1);
     ck_assert_int_eq(kci_csv_check(&g_p, &c), 0);
+    ck_assert_int_eq(kci_csv_unused(&g_p, &c), -1); /* "name": used by no step */
     n = kci_step_encode(&g_p.steps[0], &c, 1, out, sizeof out, err, sizeof err);
     ck_assert_int_eq(n, 1 + 1 + 5);
     ck_assert_int_eq(out[0], 1);
@@ -191,21 +192,55 @@ START_TEST(test_csv_serial_column)
 }
 END_TEST
 
-static const char *const bad_csv_rows[] = {
-    "a,b\n1,2,3\n",       /* too many fields */
-    "a,b\n\"open,2\n",    /* unterminated quote */
-    "a,b\n\"x\"y,2\n",    /* text after a closing quote */
-    "",                   /* no header */
+/* Bad records, refused whole before any card, and where the message points. */
+static const struct {
+    const char *text;
+    size_t len; /* 0: strlen */
+    const char *says;
+} bad_csv_rows[] = {
+    {"a,b\n1,2,3\n", 0, "line 2: 3 fields"},
+    {"a,b\n\"open,2\n", 0, "line 2: unterminated"},
+    {"a,b\n\"x\"y,2\n", 0, "line 2: text after a closing quote"},
+    {"", 0, "no header"},
+    {"serial,name\n", 0, "no records"},
+    {"serial,name\n\n\n", 0, "no records"},
+    {"a,b\n1,x\0y\n", 10, "line 2, column 4: a NUL"},
+    {"a,b\n1,\xC3\x28\n", 0, "line 2, column 3: not UTF-8"},
+    {"a,b\n1,\xE0\x80\xAF\n", 0, "not UTF-8"},     /* overlong */
+    {"a,b\n1,\xED\xA0\x80\n", 0, "not UTF-8"},     /* a surrogate */
+    {"a,b\n1,\xFF\n", 0, "not UTF-8"},
+    {"a,a\n1,2\n", 0, "line 1, column 2: column \"a\" named twice"},
+    {"a,,c\n1,2,3\n", 0, "line 1, column 2: a column without a name"},
+    {"serial,n\n0102030405060708,x\n0102030405060708,y\n", 0,
+     "line 3, column 1 (\"serial\"): serial 0102030405060708 again (first on line 2)"},
+    {"serial,n\n010203040506070,x\n", 0, "line 2, column 1 (\"serial\"): \"010203040506070\" is not"},
+    {"n,serial\nx,01020304050607zz\n", 0, "line 2, column 2 (\"serial\")"},
 };
 
 START_TEST(test_csv_bad)
 {
     kci_csv c;
-    char err[128] = "";
+    char err[160] = "";
+    size_t len = bad_csv_rows[_i].len ? bad_csv_rows[_i].len : strlen(bad_csv_rows[_i].text);
 
-    ck_assert_int_eq(kci_csv_parse(bad_csv_rows[_i], strlen(bad_csv_rows[_i]), &c, err, sizeof err),
-                     -1);
-    ck_assert_int_gt((int)strlen(err), 0);
+    ck_assert_int_eq(kci_csv_parse(bad_csv_rows[_i].text, len, &c, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, bad_csv_rows[_i].says) != NULL, "row %d: got \"%s\"", _i, err);
+    ck_assert_ptr_null(c.rows);
+}
+END_TEST
+
+/* A byte order mark is no part of the first column's name (v1 matched rows in order). */
+START_TEST(test_csv_bom)
+{
+    static const char text[] = "\xEF\xBB\xBFserial,name\n5441524745540002,B\n5441524745540001,A\n";
+    kci_csv c;
+    char err[128];
+
+    ck_assert_int_eq(kci_csv_parse(text, strlen(text), &c, err, sizeof err), 0);
+    ck_assert_int_eq(kci_csv_col(&c, "serial"), 0);
+    ck_assert_int_eq(kci_csv_pick(&c, "5441524745540001", 0), 1);
+    ck_assert_uint_eq(c.line[1], 3);
+    kci_csv_free(&c);
 }
 END_TEST
 
@@ -233,6 +268,7 @@ static Suite *issue_profile_suite(void)
     tcase_add_test(tp, test_standard_profile_loads);
     tcase_add_test(tc, test_csv_rows_and_encoding);
     tcase_add_test(tc, test_csv_serial_column);
+    tcase_add_test(tc, test_csv_bom);
     tcase_add_loop_test(tc, test_csv_bad, 0, (int)(sizeof(bad_csv_rows) / sizeof(bad_csv_rows[0])));
     suite_add_tcase(s, te);
     suite_add_tcase(s, tp);

@@ -115,7 +115,8 @@ static int keycard_gone(keycard_rc rc)
 {
     return rc == KEYCARD_ERR_NO_CARD || rc == KEYCARD_ERR_CARD_REMOVED ||
            rc == KEYCARD_ERR_CARD_RESET || rc == KEYCARD_ERR_TRANSPORT ||
-           rc == KEYCARD_ERR_NO_READER || rc == KEYCARD_ERR_NOT_VERIFIED ||
+           rc == KEYCARD_ERR_NO_READER || rc == KEYCARD_ERR_NO_SERVICE ||
+           rc == KEYCARD_ERR_NOT_VERIFIED ||
            rc == KEYCARD_ERR_CHANNEL || rc == KEYCARD_ERR_SESSION_LOST;
 }
 

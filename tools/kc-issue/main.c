@@ -326,7 +326,10 @@ int main(int argc, char **argv)
             kct_err("%s: %s", o.records, err);
             return KCT_EXIT_USAGE;
         }
-        if (kci_csv_check(&prof, &csv) != 0) {
+        /* Both checks always run, so every problem of the file is said at once. */
+        int bad = kci_csv_check(&prof, &csv) != 0;
+        bad |= kci_csv_unused(&prof, &csv) != 0;
+        if (bad) {
             kci_csv_free(&csv);
             return KCT_EXIT_USAGE;
         }
@@ -349,12 +352,20 @@ int main(int argc, char **argv)
     if ((ex = kct_open_issuer(&o.kc_where, st.issuer_pub, kct_key_len(st.issuer_pub, st.issuer_pub_len),
                               &kc)) != 0)
         goto out;
-    if ((ex = startup(kc, &st)) != 0)
-        goto out;
     if (o.target[0])
         snprintf(where, sizeof where, "%s", o.target);
     else if (default_target(keycard_reader_name(kc), where, sizeof where) != 0)
         where[0] = '\0'; /* any reader whose card answers as a target */
+    /* The first target is found before any PIN is asked for or sent (and no unlock audited). */
+    {
+        keycard_rc rc = open_target(where[0] ? where : NULL, NULL, 0, &t);
+        if (rc != KEYCARD_OK) {
+            ex = kct_fail(rc, where[0] ? "open the target card" : "find a target card", -1);
+            goto out;
+        }
+    }
+    if ((ex = startup(kc, &st)) != 0)
+        goto out;
     printf("profile %s: %s%skey %u, way %s, bucket %u, %zu steps%s\n", o.profile,
            prof.name, prof.name[0] ? ", " : "", prof.key, kci_way_name(prof.way), prof.bucket,
            prof.n_steps, prof.lock ? ", locks the card" : "");
@@ -362,8 +373,9 @@ int main(int argc, char **argv)
 
     for (;;) {
         kci_outcome oc;
-        keycard_rc rc = open_target(where[0] ? where : NULL, have_prev ? prev : NULL,
-                                    cards == 0 ? 0 : o.wait_s, &t);
+        keycard_rc rc = cards == 0 ? KEYCARD_OK /* opened before the PINs */
+                                   : open_target(where[0] ? where : NULL, have_prev ? prev : NULL,
+                                                 o.wait_s, &t);
         char serial[17];
         int rc_kc, refused;
 

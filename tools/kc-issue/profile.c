@@ -250,12 +250,122 @@ static void row_free(char **row, size_t n)
     free(row);
 }
 
+/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0 when invalid. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    size_t need;
+    unsigned long cp;
+
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xC2 && p[0] <= 0xDF)
+        need = 2, cp = p[0] & 0x1F;
+    else if (p[0] >= 0xE0 && p[0] <= 0xEF)
+        need = 3, cp = p[0] & 0x0F;
+    else if (p[0] >= 0xF0 && p[0] <= 0xF4)
+        need = 4, cp = p[0] & 0x07;
+    else
+        return 0;
+    if (n < need)
+        return 0;
+    for (size_t k = 1; k < need; k++) {
+        if ((p[k] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[k] & 0x3F);
+    }
+    /* overlong forms, surrogates, beyond U+10FFFF */
+    if ((need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return need;
+}
+
+/* Whole-file checks before parsing: NUL bytes, UTF-8. */
+static int text_check(const char *text, size_t len, char *err, size_t errcap)
+{
+    size_t line = 1, col = 1;
+    for (size_t i = 0; i < len;) {
+        const unsigned char *p = (const unsigned char *)text + i;
+        size_t k;
+        if (*p == 0) {
+            snprintf(err, errcap, "line %zu, column %zu: a NUL byte", line, col);
+            return -1;
+        }
+        if ((k = utf8_seq(p, len - i)) == 0) {
+            snprintf(err, errcap, "line %zu, column %zu: not UTF-8 (byte %02X)", line, col, *p);
+            return -1;
+        }
+        if (*p == '\n')
+            line++, col = 1;
+        else
+            col++;
+        i += k;
+    }
+    return 0;
+}
+
+static int is_hex16(const char *s)
+{
+    size_t i;
+    for (i = 0; s[i]; i++)
+        if (!isxdigit((unsigned char)s[i]))
+            return 0;
+    return i == 16;
+}
+
+/* After parsing: the header's names, the serial column's values. */
+static int csv_validate(const kci_csv *c, char *err, size_t errcap)
+{
+    int sc = -1;
+    for (size_t i = 0; i < c->n_cols; i++) {
+        if (c->head[i][0] == '\0') {
+            snprintf(err, errcap, "line 1, column %zu: a column without a name", i + 1);
+            return -1;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(c->head[i], c->head[j]) == 0) {
+                snprintf(err, errcap, "line 1, column %zu: column \"%s\" named twice (also column %zu)",
+                         i + 1, c->head[i], j + 1);
+                return -1;
+            }
+        if (strcmp(c->head[i], "serial") == 0)
+            sc = (int)i;
+    }
+    if (c->n_rows == 0) {
+        snprintf(err, errcap, "no records: only a header line");
+        return -1;
+    }
+    if (sc < 0)
+        return 0;
+    for (size_t r = 0; r < c->n_rows; r++) {
+        const char *v = c->rows[r][sc];
+        if (!is_hex16(v)) {
+            snprintf(err, errcap, "line %zu, column %d (\"serial\"): \"%.40s\" is not 16 hex digits",
+                     c->line[r], sc + 1, v);
+            return -1;
+        }
+        for (size_t q = 0; q < r; q++)
+            if (strcasecmp(c->rows[q][sc], v) == 0) {
+                snprintf(err, errcap, "line %zu, column %d (\"serial\"): serial %s again (first on line %zu)",
+                         c->line[r], sc + 1, v, c->line[q]);
+                return -1;
+            }
+    }
+    return 0;
+}
+
 int kci_csv_parse(const char *text, size_t len, kci_csv *c, char *err, size_t errcap)
 {
     size_t i = 0, line = 1;
-    char *field = malloc(len + 1);
+    char *field;
 
     memset(c, 0, sizeof(*c));
+    /* A byte order mark (spreadsheets write one) is not part of the first name. */
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+        text += 3, len -= 3;
+    if (text_check(text, len, err, errcap) != 0)
+        return -1;
+    field = malloc(len + 1);
     if (field == NULL) {
         snprintf(err, errcap, "out of memory");
         return -1;
@@ -333,6 +443,13 @@ int kci_csv_parse(const char *text, size_t len, kci_csv *c, char *err, size_t er
             goto fail_row;
         }
         c->rows = rows;
+        size_t *lines = realloc(c->line, (c->n_rows + 1) * sizeof(size_t));
+        if (lines == NULL) {
+            snprintf(err, errcap, "out of memory");
+            goto fail_row;
+        }
+        c->line = lines;
+        c->line[c->n_rows] = row_line;
         c->rows[c->n_rows++] = row;
         continue;
     fail_row:
@@ -344,6 +461,10 @@ int kci_csv_parse(const char *text, size_t len, kci_csv *c, char *err, size_t er
     free(field);
     if (c->head == NULL) {
         snprintf(err, errcap, "no header line");
+        return -1;
+    }
+    if (csv_validate(c, err, errcap) != 0) {
+        kci_csv_free(c);
         return -1;
     }
     return 0;
@@ -371,6 +492,7 @@ void kci_csv_free(kci_csv *c)
     for (i = 0; i < c->n_rows; i++)
         row_free(c->rows[i], c->n_cols);
     free(c->rows);
+    free(c->line);
     row_free(c->head, c->n_cols);
     memset(c, 0, sizeof(*c));
 }
@@ -417,6 +539,27 @@ int kci_csv_check(const kci_profile *p, const kci_csv *c)
                 bad = 1;
             }
         }
+    return bad ? -1 : 0;
+}
+
+int kci_csv_unused(const kci_profile *p, const kci_csv *c)
+{
+    size_t i, k;
+    int bad = 0;
+
+    /* A column nothing uses is most likely a misspelt one: say so rather than ignore it. */
+    for (size_t col = 0; col < c->n_cols; col++) {
+        int used = strcmp(c->head[col], "serial") == 0;
+        for (i = 0; !used && i < p->n_steps; i++)
+            for (k = 0; !used && k < p->steps[i].n_params; k++)
+                used = p->steps[i].params[k].kind == KCI_P_CSV &&
+                       strcmp(p->steps[i].params[k].column, c->head[col]) == 0;
+        if (!used) {
+            kct_err("records: line 1, column %zu: column \"%s\" is used by no step of the profile",
+                    col + 1, c->head[col]);
+            bad = 1;
+        }
+    }
     return bad ? -1 : 0;
 }
 

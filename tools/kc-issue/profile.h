@@ -85,9 +85,17 @@ typedef struct kci_csv {
     size_t n_cols, n_rows;
     char **head;  /* n_cols names */
     char ***rows; /* n_rows x n_cols fields */
+    size_t *line; /* the line each row starts on (for messages) */
 } kci_csv;
 
-/* Parse text (len bytes). Returns 0, or -1 with the reason (line number) in err. */
+/*
+ * Parse text (len bytes), checked whole before anything is used: a UTF-8
+ * byte order mark at the start is skipped; refused with the line and column
+ * named: a NUL byte, invalid UTF-8, an empty or repeated column name, a row
+ * with another number of fields, a "serial" that is not 16 hex digits or
+ * appears twice, and a file with a header but no record.
+ * Returns 0, or -1 with the reason in err.
+ */
 int kci_csv_parse(const char *text, size_t len, kci_csv *c, char *err, size_t errcap);
 /* Read and parse a file. Returns 0 or -1 with the reason in err. */
 int kci_csv_load(const char *file, kci_csv *c, char *err, size_t errcap);
@@ -106,6 +114,13 @@ long kci_csv_pick(const kci_csv *c, const char *serial_hex, size_t next);
  * with the missing column printed.
  */
 int kci_csv_check(const kci_profile *p, const kci_csv *c);
+
+/*
+ * Check that every column of a records file is used (by a parameter of the
+ * profile, or "serial"), so that a misspelt column is not silently ignored.
+ * Returns 0, or -1 with each unused column printed (one line each).
+ */
+int kci_csv_unused(const kci_profile *p, const kci_csv *c);
 
 /* ---- encoding ----------------------------------------------------------- */
 
