@@ -163,7 +163,7 @@ static keycard_rc open_on(const kcl_transport_ops *ops, const char *arg, kcl_tra
         t->ops->end_transaction(t);
     }
     if (rc != KEYCARD_OK) {
-        kcl_pcsc_leave_on_close(t); /* not ours: leave whatever session it has */
+        kcl_transport_leave_on_close(t); /* not ours: leave whatever session it has */
         t->ops->close(t);
         return rc;
     }

@@ -91,3 +91,16 @@ keycard_rc kcl_session_present(kcl_session *s)
     kcl_session_mark_lost(s, rc);
     return rc;
 }
+
+void kcl_transport_leave_on_close(kcl_transport *t)
+{
+    if (t && t->ops->leave_on_close)
+        t->ops->leave_on_close(t);
+}
+
+keycard_rc kcl_transport_atr(kcl_transport *t, uint8_t *atr, size_t *len)
+{
+    if (!t || !atr || !len)
+        return KEYCARD_ERR_ARG;
+    return t->ops->atr ? t->ops->atr(t, atr, len) : KEYCARD_ERR_UNSUPPORTED;
+}

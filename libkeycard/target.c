@@ -118,7 +118,7 @@ static int is_keycard_atr(kcl_transport *tr)
     uint8_t atr[64], want[64];
     size_t n = sizeof atr;
     size_t wn = kc_keycard_card.atr(NULL, want, sizeof want);
-    return kcl_pcsc_atr(tr, atr, &n) == KEYCARD_OK && wn && n == wn && memcmp(atr, want, n) == 0;
+    return kcl_transport_atr(tr, atr, &n) == KEYCARD_OK && wn && n == wn && memcmp(atr, want, n) == 0;
 }
 
 /* A transport whose card answers GET DATA DF10 like a target card. */
@@ -135,7 +135,7 @@ static keycard_rc open_on(const kcl_transport_ops *ops, const struct kc_card_ops
      * (pcscd's copy, nothing is sent) tells it.
      */
     if (!card && is_keycard_atr(tr)) {
-        kcl_pcsc_leave_on_close(tr);
+        kcl_transport_leave_on_close(tr);
         tr->ops->close(tr);
         return KEYCARD_ERR_NO_CARD;
     }
@@ -146,7 +146,7 @@ static keycard_rc open_on(const kcl_transport_ops *ops, const struct kc_card_ops
         rc != KEYCARD_ERR_NO_SERVICE && rc != KEYCARD_ERR_TRANSPORT)
         rc = KEYCARD_ERR_NO_CARD; /* a card, but not a target card */
     if (rc != KEYCARD_OK) {
-        kcl_pcsc_leave_on_close(tr); /* a probe: leave it as it was */
+        kcl_transport_leave_on_close(tr); /* a probe: leave it as it was */
         tr->ops->close(tr);
         return rc;
     }

@@ -56,6 +56,15 @@ typedef struct kcl_transport_ops {
      * KEYCARD_ERR_TRANSPORT.
      */
     keycard_rc (*status)(kcl_transport *t);
+    /*
+     * Probes (NULL where the transport has no such notion): mark the
+     * connection so that close leaves the card as it is (PC/SC:
+     * SCARD_LEAVE_CARD instead of a reset: the probe only asked who is
+     * there, another program may hold a session on that card) ...
+     */
+    void (*leave_on_close)(kcl_transport *t);
+    /* ... and the card's ATR as the reader layer knows it, nothing sent. */
+    keycard_rc (*atr)(kcl_transport *t, uint8_t *atr, size_t *len);
 } kcl_transport_ops;
 
 /* Every transport's state starts with this. */
@@ -89,18 +98,10 @@ keycard_rc kcl_keycard_open_on(kcl_transport *t, const keycard_options *opt, key
  */
 keycard_rc kcl_pcsc_list(char *buf, size_t cap);
 
-/*
- * Probes: a pcsc transport marked so disconnects with SCARD_LEAVE_CARD
- * instead of resetting the card (it only asked who is there; another program
- * may hold a session on that card). No effect on other transports.
- */
-void kcl_pcsc_leave_on_close(kcl_transport *t);
+/* t->ops->leave_on_close(t) where the transport has it. */
+void kcl_transport_leave_on_close(kcl_transport *t);
 
-/*
- * The ATR of the card a pcsc transport is connected to, from pcscd (nothing
- * is sent to the card). *len: capacity in, length out.
- * Errors: KEYCARD_ERR_ARG (not a pcsc transport), KEYCARD_ERR_BUFFER, transport errors.
- */
-keycard_rc kcl_pcsc_atr(kcl_transport *t, uint8_t *atr, size_t *len);
+/* t->ops->atr where the transport has it; KEYCARD_ERR_UNSUPPORTED where not. */
+keycard_rc kcl_transport_atr(kcl_transport *t, uint8_t *atr, size_t *len);
 
 #endif /* KCL_TRANSPORT_H */

@@ -208,6 +208,9 @@ static const char *pcsc_name(const kcl_transport *t)
     return ((const pcsc_transport *)t)->reader;
 }
 
+static void pcsc_leave_on_close(kcl_transport *t);
+static keycard_rc pcsc_atr(kcl_transport *t, uint8_t *atr, size_t *len);
+
 const kcl_transport_ops kcl_transport_pcsc = {
     .kind = "pcsc",
     .open = pcsc_open,
@@ -218,18 +221,17 @@ const kcl_transport_ops kcl_transport_pcsc = {
     .status = pcsc_status,
     .name = pcsc_name,
     .close = pcsc_close,
+    .leave_on_close = pcsc_leave_on_close,
+    .atr = pcsc_atr,
 };
 
-void kcl_pcsc_leave_on_close(kcl_transport *t)
+static void pcsc_leave_on_close(kcl_transport *t)
 {
-    if (t && t->ops == &kcl_transport_pcsc)
-        ((pcsc_transport *)t)->leave_on_close = 1;
+    ((pcsc_transport *)t)->leave_on_close = 1;
 }
 
-keycard_rc kcl_pcsc_atr(kcl_transport *t, uint8_t *atr, size_t *len)
+static keycard_rc pcsc_atr(kcl_transport *t, uint8_t *atr, size_t *len)
 {
-    if (!t || t->ops != &kcl_transport_pcsc || !atr || !len)
-        return KEYCARD_ERR_ARG;
     pcsc_transport *p = (pcsc_transport *)t;
     DWORD state = 0, proto = 0, alen = MAX_ATR_SIZE, rlen = 0;
     BYTE a[MAX_ATR_SIZE];
