@@ -45,6 +45,14 @@ if [ "${1:-}" = --hook ]; then
             echo $? >"$KC_HF_RESET_DONE.tmp" && mv "$KC_HF_RESET_DONE.tmp" "$KC_HF_RESET_DONE"
         ) </dev/null >/dev/null 2>&1 &
         ;;
+    sigint | sigterm)
+        # Ctrl-C (or a service stop) of kc-issue, which runs this hook.
+        p=$PPID
+        while [ "$p" -gt 1 ] && [ "$(cat "/proc/$p/comm" 2>/dev/null)" != kc-issue ]; do
+            p=$(awk '{ print $4 }' "/proc/$p/stat")
+        done
+        [ "$p" -gt 1 ] && kill -s "$(echo "$2" | sed 's/^sig//' | tr a-z A-Z)" "$p"
+        ;;
     kc-powercycle)
         vc_card_stop keycard
         vc_card_start keycard 0 "$VC_STATE" && vc_wait_card "$VC_KEYCARD_READER" 10
@@ -335,6 +343,47 @@ no_completed d $S
 receipts $S | grep -qx 02 && ok "d: the key card recorded the aborted session" ||
     not_ok "d: no aborted receipt"
 rerun_refused d $S
+
+# ---- (e) Ctrl-C and SIGTERM in the middle of a card ---------------------------------
+for sig in sigint sigterm; do
+    mark "(e) $sig at the fifth envelope"
+    case $sig in sigint) S=4641554C5400000E want=130 ;; *) S=4641554C5400000F want=143 ;; esac
+    insert $S || exit 1
+    issue "e-$sig" env:5 "$sig"
+    if [ $rc = $want ] && grep -q ": ISSUED " "$T/e-$sig.out" &&
+        grep -q "interrupted (SIG" "$T/e-$sig.out" && grep -q "^summary: 1 card, 1 issued" "$T/e-$sig.out"; then
+        ok "e: $sig: the card in progress finished, summary printed, exit $rc"
+    else
+        not_ok "e: $sig (exit $rc, want $want)"
+        show "e-$sig"
+    fi
+    state_is "e-$sig" 03 "issued, not left partially issued"
+    receipts $S | grep -qx 00 && ok "e: $sig: its completed receipt is in the log" ||
+        not_ok "e: $sig: no completed receipt"
+done
+
+# ---- (f) a failure that every card would meet stops the batch ---------------------
+mark "(f) batch-wide failures"
+S=4641554C54000010
+insert $S || exit 1
+sed 's/"key": 1,/"key": 9,/' "$T/profile.json" >"$T/nokey.json"
+sed 's/{ "template": 13 }/{ "template": 99 }/' "$T/profile.json" >"$T/notpl.json"
+for what in nokey notpl; do
+    env timeout -k 5 60 "$B/bin/kc-issue" --config "$STATION" --profile "$T/$what.json" --all \
+        --reader "$VC_KEYCARD_READER" --target-reader "$VC_TARGET_READER" >"$T/f-$what.out" 2>&1 </dev/null
+    rc=$?
+    if [ $rc = 1 ] && grep -q "stopping the batch" "$T/f-$what.out" &&
+        grep -q "batch stopped" "$T/f-$what.out"; then
+        ok "f: $what: the batch stops at the first card, one line says why: $(grep -m1 'stopping the batch' "$T/f-$what.out" | cut -c1-110)"
+    else
+        not_ok "f: $what (exit $rc)"
+        show "f-$what"
+    fi
+done
+state_is f 01 "untouched (manufactured)"
+n=$(receipts $S | wc -l)
+[ "$n" = 1 ] && ok "f: one aborted receipt in all (the unknown template), none for the missing key" ||
+    not_ok "f: $n receipts for the card, want 1"
 
 mark "done"
 vc_down

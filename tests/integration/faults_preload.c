@@ -34,6 +34,9 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,7 +120,21 @@ static void inject(void)
     fprintf(stderr, "faults: fault injected at %s\n", at);
     fflush(NULL);
     log_line("FAULT");
-    if (hook[0] && system(hook) != 0)
+    if (!hook[0])
+        return;
+    /*
+     * Not system(): it ignores SIGINT in the caller while the hook runs, and a
+     * hook may be the very Ctrl-C the program under test must see.
+     */
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", hook, (char *)NULL);
+        _exit(127);
+    }
+    int st = -1;
+    while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (pid < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
         fprintf(stderr, "faults: hook '%s' failed\n", hook);
 }
 

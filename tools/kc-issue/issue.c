@@ -209,6 +209,8 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
     rc = keycard_target_issue_begin(t, way, (uint8_t)p->key, &nonces);
     if (rc != KEYCARD_OK) {
         fail(o, 0, "target card refused BEGIN: %s", keycard_strerror(rc));
+        /* The profile's key is not on the card (manufactured for another profile?). */
+        o->batch_fatal = rc == KEYCARD_ERR_NOT_FOUND;
         goto out;
     }
     rc = keycard_issue_open(kc, way, info.serial, (uint8_t)p->key, p->bucket, &nonces);
@@ -216,6 +218,9 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
         keycard_issue_nonces_wipe(&nonces);
         fail(o, 0, "key card refused BEGIN (key %u, %s): %s", p->key, kci_way_name(p->way),
              keycard_strerror(rc));
+        /* Not this card's fault: the log is full, or the key is missing or of the wrong use. */
+        o->batch_fatal = rc == KEYCARD_ERR_CARD_MEMORY || rc == KEYCARD_ERR_NOT_FOUND ||
+                         rc == KEYCARD_ERR_CONDITIONS;
         if (keycard_gone(rc))
             ret = rc;
         goto out;
@@ -233,6 +238,12 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
         fail(o, 0, "key card refused the steps (WRAP): %s%s", keycard_strerror(rc),
              rc == KEYCARD_ERR_WRONG_DATA ? " (a template number or parameter does not fit)"
                                           : "");
+        /*
+         * Without per-card records the steps are the same for every card: a
+         * refusal (a template the key card lacks, a parameter outside it)
+         * will repeat, each time leaving an aborted receipt in the log.
+         */
+        o->batch_fatal = !p->uses_csv && rc != KEYCARD_OK && !keycard_gone(rc);
         if (keycard_gone(rc))
             ret = rc;
         goto abort;

@@ -10,6 +10,7 @@
  * See man/kc-issue.1 and docs/issuance-profile.md.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,6 +232,26 @@ static void nap_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* SIGINT or SIGTERM: the card in progress is finished or aborted cleanly, then the run stops. */
+static volatile sig_atomic_t g_signal;
+
+static void on_signal(int sig)
+{
+    g_signal = sig;
+}
+
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    /* Calls restart: no PC/SC exchange is cut in half; a second signal acts at once. */
+    sa.sa_flags = SA_RESTART | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 /*
  * Open the target card in where; when prev is not NULL, wait (up to wait_s)
  * for a card with another serial (the stacker inserting the next card).
@@ -253,7 +274,7 @@ static keycard_rc open_target(const char *where, const uint8_t *prev, long wait_
             if (rc == KEYCARD_OK)
                 rc = KEYCARD_ERR_NO_CARD; /* still the card just ejected */
         }
-        if (now_ms() >= until)
+        if (now_ms() >= until || g_signal)
             return rc;
         nap_ms(200);
     }
@@ -306,10 +327,11 @@ int main(int argc, char **argv)
     char where[KCT_WHERE_MAX], err[512];
     size_t next_row = 0, issued = 0, failed = 0, skipped = 0, cards = 0;
     uint8_t prev[8];
-    int have_prev = 0, ex, tty, bar_shown = 0;
+    int have_prev = 0, ex, tty, bar_shown = 0, stopped = 0;
     long remaining = -1;
 
     kct_harden_process(); /* holds PINs and keys: no core dump, no ptrace */
+    catch_signals();
     kct_set_prog("kc-issue");
     kct_json_init();
     memset(&csv, 0, sizeof csv);
@@ -386,7 +408,11 @@ int main(int argc, char **argv)
             }
             if (bar_shown)
                 printf("\r\033[K");
-            printf("no further card after %ld s: %s\n", o.wait_s, keycard_strerror(rc));
+            if (g_signal)
+                printf("interrupted (%s) while waiting for the next card\n",
+                       g_signal == SIGINT ? "SIGINT" : "SIGTERM");
+            else
+                printf("no further card after %ld s: %s\n", o.wait_s, keycard_strerror(rc));
             break;
         }
         if (cards == 0)
@@ -423,6 +449,18 @@ int main(int argc, char **argv)
             ex = kct_fail(rc_kc, "key card", -1);
             goto out;
         }
+        if (oc.batch_fatal) {
+            /* Every further card would fail alike (and leave an aborted receipt each). */
+            kct_err("stopping the batch: %s; every further card would fail the same way "
+                    "(card %s stays in the slot)", oc.why, serial);
+            stopped = 1;
+            break;
+        }
+        if (g_signal) {
+            printf("interrupted (%s): stopped after card %s\n",
+                   g_signal == SIGINT ? "SIGINT" : "SIGTERM", serial);
+            break;
+        }
         if (!o.all)
             break;
         memcpy(prev, oc.serial, 8);
@@ -443,9 +481,13 @@ int main(int argc, char **argv)
     }
     if (bar_shown)
         printf("\n");
-    printf("summary: %zu card%s, %zu issued, %zu failed, %zu skipped (already issued)\n", cards,
-           cards == 1 ? "" : "s", issued, failed, skipped);
-    ex = failed ? KCT_EXIT_FAIL : KCT_EXIT_OK;
+    printf("summary: %zu card%s, %zu issued, %zu failed, %zu skipped (already issued)%s\n", cards,
+           cards == 1 ? "" : "s", issued, failed, skipped,
+           stopped ? "; batch stopped" : g_signal ? "; interrupted" : "");
+    ex = failed || stopped ? KCT_EXIT_FAIL : KCT_EXIT_OK;
+    /* As a shell reports a process ended by the signal: 128 + its number. */
+    if (g_signal)
+        ex = 128 + g_signal;
 out:
     keycard_target_close(t);
     keycard_close(kc);

@@ -41,6 +41,8 @@ typedef struct kci_outcome {
     size_t step;        /* 1-based step that failed; 0 = before the steps */
     char why[256];      /* what happened, one line */
     long ms;            /* time spent on the card */
+    int batch_fatal;    /* the same failure awaits every further card (audit log full,
+                           key or template the key card lacks): stop the batch */
 } kci_outcome;
 
 /*
