@@ -250,8 +250,10 @@ static size_t receipt_build(uint8_t *rec, const uint8_t serial[8], uint8_t key_n
                             uint8_t flags, uint8_t result, uint8_t steps, const uint8_t *mac,
                             const kc_issue_session *s)
 {
-    size_t ll = s ? s->lock_len : 0, off, nt = 0;
+    size_t ll = s->lock_len, off, nt;
 
+    if (ll > KC_ISSUE_LOCK_DATA_MAX)
+        ll = KC_ISSUE_LOCK_DATA_MAX;
     memcpy(rec, serial, 8);
     rec[8] = key_no;
     rec[9] = way;
@@ -262,17 +264,14 @@ static size_t receipt_build(uint8_t *rec, const uint8_t serial[8], uint8_t key_n
         memcpy(rec + KC_RECEIPT_MAC_OFF, mac, 16);
     else
         memset(rec + KC_RECEIPT_MAC_OFF, 0, 16);
-    rec[KC_RECEIPT_LOCK_OFF] = s ? s->lock_way : 0;
+    rec[KC_RECEIPT_LOCK_OFF] = s->lock_way;
     rec[KC_RECEIPT_LOCK_OFF + 1] = (uint8_t)ll;
-    if (ll)
-        memcpy(rec + KC_RECEIPT_LOCK_OFF + 2, s->lock_data, ll);
+    memcpy(rec + KC_RECEIPT_LOCK_OFF + 2, s->lock_data, ll);
     off = KC_RECEIPT_TPL_OFF(ll);
-    if (s) {
-        nt = s->n;
-        if (nt > KC_AUDIT_DATA_MAX - off)
-            nt = KC_AUDIT_DATA_MAX - off; /* the first templates, as many as fit */
-        memcpy(rec + off, s->tpl, nt);
-    }
+    nt = s->n;
+    if (nt > KC_AUDIT_DATA_MAX - off)
+        nt = KC_AUDIT_DATA_MAX - off; /* the first templates, as many as fit */
+    memcpy(rec + off, s->tpl, nt);
     return off + nt;
 }
 
@@ -280,7 +279,8 @@ static size_t receipt_build(uint8_t *rec, const uint8_t serial[8], uint8_t key_n
  * The session the store still marks open (its BEGIN was committed, no receipt
  * yet) gets an "aborted, unclean" receipt, and the mark goes, in one commit.
  * s: the RAM session of that BEGIN when this power cycle still has it (its
- * step count and templates go into the receipt), else NULL (steps unknown).
+ * step count, lock and templates go into the receipt), else NULL or another
+ * session (steps unknown).
  * Called by the next ISSUE BEGIN, not at power-up: until then the mark and
  * the BEGIN entry in the log say that the session never ended cleanly.
  */
@@ -294,10 +294,11 @@ static int close_marked(kc_store *st, const kc_hw *hw, const kc_issue_session *s
         return 0; /* no session left open */
     if (n != sizeof(mark))
         return KC_ERR_CORRUPT;
-    if (s && (!s->open || memcmp(s->serial, mark, 8) != 0))
-        s = NULL;
+    static const kc_issue_session unknown; /* no lock, no templates known */
+    int known = s && s->open && memcmp(s->serial, mark, 8) == 0;
     rl = receipt_build(rec, mark, mark[8], mark[9], mark[10] | KC_RECEIPT_FLAG_UNCLEAN,
-                       KC_ISSUE_ABORTED, s ? s->n : KC_RECEIPT_STEPS_UNKNOWN, NULL, s);
+                       KC_ISSUE_ABORTED, known ? s->n : KC_RECEIPT_STEPS_UNKNOWN, NULL,
+                       known ? s : &unknown);
     if ((rc = kc_store_begin(st)) != 0)
         return rc;
     if ((rc = kc_audit_append(st, hw, KC_AUDIT_EVT_ISSUE_RECEIPT, rec, rl)) != 0 ||
