@@ -96,6 +96,16 @@ typedef enum keycard_rc {
 /* One line that a person understands; never NULL. */
 KEYCARD_API const char *keycard_strerror(keycard_rc rc);
 
+/*
+ * More about the last failed keycard_open / keycard_target_open of the
+ * calling thread, when there is more to say than the error code: for a sim
+ * image, the file and the cause ("FILE: Permission denied", "FILE: 70000
+ * bytes, a key card image has 131072", "FILE: damaged at byte 76"). An empty
+ * string when there is nothing more; never NULL. Valid until the thread's
+ * next open.
+ */
+KEYCARD_API const char *keycard_open_detail(void);
+
 /* Opaque session handle. */
 typedef struct keycard keycard;
 
