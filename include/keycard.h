@@ -90,7 +90,8 @@ typedef enum keycard_rc {
     KEYCARD_ERR_VERSION = -28,      /* the card or the call speaks another protocol version */
     KEYCARD_ERR_DAMAGED = -29,      /* sim: the card's flash image is damaged (not a torn
                                        write); refused and left as it is */
-    KEYCARD_ERR_NO_SERVICE = -30    /* no PC/SC service (pcscd not running or stopped) */
+    KEYCARD_ERR_NO_SERVICE = -30,   /* no PC/SC service (pcscd not running or stopped) */
+    KEYCARD_ERR_BUSY = -31          /* another program holds the card (reserved) */
 } keycard_rc;
 
 /* One line that a person understands; never NULL. */
@@ -276,6 +277,19 @@ KEYCARD_API keycard_rc keycard_status_read(keycard *kc, keycard_status *st);
  * KEYCARD_ERR_ARG when nothing is held; the card's loss is not an error there.
  */
 KEYCARD_API keycard_rc keycard_hold(keycard *kc);
+
+/*
+ * Reserve the key card for this handle alone, for as long as a batch runs:
+ * other programs cannot even connect to it and are told at once
+ * (KEYCARD_ERR_BUSY), instead of resetting it or ending its secure channel
+ * under the batch. Not inside a hold. keycard_unreserve shares it again;
+ * keycard_close ends the reservation too. The sim transport has no other
+ * programs: both succeed and do nothing.
+ * Errors: KEYCARD_ERR_BUSY (another program is connected to it now),
+ * KEYCARD_ERR_ARG (inside a hold), transport errors.
+ */
+KEYCARD_API keycard_rc keycard_reserve(keycard *kc);
+KEYCARD_API keycard_rc keycard_unreserve(keycard *kc);
 KEYCARD_API keycard_rc keycard_release(keycard *kc);
 
 /*

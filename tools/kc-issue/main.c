@@ -379,6 +379,17 @@ int main(int argc, char **argv)
     if ((ex = kct_open_issuer(&o.kc_where, st.issuer_pub, kct_key_len(st.issuer_pub, st.issuer_pub_len),
                               &kc)) != 0)
         goto out;
+    /*
+     * The key card is ours for the run: another program that connects to it
+     * now is told "busy" at once, instead of resetting it (and ending this
+     * run's session and PINs) between two cards.
+     */
+    {
+        keycard_rc rr = keycard_reserve(kc);
+        if (rr != KEYCARD_OK)
+            kct_err("warning: cannot reserve the key card (%s): another program using it during the "
+                     "run would end the run's session", keycard_strerror(rr));
+    }
     if (o.target[0])
         snprintf(where, sizeof where, "%s", o.target);
     else if (default_target(keycard_reader_name(kc), where, sizeof where) != 0)
