@@ -90,11 +90,22 @@ typedef enum keycard_rc {
     KEYCARD_ERR_VERSION = -28,      /* the card or the call speaks another protocol version */
     KEYCARD_ERR_DAMAGED = -29,      /* sim: the card's flash image is damaged (not a torn
                                        write); refused and left as it is */
-    KEYCARD_ERR_NO_SERVICE = -30    /* no PC/SC service (pcscd not running or stopped) */
+    KEYCARD_ERR_NO_SERVICE = -30,   /* no PC/SC service (pcscd not running or stopped) */
+    KEYCARD_ERR_BUSY = -31          /* another program holds the card (reserved) */
 } keycard_rc;
 
 /* One line that a person understands; never NULL. */
 KEYCARD_API const char *keycard_strerror(keycard_rc rc);
+
+/*
+ * More about the last failed keycard_open / keycard_target_open of the
+ * calling thread, when there is more to say than the error code: for a sim
+ * image, the file and the cause ("FILE: Permission denied", "FILE: 70000
+ * bytes, a key card image has 131072", "FILE: damaged at byte 76"). An empty
+ * string when there is nothing more; never NULL. Valid until the thread's
+ * next open.
+ */
+KEYCARD_API const char *keycard_open_detail(void);
 
 /* Opaque session handle. */
 typedef struct keycard keycard;
@@ -266,6 +277,19 @@ KEYCARD_API keycard_rc keycard_status_read(keycard *kc, keycard_status *st);
  * KEYCARD_ERR_ARG when nothing is held; the card's loss is not an error there.
  */
 KEYCARD_API keycard_rc keycard_hold(keycard *kc);
+
+/*
+ * Reserve the key card for this handle alone, for as long as a batch runs:
+ * other programs cannot even connect to it and are told at once
+ * (KEYCARD_ERR_BUSY), instead of resetting it or ending its secure channel
+ * under the batch. Not inside a hold. keycard_unreserve shares it again;
+ * keycard_close ends the reservation too. The sim transport has no other
+ * programs: both succeed and do nothing.
+ * Errors: KEYCARD_ERR_BUSY (another program is connected to it now),
+ * KEYCARD_ERR_ARG (inside a hold), transport errors.
+ */
+KEYCARD_API keycard_rc keycard_reserve(keycard *kc);
+KEYCARD_API keycard_rc keycard_unreserve(keycard *kc);
 KEYCARD_API keycard_rc keycard_release(keycard *kc);
 
 /*

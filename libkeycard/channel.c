@@ -465,6 +465,13 @@ static void ch_close(kcl_transport *t)
     free(c);
 }
 
+/* Reserving the card is the line's business: passed through. */
+static keycard_rc ch_exclusive(kcl_transport *t, int on)
+{
+    chan *c = (chan *)t;
+    return c->inner->ops->exclusive ? c->inner->ops->exclusive(c->inner, on) : KEYCARD_OK;
+}
+
 static const kcl_transport_ops channel_ops = {
     .kind = "channel",
     .open = NULL,
@@ -475,6 +482,7 @@ static const kcl_transport_ops channel_ops = {
     .status = ch_status,
     .name = ch_name,
     .close = ch_close,
+    .exclusive = ch_exclusive,
 };
 
 keycard_rc kcl_channel_wrap(kcl_transport *inner, keycard_channel_mode mode,

@@ -375,6 +375,24 @@ KEYCARD_API keycard_rc keycard_release(keycard *kc)
     return kc ? kcl_session_release(&kc->s) : KEYCARD_ERR_ARG;
 }
 
+static keycard_rc reserve(keycard *kc, int on)
+{
+    if (!kc)
+        return KEYCARD_ERR_ARG;
+    kcl_transport *t = kc->s.t;
+    return t->ops->exclusive ? t->ops->exclusive(t, on) : KEYCARD_OK;
+}
+
+KEYCARD_API keycard_rc keycard_reserve(keycard *kc)
+{
+    return reserve(kc, 1);
+}
+
+KEYCARD_API keycard_rc keycard_unreserve(keycard *kc)
+{
+    return reserve(kc, 0);
+}
+
 KEYCARD_API keycard_rc keycard_present(keycard *kc)
 {
     return kc ? kcl_session_present(&kc->s) : KEYCARD_ERR_ARG;
@@ -1231,6 +1249,8 @@ static const char *const messages[] = {
     [29] = ("the card's state file is damaged (not a torn write); it is refused and left as "
             "it is: restore it from a backup"),
     [30] = "no PC/SC service (is pcscd running?)",
+    [31] = ("the card is reserved by another program (a kc-issue batch holds the key card): "
+            "try again when it is done"),
 };
 
 KEYCARD_API const char *keycard_strerror(keycard_rc rc)

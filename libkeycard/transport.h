@@ -65,6 +65,12 @@ typedef struct kcl_transport_ops {
     void (*leave_on_close)(kcl_transport *t);
     /* ... and the card's ATR as the reader layer knows it, nothing sent. */
     keycard_rc (*atr)(kcl_transport *t, uint8_t *atr, size_t *len);
+    /*
+     * Reserve the card for this connection alone (on) or share it again
+     * (off), the card left as it is; NULL where there are no other programs.
+     * Errors: KEYCARD_ERR_BUSY (another program is connected), transport errors.
+     */
+    keycard_rc (*exclusive)(kcl_transport *t, int on);
 } kcl_transport_ops;
 
 /* Every transport's state starts with this. */

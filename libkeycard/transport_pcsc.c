@@ -17,6 +17,7 @@ typedef struct pcsc_transport {
     DWORD protocol;
     int in_transaction;
     int leave_on_close; /* a probe: disconnect without resetting the card */
+    DWORD share;        /* SCARD_SHARE_SHARED, or _EXCLUSIVE while reserved */
     char *reader;
 } pcsc_transport;
 
@@ -46,6 +47,8 @@ static keycard_rc pcsc_rc(LONG r, int connected)
     case SCARD_W_UNSUPPORTED_CARD:
     case SCARD_E_PROTO_MISMATCH:
         return KEYCARD_ERR_NO_CARD;
+    case SCARD_E_SHARING_VIOLATION:
+        return KEYCARD_ERR_BUSY;
     case SCARD_E_NO_MEMORY:
         return KEYCARD_ERR_MEMORY;
     case SCARD_E_INSUFFICIENT_BUFFER:
@@ -128,6 +131,7 @@ static keycard_rc pcsc_open(const char *reader, kcl_transport **out)
         pcsc_close(&p->base);
         return pcsc_rc(r, 0);
     }
+    p->share = SCARD_SHARE_SHARED;
     r = SCardConnect(p->ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0,
                      &p->card, &p->protocol);
     if (r != SCARD_S_SUCCESS) {
@@ -181,8 +185,23 @@ static keycard_rc pcsc_reconnect(kcl_transport *t)
 {
     pcsc_transport *p = (pcsc_transport *)t;
     p->in_transaction = 0;
-    LONG r = SCardReconnect(p->card, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0,
+    LONG r = SCardReconnect(p->card, p->share, SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0,
                             SCARD_LEAVE_CARD, &p->protocol);
+    return pcsc_rc(r, 1);
+}
+
+static keycard_rc pcsc_exclusive(kcl_transport *t, int on)
+{
+    pcsc_transport *p = (pcsc_transport *)t;
+    DWORD want = on ? SCARD_SHARE_EXCLUSIVE : SCARD_SHARE_SHARED;
+    if (p->share == want)
+        return KEYCARD_OK;
+    if (p->in_transaction)
+        return KEYCARD_ERR_ARG; /* not inside a hold: a reconnect ends the transaction */
+    LONG r = SCardReconnect(p->card, want, SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0,
+                            SCARD_LEAVE_CARD, &p->protocol);
+    if (r == SCARD_S_SUCCESS)
+        p->share = want;
     return pcsc_rc(r, 1);
 }
 
@@ -223,6 +242,7 @@ const kcl_transport_ops kcl_transport_pcsc = {
     .close = pcsc_close,
     .leave_on_close = pcsc_leave_on_close,
     .atr = pcsc_atr,
+    .exclusive = pcsc_exclusive,
 };
 
 static void pcsc_leave_on_close(kcl_transport *t)

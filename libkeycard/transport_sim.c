@@ -6,6 +6,7 @@
  * card state persists in FILE exactly as it would on the chip's flash.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 #include "kc_err.h"
 #include "keycard_proto.h"
 #include "hw/kc_hw_file.h"
+#include "keycard.h"
 #include "transport.h"
 
 typedef struct sim_transport {
@@ -41,8 +43,16 @@ static void sim_close(kcl_transport *t)
     free(s);
 }
 
+static _Thread_local char open_detail[256];
+
+KEYCARD_API const char *keycard_open_detail(void)
+{
+    return open_detail;
+}
+
 keycard_rc kcl_sim_open(const kc_card_ops *card, const char *file, kcl_transport **out)
 {
+    open_detail[0] = '\0';
     if (!card || !file || !*file || !out)
         return KEYCARD_ERR_ARG;
     sim_transport *s = calloc(1, sizeof *s);
@@ -60,6 +70,7 @@ keycard_rc kcl_sim_open(const kc_card_ops *card, const char *file, kcl_transport
     memcpy(s->name, "sim:", 4);
     memcpy(s->name + 4, file, nl - 4);
     if (kc_hw_file_open(&s->hf, file, s->card->flash_size, s->card->page_size, &s->hw) != 0) {
+        snprintf(open_detail, sizeof open_detail, "%s", s->hf.err[0] ? s->hf.err : file);
         sim_close(&s->base);
         return KEYCARD_ERR_IO;
     }
@@ -67,6 +78,12 @@ keycard_rc kcl_sim_open(const kc_card_ops *card, const char *file, kcl_transport
     int irc = s->card->init(s->ctx, &s->hw);
     if (irc != 0) {
         /* A flash image the firmware cannot mount is a file problem on the host. */
+        if (irc == KC_ERR_CORRUPT && s->card->damage_at)
+            snprintf(open_detail, sizeof open_detail, "%s: damaged at byte %zu", file,
+                     s->card->damage_at(s->ctx));
+        else
+            snprintf(open_detail, sizeof open_detail, "%s: the %s card does not boot from it "
+                     "(error %d)", file, s->card->name, irc);
         sim_close(&s->base);
         return irc == KC_ERR_CORRUPT ? KEYCARD_ERR_DAMAGED : KEYCARD_ERR_IO;
     }

@@ -99,6 +99,34 @@ static int fill_erased(int fd, size_t size, size_t page_size)
     return fsync(fd);
 }
 
+/*
+ * A new blank image, whole or not at all: written to PATH.new, synced, then
+ * renamed over PATH (absent or empty). A full disk leaves no half image.
+ * Returns 0 or -1 (errno tells).
+ */
+static int create_blank(const char *path, size_t size, size_t page_size)
+{
+    char tmp[4200];
+    if (snprintf(tmp, sizeof tmp, "%s.new", path) >= (int)sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    int rc = fill_erased(fd, size, page_size);
+    int e = errno;
+    if (close(fd) != 0 && rc == 0)
+        rc = -1, e = errno;
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -1, e = errno;
+    if (rc != 0) {
+        unlink(tmp);
+        errno = e;
+    }
+    return rc;
+}
+
 int kc_hw_file_open(kc_hw_file *hf, const char *path, size_t size, size_t page_size,
                     kc_hw *out)
 {
@@ -116,17 +144,18 @@ int kc_hw_file_open(kc_hw_file *hf, const char *path, size_t size, size_t page_s
     }
     hf->size = size;
     hf->page_size = page_size;
-    hf->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if ((stat(path, &st) != 0 && errno == ENOENT) || (st.st_size == 0 && S_ISREG(st.st_mode))) {
+        if (create_blank(path, size, page_size) != 0)
+            return fail(hf, KC_ERR_FLASH, "cannot create flash image", path);
+    }
+    hf->fd = open(path, O_RDWR | O_CLOEXEC);
     if (hf->fd < 0)
         return fail(hf, KC_ERR_FLASH, "cannot open flash image", path);
     if (flock(hf->fd, LOCK_EX | LOCK_NB) != 0)
         return fail(hf, KC_ERR_STATE, "flash image is in use by another process", path);
     if (fstat(hf->fd, &st) != 0)
         return fail(hf, KC_ERR_FLASH, "cannot stat flash image", path);
-    if (st.st_size == 0) {
-        if (fill_erased(hf->fd, size, page_size) != 0)
-            return fail(hf, KC_ERR_FLASH, "cannot create flash image", path);
-    } else if ((size_t)st.st_size != size) {
+    if ((size_t)st.st_size != size) {
         char why[96];
         snprintf(why, sizeof why, "flash image is %lld bytes, this card needs %zu",
                  (long long)st.st_size, size);

@@ -842,7 +842,7 @@ static void sc_close(kcl_transport *t)
 }
 
 static const kcl_transport_ops script_ops = {
-    "script", NULL, sc_transmit, sc_nop, sc_nop, sc_nop, sc_name, sc_close, sc_nop, NULL, NULL,
+    "script", NULL, sc_transmit, sc_nop, sc_nop, sc_nop, sc_name, sc_close, sc_nop, NULL, NULL, NULL,
 };
 
 START_TEST(test_vectors_host)
@@ -922,7 +922,7 @@ static keycard_rc v1_transmit(kcl_transport *tp, const uint8_t *cmd, size_t len,
 }
 
 static const kcl_transport_ops v1card_ops = {
-    "v1card", NULL, v1_transmit, sc_nop, sc_nop, sc_nop, sc_name, sc_close, sc_nop, NULL, NULL,
+    "v1card", NULL, v1_transmit, sc_nop, sc_nop, sc_nop, sc_name, sc_close, sc_nop, NULL, NULL, NULL,
 };
 
 /* libkeycard refuses a card of channel v1 (no card ephemeral key): an error, never plain. */

@@ -148,6 +148,23 @@ START_TEST(test_open_errors)
     ck_assert_ptr_null(kc);
     ck_assert_int_eq(keycard_open(&kc, "sim:/nonexistent-dir-kc/x.img"), KEYCARD_ERR_IO);
     ck_assert_ptr_null(kc);
+    /* The file and the cause, not only "input/output error". */
+    ck_assert_ptr_nonnull(strstr(keycard_open_detail(), "/nonexistent-dir-kc/x.img"));
+    ck_assert_ptr_nonnull(strstr(keycard_open_detail(), "No such file"));
+    char p[128], w[140];
+    snprintf(p, sizeof p, "%s/short.img", tmpdir);
+    FILE *f = fopen(p, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs("abc", f);
+    fclose(f);
+    snprintf(w, sizeof w, "sim:%s", p);
+    ck_assert_int_eq(keycard_open(&kc, w), KEYCARD_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(keycard_open_detail(), "3 bytes"));
+    unlink(p);
+    /* A good open leaves nothing to say. */
+    ck_assert_int_eq(keycard_open(&kc, where), KEYCARD_OK);
+    ck_assert_str_eq(keycard_open_detail(), "");
+    keycard_close(kc);
 }
 END_TEST
 

@@ -106,7 +106,8 @@ static const struct {
     {{0xFF, 0xEC, 0x00, 0x00, 0x02}, 5, KC_READER_COUNT},
     {{0xFF, 0xEC, 0x00, 0x01}, 4, KC_SW_WRONG_P1P2},
     {{0xFF, 0xEC, 0x00, 0x00, 0x01, 0x00}, 6, KC_SW_WRONG_LENGTH},
-    {{0xFF, 0xEE, 0x01, 0x00}, 4, KC_SW_WRONG_P1P2},
+    {{0xFF, 0xEE, 0x01, 0x00}, 4, KC_READER_EJECT_SPOILED},
+    {{0xFF, 0xEE, 0x02, 0x00}, 4, KC_SW_WRONG_P1P2},
     {{0xFF, 0xEE, 0x00, 0x01}, 4, KC_SW_WRONG_P1P2},
     {{0xFF, 0xEE, 0x00, 0x00, 0x01, 0x00}, 6, KC_SW_WRONG_LENGTH},
     {{0xFF, 0xCA, 0x00, 0x00, 0x00}, 5, KC_SW_INS_NOT_SUPPORTED},
@@ -186,7 +187,7 @@ START_TEST(test_walk_whole_stack)
     for (i = 0; i < 3; i++) {
         ck_assert_int_eq(kc_stack_next(g_dir, name, sizeof(name)), 1);
         ck_assert_str_eq(name, order[i]);
-        ck_assert_int_eq(kc_stack_retire(g_dir, name), 0);
+        ck_assert_int_eq(kc_stack_retire(g_dir, name, KC_STACK_ISSUED), 0);
         ck_assert_int_eq(kc_stack_count(g_dir), (int)(2 - i));
     }
     ck_assert_int_eq(kc_stack_next(g_dir, name, sizeof(name)), 0);
@@ -208,9 +209,9 @@ START_TEST(test_retire_keeps_earlier_issued)
 
     mk_dir();
     put_file("a.card", "first");
-    ck_assert_int_eq(kc_stack_retire(g_dir, "a.card"), 0);
+    ck_assert_int_eq(kc_stack_retire(g_dir, "a.card", KC_STACK_ISSUED), 0);
     put_file("a.card", "second");
-    ck_assert_int_eq(kc_stack_retire(g_dir, "a.card"), 0);
+    ck_assert_int_eq(kc_stack_retire(g_dir, "a.card", KC_STACK_ISSUED), 0);
     read_file("issued/a.card", got, sizeof(got));
     ck_assert_str_eq(got, "first");
     read_file("issued/a.card.1", got, sizeof(got));
@@ -220,14 +221,31 @@ START_TEST(test_retire_keeps_earlier_issued)
 }
 END_TEST
 
+/* A spoiled card goes to its own tray, apart from the issued ones. */
+START_TEST(test_retire_spoiled_tray)
+{
+    char got[16];
+
+    mk_dir();
+    put_file("b.card", "spoilt");
+    ck_assert_int_eq(kc_stack_retire(g_dir, "b.card", KC_STACK_SPOILED), 0);
+    read_file("spoiled/b.card", got, sizeof(got));
+    ck_assert_str_eq(got, "spoilt");
+    ck_assert_int_eq(exists("issued/b.card"), 0);
+    ck_assert_int_eq(kc_stack_retire(g_dir, "c.card", "../up"), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    rm_tree();
+}
+END_TEST
+
 START_TEST(test_retire_refusals)
 {
     mk_dir();
-    ck_assert_int_eq(kc_stack_retire(g_dir, "missing.card"), -1);
+    ck_assert_int_eq(kc_stack_retire(g_dir, "missing.card", KC_STACK_ISSUED), -1);
     ck_assert_int_eq(errno, ENOENT);
-    ck_assert_int_eq(kc_stack_retire(g_dir, "../x.card"), -1);
+    ck_assert_int_eq(kc_stack_retire(g_dir, "../x.card", KC_STACK_ISSUED), -1);
     ck_assert_int_eq(errno, EINVAL);
-    ck_assert_int_eq(kc_stack_retire(NULL, "x.card"), -1);
+    ck_assert_int_eq(kc_stack_retire(NULL, "x.card", KC_STACK_ISSUED), -1);
     rm_tree();
 }
 END_TEST
@@ -265,6 +283,7 @@ static Suite *stack_suite(void)
     tcase_add_test(td, test_walk_whole_stack);
     tcase_add_test(td, test_retire_keeps_earlier_issued);
     tcase_add_test(td, test_retire_refusals);
+    tcase_add_test(td, test_retire_spoiled_tray);
     tcase_add_test(td, test_reject_sets_aside);
     suite_add_tcase(s, tn);
     suite_add_tcase(s, tr);

@@ -309,5 +309,10 @@ int kct_open_issuer_or_blank(const kct_where *w, const uint8_t *issuer_pub,
         snprintf(what, sizeof what, "open simulated key card %s", spec + 4);
     else
         snprintf(what, sizeof what, "open key card in reader '%s'", spec + 5);
+    if ((rc == KEYCARD_ERR_IO || rc == KEYCARD_ERR_DAMAGED) && keycard_open_detail()[0]) {
+        /* The file and its problem, not just "input/output error". */
+        kct_err("%s: %s (%s)", what, keycard_strerror(rc), keycard_open_detail());
+        return KCT_EXIT_FAIL;
+    }
     return kct_fail(rc, what, -1);
 }

@@ -285,15 +285,20 @@ static keycard_rc open_target(const char *where, const uint8_t *prev, long wait_
  * cards the stacker says are left, -1 when it did not say (no count, or no
  * stacker: the answer is not 9000).
  */
-static long eject(keycard_target *t, int *refused)
+static long eject(keycard_target *t, int spoiled, int *refused)
 {
-    static const uint8_t cmd[4] = {0xFF, 0xEE, 0x00, 0x00};
+    /* FF EE 01 00: into the stacker's tray of spoiled cards, apart from the good ones. */
+    uint8_t cmd[4] = {0xFF, 0xEE, (uint8_t)(spoiled ? 0x01 : 0x00), 0x00};
     uint8_t resp[16];
     size_t n = sizeof resp;
 
     *refused = 0;
     if (keycard_target_transmit(t, cmd, sizeof cmd, resp, &n) != KEYCARD_OK || n < 2 ||
         resp[n - 2] != 0x90 || resp[n - 1] != 0x00) {
+        if (spoiled && n >= 2 && resp[n - 2] == 0x6A && resp[n - 1] == 0x86) {
+            printf("  (the stacker has no tray for spoiled cards: ejected with the others)\n");
+            return eject(t, 0, refused);
+        }
         *refused = 1;
         return -1;
     }
@@ -374,6 +379,17 @@ int main(int argc, char **argv)
     if ((ex = kct_open_issuer(&o.kc_where, st.issuer_pub, kct_key_len(st.issuer_pub, st.issuer_pub_len),
                               &kc)) != 0)
         goto out;
+    /*
+     * The key card is ours for the run: another program that connects to it
+     * now is told "busy" at once, instead of resetting it (and ending this
+     * run's session and PINs) between two cards.
+     */
+    {
+        keycard_rc rr = keycard_reserve(kc);
+        if (rr != KEYCARD_OK)
+            kct_err("warning: cannot reserve the key card (%s): another program using it during the "
+                     "run would end the run's session", keycard_strerror(rr));
+    }
     if (o.target[0])
         snprintf(where, sizeof where, "%s", o.target);
     else if (default_target(keycard_reader_name(kc), where, sizeof where) != 0)
@@ -465,7 +481,10 @@ int main(int argc, char **argv)
             break;
         memcpy(prev, oc.serial, 8);
         have_prev = 1;
-        remaining = eject(t, &refused);
+        /* A card that failed is set aside: the spoiled tray, never among the issued ones. */
+        remaining = eject(t, oc.result != KCI_ISSUED && oc.result != KCI_WRITTEN &&
+                                 oc.result != KCI_SKIPPED,
+                          &refused);
         keycard_target_close(t);
         t = NULL;
         if (refused) {

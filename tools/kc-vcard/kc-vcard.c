@@ -359,7 +359,7 @@ static int reader_command(vcard_slot *s, int what, uint8_t *out, size_t cap, siz
     uint8_t b[4];
     int left;
 
-    if (what != KC_READER_EJECT && what != KC_READER_COUNT) {
+    if (what != KC_READER_EJECT && what != KC_READER_EJECT_SPOILED && what != KC_READER_COUNT) {
         *olen = kc_vcard_answer_sw((uint16_t)what, out, cap);
         return 0;
     }
@@ -381,11 +381,12 @@ static int reader_command(vcard_slot *s, int what, uint8_t *out, size_t cap, siz
         *olen = kc_vpcd_frame(b, sizeof(b), out, cap);
         return 0;
     }
-    /* The card leaves the slot: power goes, then its image goes to issued/. */
+    /* The card leaves the slot: power goes, then its image goes to its tray. */
+    const char *tray = what == KC_READER_EJECT_SPOILED ? KC_STACK_SPOILED : KC_STACK_ISSUED;
     s->ops->power(s->ctx, KC_POWER_OFF);
-    if (kc_stack_retire(s->stack, s->image) != 0) {
+    if (kc_stack_retire(s->stack, s->image, tray) != 0) {
         logmsg("cannot move %s/%s to %s/: %s; card kept in the slot", s->stack, s->image,
-               KC_STACK_ISSUED, strerror(errno));
+               tray, strerror(errno));
         *olen = kc_vcard_answer_sw(KC_SW_MEMORY_FAILURE, out, cap);
         return 0;
     }
@@ -398,8 +399,7 @@ static int reader_command(vcard_slot *s, int what, uint8_t *out, size_t cap, siz
     b[2] = 0x90;
     b[3] = 0x00;
     *olen = kc_vpcd_frame(b, sizeof(b), out, cap);
-    logmsg("card %s ejected to %s/%s/ (%d left in the stack)", s->image, s->stack,
-           KC_STACK_ISSUED, left);
+    logmsg("card %s ejected to %s/%s/ (%d left in the stack)", s->image, s->stack, tray, left);
     return 1;
 }
 

@@ -81,17 +81,18 @@ int kc_stack_count(const char *dir)
     return n;
 }
 
-int kc_stack_retire(const char *dir, const char *name)
+int kc_stack_retire(const char *dir, const char *name, const char *tray)
 {
     char from[4096], to_dir[4096], to[4200];
     int i;
 
-    if (dir == NULL || name == NULL || strchr(name, '/') != NULL) {
+    if (dir == NULL || name == NULL || strchr(name, '/') != NULL || tray == NULL ||
+        strchr(tray, '/') != NULL) {
         errno = EINVAL;
         return -1;
     }
     if (snprintf(from, sizeof(from), "%s/%s", dir, name) >= (int)sizeof(from) ||
-        snprintf(to_dir, sizeof(to_dir), "%s/%s", dir, KC_STACK_ISSUED) >= (int)sizeof(to_dir)) {
+        snprintf(to_dir, sizeof(to_dir), "%s/%s", dir, tray) >= (int)sizeof(to_dir)) {
         errno = ENAMETOOLONG;
         return -1;
     }
@@ -136,6 +137,8 @@ int kc_reader_command(const uint8_t *apdu, size_t len)
         return KC_SW_INS_NOT_SUPPORTED;
     if (len > 5)
         return KC_SW_WRONG_LENGTH; /* neither takes data */
+    if (apdu[1] == KC_READER_INS_EJECT && apdu[2] == 0x01 && apdu[3] == 0)
+        return KC_READER_EJECT_SPOILED;
     if (apdu[2] != 0 || apdu[3] != 0)
         return KC_SW_WRONG_P1P2;
     return apdu[1] == KC_READER_INS_EJECT ? KC_READER_EJECT : KC_READER_COUNT;

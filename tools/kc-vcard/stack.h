@@ -16,8 +16,9 @@
 
 /* File name ending of a card image in a stack directory. */
 #define KC_STACK_SUFFIX ".card"
-/* Sub-directory where ejected cards go. */
+/* Sub-directories (trays) where ejected cards go: issued ones, and spoiled ones set aside. */
 #define KC_STACK_ISSUED "issued"
+#define KC_STACK_SPOILED "spoiled"
 
 /* Reader pseudo-APDUs: class FF is addressed to the reader, never to the card. */
 #define KC_READER_CLA 0xFF
@@ -38,11 +39,11 @@ int kc_stack_next(const char *dir, char *name, size_t cap);
 int kc_stack_count(const char *dir);
 
 /*
- * Move dir/name to dir/issued/name (creating dir/issued). An issued image of
- * that name already there is kept: the new one becomes name.1, name.2, ...
- * Returns 0, or -1 (errno tells).
+ * Move dir/name to dir/TRAY/name (creating it; tray KC_STACK_ISSUED or
+ * KC_STACK_SPOILED). An image of that name already there is kept: the new
+ * one becomes name.1, name.2, ... Returns 0, or -1 (errno tells).
  */
-int kc_stack_retire(const char *dir, const char *name);
+int kc_stack_retire(const char *dir, const char *name, const char *tray);
 
 /*
  * Set an image that cannot be served aside: dir/name becomes dir/name.bad,
@@ -53,7 +54,8 @@ int kc_stack_reject(const char *dir, const char *name);
 /*
  * What a reader command (an APDU of class FF) asks for.
  *   KC_READER_NOT_MINE  not class FF: the card's business
- *   KC_READER_EJECT     FF EE 00 00 [Le]: eject the card
+ *   KC_READER_EJECT     FF EE 00 00 [Le]: eject the card to the issued tray
+ *   KC_READER_EJECT_SPOILED  FF EE 01 00 [Le]: eject it to the spoiled tray
  *   KC_READER_COUNT     FF EC 00 00 [Le]: how many blank cards the stack holds
  *                       (the one in the slot included)
  *   otherwise the status word the reader answers (6D00 unknown INS, 6A86 bad
@@ -62,6 +64,7 @@ int kc_stack_reject(const char *dir, const char *name);
 #define KC_READER_NOT_MINE 0
 #define KC_READER_EJECT 1
 #define KC_READER_COUNT 2
+#define KC_READER_EJECT_SPOILED 3
 int kc_reader_command(const uint8_t *apdu, size_t len);
 
 #endif /* KC_VCARD_STACK_H */
