@@ -718,7 +718,7 @@ END_TEST
 START_TEST(test_refusals)
 {
     kc_test_card t;
-    uint8_t seed[16] = {0}, steps[16];
+    uint8_t seed[32] = {0}, steps[16]; /* up to 20 bytes sent as an over-long extra */
     size_t n;
 
     kc_test_card_new(&t, 315);
