@@ -276,6 +276,25 @@ static size_t receipt_build(uint8_t *rec, const uint8_t serial[8], uint8_t key_n
 }
 
 /*
+ * The receipt and the end of the open-session mark, in one commit: either
+ * both are stored or neither (then the mark still says the session is open).
+ */
+static int receipt_commit(kc_store *st, const kc_hw *hw, const uint8_t *rec, size_t rl)
+{
+    int rc;
+
+    if ((rc = kc_store_begin(st)) != 0)
+        return rc;
+    if ((rc = kc_audit_append(st, hw, KC_AUDIT_EVT_ISSUE_RECEIPT, rec, rl)) != 0 ||
+        (rc = kc_store_delete(st, KC_KEY_ISSUE_OPEN)) != 0 ||
+        (rc = kc_store_commit(st)) != 0) {
+        kc_store_abort(st);
+        return rc;
+    }
+    return 0;
+}
+
+/*
  * The session the store still marks open (its BEGIN was committed, no receipt
  * yet) gets an "aborted, unclean" receipt, and the mark goes, in one commit.
  * s: the RAM session of that BEGIN when this power cycle still has it (its
@@ -288,7 +307,6 @@ static int close_marked(kc_store *st, const kc_hw *hw, const kc_issue_session *s
 {
     uint8_t mark[11], rec[KC_AUDIT_DATA_MAX];
     size_t n, rl;
-    int rc;
 
     if (kc_store_read(st, KC_KEY_ISSUE_OPEN, mark, sizeof(mark), &n) != 0)
         return 0; /* no session left open */
@@ -299,15 +317,7 @@ static int close_marked(kc_store *st, const kc_hw *hw, const kc_issue_session *s
     rl = receipt_build(rec, mark, mark[8], mark[9], mark[10] | KC_RECEIPT_FLAG_UNCLEAN,
                        KC_ISSUE_ABORTED, known ? s->n : KC_RECEIPT_STEPS_UNKNOWN, NULL,
                        known ? s : &unknown);
-    if ((rc = kc_store_begin(st)) != 0)
-        return rc;
-    if ((rc = kc_audit_append(st, hw, KC_AUDIT_EVT_ISSUE_RECEIPT, rec, rl)) != 0 ||
-        (rc = kc_store_delete(st, KC_KEY_ISSUE_OPEN)) != 0 ||
-        (rc = kc_store_commit(st)) != 0) {
-        kc_store_abort(st);
-        return rc;
-    }
-    return 0;
+    return receipt_commit(st, hw, rec, rl);
 }
 
 int kc_issue_begin(kc_issue_session *s, kc_store *st, const kc_hw *hw, uint8_t way,
@@ -602,14 +612,8 @@ int kc_issue_end(kc_issue_session *s, kc_store *st, const kc_hw *hw, const uint8
      * proof that only the target could have produced (its completion MAC).
      */
     rl = receipt_build(rec, s->serial, s->key_no, s->way, s->flags, res, s->n, presented, s);
-    if ((rc = kc_store_begin(st)) != 0)
-        return rc;
-    if ((rc = kc_audit_append(st, hw, KC_AUDIT_EVT_ISSUE_RECEIPT, rec, rl)) != 0 ||
-        (rc = kc_store_delete(st, KC_KEY_ISSUE_OPEN)) != 0 ||
-        (rc = kc_store_commit(st)) != 0) {
-        kc_store_abort(st);
+    if ((rc = receipt_commit(st, hw, rec, rl)) != 0)
         return rc; /* no receipt: the session stays so END can be repeated */
-    }
     kc_issue_close(s);
     *result = res;
     return 0;
