@@ -395,7 +395,8 @@ typedef struct keycard_audit_entry {
 #define KEYCARD_AUDIT_PIN_CHANGED 0x05 /* data: reference */
 /*
  * data: target serial(8) key number(1) way(1) flags(1: bit0 common key used,
- * bit1 unclean: ended without ISSUE END) result(1: KEYCARD_ISSUE_*) steps(1:
+ * bit1 unclean: ended without ISSUE END, bit2 late: written by a late END)
+ * result(1: KEYCARD_ISSUE_*) steps(1:
  * 0xFF unknown) completion MAC(16: the one the key card verified for
  * COMPLETED, the one presented for MAC_MISMATCH, zeros for ABORTED) lock
  * way(1: P1 of the COMPLETE ISSUANCE wrapped, 0 none) lock data length(1) lock
@@ -405,6 +406,7 @@ typedef struct keycard_audit_entry {
 #define KEYCARD_AUDIT_RECEIPT_MAC_OFF 13
 #define KEYCARD_AUDIT_RECEIPT_LOCK_OFF 29
 #define KEYCARD_AUDIT_RECEIPT_FLAG_UNCLEAN 0x02
+#define KEYCARD_AUDIT_RECEIPT_FLAG_LATE 0x04 /* written by a late END (keycard_issue_end_late) */
 #define KEYCARD_AUDIT_RECEIPT_STEPS_UNKNOWN 0xFF
 /* data: target serial(8) key(1) way(1) flags(1) bucket(2) key card nonce(16) */
 #define KEYCARD_AUDIT_ISSUE_BEGIN 0x08
@@ -721,6 +723,39 @@ KEYCARD_API keycard_rc keycard_issue_next(const uint8_t *buf, size_t len, size_t
 KEYCARD_API keycard_rc keycard_issue_end(keycard *kc, const uint16_t *inner_sw, size_t n,
                                          const uint8_t *mac, int *result);
 
+/* What a locked target kept of the session that locked it (GET DATA DF12). */
+#define KEYCARD_LOCK_DATA_MAX 32
+typedef struct keycard_completion {
+    unsigned steps;    /* envelopes of that session, the lock included */
+    uint8_t lock_way;  /* P1 of its COMPLETE ISSUANCE */
+    size_t lock_len;
+    uint8_t lock_data[KEYCARD_LOCK_DATA_MAX];
+    uint8_t mac[KEYCARD_MAC_LEN]; /* the completion MAC it answered then */
+} keycard_completion;
+
+/*
+ * Late END, for a target that a cut session left locked without a receipt
+ * (station killed between the lock and keycard_issue_end, key card reset or
+ * pulled at the lock). Until its next ISSUE BEGIN the key card keeps the open
+ * session's completion key: given the target's completion c (from
+ * keycard_target_completion) and the inner status words of its steps
+ * (inner_sw, c->steps of them; NULL: all 9000, as every session of kc-issue
+ * that reached the lock), it checks the MAC and writes the receipt, flagged
+ * late. c NULL only asks. *result: KEYCARD_ISSUE_COMPLETED or
+ * KEYCARD_ISSUE_MAC_MISMATCH (a receipt was written now), or
+ * KEYCARD_ISSUE_ON_RECORD (no open session for this serial, but the key
+ * card's log keeps a completed receipt for it; nothing written).
+ * Errors: KEYCARD_ERR_NOT_FOUND (no open session for this serial and no
+ * completed receipt kept: the card cannot be vouched for by this key card),
+ * KEYCARD_ERR_CONDITIONS (a session is open: end it with keycard_issue_end),
+ * KEYCARD_ERR_NOT_VERIFIED, KEYCARD_ERR_WRONG_DATA, KEYCARD_ERR_ARG,
+ * KEYCARD_ERR_PROTOCOL, transport errors.
+ */
+#define KEYCARD_ISSUE_ON_RECORD 0x03
+KEYCARD_API keycard_rc keycard_issue_end_late(keycard *kc, const uint8_t serial[8],
+                                              const keycard_completion *c,
+                                              const uint16_t *inner_sw, int *result);
+
 /* ==== Target card (the card being issued) ================================= */
 
 /* Opaque handle of a target card. */
@@ -786,6 +821,15 @@ KEYCARD_API const char *keycard_target_reader_name(const keycard_target *t);
  * Errors: KEYCARD_ERR_PROTOCOL, transport errors.
  */
 KEYCARD_API keycard_rc keycard_target_info_read(keycard_target *t, keycard_target_info *info);
+
+/*
+ * The completion a target locked by an envelope keeps with its lock: what a
+ * station cut before keycard_issue_end needs for keycard_issue_end_late.
+ * Public (only the key card of that session can check the MAC).
+ * Errors: KEYCARD_ERR_NOT_FOUND (not locked by an envelope, or a target
+ * firmware that keeps none), KEYCARD_ERR_PROTOCOL, transport errors.
+ */
+KEYCARD_API keycard_rc keycard_target_completion(keycard_target *t, keycard_completion *c);
 
 /*
  * Manufacture a virgin target: its serial and its keys (n 1..16).

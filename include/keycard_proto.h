@@ -199,6 +199,17 @@
 #define KC_INS_ISSUE_BEGIN 0x50
 #define KC_INS_ISSUE_WRAP 0x52
 #define KC_INS_ISSUE_END 0x54
+/*
+ * ISSUE END P1 01, "late END" for a target locked in a session that was cut
+ * before its END (station killed, key card reset or pulled): data serial(8)
+ * [n(1) n SWs(2 each) MAC(16) lock_way(1) lock_len(1) lock_data], the
+ * completion the target kept (TC GET DATA DF12) with the inner SWs the host
+ * saw. The key card still holds that session's open mark (its completion key
+ * and first counter) until the next ISSUE BEGIN: it checks the MAC and writes
+ * the receipt (flag LATE). Without a mark for the serial it answers
+ * KC_ISSUE_ON_RECORD when its log keeps a completed receipt for it, else 6A88.
+ */
+#define KC_ISSUE_END_P1_LATE 0x01
 
 /* GET DATA tags (admin key). Data: optional first number (1 byte) to list from. */
 #define KC_TAG_KEY_DIR 0xDF05      /* repeated: n type flags kcv(3) label_len label */
@@ -252,10 +263,12 @@
 #define KC_ISSUE_COMPLETED 0x00
 #define KC_ISSUE_MAC_MISMATCH 0x01
 #define KC_ISSUE_ABORTED 0x02
+#define KC_ISSUE_ON_RECORD 0x03 /* ISSUE END P1 01: a completed receipt for the card is kept */
 #define KC_ISSUE_MAX_STEPS 64
 #define KC_ISSUE_RECEIPT_TPL_MAX 40
 #define KC_RECEIPT_FLAG_COMMON 0x01
 #define KC_RECEIPT_FLAG_UNCLEAN 0x02 /* ended without ISSUE END (new BEGIN, SELECT, reset, power loss) */
+#define KC_RECEIPT_FLAG_LATE 0x04 /* written by ISSUE END P1 01 after the session was cut */
 #define KC_RECEIPT_STEPS_UNKNOWN 0xFF /* steps of a session cut by a reset or power loss */
 #define KC_ISSUE_LOCK_DATA_MAX 16 /* data of a COMPLETE ISSUANCE template (way b: its table) */
 

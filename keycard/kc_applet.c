@@ -43,7 +43,8 @@ typedef struct kc_cmd {
 #define IDENTITY_BLOB_LEN 143 /* the above, C3 40 sig */
 #define ISSUE_BEGIN_LC_MIN 27 /* serial key bucket Nt (ways 03, 04) */
 #define ISSUE_BEGIN_LC_MAX 31 /* ... first counter(4) (way 01) */
-#define ISSUE_END_LC_MAX (1 + 2 * KC_ISSUE_MAX_STEPS + 16) /* n SWs MAC */
+/* [serial(8), late END] n SWs MAC [lock_way lock_len lock_data, late END] */
+#define ISSUE_END_LC_MAX (8 + 1 + 2 * KC_ISSUE_MAX_STEPS + 16 + 2 + KC_ISSUE_LOCK_DATA_MAX)
 
 /* ---- status words ------------------------------------------------------ */
 
@@ -194,6 +195,11 @@ static uint16_t issue_sw(int rc)
 static int p1p2_zero(uint8_t p1, uint8_t p2)
 {
     return p1 == 0 && p2 == 0;
+}
+
+static int p1p2_end(uint8_t p1, uint8_t p2)
+{
+    return (p1 == 0 || p1 == KC_ISSUE_END_P1_LATE) && p2 == 0;
 }
 
 static int p1p2_select(uint8_t p1, uint8_t p2)
@@ -731,7 +737,11 @@ static uint16_t h_issue_end(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size
         return sw;
     if (cap < 1)
         return KC_SW_WRONG_LENGTH;
-    if ((rc = kc_issue_end(&kc->issue, &kc->store, &kc->hw, a->data, a->lc, out)) != 0)
+    if (a->p1 == KC_ISSUE_END_P1_LATE)
+        rc = kc_issue_end_late(&kc->issue, &kc->store, &kc->hw, a->data, a->lc, out);
+    else
+        rc = kc_issue_end(&kc->issue, &kc->store, &kc->hw, a->data, a->lc, out);
+    if (rc != 0)
         return issue_sw(rc);
     *out_len = 1;
     return KC_SW_OK;
@@ -762,7 +772,7 @@ static const kc_cmd commands[] = {
     {PROP, KC_INS_PROVISION_ABORT, 0, 0, 0, 0, 0, 0, p1p2_zero, h_prov_abort},
     {PROP, KC_INS_ISSUE_BEGIN, 0, IH, ISSUE_BEGIN_LC_MIN, ISSUE_BEGIN_LC_MAX, 1, 0, p1p2_way, h_issue_begin},
     {PROP, KC_INS_ISSUE_WRAP, 0, IH, 3, KC_APDU_MAX_DATA, 1, 0, p1p2_zero, h_issue_wrap},
-    {PROP, KC_INS_ISSUE_END, 0, IH, 0, ISSUE_END_LC_MAX, 1, 1, p1p2_zero, h_issue_end},
+    {PROP, KC_INS_ISSUE_END, 0, IH, 0, ISSUE_END_LC_MAX, 1, 1, p1p2_end, h_issue_end},
 };
 
 /* ---- dispatcher -------------------------------------------------------- */

@@ -240,6 +240,15 @@ int kc_audit_channel_failure(kc_store *s, const kc_hw *hw, uint8_t reason, uint8
     return rc;
 }
 
+/* Entry seq in its wire form, checked whole. 0 or KC_ERR_CORRUPT. */
+static int entry_get(const kc_store *s, uint32_t seq, const uint8_t **d, size_t *dl)
+{
+    if (kc_store_get(s, KC_KEY_AUDIT_ENTRY(seq), d, dl) != 0 || *dl < KC_AUDIT_HDR_LEN ||
+        get_u32(*d) != seq || *dl != (size_t)KC_AUDIT_HDR_LEN + (*d)[9] + KC_AUDIT_PREV_LEN)
+        return KC_ERR_CORRUPT;
+    return 0;
+}
+
 int kc_audit_read(const kc_store *s, uint32_t from, uint8_t *out, size_t cap, size_t *len)
 {
     uint32_t next = kc_audit_next(s);
@@ -250,8 +259,7 @@ int kc_audit_read(const kc_store *s, uint32_t from, uint8_t *out, size_t cap, si
     for (uint32_t seq = from > oldest ? from : oldest; seq < next; seq++) {
         const uint8_t *d;
         size_t dl;
-        if (kc_store_get(s, KC_KEY_AUDIT_ENTRY(seq), &d, &dl) != 0 || dl < KC_AUDIT_HDR_LEN ||
-            get_u32(d) != seq || dl != (size_t)KC_AUDIT_HDR_LEN + d[9] + KC_AUDIT_PREV_LEN)
+        if (entry_get(s, seq, &d, &dl) != 0)
             return KC_ERR_CORRUPT;
         if (dl > cap - n) {
             if (n == 0)
@@ -263,6 +271,27 @@ int kc_audit_read(const kc_store *s, uint32_t from, uint8_t *out, size_t cap, si
     }
     *len = n;
     return 0;
+}
+
+int kc_audit_find_latest(const kc_store *s, uint8_t event, const uint8_t *prefix, size_t plen,
+                         const uint8_t **data, size_t *len)
+{
+    uint32_t next = kc_audit_next(s);
+    uint32_t oldest = next > KC_AUDIT_CAPACITY ? next - KC_AUDIT_CAPACITY : 0;
+
+    for (uint32_t seq = next; seq-- > oldest;) {
+        const uint8_t *d;
+        size_t dl;
+        if (entry_get(s, seq, &d, &dl) != 0)
+            return KC_ERR_CORRUPT;
+        /* public data (serials): no constant-time need */
+        if (d[8] == event && d[9] >= plen && memcmp(d + KC_AUDIT_HDR_LEN, prefix, plen) == 0) {
+            *data = d + KC_AUDIT_HDR_LEN;
+            *len = d[9];
+            return 0;
+        }
+    }
+    return KC_ERR_NOT_FOUND;
 }
 
 int kc_audit_sign(const kc_store *s, const kc_hw *hw, const uint8_t *nonce, size_t nonce_len,

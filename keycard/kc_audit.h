@@ -86,6 +86,14 @@ uint32_t kc_audit_pending(const kc_store *s);
 int kc_audit_read(const kc_store *s, uint32_t from, uint8_t *out, size_t cap, size_t *len);
 
 /*
+ * The newest entry kept of event whose data begins with prefix (plen bytes):
+ * *data and *len point at its data inside the store (valid until the next
+ * store change). Returns 0, KC_ERR_NOT_FOUND (none kept), KC_ERR_CORRUPT.
+ */
+int kc_audit_find_latest(const kc_store *s, uint8_t event, const uint8_t *prefix, size_t plen,
+                         const uint8_t **data, size_t *len);
+
+/*
  * AUDIT SIGN: out (KC_AUDIT_SIGNED_LEN bytes) = next(4) head(32) lost(4) sig(64),
  * sig = ECDSA P-256 by the device key over
  * SHA-256(KC_SIG_LABEL_AUDIT_HEAD NUL || next || head || lost || nonce).

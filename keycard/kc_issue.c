@@ -27,6 +27,14 @@ static uint32_t get_be(const uint8_t *p, size_t n)
     return v;
 }
 
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
 /* The target's COMPLETE ISSUANCE (80 1E): the lock. */
 static int is_complete(const uint8_t hdr[4])
 {
@@ -303,20 +311,32 @@ static int receipt_commit(kc_store *st, const kc_hw *hw, const uint8_t *rec, siz
  * Called by the next ISSUE BEGIN, not at power-up: until then the mark and
  * the BEGIN entry in the log say that the session never ended cleanly.
  */
+/* The open-session mark into mark[KC_ISSUE_MARK_LEN]: 1 read, 0 none, <0 error. */
+static int mark_read(const kc_store *st, uint8_t *mark, size_t *n)
+{
+    if (kc_store_read(st, KC_KEY_ISSUE_OPEN, mark, KC_ISSUE_MARK_LEN, n) != 0)
+        return 0;
+    if (*n != KC_ISSUE_MARK_LEN && *n != KC_ISSUE_MARK_LEN_OLD) {
+        kc_wipe(mark, KC_ISSUE_MARK_LEN);
+        return KC_ERR_CORRUPT;
+    }
+    return 1;
+}
+
 static int close_marked(kc_store *st, const kc_hw *hw, const kc_issue_session *s)
 {
-    uint8_t mark[11], rec[KC_AUDIT_DATA_MAX];
+    uint8_t mark[KC_ISSUE_MARK_LEN], rec[KC_AUDIT_DATA_MAX];
     size_t n, rl;
+    int rc = mark_read(st, mark, &n);
 
-    if (kc_store_read(st, KC_KEY_ISSUE_OPEN, mark, sizeof(mark), &n) != 0)
-        return 0; /* no session left open */
-    if (n != sizeof(mark))
-        return KC_ERR_CORRUPT;
+    if (rc <= 0)
+        return rc; /* no session left open, or a damaged mark */
     static const kc_issue_session unknown; /* no lock, no templates known */
     int known = s && s->open && memcmp(s->serial, mark, 8) == 0;
     rl = receipt_build(rec, mark, mark[8], mark[9], mark[10] | KC_RECEIPT_FLAG_UNCLEAN,
                        KC_ISSUE_ABORTED, known ? s->n : KC_RECEIPT_STEPS_UNKNOWN, NULL,
                        known ? s : &unknown);
+    kc_wipe(mark, sizeof(mark));
     return receipt_commit(st, hw, rec, rl);
 }
 
@@ -324,7 +344,7 @@ int kc_issue_begin(kc_issue_session *s, kc_store *st, const kc_hw *hw, uint8_t w
                    const uint8_t *d, size_t len, uint8_t *out, size_t cap, size_t *out_len)
 {
     uint8_t kcard[32], seed[16], p[32], nk[KC_ISSUE_NONCE_LEN], sctx[KC_ENV_SCTX_LEN];
-    uint8_t evt[KC_ISSUE_BEGIN_EVT_LEN], mark[11];
+    uint8_t evt[KC_ISSUE_BEGIN_EVT_LEN], mark[KC_ISSUE_MARK_LEN];
     const uint8_t *serial = d, *nt = d + 11;
     key_rec k;
     size_t need, plen, answer;
@@ -400,6 +420,8 @@ int kc_issue_begin(kc_issue_session *s, kc_store *st, const kc_hw *hw, uint8_t w
     mark[8] = d[8];
     mark[9] = way;
     mark[10] = s->flags;
+    put_be32(mark + 11, c0);
+    memcpy(mark + 15, s->kcomp, 16); /* for a late END, should this session be cut */
     memcpy(evt, mark, 11);
     evt[11] = d[9];
     evt[12] = d[10];
@@ -413,6 +435,7 @@ int kc_issue_begin(kc_issue_session *s, kc_store *st, const kc_hw *hw, uint8_t w
             kc_store_abort(st);
     }
     kc_wipe(p, sizeof(p));
+    kc_wipe(mark, sizeof(mark));
     if (rc) {
         kc_wipe(seed, sizeof(seed));
         kc_issue_close(s);
@@ -571,6 +594,32 @@ int kc_issue_wrap(kc_issue_session *s, const kc_store *st, const uint8_t *steps,
     return 0;
 }
 
+/*
+ * The completion MAC the target answered (presented) against the transcript
+ * of n = d[0] inner SWs (d + 1) from counter c0 and the lock of l (lock_way,
+ * lock_len, lock_data). *res: KC_ISSUE_COMPLETED or KC_ISSUE_MAC_MISMATCH.
+ */
+static int completion_check(const uint8_t kcomp[16], const uint8_t serial[8], uint32_t c0,
+                            const uint8_t *d, const kc_issue_session *l,
+                            const uint8_t *presented, uint8_t *res)
+{
+    kc_env_transcript tr;
+    uint8_t mac[16];
+    int rc = kc_env_transcript_init(&tr);
+
+    for (size_t i = 0; rc == 0 && i < d[0]; i++)
+        rc = kc_env_transcript_update(&tr, c0 + (uint32_t)i, d + 1 + 2 * i);
+    if (rc == 0)
+        rc = kc_env_transcript_final(&tr, kcomp, serial, l->lock_way, l->lock_data, l->lock_len,
+                                     mac);
+    else
+        kc_wipe(&tr, sizeof(tr));
+    if (rc == 0)
+        *res = kc_ct_equal(mac, presented, 16) ? KC_ISSUE_COMPLETED : KC_ISSUE_MAC_MISMATCH;
+    kc_wipe(mac, sizeof(mac));
+    return rc;
+}
+
 int kc_issue_end(kc_issue_session *s, kc_store *st, const kc_hw *hw, const uint8_t *d,
                  size_t len, uint8_t *result)
 {
@@ -585,26 +634,12 @@ int kc_issue_end(kc_issue_session *s, kc_store *st, const kc_hw *hw, const uint8
     if (!s->open)
         return KC_ERR_STATE;
     if (len != 0) {
-        kc_env_transcript tr;
-        uint8_t mac[16];
         size_t n = d[0];
         if (len != 1 + 2 * n + 16 || n != s->n)
             return KC_ERR_BAD_DATA;
-        rc = kc_env_transcript_init(&tr);
-        for (size_t i = 0; rc == 0 && i < n; i++)
-            rc = kc_env_transcript_update(&tr, s->c0 + (uint32_t)i, d + 1 + 2 * i);
-        if (rc == 0)
-            rc = kc_env_transcript_final(&tr, s->kcomp, s->serial, s->lock_way, s->lock_data,
-                                         s->lock_len, mac);
-        else
-            kc_wipe(&tr, sizeof(tr));
-        if (rc) {
-            kc_wipe(mac, sizeof(mac));
-            return rc;
-        }
         presented = d + 1 + 2 * n;
-        res = kc_ct_equal(mac, presented, 16) ? KC_ISSUE_COMPLETED : KC_ISSUE_MAC_MISMATCH;
-        kc_wipe(mac, sizeof(mac));
+        if ((rc = completion_check(s->kcomp, s->serial, s->c0, d, s, presented, &res)) != 0)
+            return rc;
     }
 
     /*
@@ -617,4 +652,57 @@ int kc_issue_end(kc_issue_session *s, kc_store *st, const kc_hw *hw, const uint8
     kc_issue_close(s);
     *result = res;
     return 0;
+}
+
+int kc_issue_end_late(const kc_issue_session *s, kc_store *st, const kc_hw *hw,
+                      const uint8_t *d, size_t len, uint8_t *result)
+{
+    uint8_t mark[KC_ISSUE_MARK_LEN], rec[KC_AUDIT_DATA_MAX], res;
+    kc_issue_session l; /* the lock the target reports; no templates known */
+    const uint8_t *r;
+    size_t n = 0, ml, rl, off;
+    int rc;
+
+    if (s == NULL || st == NULL || hw == NULL || result == NULL || (d == NULL && len))
+        return KC_ERR_ARG;
+    if (s->open)
+        return KC_ERR_STATE; /* a live session ends with ISSUE END */
+    if (len < 8)
+        return KC_ERR_BAD_DATA;
+    if (len > 8) {
+        n = d[8];
+        off = 8 + 1 + 2 * n + 16;
+        if (n > KC_ISSUE_MAX_STEPS || len < off + 2 || d[off + 1] > KC_ISSUE_LOCK_DATA_MAX ||
+            len != off + 2 + d[off + 1])
+            return KC_ERR_BAD_DATA;
+        memset(&l, 0, sizeof(l));
+        l.lock_way = d[off];
+        l.lock_len = d[off + 1];
+        memcpy(l.lock_data, d + off + 2, l.lock_len);
+    }
+    rc = mark_read(st, mark, &ml);
+    if (rc < 0)
+        return rc;
+    /* The mark of this serial's session (serials are public: plain compare). */
+    if (rc == 1 && n > 0 && ml == KC_ISSUE_MARK_LEN && memcmp(mark, d, 8) == 0) {
+        const uint8_t *presented = d + 9 + 2 * n;
+        rc = completion_check(mark + 15, d, get_be(mark + 11, 4), d + 8, &l, presented, &res);
+        if (rc == 0) {
+            rl = receipt_build(rec, d, mark[8], mark[9], mark[10] | KC_RECEIPT_FLAG_LATE, res,
+                               (uint8_t)n, presented, &l);
+            rc = receipt_commit(st, hw, rec, rl);
+        }
+        kc_wipe(mark, sizeof(mark));
+        if (rc == 0)
+            *result = res;
+        return rc;
+    }
+    kc_wipe(mark, sizeof(mark));
+    /* No session of this card to end: is it on record as completed? */
+    rc = kc_audit_find_latest(st, KC_AUDIT_EVT_ISSUE_RECEIPT, d, 8, &r, &rl);
+    if (rc == 0 && rl > 11 && r[11] == KC_ISSUE_COMPLETED) {
+        *result = KC_ISSUE_ON_RECORD;
+        return 0;
+    }
+    return rc == KC_ERR_CORRUPT ? rc : KC_ERR_NOT_FOUND;
 }

@@ -130,4 +130,20 @@ int kc_issue_wrap(kc_issue_session *s, const kc_store *st, const uint8_t *steps,
 int kc_issue_end(kc_issue_session *s, kc_store *st, const kc_hw *hw, const uint8_t *d,
                  size_t len, uint8_t *result);
 
+/*
+ * ISSUE END P1 01 (keycard_proto.h KC_ISSUE_END_P1_LATE), no session open in
+ * s: data serial(8) [n(1) n SWs MAC(16) lock_way(1) lock_len(1) lock_data].
+ * When the store's open-session mark is this serial's and a completion is
+ * given, checks the MAC with the mark's completion key and first counter and
+ * writes the receipt (flag LATE, result completed or MAC mismatch, no
+ * templates) with the end of the mark in one commit. Otherwise, *result =
+ * KC_ISSUE_ON_RECORD when the newest receipt kept for the serial says
+ * completed. The store must have no open transaction.
+ * Returns 0; KC_ERR_STATE (a session is open); KC_ERR_BAD_DATA (lengths);
+ * KC_ERR_NOT_FOUND (no mark of this serial, no completed receipt kept);
+ * KC_ERR_CORRUPT; KC_ERR_CRYPTO; store errors (mark kept, no receipt).
+ */
+int kc_issue_end_late(const kc_issue_session *s, kc_store *st, const kc_hw *hw,
+                      const uint8_t *d, size_t len, uint8_t *result);
+
 #endif /* KC_ISSUE_H */

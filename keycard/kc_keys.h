@@ -48,7 +48,15 @@
 #define KC_KEY_AUDIT_HEAD 0x0040u
 #define KC_KEY_AUDIT_PENDING 0x0041u
 #define KC_KEY_CHAIN_STATE 0x0060u
-#define KC_KEY_ISSUE_OPEN 0x0061u /* open issuance session: serial key way flags */
+#define KC_KEY_ISSUE_OPEN 0x0061u /* open issuance session, see KC_ISSUE_MARK_LEN */
+/*
+ * The open-session mark: serial(8) key(1) way(1) flags(1) first counter(4)
+ * completion key(16); the completion key lets a late END (ISSUE END P1 01)
+ * check the target's MAC after the RAM session is gone. Firmware before it
+ * wrote the first 11 bytes only (no late END for those).
+ */
+#define KC_ISSUE_MARK_LEN 31
+#define KC_ISSUE_MARK_LEN_OLD 11
 #define KC_KEY_AUDIT_ENTRY(seq) ((uint16_t)(0x1000u + ((seq) % KC_AUDIT_CAPACITY)))
 #define KC_KEY_NUMBERED_KEY(n) ((uint16_t)(0x2000u + (n)))
 #define KC_KEY_TEMPLATE(n) ((uint16_t)(0x3000u + (n)))

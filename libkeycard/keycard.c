@@ -1179,6 +1179,47 @@ KEYCARD_API keycard_rc keycard_issue_end(keycard *kc, const uint16_t *inner_sw, 
     return rc;
 }
 
+KEYCARD_API keycard_rc keycard_issue_end_late(keycard *kc, const uint8_t serial[8],
+                                              const keycard_completion *c,
+                                              const uint16_t *inner_sw, int *result)
+{
+    if (!kc || !serial || !result ||
+        (c && (c->steps == 0 || c->steps > KEYCARD_ISSUE_MAX_STEPS ||
+               c->lock_len > KC_ISSUE_LOCK_DATA_MAX)))
+        return KEYCARD_ERR_ARG;
+    uint8_t d[8 + 1 + 2 * KEYCARD_ISSUE_MAX_STEPS + KEYCARD_MAC_LEN + 2 + KC_ISSUE_LOCK_DATA_MAX];
+    size_t lc = 0;
+    memcpy(d, serial, 8);
+    lc = 8;
+    if (c) {
+        d[lc++] = (uint8_t)c->steps;
+        for (size_t i = 0; i < c->steps; i++) {
+            uint16_t sw = inner_sw ? inner_sw[i] : 0x9000;
+            d[lc++] = (uint8_t)(sw >> 8);
+            d[lc++] = (uint8_t)sw;
+        }
+        memcpy(d + lc, c->mac, KEYCARD_MAC_LEN);
+        lc += KEYCARD_MAC_LEN;
+        d[lc++] = c->lock_way;
+        d[lc++] = (uint8_t)c->lock_len;
+        memcpy(d + lc, c->lock_data, c->lock_len);
+        lc += c->lock_len;
+    }
+    keycard_rc rc = op_begin(kc);
+    if (rc != KEYCARD_OK)
+        return rc;
+    uint8_t r[256];
+    size_t rl = sizeof r;
+    rc = cmd_rc(kc, KC_CLA_PROP, KC_INS_ISSUE_END, KC_ISSUE_END_P1_LATE, 0x00, d, lc, 256, r,
+                &rl, NULL);
+    if (rc == KEYCARD_OK && rl != 1)
+        rc = KEYCARD_ERR_PROTOCOL;
+    rc = op_end(kc, refine_blank(kc, rc));
+    if (rc == KEYCARD_OK)
+        *result = r[0];
+    return rc;
+}
+
 /* ---- raw access -------------------------------------------------------- */
 
 KEYCARD_API keycard_rc keycard_transmit(keycard *kc, const uint8_t *apdu, size_t apdu_len,

@@ -23,6 +23,7 @@
 #define TGT_INS_BIND 0x12
 #define TGT_PROTO_VERSION 0x02
 #define TGT_TAG_INFO 0xDF10
+#define TGT_TAG_COMPLETION 0xDF12 /* steps lock_way lock_len lock_data mac */
 #define TGT_INFO_SERIAL 0xC1
 #define TGT_INFO_STATE 0xC5
 #define TGT_INFO_LOCKS 0xCA
@@ -110,6 +111,29 @@ KEYCARD_API keycard_rc keycard_target_info_read(keycard_target *t, keycard_targe
     if (rc != KEYCARD_OK)
         return rc;
     return parse_info(b, n, info);
+}
+
+KEYCARD_API keycard_rc keycard_target_completion(keycard_target *t, keycard_completion *c)
+{
+    if (!t || !c)
+        return KEYCARD_ERR_ARG;
+    uint8_t b[256];
+    size_t n = sizeof b;
+    keycard_rc rc = tcmd(t, KC_CLA_ISO, KC_INS_GET_DATA, TGT_TAG_COMPLETION >> 8,
+                         TGT_TAG_COMPLETION & 0xFF, NULL, 0, 256, b, &n);
+    if (rc != KEYCARD_OK)
+        return rc;
+    /* steps(1) lock_way(1) lock_len(1) lock_data mac(16) */
+    if (n < 3 + KEYCARD_MAC_LEN || b[2] > KEYCARD_LOCK_DATA_MAX ||
+        n != 3u + b[2] + KEYCARD_MAC_LEN || b[0] == 0)
+        return KEYCARD_ERR_PROTOCOL;
+    memset(c, 0, sizeof *c);
+    c->steps = b[0];
+    c->lock_way = b[1];
+    c->lock_len = b[2];
+    memcpy(c->lock_data, b + 3, b[2]);
+    memcpy(c->mac, b + 3 + b[2], KEYCARD_MAC_LEN);
+    return KEYCARD_OK;
 }
 
 /* 1 when the card in a pcsc transport has the key card's ATR. */

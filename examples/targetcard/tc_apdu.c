@@ -283,6 +283,11 @@ static uint16_t h_get_data(tc_card *tc, const kc_apdu *a, const uint8_t *cmd, si
         *out_len = CARD_INFO_LEN;
         return KC_SW_OK;
     }
+    if (tag == TC_TAG_COMPLETION) {
+        rc = kc_store_read(&tc->store, TC_KEY_COMPLETION, out, cap, out_len);
+        return rc == 0 ? KC_SW_OK : rc == KC_ERR_TOO_BIG ? KC_SW_WRONG_LENGTH
+                                                         : KC_SW_REF_NOT_FOUND;
+    }
     if (tag == TC_TAG_FILE_LIST) {
         if (tc_card_state(tc) == TC_STATE_VIRGIN)
             return KC_SW_CONDITIONS;

@@ -81,6 +81,14 @@
 /* GET DATA tags. */
 #define TC_TAG_CARD_INFO 0xDF10
 #define TC_TAG_FILE_LIST 0xDF11
+/*
+ * The completion of the session that locked the card, as kept with the lock:
+ * steps(1) lock_way(1) lock_len(1) lock_data completion MAC(16). Public (a
+ * proof only the key card can check); a station cut before ISSUE END reads it
+ * for the key card's late END. 6A88 on a card not locked by an envelope.
+ */
+#define TC_TAG_COMPLETION 0xDF12
+#define TC_COMPLETION_MAX (3 + KC_ENV_LOCK_DATA_MAX + KC_ENV_MAC_LEN)
 
 /* Object types (file list). */
 #define TC_OBJ_FOLDER 0x01

@@ -312,6 +312,33 @@ static uint16_t inner_run(tc_card *tc, const uint8_t hdr[4], const uint8_t *d, s
     return tc_err_to_sw(rc);
 }
 
+/*
+ * COMPLETE ISSUANCE: the completion MAC over the transcript (which ends with
+ * this envelope) and the lock, kept with the lock in the same commit so that
+ * a station cut before ISSUE END can still show it to the key card.
+ */
+static int completion_put(tc_card *tc, const inner_ctx *x, const uint8_t serial[8],
+                          uint8_t mac[KC_ENV_MAC_LEN])
+{
+    tc_session *s = &tc->sess;
+    uint8_t rec[TC_COMPLETION_MAX];
+    uint32_t steps = s->transcript.n;
+    int rc;
+
+    if (steps > 255)
+        steps = 255; /* more than any key card session allows: its late END refuses */
+    rc = kc_env_transcript_final(&s->transcript, s->kcomp, serial, x->lock_way, x->lock_data,
+                                 x->lock_len, mac);
+    if (rc)
+        return rc;
+    rec[0] = (uint8_t)steps;
+    rec[1] = x->lock_way;
+    rec[2] = (uint8_t)x->lock_len;
+    memcpy(rec + 3, x->lock_data, x->lock_len);
+    memcpy(rec + 3 + x->lock_len, mac, KC_ENV_MAC_LEN);
+    return kc_store_put(&tc->store, TC_KEY_COMPLETION, rec, 3 + x->lock_len + KC_ENV_MAC_LEN);
+}
+
 /* ---- ENVELOPE ----------------------------------------------------------- */
 
 static uint16_t open_error_sw(int rc)
@@ -391,6 +418,13 @@ uint16_t tc_session_envelope(tc_card *tc, const uint8_t *cmd, size_t len, uint8_
             tc_put_u32(ctr, c);
             rc = kc_store_put(&tc->store, TC_KEY_STATIC_CTR, ctr, 4);
         }
+        /* The transcript advances in RAM only; a failed commit ends the session. */
+        sw[0] = (uint8_t)(isw >> 8);
+        sw[1] = (uint8_t)isw;
+        if (rc == 0)
+            rc = kc_env_transcript_update(&s->transcript, c, sw);
+        if (rc == 0 && x.complete)
+            rc = completion_put(tc, &x, serial, mac);
         if (rc == 0)
             rc = kc_store_commit(&tc->store);
         if (rc)
@@ -399,20 +433,13 @@ uint16_t tc_session_envelope(tc_card *tc, const uint8_t *cmd, size_t len, uint8_
     kc_wipe(data, sizeof(data));
     if (rc) {
         kc_wipe(r, sizeof(r));
+        kc_wipe(mac, sizeof(mac));
         tc_session_end(tc);
         return tc_err_to_sw(rc);
     }
 
-    sw[0] = (uint8_t)(isw >> 8);
-    sw[1] = (uint8_t)isw;
-    rc = kc_env_transcript_update(&s->transcript, c, sw);
-    if (rc == 0 && x.complete)
-        rc = kc_env_transcript_final(&s->transcript, s->kcomp, serial, x.lock_way, x.lock_data,
-                                     x.lock_len, mac);
-    if (rc == 0) {
-        *out_len = cap;
-        rc = kc_env_resp_build(r, serial, c, sw, mac, x.complete ? sizeof(mac) : 0, out, out_len);
-    }
+    *out_len = cap;
+    rc = kc_env_resp_build(r, serial, c, sw, mac, x.complete ? sizeof(mac) : 0, out, out_len);
     kc_wipe(r, sizeof(r));
     kc_wipe(mac, sizeof(mac));
     if (rc || x.complete) {

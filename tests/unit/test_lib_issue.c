@@ -344,8 +344,11 @@ static const uint8_t p_setkey[] = {0x10, 0x02, 0x03};
 static const uint8_t p_write[] = {0x10, 0x01, 0x00, 0x00, 0x05, 'h', 'e', 'l', 'l', 'o'};
 
 /* One whole issuance; returns END's result. mac_flip spoils the completion MAC. */
+/* How issue() ends the session: END with the target's MAC, with a flipped MAC, or not at all. */
+enum { END_OK, END_MAC_FLIP, END_CUT };
+
 static int issue(keycard *kc, keycard_target *t, keycard_issue_way way, uint8_t key_no,
-                 uint8_t lock_tpl, int mac_flip)
+                 uint8_t lock_tpl, int how)
 {
     keycard_issue_nonces nonces;
     keycard_rc rc;
@@ -409,7 +412,9 @@ static int issue(keycard *kc, keycard_target *t, keycard_issue_way way, uint8_t 
     rc = keycard_target_envelope(t, apdu, al, &sw, NULL, &zl, NULL);
     ck_assert(rc == KEYCARD_ERR_CONDITIONS || rc == KEYCARD_ERR_ENVELOPE);
 
-    if (mac_flip)
+    if (how == END_CUT)
+        return -1; /* the station dies here: the target is locked, no END */
+    if (how == END_MAC_FLIP)
         mac[0] ^= 0x01;
     int result = -1;
     rc = keycard_issue_end(kc, sws, k, mac, &result);
@@ -448,7 +453,7 @@ START_TEST(test_issue_ways)
     keycard *kc = provisioned_card();
     keycard_target *t = manufactured_target();
     unlock(kc);
-    int result = issue(kc, t, ways[_i].way, ways[_i].key_no, ways[_i].lock_tpl, 0);
+    int result = issue(kc, t, ways[_i].way, ways[_i].key_no, ways[_i].lock_tpl, END_OK);
     ck_assert_int_eq(result, KEYCARD_ISSUE_COMPLETED);
 
     keycard_target_info info;
@@ -499,7 +504,7 @@ START_TEST(test_mac_mismatch_and_abort)
     keycard *kc = provisioned_card();
     keycard_target *t = manufactured_target();
     unlock(kc);
-    ck_assert_int_eq(issue(kc, t, KEYCARD_WAY_TARGET_SEED, 1, T_LOCK_D, 1),
+    ck_assert_int_eq(issue(kc, t, KEYCARD_WAY_TARGET_SEED, 1, T_LOCK_D, END_MAC_FLIP),
                      KEYCARD_ISSUE_MAC_MISMATCH);
     keycard_audit_entry e = last_entry(kc);
     ck_assert_uint_eq(e.data[11], KEYCARD_ISSUE_MAC_MISMATCH);
@@ -517,6 +522,142 @@ START_TEST(test_mac_mismatch_and_abort)
     size_t ol = sizeof out;
     keycard_step s = {T_LOCK_D, NULL, 0};
     ck_assert_int_eq(keycard_issue_wrap(kc, &s, 1, out, &ol), KEYCARD_ERR_CONDITIONS);
+    keycard_target_close(t);
+    keycard_close(kc);
+}
+END_TEST
+
+/* The key card as after a reset or power cut: the RAM session is gone, the flash stays. */
+static keycard *key_card_restarted(keycard *kc)
+{
+    static const keycard_options plain = {KEYCARD_CHANNEL_INSECURE_PLAIN, NULL, 0};
+    keycard_close(kc);
+    kc = NULL;
+    ck_assert_int_eq(keycard_open_ex(&kc, kc_where, &plain), KEYCARD_OK);
+    unlock(kc);
+    return kc;
+}
+
+static uint32_t audit_next(keycard *kc)
+{
+    keycard_status st;
+    ck_assert_int_eq(keycard_status_read(kc, &st), KEYCARD_OK);
+    return st.audit_next;
+}
+
+/*
+ * The station dies between the lock and END: the next run reads the target's
+ * completion and the key card, which kept the session's open mark, checks it
+ * and writes the receipt late, once; the attacker's variants change nothing.
+ */
+START_TEST(test_late_end)
+{
+    static const uint8_t other[8] = {0x54, 0x47, 0, 0, 0, 0, 0, 0x02};
+    keycard *kc = provisioned_card();
+    keycard_target *t = manufactured_target();
+    keycard_completion c;
+    int result = -1;
+    unlock(kc);
+    ck_assert_int_eq(issue(kc, t, ways[_i].way, ways[_i].key_no, ways[_i].lock_tpl, END_CUT), -1);
+    kc = key_card_restarted(kc);
+    uint32_t next = audit_next(kc);
+
+    ck_assert_int_eq(keycard_target_completion(t, &c), KEYCARD_OK);
+    ck_assert_uint_eq(c.steps, 6);
+    ck_assert_uint_eq(c.lock_way, ways[_i].lock_tpl == T_LOCK_A ? 1 : 4);
+    ck_assert_uint_eq(c.lock_len, 0);
+    /* Asking only, or for another serial: nothing on record, nothing written. */
+    ck_assert_int_eq(keycard_issue_end_late(kc, serial, NULL, NULL, &result),
+                     KEYCARD_ERR_NOT_FOUND);
+    ck_assert_int_eq(keycard_issue_end_late(kc, other, &c, NULL, &result),
+                     KEYCARD_ERR_NOT_FOUND);
+    ck_assert_uint_eq(audit_next(kc), next);
+    /* The target's completion: verified, the receipt written late. */
+    ck_assert_int_eq(keycard_issue_end_late(kc, serial, &c, NULL, &result), KEYCARD_OK);
+    ck_assert_int_eq(result, KEYCARD_ISSUE_COMPLETED);
+    keycard_audit_entry e = last_entry(kc);
+    ck_assert_uint_eq(e.seq, next);
+    ck_assert_uint_eq(e.event, KEYCARD_AUDIT_ISSUE_RECEIPT);
+    ck_assert_mem_eq(e.data, serial, 8);
+    ck_assert_uint_eq(e.data[9], ways[_i].way);
+    ck_assert_uint_eq(e.data[10] & KEYCARD_AUDIT_RECEIPT_FLAG_LATE, KEYCARD_AUDIT_RECEIPT_FLAG_LATE);
+    ck_assert_uint_eq(e.data[10] & KEYCARD_AUDIT_RECEIPT_FLAG_UNCLEAN, 0);
+    ck_assert_uint_eq(e.data[11], KEYCARD_ISSUE_COMPLETED);
+    ck_assert_uint_eq(e.data[12], 6);
+    ck_assert_mem_eq(e.data + KEYCARD_AUDIT_RECEIPT_MAC_OFF, c.mac, 16);
+    ck_assert_uint_eq(e.data[KEYCARD_AUDIT_RECEIPT_LOCK_OFF], c.lock_way);
+    /* Once: again, it is on record and nothing more is written. */
+    unlock(kc);
+    next = audit_next(kc);
+    ck_assert_int_eq(keycard_issue_end_late(kc, serial, &c, NULL, &result), KEYCARD_OK);
+    ck_assert_int_eq(result, KEYCARD_ISSUE_ON_RECORD);
+    ck_assert_int_eq(keycard_issue_end_late(kc, serial, NULL, NULL, &result), KEYCARD_OK);
+    ck_assert_int_eq(result, KEYCARD_ISSUE_ON_RECORD);
+    ck_assert_uint_eq(audit_next(kc), next);
+    keycard_target_close(t);
+    keycard_close(kc);
+}
+END_TEST
+
+/* A forged or altered completion gets a MAC-mismatch receipt, never "completed". */
+START_TEST(test_late_end_forged)
+{
+    keycard *kc = provisioned_card();
+    keycard_target *t = manufactured_target();
+    keycard_completion c;
+    int result = -1;
+    unlock(kc);
+    ck_assert_int_eq(issue(kc, t, KEYCARD_WAY_STATIC, 1, T_LOCK_D, END_CUT), -1);
+    kc = key_card_restarted(kc);
+    ck_assert_int_eq(keycard_target_completion(t, &c), KEYCARD_OK);
+    keycard_completion f = c;
+    static const uint16_t other_sws[6] = {0x9000, 0x9000, 0x9000, 0x6A82, 0x9000, 0x9000};
+    const uint16_t *sws = NULL;
+    switch (_i) {
+    case 0: f.mac[15] ^= 0x80; break;
+    case 1: f.steps = 5; break;               /* fewer steps than the target ran */
+    case 2: f.lock_way = 1; break;            /* another lock than the one applied */
+    case 3: f.lock_len = 1; f.lock_data[0] = 0; break;
+    default: sws = other_sws; break;          /* inner SWs the target did not answer */
+    }
+    ck_assert_int_eq(keycard_issue_end_late(kc, serial, &f, sws, &result), KEYCARD_OK);
+    ck_assert_int_eq(result, KEYCARD_ISSUE_MAC_MISMATCH);
+    keycard_audit_entry e = last_entry(kc);
+    ck_assert_uint_eq(e.data[11], KEYCARD_ISSUE_MAC_MISMATCH);
+    ck_assert_uint_eq(e.data[10] & KEYCARD_AUDIT_RECEIPT_FLAG_LATE, KEYCARD_AUDIT_RECEIPT_FLAG_LATE);
+    /* The session is ended: the true completion cannot turn it into "completed" now. */
+    unlock(kc);
+    ck_assert_int_eq(keycard_issue_end_late(kc, serial, &c, NULL, &result),
+                     KEYCARD_ERR_NOT_FOUND);
+    keycard_target_close(t);
+    keycard_close(kc);
+}
+END_TEST
+
+/* The next BEGIN closes the cut session (aborted, unclean): no late END after it. */
+START_TEST(test_late_end_after_begin)
+{
+    static const uint8_t other[8] = {0x54, 0x47, 0, 0, 0, 0, 0, 0x02};
+    keycard *kc = provisioned_card();
+    keycard_target *t = manufactured_target();
+    keycard_completion c;
+    keycard_issue_nonces nn = {{0}, 0, {0}, {0}};
+    int result = -1;
+    unlock(kc);
+    ck_assert_int_eq(issue(kc, t, KEYCARD_WAY_TARGET_SEED, 1, T_LOCK_D, END_CUT), -1);
+    kc = key_card_restarted(kc);
+    ck_assert_int_eq(keycard_target_completion(t, &c), KEYCARD_OK);
+    /* Another card's session begins (the key card has a live session now). */
+    ck_assert_int_eq(keycard_issue_open(kc, KEYCARD_WAY_PREVIOUS_RANDOM, other, 1, 64, &nn),
+                     KEYCARD_OK);
+    ck_assert_int_eq(keycard_issue_end_late(kc, serial, &c, NULL, &result),
+                     KEYCARD_ERR_CONDITIONS); /* a session is open: END it first */
+    ck_assert_int_eq(keycard_issue_end(kc, NULL, 0, NULL, &result), KEYCARD_OK);
+    keycard_audit_entry e = last_entry(kc);
+    ck_assert_mem_eq(e.data, other, 8);
+    unlock(kc);
+    ck_assert_int_eq(keycard_issue_end_late(kc, serial, &c, NULL, &result),
+                     KEYCARD_ERR_NOT_FOUND);
     keycard_target_close(t);
     keycard_close(kc);
 }
@@ -604,6 +745,9 @@ static Suite *lib_issue_suite(void)
     tcase_add_test(tc, test_directories);
     tcase_add_loop_test(tc, test_issue_ways, 0, sizeof ways / sizeof ways[0]);
     tcase_add_test(tc, test_mac_mismatch_and_abort);
+    tcase_add_loop_test(tc, test_late_end, 0, sizeof ways / sizeof ways[0]);
+    tcase_add_loop_test(tc, test_late_end_forged, 0, 5);
+    tcase_add_test(tc, test_late_end_after_begin);
     tcase_add_test(tc, test_begin_errors);
     tcase_add_test(tc, test_issue_next);
     tcase_add_test(tc, test_target_open_errors);

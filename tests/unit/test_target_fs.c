@@ -356,7 +356,11 @@ START_TEST(test_file_list)
     ck_assert_uint_eq(t.resp_len, sizeof(want));
     ck_assert_mem_eq(t.resp, want, sizeof(want));
     ck_assert_uint_eq(sx(&t, "00CADF1110"), 0x6700); /* does not fit Le */
-    ck_assert_uint_eq(sx(&t, "00CADF1200"), 0x6A88);
+    /* the completion kept with the lock: steps way len data mac(16) */
+    ck_assert_uint_eq(sx(&t, "00CADF1200"), 0x9000);
+    ck_assert_uint_eq(t.resp_len, 3u + t.resp[2] + 16u);
+    ck_assert_uint_ge(t.resp[0], 1);
+    ck_assert_uint_eq(sx(&t, "00CADF1300"), 0x6A88);
     kc_tt_free(&t);
 }
 END_TEST

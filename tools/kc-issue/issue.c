@@ -120,6 +120,54 @@ static int keycard_gone(keycard_rc rc)
            rc == KEYCARD_ERR_CHANNEL || rc == KEYCARD_ERR_SESSION_LOST;
 }
 
+/*
+ * A locked card in the slot: issued with a receipt on this key card, or cut
+ * between its lock and END (then the key card still keeps that session and
+ * writes its receipt now, a late END), or neither: then nobody vouches for
+ * it and it is set aside. Returns 0 or a key card error that ends the run.
+ */
+static int locked_card(keycard *kc, keycard_target *t, const keycard_target_info *info,
+                       kci_outcome *o)
+{
+    keycard_completion comp;
+    char locks[16];
+    int result = -1;
+    keycard_rc rc;
+
+    lock_names(info->locks, locks, sizeof locks);
+    rc = keycard_target_completion(t, &comp);
+    if (rc != KEYCARD_OK && rc != KEYCARD_ERR_NOT_FOUND) {
+        fail(o, 0, "locked (lock %s), and its completion cannot be read (%s): set aside",
+             locks, keycard_strerror(rc));
+        return 0;
+    }
+    /* kc-issue sends the lock only after every step answered 9000: inner SWs NULL. */
+    rc = keycard_issue_end_late(kc, info->serial, rc == KEYCARD_OK ? &comp : NULL, NULL,
+                                &result);
+    if (rc == KEYCARD_OK && result == KEYCARD_ISSUE_ON_RECORD) {
+        o->result = KCI_SKIPPED;
+        snprintf(o->why, sizeof o->why,
+                 "already issued (lock %s), its receipt is on the key card; nothing sent", locks);
+    } else if (rc == KEYCARD_OK && result == KEYCARD_ISSUE_COMPLETED) {
+        o->result = KCI_ISSUED;
+        snprintf(o->why, sizeof o->why,
+                 "recovered: locked by an interrupted run (lock %s); completion MAC verified "
+                 "now, receipt written (late END)", locks);
+    } else if (rc == KEYCARD_OK) {
+        fail(o, 0, "locked by an interrupted run (lock %s), but its completion MAC does not "
+                   "verify (result %02X, receipt says so): set aside", locks, result);
+    } else if (rc == KEYCARD_ERR_NOT_FOUND) {
+        fail(o, 0, "locked, no receipt: set aside (lock %s; this key card holds no session "
+                   "and no completed receipt for it)", locks);
+    } else {
+        fail(o, 0, "locked (lock %s); the key card cannot tell whether it has a receipt "
+                   "(%s): set aside", locks, keycard_strerror(rc));
+        if (keycard_gone(rc))
+            return rc;
+    }
+    return 0;
+}
+
 int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const kci_csv *c,
                    size_t *next_row, kci_outcome *o)
 {
@@ -155,10 +203,7 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
     memcpy(o->serial, info.serial, 8);
     kct_hex_format(info.serial, 8, serial_hex);
     if (info.state == KEYCARD_TARGET_ISSUED) {
-        char locks[16];
-        lock_names(info.locks, locks, sizeof locks);
-        o->result = KCI_SKIPPED;
-        snprintf(o->why, sizeof o->why, "already issued (lock %s); nothing sent", locks);
+        ret = locked_card(kc, t, &info, o);
         goto out;
     }
     if (info.state == KEYCARD_TARGET_VIRGIN) {
