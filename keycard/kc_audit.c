@@ -273,13 +273,13 @@ int kc_audit_read(const kc_store *s, uint32_t from, uint8_t *out, size_t cap, si
     return 0;
 }
 
-int kc_audit_find_latest(const kc_store *s, uint8_t event, const uint8_t *prefix, size_t plen,
-                         const uint8_t **data, size_t *len)
+int kc_audit_find_prev(const kc_store *s, uint8_t event, const uint8_t *prefix, size_t plen,
+                       uint32_t *before, const uint8_t **data, size_t *len)
 {
     uint32_t next = kc_audit_next(s);
     uint32_t oldest = next > KC_AUDIT_CAPACITY ? next - KC_AUDIT_CAPACITY : 0;
 
-    for (uint32_t seq = next; seq-- > oldest;) {
+    for (uint32_t seq = *before < next ? *before : next; seq-- > oldest;) {
         const uint8_t *d;
         size_t dl;
         if (entry_get(s, seq, &d, &dl) != 0)
@@ -288,6 +288,7 @@ int kc_audit_find_latest(const kc_store *s, uint8_t event, const uint8_t *prefix
         if (d[8] == event && d[9] >= plen && memcmp(d + KC_AUDIT_HDR_LEN, prefix, plen) == 0) {
             *data = d + KC_AUDIT_HDR_LEN;
             *len = d[9];
+            *before = seq;
             return 0;
         }
     }

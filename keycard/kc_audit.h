@@ -86,12 +86,14 @@ uint32_t kc_audit_pending(const kc_store *s);
 int kc_audit_read(const kc_store *s, uint32_t from, uint8_t *out, size_t cap, size_t *len);
 
 /*
- * The newest entry kept of event whose data begins with prefix (plen bytes):
- * *data and *len point at its data inside the store (valid until the next
- * store change). Returns 0, KC_ERR_NOT_FOUND (none kept), KC_ERR_CORRUPT.
+ * The newest entry kept below *seq (start with kc_audit_next) of event
+ * whose data begins with prefix (plen bytes): *seq becomes its seq (so a
+ * second call finds the one before), *data and *len point at its data inside
+ * the store (valid until the next store change).
+ * Returns 0, KC_ERR_NOT_FOUND (none kept), KC_ERR_CORRUPT.
  */
-int kc_audit_find_latest(const kc_store *s, uint8_t event, const uint8_t *prefix, size_t plen,
-                         const uint8_t **data, size_t *len);
+int kc_audit_find_prev(const kc_store *s, uint8_t event, const uint8_t *prefix, size_t plen,
+                       uint32_t *seq, const uint8_t **data, size_t *len);
 
 /*
  * AUDIT SIGN: out (KC_AUDIT_SIGNED_LEN bytes) = next(4) head(32) lost(4) sig(64),

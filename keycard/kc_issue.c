@@ -698,11 +698,16 @@ int kc_issue_end_late(const kc_issue_session *s, kc_store *st, const kc_hw *hw,
         return rc;
     }
     kc_wipe(mark, sizeof(mark));
-    /* No session of this card to end: is it on record as completed? */
-    rc = kc_audit_find_latest(st, KC_AUDIT_EVT_ISSUE_RECEIPT, d, 8, &r, &rl);
-    if (rc == 0 && rl > 11 && r[11] == KC_ISSUE_COMPLETED) {
-        *result = KC_ISSUE_ON_RECORD;
-        return 0;
-    }
-    return rc == KC_ERR_CORRUPT ? rc : KC_ERR_NOT_FOUND;
+    /*
+     * No session of this card to end: is it on record as completed? (Later
+     * sessions for a locked card, refused by the target, leave aborted
+     * receipts after it.)
+     */
+    uint32_t seq = kc_audit_next(st);
+    while ((rc = kc_audit_find_prev(st, KC_AUDIT_EVT_ISSUE_RECEIPT, d, 8, &seq, &r, &rl)) == 0)
+        if (rl > 11 && r[11] == KC_ISSUE_COMPLETED) {
+            *result = KC_ISSUE_ON_RECORD;
+            return 0;
+        }
+    return rc;
 }

@@ -137,8 +137,7 @@ int kc_issue_end(kc_issue_session *s, kc_store *st, const kc_hw *hw, const uint8
  * given, checks the MAC with the mark's completion key and first counter and
  * writes the receipt (flag LATE, result completed or MAC mismatch, no
  * templates) with the end of the mark in one commit. Otherwise, *result =
- * KC_ISSUE_ON_RECORD when the newest receipt kept for the serial says
- * completed. The store must have no open transaction.
+ * KC_ISSUE_ON_RECORD when a receipt kept for the serial says completed. The store must have no open transaction.
  * Returns 0; KC_ERR_STATE (a session is open); KC_ERR_BAD_DATA (lengths);
  * KC_ERR_NOT_FOUND (no mark of this serial, no completed receipt kept);
  * KC_ERR_CORRUPT; KC_ERR_CRYPTO; store errors (mark kept, no receipt).

@@ -11,14 +11,18 @@
 #       transaction per card), so that client waits until the card is done and
 #       the card is issued; the key card power-cycled (its kc-vcard restarted)
 #       in the middle, which kc-issue's presence check before the lock sees;
-#       and power-cycled after the lock envelope's answer, before END;
-#   (d) the target card pulled after half the steps.
+#       and power-cycled after the lock envelope's answer, before END (the
+#       next run recovers the card: late END);
+#   (d) the target card pulled after half the steps;
+#   (g) kc-issue killed (kill -9) after the lock, before END: the next run
+#       recovers the card; (h) the same with another card's session in
+#       between: the locked card is set aside.
 # For each: kc-issue ends in bounded time (timeout) with exit 1 and one FAILED
 # line, never "ISSUED"; the target's state (GET DATA DF10) is what the fault
 # allows; the key card's audit log holds no "completed" receipt for the card;
 # a second run on the same card does what docs/operator-faults.md says:
 # a card nothing reached is issued, a partially issued card is refused with
-# nothing sent, a locked card is skipped.
+# nothing sent, a card locked without receipt is recovered or set aside.
 #
 # Run from the top of the tree: B=build sh tests/integration/41-host-faults.sh
 
@@ -47,8 +51,8 @@ if [ "${1:-}" = --hook ]; then
             echo $? >"$KC_HF_RESET_DONE.tmp" && mv "$KC_HF_RESET_DONE.tmp" "$KC_HF_RESET_DONE"
         ) </dev/null >/dev/null 2>&1 &
         ;;
-    sigint | sigterm)
-        # Ctrl-C (or a service stop) of kc-issue, which runs this hook.
+    sigint | sigterm | sigkill)
+        # Ctrl-C (or a service stop, or kill -9) of kc-issue, which runs this hook.
         p=$PPID
         while [ "$p" -gt 1 ] && [ "$(cat "/proc/$p/comm" 2>/dev/null)" != kc-issue ]; do
             p=$(awk '{ print $4 }' "/proc/$p/stat")
@@ -136,6 +140,30 @@ insert() {
     VC_TARGET_STATE=$KC_TARGET_STATE
     export KC_TARGET_STATE
     vc_target_make "$VC_TARGET_STATE" "$1" && vc_target_start
+}
+
+# back FILE: the target card of state FILE (inserted before) back in slot 1.
+back() {
+    vc_card_stop target
+    KC_TARGET_STATE=$1
+    VC_TARGET_STATE=$1
+    export KC_TARGET_STATE
+    vc_target_start
+}
+
+# recovered NAME SERIAL: a second run finds the card locked by the cut session
+# and the key card writes its receipt late: "ISSUED recovered", nothing sent.
+recovered() {
+    issue "$1-again"
+    if [ $rc = 0 ] && grep -q ": ISSUED recovered: locked by an interrupted run" \
+        "$T/$1-again.out" && [ "$(sent "$1-again")" = 0 ]; then
+        ok "$1: the next run recovers the locked card, nothing sent: $(grep ': ISSUED' "$T/$1-again.out" | cut -c1-130)"
+    else
+        not_ok "$1: the next run on the locked card (exit $rc)"
+        show "$1-again"
+    fi
+    receipts "$2" | grep -qx 00 && ok "$1: the key card now holds its completed receipt (late END)" ||
+        not_ok "$1: no completed receipt after the recovery"
 }
 
 # reinsert: the same target card back in slot 1 (after a pull).
@@ -329,12 +357,50 @@ grep -q "locked but the key card could not check its completion" "$T/c3.out" &&
     { not_ok "c3: message"; show c3; }
 state_is c3 03 "locked (the lock went before the power cycle)"
 no_completed c3 $S
-issue c3-again
-if [ $rc = 0 ] && grep -q "SKIPPED already issued" "$T/c3-again.out" && [ "$(sent c3-again)" = 0 ]; then
-    ok "c3: a second run skips the locked card, nothing sent"
+recovered c3 $S
+
+# ---- (g) kc-issue killed (kill -9) after the lock, before END -------------------------
+mark "(g) kc-issue killed between the lock and END"
+S=4641554C54000011
+insert $S || exit 1
+issue g after:$STEPS sigkill
+case $rc in 137) ok "g: kc-issue died of SIGKILL after the lock (exit 137)" ;;
+*) not_ok "g: kc-issue exit $rc, want 137"; show g ;; esac
+state_is g 03 "locked"
+no_completed g $S
+recovered g $S
+G=$KC_TARGET_STATE
+
+# ---- (h) the same, but another card's session comes first: set aside ------------------
+mark "(h) a locked card whose session the key card no longer keeps"
+S=4641554C54000012
+insert $S || exit 1
+issue h after:$STEPS sigkill
+HCARD=$KC_TARGET_STATE
+insert 4641554C54000013 || exit 1
+issue h-other
+[ $rc = 0 ] && grep -q ": ISSUED " "$T/h-other.out" &&
+    ok "h: another card issued in between (its BEGIN ends the cut session)" ||
+    { not_ok "h: the card in between (exit $rc)"; show h-other; }
+back "$HCARD" || exit 1
+issue h-again
+if [ $rc = 1 ] && grep -q ": FAILED locked, no receipt: set aside" "$T/h-again.out" &&
+    [ "$(sent h-again)" = 0 ]; then
+    ok "h: the locked card without receipt is set aside, exit 1: $(grep ': FAILED' "$T/h-again.out" | cut -c1-120)"
 else
-    not_ok "c3: a second run (exit $rc)"
-    show c3-again
+    not_ok "h: a run on the locked card without receipt (exit $rc)"
+    show h-again
+fi
+receipts $S | grep -qx 02 && ok "h: the key card recorded the cut session as aborted" ||
+    not_ok "h: no aborted receipt for the cut session"
+back "$G" || exit 1
+issue g-later
+if [ $rc = 0 ] && grep -q "SKIPPED already issued (lock a), its receipt is on the key card" \
+    "$T/g-later.out"; then
+    ok "g: the recovered card fed again is skipped: its receipt is on the key card"
+else
+    not_ok "g: the recovered card fed again (exit $rc)"
+    show g-later
 fi
 
 # ---- (d) target pulled after half the steps ---------------------------------------

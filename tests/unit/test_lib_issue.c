@@ -594,6 +594,16 @@ START_TEST(test_late_end)
     ck_assert_int_eq(keycard_issue_end_late(kc, serial, NULL, NULL, &result), KEYCARD_OK);
     ck_assert_int_eq(result, KEYCARD_ISSUE_ON_RECORD);
     ck_assert_uint_eq(audit_next(kc), next);
+    /* A later session for the same serial (the locked target refuses it) ends aborted: */
+    keycard_issue_nonces nn = {{0}, 0, {0}, {0}};
+    ck_assert_int_eq(keycard_issue_open(kc, KEYCARD_WAY_TARGET_SEED, serial, 1, 64, &nn),
+                     KEYCARD_OK);
+    ck_assert_int_eq(keycard_issue_end(kc, NULL, 0, NULL, &result), KEYCARD_OK);
+    ck_assert_int_eq(result, KEYCARD_ISSUE_ABORTED);
+    /* the completed receipt before it still vouches for the card. */
+    unlock(kc);
+    ck_assert_int_eq(keycard_issue_end_late(kc, serial, &c, NULL, &result), KEYCARD_OK);
+    ck_assert_int_eq(result, KEYCARD_ISSUE_ON_RECORD);
     keycard_target_close(t);
     keycard_close(kc);
 }

@@ -536,9 +536,10 @@ static void print_entry(const keycard_audit_entry *e)
                 snprintf(steps, sizeof steps, "? steps");
             else
                 snprintf(steps, sizeof steps, "%u steps", e->data[12]);
-            snprintf(data, sizeof data, "%s %s%s, key %u%s, %s, %s", serial,
+            snprintf(data, sizeof data, "%s %s%s%s, key %u%s, %s, %s", serial,
                      e->data[11] < 3 ? results[e->data[11]] : "result?",
                      (e->data[10] & KEYCARD_AUDIT_RECEIPT_FLAG_UNCLEAN) ? " (no END)" : "",
+                     (e->data[10] & KEYCARD_AUDIT_RECEIPT_FLAG_LATE) ? " (late END)" : "",
                      e->data[8], (e->data[10] & 1) ? " (common)" : "", way, steps);
             if (len >= KEYCARD_AUDIT_RECEIPT_LOCK_OFF + 2 && e->data[KEYCARD_AUDIT_RECEIPT_LOCK_OFF]) {
                 /* The lock the key card bound into the completion MAC. */

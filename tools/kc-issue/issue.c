@@ -361,7 +361,8 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
     rc = keycard_issue_end(kc, sws, p->n_steps, mac, &result);
     if (rc != KEYCARD_OK) {
         fail(o, 0, "the target card is locked but the key card could not check its completion "
-                   "(END: %s): not verified, no receipt; set the card aside",
+                   "(END: %s): no receipt yet; leave the card in the slot, the next run with "
+                   "this key card checks it and writes the receipt",
              keycard_strerror(rc));
         if (keycard_gone(rc))
             ret = rc;
