@@ -364,8 +364,13 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
                    "(END: %s): no receipt yet; leave the card in the slot, the next run with "
                    "this key card checks it and writes the receipt",
              keycard_strerror(rc));
-        if (keycard_gone(rc))
-            ret = rc;
+        /*
+         * Whatever the error, the run stops here with the card in the slot:
+         * an eject would bury a locked card without receipt among the
+         * spoiled ones, and the next card's BEGIN would end the session
+         * that can still vouch for it.
+         */
+        ret = rc;
         goto out;
     }
     if (result == KEYCARD_ISSUE_COMPLETED) {

@@ -280,10 +280,24 @@ static keycard_rc open_target(const char *where, const uint8_t *prev, long wait_
     }
 }
 
+/* The target could not be opened: "no card" means no target card here. */
+static int target_fail(keycard_rc rc, const char *where)
+{
+    if (rc != KEYCARD_ERR_NO_CARD)
+        return kct_fail(rc, where[0] ? "open the target card" : "find a target card", -1);
+    if (where[0])
+        kct_err("open the target card: no card in '%s' (insert the card to issue)", where);
+    else
+        kct_err("find a target card: no reader holds one besides the key card's (insert the "
+                "card to issue, or name its reader with --target-reader)");
+    return KCT_EXIT_FAIL;
+}
+
 /*
  * Eject the card (reader command FF EE 00 00). Returns the number of blank
  * cards the stacker says are left, -1 when it did not say (no count, or no
- * stacker: the answer is not 9000).
+ * stacker: the answer is not 9000). *refused: 0 ejected, 1 the reader has
+ * no stacker (it answered, not 9000), 2 no answer (said here).
  */
 static long eject(keycard_target *t, int spoiled, int *refused)
 {
@@ -291,14 +305,25 @@ static long eject(keycard_target *t, int spoiled, int *refused)
     uint8_t cmd[4] = {0xFF, 0xEE, (uint8_t)(spoiled ? 0x01 : 0x00), 0x00};
     uint8_t resp[16];
     size_t n = sizeof resp;
+    keycard_rc rc;
 
     *refused = 0;
-    if (keycard_target_transmit(t, cmd, sizeof cmd, resp, &n) != KEYCARD_OK || n < 2 ||
-        resp[n - 2] != 0x90 || resp[n - 1] != 0x00) {
+    rc = keycard_target_transmit(t, cmd, sizeof cmd, resp, &n);
+    if (rc != KEYCARD_OK) {
+        /* No answer at all: the reader or pcscd went away, not a reader without a stacker. */
+        printf("cannot eject the card: %s; stopping (the card stays in the slot)\n",
+               keycard_strerror(rc));
+        *refused = 2;
+        return -1;
+    }
+    if (n < 2 || resp[n - 2] != 0x90 || resp[n - 1] != 0x00) {
         if (spoiled && n >= 2 && resp[n - 2] == 0x6A && resp[n - 1] == 0x86) {
             printf("  (the stacker has no tray for spoiled cards: ejected with the others)\n");
             return eject(t, 0, refused);
         }
+        /* 6985: the stacker has already ejected it (a run that ended just before). */
+        if (n >= 2 && resp[n - 2] == 0x69 && resp[n - 1] == 0x85)
+            return -1;
         *refused = 1;
         return -1;
     }
@@ -398,7 +423,7 @@ int main(int argc, char **argv)
     {
         keycard_rc rc = open_target(where[0] ? where : NULL, NULL, 0, &t);
         if (rc != KEYCARD_OK) {
-            ex = kct_fail(rc, where[0] ? "open the target card" : "find a target card", -1);
+            ex = target_fail(rc, where);
             goto out;
         }
     }
@@ -419,7 +444,7 @@ int main(int argc, char **argv)
 
         if (rc != KEYCARD_OK) {
             if (cards == 0) {
-                ex = kct_fail(rc, where[0] ? "open the target card" : "find a target card", -1);
+                ex = target_fail(rc, where);
                 goto out;
             }
             if (bar_shown)
@@ -462,8 +487,11 @@ int main(int argc, char **argv)
                 printf("    (cannot read the file list: %s)\n", keycard_strerror(r));
         }
         if (rc_kc != 0) {
-            ex = kct_fail(rc_kc, "key card", -1);
-            goto out;
+            /* The key card's session is gone or in doubt: no further card, no eject. */
+            kct_fail(rc_kc, "key card", -1);
+            kct_err("stopping the batch (card %s stays in the slot)", serial);
+            stopped = 1;
+            break;
         }
         if (oc.batch_fatal) {
             /* Every further card would fail alike (and leave an aborted receipt each). */
@@ -487,10 +515,10 @@ int main(int argc, char **argv)
                           &refused);
         keycard_target_close(t);
         t = NULL;
-        if (refused) {
+        if (refused == 1)
             printf("the reader has no stacker (eject refused); stopping after one card\n");
+        if (refused)
             break;
-        }
         if (tty) {
             progress(cards, remaining >= 0 ? (long)cards + remaining : -1);
             bar_shown = 1;
