@@ -60,7 +60,7 @@ BINS := $(B)/bin/kc-admin $(B)/bin/kc-vcard $(B)/bin/kc-startup $(if $(ISSUE_SRC
 MANPAGES := $(wildcard man/*.1)
 
 .PHONY: all clean check test unit integration install uninstall demo vcards-up vcards-down deps bench \
-	sanitize memcheck
+	sanitize memcheck kill-trials
 
 all: $(SO) $(B)/lib/libkeycard.so.$(SOVERSION) $(B)/lib/libkeycard.so $(STATIC) $(BINS) $(B)/keycard.pc \
 	$(B)/lib/kc-vpcd-loopback.so
@@ -159,6 +159,12 @@ sanitize:
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		sh tests/run-unit.sh $(patsubst $(B)/%,$(B)-asan/%,$(TEST_BIN))
 	KC_SANITIZE="$(SAN_FLAGS)" B=$(B)-asan sh tests/run-integration.sh
+
+# The randomized kill/restart trials in full (make check runs 12 of them in
+# tests/integration/46-kill-trials.sh); KC_KILL_SEED=N replays a run.
+KILL_TRIALS ?= 100
+kill-trials: all
+	KC_KILL_TRIALS=$(KILL_TRIALS) B=$(B) sh tests/integration/46-kill-trials.sh
 
 memcheck: $(TEST_BIN)
 	KC_UNIT_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \

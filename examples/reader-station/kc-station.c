@@ -262,6 +262,13 @@ static unsigned op_startup(station *s, const kcs_frame *in, kcs_frame *r)
         s->kc = NULL;
         return refuse(r, KCS_OP_STARTUP, KCS_RES_KEYCARD, "no key card in the station");
     }
+    /*
+     * The key card is the station's while it runs: another program that
+     * connects is told "busy" at once instead of resetting it between cards.
+     */
+    if ((rc = keycard_reserve(s->kc)) != KEYCARD_OK)
+        display("warning: cannot reserve the key card (%s): another program using it would "
+                "end the station's session", keycard_strerror(rc));
     default_target(s);
     if ((rc = keycard_status_read(s->kc, &st)) != KEYCARD_OK ||
         st.lifecycle != KEYCARD_LIFECYCLE_PROVISIONED) {

@@ -11,14 +11,15 @@
 #       transaction per card), so that client waits until the card is done and
 #       the card is issued; the key card power-cycled (its kc-vcard restarted)
 #       in the middle, which kc-issue's presence check before the lock sees;
-#       and power-cycled after the lock envelope's answer, before END (the
-#       next run recovers the card: late END);
+#       and power-cycled after the lock envelope's answer, before END
+#       (kc-issue opens a new session and recovers the card: late END);
 #   (d) the target card pulled after half the steps;
 #   (g) kc-issue killed (kill -9) after the lock, before END: the next run
 #       recovers the card; (h) the same with another card's session in
 #       between: the locked card is set aside.
 # For each: kc-issue ends in bounded time (timeout) with exit 1 and one FAILED
-# line, never "ISSUED"; the target's state (GET DATA DF10) is what the fault
+# line (two when it opened a new key card session and tried the card again),
+# never "ISSUED"; the target's state (GET DATA DF10) is what the fault
 # allows; the key card's audit log holds no "completed" receipt for the card;
 # a second run on the same card does what docs/operator-faults.md says:
 # a card nothing reached is issued, a partially issued card is refused with
@@ -216,8 +217,12 @@ faulted() {
     124 | 137) not_ok "$1: kc-issue hung (killed by timeout)" ;;
     *) not_ok "$1: kc-issue exit $rc (a crash is >= 128)" ;;
     esac
-    if [ "$(grep -c ": FAILED " "$T/$1.out")" = 1 ] && ! grep -q "ISSUED\|WRITTEN" "$T/$1.out"; then
-        ok "$1: one FAILED line, no ISSUED: $(grep ': FAILED ' "$T/$1.out" | cut -c1-150)"
+    # A lost key card session is opened again once and the card tried again
+    # (refused then as partially issued): two FAILED lines with that between.
+    nf=$(grep -c ": FAILED " "$T/$1.out")
+    if { [ "$nf" = 1 ] || { [ "$nf" = 2 ] && grep -q "opening a new session" "$T/$1.out"; }; } &&
+        ! grep -q "ISSUED\|WRITTEN" "$T/$1.out"; then
+        ok "$1: $nf FAILED line(s), no ISSUED: $(grep ': FAILED ' "$T/$1.out" | tr '\n' ' ' | cut -c1-220)"
     else
         not_ok "$1: kc-issue output"
         show "$1"
@@ -351,13 +356,24 @@ mark "(c3) key card power-cycled before END"
 S=4641554C540000C3
 insert $S || exit 1
 issue c3 after:$STEPS kc-powercycle
-faulted c3
-grep -q "locked but the key card could not check its completion" "$T/c3.out" &&
-    ok "c3: says the card is locked but its completion is not verified" ||
-    { not_ok "c3: message"; show c3; }
+# kc-issue opens a new session on the key card that came back and tries the
+# card again: the key card, which kept the cut session, checks it now.
+if [ $rc = 0 ] && grep -q "locked but the key card could not check its completion" "$T/c3.out" &&
+    grep -q "the key card's session was lost (.*): likely .*; opening a new session" "$T/c3.out" &&
+    grep -q ": ISSUED recovered: locked by an interrupted run" "$T/c3.out" &&
+    [ "$(sent c3)" = $STEPS ]; then
+    ok "c3: in the same run, a new key card session and the card recovered (late END), exit 0: $(grep 'likely' "$T/c3.out" | cut -c1-150)"
+else
+    not_ok "c3: kc-issue exit $rc"
+    show c3
+fi
 state_is c3 03 "locked (the lock went before the power cycle)"
-no_completed c3 $S
-recovered c3 $S
+receipts $S | grep -qx 00 && ok "c3: the key card holds its completed receipt (late END)" ||
+    not_ok "c3: no completed receipt"
+issue c3-again
+grep -q "SKIPPED already issued (lock a), its receipt is on the key card" "$T/c3-again.out" &&
+    [ $rc = 0 ] && ok "c3: a run on it again skips it: its receipt is on the key card" ||
+    { not_ok "c3: a run on it again (exit $rc)"; show c3-again; }
 
 # ---- (g) kc-issue killed (kill -9) after the lock, before END -------------------------
 mark "(g) kc-issue killed between the lock and END"

@@ -136,6 +136,24 @@ run() {
     KPID=$!
 }
 
+# card_up NAME READER: start the card's kc-vcard once pcscd has seen the
+# killed one leave; a second start when vpcd did not take the first.
+card_up() {
+    rm -f "$VC_DIR/kc-vcard-$1.pid"
+    vc_wait_empty "$2"
+    for try in 1 2; do
+        if [ "$1" = keycard ]; then
+            vc_card_start keycard 0 "$VC_STATE" || return 1
+        else
+            vc_target_start >/dev/null 2>&1
+            ls "$VC_TARGET_STACK"/*.card >/dev/null 2>&1 || return 0
+        fi
+        vc_wait_card "$2" 10 && return 0
+        [ $try = 2 ] || { vc_card_stop "$1"; sleep 1; }
+    done
+    return 1
+}
+
 # revive: start again whatever a hook killed (pcscd first, then the cards).
 revive() {
     if ! vc_alive "$(cat "$VC_DIR/pcscd.pid" 2>/dev/null)"; then
@@ -143,14 +161,13 @@ revive() {
         vc_pcscd_start || return 1
     fi
     if ! vc_alive "$(cat "$VC_DIR/kc-vcard-keycard.pid" 2>/dev/null)"; then
-        rm -f "$VC_DIR/kc-vcard-keycard.pid"
-        vc_card_start keycard 0 "$VC_STATE" || return 1
+        card_up keycard "$VC_KEYCARD_READER" || return 1
     fi
     vc_wait_card "$VC_KEYCARD_READER" 10 || return 1
     if ! vc_alive "$(cat "$VC_DIR/kc-vcard-target.pid" 2>/dev/null)"; then
-        rm -f "$VC_DIR/kc-vcard-target.pid"
-        vc_target_start || return 1
+        card_up target "$VC_TARGET_READER" || return 1
     fi
+    ! ls "$VC_TARGET_STACK"/*.card >/dev/null 2>&1 || vc_wait_card "$VC_TARGET_READER" 10
 }
 
 # finished NAME: wait up to 60 s for the run; sets rc (124: hung, killed).
@@ -181,15 +198,9 @@ restart_card() {
         kill -KILL "$pid"
         wait "$pid" 2>/dev/null
     fi
-    rm -f "$VC_DIR/kc-vcard-$1.pid"
-    vc_wait_empty "$([ "$1" = keycard ] && echo "$VC_KEYCARD_READER" || echo "$VC_TARGET_READER")"
     rnd 10
     sleep "0.$R"
-    if [ "$1" = keycard ]; then
-        vc_card_start keycard 0 "$VC_STATE" && vc_wait_card "$VC_KEYCARD_READER" 10
-    else
-        vc_target_start
-    fi
+    card_up "$1" "$([ "$1" = keycard ] && echo "$VC_KEYCARD_READER" || echo "$VC_TARGET_READER")"
 }
 
 # restart_pcscd: SIGKILL pcscd, then start it again; the cards reconnect.
@@ -239,7 +250,10 @@ VERIFIED=0
 i=1
 kt_t0=$(date +%s)
 while [ $i -le "$TRIALS" ]; do
-    refill wait || exit 1
+    if ! refill wait; then
+        not_ok "trial $i: no target card in the slot before the trial"
+        revive
+    fi
     rnd 4
     case $R in 0) victim=kc-issue ;; 1) victim=keycard ;; 2) victim=target ;; *) victim=pcscd ;; esac
     sig=KILL

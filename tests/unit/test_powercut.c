@@ -433,6 +433,12 @@ static void s_wrapped(void)
     s_session();
     WANT(kwrap());
 }
+/* A session cut after WRAP: SELECT ends it in RAM, its open-session mark stays. */
+static void s_cut(void)
+{
+    s_wrapped();
+    s_unlock();
+}
 
 /* key card commands */
 static uint32_t c_v81_wrong(void) { return kverify(KC_REF_ISSUER_PIN, "00000000"); }
@@ -491,6 +497,16 @@ static uint32_t c_end_mismatch(void)
 {
     uint8_t d[1 + 2 + 16] = {1, 0x90, 0x00};
     return kcmd(0x80, KC_INS_ISSUE_END, 0, 0, d, sizeof(d), 0);
+}
+/* Late END of the cut session with a completion that does not verify: a receipt. */
+static uint32_t c_end_late(void)
+{
+    uint8_t d[8 + 1 + 2 + 16 + 2] = {0};
+    memcpy(d, KSERIAL_T, 8);
+    d[8] = 1;
+    d[9] = 0x90;
+    d[27] = 4; /* lock way d, no data */
+    return kcmd(0x80, KC_INS_ISSUE_END, KC_ISSUE_END_P1_LATE, 0, d, sizeof(d), 0);
 }
 
 /* target setups */
@@ -566,6 +582,7 @@ static const scen SCENS[] = {
     {"ISSUE WRAP", KEY, B_K1, s_session, c_wrap, 0, 0, 0, 0, NULL},
     {"ISSUE END abort (receipt)", KEY, B_K1, s_wrapped, c_end_abort, 0, 0, 0, 0, NULL},
     {"ISSUE END MAC mismatch (receipt)", KEY, B_K1, s_wrapped, c_end_mismatch, 0, 0, 0, 0, NULL},
+    {"ISSUE END late (receipt of a cut session)", KEY, B_K1, s_cut, c_end_late, 0, 0, 0, 0, NULL},
     /* target card */
     {"MANUFACTURE", TGT, B_T0, s_none, t_manufacture, 0, 0, 0, 0, NULL},
     {"ENV create folder (first: -> ISSUING)", TGT, B_T1, t_begin03, t_folder, 0, 0, 0, 0, NULL},

@@ -147,6 +147,13 @@ static int parse(int argc, char **argv, opts *o)
 }
 
 /* The start-up flow (as examples/startup/kc-startup.c). Returns 0 or the exit code. */
+/*
+ * The holder PIN when it came from KEYCARD_HOLDER_PIN (automation, no one to
+ * type it again): kept for a new session after a lost one, wiped at exit.
+ * Typed on a terminal, it is asked for again instead.
+ */
+static kct_secret g_holder_env;
+
 static int startup(keycard *kc, kci_station *st)
 {
     keycard_status status;
@@ -168,11 +175,17 @@ static int startup(keycard *kc, kci_station *st)
     kct_secret_wipe(&st->issuer_pin);
     if (rc != KEYCARD_OK)
         return kct_fail_cred(rc, "issuer PIN (station config)", KEYCARD_PIN_ISSUER, tries);
-    if (getenv("KEYCARD_HOLDER_PIN"))
+    int from_env = getenv("KEYCARD_HOLDER_PIN") != NULL;
+    if (from_env)
         printf("holder PIN taken from KEYCARD_HOLDER_PIN (for automation only)\n");
     fflush(stdout);
-    if (kct_secret_get("holder PIN", NULL, "KEYCARD_HOLDER_PIN", "Holder PIN", 0, &pin) != 0)
+    if (g_holder_env.len) {
+        pin = g_holder_env;
+    } else if (kct_secret_get("holder PIN", NULL, "KEYCARD_HOLDER_PIN", "Holder PIN", 0, &pin) != 0) {
         return KCT_EXIT_USAGE;
+    } else if (from_env) {
+        g_holder_env = pin;
+    }
     if (!kct_pin_ok(pin.text)) {
         kct_secret_wipe(&pin);
         kct_err("holder PIN: must be 4 to 16 digits (0-9)");
@@ -280,6 +293,60 @@ static keycard_rc open_target(const char *where, const uint8_t *prev, long wait_
     }
 }
 
+/* Errors after which the key card's session (and its verified PINs) is gone. */
+static int session_gone(keycard_rc rc)
+{
+    return rc == KEYCARD_ERR_SESSION_LOST || rc == KEYCARD_ERR_NOT_VERIFIED ||
+           rc == KEYCARD_ERR_CARD_RESET || rc == KEYCARD_ERR_CARD_REMOVED ||
+           rc == KEYCARD_ERR_NO_CARD || rc == KEYCARD_ERR_CHANNEL ||
+           rc == KEYCARD_ERR_TRANSPORT || rc == KEYCARD_ERR_NO_SERVICE;
+}
+
+static const char *likely_cause(keycard_rc rc)
+{
+    switch (rc) {
+    case KEYCARD_ERR_CARD_RESET:
+    case KEYCARD_ERR_NOT_VERIFIED:
+        return "a reset of the key card (a power cycle, or a program that was already "
+               "connected when the run began)";
+    case KEYCARD_ERR_CARD_REMOVED:
+    case KEYCARD_ERR_NO_CARD:
+        return "the key card was pulled or lost power";
+    case KEYCARD_ERR_NO_SERVICE:
+        return "pcscd stopped or restarted";
+    default:
+        return "a line error or a reset of the key card";
+    }
+}
+
+/*
+ * A new session on the same key card: reconnect (waiting up to --wait for the
+ * card to come back), reserve it again, and verify both PINs again (the issuer
+ * PIN from the station config, the holder PIN from KEYCARD_HOLDER_PIN or the
+ * terminal; with neither, no new session). Returns 0 or an exit status.
+ */
+static int reopen_session(keycard *kc, const opts *o, kci_station *st)
+{
+    long waited = 0;
+    keycard_rc rc;
+
+    while ((rc = keycard_reopen(kc)) != KEYCARD_OK && waited < o->wait_s * 1000L && !g_signal) {
+        struct timespec ts = {0, 250 * 1000000L};
+        nanosleep(&ts, NULL);
+        waited += 250;
+    }
+    if (rc != KEYCARD_OK)
+        return kct_fail(rc, "key card: new session", -1);
+    if ((rc = keycard_reserve(kc)) != KEYCARD_OK)
+        kct_err("warning: cannot reserve the key card (%s)", keycard_strerror(rc));
+    kci_station_free(st);
+    if (kci_station_load(o->config, st) != 0) {
+        kct_err("%s: station config not valid", o->config);
+        return KCT_EXIT_USAGE;
+    }
+    return startup(kc, st);
+}
+
 /* The target could not be opened: "no card" means no target card here. */
 static int target_fail(keycard_rc rc, const char *where)
 {
@@ -357,7 +424,7 @@ int main(int argc, char **argv)
     char where[KCT_WHERE_MAX], err[512];
     size_t next_row = 0, issued = 0, failed = 0, skipped = 0, cards = 0;
     uint8_t prev[8];
-    int have_prev = 0, ex, tty, bar_shown = 0, stopped = 0;
+    int have_prev = 0, ex, tty, bar_shown = 0, stopped = 0, retry = 0;
     long remaining = -1;
 
     kct_harden_process(); /* holds PINs and keys: no core dump, no ptrace */
@@ -436,9 +503,9 @@ int main(int argc, char **argv)
 
     for (;;) {
         kci_outcome oc;
-        keycard_rc rc = cards == 0 ? KEYCARD_OK /* opened before the PINs */
-                                   : open_target(where[0] ? where : NULL, have_prev ? prev : NULL,
-                                                 o.wait_s, &t);
+        keycard_rc rc = cards == 0 || retry ? KEYCARD_OK /* opened before the PINs, or again */
+                                            : open_target(where[0] ? where : NULL,
+                                                          have_prev ? prev : NULL, o.wait_s, &t);
         char serial[17];
         int rc_kc, refused;
 
@@ -486,6 +553,32 @@ int main(int argc, char **argv)
             if (r != KEYCARD_OK)
                 printf("    (cannot read the file list: %s)\n", keycard_strerror(r));
         }
+        /*
+         * The key card's session is gone (reset, power cycle, pcscd restart):
+         * once per card, a new session with the PINs again, and the same card
+         * once more (a partially issued one is then refused, a locked one
+         * recovered by a late END).
+         */
+        if (rc_kc != 0 && !retry && session_gone(rc_kc)) {
+            printf("card %s: the key card's session was lost (%s): likely %s; opening a new "
+                   "session\n", serial, keycard_strerror(rc_kc), likely_cause(rc_kc));
+            fflush(stdout);
+            keycard_target_close(t);
+            t = NULL;
+            if (reopen_session(kc, &o, &st) == 0 &&
+                open_target(where[0] ? where : NULL, NULL, o.wait_s, &t) == KEYCARD_OK) {
+                retry = 1;
+                cards--; /* the card counts once, with the outcome of the retry */
+                if (oc.result == KCI_FAILED)
+                    failed--;
+                else if (oc.result == KCI_SKIPPED)
+                    skipped--;
+                else
+                    issued--;
+                continue;
+            }
+        }
+        retry = 0;
         if (rc_kc != 0) {
             /* The key card's session is gone or in doubt: no further card, no eject. */
             kct_fail(rc_kc, "key card", -1);
@@ -517,6 +610,8 @@ int main(int argc, char **argv)
         t = NULL;
         if (refused == 1)
             printf("the reader has no stacker (eject refused); stopping after one card\n");
+        if (refused == 2)
+            stopped = 1; /* the cards left in the stacker were not reached: exit 1 */
         if (refused)
             break;
         if (tty) {
@@ -540,5 +635,6 @@ out:
     keycard_close(kc);
     kci_station_free(&st);
     kci_csv_free(&csv);
+    kct_secret_wipe(&g_holder_env);
     return ex;
 }
