@@ -160,7 +160,7 @@ sanitize:
 		sh tests/run-unit.sh $(patsubst $(B)/%,$(B)-asan/%,$(TEST_BIN))
 	KC_SANITIZE="$(SAN_FLAGS)" B=$(B)-asan sh tests/run-integration.sh
 
-# The randomized kill/restart trials in full (make check runs 12 of them in
+# The randomized kill/restart trials in full (make check runs 6 of them in
 # tests/integration/46-kill-trials.sh); KC_KILL_SEED=N replays a run.
 KILL_TRIALS ?= 100
 kill-trials: all

@@ -229,6 +229,14 @@ static unsigned op_status(station *s, kcs_frame *r)
     return KCS_RES_OK;
 }
 
+/*
+ * The holder PIN when it came from KEYCARD_HOLDER_PIN (automation only): the
+ * variable is dropped once read, so it is kept for the start-ups after a
+ * lost key card session; wiped at exit. Typed at the console, it is asked
+ * for at every start-up.
+ */
+static kct_secret g_holder_env;
+
 /* Start-up (kc-startup's flow): issuer PIN from the config, holder PIN from the console. */
 static unsigned op_startup(station *s, const kcs_frame *in, kcs_frame *r)
 {
@@ -283,13 +291,18 @@ static unsigned op_startup(station *s, const kcs_frame *in, kcs_frame *r)
         display("start-up refused: %s", msg);
         return refuse(r, KCS_OP_STARTUP, KCS_RES_KEYCARD, msg);
     }
-    if (getenv("KEYCARD_HOLDER_PIN"))
+    int from_env = getenv("KEYCARD_HOLDER_PIN") != NULL;
+    if (from_env || g_holder_env.len)
         display("start-up: holder PIN taken from KEYCARD_HOLDER_PIN (for automation only)");
     else
         display("start-up: type the holder PIN on the station's keypad");
-    if (kct_secret_get("holder PIN", NULL, "KEYCARD_HOLDER_PIN", "Holder PIN", 0, &pin) != 0)
+    if (g_holder_env.len)
+        pin = g_holder_env;
+    else if (kct_secret_get("holder PIN", NULL, "KEYCARD_HOLDER_PIN", "Holder PIN", 0, &pin) != 0)
         return refuse(r, KCS_OP_STARTUP, KCS_RES_NO_PIN,
                       "no holder PIN was entered at the station");
+    else if (from_env)
+        g_holder_env = pin; /* automation: the next start-up has no one to type it */
     if (!kct_pin_ok(pin.text)) {
         kct_secret_wipe(&pin);
         return refuse(r, KCS_OP_STARTUP, KCS_RES_NO_PIN, "holder PIN must be 4 to 16 digits");
@@ -717,6 +730,7 @@ int main(int argc, char **argv)
     unlink(sock);
     keycard_close(s.kc);
     kci_station_free(&s.cfg);
+    kct_secret_wipe(&g_holder_env);
     display("kc-station stopped");
     return ex;
 }

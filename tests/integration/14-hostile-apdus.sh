@@ -13,6 +13,7 @@ vc_lock "$0" "$@"
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/kc-14-hostile.XXXXXX") || exit 1
 KC_VCARD_STATE=$T/keycard.state
+VC_STATE=$KC_VCARD_STATE # vcards.sh read it when sourced: each test its own key card
 VC_TARGET_STATE=$T/target.card
 export KC_VCARD_STATE
 it_fails=0

@@ -25,6 +25,7 @@ trap 'exit 143' TERM
 
 export KEYCARD_ISSUER_PIN=13579135 KEYCARD_HOLDER_PIN=246810
 KC_VCARD_STATE=$T/keycard.state
+VC_STATE=$KC_VCARD_STATE # vcards.sh read it when sourced: each test its own key card
 VC_TARGET_STACK=$T/stack
 mkdir -p "$VC_DIR" "$VC_TARGET_STACK"
 vc_target_make "$VC_TARGET_STACK/001.card" 53504F494C000001 || exit 1

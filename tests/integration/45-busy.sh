@@ -29,6 +29,7 @@ trap 'exit 143' TERM
 N=${KC_BUSY_CARDS:-30}
 export KEYCARD_ISSUER_PIN=13579135 KEYCARD_HOLDER_PIN=246810
 KC_VCARD_STATE=$T/keycard.state
+VC_STATE=$KC_VCARD_STATE # vcards.sh read it when sourced: each test its own key card
 VC_TARGET_STACK=$T/stack
 IPUB=examples/profiles/demo-issuer.pub.pem
 mkdir -p "$VC_DIR"

@@ -17,7 +17,7 @@
 #   - the issued/ tray holds only locked cards with a completed receipt;
 #   - kc-issue never crashed or hung; the audit chain verified at every export.
 #
-# KC_KILL_TRIALS (default 12; `make kill-trials` runs 100) and KC_KILL_SEED
+# KC_KILL_TRIALS (default 6; `make kill-trials` runs 100) and KC_KILL_SEED
 # (default: the time) choose the trials; the seed is printed for a replay.
 # Run from the top of the tree: B=build sh tests/integration/46-kill-trials.sh
 
@@ -49,7 +49,7 @@ fi
 
 vc_lock "$0" "$@"
 
-TRIALS=${KC_KILL_TRIALS:-12}
+TRIALS=${KC_KILL_TRIALS:-6}
 SEED=${KC_KILL_SEED:-$(date +%s)}
 for t in kc-admin kc-vcard kc-issue; do
     [ -x "$B/bin/$t" ] || { echo "46-kill-trials: $B/bin/$t not built" >&2; exit 1; }

@@ -336,8 +336,38 @@ else
     not_ok "the search does not find an envelope planted in the capture: $(cat "$T/plant.out")"
 fi
 
+# ---- the key card restarted under the station -------------------------------
+# Reserved at start-up: another program is told at once that it is busy.
+if "$B/bin/kc-admin" --reader "$VC_KEYCARD_READER" info >"$T/info.out" 2>&1; then
+    not_ok "kc-admin info while the station holds the key card ran: the station did not reserve it"
+elif grep -q "reserved by another program" "$T/info.out"; then
+    ok "kc-admin info while the station holds the key card is told it is reserved"
+else
+    not_ok "kc-admin info while the station holds the key card: $(cat "$T/info.out")"
+fi
+# The key card power-cycled between two cards: the next ISSUE fails on it,
+# nothing reaches the target, the station asks for a start-up; the start-up
+# opens a new session and the card is issued.
+vc_card_stop keycard
+vc_card_start keycard 0 "$VC_STATE" && vc_wait_card "$VC_KEYCARD_READER" 10
+vc_target_make "$VC_TARGET_STACK/012.card" 544152474554000C && vc_wait_card "$VC_TARGET_READER" 10
+check "$($K issue | sed 's/ serial=.*//')" "op=90 res=6300 tstate=1 locks=0 outcome=3" \
+    "ISSUE after a key card power cycle: not issued, the target untouched (the key card's session is gone)"
+check "$($K status | sed 's/ tstate.*//')" "op=81 res=9000 ready=0" \
+    "the station asks for a start-up again"
+check "$($K issue)" "op=90 res=6985" "an ISSUE before it is refused"
+$PY - "$CAPSOCK" <<'PYEOF' >"$T/startup2.out"
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(b"\x02\x00\x03\x02\x00\x00\x03")
+print(s.recv(4096)[3:6].hex())
+PYEOF
+check "$(cat "$T/startup2.out")" "829000" "start-up again: a new key card session"
+check "$($K issue)" "op=90 res=9000 tstate=3 locks=8 outcome=0 serial=544152474554000c issued=12 failed=1" \
+    "the card is issued with the new session (untouched by the failed try)"
+
 # ---- shut-down --------------------------------------------------------------
-check "$($K shutdown)" "op=FF res=9000 issued=11 failed=0" "shut-down instruction answered"
+check "$($K shutdown)" "op=FF res=9000 issued=12 failed=1" "shut-down instruction answered"
 n=0
 while kill -0 "$STATION_PID" 2>/dev/null && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
 if ! kill -0 "$STATION_PID" 2>/dev/null; then

@@ -424,7 +424,7 @@ int main(int argc, char **argv)
     char where[KCT_WHERE_MAX], err[512];
     size_t next_row = 0, issued = 0, failed = 0, skipped = 0, cards = 0;
     uint8_t prev[8];
-    int have_prev = 0, ex, tty, bar_shown = 0, stopped = 0, retry = 0;
+    int have_prev = 0, ex, tty, bar_shown = 0, stopped = 0, retry = 0, reopened_failed = 0;
     long remaining = -1;
 
     kct_harden_process(); /* holds PINs and keys: no core dump, no ptrace */
@@ -565,7 +565,8 @@ int main(int argc, char **argv)
             fflush(stdout);
             keycard_target_close(t);
             t = NULL;
-            if (reopen_session(kc, &o, &st) == 0 &&
+            reopened_failed = reopen_session(kc, &o, &st) != 0;
+            if (!reopened_failed &&
                 open_target(where[0] ? where : NULL, NULL, o.wait_s, &t) == KEYCARD_OK) {
                 retry = 1;
                 cards--; /* the card counts once, with the outcome of the retry */
@@ -581,7 +582,8 @@ int main(int argc, char **argv)
         retry = 0;
         if (rc_kc != 0) {
             /* The key card's session is gone or in doubt: no further card, no eject. */
-            kct_fail(rc_kc, "key card", -1);
+            if (!reopened_failed)
+                kct_fail(rc_kc, "key card", -1);
             kct_err("stopping the batch (card %s stays in the slot)", serial);
             stopped = 1;
             break;
