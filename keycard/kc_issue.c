@@ -302,15 +302,6 @@ static int receipt_commit(kc_store *st, const kc_hw *hw, const uint8_t *rec, siz
     return 0;
 }
 
-/*
- * The session the store still marks open (its BEGIN was committed, no receipt
- * yet) gets an "aborted, unclean" receipt, and the mark goes, in one commit.
- * s: the RAM session of that BEGIN when this power cycle still has it (its
- * step count, lock and templates go into the receipt), else NULL or another
- * session (steps unknown).
- * Called by the next ISSUE BEGIN, not at power-up: until then the mark and
- * the BEGIN entry in the log say that the session never ended cleanly.
- */
 /* The open-session mark into mark[KC_ISSUE_MARK_LEN]: 1 read, 0 none, <0 error. */
 static int mark_read(const kc_store *st, uint8_t *mark, size_t *n)
 {
@@ -323,6 +314,15 @@ static int mark_read(const kc_store *st, uint8_t *mark, size_t *n)
     return 1;
 }
 
+/*
+ * The session the store still marks open (its BEGIN was committed, no receipt
+ * yet) gets an "aborted, unclean" receipt, and the mark goes, in one commit.
+ * s: the RAM session of that BEGIN when this power cycle still has it (its
+ * step count, lock and templates go into the receipt), else NULL or another
+ * session (steps unknown).
+ * Called by the next ISSUE BEGIN, not at power-up: until then the mark and
+ * the BEGIN entry in the log say that the session never ended cleanly.
+ */
 static int close_marked(kc_store *st, const kc_hw *hw, const kc_issue_session *s)
 {
     uint8_t mark[KC_ISSUE_MARK_LEN], rec[KC_AUDIT_DATA_MAX];

@@ -1188,9 +1188,8 @@ KEYCARD_API keycard_rc keycard_issue_end_late(keycard *kc, const uint8_t serial[
                c->lock_len > KC_ISSUE_LOCK_DATA_MAX)))
         return KEYCARD_ERR_ARG;
     uint8_t d[8 + 1 + 2 * KEYCARD_ISSUE_MAX_STEPS + KEYCARD_MAC_LEN + 2 + KC_ISSUE_LOCK_DATA_MAX];
-    size_t lc = 0;
+    size_t lc = 8;
     memcpy(d, serial, 8);
-    lc = 8;
     if (c) {
         d[lc++] = (uint8_t)c->steps;
         for (size_t i = 0; i < c->steps; i++) {

@@ -95,7 +95,7 @@ int main(int argc, char **argv)
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
     const char *config = NULL;
-    kct_where where = {{0}, 0};
+    kct_where where = {{0}, 0, 0};
     int opt;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "c:h", lo, NULL)) != -1) {

@@ -3,7 +3,8 @@
 # key card for its run, so `kc-admin info` and `kc-admin audit`, run 10 times
 # each while a 30-card batch runs, are told at once that the key card is in
 # use (exit 1, one line) instead of resetting it under the batch; the batch
-# completes, 30 cards issued; afterwards kc-admin works again.
+# completes, 30 cards issued; `kc-admin --wait-busy` waits for the batch
+# instead; afterwards kc-admin works again.
 #
 # Run from the top of the tree: B=build sh tests/integration/45-busy.sh
 set -u
@@ -61,6 +62,20 @@ for i in 1 2 3 4 5 6 7 8 9 10; do
     done
     sleep 0.2
 done
+# Told to wait (--wait-busy), kc-admin waits for the batch and then runs.
+if kill -0 "$issuer" 2>/dev/null; then
+    "$B/bin/kc-admin" --reader "$VC_KEYCARD_READER" --wait-busy 120 info >"$T/w.out" 2>&1
+    wrc=$?
+    if kill -0 "$issuer" 2>/dev/null; then
+        not_ok "kc-admin --wait-busy ended (exit $wrc) while the batch still ran: $(head -n 2 "$T/w.out")"
+    elif [ $wrc = 0 ] && grep -q "waiting up to 120 s" "$T/w.out" && grep -qi "serial" "$T/w.out"; then
+        ok "kc-admin --wait-busy waited for the batch, then ran"
+    else
+        not_ok "kc-admin --wait-busy: exit $wrc: $(head -n 3 "$T/w.out")"
+    fi
+else
+    not_ok "the batch ended before kc-admin --wait-busy could be tried"
+fi
 wait "$issuer"
 rc=$?
 issuer=

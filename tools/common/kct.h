@@ -231,6 +231,7 @@ const char *kct_check_admin_key(const char *text);
 typedef struct kct_where {
     char spec[KCT_WHERE_MAX]; /* "" = find by AID, "pcsc:NAME", "sim:FILE" */
     int set;                  /* 1 once --reader or --sim was given */
+    long busy_wait_s;         /* wait up to this long while another program reserves it */
 } kct_where;
 
 /*

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include "kct.h"
@@ -277,6 +278,16 @@ int kct_open_issuer_or_blank(const kct_where *w, const uint8_t *issuer_pub,
     const char *spec = kct_where_spec(w);
     keycard_options opt = {KEYCARD_CHANNEL_AUTO, issuer_pub, issuer_pub_len};
     keycard_rc rc = keycard_open_ex(out, spec, &opt);
+    /* Reserved by another program (a kc-issue batch): wait for it when asked to. */
+    for (long waited = 0; rc == KEYCARD_ERR_BUSY && w && waited < w->busy_wait_s * 1000L;
+         waited += 250) {
+        struct timespec ts = {0, 250 * 1000000L};
+        if (waited == 0)
+            kct_err("the key card is reserved by another program; waiting up to %ld s "
+                    "(--wait-busy)", w->busy_wait_s);
+        nanosleep(&ts, NULL);
+        rc = keycard_open_ex(out, spec, &opt);
+    }
     if (blank)
         *blank = 0;
     if (rc == KEYCARD_ERR_BLANK && blank && issuer_pub) {

@@ -9,7 +9,7 @@
 #include "admin.h"
 
 static const char usage[] =
-    "usage: kc-admin [--reader NAME | --sim FILE] COMMAND [OPTIONS] [ARGS]\n"
+    "usage: kc-admin [--reader NAME | --sim FILE] [--wait-busy SECONDS] COMMAND [OPTIONS] [ARGS]\n"
     "\n"
     "Administer a key card: provision it from a profile, show its status,\n"
     "read its audit log, change or unblock its PINs, list its keys and templates,\n"
@@ -19,6 +19,8 @@ static const char usage[] =
     "  --reader NAME   the PC/SC reader NAME (see 'kc-admin readers')\n"
     "  --sim FILE      the key card simulated in this process on the flash image FILE\n"
     "  (neither)       every PC/SC reader is tried; the first key card found is used\n"
+    "  --wait-busy S   while another program (a kc-issue batch) reserves the key card,\n"
+    "                  wait up to S seconds for it instead of failing at once\n"
     "\n"
     "Commands:\n"
     "  provision PROFILE          provision a blank or provisioned card from PROFILE\n"
@@ -322,7 +324,7 @@ int main(int argc, char **argv)
     kct_harden_process(); /* holds PINs and keys: no core dump, no ptrace */
     kct_set_prog("kc-admin");
     kct_json_init();
-    kct_where where = {{0}, 0};
+    kct_where where = {{0}, 0, 0};
     int i = 1;
     /* Global options before the command. */
     while (i < argc && argv[i][0] == '-') {
@@ -343,6 +345,17 @@ int main(int argc, char **argv)
                 return KCT_EXIT_USAGE;
             }
             val = argv[++i];
+        } else if (strcmp(a, "--wait-busy") == 0 || strncmp(a, "--wait-busy=", 12) == 0) {
+            const char *v = a[11] == '=' ? a + 12 : i + 1 < argc ? argv[++i] : NULL;
+            char *end = NULL;
+            long secs = v ? strtol(v, &end, 10) : -1;
+            if (!v || !*v || *end || secs < 0 || secs > 86400) {
+                kct_err("--wait-busy needs a number of seconds (0..86400); see 'kc-admin --help'");
+                return KCT_EXIT_USAGE;
+            }
+            where.busy_wait_s = secs;
+            i++;
+            continue;
         } else if (strncmp(a, "--reader=", 9) == 0) {
             kind = 'r';
             val = a + 9;
