@@ -703,6 +703,32 @@ KEYCARD_API keycard_rc keycard_issue_wrap(keycard *kc, const keycard_step *steps
                                           uint8_t *out, size_t *out_len);
 
 /*
+ * Check a profile against the key card before the first card (ISSUE WRAP
+ * P1 01): the key for the way, and every step as keycard_issue_wrap would
+ * check it (template present, parameters and key slots inside it, inner data
+ * within the bucket, the lock last, at most KEYCARD_ISSUE_MAX_STEPS). Needs
+ * the PINs, no session; nothing is produced, nothing written, nothing logged.
+ * All steps go in one command (their encoding at most 4092 bytes).
+ * Returns KEYCARD_OK when all fit; KEYCARD_ERR_WRONG_DATA when the key card
+ * refuses: *bad_step (from 0; 0 for a key or log reason) and *reason
+ * (KEYCARD_CHECK_*) say why. Other errors: KEYCARD_ERR_ARG,
+ * KEYCARD_ERR_BUFFER (the steps do not fit one command: not checked),
+ * KEYCARD_ERR_NOT_VERIFIED, KEYCARD_ERR_PROTOCOL, transport errors.
+ */
+#define KEYCARD_CHECK_NO_KEY 0x01
+#define KEYCARD_CHECK_KEY_USE 0x02
+#define KEYCARD_CHECK_FRAMING 0x03
+#define KEYCARD_CHECK_NO_TEMPLATE 0x04
+#define KEYCARD_CHECK_PARAMS 0x05
+#define KEYCARD_CHECK_BUCKET 0x06
+#define KEYCARD_CHECK_LOCK_NOT_LAST 0x07
+#define KEYCARD_CHECK_TOO_MANY 0x08
+#define KEYCARD_CHECK_LOG_FULL 0x09 /* the audit log is full: no session until exported */
+KEYCARD_API keycard_rc keycard_issue_check(keycard *kc, keycard_issue_way way, uint8_t key_no,
+                                           unsigned bucket, const keycard_step *steps, size_t n,
+                                           size_t *bad_step, int *reason);
+
+/*
  * Iterate over the output of keycard_issue_wrap: *off starts at 0; each call
  * gives the next APDU (pointing into buf) and advances *off.
  * Errors: KEYCARD_ERR_NOT_FOUND at the end, KEYCARD_ERR_PROTOCOL when

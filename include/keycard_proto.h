@@ -198,6 +198,24 @@
 /* Instructions, proprietary (CLA 80). */
 #define KC_INS_ISSUE_BEGIN 0x50
 #define KC_INS_ISSUE_WRAP 0x52
+/*
+ * ISSUE WRAP P1 01, "check": data key(1) way(1) bucket(2) steps, no session
+ * needed, nothing produced or written: the key and every step checked as
+ * ISSUE BEGIN and WRAP would. Answer: result(1: 00 all fit, 01 refused)
+ * step(1: index of the refused step, from 0) reason(1: KC_ISSUE_CHECK_*).
+ * A station runs it once before the first card, so that a profile the key
+ * card cannot serve stops the batch before any card is touched.
+ */
+#define KC_ISSUE_WRAP_P1_CHECK 0x01
+#define KC_ISSUE_CHECK_NO_KEY 0x01        /* no such key */
+#define KC_ISSUE_CHECK_KEY_USE 0x02       /* key without ENVELOPE (or STATIC, way 01) */
+#define KC_ISSUE_CHECK_FRAMING 0x03       /* steps not template(1) len(2) params */
+#define KC_ISSUE_CHECK_NO_TEMPLATE 0x04   /* no such template */
+#define KC_ISSUE_CHECK_PARAMS 0x05        /* parameters outside the template, or a key slot */
+#define KC_ISSUE_CHECK_BUCKET 0x06        /* inner data longer than the bucket allows */
+#define KC_ISSUE_CHECK_LOCK_NOT_LAST 0x07 /* a step after COMPLETE ISSUANCE */
+#define KC_ISSUE_CHECK_TOO_MANY 0x08      /* more than KC_ISSUE_MAX_STEPS steps */
+#define KC_ISSUE_CHECK_LOG_FULL 0x09      /* audit log full: export and acknowledge it */
 #define KC_INS_ISSUE_END 0x54
 /*
  * ISSUE END P1 01, "late END" for a target locked in a session that was cut

@@ -197,6 +197,11 @@ static int p1p2_zero(uint8_t p1, uint8_t p2)
     return p1 == 0 && p2 == 0;
 }
 
+static int p1p2_wrap(uint8_t p1, uint8_t p2)
+{
+    return (p1 == 0 || p1 == KC_ISSUE_WRAP_P1_CHECK) && p2 == 0;
+}
+
 static int p1p2_end(uint8_t p1, uint8_t p2)
 {
     return (p1 == 0 || p1 == KC_ISSUE_END_P1_LATE) && p2 == 0;
@@ -725,6 +730,8 @@ static uint16_t h_issue_wrap(kc_keycard *kc, const kc_apdu *a, uint8_t *out, siz
     uint16_t sw = issue_ready(kc);
     if (sw != KC_SW_OK)
         return sw;
+    if (a->p1 == KC_ISSUE_WRAP_P1_CHECK)
+        return issue_sw(kc_issue_check(&kc->store, a->data, a->lc, out, cap, out_len));
     return issue_sw(kc_issue_wrap(&kc->issue, &kc->store, a->data, a->lc, out, cap, out_len));
 }
 
@@ -771,7 +778,7 @@ static const kc_cmd commands[] = {
     {PROP, KC_INS_PROVISION_COMMIT, 0, 0, 0, 0, 0, 0, p1p2_zero, h_prov_commit},
     {PROP, KC_INS_PROVISION_ABORT, 0, 0, 0, 0, 0, 0, p1p2_zero, h_prov_abort},
     {PROP, KC_INS_ISSUE_BEGIN, 0, IH, ISSUE_BEGIN_LC_MIN, ISSUE_BEGIN_LC_MAX, 1, 0, p1p2_way, h_issue_begin},
-    {PROP, KC_INS_ISSUE_WRAP, 0, IH, 3, KC_APDU_MAX_DATA, 1, 0, p1p2_zero, h_issue_wrap},
+    {PROP, KC_INS_ISSUE_WRAP, 0, IH, 3, KC_APDU_MAX_DATA, 1, 0, p1p2_wrap, h_issue_wrap},
     {PROP, KC_INS_ISSUE_END, 0, IH, 0, ISSUE_END_LC_MAX, 1, 1, p1p2_end, h_issue_end},
 };
 

@@ -514,6 +514,81 @@ static int load_template(const kc_store *st, uint8_t tno, kc_template *t)
     return 0;
 }
 
+/*
+ * Every step of a batch checked as WRAP does before it produces anything:
+ * framing, template, parameters and key slots, inner data within the bucket,
+ * COMPLETE ISSUANCE last, at most KC_ISSUE_MAX_STEPS with the done ones.
+ * *count: the steps. why (may be NULL): on a refusal, the step index (0-based)
+ * and a KC_ISSUE_CHECK_* reason. Returns 0, KC_ERR_BAD_DATA,
+ * KC_ERR_ISSUE_STEPS.
+ */
+static int steps_check(const kc_store *st, const uint8_t *steps, size_t len, size_t bucket,
+                       size_t done, size_t *count, uint8_t why[2])
+{
+    slot_ctx sc = {st, NULL};
+    kc_template_keys keys = {&sc, slot_check, slot_fill};
+    const uint8_t *params;
+    size_t off = 0, plen, dlen, n = 0;
+    uint8_t tno, reason = 0;
+    kc_template t;
+
+    while (off < len && reason == 0) {
+        if (next_step(steps, len, &off, &tno, &params, &plen) != 0)
+            reason = KC_ISSUE_CHECK_FRAMING;
+        else if (load_template(st, tno, &t) != 0)
+            reason = KC_ISSUE_CHECK_NO_TEMPLATE;
+        else if (kc_template_check(&t, params, plen, &keys, &dlen) != 0)
+            reason = KC_ISSUE_CHECK_PARAMS;
+        else if (dlen > bucket - KC_ENV_INNER_OVERHEAD)
+            reason = KC_ISSUE_CHECK_BUCKET;
+        else if (is_complete(t.hdr) && off != len)
+            reason = KC_ISSUE_CHECK_LOCK_NOT_LAST; /* nothing may follow the lock */
+        else
+            n++;
+    }
+    if (reason == 0 && done + n > KC_ISSUE_MAX_STEPS)
+        reason = KC_ISSUE_CHECK_TOO_MANY;
+    *count = n;
+    if (reason && why) {
+        why[0] = (uint8_t)(n > 255 ? 255 : n);
+        why[1] = reason;
+    }
+    return reason == 0 ? 0 : reason == KC_ISSUE_CHECK_TOO_MANY ? KC_ERR_ISSUE_STEPS
+                                                              : KC_ERR_BAD_DATA;
+}
+
+int kc_issue_check(const kc_store *st, const uint8_t *d, size_t len, uint8_t *out,
+                   size_t cap, size_t *out_len)
+{
+    key_rec k;
+    size_t count, bucket;
+    uint8_t why[2] = {0, 0};
+
+    if (st == NULL || (d == NULL && len) || out == NULL || out_len == NULL)
+        return KC_ERR_ARG;
+    *out_len = 0;
+    if (cap < 3)
+        return KC_ERR_ISSUE_ROOM;
+    if (len < 4 + 3 || (d[1] != KC_WAY_STATIC && d[1] != KC_WAY_TARGET_SEED &&
+                    d[1] != KC_WAY_PREVIOUS_RANDOM) ||
+        !kc_env_bucket_valid(bucket = get_be(d + 2, 2)))
+        return KC_ERR_BAD_DATA;
+    if (kc_audit_room(st, KC_AUDIT_EVT_UNLOCK) != 0)
+        why[1] = KC_ISSUE_CHECK_LOG_FULL; /* ISSUE BEGIN would refuse every card */
+    else if (key_load(st, d[0], &k) != 0)
+        why[1] = KC_ISSUE_CHECK_NO_KEY;
+    else if (!(k.flags & KC_KEYF_ENVELOPE) ||
+             (d[1] == KC_WAY_STATIC && !(k.flags & KC_KEYF_STATIC)))
+        why[1] = KC_ISSUE_CHECK_KEY_USE;
+    else
+        (void)steps_check(st, d + 4, len - 4, bucket, 0, &count, why);
+    out[0] = why[1] ? 0x01 : 0x00;
+    out[1] = why[0];
+    out[2] = why[1];
+    *out_len = 3;
+    return 0;
+}
+
 int kc_issue_wrap(kc_issue_session *s, const kc_store *st, const uint8_t *steps, size_t len,
                   uint8_t *out, size_t cap, size_t *out_len)
 {
@@ -536,20 +611,8 @@ int kc_issue_wrap(kc_issue_session *s, const kc_store *st, const uint8_t *steps,
         return KC_ERR_BAD_DATA;
 
     /* Pass 1: everything checked, nothing produced. */
-    while (off < len) {
-        if ((rc = next_step(steps, len, &off, &tno, &params, &plen)) != 0 ||
-            (rc = load_template(st, tno, &t)) != 0 ||
-            (rc = kc_template_check(&t, params, plen, &keys, &dlen)) != 0)
-            return rc;
-        if (dlen > (size_t)s->bucket - KC_ENV_INNER_OVERHEAD)
-            return KC_ERR_BAD_DATA;
-        /* COMPLETE ISSUANCE ends the session's steps: nothing may follow it. */
-        if (is_complete(t.hdr) && off != len)
-            return KC_ERR_BAD_DATA;
-        count++;
-    }
-    if ((size_t)s->n + count > KC_ISSUE_MAX_STEPS)
-        return KC_ERR_ISSUE_STEPS;
+    if ((rc = steps_check(st, steps, len, s->bucket, s->n, &count, NULL)) != 0)
+        return rc;
     if (count * (2 + env_len(s->bucket)) > cap)
         return KC_ERR_ISSUE_ROOM;
 

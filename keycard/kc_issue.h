@@ -119,6 +119,17 @@ int kc_issue_wrap(kc_issue_session *s, const kc_store *st, const uint8_t *steps,
                   uint8_t *out, size_t cap, size_t *out_len);
 
 /*
+ * ISSUE WRAP P1 01 (KC_ISSUE_WRAP_P1_CHECK): d = key(1) way(1) bucket(2)
+ * steps. Checks the key for the way and every step as kc_issue_begin and
+ * kc_issue_wrap would, without a session and without writing anything; out
+ * (cap >= 3) receives result(1: 0 fits, 1 refused) step(1) reason(1:
+ * KC_ISSUE_CHECK_*). Returns 0; KC_ERR_BAD_DATA (data too short, way or
+ * bucket invalid); KC_ERR_ISSUE_ROOM; KC_ERR_ARG.
+ */
+int kc_issue_check(const kc_store *st, const uint8_t *d, size_t len, uint8_t *out,
+                   size_t cap, size_t *out_len);
+
+/*
  * ISSUE END: d empty = abort; else n(1) || n inner SWs (2 each) || MAC(16)
  * with n the number of envelopes produced. Appends one ISSUE-RECEIPT audit
  * entry and removes the open-session mark in one store commit, then closes

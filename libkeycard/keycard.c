@@ -1147,6 +1147,59 @@ KEYCARD_API keycard_rc keycard_issue_wrap(keycard *kc, const keycard_step *steps
     return rc;
 }
 
+KEYCARD_API keycard_rc keycard_issue_check(keycard *kc, keycard_issue_way way, uint8_t key_no,
+                                           unsigned bucket, const keycard_step *steps, size_t n,
+                                           size_t *bad_step, int *reason)
+{
+    if (!kc || !steps || n == 0 || !bad_step || !reason || bucket > 0xFFFF ||
+        (way != KEYCARD_WAY_STATIC && way != KEYCARD_WAY_TARGET_SEED &&
+         way != KEYCARD_WAY_PREVIOUS_RANDOM))
+        return KEYCARD_ERR_ARG;
+    *bad_step = 0;
+    *reason = 0;
+    uint8_t *d = malloc(KC_APDU_MAX_DATA);
+    if (!d)
+        return KEYCARD_ERR_MEMORY;
+    size_t lc = 4;
+    d[0] = key_no;
+    d[1] = (uint8_t)way;
+    d[2] = (uint8_t)(bucket >> 8);
+    d[3] = (uint8_t)bucket;
+    keycard_rc rc = KEYCARD_OK;
+    for (size_t i = 0; i < n && rc == KEYCARD_OK; i++) {
+        const keycard_step *s = &steps[i];
+        if ((s->params_len && !s->params) || s->params_len > 0xFFFF)
+            rc = KEYCARD_ERR_ARG;
+        else if (3 + s->params_len > KC_APDU_MAX_DATA - lc)
+            rc = KEYCARD_ERR_BUFFER;
+        else {
+            d[lc++] = s->template_no;
+            d[lc++] = (uint8_t)(s->params_len >> 8);
+            d[lc++] = (uint8_t)s->params_len;
+            if (s->params_len)
+                memcpy(d + lc, s->params, s->params_len);
+            lc += s->params_len;
+        }
+    }
+    uint8_t r[8];
+    size_t rl = sizeof r;
+    if (rc == KEYCARD_OK && (rc = op_begin(kc)) == KEYCARD_OK) {
+        rc = cmd_rc(kc, KC_CLA_PROP, KC_INS_ISSUE_WRAP, KC_ISSUE_WRAP_P1_CHECK, 0x00, d, lc, 3, r,
+                    &rl, NULL);
+        if (rc == KEYCARD_OK && (rl != 3 || r[0] > 1 || (r[0] == 1) != (r[2] != 0)))
+            rc = KEYCARD_ERR_PROTOCOL;
+        rc = op_end(kc, refine_blank(kc, rc));
+    }
+    kcl_wipe(d, KC_APDU_MAX_DATA); /* the steps may carry personal data */
+    free(d);
+    if (rc == KEYCARD_OK && r[0] == 1) {
+        *bad_step = r[1];
+        *reason = r[2];
+        rc = KEYCARD_ERR_WRONG_DATA;
+    }
+    return rc;
+}
+
 KEYCARD_API keycard_rc keycard_issue_end(keycard *kc, const uint16_t *inner_sw, size_t n,
                                          const uint8_t *mac, int *result)
 {

@@ -343,7 +343,7 @@ static const uint8_t p_tfile[] = {0x10, 0x01, 0x10, 0x00, 0x00, 0x20, 0x00, 0x00
 static const uint8_t p_setkey[] = {0x10, 0x02, 0x03};
 static const uint8_t p_write[] = {0x10, 0x01, 0x00, 0x00, 0x05, 'h', 'e', 'l', 'l', 'o'};
 
-/* One whole issuance; returns END's result. mac_flip spoils the completion MAC. */
+/* One whole issuance; returns END's result (END_MAC_FLIP spoils the MAC; END_CUT: no END, -1). */
 /* How issue() ends the session: END with the target's MAC, with a flipped MAC, or not at all. */
 enum { END_OK, END_MAC_FLIP, END_CUT };
 
@@ -673,6 +673,73 @@ START_TEST(test_late_end_after_begin)
 }
 END_TEST
 
+/* The profile checked before the first card: each refusal named, nothing written. */
+START_TEST(test_issue_check)
+{
+    keycard *kc = provisioned_card();
+    size_t bad = 99;
+    int reason = -1;
+    unlock(kc);
+    uint32_t next = audit_next(kc);
+    keycard_step good[] = {
+        {T_FOLDER, p_folder, sizeof p_folder}, {T_KEYFILE, p_keyfile, sizeof p_keyfile},
+        {T_TFILE, p_tfile, sizeof p_tfile},    {T_SETKEY, p_setkey, sizeof p_setkey},
+        {T_WRITE, p_write, sizeof p_write},    {T_LOCK_D, NULL, 0},
+    };
+    size_t n = sizeof good / sizeof good[0];
+    ck_assert_int_eq(keycard_issue_check(kc, KEYCARD_WAY_TARGET_SEED, 1, 256, good, n, &bad,
+                                         &reason), KEYCARD_OK);
+    ck_assert_int_eq(reason, 0);
+    /* the key: missing, or not for sessions (3 is INJECT only), or not STATIC for way 01 */
+    ck_assert_int_eq(keycard_issue_check(kc, KEYCARD_WAY_TARGET_SEED, 9, 256, good, n, &bad,
+                                         &reason), KEYCARD_ERR_WRONG_DATA);
+    ck_assert_int_eq(reason, KEYCARD_CHECK_NO_KEY);
+    ck_assert_int_eq(keycard_issue_check(kc, KEYCARD_WAY_TARGET_SEED, 3, 256, good, n, &bad,
+                                         &reason), KEYCARD_ERR_WRONG_DATA);
+    ck_assert_int_eq(reason, KEYCARD_CHECK_KEY_USE);
+    ck_assert_int_eq(keycard_issue_check(kc, KEYCARD_WAY_STATIC, 2, 256, good, n, &bad, &reason),
+                     KEYCARD_ERR_WRONG_DATA);
+    ck_assert_int_eq(reason, KEYCARD_CHECK_KEY_USE);
+    /* a step: an unknown template (step 3), parameters outside, the lock not last */
+    keycard_step s[6];
+    memcpy(s, good, sizeof s);
+    s[2].template_no = 99;
+    ck_assert_int_eq(keycard_issue_check(kc, KEYCARD_WAY_TARGET_SEED, 1, 256, s, n, &bad,
+                                         &reason), KEYCARD_ERR_WRONG_DATA);
+    ck_assert_int_eq(reason, KEYCARD_CHECK_NO_TEMPLATE);
+    ck_assert_uint_eq(bad, 2);
+    memcpy(s, good, sizeof s);
+    s[4].params_len = 2;
+    ck_assert_int_eq(keycard_issue_check(kc, KEYCARD_WAY_TARGET_SEED, 1, 256, s, n, &bad,
+                                         &reason), KEYCARD_ERR_WRONG_DATA);
+    ck_assert_int_eq(reason, KEYCARD_CHECK_PARAMS);
+    ck_assert_uint_eq(bad, 4);
+    memcpy(s, good, sizeof s);
+    s[4] = good[5];
+    s[5] = good[4];
+    ck_assert_int_eq(keycard_issue_check(kc, KEYCARD_WAY_TARGET_SEED, 1, 256, s, n, &bad,
+                                         &reason), KEYCARD_ERR_WRONG_DATA);
+    ck_assert_int_eq(reason, KEYCARD_CHECK_LOCK_NOT_LAST);
+    ck_assert_uint_eq(bad, 4);
+    /* Nothing was logged or written, and no session was opened by any of it. */
+    ck_assert_uint_eq(audit_next(kc), next);
+    uint8_t out[512];
+    size_t ol = sizeof out;
+    ck_assert_int_eq(keycard_issue_wrap(kc, good, 1, out, &ol), KEYCARD_ERR_CONDITIONS);
+    /* A full audit log refuses every BEGIN: the check says so before the first card. */
+    keycard_issue_nonces nn = {{0}, 0, {0}, {0}};
+    int result, k;
+    for (k = 0; k < 200 && keycard_issue_open(kc, KEYCARD_WAY_PREVIOUS_RANDOM, serial, 1, 64,
+                                                &nn) == KEYCARD_OK; k++)
+        ck_assert_int_eq(keycard_issue_end(kc, NULL, 0, NULL, &result), KEYCARD_OK);
+    ck_assert_int_lt(k, 200);
+    ck_assert_int_eq(keycard_issue_check(kc, KEYCARD_WAY_TARGET_SEED, 1, 256, good, n, &bad,
+                                         &reason), KEYCARD_ERR_WRONG_DATA);
+    ck_assert_int_eq(reason, KEYCARD_CHECK_LOG_FULL);
+    keycard_close(kc);
+}
+END_TEST
+
 START_TEST(test_begin_errors)
 {
     keycard *kc = provisioned_card();
@@ -758,6 +825,7 @@ static Suite *lib_issue_suite(void)
     tcase_add_loop_test(tc, test_late_end, 0, sizeof ways / sizeof ways[0]);
     tcase_add_loop_test(tc, test_late_end_forged, 0, 5);
     tcase_add_test(tc, test_late_end_after_begin);
+    tcase_add_test(tc, test_issue_check);
     tcase_add_test(tc, test_begin_errors);
     tcase_add_test(tc, test_issue_next);
     tcase_add_test(tc, test_target_open_errors);

@@ -280,7 +280,16 @@ static const row krows[] = {
     K1("BEGIN way 04 Le 31 (nonce and seed need 32)", 1, 0x80, 0x50, 0x04, 0x00, E_SHORT, 0,
        BEGIN04, 31, S4(0x6700, 0x6982, 0x6982, 0x6700)),
     /* ISSUE WRAP */
-    K1("WRAP P1 01", 0, 0x80, 0x52, 0x01, 0x00, E_SHORT, 0, "040000", NO_LE, SX(0x6A86)),
+    K1("WRAP P1 02", 0, 0x80, 0x52, 0x02, 0x00, E_SHORT, 0, "040000", NO_LE, SX(0x6A86)),
+    /* WRAP P1 01: check key(1) way(1) bucket(2) steps, no session, nothing written */
+    K1("WRAP check without a step", 0, 0x80, 0x52, 0x01, 0x00, E_SHORT, 0, "01030100", 0,
+       S4(0x6A80, 0x6982, 0x6982, 0x6A80)),
+    K1("WRAP check way 02", 0, 0x80, 0x52, 0x01, 0x00, E_SHORT, 0, "01020100 040000", 0,
+       S4(0x6A80, 0x6982, 0x6982, 0x6A80)),
+    K1("WRAP check bucket 100", 0, 0x80, 0x52, 0x01, 0x00, E_SHORT, 0, "01030064 040000", 0,
+       S4(0x6A80, 0x6982, 0x6982, 0x6A80)),
+    K1("WRAP check answer over Le", 0, 0x80, 0x52, 0x01, 0x00, E_SHORT, 0, "01030100 090000", 2,
+       S4(0x6700, 0x6982, 0x6982, 0x6700)),
     K1("WRAP P2 01", 0, 0x80, 0x52, 0x00, 0x01, E_SHORT, 0, "040000", NO_LE, SX(0x6A86)),
     K1("WRAP 2 bytes", 0, 0x80, 0x52, 0x00, 0x00, E_SHORT, 0, "0400", NO_LE, SX(0x6700)),
     K1("WRAP without data", 0, 0x80, 0x52, 0x00, 0x00, E_SHORT, 0, NULL, 0, SX(0x6700)),

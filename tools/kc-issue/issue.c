@@ -120,6 +120,73 @@ static int keycard_gone(keycard_rc rc)
            rc == KEYCARD_ERR_CHANNEL || rc == KEYCARD_ERR_SESSION_LOST;
 }
 
+static keycard_issue_way way_of(const kci_profile *p)
+{
+    return p->way == KCI_WAY_TARGET_SEED       ? KEYCARD_WAY_TARGET_SEED
+           : p->way == KCI_WAY_PREVIOUS_RANDOM ? KEYCARD_WAY_PREVIOUS_RANDOM
+                                               : KEYCARD_WAY_STATIC;
+}
+
+static const char *check_reason(int reason)
+{
+    switch (reason) {
+    case KEYCARD_CHECK_NO_KEY: return "the key card has no such key";
+    case KEYCARD_CHECK_KEY_USE: return "the key may not key an issuance session of this way";
+    case KEYCARD_CHECK_NO_TEMPLATE: return "the key card has no such template";
+    case KEYCARD_CHECK_PARAMS: return "the parameters do not fit the template";
+    case KEYCARD_CHECK_BUCKET: return "the command is longer than the bucket takes";
+    case KEYCARD_CHECK_LOCK_NOT_LAST: return "a step follows the lock";
+    case KEYCARD_CHECK_TOO_MANY: return "more steps than a session takes";
+    case KEYCARD_CHECK_LOG_FULL:
+        return "its audit log is full (export and acknowledge it: kc-admin audit --export FILE "
+               "--ack)";
+    default: return "malformed steps";
+    }
+}
+
+int kci_profile_check(keycard *kc, const kci_profile *p, const kci_csv *c)
+{
+    keycard_step steps[KCI_STEPS_MAX];
+    static uint8_t params[KCI_STEPS_MAX][KCI_STEP_BYTES_MAX];
+    char err[256], name[128];
+    size_t bad = 0;
+    int reason = 0, ret = 0;
+    keycard_rc rc;
+
+    if (p->uses_csv && c->n_rows == 0)
+        return 0;
+    for (size_t i = 0; i < p->n_steps; i++) {
+        long n = kci_step_encode(&p->steps[i], c, p->uses_csv ? 0 : -1, params[i],
+                                 sizeof params[i], err, sizeof err);
+        if (n < 0)
+            goto out; /* a record problem: said for the card it belongs to */
+        steps[i].template_no = (uint8_t)p->steps[i].template_no;
+        steps[i].params = params[i];
+        steps[i].params_len = (size_t)n;
+    }
+    rc = keycard_issue_check(kc, way_of(p), (uint8_t)p->key, p->bucket, steps, p->n_steps, &bad,
+                             &reason);
+    if (rc == KEYCARD_ERR_WRONG_DATA) {
+        if (reason == KEYCARD_CHECK_LOG_FULL)
+            kct_err("the key card refuses every card: %s; no card touched", check_reason(reason));
+        else if (reason == KEYCARD_CHECK_NO_KEY || reason == KEYCARD_CHECK_KEY_USE)
+            kct_err("the key card refuses the profile: key %u (%s): %s; no card touched", p->key,
+                    kci_way_name(p->way), check_reason(reason));
+        else {
+            step_name(p, bad < p->n_steps ? bad : p->n_steps - 1, name, sizeof name);
+            kct_err("the key card refuses the profile: %s: %s%s; no card touched", name,
+                    check_reason(reason), p->uses_csv ? " (with the first record)" : "");
+        }
+        ret = 1;
+    } else if (keycard_gone(rc)) {
+        ret = rc;
+    }
+    /* Other answers (an older key card without the check): each card is checked by WRAP. */
+out:
+    kct_wipe(params, sizeof params);
+    return ret;
+}
+
 /*
  * A locked card in the slot: issued with a receipt on this key card, or cut
  * between its lock and END (then the key card still keeps that session and
@@ -248,9 +315,7 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
      * 3. BEGIN on both cards: the target's nonce (and counter) goes to the key
      * card, the key card's nonce (and way-04 seed) back to the target (BIND).
      */
-    way = p->way == KCI_WAY_TARGET_SEED       ? KEYCARD_WAY_TARGET_SEED
-          : p->way == KCI_WAY_PREVIOUS_RANDOM ? KEYCARD_WAY_PREVIOUS_RANDOM
-                                              : KEYCARD_WAY_STATIC;
+    way = way_of(p);
     rc = keycard_target_issue_begin(t, way, (uint8_t)p->key, &nonces);
     if (rc != KEYCARD_OK) {
         fail(o, 0, "target card refused BEGIN: %s", keycard_strerror(rc));

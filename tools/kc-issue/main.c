@@ -499,6 +499,18 @@ int main(int argc, char **argv)
     printf("profile %s: %s%skey %u, way %s, bucket %u, %zu steps%s\n", o.profile,
            prof.name, prof.name[0] ? ", " : "", prof.key, kci_way_name(prof.way), prof.bucket,
            prof.n_steps, prof.lock ? ", locks the card" : "");
+    /* A profile the key card cannot serve stops here, before any card is touched. */
+    {
+        int pc = kci_profile_check(kc, &prof, &csv);
+        if (pc < 0) {
+            ex = kct_fail((keycard_rc)pc, "key card", -1);
+            goto out;
+        }
+        if (pc > 0) {
+            ex = KCT_EXIT_FAIL;
+            goto out;
+        }
+    }
     tty = isatty(STDOUT_FILENO) && o.all;
 
     for (;;) {

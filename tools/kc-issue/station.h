@@ -55,6 +55,15 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
                    size_t *next_row, kci_outcome *out);
 
 /*
+ * Before the first card: the profile's key and steps (with the first record,
+ * when it uses records) checked by the key card (keycard_issue_check).
+ * Returns 0 (fits, or cannot be checked ahead: each card is still checked),
+ * 1 with one line said when the key card refuses the profile, or a negative
+ * keycard_rc when the key card itself failed.
+ */
+int kci_profile_check(keycard *kc, const kci_profile *p, const kci_csv *c);
+
+/*
  * Print the tree of the card in t as read back with operational commands
  * (GET DATA DF11, SELECT, READ BINARY / READ RECORD), indented by indent.
  * Files the access rights protect are named, not read.
