@@ -60,7 +60,7 @@ BINS := $(B)/bin/kc-admin $(B)/bin/kc-vcard $(B)/bin/kc-startup $(if $(ISSUE_SRC
 MANPAGES := $(wildcard man/*.1)
 
 .PHONY: all clean check test unit integration install uninstall demo vcards-up vcards-down deps bench \
-	sanitize memcheck kill-trials
+	sanitize memcheck kill-trials chip
 
 all: $(SO) $(B)/lib/libkeycard.so.$(SOVERSION) $(B)/lib/libkeycard.so $(STATIC) $(BINS) $(B)/keycard.pc \
 	$(B)/lib/kc-vpcd-loopback.so
@@ -137,6 +137,7 @@ check: deps
 	$(MAKE) unit
 	$(MAKE) integration
 	$(MAKE) fuzz-smoke
+	$(MAKE) chip
 	B=$(B) sh tests/ct/run.sh
 	$(MAKE) memcheck
 	$(MAKE) sanitize
@@ -159,6 +160,11 @@ sanitize:
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		sh tests/run-unit.sh $(patsubst $(B)/%,$(B)-asan/%,$(TEST_BIN))
 	KC_SANITIZE="$(SAN_FLAGS)" B=$(B)-asan sh tests/run-integration.sh
+
+# The firmware cores cross-compiled for a Cortex-M4, sizes checked against
+# budgets (tests/chip/build.sh).
+chip: deps
+	B=$(B) sh tests/chip/build.sh
 
 # The randomized kill/restart trials in full (make check runs 6 of them in
 # tests/integration/46-kill-trials.sh); KC_KILL_SEED=N replays a run.
