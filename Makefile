@@ -138,6 +138,8 @@ check: deps
 	$(MAKE) integration
 	$(MAKE) fuzz-smoke
 	$(MAKE) chip
+	sh tests/lint/proto-once.sh
+	! PROTO_ONCE_PLANT=1 sh tests/lint/proto-once.sh >/dev/null 2>&1
 	B=$(B) sh tests/ct/run.sh
 	$(MAKE) memcheck
 	$(MAKE) sanitize

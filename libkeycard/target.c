@@ -13,21 +13,35 @@
 #include "kc_card.h"
 #include "keycard.h"
 #include "keycard_proto.h"
+#include "keycard_target_proto.h"
 #include "session.h"
 #include "transport.h"
 
 /* Target card commands (docs/target-card.md). */
-#define TGT_CLA 0x80
-#define TGT_INS_MANUFACTURE 0xF0
-#define TGT_INS_BEGIN 0x10
-#define TGT_INS_BIND 0x12
-#define TGT_PROTO_VERSION 0x02
-#define TGT_TAG_INFO 0xDF10
-#define TGT_TAG_COMPLETION 0xDF12 /* steps lock_way lock_len lock_data mac */
-#define TGT_INFO_SERIAL 0xC1
-#define TGT_INFO_STATE 0xC5
-#define TGT_INFO_LOCKS 0xCA
-#define TGT_MAX_KEYS 16
+/*
+ * The target card's wire constants come from keycard_target_proto.h, the
+ * header its firmware uses; the public mirrors in keycard.h and the values
+ * it shares with the key card's protocol are tied to them here.
+ */
+_Static_assert(KEYCARD_TARGET_VIRGIN == TC_STATE_VIRGIN &&
+                   KEYCARD_TARGET_MANUFACTURED == TC_STATE_MANUFACTURED &&
+                   KEYCARD_TARGET_ISSUING == TC_STATE_ISSUING &&
+                   KEYCARD_TARGET_ISSUED == TC_STATE_ISSUED,
+               "target states: keycard.h and keycard_target_proto.h disagree");
+_Static_assert(KEYCARD_LOCK_KEY == TC_LOCK_A && KEYCARD_LOCK_TABLE == TC_LOCK_B &&
+                   KEYCARD_LOCK_FILE == TC_LOCK_C && KEYCARD_LOCK_EXPLICIT == TC_LOCK_D,
+               "lock bits: keycard.h and keycard_target_proto.h disagree");
+_Static_assert(KEYCARD_WAY_STATIC == TC_WAY_STATIC && KEYCARD_WAY_TARGET_SEED == TC_WAY_TARGET_SEED &&
+                   KEYCARD_WAY_PREVIOUS_RANDOM == TC_WAY_HOST_SEED &&
+                   TC_WAY_STATIC == KC_WAY_STATIC && TC_WAY_TARGET_SEED == KC_WAY_TARGET_SEED &&
+                   TC_WAY_HOST_SEED == KC_WAY_PREVIOUS_RANDOM,
+               "seeding ways: keycard.h, keycard_proto.h and keycard_target_proto.h disagree");
+_Static_assert(TC_INS_COMPLETE == KC_TGT_INS_COMPLETE && TC_CLA_PROP == KC_CLA_PROP,
+               "COMPLETE ISSUANCE: keycard_proto.h and keycard_target_proto.h disagree");
+_Static_assert(KEYCARD_TARGET_KEYF_STATIC == TC_IKEY_STATIC,
+               "issuance key flags: keycard.h and keycard_target_proto.h disagree");
+_Static_assert(KEYCARD_LOCK_DATA_MAX == TC_LOCK_DATA_MAX,
+               "lock data: keycard.h and keycard_target_proto.h disagree");
 
 struct keycard_target {
     kcl_session s; /* transport, recovery after a reset or removal, hold (session.h) */
@@ -82,16 +96,16 @@ static keycard_rc parse_info(const uint8_t *b, size_t n, keycard_target_info *in
     size_t vl;
     keycard_target_info i;
     memset(&i, 0, sizeof i);
-    keycard_rc rc = kcl_tlv_find(b, n, TGT_INFO_STATE, &v, &vl);
+    keycard_rc rc = kcl_tlv_find(b, n, TC_INFO_STATE, &v, &vl);
     if (rc != KEYCARD_OK || vl != 1 || v[0] > KEYCARD_TARGET_ISSUED)
         return KEYCARD_ERR_PROTOCOL;
     i.state = v[0];
-    rc = kcl_tlv_find(b, n, TGT_INFO_SERIAL, &v, &vl);
+    rc = kcl_tlv_find(b, n, TC_INFO_SERIAL, &v, &vl);
     if (rc == KEYCARD_OK && vl == KEYCARD_SERIAL_LEN)
         memcpy(i.serial, v, KEYCARD_SERIAL_LEN);
     else if (rc == KEYCARD_OK || i.state != KEYCARD_TARGET_VIRGIN)
         return KEYCARD_ERR_PROTOCOL; /* only a virgin card may lack its serial */
-    rc = kcl_tlv_find(b, n, TGT_INFO_LOCKS, &v, &vl);
+    rc = kcl_tlv_find(b, n, TC_INFO_LOCKS, &v, &vl);
     if (rc == KEYCARD_OK && vl == 1)
         i.locks = v[0];
     else if (rc != KEYCARD_ERR_NOT_FOUND)
@@ -106,7 +120,7 @@ KEYCARD_API keycard_rc keycard_target_info_read(keycard_target *t, keycard_targe
         return KEYCARD_ERR_ARG;
     uint8_t b[256];
     size_t n = sizeof b;
-    keycard_rc rc = tcmd(t, KC_CLA_ISO, KC_INS_GET_DATA, TGT_TAG_INFO >> 8, TGT_TAG_INFO & 0xFF,
+    keycard_rc rc = tcmd(t, KC_CLA_ISO, KC_INS_GET_DATA, TC_TAG_CARD_INFO >> 8, TC_TAG_CARD_INFO & 0xFF,
                          NULL, 0, 256, b, &n);
     if (rc != KEYCARD_OK)
         return rc;
@@ -119,8 +133,8 @@ KEYCARD_API keycard_rc keycard_target_completion(keycard_target *t, keycard_comp
         return KEYCARD_ERR_ARG;
     uint8_t b[256];
     size_t n = sizeof b;
-    keycard_rc rc = tcmd(t, KC_CLA_ISO, KC_INS_GET_DATA, TGT_TAG_COMPLETION >> 8,
-                         TGT_TAG_COMPLETION & 0xFF, NULL, 0, 256, b, &n);
+    keycard_rc rc = tcmd(t, KC_CLA_ISO, KC_INS_GET_DATA, TC_TAG_COMPLETION >> 8,
+                         TC_TAG_COMPLETION & 0xFF, NULL, 0, 256, b, &n);
     if (rc != KEYCARD_OK)
         return rc;
     /* steps(1) lock_way(1) lock_len(1) lock_data mac(16) */
@@ -245,9 +259,9 @@ KEYCARD_API const char *keycard_target_reader_name(const keycard_target *t)
 KEYCARD_API keycard_rc keycard_target_manufacture(keycard_target *t, const uint8_t serial[8],
                                                   const keycard_target_key *keys, size_t n)
 {
-    if (!t || !serial || !keys || n == 0 || n > TGT_MAX_KEYS)
+    if (!t || !serial || !keys || n == 0 || n > TC_IKEY_MAX)
         return KEYCARD_ERR_ARG;
-    uint8_t d[8 + 1 + TGT_MAX_KEYS * (3 + 32)];
+    uint8_t d[8 + 1 + TC_IKEY_MAX * (3 + 32)];
     size_t lc = 0;
     memcpy(d, serial, 8);
     lc = 8;
@@ -264,7 +278,7 @@ KEYCARD_API keycard_rc keycard_target_manufacture(keycard_target *t, const uint8
         memcpy(d + lc, keys[i].key, keys[i].len);
         lc += keys[i].len;
     }
-    keycard_rc rc = tcmd(t, TGT_CLA, TGT_INS_MANUFACTURE, 0x00, 0x00, d, lc, 0, NULL, NULL);
+    keycard_rc rc = tcmd(t, TC_CLA_PROP, TC_INS_MANUFACTURE, 0x00, 0x00, d, lc, 0, NULL, NULL);
     kcl_wipe(d, sizeof d);
     return rc;
 }
@@ -282,8 +296,8 @@ KEYCARD_API keycard_rc keycard_target_issue_begin(keycard_target *t, keycard_iss
     uint8_t r[256];
     size_t rl = sizeof r;
     t->way = 0;
-    keycard_rc rc = tcmd(t, TGT_CLA, TGT_INS_BEGIN, (uint8_t)way, key_no, NULL, 0, 256, r, &rl);
-    if (rc == KEYCARD_OK && rl >= 1 && r[0] != TGT_PROTO_VERSION)
+    keycard_rc rc = tcmd(t, TC_CLA_PROP, TC_INS_BEGIN, (uint8_t)way, key_no, NULL, 0, 256, r, &rl);
+    if (rc == KEYCARD_OK && rl >= 1 && r[0] != TC_PROTO_VERSION)
         rc = KEYCARD_ERR_VERSION;
     else if (rc == KEYCARD_OK && rl != want)
         rc = KEYCARD_ERR_PROTOCOL;
@@ -312,7 +326,7 @@ KEYCARD_API keycard_rc keycard_target_issue_bind(keycard_target *t, const keycar
         memcpy(d + lc, n->seed, KEYCARD_SEED_LEN);
         lc += KEYCARD_SEED_LEN;
     }
-    keycard_rc rc = tcmd(t, TGT_CLA, TGT_INS_BIND, 0x00, 0x00, d, lc, 0, NULL, NULL);
+    keycard_rc rc = tcmd(t, TC_CLA_PROP, TC_INS_BIND, 0x00, 0x00, d, lc, 0, NULL, NULL);
     kcl_wipe(d, sizeof d);
     t->way = 0;
     return rc;

@@ -271,13 +271,13 @@ static uint16_t h_get_data(tc_card *tc, const kc_apdu *a, const uint8_t *cmd, si
     if (tag == TC_TAG_CARD_INFO) {
         if (cap < CARD_INFO_LEN)
             return KC_SW_WRONG_LENGTH;
-        out[0] = 0xC1;
+        out[0] = TC_INFO_SERIAL;
         out[1] = 8;
         (void)tc_card_serial(tc, out + 2);
-        out[10] = 0xC5;
+        out[10] = TC_INFO_STATE;
         out[11] = 1;
         out[12] = tc_card_state(tc);
-        out[13] = 0xCA;
+        out[13] = TC_INFO_LOCKS;
         out[14] = 1;
         out[15] = tc_card_locks(tc);
         *out_len = CARD_INFO_LEN;

@@ -189,6 +189,9 @@ uint16_t tc_session_bind(tc_card *tc, const uint8_t *data, size_t lc)
     return KC_SW_OK;
 }
 
+_Static_assert(TC_LOCK_DATA_MAX == KC_ENV_LOCK_DATA_MAX,
+               "lock data: keycard_target_proto.h and kc_envelope.h disagree");
+
 /* ---- inner issuance commands -------------------------------------------- */
 
 /* What an inner command changes besides its own puts. */

@@ -99,14 +99,14 @@ END_TEST
 START_TEST(test_defaults_and_ways)
 {
     ck_assert_int_eq(parse("{\"issuance\":\"keycard/1\",\"key\":9,\"steps\":[{\"template\":1}]}"), 0);
-    ck_assert_int_eq(g_p.way, KCI_WAY_TARGET_SEED);
+    ck_assert_int_eq(g_p.way, KEYCARD_WAY_TARGET_SEED);
     ck_assert_uint_eq(g_p.bucket, 256);
     ck_assert_int_eq(g_p.lock, 1);
     ck_assert_uint_eq(g_p.key, 9);
     ck_assert_int_eq(parse("{\"issuance\":\"keycard/1\",\"key\":1,\"way\":\"static\",\"bucket\":64,"
                            "\"lock\":false,\"steps\":[{\"template\":1}]}"),
                      0);
-    ck_assert_int_eq(g_p.way, KCI_WAY_STATIC);
+    ck_assert_int_eq(g_p.way, KEYCARD_WAY_STATIC);
     ck_assert_uint_eq(g_p.bucket, 64);
     ck_assert_int_eq(g_p.lock, 0);
     ck_assert_int_eq(parse("{\"issuance\":\"keycard/1\",\"key\":1,\"way\":\"previous-random\","

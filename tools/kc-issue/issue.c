@@ -122,9 +122,7 @@ static int keycard_gone(keycard_rc rc)
 
 static keycard_issue_way way_of(const kci_profile *p)
 {
-    return p->way == KCI_WAY_TARGET_SEED       ? KEYCARD_WAY_TARGET_SEED
-           : p->way == KCI_WAY_PREVIOUS_RANDOM ? KEYCARD_WAY_PREVIOUS_RANDOM
-                                               : KEYCARD_WAY_STATIC;
+    return (keycard_issue_way)p->way; /* KEYCARD_WAY_*, checked by the profile parser */
 }
 
 static const char *check_reason(int reason)

@@ -13,11 +13,11 @@
 const char *kci_way_name(int way)
 {
     switch (way) {
-    case KCI_WAY_STATIC:
+    case KEYCARD_WAY_STATIC:
         return "static";
-    case KCI_WAY_TARGET_SEED:
+    case KEYCARD_WAY_TARGET_SEED:
         return "target-seed";
-    case KCI_WAY_PREVIOUS_RANDOM:
+    case KEYCARD_WAY_PREVIOUS_RANDOM:
         return "previous-random";
     default:
         return "?";
@@ -143,11 +143,11 @@ int kci_profile_parse(json_t *root, kct_errs *e, kci_profile *p)
     p->key = v > 0 ? (unsigned)v : 0;
     s = kct_json_str(e, "$", root, "way", 0, NULL);
     if (s == NULL || strcmp(s, "target-seed") == 0)
-        p->way = KCI_WAY_TARGET_SEED;
+        p->way = KEYCARD_WAY_TARGET_SEED;
     else if (strcmp(s, "previous-random") == 0)
-        p->way = KCI_WAY_PREVIOUS_RANDOM;
+        p->way = KEYCARD_WAY_PREVIOUS_RANDOM;
     else if (strcmp(s, "static") == 0)
-        p->way = KCI_WAY_STATIC;
+        p->way = KEYCARD_WAY_STATIC;
     else
         kct_jerr(e, "$.way", "must be \"target-seed\", \"previous-random\" or \"static\"");
     v = kct_json_int(e, "$", root, "bucket", 0, 64, 1024, 256);

@@ -14,11 +14,6 @@
 
 #include "kct.h"
 
-/* Seeding ways (the BEGIN P1 of key card and target card). */
-#define KCI_WAY_STATIC 0x01
-#define KCI_WAY_TARGET_SEED 0x03
-#define KCI_WAY_PREVIOUS_RANDOM 0x04
-
 /* Limits: the key card takes at most 64 steps per session. */
 #define KCI_STEPS_MAX 64
 #define KCI_PARAMS_MAX 32     /* parameters of one step */
