@@ -50,27 +50,7 @@ typedef struct kc_cmd {
 
 uint16_t kc_err_to_sw(int err)
 {
-    switch (err) {
-    case KC_OK:
-        return KC_SW_OK;
-    case KC_ERR_NOT_FOUND:
-        return KC_SW_REF_NOT_FOUND;
-    case KC_ERR_NO_SPACE:
-        return KC_SW_NOT_ENOUGH_MEMORY;
-    case KC_ERR_FLASH:
-        return KC_SW_MEMORY_FAILURE;
-    case KC_ERR_STATE:
-        return KC_SW_CONDITIONS;
-    case KC_ERR_BAD_DATA:
-    case KC_ERR_TOO_BIG:
-        return KC_SW_WRONG_DATA;
-    case KC_ERR_CRED_BLOCKED:
-        return KC_SW_AUTH_BLOCKED;
-    case KC_ERR_CRED_WRONG:
-        return KC_SW_TRIES_LEFT(0); /* handlers add the count */
-    default: /* KC_ERR_ARG, KC_ERR_CORRUPT, KC_ERR_CRYPTO, KC_ERR_RNG */
-        return KC_SW_UNKNOWN;
-    }
+    return kc_err_sw(err, NULL, 0);
 }
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -181,14 +161,6 @@ static uint16_t session_fail(kc_keycard *kc, int rc)
 }
 
 /* Status word of a kc_issue service. */
-static uint16_t issue_sw(int rc)
-{
-    if (rc == KC_ERR_ISSUE_ROOM)
-        return KC_SW_WRONG_LENGTH; /* the answer does not fit Le */
-    if (rc == KC_ERR_ISSUE_STEPS)
-        return KC_SW_NOT_ENOUGH_MEMORY;
-    return kc_err_to_sw(rc);
-}
 
 /* ---- P1/P2 rules ------------------------------------------------------- */
 
@@ -375,7 +347,7 @@ static uint16_t directory(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t
         rc = kc_issue_key_dir(&kc->store, from, out, cap, out_len);
     else
         rc = kc_issue_template_dir(&kc->store, from, out, cap, out_len);
-    return issue_sw(rc);
+    return kc_err_to_sw(rc);
 }
 
 static uint16_t h_get_data(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
@@ -383,7 +355,7 @@ static uint16_t h_get_data(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_
 {
     uint16_t tag = (uint16_t)(a->p1 << 8 | a->p2);
     uint8_t buf[IDENTITY_BLOB_LEN];
-    size_t n = 0, len;
+    size_t n = 0;
     int rc = 0;
 
     if (tag == KC_TAG_KEY_DIR || tag == KC_TAG_TEMPLATE_DIR)
@@ -417,10 +389,10 @@ static uint16_t h_get_data(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_
             buf[77] = KC_ID_TAG_SIGNATURE;
             buf[78] = KC_P256_SIG_LEN;
             if ((rc = kc_keycard_serial(kc, buf + 2)) == 0 &&
-                (rc = kc_store_read(&kc->store, KC_KEY_DEVICE_PUB, buf + 12, KC_P256_PUB_LEN,
-                                    &len)) == 0 &&
-                (rc = kc_store_read(&kc->store, KC_KEY_ID_SIGNATURE, buf + 79, KC_P256_SIG_LEN,
-                                    &len)) == 0)
+                (rc = kc_store_read_exact(&kc->store, KC_KEY_DEVICE_PUB, buf + 12,
+                                          KC_P256_PUB_LEN)) == 0 &&
+                (rc = kc_store_read_exact(&kc->store, KC_KEY_ID_SIGNATURE, buf + 79,
+                                          KC_P256_SIG_LEN)) == 0)
                 n = IDENTITY_BLOB_LEN;
         }
         if (rc == KC_ERR_TOO_BIG)
@@ -442,21 +414,18 @@ static uint16_t h_internal_auth(kc_keycard *kc, const kc_apdu *a, uint8_t *out, 
 {
     uint8_t priv[KC_P256_PRIV_LEN];
     uint8_t hash[32];
-    size_t len;
     int rc;
 
     if (cap < KC_P256_SIG_LEN)
         return KC_SW_WRONG_LENGTH;
-    rc = kc_store_read(&kc->store, KC_KEY_DEVICE_PRIV, priv, sizeof(priv), &len);
-    if (rc == 0 && len != sizeof(priv))
-        rc = KC_ERR_CORRUPT;
+    rc = kc_store_read_exact(&kc->store, KC_KEY_DEVICE_PRIV, priv, sizeof(priv));
     if (rc == 0)
         rc = kc_crypto_sha256(KC_SIG_LABEL_INTERNAL_AUTH, a->data, a->lc, hash);
     if (rc == 0)
         rc = kc_crypto_p256_sign(&kc->hw, priv, hash, out);
     kc_wipe(priv, sizeof(priv));
     if (rc)
-        return kc_err_to_sw(rc == KC_ERR_TOO_BIG ? KC_ERR_CORRUPT : rc);
+        return kc_err_to_sw(rc);
     *out_len = KC_P256_SIG_LEN;
     return KC_SW_OK;
 }
@@ -720,7 +689,7 @@ static uint16_t h_issue_begin(kc_keycard *kc, const kc_apdu *a, uint8_t *out, si
     if (sw != KC_SW_OK)
         return sw;
     /* BEGIN commits before answering: kc_issue_begin refuses a too small Le first. */
-    return issue_sw(kc_issue_begin(&kc->issue, &kc->store, &kc->hw, a->p1, a->data, a->lc, out,
+    return kc_err_to_sw(kc_issue_begin(&kc->issue, &kc->store, &kc->hw, a->p1, a->data, a->lc, out,
                                    cap, out_len));
 }
 
@@ -731,8 +700,8 @@ static uint16_t h_issue_wrap(kc_keycard *kc, const kc_apdu *a, uint8_t *out, siz
     if (sw != KC_SW_OK)
         return sw;
     if (a->p1 == KC_ISSUE_WRAP_P1_CHECK)
-        return issue_sw(kc_issue_check(&kc->store, a->data, a->lc, out, cap, out_len));
-    return issue_sw(kc_issue_wrap(&kc->issue, &kc->store, a->data, a->lc, out, cap, out_len));
+        return kc_err_to_sw(kc_issue_check(&kc->store, a->data, a->lc, out, cap, out_len));
+    return kc_err_to_sw(kc_issue_wrap(&kc->issue, &kc->store, a->data, a->lc, out, cap, out_len));
 }
 
 static uint16_t h_issue_end(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
@@ -749,7 +718,7 @@ static uint16_t h_issue_end(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size
     else
         rc = kc_issue_end(&kc->issue, &kc->store, &kc->hw, a->data, a->lc, out);
     if (rc != 0)
-        return issue_sw(rc);
+        return kc_err_to_sw(rc);
     *out_len = 1;
     return KC_SW_OK;
 }

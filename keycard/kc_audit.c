@@ -302,7 +302,6 @@ int kc_audit_sign(const kc_store *s, const kc_hw *hw, const uint8_t *nonce, size
     uint8_t m[40 + KC_AUDIT_NONCE_MAX];
     uint8_t hash[32];
     audit_head h;
-    size_t len;
     int rc;
 
     if (nonce_len < KC_AUDIT_NONCE_MIN || nonce_len > KC_AUDIT_NONCE_MAX || nonce == NULL)
@@ -312,11 +311,7 @@ int kc_audit_sign(const kc_store *s, const kc_hw *hw, const uint8_t *nonce, size
     memcpy(m + 4, h.head, 32);
     put_u32(m + 36, h.lost);
     memcpy(m + 40, nonce, nonce_len);
-    rc = kc_store_read(s, KC_KEY_DEVICE_PRIV, priv, sizeof(priv), &len);
-    if (rc == 0 && len != sizeof(priv))
-        rc = KC_ERR_CORRUPT;
-    if (rc == KC_ERR_TOO_BIG)
-        rc = KC_ERR_CORRUPT;
+    rc = kc_store_read_exact(s, KC_KEY_DEVICE_PRIV, priv, sizeof(priv));
     if (rc == 0)
         rc = kc_crypto_sha256(KC_SIG_LABEL_AUDIT_HEAD, m, 40 + nonce_len, hash);
     if (rc == 0)

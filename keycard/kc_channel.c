@@ -218,11 +218,7 @@ uint16_t kc_channel_process(kc_keycard *kc, const uint8_t *cmd, size_t len, uint
 /* Read a fixed-size store item; a wrong size is corruption. */
 static int read_exact(const kc_keycard *kc, uint16_t key, uint8_t *buf, size_t len)
 {
-    size_t n;
-    int rc = kc_store_read(&kc->store, key, buf, len, &n);
-    if (rc == KC_ERR_TOO_BIG || (rc == 0 && n != len))
-        return KC_ERR_CORRUPT;
-    return rc;
+    return kc_store_read_exact(&kc->store, key, buf, len);
 }
 
 /*

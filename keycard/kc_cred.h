@@ -18,10 +18,6 @@
 #include "kc_hw.h"
 #include "kc_store.h"
 
-/* Module errors (besides kc_err.h): the value did not match / no tries left. */
-#define KC_ERR_CRED_WRONG (-32)
-#define KC_ERR_CRED_BLOCKED (-33)
-
 /* PBKDF2 iterations for new verifiers (stored per record, so it can change). */
 #define KC_CRED_ITERATIONS 1000u
 

@@ -50,12 +50,6 @@ int kc_crypto_p256_sign(const kc_hw *hw, const uint8_t priv[32], const uint8_t h
 
 /* ---- symmetric primitives for issuance (docs/protocol.md) --------------- */
 
-/*
- * A tag or MAC did not verify. Kept beside the primitives that return it until
- * kc_err.h takes it; the value sits outside the ranges other modules use.
- */
-#define KC_ERR_AUTH (-48)
-
 /* One piece of a message given in parts (so callers need no concatenation buffer). */
 typedef struct kc_iov {
     const uint8_t *p;

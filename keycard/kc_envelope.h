@@ -17,13 +17,6 @@
 
 #include "kc_crypto.h"
 
-/*
- * Errors of this module beyond kc_err.h (outside the ranges other modules use).
- * A tag or MAC that fails is KC_ERR_AUTH (kc_crypto.h).
- */
-#define KC_ERR_ENV_FORMAT (-49)  /* ENVELOPE/response bytes malformed (header, Lc, Le, size) */
-#define KC_ERR_ENV_COUNTER (-50) /* counter is not the expected one (replayed or skipped) */
-
 #define KC_ENV_SERIAL_LEN 8
 #define KC_ENV_SEED_LEN 16
 #define KC_ENV_R_LEN 32    /* chain value R_c */

@@ -21,10 +21,6 @@
 #include "kc_store.h"
 #include "keycard_proto.h"
 
-/* Errors of this module beyond kc_err.h (the applet maps them). */
-#define KC_ERR_ISSUE_STEPS (-60) /* more than KC_ISSUE_MAX_STEPS envelopes in the session */
-#define KC_ERR_ISSUE_ROOM (-61)  /* the answer does not fit the caller's buffer */
-
 /* Stored key record (0x2000+n): type flags kcv(3) label_len label key. */
 #define KC_ISSUE_KEY_REC_MAX (6 + KC_LABEL_MAX + 32)
 

@@ -33,11 +33,7 @@ uint8_t kc_keycard_lifecycle(const kc_keycard *kc)
 
 int kc_keycard_serial(const kc_keycard *kc, uint8_t serial[KC_SERIAL_LEN])
 {
-    size_t len;
-    int rc = kc_store_read(&kc->store, KC_KEY_MANUFACTURE, serial, KC_SERIAL_LEN, &len);
-    if (rc == KC_ERR_TOO_BIG || (rc == 0 && len != KC_SERIAL_LEN))
-        return KC_ERR_CORRUPT;
-    return rc;
+    return kc_store_read_exact(&kc->store, KC_KEY_MANUFACTURE, serial, KC_SERIAL_LEN);
 }
 
 void kc_keycard_clear_security(kc_keycard *kc)

@@ -502,6 +502,20 @@ int kc_store_read(const kc_store *s, uint16_t key, uint8_t *buf, size_t cap, siz
     return 0;
 }
 
+int kc_store_read_exact(const kc_store *s, uint16_t key, uint8_t *buf, size_t len)
+{
+    const uint8_t *d;
+    size_t n;
+    int rc = kc_store_get(s, key, &d, &n);
+    if (rc)
+        return rc;
+    if (n != len)
+        return KC_ERR_CORRUPT; /* a fixed-size item of another size: damage */
+    if (n)
+        memcpy(buf, d, n);
+    return 0;
+}
+
 size_t kc_store_free(const kc_store *s)
 {
     return s->write_off < s->area_size ? s->area_size - s->write_off : 0;

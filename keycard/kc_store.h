@@ -65,6 +65,12 @@ int kc_store_get(const kc_store *s, uint16_t key, const uint8_t **data, size_t *
  */
 int kc_store_read(const kc_store *s, uint16_t key, uint8_t *buf, size_t cap, size_t *len);
 
+/*
+ * Copy a fixed-size item of exactly len bytes into buf. Returns 0,
+ * KC_ERR_NOT_FOUND, KC_ERR_CORRUPT (stored with another size; nothing copied).
+ */
+int kc_store_read_exact(const kc_store *s, uint16_t key, uint8_t *buf, size_t len);
+
 /* Open a transaction. Returns 0 or KC_ERR_STATE (one is already open), KC_ERR_FLASH. */
 int kc_store_begin(kc_store *s);
 

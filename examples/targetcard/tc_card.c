@@ -20,42 +20,22 @@ static const uint8_t atr_body[] = {
     0x3B, 0x8B, 0x80, 0x01, 0x80, 0x56, 'T', 'A', 'R', 'G', 'E', 'T', 0x82, 0x90, 0x00,
 };
 
+/* The target's own status words; the rest from the common table (kc_err.h). */
+static const kc_err_sw_entry tc_sw[] = {
+    {TC_ERR_FILE_NOT_FOUND, KC_SW_FILE_NOT_FOUND},
+    {TC_ERR_QUOTA, KC_SW_NOT_ENOUGH_MEMORY},
+    {TC_ERR_LENGTH, KC_SW_WRONG_LENGTH},
+    {TC_ERR_EXISTS, TC_SW_FILE_EXISTS},
+    {TC_ERR_WRONG_TYPE, TC_SW_INCOMPATIBLE},
+    {TC_ERR_ACCESS, KC_SW_SECURITY_STATUS},
+    {TC_ERR_OFFSET, TC_SW_WRONG_OFFSET},
+    {TC_ERR_NO_RECORD, TC_SW_RECORD_NOT_FOUND},
+    {TC_ERR_PIN_BLOCKED, KC_SW_AUTH_BLOCKED},
+};
+
 uint16_t tc_err_to_sw(int err)
 {
-    switch (err) {
-    case KC_OK:
-        return KC_SW_OK;
-    case KC_ERR_NOT_FOUND:
-        return KC_SW_REF_NOT_FOUND;
-    case TC_ERR_FILE_NOT_FOUND:
-        return KC_SW_FILE_NOT_FOUND;
-    case KC_ERR_NO_SPACE:
-    case TC_ERR_QUOTA:
-        return KC_SW_NOT_ENOUGH_MEMORY;
-    case KC_ERR_FLASH:
-        return KC_SW_MEMORY_FAILURE;
-    case KC_ERR_STATE:
-        return KC_SW_CONDITIONS;
-    case KC_ERR_BAD_DATA:
-    case KC_ERR_TOO_BIG:
-        return KC_SW_WRONG_DATA;
-    case TC_ERR_LENGTH:
-        return KC_SW_WRONG_LENGTH;
-    case TC_ERR_EXISTS:
-        return TC_SW_FILE_EXISTS;
-    case TC_ERR_WRONG_TYPE:
-        return TC_SW_INCOMPATIBLE;
-    case TC_ERR_ACCESS:
-        return KC_SW_SECURITY_STATUS;
-    case TC_ERR_OFFSET:
-        return TC_SW_WRONG_OFFSET;
-    case TC_ERR_NO_RECORD:
-        return TC_SW_RECORD_NOT_FOUND;
-    case TC_ERR_PIN_BLOCKED:
-        return KC_SW_AUTH_BLOCKED;
-    default: /* KC_ERR_ARG, KC_ERR_CORRUPT, KC_ERR_CRYPTO, KC_ERR_RNG */
-        return KC_SW_UNKNOWN;
-    }
+    return kc_err_sw(err, tc_sw, sizeof(tc_sw) / sizeof(tc_sw[0]));
 }
 
 static int card_record(const tc_card *tc, uint8_t rec[2])

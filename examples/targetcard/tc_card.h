@@ -33,18 +33,6 @@
 #define TC_FILE_MAX 1024u     /* largest data file (bytes) */
 #define TC_MF_QUOTA 12288u    /* bytes the master folder hands out */
 
-/* Module errors beyond kc_err.h (turned into status words by tc_err_to_sw). */
-#define TC_ERR_EXISTS (-64)       /* FID, folder name or key id already taken */
-#define TC_ERR_WRONG_TYPE (-65)   /* object of another type (6981) */
-#define TC_ERR_QUOTA (-66)        /* folder quota or file size exceeded (6A84) */
-#define TC_ERR_ACCESS (-67)       /* access condition not satisfied (6982) */
-#define TC_ERR_OFFSET (-68)       /* offset outside the file (6B00) */
-#define TC_ERR_NO_RECORD (-69)    /* record number not present (6A83) */
-#define TC_ERR_LENGTH (-70)       /* data length does not fit the object (6700) */
-#define TC_ERR_PIN_WRONG (-71)    /* VERIFY mismatch; tries left reported apart */
-#define TC_ERR_PIN_BLOCKED (-72)  /* no tries left (6983) */
-#define TC_ERR_FILE_NOT_FOUND (-73) /* no such FID or name (6A82) */
-
 /* One issuance session (RAM only). */
 typedef struct tc_session {
     int open;                     /* BIND done: envelopes accepted */
