@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "kc_audit.h"
+#include "kc_bytes.h"
 #include "kc_channel.h"
 #include "kc_cred.h"
 #include "kc_crypto.h"
@@ -433,8 +434,7 @@ static uint16_t h_internal_auth(kc_keycard *kc, const kc_apdu *a, uint8_t *out, 
 static uint16_t h_audit_read(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
                              size_t *out_len)
 {
-    uint32_t from = ((uint32_t)a->data[0] << 24) | ((uint32_t)a->data[1] << 16) |
-                    ((uint32_t)a->data[2] << 8) | a->data[3];
+    uint32_t from = get_be32(a->data);
     int rc = kc_audit_read(&kc->store, from, out, cap, out_len);
     if (rc == KC_ERR_TOO_BIG)
         return KC_SW_WRONG_LENGTH;
@@ -460,8 +460,7 @@ static uint16_t h_audit_sign(kc_keycard *kc, const kc_apdu *a, uint8_t *out, siz
 static uint16_t h_audit_ack(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
                             size_t *out_len)
 {
-    uint32_t upto = ((uint32_t)a->data[0] << 24) | ((uint32_t)a->data[1] << 16) |
-                    ((uint32_t)a->data[2] << 8) | a->data[3];
+    uint32_t upto = get_be32(a->data);
     (void)out, (void)cap, (void)out_len;
     if (kc->staging)
         return KC_SW_CONDITIONS;

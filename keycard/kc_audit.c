@@ -25,6 +25,7 @@
 
 #include <string.h>
 
+#include "kc_bytes.h"
 #include "kc_crypto.h"
 #include "kc_err.h"
 #include "kc_keys.h"
@@ -39,19 +40,6 @@ typedef struct audit_head {
     uint32_t lost;
 } audit_head;
 
-static uint32_t get_u32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 static void head_load(const kc_store *s, audit_head *h)
 {
     const uint8_t *d;
@@ -60,12 +48,12 @@ static void head_load(const kc_store *s, audit_head *h)
     if (kc_store_get(s, KC_KEY_AUDIT_HEAD, &d, &len) != 0)
         return;
     if (len == HEAD_REC_LEN) {
-        h->next = get_u32(d);
+        h->next = get_be32(d);
         memcpy(h->head, d + 4, 32);
-        h->acked = get_u32(d + 36);
-        h->lost = get_u32(d + 40);
+        h->acked = get_be32(d + 36);
+        h->lost = get_be32(d + 40);
     } else if (len == LEGACY_HEAD_LEN) {
-        h->next = get_u32(d);
+        h->next = get_be32(d);
         h->acked = h->next;
     }
 }
@@ -73,10 +61,10 @@ static void head_load(const kc_store *s, audit_head *h)
 static int head_put(kc_store *s, const audit_head *h)
 {
     uint8_t r[HEAD_REC_LEN];
-    put_u32(r, h->next);
+    put_be32(r, h->next);
     memcpy(r + 4, h->head, 32);
-    put_u32(r + 36, h->acked);
-    put_u32(r + 40, h->lost);
+    put_be32(r + 36, h->acked);
+    put_be32(r + 40, h->lost);
     return kc_store_put(s, KC_KEY_AUDIT_HEAD, r, sizeof(r));
 }
 
@@ -92,7 +80,7 @@ static int pending_load(const kc_store *s, uint8_t p[KC_AUDIT_CHF_SUMMARY_LEN])
 {
     size_t len;
     if (kc_store_read(s, KC_KEY_AUDIT_PENDING, p, KC_AUDIT_CHF_SUMMARY_LEN, &len) != 0 ||
-        len != KC_AUDIT_CHF_SUMMARY_LEN || get_u32(p) == 0) {
+        len != KC_AUDIT_CHF_SUMMARY_LEN || get_be32(p) == 0) {
         memset(p, 0, KC_AUDIT_CHF_SUMMARY_LEN);
         return 0;
     }
@@ -102,7 +90,7 @@ static int pending_load(const kc_store *s, uint8_t p[KC_AUDIT_CHF_SUMMARY_LEN])
 uint32_t kc_audit_pending(const kc_store *s)
 {
     uint8_t p[KC_AUDIT_CHF_SUMMARY_LEN];
-    return pending_load(s, p) ? get_u32(p) : 0;
+    return pending_load(s, p) ? get_be32(p) : 0;
 }
 
 static int security_event(uint8_t event)
@@ -141,8 +129,8 @@ static int put_entry(kc_store *s, const kc_hw *hw, audit_head *h, uint8_t event,
     size_t body = KC_AUDIT_HDR_LEN + len;
     int rc;
 
-    put_u32(e, seq);
-    put_u32(e + 4, hw && hw->clock ? hw->clock(hw->ctx) : 0);
+    put_be32(e, seq);
+    put_be32(e + 4, hw && hw->clock ? hw->clock(hw->ctx) : 0);
     e[8] = event;
     e[9] = (uint8_t)len;
     if (len)
@@ -224,14 +212,14 @@ int kc_audit_channel_failure(kc_store *s, const kc_hw *hw, uint8_t reason, uint8
     if (s->txn_open)
         return KC_ERR_STATE;
     if (!pending_load(s, p))
-        put_u32(p + 4, now); /* the first one */
+        put_be32(p + 4, now); /* the first one */
     /* Counts saturate: a summary never wraps to a small number. */
     uint8_t *by_reason = p + 12 + 4 * (size_t)(reason - 1);
-    if (get_u32(p) != UINT32_MAX)
-        put_u32(p, get_u32(p) + 1);
-    if (get_u32(by_reason) != UINT32_MAX)
-        put_u32(by_reason, get_u32(by_reason) + 1);
-    put_u32(p + 8, now);
+    if (get_be32(p) != UINT32_MAX)
+        put_be32(p, get_be32(p) + 1);
+    if (get_be32(by_reason) != UINT32_MAX)
+        put_be32(by_reason, get_be32(by_reason) + 1);
+    put_be32(p + 8, now);
     p[KC_AUDIT_CHF_SUMMARY_LEN - 2] = reason;
     p[KC_AUDIT_CHF_SUMMARY_LEN - 1] = ins;
     rc = kc_store_put1(s, KC_KEY_AUDIT_PENDING, p, sizeof(p));
@@ -244,7 +232,7 @@ int kc_audit_channel_failure(kc_store *s, const kc_hw *hw, uint8_t reason, uint8
 static int entry_get(const kc_store *s, uint32_t seq, const uint8_t **d, size_t *dl)
 {
     if (kc_store_get(s, KC_KEY_AUDIT_ENTRY(seq), d, dl) != 0 || *dl < KC_AUDIT_HDR_LEN ||
-        get_u32(*d) != seq || *dl != (size_t)KC_AUDIT_HDR_LEN + (*d)[9] + KC_AUDIT_PREV_LEN)
+        get_be32(*d) != seq || *dl != (size_t)KC_AUDIT_HDR_LEN + (*d)[9] + KC_AUDIT_PREV_LEN)
         return KC_ERR_CORRUPT;
     return 0;
 }
@@ -307,9 +295,9 @@ int kc_audit_sign(const kc_store *s, const kc_hw *hw, const uint8_t *nonce, size
     if (nonce_len < KC_AUDIT_NONCE_MIN || nonce_len > KC_AUDIT_NONCE_MAX || nonce == NULL)
         return KC_ERR_ARG;
     head_load(s, &h);
-    put_u32(m, h.next);
+    put_be32(m, h.next);
     memcpy(m + 4, h.head, 32);
-    put_u32(m + 36, h.lost);
+    put_be32(m + 36, h.lost);
     memcpy(m + 40, nonce, nonce_len);
     rc = kc_store_read_exact(s, KC_KEY_DEVICE_PRIV, priv, sizeof(priv));
     if (rc == 0)

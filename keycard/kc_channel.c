@@ -12,6 +12,7 @@
 
 #include "kc_applet.h"
 #include "kc_audit.h"
+#include "kc_bytes.h"
 #include "kc_crypto.h"
 #include "kc_err.h"
 #include "kc_keycard.h"
@@ -21,25 +22,12 @@
 #define IV_CMD 0x01
 #define IV_RESP 0x02
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
 /* IV = dir 00 00 00 ctr(4) 00 00 00 00: distinct for every command and answer of a session. */
 static void make_iv(uint8_t iv[12], uint8_t dir, uint32_t ctr)
 {
     memset(iv, 0, 12);
     iv[0] = dir;
-    put32(iv + 4, ctr);
+    put_be32(iv + 4, ctr);
 }
 
 void kc_channel_close(kc_channel *ch)
@@ -166,7 +154,7 @@ uint16_t kc_channel_process(kc_keycard *kc, const uint8_t *cmd, size_t len, uint
     if (a.lc < KC_CHANNEL_CMD_OVERHEAD || a.lc - KC_CHANNEL_CMD_OVERHEAD > KC_CHANNEL_INNER_MAX ||
         !a.le_present || a.ne < KC_CHANNEL_RESP_OVERHEAD || cap < KC_CHANNEL_RESP_OVERHEAD)
         return fail(kc, KC_AUDIT_CHF_FORMAT, a.ins);
-    uint32_t ctr = get32(a.data);
+    uint32_t ctr = get_be32(a.data);
     if (ch->ctr == 0xFFFFFFFFu || ctr != ch->ctr + 1)
         return fail(kc, KC_AUDIT_CHF_COUNTER, a.ins); /* replayed, reordered, skipped, exhausted */
 
@@ -176,7 +164,7 @@ uint16_t kc_channel_process(kc_keycard *kc, const uint8_t *cmd, size_t len, uint
     aad[1] = a.ins;
     aad[2] = a.p1;
     aad[3] = a.p2;
-    put32(aad + 4, ctr);
+    put_be32(aad + 4, ctr);
     make_iv(iv, IV_CMD, ctr);
     memcpy(tag, a.data + 4 + lc, 16);
     if (kc_crypto_aes256_gcm_open(ch->s_enc, iv, aad, sizeof aad, a.data + 4, lc, tag,
@@ -204,7 +192,7 @@ uint16_t kc_channel_process(kc_keycard *kc, const uint8_t *cmd, size_t len, uint
     out[n] = (uint8_t)(sw >> 8);
     out[n + 1] = (uint8_t)sw;
     make_iv(iv, IV_RESP, ctr);
-    put32(aad, ctr);
+    put_be32(aad, ctr);
     int rc = kc_crypto_aes256_gcm_seal(renc, iv, aad, 4, out, n + 2, out, out + n + 2);
     kc_wipe(renc, sizeof renc);
     if (rc != 0) {

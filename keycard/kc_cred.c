@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kc_audit.h"
+#include "kc_bytes.h"
 #include "kc_crypto.h"
 #include "kc_err.h"
 #include "kc_keys.h"
@@ -63,8 +64,7 @@ static int rec_load(const kc_store *s, uint8_t ref, cred_rec *r)
 
 static uint32_t rec_iterations(const cred_rec *r)
 {
-    const uint8_t *p = r->b + OFF_ITER;
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+    return get_be32(r->b + OFF_ITER);
 }
 
 /* Build a record for value with a fresh salt. */

@@ -11,20 +11,8 @@
 
 #include <string.h>
 
+#include "kc_bytes.h"
 #include "kc_err.h"
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
 
 /* serial || [c]_4: the context of every per-envelope derivation. */
 static void serial_ctr(uint8_t out[12], const uint8_t serial[8], uint32_t c)
@@ -205,7 +193,7 @@ static int parse_outer(const uint8_t *apdu, size_t len, size_t *off, size_t *dat
     } else { /* extended: 00 Lc_hi Lc_lo, Le 00 00; only for more than 255 bytes */
         if (len < 7)
             return KC_ERR_ENV_FORMAT;
-        n = ((size_t)apdu[5] << 8) | apdu[6];
+        n = get_be16(apdu + 5);
         if (n <= 255 || len != 7 + n + 2 || apdu[len - 2] != 0x00 || apdu[len - 1] != 0x00)
             return KC_ERR_ENV_FORMAT;
         *off = 7;
@@ -237,7 +225,7 @@ static int open_body(const uint8_t r[32], const uint8_t serial[8], uint32_t expe
         return rc; /* siv_open wiped pt */
 
     /* Authentic: now the inner length and padding must be exact. */
-    inner = ((size_t)pt[4] << 8) | pt[5];
+    inner = get_be16(pt + 4);
     if (inner > b - KC_ENV_INNER_OVERHEAD || pt[6 + inner] != 0x80) {
         rc = KC_ERR_BAD_DATA;
     } else {

@@ -13,27 +13,12 @@
 #include <string.h>
 
 #include "kc_audit.h"
+#include "kc_bytes.h"
 #include "kc_crypto.h"
 #include "kc_envelope.h"
 #include "kc_err.h"
 #include "kc_keys.h"
 #include "kc_template.h"
-
-static uint32_t get_be(const uint8_t *p, size_t n)
-{
-    uint32_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
 
 /* The target's COMPLETE ISSUANCE (80 1E): the lock. */
 static int is_complete(const uint8_t hdr[4])
@@ -360,10 +345,10 @@ int kc_issue_begin(kc_issue_session *s, kc_store *st, const kc_hw *hw, uint8_t w
                                         way == KC_WAY_PREVIOUS_RANDOM) ? 27 : 0;
     answer = KC_ISSUE_NONCE_LEN + (way == KC_WAY_PREVIOUS_RANDOM ? sizeof(seed) : 0);
     rc = need == 0 || len != need ? KC_ERR_BAD_DATA : cap < answer ? KC_ERR_ISSUE_ROOM : 0;
-    if (rc == 0 && !kc_env_bucket_valid(get_be(d + 9, 2)))
+    if (rc == 0 && !kc_env_bucket_valid(get_be_n(d + 9, 2)))
         rc = KC_ERR_BAD_DATA;
     if (rc == 0 && way == KC_WAY_STATIC) {
-        c0 = get_be(d + 27, 4);
+        c0 = get_be_n(d + 27, 4);
         /* room for a whole session of counters without wrapping */
         if (c0 == 0 || c0 > UINT32_MAX - KC_ISSUE_MAX_STEPS)
             rc = KC_ERR_BAD_DATA;
@@ -382,7 +367,7 @@ int kc_issue_begin(kc_issue_session *s, kc_store *st, const kc_hw *hw, uint8_t w
         rc = kc_audit_room(st, KC_AUDIT_EVT_UNLOCK);
     if (rc)
         return rc;
-    size_t bucket = get_be(d + 9, 2);
+    size_t bucket = get_be_n(d + 9, 2);
     /* The key card's own fresh input: no session key can repeat, whatever the host sends. */
     if (hw->rng(hw->ctx, nk, sizeof(nk)) != 0)
         return KC_ERR_RNG;
@@ -496,7 +481,7 @@ static int next_step(const uint8_t *d, size_t len, size_t *off, uint8_t *tno,
     if (len - *off < 3)
         return KC_ERR_BAD_DATA;
     *tno = d[*off];
-    *plen = get_be(d + *off + 1, 2);
+    *plen = get_be_n(d + *off + 1, 2);
     if (len - *off - 3 < *plen)
         return KC_ERR_BAD_DATA;
     *params = d + *off + 3;
@@ -571,7 +556,7 @@ int kc_issue_check(const kc_store *st, const uint8_t *d, size_t len, uint8_t *ou
         return KC_ERR_ISSUE_ROOM;
     if (len < 4 + 3 || (d[1] != KC_WAY_STATIC && d[1] != KC_WAY_TARGET_SEED &&
                     d[1] != KC_WAY_PREVIOUS_RANDOM) ||
-        !kc_env_bucket_valid(bucket = get_be(d + 2, 2)))
+        !kc_env_bucket_valid(bucket = get_be_n(d + 2, 2)))
         return KC_ERR_BAD_DATA;
     if (kc_audit_room(st, KC_AUDIT_EVT_UNLOCK) != 0)
         why[1] = KC_ISSUE_CHECK_LOG_FULL; /* ISSUE BEGIN would refuse every card */
@@ -749,7 +734,7 @@ int kc_issue_end_late(const kc_issue_session *s, kc_store *st, const kc_hw *hw,
     /* The mark of this serial's session (serials are public: plain compare). */
     if (rc == 1 && n > 0 && ml == KC_ISSUE_MARK_LEN && memcmp(mark, d, 8) == 0) {
         const uint8_t *presented = d + 9 + 2 * n;
-        rc = completion_check(mark + 15, d, get_be(mark + 11, 4), d + 8, &l, presented, &res);
+        rc = completion_check(mark + 15, d, get_be_n(mark + 11, 4), d + 8, &l, presented, &res);
         if (rc == 0) {
             rl = receipt_build(rec, d, mark[8], mark[9], mark[10] | KC_RECEIPT_FLAG_LATE, res,
                                (uint8_t)n, presented, &l);

@@ -71,6 +71,7 @@
 
 #include <string.h>
 
+#include "kc_bytes.h"
 #include "kc_err.h"
 
 #define HDR_MAGIC 0x3153434Bu
@@ -93,31 +94,6 @@ static size_t rec_size(size_t len)
 #define COMMIT_SIZE (REC_HDR + REC_CRC)
 
 /* ---- little helpers --------------------------------------------------- */
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
 
 /* CRC-32 (reflected, polynomial 0xEDB88320), a nibble at a time: a 16-entry
  * table keeps it small for a card. crc starts at 0 and can be chained. */
@@ -185,9 +161,9 @@ static int rec_parse(const kc_store *s, const uint8_t *a, size_t off, rec *r)
     const uint8_t *p = a + off;
     if (all_ff(p, REC_HDR))
         return REC_END;
-    r->key = get16(p);
-    r->len = get16(p + 2);
-    r->seq = get32(p + 4);
+    r->key = get_le16(p);
+    r->len = get_le16(p + 2);
+    r->seq = get_le32(p + 4);
     if (r->key == KEY_COMMIT || r->key == KEY_CONFIRM) {
         if (r->len != 0)
             return REC_BAD;
@@ -201,7 +177,7 @@ static int rec_parse(const kc_store *s, const uint8_t *a, size_t off, rec *r)
     if (off + r->size > s->area_size)
         return REC_BAD;
     uint32_t crc = crc32_update(0, p, REC_HDR + (size_t)r->len);
-    if (crc != get32(p + r->size - REC_CRC))
+    if (crc != get_le32(p + r->size - REC_CRC))
         return REC_BAD;
     return REC_OK;
 }
@@ -221,9 +197,9 @@ static int rec_write(const kc_store *s, int area, size_t off, uint16_t key, uint
     size_t rest = len - whole;
     int rc;
 
-    put16(hdr, key);
-    put16(hdr + 2, (uint16_t)len);
-    put32(hdr + 4, seq);
+    put_le16(hdr, key);
+    put_le16(hdr + 2, (uint16_t)len);
+    put_le32(hdr + 4, seq);
     uint32_t crc = crc32_update(0, hdr, REC_HDR);
     crc = crc32_update(crc, data, len);
 
@@ -231,7 +207,7 @@ static int rec_write(const kc_store *s, int area, size_t off, uint16_t key, uint
     if (rest)
         memcpy(tail, data + whole, rest);
     size_t tail_len = ((rest + 3u) & ~(size_t)3u);
-    put32(tail + tail_len, crc);
+    put_le32(tail + tail_len, crc);
     tail_len += REC_CRC;
 
     if ((rc = prog(s, area, off, hdr, REC_HDR)) != 0)
@@ -265,7 +241,7 @@ static int idx_apply(kc_store *s, const uint8_t *a, size_t off, const rec *r)
     if (r->key == KEY_COMMIT || r->key == KEY_CONFIRM)
         return 0;
     if (r->key == KEY_DELETE) {
-        size_t i = idx_find(s, get16(a + off + REC_HDR), &found);
+        size_t i = idx_find(s, get_le16(a + off + REC_HDR), &found);
         if (found) {
             memmove(&s->idx_key[i], &s->idx_key[i + 1], (s->n_keys - i - 1) * sizeof s->idx_key[0]);
             memmove(&s->idx_off[i], &s->idx_off[i + 1], (s->n_keys - i - 1) * sizeof s->idx_off[0]);
@@ -305,22 +281,22 @@ static int idx_apply_range(kc_store *s, const uint8_t *a, size_t from, size_t to
 static int area_valid(const kc_store *s, int area, uint32_t *gen)
 {
     const uint8_t *p = area_ptr(s, area);
-    if (get32(p) != HDR_MAGIC || get16(p + 4) != HDR_VERSION)
+    if (get_le32(p) != HDR_MAGIC || get_le16(p + 4) != HDR_VERSION)
         return 0;
-    if (crc32_update(0, p, 12) != get32(p + 12))
+    if (crc32_update(0, p, 12) != get_le32(p + 12))
         return 0;
-    *gen = get32(p + 8);
+    *gen = get_le32(p + 8);
     return 1;
 }
 
 static int area_write_header(const kc_store *s, int area, uint32_t gen)
 {
     uint8_t h[HDR_SIZE];
-    put32(h, HDR_MAGIC);
-    put16(h + 4, HDR_VERSION);
-    put16(h + 6, 0);
-    put32(h + 8, gen);
-    put32(h + 12, crc32_update(0, h, 12));
+    put_le32(h, HDR_MAGIC);
+    put_le16(h + 4, HDR_VERSION);
+    put_le16(h + 6, 0);
+    put_le32(h + 8, gen);
+    put_le32(h + 12, crc32_update(0, h, 12));
     return prog(s, area, 0, h, HDR_SIZE);
 }
 
@@ -482,7 +458,7 @@ int kc_store_get(const kc_store *s, uint16_t key, const uint8_t **data, size_t *
     if (data)
         *data = p + REC_HDR;
     if (len)
-        *len = get16(p + 2);
+        *len = get_le16(p + 2);
     return 0;
 }
 
@@ -529,7 +505,7 @@ static size_t compacted_size(const kc_store *s)
     const uint8_t *a = area_ptr(s, s->active);
     size_t total = HDR_SIZE + COMMIT_SIZE; /* the copies and their confirm */
     for (size_t i = 0; i < s->n_keys; i++)
-        total += rec_size(get16(a + (size_t)s->idx_off[i] * 4 + 2));
+        total += rec_size(get_le16(a + (size_t)s->idx_off[i] * 4 + 2));
     if (s->txn_open)
         total += s->write_off - s->txn_start;
     return total;
@@ -547,7 +523,7 @@ static int compact(kc_store *s)
         return rc;
     for (size_t i = 0; i < s->n_keys; i++) {
         const uint8_t *p = a + (size_t)s->idx_off[i] * 4;
-        uint16_t len = get16(p + 2);
+        uint16_t len = get_le16(p + 2);
         if ((rc = rec_write(s, to, off, s->idx_key[i], SEQ_BASE, p + REC_HDR, len)) != 0)
             return rc;
         off += rec_size(len);
@@ -583,7 +559,7 @@ static int compact(kc_store *s)
     /* The copies sit in index order at computable offsets. */
     size_t o2 = HDR_SIZE;
     for (size_t i = 0; i < s->n_keys; i++) {
-        uint16_t len = get16(a + (size_t)s->idx_off[i] * 4 + 2);
+        uint16_t len = get_le16(a + (size_t)s->idx_off[i] * 4 + 2);
         s->idx_off[i] = (uint16_t)(o2 / 4);
         o2 += rec_size(len);
     }
@@ -700,7 +676,7 @@ int kc_store_delete(kc_store *s, uint16_t key)
         return KC_ERR_STATE;
     if (key >= KEY_RESERVED_MIN)
         return KC_ERR_ARG;
-    put16(k, key);
+    put_le16(k, key);
     return append(s, KEY_DELETE, k, sizeof k);
 }
 

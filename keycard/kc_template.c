@@ -11,16 +11,9 @@
 
 #include <string.h>
 
+#include "kc_bytes.h"
 #include "kc_crypto.h"
 #include "kc_err.h"
-
-static uint32_t get_be(const uint8_t *p, size_t n)
-{
-    uint32_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
 
 /* Bytes of one item's definition (type byte included), or 0 when truncated/unknown. */
 static size_t item_def_len(const uint8_t *p, size_t left)
@@ -84,7 +77,7 @@ int kc_template_parse(kc_template *t, const uint8_t *b, size_t len)
             max += p[1];
             break;
         case KC_TPL_ITEM_INT: {
-            uint32_t lo = get_be(p + 2, 4), hi = get_be(p + 6, 4);
+            uint32_t lo = get_be_n(p + 2, 4), hi = get_be_n(p + 6, 4);
             if (p[1] != 1 && p[1] != 2 && p[1] != 4)
                 return KC_ERR_BAD_DATA;
             if (lo > hi || (p[1] < 4 && hi >= (1u << (8 * p[1]))))
@@ -93,7 +86,7 @@ int kc_template_parse(kc_template *t, const uint8_t *b, size_t len)
             break;
         }
         case KC_TPL_ITEM_BYTES: {
-            uint32_t lo = get_be(p + 1, 2), hi = get_be(p + 3, 2);
+            uint32_t lo = get_be_n(p + 1, 2), hi = get_be_n(p + 3, 2);
             if (lo > hi || hi > 255 || p[5] > 1)
                 return KC_ERR_BAD_DATA;
             max += p[5] + hi;
@@ -154,8 +147,8 @@ static int walk(const kc_template *t, const uint8_t *pr, size_t plen,
             size_t sz = p[1];
             if (plen - po < sz)
                 return KC_ERR_BAD_DATA;
-            uint32_t v = get_be(pr + po, sz);
-            if (v < get_be(p + 2, 4) || v > get_be(p + 6, 4))
+            uint32_t v = get_be_n(pr + po, sz);
+            if (v < get_be_n(p + 2, 4) || v > get_be_n(p + 6, 4))
                 return KC_ERR_BAD_DATA;
             add = sz;
             if (out && add > cap - n)
@@ -169,7 +162,7 @@ static int walk(const kc_template *t, const uint8_t *pr, size_t plen,
             if (plen - po < 1)
                 return KC_ERR_BAD_DATA;
             size_t l = pr[po];
-            if (l < get_be(p + 1, 2) || l > get_be(p + 3, 2) || plen - po - 1 < l)
+            if (l < get_be_n(p + 1, 2) || l > get_be_n(p + 3, 2) || plen - po - 1 < l)
                 return KC_ERR_BAD_DATA;
             add = p[5] + l;
             if (out && add > cap - n)

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "kc_apdu.h"
+#include "kc_bytes.h"
 #include "kc_crypto.h"
 #include "kc_err.h"
 #include "keycard_proto.h"
@@ -37,11 +38,6 @@ typedef struct tc_cmd {
 
 /* Card info: C1 08 serial C5 01 state CA 01 locks. */
 #define CARD_INFO_LEN 16
-
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 /* Run fn's puts in one transaction; commit, or abort on any error. */
 static int commit_or_abort(tc_card *tc, int rc)
@@ -76,7 +72,7 @@ static uint16_t h_select(tc_card *tc, const kc_apdu *a, const uint8_t *cmd, size
     if (a->p1 == 0x00) {
         if (a->lc != 2)
             return KC_SW_WRONG_LENGTH;
-        rc = tc_fs_find(tc, get16(a->data), &o);
+        rc = tc_fs_find(tc, get_be16(a->data), &o);
     } else {
         if (a->lc > TC_NAME_MAX)
             return KC_SW_FILE_NOT_FOUND;

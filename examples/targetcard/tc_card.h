@@ -180,8 +180,4 @@ int tc_fs_key_cmac(const tc_card *tc, uint8_t k, const uint8_t *msg, size_t len,
 /* The file list of GET DATA DF11 into out. Errors: KC_ERR_TOO_BIG. */
 int tc_fs_list(const tc_card *tc, uint8_t *out, size_t cap, size_t *n);
 
-/* The card's static-mode counter and other small helpers shared by modules. */
-uint32_t tc_get_u32(const uint8_t *p);
-void tc_put_u32(uint8_t *p, uint32_t v);
-
 #endif /* TC_CARD_H */

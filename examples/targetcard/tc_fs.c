@@ -22,6 +22,7 @@
  */
 #include <string.h>
 
+#include "kc_bytes.h"
 #include "kc_crypto.h"
 #include "kc_err.h"
 #include "tc_card.h"
@@ -31,30 +32,6 @@
 #define PIN_ITERATIONS 1000u
 #define FKEY_HDR 4
 #define PIN_REC_LEN (FKEY_HDR + 16 + 32)
-
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-uint32_t tc_get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-void tc_put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
 
 /* ---- object headers ----------------------------------------------------- */
 
@@ -70,15 +47,15 @@ int tc_fs_get(const tc_card *tc, int slot, tc_obj *o)
         return KC_ERR_CORRUPT;
     memset(o, 0, sizeof(*o));
     o->slot = slot;
-    o->fid = get16(d);
-    o->parent = get16(d + 2);
+    o->fid = get_be16(d);
+    o->parent = get_be16(d + 2);
     o->type = d[4];
     o->read_ac = d[5];
     o->change_ac = d[6];
-    o->size = get16(d + 7);
+    o->size = get_be16(d + 7);
     o->rec_len = d[9];
     o->rec_max = d[10];
-    o->used = get16(d + 11);
+    o->used = get_be16(d + 11);
     o->name_len = d[13];
     memcpy(o->name, d + 14, o->name_len);
     return 0;
@@ -87,15 +64,15 @@ int tc_fs_get(const tc_card *tc, int slot, tc_obj *o)
 static int put_obj(tc_card *tc, const tc_obj *o)
 {
     uint8_t b[OBJ_LEN] = {0};
-    put16(b, o->fid);
-    put16(b + 2, o->parent);
+    put_be16(b, o->fid);
+    put_be16(b + 2, o->parent);
     b[4] = o->type;
     b[5] = o->read_ac;
     b[6] = o->change_ac;
-    put16(b + 7, o->size);
+    put_be16(b + 7, o->size);
     b[9] = o->rec_len;
     b[10] = o->rec_max;
-    put16(b + 11, o->used);
+    put_be16(b + 11, o->used);
     b[13] = o->name_len;
     memcpy(b + 14, o->name, o->name_len);
     return kc_store_put(&tc->store, TC_KEY_OBJ(o->slot), b, sizeof(b));
@@ -190,8 +167,8 @@ int tc_fs_create(tc_card *tc, uint8_t kind, const uint8_t *d, size_t n)
     memset(&o, 0, sizeof(o));
     if (n < 4)
         return TC_ERR_LENGTH;
-    o.fid = get16(d);
-    o.parent = get16(d + 2);
+    o.fid = get_be16(d);
+    o.parent = get_be16(d + 2);
     switch (kind) {
     case TC_CREATE_FOLDER: /* fid parent quota(2) read_ac change_ac name_len name */
         if (n < 10 || n != 9u + d[8])
@@ -199,7 +176,7 @@ int tc_fs_create(tc_card *tc, uint8_t kind, const uint8_t *d, size_t n)
         if (d[8] < 1 || d[8] > TC_NAME_MAX)
             return KC_ERR_BAD_DATA;
         o.type = TC_OBJ_FOLDER;
-        o.size = get16(d + 4);
+        o.size = get_be16(d + 4);
         o.read_ac = d[6];
         o.change_ac = d[7];
         o.name_len = d[8];
@@ -220,7 +197,7 @@ int tc_fs_create(tc_card *tc, uint8_t kind, const uint8_t *d, size_t n)
             return TC_ERR_LENGTH;
         o.type = d[4];
         if (o.type == TC_OBJ_TRANSPARENT) {
-            o.size = get16(d + 5);
+            o.size = get_be16(d + 5);
         } else if (o.type == TC_OBJ_RECORD) {
             o.rec_len = d[5];
             o.rec_max = d[6];
@@ -393,13 +370,13 @@ int tc_fs_set_key(tc_card *tc, uint8_t k, uint8_t type, const uint8_t *d, size_t
         return KC_ERR_BAD_DATA;
     if (n < 2)
         return TC_ERR_LENGTH;
-    if ((rc = tc_fs_find(tc, get16(d), &kf)) != 0)
+    if ((rc = tc_fs_find(tc, get_be16(d), &kf)) != 0)
         return rc;
     if (kf.type != TC_OBJ_KEY_FILE)
         return TC_ERR_WRONG_TYPE;
     /* A key id names one key card-wide: it may be set again only in its own key file. */
     if (kc_store_get(&tc->store, TC_KEY_FKEY(k), &old, &old_len) == 0 &&
-        (old_len < 2 || get16(old) != kf.fid))
+        (old_len < 2 || get_be16(old) != kf.fid))
         return TC_ERR_EXISTS;
     d += 2;
     n -= 2;
@@ -514,10 +491,10 @@ int tc_fs_list(const tc_card *tc, uint8_t *out, size_t cap, size_t *n)
             continue;
         if (w + 10u + o.name_len > cap)
             return KC_ERR_TOO_BIG;
-        put16(out + w, o.fid);
-        put16(out + w + 2, o.parent);
+        put_be16(out + w, o.fid);
+        put_be16(out + w + 2, o.parent);
         out[w + 4] = o.type;
-        put16(out + w + 5, o.size);
+        put_be16(out + w + 5, o.size);
         out[w + 7] = o.read_ac;
         out[w + 8] = o.change_ac;
         out[w + 9] = o.name_len;

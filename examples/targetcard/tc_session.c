@@ -14,6 +14,7 @@
  */
 #include <string.h>
 
+#include "kc_bytes.h"
 #include "kc_crypto.h"
 #include "kc_envelope.h"
 #include "kc_err.h"
@@ -25,11 +26,6 @@
 static const uint8_t default_lock_table[] = {
     TC_INS_CREATE, TC_INS_SET_KEY, TC_INS_WRITE_BINARY, TC_INS_WRITE_RECORD, TC_INS_COMPLETE,
 };
-
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 void tc_session_end(tc_card *tc)
 {
@@ -66,7 +62,7 @@ static int completion_file_present(const tc_card *tc)
     size_t len;
     tc_obj o;
     return kc_store_read(&tc->store, TC_KEY_LOCK_FILE, fid, 2, &len) == 0 && len == 2 &&
-           tc_fs_find(tc, get16(fid), &o) == 0;
+           tc_fs_find(tc, get_be16(fid), &o) == 0;
 }
 
 /*
@@ -127,7 +123,7 @@ uint16_t tc_session_begin(tc_card *tc, uint8_t way, uint8_t key_no, const uint8_
     }
     if (way == TC_WAY_STATIC) {
         if (kc_store_read(&tc->store, TC_KEY_STATIC_CTR, ctr, 4, &len) == 0 && len == 4)
-            last = tc_get_u32(ctr);
+            last = get_be32(ctr);
         if (last == UINT32_MAX) {
             kc_wipe(s, sizeof(*s));
             return KC_SW_CONDITIONS; /* counter space used up */
@@ -148,7 +144,7 @@ uint16_t tc_session_begin(tc_card *tc, uint8_t way, uint8_t key_no, const uint8_
     out[0] = TC_PROTO_VERSION;
     memcpy(out + 1, s->nt, sizeof(s->nt));
     if (way == TC_WAY_STATIC)
-        tc_put_u32(out + 1 + KC_ENV_NONCE_LEN, s->next_c);
+        put_be32(out + 1 + KC_ENV_NONCE_LEN, s->next_c);
     *out_len = want;
     return KC_SW_OK;
 }
@@ -293,15 +289,15 @@ static uint16_t inner_run(tc_card *tc, const uint8_t hdr[4], const uint8_t *d, s
             return KC_SW_WRONG_P1P2;
         if (n < 5)
             return KC_SW_WRONG_LENGTH;
-        if ((rc = tc_fs_find(tc, get16(d), &o)) == 0)
-            rc = tc_fs_write_binary(tc, &o, get16(d + 2), d + 4, n - 4);
+        if ((rc = tc_fs_find(tc, get_be16(d), &o)) == 0)
+            rc = tc_fs_write_binary(tc, &o, get_be16(d + 2), d + 4, n - 4);
         break;
     case TC_INS_WRITE_RECORD:
         if (p1 != 0 || p2 != 0)
             return KC_SW_WRONG_P1P2;
         if (n < 3)
             return KC_SW_WRONG_LENGTH;
-        if ((rc = tc_fs_find(tc, get16(d), &o)) == 0)
+        if ((rc = tc_fs_find(tc, get_be16(d), &o)) == 0)
             rc = tc_fs_append_record(tc, &o, d + 2, n - 2);
         break;
     case TC_INS_COMPLETE:
@@ -418,7 +414,7 @@ uint16_t tc_session_envelope(tc_card *tc, const uint8_t *cmd, size_t len, uint8_
         if (rc == 0 && (x.state != old_state || x.locks != old_locks))
             rc = tc_card_put_record(tc, x.state, x.locks);
         if (rc == 0 && s->way == TC_WAY_STATIC) {
-            tc_put_u32(ctr, c);
+            put_be32(ctr, c);
             rc = kc_store_put(&tc->store, TC_KEY_STATIC_CTR, ctr, 4);
         }
         /* The transcript advances in RAM only; a failed commit ends the session. */
