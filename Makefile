@@ -27,8 +27,10 @@ B = build
 ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(WARNFLAGS) -fPIC -fvisibility=hidden \
 	-Iinclude -Ikeycard -Iexamples/targetcard -Itools/common $(PCSC_CFLAGS) $(LOCAL_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 
-SOVERSION = 1
-SOFULL = 1.0.0
+# The version is written once, in include/keycard.h.
+kc_ver = $(shell sed -n 's/^\#define KEYCARD_VERSION_$(1) \([0-9]*\).*/\1/p' include/keycard.h)
+SOVERSION := $(call kc_ver,MAJOR)
+SOFULL := $(SOVERSION).$(call kc_ver,MINOR).$(call kc_ver,PATCH)
 
 # Firmware: portable core + the host-side hardware simulation.
 FW_SRC := $(wildcard keycard/*.c) $(wildcard keycard/hw/*.c) $(wildcard examples/targetcard/*.c)
@@ -139,6 +141,7 @@ check: deps
 	$(MAKE) fuzz-smoke
 	$(MAKE) chip
 	sh tests/lint/proto-once.sh
+	B=$(B) sh tests/lint/version.sh
 	! PROTO_ONCE_PLANT=1 sh tests/lint/proto-once.sh >/dev/null 2>&1
 	B=$(B) sh tests/ct/run.sh
 	$(MAKE) memcheck

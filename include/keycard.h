@@ -49,9 +49,13 @@ extern "C" {
 #define KEYCARD_API
 #endif
 
-/* Library version. */
-#define KEYCARD_VERSION_MAJOR 0
-#define KEYCARD_VERSION_MINOR 1
+/*
+ * Version of the project, the one place it is written: the Makefile takes
+ * the library's file name, SONAME (the major number) and keycard.pc from
+ * here, and the tools report it with --version.
+ */
+#define KEYCARD_VERSION_MAJOR 1
+#define KEYCARD_VERSION_MINOR 0
 #define KEYCARD_VERSION_PATCH 0
 
 typedef enum keycard_rc {
@@ -96,6 +100,12 @@ typedef enum keycard_rc {
 
 /* One line that a person understands; never NULL. */
 KEYCARD_API const char *keycard_strerror(keycard_rc rc);
+
+/*
+ * The version of the library actually loaded ("1.0.0"), which may be newer
+ * than the KEYCARD_VERSION_* a program was built with.
+ */
+KEYCARD_API const char *keycard_version(void);
 
 /*
  * More about the last failed keycard_open / keycard_target_open of the

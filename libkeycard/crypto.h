@@ -55,8 +55,8 @@ keycard_rc kcl_crypto_random(uint8_t *buf, size_t len);
 keycard_rc kcl_crypto_kdf(const uint8_t *key, size_t key_len, const char *label,
                           const uint8_t *ctx, size_t ctx_len, uint8_t *out, size_t out_len);
 
-/* Key check value: first 3 bytes of AES-CMAC(key, 16 x 01). Errors: KEYCARD_ERR_ARG,
- * KEYCARD_ERR_CRYPTO. */
+/* Key check value: first 3 bytes of AES(key, 16 x 01), one ECB block (GlobalPlatform).
+ * Errors: KEYCARD_ERR_ARG, KEYCARD_ERR_CRYPTO. */
 keycard_rc kcl_crypto_kcv(const uint8_t *key, size_t key_len, uint8_t kcv[3]);
 
 /* 1 when a and b are equal, else 0, in time independent of the contents. */

@@ -1346,6 +1346,14 @@ static const char *const messages[] = {
             "try again when it is done"),
 };
 
+#define KC_STR2(x) #x
+#define KC_STR(x) KC_STR2(x)
+KEYCARD_API const char *keycard_version(void)
+{
+    return KC_STR(KEYCARD_VERSION_MAJOR) "." KC_STR(KEYCARD_VERSION_MINOR) "." KC_STR(
+        KEYCARD_VERSION_PATCH);
+}
+
 KEYCARD_API const char *keycard_strerror(keycard_rc rc)
 {
     long i = -(long)rc;

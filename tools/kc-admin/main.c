@@ -335,8 +335,8 @@ int main(int argc, char **argv)
             fputs(usage, stdout);
             return KCT_EXIT_OK;
         } else if (strcmp(a, "--version") == 0) {
-            printf("kc-admin %d.%d.%d\n", KEYCARD_VERSION_MAJOR, KEYCARD_VERSION_MINOR,
-                   KEYCARD_VERSION_PATCH);
+            printf("kc-admin %d.%d.%d (libkeycard %s)\n", KEYCARD_VERSION_MAJOR,
+                   KEYCARD_VERSION_MINOR, KEYCARD_VERSION_PATCH, keycard_version());
             return KCT_EXIT_OK;
         } else if (strcmp(a, "--reader") == 0 || strcmp(a, "--sim") == 0) {
             kind = a[2] == 'r' ? 'r' : 's';
