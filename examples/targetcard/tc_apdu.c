@@ -362,8 +362,8 @@ static uint16_t h_bind(tc_card *tc, const kc_apdu *a, const uint8_t *cmd, size_t
 static uint16_t h_envelope(tc_card *tc, const kc_apdu *a, const uint8_t *cmd, size_t len,
                            uint8_t *out, size_t cap, size_t *out_len)
 {
-    (void)a;
-    return tc_session_envelope(tc, cmd, len, out, cap, out_len);
+    (void)cmd;
+    return tc_session_envelope(tc, a, len, out, cap, out_len);
 }
 
 /* ---- the table ---------------------------------------------------------- */

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kc_apdu.h"
 #include "kc_card.h"
 #include "kc_envelope.h"
 #include "kc_hw.h"
@@ -109,9 +110,15 @@ void tc_session_end(tc_card *tc);
 uint16_t tc_session_begin(tc_card *tc, uint8_t way, uint8_t key_no, const uint8_t *data,
                           size_t lc, uint8_t *out, size_t cap, size_t *out_len);
 
-/* ENVELOPE: the whole command APDU. Returns the outer status word. */
+/* BIND: the key card's nonce (and way-04 seed). Returns the status word. */
 uint16_t tc_session_bind(tc_card *tc, const uint8_t *data, size_t lc);
-uint16_t tc_session_envelope(tc_card *tc, const uint8_t *cmd, size_t len, uint8_t *out,
+/*
+ * ENVELOPE, as the APDU layer parsed it (a) from the len bytes it came in: it
+ * must be one canonical APDU (84 C2 00 00, short Lc and Le 00 up to 255 data
+ * bytes, extended above, nothing chained), then its data field is opened
+ * without being parsed again. Returns the outer status word.
+ */
+uint16_t tc_session_envelope(tc_card *tc, const kc_apdu *a, size_t len, uint8_t *out,
                              size_t cap, size_t *out_len);
 
 /* ---- tc_fs.c ------------------------------------------------------------ */

@@ -356,7 +356,18 @@ static uint16_t open_error_sw(int rc)
     }
 }
 
-uint16_t tc_session_envelope(tc_card *tc, const uint8_t *cmd, size_t len, uint8_t *out,
+/* The one encoding an ENVELOPE has (kc_envelope.h): anything else is malformed. */
+static int envelope_canonical(const kc_apdu *a, size_t len)
+{
+    if (a->cla != KC_ENV_CLA || a->ins != KC_ENV_INS || a->p1 != 0 || a->p2 != 0 ||
+        !a->le_present || a->lc == 0)
+        return 0;
+    if (!a->extended)
+        return a->lc <= 255 && a->ne == 256 && len == 5 + a->lc + 1;
+    return a->lc > 255 && a->ne == 65536 && len == 7 + a->lc + 2;
+}
+
+uint16_t tc_session_envelope(tc_card *tc, const kc_apdu *a, size_t len, uint8_t *out,
                              size_t cap, size_t *out_len)
 {
     tc_session *s = &tc->sess;
@@ -379,7 +390,9 @@ uint16_t tc_session_envelope(tc_card *tc, const uint8_t *cmd, size_t len, uint8_
         memcpy(r, s->r, sizeof(r));
     }
     if (rc == 0)
-        rc = kc_env_open(r, serial, c, cmd, len, hdr, data, &n, NULL);
+        rc = envelope_canonical(a, len)
+                 ? kc_env_open_body(r, serial, c, a->data, a->lc, hdr, data, &n, NULL)
+                 : KC_ERR_ENV_FORMAT;
     if (rc) {
         kc_wipe(r, sizeof(r));
         tc_session_end(tc);
