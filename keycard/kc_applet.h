@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kc_keycard.h"
+#include "kc_state.h"
 
 /*
  * Process one command APDU (raw bytes) for kc: response data then SW1 SW2

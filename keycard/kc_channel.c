@@ -10,12 +10,11 @@
 
 #include <string.h>
 
-#include "kc_applet.h"
 #include "kc_audit.h"
 #include "kc_bytes.h"
 #include "kc_crypto.h"
 #include "kc_err.h"
-#include "kc_keycard.h"
+#include "kc_state.h"
 #include "kc_keys.h"
 
 #define KDF_OUT_LEN 128 /* S-ENC | S-RENC | S-RECEIPT | reserved */
@@ -28,14 +27,6 @@ static void make_iv(uint8_t iv[12], uint8_t dir, uint32_t ctr)
     memset(iv, 0, 12);
     iv[0] = dir;
     put_be32(iv + 4, ctr);
-}
-
-void kc_channel_close(kc_channel *ch)
-{
-    ch->open = 0;
-    ch->ctr = 0;
-    kc_wipe(ch->s_enc, sizeof ch->s_enc);
-    kc_wipe(ch->s_renc, sizeof ch->s_renc);
 }
 
 /*
@@ -119,7 +110,7 @@ static size_t inner_apdu(kc_channel *ch, const kc_apdu *outer, size_t lc, int le
 }
 
 uint16_t kc_channel_process(kc_keycard *kc, const uint8_t *cmd, size_t len, uint8_t *out,
-                            size_t cap, size_t *out_len, kc_channel_dispatch_fn dispatch)
+                            size_t cap, size_t *out_len, kc_channel_dispatch_fn inner)
 {
     kc_channel *ch = &kc->chan;
     kc_apdu a;
@@ -127,16 +118,16 @@ uint16_t kc_channel_process(kc_keycard *kc, const uint8_t *cmd, size_t len, uint
     if (kc_apdu_parse(&a, cmd, len) != 0) {
         if (ch->open)
             return fail(kc, KC_AUDIT_CHF_FORMAT, len > 1 ? cmd[1] : 0);
-        return dispatch(kc, cmd, len, out, cap, out_len); /* it answers 6700 */
+        return inner(kc, cmd, len, out, cap, out_len); /* it answers 6700 */
     }
     if (!(a.cla & KC_CLA_SM)) {
         /* Only SELECT may leave the channel; it ends it (kc_keycard_clear_security). */
         if (ch->open && !((a.cla & (uint8_t)~KC_CLA_CHAIN) == KC_CLA_ISO && a.ins == KC_INS_SELECT))
             return fail(kc, KC_AUDIT_CHF_PLAIN, a.ins);
-        return dispatch(kc, cmd, len, out, cap, out_len);
+        return inner(kc, cmd, len, out, cap, out_len);
     }
     if (!ch->open) /* no channel: the dispatcher refuses the CLA (6E00) as it always did */
-        return dispatch(kc, cmd, len, out, cap, out_len);
+        return inner(kc, cmd, len, out, cap, out_len);
     if ((a.cla & 0x60) != 0) /* a CLA that is no key card CLA */
         return fail(kc, KC_AUDIT_CHF_FORMAT, a.ins);
 
@@ -184,7 +175,7 @@ uint16_t kc_channel_process(kc_keycard *kc, const uint8_t *cmd, size_t len, uint
     memcpy(renc, ch->s_renc, sizeof renc);
     size_t n = 0;
     ch->inside = 1;
-    uint16_t sw = dispatch(kc, ch->apdu, ilen, out, cap - KC_CHANNEL_RESP_OVERHEAD, &n);
+    uint16_t sw = inner(kc, ch->apdu, ilen, out, cap - KC_CHANNEL_RESP_OVERHEAD, &n);
     ch->inside = 0;
     kc_wipe(ch->apdu, sizeof ch->apdu); /* it held the plaintext: PINs, parameters */
     if (sw != KC_SW_OK)
@@ -292,7 +283,7 @@ uint16_t kc_channel_h_open(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_
         *out_len = KC_CHANNEL_OPEN_RESP_LEN;
     }
     kc_wipe(keys, sizeof keys);
-    return kc_err_to_sw(rc);
+    return kc_err_sw(rc, NULL, 0);
 }
 
 uint16_t kc_channel_h_generate(kc_keycard *kc, uint8_t *out, size_t cap, size_t *out_len)
@@ -305,10 +296,10 @@ uint16_t kc_channel_h_generate(kc_keycard *kc, uint8_t *out, size_t cap, size_t 
     if (cap < KC_CHANNEL_CERT_TBS_LEN)
         return KC_SW_WRONG_LENGTH;
     if ((rc = kc_keycard_serial(kc, serial)) != 0)
-        return kc_err_to_sw(rc);
+        return kc_err_sw(rc, NULL, 0);
     if ((rc = kc_crypto_p256_generate(&kc->hw, priv, pub)) != 0) {
         kc_wipe(priv, sizeof priv);
-        return kc_err_to_sw(rc);
+        return kc_err_sw(rc, NULL, 0);
     }
     /* The old signature covers the old key: drop it with the new key in the session. */
     if ((rc = kc_store_put(&kc->store, KC_KEY_KA_PRIV, priv, sizeof priv)) == 0 &&
@@ -321,7 +312,7 @@ uint16_t kc_channel_h_generate(kc_keycard *kc, uint8_t *out, size_t cap, size_t 
         kc_store_abort(&kc->store);
         kc->staging = 0;
         kc->staged = 0;
-        return kc_err_to_sw(rc);
+        return kc_err_sw(rc, NULL, 0);
     }
     kc->staged |= KC_STAGED_KA;
     kc->staged &= ~KC_STAGED_CH_SIG;

@@ -16,29 +16,15 @@
 #include <stdint.h>
 
 #include "kc_apdu.h"
+#include "kc_channel_state.h"
 #include "keycard_proto.h"
 
 struct kc_keycard;
 
-/* Largest inner command: the outer data field holds ctr and tag besides. */
-#define KC_CHANNEL_INNER_MAX (KC_APDU_MAX_DATA - KC_CHANNEL_CMD_OVERHEAD)
-
-typedef struct kc_channel {
-    int open;        /* OPEN CHANNEL succeeded and nothing failed since */
-    int inside;      /* 1 while a command unwrapped from the channel is dispatched */
-    uint32_t ctr;    /* counter of the last command accepted (0 after OPEN) */
-    uint8_t s_enc[32];  /* S-ENC: command key */
-    uint8_t s_renc[32]; /* S-RENC: response key */
-    uint8_t apdu[4 + 3 + KC_CHANNEL_INNER_MAX + 3]; /* the inner APDU being dispatched */
-} kc_channel;
-
-/* The dispatcher below the channel (kc_applet.c): one plain APDU in, SW out. */
+/* The layer below the channel (the dispatcher, kc_applet.c): one plain APDU in, SW out. */
 typedef uint16_t (*kc_channel_dispatch_fn)(struct kc_keycard *kc, const uint8_t *cmd,
                                            size_t len, uint8_t *out, size_t cap,
                                            size_t *out_len);
-
-/* End the channel and wipe its keys and buffer. */
-void kc_channel_close(kc_channel *ch);
 
 /*
  * Process one APDU through the channel layer. A command with CLA bit 0x04 is

@@ -22,38 +22,6 @@ static const uint8_t atr_body[] = {
     0x3B, 0x8C, 0x80, 0x01, 0x80, 0x57, 'K', 'E', 'Y', 'C', 'A', 'R', 'D', 0x82, 0x90, 0x00,
 };
 
-uint8_t kc_keycard_lifecycle(const kc_keycard *kc)
-{
-    const uint8_t *d;
-    size_t len;
-    if (kc_store_get(&kc->store, KC_KEY_LIFECYCLE, &d, &len) != 0 || len != 1)
-        return KC_LIFECYCLE_BLANK;
-    return d[0];
-}
-
-int kc_keycard_serial(const kc_keycard *kc, uint8_t serial[KC_SERIAL_LEN])
-{
-    return kc_store_read_exact(&kc->store, KC_KEY_MANUFACTURE, serial, KC_SERIAL_LEN);
-}
-
-void kc_keycard_clear_security(kc_keycard *kc)
-{
-    if (kc->staging || kc->store.txn_open)
-        kc_store_abort(&kc->store);
-    kc->staging = 0;
-    kc->staged = 0;
-    kc->sec = 0;
-    kc->selected = 0;
-    kc_issue_close(&kc->issue);
-    kc_channel_close(&kc->chan);
-}
-
-void kc_keycard_clear_volatile(kc_keycard *kc)
-{
-    kc_keycard_clear_security(kc);
-    kc_apdu_chain_reset(&kc->chain);
-}
-
 /* Mount and, on a blank store, manufacture. */
 static int boot(kc_keycard *kc)
 {

@@ -25,7 +25,7 @@ if [ "${PROTO_ONCE_PLANT:-0}" = 1 ]; then
     echo "include/keycard_proto.h KC_INS_PLANTED" >>"$defs"
 fi
 out=$(awk -v wire="$WIRE" '
-    $2 ~ wire && $1 != "include/keycard_proto.h" && $1 != "include/keycard_target_proto.h" {
+    $2 ~ wire && $2 !~ /_H$/ && $1 != "include/keycard_proto.h" && $1 != "include/keycard_target_proto.h" {
         print "wire constant " $2 " defined outside the wire headers: " $1 }' "$defs")
 [ -z "$out" ] || { echo "$out"; bad=1; }
 out=$(awk '$2 ~ /^(KC|TC|KEYCARD)_/ { n[$2]++; where[$2] = where[$2] " " $1 }

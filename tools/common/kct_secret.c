@@ -13,13 +13,6 @@
 
 #include "kct.h"
 
-void kct_wipe(void *p, size_t n)
-{
-    /* explicit_bzero is not removed as a dead store, unlike memset. */
-    if (p && n)
-        explicit_bzero(p, n);
-}
-
 void kct_secret_wipe(kct_secret *s)
 {
     kct_wipe(s, sizeof *s);

@@ -11,6 +11,13 @@
 
 #include "kct.h"
 
+void kct_wipe(void *p, size_t n)
+{
+    /* explicit_bzero is not removed as a dead store, unlike memset. */
+    if (p && n)
+        explicit_bzero(p, n);
+}
+
 static const char *g_prog = "keycard";
 
 void kct_set_prog(const char *name)
