@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keycard_proto.h"
 #include "profile.h"
 
 #define PROFILE_TAG "keycard/1"
@@ -338,7 +339,7 @@ static int template_item(kct_errs *e, const char *path, json_t *it, tbuf *t)
             kct_jerr(e, sub, "must be 1 to 255 bytes in hex");
             return 0;
         }
-        put8(t, 0x01);
+        put8(t, KC_TPL_ITEM_FIXED);
         put8(t, (unsigned)n);
         put(t, b, (size_t)n);
         return 0;
@@ -369,7 +370,7 @@ static int template_item(kct_errs *e, const char *path, json_t *it, tbuf *t)
             kct_jerr(e, sub, "min (%ld) is above max (%ld)", mn, mx);
             return 0;
         }
-        put8(t, 0x02);
+        put8(t, KC_TPL_ITEM_INT);
         put8(t, (unsigned)size);
         put32(t, (unsigned long)mn);
         put32(t, (unsigned long)mx);
@@ -392,7 +393,7 @@ static int template_item(kct_errs *e, const char *path, json_t *it, tbuf *t)
             kct_jerr(e, sub, "min (%ld) is above max (%ld)", mn, mx);
             return 0;
         }
-        put8(t, 0x03);
+        put8(t, KC_TPL_ITEM_BYTES);
         put16(t, (unsigned)mn);
         put16(t, (unsigned)mx);
         put8(t, (unsigned)prefix);
@@ -413,8 +414,8 @@ static int template_item(kct_errs *e, const char *path, json_t *it, tbuf *t)
             kct_jerr(e, sp, "must be \"diversified\" (the only form)");
             return 0;
         }
-        put8(t, 0x04);
-        put8(t, 0x01);
+        put8(t, KC_TPL_ITEM_KEY);
+        put8(t, KC_TPL_KEY_FORM_DIVERSIFIED);
         return 1;
     }
     const char *only = "?";
