@@ -8,6 +8,8 @@
 #ifndef KEYCARD_PROTO_H
 #define KEYCARD_PROTO_H
 
+#include <stddef.h>
+
 /* Application identifier: F0 'K' 'E' 'Y' 'C' 'A' 'R' 'D' 00 01 (proprietary RID). */
 #define KC_AID_BYTES 0xF0, 0x4B, 0x45, 0x59, 0x43, 0x41, 0x52, 0x44, 0x00, 0x01
 #define KC_AID_LEN 10
@@ -192,6 +194,39 @@
 #define KC_AUDIT_CHF_FORMAT 0x04  /* malformed secure messaging command */
 #define KC_AUDIT_CHF_REASONS 4
 #define KC_AUDIT_CHF_SUMMARY_LEN (12 + 4 * KC_AUDIT_CHF_REASONS + 2) /* 30 */
+
+/* ---- ENVELOPE (docs/protocol.md): the one wire form of an issuance command ---- */
+
+#define KC_ENV_CLA 0x84
+#define KC_ENV_INS 0xC2
+#define KC_ENV_CTR_LEN 4    /* counter c in front of the ciphertext */
+#define KC_ENV_TAG_LEN 16   /* AES-SIV tag after it */
+#define KC_ENV_MAC_LEN 16   /* response MAC, completion MAC */
+#define KC_ENV_NONCE_LEN 16 /* Nt (target) and Nk (key card): fresh per session */
+#define KC_ENV_SEED_LEN 16  /* way 04 seed */
+#define KC_ENV_LOCK_DATA_MAX 32 /* data of a COMPLETE ISSUANCE bound in the completion MAC */
+/* Plaintext sizes allowed (the bucket); one per session so every envelope looks alike. */
+#define KC_ENV_BUCKET_MIN 64
+#define KC_ENV_BUCKET_MAX 1024
+/* Inner header (4) + inner Lc (2) + the 0x80 padding mark (1). */
+#define KC_ENV_INNER_OVERHEAD 7
+
+/* 1 when b is a bucket: 64, 128, 256, 512 or 1024. */
+static inline int kc_env_bucket_ok(size_t b)
+{
+    return b >= KC_ENV_BUCKET_MIN && b <= KC_ENV_BUCKET_MAX && (b & (b - 1)) == 0;
+}
+
+/*
+ * Length of every ENVELOPE APDU of a bucket: short (5 + data + Le 00) while
+ * the data field counter || ciphertext || tag fits 255 bytes, else extended
+ * (7 + data + Le 00 00).
+ */
+static inline size_t kc_env_apdu_len(size_t bucket)
+{
+    size_t n = KC_ENV_CTR_LEN + bucket + KC_ENV_TAG_LEN;
+    return n <= 255 ? 5 + n + 1 : 7 + n + 2;
+}
 
 /* ---- Issuance (docs/apdu.md "Issuance"): keys, templates, sessions ---- */
 

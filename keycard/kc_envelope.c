@@ -23,7 +23,7 @@ static void serial_ctr(uint8_t out[12], const uint8_t serial[8], uint32_t c)
 
 int kc_env_bucket_valid(size_t bucket)
 {
-    return bucket == 64 || bucket == 128 || bucket == 256 || bucket == 512 || bucket == 1024;
+    return kc_env_bucket_ok(bucket);
 }
 
 int kc_env_diversify(const uint8_t *master, size_t master_len, const uint8_t serial[8],

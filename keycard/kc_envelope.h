@@ -16,27 +16,15 @@
 #include <stdint.h>
 
 #include "kc_crypto.h"
+#include "keycard_proto.h"
 
 #define KC_ENV_SERIAL_LEN 8
-#define KC_ENV_SEED_LEN 16
 #define KC_ENV_R_LEN 32    /* chain value R_c */
-#define KC_ENV_NONCE_LEN 16 /* Nt (target) and Nk (key card): fresh per session */
 #define KC_ENV_SCTX_LEN 56  /* session context serial || Nt || Nk || seed */
 #define KC_ENV_KENV_LEN 64  /* AES-256-SIV key (K1 || K2) of one envelope */
-#define KC_ENV_LOCK_DATA_MAX 32 /* data of a COMPLETE ISSUANCE bound in the completion MAC */
 #define KC_ENV_KRESP_LEN 16
-#define KC_ENV_MAC_LEN 16
-#define KC_ENV_TAG_LEN 16
-#define KC_ENV_CTR_LEN 4
 
-#define KC_ENV_CLA 0x84
-#define KC_ENV_INS 0xC2
 
-/* Plaintext sizes allowed (the bucket); one per session so every envelope looks alike. */
-#define KC_ENV_BUCKET_MIN 64
-#define KC_ENV_BUCKET_MAX 1024
-/* Inner header (4) + inner Lc (2) + the 0x80 padding mark (1). */
-#define KC_ENV_INNER_OVERHEAD 7
 /* Largest inner command data: it must leave room for the overhead in the bucket. */
 #define KC_ENV_INNER_MAX (KC_ENV_BUCKET_MAX - KC_ENV_INNER_OVERHEAD)
 /* Worst case ENVELOPE: extended header (7) + counter + bucket 1024 + tag + Le (2). */
@@ -44,7 +32,7 @@
 /* Response data overhead: counter (4) + inner SW (2) + MAC (16). */
 #define KC_ENV_RESP_OVERHEAD (KC_ENV_CTR_LEN + 2 + KC_ENV_MAC_LEN)
 
-/* 1 when b is one of 64, 128, 256, 512, 1024, else 0. */
+/* 1 when b is one of 64, 128, 256, 512, 1024, else 0 (kc_env_bucket_ok). */
 int kc_env_bucket_valid(size_t bucket);
 
 /*

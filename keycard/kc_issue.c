@@ -467,13 +467,6 @@ static int slot_fill(void *ctx, uint8_t key_no, uint8_t *out, size_t len)
     return card_key(&k, c->serial, out);
 }
 
-/* Length of every ENVELOPE APDU of a bucket (kc_env_seal's encoding). */
-static size_t env_len(size_t bucket)
-{
-    size_t n = KC_ENV_CTR_LEN + bucket + KC_ENV_TAG_LEN;
-    return n <= 255 ? 5 + n + 1 : 7 + n + 2;
-}
-
 /* Step at off: template number, its parameters. 0 or KC_ERR_BAD_DATA. */
 static int next_step(const uint8_t *d, size_t len, size_t *off, uint8_t *tno,
                      const uint8_t **params, size_t *plen)
@@ -598,7 +591,7 @@ int kc_issue_wrap(kc_issue_session *s, const kc_store *st, const uint8_t *steps,
     /* Pass 1: everything checked, nothing produced. */
     if ((rc = steps_check(st, steps, len, s->bucket, s->n, &count, NULL)) != 0)
         return rc;
-    if (count * (2 + env_len(s->bucket)) > cap)
+    if (count * (2 + kc_env_apdu_len(s->bucket)) > cap)
         return KC_ERR_ISSUE_ROOM;
 
     /* Pass 2: one envelope per step, counters consecutive. */

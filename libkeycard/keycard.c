@@ -983,16 +983,6 @@ KEYCARD_API keycard_rc keycard_key_kcv(const uint8_t *key, size_t len, uint8_t k
     return kcl_crypto_kcv(key, len, kcv);
 }
 
-static int bucket_ok(unsigned b)
-{
-    return b == 64 || b == 128 || b == 256 || b == 512 || b == 1024;
-}
-
-/* Length of one ENVELOPE APDU of a bucket: short form up to 128, else extended. */
-static size_t envelope_len(unsigned bucket)
-{
-    return bucket <= 128 ? bucket + 26 : bucket + 29;
-}
 
 KEYCARD_API void keycard_issue_nonces_wipe(keycard_issue_nonces *n)
 {
@@ -1004,7 +994,7 @@ KEYCARD_API keycard_rc keycard_issue_open(keycard *kc, keycard_issue_way way,
                                           const uint8_t serial[8], uint8_t key_no,
                                           unsigned bucket, keycard_issue_nonces *n)
 {
-    if (!kc || !serial || !n || !bucket_ok(bucket) || key_no == 0 || key_no == 0xFF)
+    if (!kc || !serial || !n || !kc_env_bucket_ok(bucket) || key_no == 0 || key_no == 0xFF)
         return KEYCARD_ERR_ARG;
     if (way != KEYCARD_WAY_STATIC && way != KEYCARD_WAY_TARGET_SEED &&
         way != KEYCARD_WAY_PREVIOUS_RANDOM)
@@ -1099,7 +1089,7 @@ KEYCARD_API keycard_rc keycard_issue_wrap(keycard *kc, const keycard_step *steps
         return KEYCARD_ERR_ARG;
     if (!kc->bucket)
         return KEYCARD_ERR_CONDITIONS; /* no keycard_issue_begin in this handle */
-    size_t elen = envelope_len(kc->bucket), per = elen + 2;
+    size_t elen = kc_env_apdu_len(kc->bucket), per = elen + 2;
     for (size_t i = 0; i < n; i++)
         if ((steps[i].params_len && !steps[i].params) || steps[i].params_len > 0xFFFF ||
             3 + steps[i].params_len > KC_APDU_MAX_DATA)

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "keycard_proto.h"
+
 const char *kci_way_name(int way)
 {
     switch (way) {
@@ -151,7 +153,7 @@ int kci_profile_parse(json_t *root, kct_errs *e, kci_profile *p)
     else
         kct_jerr(e, "$.way", "must be \"target-seed\", \"previous-random\" or \"static\"");
     v = kct_json_int(e, "$", root, "bucket", 0, 64, 1024, 256);
-    if (v == 64 || v == 128 || v == 256 || v == 512 || v == 1024)
+    if (v >= 0 && kc_env_bucket_ok((size_t)v))
         p->bucket = (unsigned)v;
     else if (v >= 0)
         kct_jerr(e, "$.bucket", "must be 64, 128, 256, 512 or 1024");
