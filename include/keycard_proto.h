@@ -211,6 +211,18 @@
 /* Inner header (4) + inner Lc (2) + the 0x80 padding mark (1). */
 #define KC_ENV_INNER_OVERHEAD 7
 
+/* KDF labels of the issuance keys (docs/protocol.md; NIST SP 800-108, AES-CMAC). */
+#define KC_KDF_LABEL_DIVERSIFY "keycard/diversify" /* card key from a master key */
+#define KC_KDF_LABEL_CHAIN_SEED "keycard/v2/chain-seed" /* R_0 of a session (ways 03, 04) */
+#define KC_KDF_LABEL_STATIC_BASE "keycard/v2/static-base" /* the static session base B (way 01) */
+#define KC_KDF_LABEL_CHAIN_STEP "keycard/chain-step" /* R_c from R_{c-1} */
+#define KC_KDF_LABEL_STATIC "keycard/static" /* R_c from B (way 01) */
+#define KC_KDF_LABEL_ENVELOPE "keycard/v2/envelope" /* the AES-256-SIV key of envelope c */
+#define KC_KDF_LABEL_RESPONSE "keycard/response" /* the response MAC key of envelope c */
+#define KC_KDF_LABEL_COMPLETION "keycard/v2/completion" /* the completion MAC key */
+#define KC_KDF_LABEL_PREV_SEED "keycard/previous-random/seed" /* way 04 seed from P */
+#define KC_KDF_LABEL_PREV_NEXT "keycard/previous-random/next" /* way 04 next P */
+
 /* 1 when b is a bucket: 64, 128, 256, 512 or 1024. */
 static inline int kc_env_bucket_ok(size_t b)
 {

@@ -31,7 +31,7 @@ int kc_env_diversify(const uint8_t *master, size_t master_len, const uint8_t ser
 {
     if (!serial)
         return KC_ERR_ARG;
-    return kc_crypto_kdf(master, master_len, "keycard/diversify", serial, 8, kcard, master_len);
+    return kc_crypto_kdf(master, master_len, KC_KDF_LABEL_DIVERSIFY, serial, 8, kcard, master_len);
 }
 
 void kc_env_session_ctx(uint8_t out[KC_ENV_SCTX_LEN], const uint8_t serial[8],
@@ -51,7 +51,7 @@ int kc_env_chain_seed(const uint8_t *kcard, size_t kcard_len, const uint8_t sctx
 {
     if (!sctx)
         return KC_ERR_ARG;
-    return kc_crypto_kdf(kcard, kcard_len, "keycard/v2/chain-seed", sctx, KC_ENV_SCTX_LEN, r0, 32);
+    return kc_crypto_kdf(kcard, kcard_len, KC_KDF_LABEL_CHAIN_SEED, sctx, KC_ENV_SCTX_LEN, r0, 32);
 }
 
 int kc_env_static_base(const uint8_t *kcard, size_t kcard_len,
@@ -59,7 +59,7 @@ int kc_env_static_base(const uint8_t *kcard, size_t kcard_len,
 {
     if (!sctx)
         return KC_ERR_ARG;
-    return kc_crypto_kdf(kcard, kcard_len, "keycard/v2/static-base", sctx, KC_ENV_SCTX_LEN, base,
+    return kc_crypto_kdf(kcard, kcard_len, KC_KDF_LABEL_STATIC_BASE, sctx, KC_ENV_SCTX_LEN, base,
                          32);
 }
 
@@ -71,7 +71,7 @@ int kc_env_chain_step(uint8_t r[32], const uint8_t serial[8], uint32_t c)
         return KC_ERR_ARG;
     serial_ctr(ctx, serial, c);
     /* kc_crypto_kdf copies the key first, so writing R_c over R_{c-1} is safe. */
-    return kc_crypto_kdf(r, 32, "keycard/chain-step", ctx, sizeof ctx, r, 32);
+    return kc_crypto_kdf(r, 32, KC_KDF_LABEL_CHAIN_STEP, ctx, sizeof ctx, r, 32);
 }
 
 int kc_env_static_key(const uint8_t *kcard, size_t kcard_len, const uint8_t serial[8],
@@ -82,7 +82,7 @@ int kc_env_static_key(const uint8_t *kcard, size_t kcard_len, const uint8_t seri
     if (!serial || c == 0)
         return KC_ERR_ARG;
     serial_ctr(ctx, serial, c);
-    return kc_crypto_kdf(kcard, kcard_len, "keycard/static", ctx, sizeof ctx, r, 32);
+    return kc_crypto_kdf(kcard, kcard_len, KC_KDF_LABEL_STATIC, ctx, sizeof ctx, r, 32);
 }
 
 int kc_env_keys(const uint8_t r[32], const uint8_t serial[8], uint32_t c,
@@ -95,9 +95,9 @@ int kc_env_keys(const uint8_t r[32], const uint8_t serial[8], uint32_t c,
         return KC_ERR_ARG;
     serial_ctr(ctx, serial, c);
     if (kenv)
-        rc = kc_crypto_kdf(r, 32, "keycard/v2/envelope", ctx, sizeof ctx, kenv, KC_ENV_KENV_LEN);
+        rc = kc_crypto_kdf(r, 32, KC_KDF_LABEL_ENVELOPE, ctx, sizeof ctx, kenv, KC_ENV_KENV_LEN);
     if (rc == 0 && kresp)
-        rc = kc_crypto_kdf(r, 32, "keycard/response", ctx, sizeof ctx, kresp, 16);
+        rc = kc_crypto_kdf(r, 32, KC_KDF_LABEL_RESPONSE, ctx, sizeof ctx, kresp, 16);
     if (rc && kenv)
         kc_wipe(kenv, KC_ENV_KENV_LEN);
     return rc;
@@ -365,7 +365,7 @@ int kc_env_completion_key(const uint8_t *kcard, size_t kcard_len,
 {
     if (!sctx)
         return KC_ERR_ARG;
-    return kc_crypto_kdf(kcard, kcard_len, "keycard/v2/completion", sctx, KC_ENV_SCTX_LEN, kcomp,
+    return kc_crypto_kdf(kcard, kcard_len, KC_KDF_LABEL_COMPLETION, sctx, KC_ENV_SCTX_LEN, kcomp,
                          16);
 }
 
@@ -429,9 +429,9 @@ int kc_env_prev_random(const uint8_t p[32], const uint8_t serial[8], uint8_t see
     if (!p || !serial || !seed || !next)
         return KC_ERR_ARG;
     /* Both from the old P first, so next may overwrite p. */
-    rc = kc_crypto_kdf(p, 32, "keycard/previous-random/seed", serial, 8, s, sizeof s);
+    rc = kc_crypto_kdf(p, 32, KC_KDF_LABEL_PREV_SEED, serial, 8, s, sizeof s);
     if (rc == 0)
-        rc = kc_crypto_kdf(p, 32, "keycard/previous-random/next", serial, 8, nx, sizeof nx);
+        rc = kc_crypto_kdf(p, 32, KC_KDF_LABEL_PREV_NEXT, serial, 8, nx, sizeof nx);
     if (rc == 0) {
         memcpy(seed, s, 16);
         memcpy(next, nx, 32);

@@ -974,7 +974,7 @@ KEYCARD_API keycard_rc keycard_diversify(const uint8_t *master, size_t len,
 {
     if (!serial)
         return KEYCARD_ERR_ARG;
-    return kcl_crypto_kdf(master, len, "keycard/diversify", serial, KEYCARD_SERIAL_LEN, out,
+    return kcl_crypto_kdf(master, len, KC_KDF_LABEL_DIVERSIFY, serial, KEYCARD_SERIAL_LEN, out,
                           len);
 }
 
