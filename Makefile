@@ -121,8 +121,18 @@ $(B)/keycard.pc: keycard.pc.in Makefile
 
 $(B)/tests/%: tests/unit/%.c $(TEST_SUPPORT_OBJ) $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -Ilibkeycard -o $@ $< $(TEST_SUPPORT_OBJ) $(STATIC) \
+	$(CC) $(ALL_CFLAGS) -Itests/unit -Ilibkeycard -o $@ $< \
+		$(filter-out $(TEST_SUPPORT_OBJ),$(filter %.o,$^)) $(TEST_SUPPORT_OBJ) $(STATIC) \
 		$(CHECK_LIBS) $(PCSC_LIBS) $(MBED_LIBS) $(JANSSON_LIBS)
+
+# Unit tests of tool code link the tools' objects; none includes a .c file.
+$(B)/tests/test_tools_common: $(COMMON_OBJ)
+$(B)/tests/test_issue_profile: $(COMMON_OBJ) $(B)/obj/tools/kc-issue/profile.o
+$(B)/tests/test_issue_profile: LOCAL_CFLAGS += -Itools/kc-issue
+$(B)/tests/test_vpcd: $(B)/obj/tools/kc-vcard/serve.o $(B)/obj/tools/kc-vcard/vpcd.o
+$(B)/tests/test_vpcd: LOCAL_CFLAGS += -Itools/kc-vcard
+$(B)/tests/test_vcard_stack: $(B)/obj/tools/kc-vcard/stack.o
+$(B)/tests/test_vcard_stack: LOCAL_CFLAGS += -Itools/kc-vcard
 
 # ---- tests -------------------------------------------------------------
 
@@ -142,6 +152,8 @@ check: deps
 	$(MAKE) chip
 	sh tests/lint/proto-once.sh
 	B=$(B) sh tests/lint/version.sh
+	sh tests/lint/layers.sh
+	! LAYERS_PLANT=1 sh tests/lint/layers.sh >/dev/null 2>&1
 	! PROTO_ONCE_PLANT=1 sh tests/lint/proto-once.sh >/dev/null 2>&1
 	B=$(B) sh tests/ct/run.sh
 	$(MAKE) memcheck

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../tools/common/kct.h"
+#include "kct.h"
 
 static const char usage[] =
     "usage: kc-startup --config STATION.json [--reader NAME | --sim FILE]\n"

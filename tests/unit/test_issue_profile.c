@@ -4,18 +4,16 @@
  * paths, the encoding of each parameter kind into WRAP bytes, and the CSV
  * records with the choice of a card's row.
  *
- * kc-issue's sources are not part of libkeycard-internal.a, so the file under
- * test and the tools' common helpers are compiled into this test directly.
+ * It links kc-issue's profile.o and the tools' common objects (Makefile).
  */
 #include <check.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../tools/common/kct_json.c"
-#include "../../tools/common/kct_secret.c"
-#include "../../tools/common/kct_util.c"
-#include "../../tools/kc-issue/profile.c"
+#include "kct.h"
+#include "profile.h"
 
 static kci_profile g_p;
 

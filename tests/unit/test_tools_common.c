@@ -5,8 +5,7 @@
  * length-checked appender, secrets taken out of the environment, process
  * hardening, private files.
  *
- * The tools' helpers are not part of libkeycard, so their sources are
- * compiled into this test directly.
+ * It links the tools' common objects (Makefile), as the tools do.
  */
 #include <check.h>
 #include <fcntl.h>
@@ -19,10 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../tools/common/kct_host.c"
-#include "../../tools/common/kct_json.c"
-#include "../../tools/common/kct_secret.c"
-#include "../../tools/common/kct_util.c"
+#include "kct.h"
 
 /* ---- hex --------------------------------------------------------------------- */
 

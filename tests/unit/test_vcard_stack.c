@@ -3,8 +3,7 @@
  * which files are card images, the order they are served in, the move of an
  * ejected card to issued/, setting a bad image aside, and the reader commands.
  *
- * kc-vcard's sources are not part of libkeycard-internal.a, so the
- * socket-free file under test is compiled into this test directly.
+ * It links kc-vcard's socket-free stack.o (Makefile).
  */
 #include <check.h>
 #include <errno.h>
@@ -14,7 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../tools/kc-vcard/stack.c"
+#include "keycard_proto.h"
+#include "stack.h"
 
 /* ---- helpers: a fresh temporary stack directory per test ---- */
 

@@ -2,16 +2,15 @@
  * test_vpcd.c - Check suite for kc-vcard's vpcd framing (tools/kc-vcard/vpcd.c)
  * and its message-to-card bridge (serve.c), driven with a stand-in card.
  *
- * kc-vcard's sources are not part of libkeycard-internal.a, so the two
- * socket-free files under test are compiled into this test directly.
+ * It links kc-vcard's two socket-free objects, serve.o and vpcd.o (Makefile).
  */
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../tools/kc-vcard/serve.c"
-#include "../../tools/kc-vcard/vpcd.c"
+#include "serve.h"
+#include "vpcd.h"
 
 /* ---- a stand-in card: records power events, echoes APDUs reversed ---- */
 

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "station.h"
-#include "../../examples/reader-station/kcs_proto.h"
+#include "kcs_proto.h"
 
 static const char usage[] =
     "usage: kc-issue --config STATION.json --profile ISSUANCE.json [--records CSV]\n"

@@ -1,6 +1,6 @@
 /*
  * station_client.c - the operation instruction codec of the reader/writer
- * station (examples/reader-station/kcs_proto.h, docs/station.md) and
+ * station (tools/common/kcs_proto.h, docs/station.md) and
  * kc-issue's --station mode: the same issuance as a local run, but the PC
  * only sends instructions (start-up, issue with a named profile and this
  * card's record, read back, eject) and prints the results; the station does
@@ -15,7 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../../examples/reader-station/kcs_proto.h"
+#include "kcs_proto.h"
 #include "station.h"
 
 /* ---- codec ------------------------------------------------------------- */
