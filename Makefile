@@ -39,6 +39,9 @@ LIB_SRC := $(wildcard libkeycard/*.c)
 # Tools.
 ADMIN_SRC := $(wildcard tools/kc-admin/*.c)
 ISSUE_SRC := $(wildcard tools/kc-issue/*.c)
+# The issuance engine: profile and records, one card's issuance, the station
+# codec; kc-issue, kc-station, the bench, the tests and the fuzz targets link it.
+ENGINE_SRC := $(wildcard issuance/*.c)
 VCARD_SRC := $(wildcard tools/kc-vcard/*.c)
 STARTUP_SRC := $(wildcard examples/startup/*.c)
 COMMON_SRC := $(wildcard tools/common/*.c)
@@ -50,6 +53,7 @@ FW_OBJ := $(call obj,$(FW_SRC))
 LIB_OBJ := $(call obj,$(LIB_SRC))
 ADMIN_OBJ := $(call obj,$(ADMIN_SRC))
 ISSUE_OBJ := $(call obj,$(ISSUE_SRC))
+ENGINE_OBJ := $(call obj,$(ENGINE_SRC))
 VCARD_OBJ := $(call obj,$(VCARD_SRC))
 STARTUP_OBJ := $(call obj,$(STARTUP_SRC))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))
@@ -94,9 +98,11 @@ $(B)/bin/kc-admin: $(ADMIN_OBJ) $(COMMON_OBJ) $(SO) $(B)/lib/libkeycard.so.$(SOV
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(ADMIN_OBJ) $(COMMON_OBJ) -L$(B)/lib -lkeycard '-Wl,-rpath,$$ORIGIN/../lib' $(JANSSON_LIBS)
 
-$(B)/bin/kc-issue: $(ISSUE_OBJ) $(COMMON_OBJ) $(SO) $(B)/lib/libkeycard.so.$(SOVERSION) $(B)/lib/libkeycard.so
+$(B)/bin/kc-issue: $(ISSUE_OBJ) $(ENGINE_OBJ) $(COMMON_OBJ) $(SO) $(B)/lib/libkeycard.so.$(SOVERSION) $(B)/lib/libkeycard.so
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(ISSUE_OBJ) $(COMMON_OBJ) -L$(B)/lib -lkeycard '-Wl,-rpath,$$ORIGIN/../lib' $(JANSSON_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(ISSUE_OBJ) $(ENGINE_OBJ) $(COMMON_OBJ) -L$(B)/lib -lkeycard '-Wl,-rpath,$$ORIGIN/../lib' $(JANSSON_LIBS)
+
+$(ISSUE_OBJ) $(ENGINE_OBJ): LOCAL_CFLAGS += -Iissuance
 
 $(B)/bin/kc-startup: $(STARTUP_OBJ) $(COMMON_OBJ) $(SO) $(B)/lib/libkeycard.so.$(SOVERSION) $(B)/lib/libkeycard.so
 	@mkdir -p $(dir $@)
@@ -127,8 +133,8 @@ $(B)/tests/%: tests/unit/%.c $(TEST_SUPPORT_OBJ) $(STATIC)
 
 # Unit tests of tool code link the tools' objects; none includes a .c file.
 $(B)/tests/test_tools_common: $(COMMON_OBJ)
-$(B)/tests/test_issue_profile: $(COMMON_OBJ) $(B)/obj/tools/kc-issue/profile.o
-$(B)/tests/test_issue_profile: LOCAL_CFLAGS += -Itools/kc-issue
+$(B)/tests/test_issue_profile: $(COMMON_OBJ) $(B)/obj/issuance/profile.o
+$(B)/tests/test_issue_profile: LOCAL_CFLAGS += -Iissuance
 $(B)/tests/test_vpcd: $(B)/obj/tools/kc-vcard/serve.o $(B)/obj/tools/kc-vcard/vpcd.o
 $(B)/tests/test_vpcd: LOCAL_CFLAGS += -Itools/kc-vcard
 $(B)/tests/test_vcard_stack: $(B)/obj/tools/kc-vcard/stack.o

@@ -14,7 +14,7 @@
  * away, so a card is either issued (locked, completion MAC verified by the
  * key card, counted) or aborted on the key card (not counted). The holder
  * PIN is typed on the station's own console at start-up and never accepted
- * over the socket. The card logic is kc-issue's (tools/kc-issue/issue.c).
+ * over the socket. The card logic is kc-issue's (issuance/issue.c).
  */
 #include <errno.h>
 #include <getopt.h>

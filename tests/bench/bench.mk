@@ -1,11 +1,11 @@
 # bench.mk - `make bench` (included by the top Makefile): the cost of issuance
 # against the limits of the link, the crypto and the flash. The measuring
-# program links the station's own issuance code (tools/kc-issue, without its
-# main) and the whole library statically, with link-time wrappers that count
+# program links the station's own issuance code (the engine, issuance/) and
+# the whole library statically, with link-time wrappers that count
 # the PC/SC lines and find the key card's flash wear counters.
 # tests/bench/run.sh drives it; docs/performance.md explains the figures.
 
-BENCH_ISSUE_OBJ := $(filter-out %/main.o,$(ISSUE_OBJ))
+BENCH_ISSUE_OBJ := $(ENGINE_OBJ)
 BENCH_WRAP = -Wl,--wrap=SCardConnect -Wl,--wrap=SCardTransmit -Wl,--wrap=kc_hw_file_open
 
 $(B)/bench/kc_bench: $(B)/obj/tests/bench/kc_bench.o $(BENCH_ISSUE_OBJ) $(COMMON_OBJ) $(STATIC)
@@ -13,7 +13,7 @@ $(B)/bench/kc_bench: $(B)/obj/tests/bench/kc_bench.o $(BENCH_ISSUE_OBJ) $(COMMON
 	$(CC) $(LDFLAGS) $(BENCH_WRAP) -o $@ $< $(BENCH_ISSUE_OBJ) $(COMMON_OBJ) $(STATIC) \
 		$(PCSC_LIBS) $(MBED_LIBS) $(JANSSON_LIBS)
 
-$(B)/obj/tests/bench/kc_bench.o: LOCAL_CFLAGS += -Itools/kc-issue -Ilibkeycard
+$(B)/obj/tests/bench/kc_bench.o: LOCAL_CFLAGS += -Iissuance -Ilibkeycard
 
 bench: deps
 	$(MAKE) all $(B)/bench/kc_bench

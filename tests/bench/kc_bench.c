@@ -7,7 +7,7 @@
  *   kc_bench pcsc --reader R --target-reader T --profile P --out JSON [--cards N]
  *       (1) no-op APDU round trip, (2) WRAP one step per exchange, (3) batched
  *       WRAP, all through libkeycard over pcscd + vpcd; (5) whole cards issued
- *       from P by the station's own code (tools/kc-issue/issue.c) from the
+ *       from P by the station's own code (issuance/issue.c) from the
  *       stacker in T, with the APDUs and bytes of each line counted.
  *   kc_bench sim --keycard FILE --target-blank FILE --profile P --out JSON
  *       (4) WRAP through the in-process sim transport against a bare mbedTLS

@@ -54,15 +54,15 @@ $(FUZZ_B)/fuzz_libkeycard_resp: $(call fuzz_obj,tests/fuzz/fuzz_libkeycard_resp.
 $(FUZZ_B)/fuzz_vpcd: $(call fuzz_obj,tests/fuzz/fuzz_vpcd.c tools/kc-vcard/vpcd.c)
 	$(FUZZ_LINK)
 # The station's socket protocol: kc-station's decoder and card-free checks.
-FUZZ_STATION_OBJ = $(call fuzz_obj,tests/fuzz/fuzz_station.c examples/reader-station/kcs_record.c \
-	tools/kc-issue/station_client.c tools/kc-issue/profile.c)
-$(FUZZ_STATION_OBJ): FUZZ_CFLAGS += -Itools/kc-issue -Iexamples/reader-station
+FUZZ_STATION_OBJ = $(call fuzz_obj,tests/fuzz/fuzz_station.c issuance/kcs_record.c \
+	issuance/station_client.c issuance/profile.c)
+$(FUZZ_STATION_OBJ): FUZZ_CFLAGS += -Iissuance
 $(FUZZ_B)/fuzz_station: $(FUZZ_STATION_OBJ) $(call fuzz_obj,$(COMMON_SRC) $(LIB_SRC)) $(FUZZ_FW_OBJ)
 	$(FUZZ_LINK) $(JANSSON_LIBS) $(PCSC_LIBS) $(MBED_LIBS)
 
 # kc-issue's records (CSV) parser.
-FUZZ_RECORDS_OBJ = $(call fuzz_obj,tests/fuzz/fuzz_records.c tools/kc-issue/profile.c)
-$(FUZZ_RECORDS_OBJ): FUZZ_CFLAGS += -Itools/kc-issue
+FUZZ_RECORDS_OBJ = $(call fuzz_obj,tests/fuzz/fuzz_records.c issuance/profile.c)
+$(FUZZ_RECORDS_OBJ): FUZZ_CFLAGS += -Iissuance
 $(FUZZ_B)/fuzz_records: $(FUZZ_RECORDS_OBJ) $(call fuzz_obj,$(COMMON_SRC) $(LIB_SRC)) $(FUZZ_FW_OBJ)
 	$(FUZZ_LINK) $(JANSSON_LIBS) $(PCSC_LIBS) $(MBED_LIBS)
 

@@ -1,6 +1,6 @@
 /*
  * fuzz_records.c - libFuzzer target: kc-issue's records (CSV) parser
- * (tools/kc-issue/profile.c, kci_csv_parse) on arbitrary bytes.
+ * (issuance/profile.c, kci_csv_parse) on arbitrary bytes.
  *
  * Checks beyond the sanitizers: a file taken has a header and at least one
  * record, every record has the header's number of fields, no field holds a

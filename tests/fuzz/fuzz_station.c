@@ -2,9 +2,9 @@
  * fuzz_station.c - libFuzzer target: the station's socket protocol as
  * kc-station reads it, without cards. The input is the byte stream a client
  * sends; it goes through a socket into the station's frame decoder
- * (kcs_recv, tools/kc-issue/station_client.c), frame after frame until the
+ * (kcs_recv, issuance/station_client.c), frame after frame until the
  * stream ends or breaks, and each frame is judged as kc-station judges it
- * before any card is touched (examples/reader-station/kcs_record.c): the
+ * before any card is touched (issuance/kcs_record.c): the
  * profile name, the record fields quoted into CSV and parsed back
  * (kci_csv_parse), checked against a profile whose steps take record
  * columns and encoded into each step's parameter bytes, the display text;
@@ -24,7 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../../examples/reader-station/kcs_record.h"
+#include "kcs_record.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -32,6 +32,7 @@
 #include "fuzz_input.h"
 #include "hw/kc_hw_ram.h"
 #include "kc_card.h"
+#include "kc_bytes.h"
 #include "kc_envelope.h"
 #include "keycard_proto.h"
 #include "tc_card.h"
@@ -138,7 +139,7 @@ static uint16_t begin(uint8_t way, uint8_t key_no)
     h->kcard_len = key_no == 1 ? sizeof key1 : sizeof key2;
     kc_env_session_ctx(sctx, serial, resp + 1, bind, way == TC_WAY_HOST_SEED ? bind + 16 : NULL);
     if (way == TC_WAY_STATIC) {
-        h->c = tc_get_u32(resp + 17) - 1;
+        h->c = get_be32(resp + 17) - 1;
         if (kc_env_static_base(h->kcard, h->kcard_len, sctx, h->base) != 0)
             die("static base", 0);
     } else if (kc_env_chain_seed(h->kcard, h->kcard_len, sctx, h->r) != 0) {

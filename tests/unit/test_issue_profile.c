@@ -1,6 +1,6 @@
 /*
  * test_issue_profile.c - Check suite for kc-issue's inputs
- * (tools/kc-issue/profile.c): the issuance profile's checks with their JSON
+ * (issuance/profile.c): the issuance profile's checks with their JSON
  * paths, the encoding of each parameter kind into WRAP bytes, and the CSV
  * records with the choice of a card's row.
  *

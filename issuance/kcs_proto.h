@@ -4,7 +4,7 @@
  * patent's figure 32: start code, length, operation type code, execution
  * parameters, processing data, end code. docs/station.md is the reference,
  * byte by byte. The codec and the client side live in
- * tools/kc-issue/station_client.c; kc-station links the same object.
+ * issuance/station_client.c; kc-station links the same object.
  *
  * Nothing of the card exchange crosses this line: no envelope, no template,
  * no PIN, no key or key check value. Only instructions and results.

@@ -1,6 +1,6 @@
 /*
  * station_client.c - the operation instruction codec of the reader/writer
- * station (tools/common/kcs_proto.h, docs/station.md) and
+ * station (issuance/kcs_proto.h, docs/station.md) and
  * kc-issue's --station mode: the same issuance as a local run, but the PC
  * only sends instructions (start-up, issue with a named profile and this
  * card's record, read back, eject) and prints the results; the station does
