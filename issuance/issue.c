@@ -142,10 +142,16 @@ static const char *check_reason(int reason)
     }
 }
 
+/* The buffers of one card's issuance: on the heap (about 135 KiB), per call. */
+typedef struct kci_work {
+    uint8_t params[KCI_STEPS_MAX][KCI_STEP_BYTES_MAX];
+    uint8_t env[KCI_STEPS_MAX * 1100];
+} kci_work;
+
 int kci_profile_check(keycard *kc, const kci_profile *p, const kci_csv *c)
 {
     keycard_step steps[KCI_STEPS_MAX];
-    static uint8_t params[KCI_STEPS_MAX][KCI_STEP_BYTES_MAX];
+    uint8_t(*params)[KCI_STEP_BYTES_MAX];
     char err[256], name[128];
     size_t bad = 0;
     int reason = 0, ret = 0;
@@ -153,6 +159,8 @@ int kci_profile_check(keycard *kc, const kci_profile *p, const kci_csv *c)
 
     if (p->uses_csv && c->n_rows == 0)
         return 0;
+    if ((params = calloc(KCI_STEPS_MAX, sizeof *params)) == NULL)
+        return 0; /* no check ahead: each card is still checked by WRAP */
     for (size_t i = 0; i < p->n_steps; i++) {
         long n = kci_step_encode(&p->steps[i], c, p->uses_csv ? 0 : -1, params[i],
                                  sizeof params[i], err, sizeof err);
@@ -181,7 +189,8 @@ int kci_profile_check(keycard *kc, const kci_profile *p, const kci_csv *c)
     }
     /* Other answers (an older key card without the check): each card is checked by WRAP. */
 out:
-    kct_wipe(params, sizeof params);
+    kct_wipe(params, KCI_STEPS_MAX * sizeof *params);
+    free(params);
     return ret;
 }
 
@@ -238,19 +247,22 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
 {
     keycard_target_info info;
     keycard_step steps[KCI_STEPS_MAX];
-    static uint8_t params[KCI_STEPS_MAX][KCI_STEP_BYTES_MAX];
-    static uint8_t env[KCI_STEPS_MAX * 1100];
+    kci_work *w;
     uint16_t sws[KCI_STEPS_MAX];
     uint8_t mac[KEYCARD_MAC_LEN], inner[4096];
     keycard_issue_nonces nonces;
     keycard_issue_way way;
-    size_t env_len = sizeof env, off = 0, i, inner_len = 0;
+    size_t env_len = sizeof w->env, off = 0, i, inner_len = 0;
     char serial_hex[17], err[256], name[128];
     long row = -1, t0 = now_ms();
     int result = -1, ret = 0, held_kc, held_t;
     keycard_rc rc;
 
     memset(o, 0, sizeof *o);
+    if ((w = calloc(1, sizeof *w)) == NULL) {
+        fail(o, 0, "out of memory; nothing sent");
+        return 0;
+    }
     /*
      * Both cards held for the whole card: one PC/SC transaction each instead
      * of one per operation, and no other program can reset the key card
@@ -297,7 +309,7 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
             (*next_row)++;
     }
     for (i = 0; i < p->n_steps; i++) {
-        long n = kci_step_encode(&p->steps[i], c, row, params[i], sizeof params[i], err,
+        long n = kci_step_encode(&p->steps[i], c, row, w->params[i], sizeof w->params[i], err,
                                  sizeof err);
         if (n < 0) {
             step_name(p, i, name, sizeof name);
@@ -305,7 +317,7 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
             goto out;
         }
         steps[i].template_no = (uint8_t)p->steps[i].template_no;
-        steps[i].params = params[i];
+        steps[i].params = w->params[i];
         steps[i].params_len = (size_t)n;
     }
 
@@ -341,7 +353,7 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
     }
 
     /* 4. One WRAP for all steps: the key card checks them all before producing any. */
-    rc = keycard_issue_wrap(kc, steps, p->n_steps, env, &env_len);
+    rc = keycard_issue_wrap(kc, steps, p->n_steps, w->env, &env_len);
     if (rc != KEYCARD_OK) {
         fail(o, 0, "key card refused the steps (WRAP): %s%s", keycard_strerror(rc),
              rc == KEYCARD_ERR_WRONG_DATA ? " (a template number or parameter does not fit)"
@@ -363,7 +375,7 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
         size_t alen;
 
         step_name(p, i, name, sizeof name);
-        rc = keycard_issue_next(env, env_len, &off, &apdu, &alen);
+        rc = keycard_issue_next(w->env, env_len, &off, &apdu, &alen);
         if (rc != KEYCARD_OK) {
             fail(o, i + 1, "%s: key card gave %s envelope: %s", name,
                  rc == KEYCARD_ERR_NOT_FOUND ? "no" : "a malformed", keycard_strerror(rc));
@@ -455,8 +467,8 @@ out:
         keycard_target_release(t);
     if (held_kc)
         keycard_release(kc);
-    kct_wipe(params, sizeof params);
-    kct_wipe(env, sizeof env);
+    kct_wipe(w, sizeof *w);
+    free(w);
     kct_wipe(inner, sizeof inner);
     o->ms = now_ms() - t0;
     return ret;

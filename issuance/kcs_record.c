@@ -5,6 +5,7 @@
  * (kct_buf): a record full of quotes is refused, never written past a buffer.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kcs_record.h"
@@ -25,9 +26,12 @@ int kcs_profile_name_ok(const char *n)
 
 int kcs_record_csv(const kcs_frame *in, kci_csv *c, char *err, size_t errcap)
 {
-    /* Static: 25 KiB is too much for the stack of a long-running station. */
-    static char head[KCS_RECORD_LINE_MAX], row[KCS_RECORD_LINE_MAX];
-    static char text[2 * KCS_RECORD_LINE_MAX + 2];
+    /* On the heap: 25 KiB is too much for the stack of a long-running station. */
+    struct lines {
+        char head[KCS_RECORD_LINE_MAX], row[KCS_RECORD_LINE_MAX];
+        char text[2 * KCS_RECORD_LINE_MAX + 2];
+    } *l = malloc(sizeof *l);
+    char *head, *row, *text;
     kct_buf h, r, t;
     size_t off = 0, nf = 0, vl;
     const uint8_t *v;
@@ -35,9 +39,16 @@ int kcs_record_csv(const kcs_frame *in, kci_csv *c, char *err, size_t errcap)
     int rc = -1, more;
 
     memset(c, 0, sizeof *c);
-    kct_buf_init(&h, head, sizeof head);
-    kct_buf_init(&r, row, sizeof row);
-    kct_buf_init(&t, text, sizeof text);
+    if (l == NULL) {
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    head = l->head;
+    row = l->row;
+    text = l->text;
+    kct_buf_init(&h, head, sizeof l->head);
+    kct_buf_init(&r, row, sizeof l->row);
+    kct_buf_init(&t, text, sizeof l->text);
     while ((more = kcs_next(in, &off, &tag, &v, &vl)) == 1) {
         size_t nl;
         if (tag != KCS_T_FIELD)
@@ -83,5 +94,6 @@ out:
     kct_buf_wipe(&h);
     kct_buf_wipe(&r);
     kct_buf_wipe(&t);
+    free(l);
     return rc;
 }

@@ -158,8 +158,8 @@ static void show_level(keycard_target *t, FILE *f, const entry *es, size_t n, un
 int kci_show_tree(keycard_target *t, FILE *f, const char *indent)
 {
     static const uint8_t gd[5] = {0x00, 0xCA, 0xDF, 0x11, 0x00};
-    static uint8_t resp[4096 + 2];
-    static entry es[SHOW_ENTRIES_MAX];
+    uint8_t resp[4096 + 2];
+    entry es[SHOW_ENTRIES_MAX];
     size_t rlen = sizeof resp, off = 0, n = 0, i;
     unsigned sw;
     keycard_rc rc = xmit(t, gd, sizeof gd, resp, &rlen, &sw);

@@ -119,7 +119,7 @@ unsigned long kcs_find_uint(const kcs_frame *f, uint8_t tag, unsigned long def)
 
 int kcs_send(int fd, const kcs_frame *f)
 {
-    static uint8_t buf[KCS_LEN_MAX + 4];
+    uint8_t buf[KCS_LEN_MAX + 4];
     size_t n = 0, len = 3 + f->len, done = 0;
 
     buf[n++] = KCS_STX;
