@@ -24,8 +24,16 @@ MBED_LIBS = -lmbedcrypto
 B = build
 # LOCAL_CFLAGS: per-target additions of the included fragments (target-specific,
 # so EXTRA_CFLAGS given on the command line cannot override them).
+# Include paths are per component (INC_* below), so that a firmware file
+# cannot include a host header, nor the host library a tool's.
 ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(WARNFLAGS) -fPIC -fvisibility=hidden \
-	-Iinclude -Ikeycard -Iexamples/targetcard -Itools/common $(PCSC_CFLAGS) $(LOCAL_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+	$(LOCAL_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+INC_FW = -Iinclude -Ikeycard -Iexamples/targetcard
+INC_LIB = -Iinclude -Ilibkeycard -Ikeycard $(PCSC_CFLAGS)
+INC_TOOL = -Iinclude -Itools/common
+INC_ENGINE = $(INC_TOOL) -Iissuance
+INC_TEST = -Iinclude -Ikeycard -Iexamples/targetcard -Itools/common -Ilibkeycard -Iissuance \
+	$(PCSC_CFLAGS)
 
 # The version is written once, in include/keycard.h.
 kc_ver = $(shell sed -n 's/^\#define KEYCARD_VERSION_$(1) \([0-9]*\).*/\1/p' include/keycard.h)
@@ -102,7 +110,12 @@ $(B)/bin/kc-issue: $(ISSUE_OBJ) $(ENGINE_OBJ) $(COMMON_OBJ) $(SO) $(B)/lib/libke
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(ISSUE_OBJ) $(ENGINE_OBJ) $(COMMON_OBJ) -L$(B)/lib -lkeycard '-Wl,-rpath,$$ORIGIN/../lib' $(JANSSON_LIBS)
 
-$(ISSUE_OBJ) $(ENGINE_OBJ): LOCAL_CFLAGS += -Iissuance
+$(FW_OBJ): LOCAL_CFLAGS += $(INC_FW)
+$(LIB_OBJ): LOCAL_CFLAGS += $(INC_LIB)
+$(ADMIN_OBJ) $(COMMON_OBJ) $(STARTUP_OBJ): LOCAL_CFLAGS += $(INC_TOOL)
+$(VCARD_OBJ): LOCAL_CFLAGS += $(INC_TOOL) -Ikeycard
+$(ISSUE_OBJ) $(ENGINE_OBJ): LOCAL_CFLAGS += $(INC_ENGINE)
+$(TEST_SUPPORT_OBJ): LOCAL_CFLAGS += $(INC_TEST)
 
 $(B)/bin/kc-startup: $(STARTUP_OBJ) $(COMMON_OBJ) $(SO) $(B)/lib/libkeycard.so.$(SOVERSION) $(B)/lib/libkeycard.so
 	@mkdir -p $(dir $@)
@@ -127,14 +140,13 @@ $(B)/keycard.pc: keycard.pc.in Makefile
 
 $(B)/tests/%: tests/unit/%.c $(TEST_SUPPORT_OBJ) $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -Ilibkeycard -o $@ $< \
+	$(CC) $(ALL_CFLAGS) $(INC_TEST) -Itests/unit -o $@ $< \
 		$(filter-out $(TEST_SUPPORT_OBJ),$(filter %.o,$^)) $(TEST_SUPPORT_OBJ) $(STATIC) \
 		$(CHECK_LIBS) $(PCSC_LIBS) $(MBED_LIBS) $(JANSSON_LIBS)
 
 # Unit tests of tool code link the tools' objects; none includes a .c file.
 $(B)/tests/test_tools_common: $(COMMON_OBJ)
 $(B)/tests/test_issue_profile: $(COMMON_OBJ) $(B)/obj/issuance/profile.o
-$(B)/tests/test_issue_profile: LOCAL_CFLAGS += -Iissuance
 $(B)/tests/test_vpcd: $(B)/obj/tools/kc-vcard/serve.o $(B)/obj/tools/kc-vcard/vpcd.o
 $(B)/tests/test_vpcd: LOCAL_CFLAGS += -Itools/kc-vcard
 $(B)/tests/test_vcard_stack: $(B)/obj/tools/kc-vcard/stack.o

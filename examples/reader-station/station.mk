@@ -10,7 +10,7 @@ BINS += $(B)/bin/kc-station
 
 all: $(B)/bin/kc-station
 
-$(call obj,$(STATION_SRC)): LOCAL_CFLAGS += -Iissuance
+$(call obj,$(STATION_SRC)): LOCAL_CFLAGS += $(INC_ENGINE)
 
 $(B)/bin/kc-station: $(STATION_OBJ) $(COMMON_OBJ) $(SO) $(B)/lib/libkeycard.so.$(SOVERSION) $(B)/lib/libkeycard.so
 	@mkdir -p $(dir $@)

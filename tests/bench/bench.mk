@@ -13,7 +13,7 @@ $(B)/bench/kc_bench: $(B)/obj/tests/bench/kc_bench.o $(BENCH_ISSUE_OBJ) $(COMMON
 	$(CC) $(LDFLAGS) $(BENCH_WRAP) -o $@ $< $(BENCH_ISSUE_OBJ) $(COMMON_OBJ) $(STATIC) \
 		$(PCSC_LIBS) $(MBED_LIBS) $(JANSSON_LIBS)
 
-$(B)/obj/tests/bench/kc_bench.o: LOCAL_CFLAGS += -Iissuance -Ilibkeycard
+$(B)/obj/tests/bench/kc_bench.o: LOCAL_CFLAGS += $(INC_TEST)
 
 bench: deps
 	$(MAKE) all $(B)/bench/kc_bench
