@@ -23,6 +23,27 @@
 #include <mbedtls/pkcs5.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
+#include <mbedtls/version.h>
+
+/*
+ * The mbedTLS API differences between 2.28 (Debian 12, what this is built and
+ * tested with) and 3.x, kept here so that a 3.x port changes this block only:
+ * 3.x drops the _ret suffix of the SHA-256 calls and keeps PBKDF2 as the _ext
+ * form that takes the hash by type.
+ */
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+#define kc_sha256_starts mbedtls_sha256_starts
+#define kc_sha256_update mbedtls_sha256_update
+#define kc_sha256_finish mbedtls_sha256_finish
+#define KC_PBKDF2(ctx, md, pw, pwl, salt, sl, it, kl, out) \
+    mbedtls_pkcs5_pbkdf2_hmac_ext(MBEDTLS_MD_SHA256, pw, pwl, salt, sl, it, kl, out)
+#else
+#define kc_sha256_starts mbedtls_sha256_starts_ret
+#define kc_sha256_update mbedtls_sha256_update_ret
+#define kc_sha256_finish mbedtls_sha256_finish_ret
+#define KC_PBKDF2(ctx, md, pw, pwl, salt, sl, it, kl, out) \
+    mbedtls_pkcs5_pbkdf2_hmac(ctx, pw, pwl, salt, sl, it, kl, out)
+#endif
 
 #include "kc_err.h"
 
@@ -49,14 +70,14 @@ int kc_crypto_sha256(const char *label, const uint8_t *msg, size_t len, uint8_t 
     int rc;
 
     mbedtls_sha256_init(&c);
-    rc = mbedtls_sha256_starts_ret(&c, 0);
+    rc = kc_sha256_starts(&c, 0);
     /* The NUL ends the label, so "ab"+"c" and "a"+"bc" never collide. */
     if (rc == 0 && label)
-        rc = mbedtls_sha256_update_ret(&c, (const unsigned char *)label, strlen(label) + 1);
+        rc = kc_sha256_update(&c, (const unsigned char *)label, strlen(label) + 1);
     if (rc == 0 && len)
-        rc = mbedtls_sha256_update_ret(&c, msg, len);
+        rc = kc_sha256_update(&c, msg, len);
     if (rc == 0)
-        rc = mbedtls_sha256_finish_ret(&c, out);
+        rc = kc_sha256_finish(&c, out);
     mbedtls_sha256_free(&c);
     return rc ? KC_ERR_CRYPTO : 0;
 }
@@ -82,7 +103,7 @@ int kc_crypto_verifier(const uint8_t *secret, size_t secret_len, const uint8_t s
     mbedtls_md_init(&c);
     rc = mbedtls_md_setup(&c, md, 1);
     if (rc == 0)
-        rc = mbedtls_pkcs5_pbkdf2_hmac(&c, secret, secret_len, salt, 16, iterations, 32, out);
+        rc = KC_PBKDF2(&c, md, secret, secret_len, salt, 16, iterations, 32, out);
     mbedtls_md_free(&c); /* zeroizes the HMAC state */
     return rc ? KC_ERR_CRYPTO : 0;
 }
@@ -256,7 +277,7 @@ int kc_crypto_sha256_init(kc_sha256_ctx *ctx)
 {
     mbedtls_sha256_context *c = (mbedtls_sha256_context *)(void *)ctx->opaque;
     mbedtls_sha256_init(c);
-    if (mbedtls_sha256_starts_ret(c, 0)) {
+    if (kc_sha256_starts(c, 0)) {
         mbedtls_sha256_free(c);
         return KC_ERR_CRYPTO;
     }
@@ -268,13 +289,13 @@ int kc_crypto_sha256_update(kc_sha256_ctx *ctx, const uint8_t *msg, size_t len)
     mbedtls_sha256_context *c = (mbedtls_sha256_context *)(void *)ctx->opaque;
     if (len == 0)
         return 0;
-    return mbedtls_sha256_update_ret(c, msg, len) ? KC_ERR_CRYPTO : 0;
+    return kc_sha256_update(c, msg, len) ? KC_ERR_CRYPTO : 0;
 }
 
 int kc_crypto_sha256_final(kc_sha256_ctx *ctx, uint8_t out[32])
 {
     mbedtls_sha256_context *c = (mbedtls_sha256_context *)(void *)ctx->opaque;
-    int rc = mbedtls_sha256_finish_ret(c, out);
+    int rc = kc_sha256_finish(c, out);
     mbedtls_sha256_free(c); /* zeroizes the state */
     return rc ? KC_ERR_CRYPTO : 0;
 }

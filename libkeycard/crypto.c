@@ -18,6 +18,27 @@
 #include <mbedtls/md.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
+#include <mbedtls/version.h>
+
+/*
+ * The mbedTLS differences between 2.28 (Debian 12, built and tested) and 3.x,
+ * kept here so that a 3.x port changes this block only: 3.x makes the key
+ * pair's fields private and gives the key parser an RNG.
+ */
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+#define KP_GRP(kp) (&(kp)->MBEDTLS_PRIVATE(grp))
+#define KP_Q(kp) (&(kp)->MBEDTLS_PRIVATE(Q))
+#define KP_D(kp) (&(kp)->MBEDTLS_PRIVATE(d))
+#define KP_GROUP_ID(kp) ((kp)->MBEDTLS_PRIVATE(grp).id)
+#define PK_PARSE_KEY(pk, key, len, d) \
+    mbedtls_pk_parse_key(pk, key, len, NULL, 0, mbedtls_ctr_drbg_random, &(d)->ctr)
+#else
+#define KP_GRP(kp) (&(kp)->grp)
+#define KP_Q(kp) (&(kp)->Q)
+#define KP_D(kp) (&(kp)->d)
+#define KP_GROUP_ID(kp) ((kp)->grp.id)
+#define PK_PARSE_KEY(pk, key, len, d) ((void)(d), mbedtls_pk_parse_key(pk, key, len, NULL, 0))
+#endif
 
 #include "crypto.h"
 
@@ -116,7 +137,7 @@ static uint8_t *pem_terminated(const uint8_t *in, size_t len, size_t *out_len)
 static int is_p256(mbedtls_pk_context *pk)
 {
     return mbedtls_pk_get_type(pk) == MBEDTLS_PK_ECKEY &&
-           mbedtls_pk_ec(*pk)->grp.id == MBEDTLS_ECP_DP_SECP256R1;
+           KP_GROUP_ID(mbedtls_pk_ec(*pk)) == MBEDTLS_ECP_DP_SECP256R1;
 }
 
 /* Load a raw point into grp/Q, checking it lies on P-256. */
@@ -159,7 +180,7 @@ keycard_rc kcl_crypto_pub_raw(const uint8_t *in, size_t len, uint8_t out[65])
             size_t olen = 0;
             if (mbedtls_pk_parse_public_key(&pk, copy, plen) == 0 && is_p256(&pk)) {
                 mbedtls_ecp_keypair *kp = mbedtls_pk_ec(pk);
-                if (mbedtls_ecp_point_write_binary(&kp->grp, &kp->Q, MBEDTLS_ECP_PF_UNCOMPRESSED,
+                if (mbedtls_ecp_point_write_binary(KP_GRP(kp), KP_Q(kp), MBEDTLS_ECP_PF_UNCOMPRESSED,
                                                    &olen, out, 65) == 0 &&
                     olen == 65)
                     rc = KEYCARD_OK;
@@ -183,17 +204,19 @@ keycard_rc kcl_crypto_pub_from_priv(const uint8_t *priv, size_t priv_len, uint8_
         return KEYCARD_ERR_MEMORY;
     keycard_rc rc = KEYCARD_ERR_KEY_FORMAT;
     mbedtls_pk_context pk;
+    drbg d;
     mbedtls_pk_init(&pk);
-    /* The parser computes Q when the file holds only d. */
-    if (mbedtls_pk_parse_key(&pk, copy, plen, NULL, 0) == 0 && is_p256(&pk)) {
+    /* The parser computes Q when the file holds only d (mbedTLS 3.x with an RNG). */
+    if (drbg_init(&d) == KEYCARD_OK && PK_PARSE_KEY(&pk, copy, plen, &d) == 0 && is_p256(&pk)) {
         mbedtls_ecp_keypair *kp = mbedtls_pk_ec(pk);
-        if (mbedtls_ecp_check_pubkey(&kp->grp, &kp->Q) == 0 &&
-            mbedtls_ecp_point_write_binary(&kp->grp, &kp->Q, MBEDTLS_ECP_PF_UNCOMPRESSED, &olen,
+        if (mbedtls_ecp_check_pubkey(KP_GRP(kp), KP_Q(kp)) == 0 &&
+            mbedtls_ecp_point_write_binary(KP_GRP(kp), KP_Q(kp), MBEDTLS_ECP_PF_UNCOMPRESSED, &olen,
                                            out, 65) == 0 &&
             olen == 65)
             rc = KEYCARD_OK;
     }
     mbedtls_pk_free(&pk);
+    drbg_free(&d);
     kcl_wipe(copy, priv_len + 1);
     free(copy);
     return rc;
@@ -254,11 +277,11 @@ keycard_rc kcl_crypto_sign(const uint8_t *priv, size_t priv_len, const char *lab
     mbedtls_mpi_init(&s);
     rc = drbg_init(&d);
     if (rc == KEYCARD_OK) {
-        if (mbedtls_pk_parse_key(&pk, copy, plen, NULL, 0) != 0 || !is_p256(&pk)) {
+        if (PK_PARSE_KEY(&pk, copy, plen, &d) != 0 || !is_p256(&pk)) {
             rc = KEYCARD_ERR_KEY_FORMAT;
         } else {
             mbedtls_ecp_keypair *kp = mbedtls_pk_ec(pk);
-            if (mbedtls_ecdsa_sign(&kp->grp, &r, &s, &kp->d, h, sizeof h,
+            if (mbedtls_ecdsa_sign(KP_GRP(kp), &r, &s, KP_D(kp), h, sizeof h,
                                    mbedtls_ctr_drbg_random, &d.ctr) != 0 ||
                 mbedtls_mpi_write_binary(&r, sig, 32) != 0 ||
                 mbedtls_mpi_write_binary(&s, sig + 32, 32) != 0)
