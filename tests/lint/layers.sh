@@ -26,7 +26,7 @@ trap 'rm -f "$out"' EXIT
         h ~ /^mbedtls\// || h == "stddef.h" || h == "stdint.h" || h == "string.h") next
     print "firmware includes a host header: " $1 " -> " $2 }' >"$out"
 {
-    grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"[^"]*\.c"' include keycard libkeycard tools examples tests \
+    grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"[^"]*\.c"' include keycard libkeycard tools issuance examples tests \
         --include='*.[ch]' 2>/dev/null
     [ "${LAYERS_PLANT:-0}" = 1 ] && echo 'tests/unit/planted.c:1:#include "../../tools/x.c"'
 } | sed 's/^/includes a .c file: /' >>"$out"

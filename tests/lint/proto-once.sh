@@ -14,7 +14,7 @@ bad=0
 defs=$(mktemp) || exit 1
 trap 'rm -f "$defs"' EXIT
 # file name: every #define of the project's C sources (tests included).
-find include keycard libkeycard tools examples tests -name '*.[ch]' | sort | while read -r f; do
+find include keycard libkeycard tools issuance examples tests -name '*.[ch]' | sort | while read -r f; do
     sed -n 's/^[[:space:]]*#[[:space:]]*define[[:space:]]\{1,\}\([A-Za-z_][A-Za-z0-9_]*\).*/\1/p' "$f" |
         sort -u | sed "s|^|$f |"
 done >"$defs"
