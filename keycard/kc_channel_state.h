@@ -25,7 +25,7 @@ typedef struct kc_channel {
     uint8_t apdu[4 + 3 + KC_CHANNEL_INNER_MAX + 3]; /* the inner APDU being dispatched */
 } kc_channel;
 
-/* End the channel and wipe its session keys (the inner APDU buffer is wiped after every command). */
+/* End the channel and wipe its session keys (the inner APDU buffer is wiped after each command). */
 void kc_channel_close(kc_channel *ch);
 
 #endif /* KC_CHANNEL_STATE_H */
