@@ -64,6 +64,12 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
 int kci_profile_check(keycard *kc, const kci_profile *p, const kci_csv *c);
 
 /*
+ * The progress bar of a batch on a terminal: "\r[####....] done/total"
+ * (total < 0: unknown, done only). kc-issue and its station client share it.
+ */
+void kci_progress(size_t done, long total);
+
+/*
  * Print the tree of the card in t as read back with operational commands
  * (GET DATA DF11, SELECT, READ BINARY / READ RECORD), indented by indent.
  * Files the access rights protect are named, not read.

@@ -307,7 +307,7 @@ static int put_record(kcs_frame *f, const kci_csv *c, long row)
     return 0;
 }
 
-static void progress(size_t done, long total)
+void kci_progress(size_t done, long total)
 {
     int i, w = 30, fill = total > 0 ? (int)(w * (long)done / total) : 0;
 
@@ -488,7 +488,7 @@ int kci_station_client(const char *sock_path, const char *profile, const char *r
         if (left == 0xFFFF)
             left = -1;
         if (tty) {
-            progress(cards, left >= 0 ? (long)cards + left : -1);
+            kci_progress(cards, left >= 0 ? (long)cards + left : -1);
             bar_shown = 1;
         }
         if (left == 0)

@@ -397,22 +397,6 @@ static long eject(keycard_target *t, int spoiled, int *refused)
     return n == 4 ? (long)resp[0] << 8 | resp[1] : -1;
 }
 
-static void progress(size_t done, long total)
-{
-    int i, w = 30, fill = total > 0 ? (int)(w * (long)done / total) : 0;
-
-    if (fill > w)
-        fill = w;
-    printf("\r[");
-    for (i = 0; i < w; i++)
-        putchar(i < fill ? '#' : '.');
-    if (total > 0)
-        printf("] %zu/%ld", done, total);
-    else
-        printf("] %zu", done);
-    fflush(stdout);
-}
-
 int main(int argc, char **argv)
 {
     static kci_profile prof;
@@ -629,7 +613,7 @@ int main(int argc, char **argv)
         if (refused)
             break;
         if (tty) {
-            progress(cards, remaining >= 0 ? (long)cards + remaining : -1);
+            kci_progress(cards, remaining >= 0 ? (long)cards + remaining : -1);
             bar_shown = 1;
         }
         if (remaining == 0)
