@@ -29,7 +29,8 @@ B = build
 ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(WARNFLAGS) -fPIC -fvisibility=hidden \
 	$(LOCAL_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 INC_FW = -Iinclude -Ikeycard -Iexamples/targetcard
-INC_LIB = -Iinclude -Ilibkeycard -Ikeycard $(PCSC_CFLAGS)
+INC_LIB = -Iinclude -Ilibkeycard $(PCSC_CFLAGS)
+INC_SIM = -Iinclude -Ikeycard
 INC_TOOL = -Iinclude -Itools/common
 INC_ENGINE = $(INC_TOOL) -Iissuance
 INC_TEST = -Iinclude -Ikeycard -Iexamples/targetcard -Itools/common -Ilibkeycard -Iissuance \
@@ -42,8 +43,10 @@ SOFULL := $(SOVERSION).$(call kc_ver,MINOR).$(call kc_ver,PATCH)
 
 # Firmware: portable core + the host-side hardware simulation.
 FW_SRC := $(wildcard keycard/*.c) $(wildcard keycard/hw/*.c) $(wildcard examples/targetcard/*.c)
-# Host library.
+# Host library (no firmware in it).
 LIB_SRC := $(wildcard libkeycard/*.c)
+# The in-process simulator: the firmware behind "sim:FILE" (libkeycard-sim).
+SIM_SRC := $(wildcard simulator/*.c)
 # Tools.
 ADMIN_SRC := $(wildcard tools/kc-admin/*.c)
 ISSUE_SRC := $(wildcard tools/kc-issue/*.c)
@@ -59,6 +62,7 @@ TEST_SUPPORT_SRC := $(wildcard tests/unit/support/*.c)
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 FW_OBJ := $(call obj,$(FW_SRC))
 LIB_OBJ := $(call obj,$(LIB_SRC))
+SIM_OBJ := $(call obj,$(SIM_SRC))
 ADMIN_OBJ := $(call obj,$(ADMIN_SRC))
 ISSUE_OBJ := $(call obj,$(ISSUE_SRC))
 ENGINE_OBJ := $(call obj,$(ENGINE_SRC))
@@ -69,6 +73,11 @@ TEST_SUPPORT_OBJ := $(call obj,$(TEST_SUPPORT_SRC))
 TEST_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(TEST_SRC))
 
 SO := $(B)/lib/libkeycard.so.$(SOFULL)
+SIM_SO := $(B)/lib/libkeycard-sim.so.$(SOFULL)
+# What a tool links: the library and the simulator, with their links.
+LIBS_DEP := $(SO) $(B)/lib/libkeycard.so.$(SOVERSION) $(B)/lib/libkeycard.so \
+	$(SIM_SO) $(B)/lib/libkeycard-sim.so.$(SOVERSION) $(B)/lib/libkeycard-sim.so
+TOOL_LIBS = -L$(B)/lib -lkeycard-sim -lkeycard '-Wl,-rpath,$$ORIGIN/../lib'
 STATIC := $(B)/lib/libkeycard-internal.a
 BINS := $(B)/bin/kc-admin $(B)/bin/kc-vcard $(B)/bin/kc-startup $(if $(ISSUE_SRC),$(B)/bin/kc-issue)
 MANPAGES := $(wildcard man/*.1)
@@ -76,50 +85,59 @@ MANPAGES := $(wildcard man/*.1)
 .PHONY: all clean check test unit integration install uninstall demo vcards-up vcards-down deps bench \
 	sanitize memcheck kill-trials chip
 
-all: $(SO) $(B)/lib/libkeycard.so.$(SOVERSION) $(B)/lib/libkeycard.so $(STATIC) $(BINS) $(B)/keycard.pc \
+all: $(LIBS_DEP) $(STATIC) $(BINS) $(B)/keycard.pc $(B)/keycard-sim.pc \
 	$(B)/lib/kc-vpcd-loopback.so
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
-# The shared library holds the host code and, for the "sim" transport, the
-# firmware; a version script exports only keycard_* (the public API).
-$(SO): $(LIB_OBJ) $(FW_OBJ) libkeycard/keycard.map
+# The shared library holds the host code only; a version script exports
+# only keycard_* (the public API). tests/lint/exports.sh checks it.
+$(SO): $(LIB_OBJ) libkeycard/keycard.map
 	@mkdir -p $(dir $@)
 	$(CC) -shared -Wl,-soname,libkeycard.so.$(SOVERSION) -Wl,--version-script=libkeycard/keycard.map \
 		-Wl,-z,defs -Wl,-z,relro -Wl,-z,now \
-		$(LDFLAGS) -o $@ $(LIB_OBJ) $(FW_OBJ) $(PCSC_LIBS) $(MBED_LIBS)
+		$(LDFLAGS) -o $@ $(LIB_OBJ) $(PCSC_LIBS) $(MBED_LIBS)
 
-$(B)/lib/libkeycard.so.$(SOVERSION): $(SO)
-	ln -sf libkeycard.so.$(SOFULL) $@
-$(B)/lib/libkeycard.so: $(SO)
-	ln -sf libkeycard.so.$(SOFULL) $@
+# The simulator library: both firmwares and the "sim" opener (keycard_sim.h),
+# over libkeycard.
+$(SIM_SO): $(SIM_OBJ) $(FW_OBJ) simulator/keycard_sim.map $(SO) $(B)/lib/libkeycard.so
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,libkeycard-sim.so.$(SOVERSION) \
+		-Wl,--version-script=simulator/keycard_sim.map -Wl,-z,defs -Wl,-z,relro -Wl,-z,now \
+		$(LDFLAGS) -o $@ $(SIM_OBJ) $(FW_OBJ) -L$(B)/lib -lkeycard $(MBED_LIBS)
 
-# Everything, unexported symbols included, for the tools and the unit tests.
-$(STATIC): $(LIB_OBJ) $(FW_OBJ)
+$(B)/lib/libkeycard.so.$(SOVERSION) $(B)/lib/libkeycard.so: $(SO)
+	ln -sf libkeycard.so.$(SOFULL) $@
+$(B)/lib/libkeycard-sim.so.$(SOVERSION) $(B)/lib/libkeycard-sim.so: $(SIM_SO)
+	ln -sf libkeycard-sim.so.$(SOFULL) $@
+
+# Everything, unexported symbols included, for the unit tests and the bench.
+$(STATIC): $(LIB_OBJ) $(SIM_OBJ) $(FW_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(B)/bin/kc-admin: $(ADMIN_OBJ) $(COMMON_OBJ) $(SO) $(B)/lib/libkeycard.so.$(SOVERSION) $(B)/lib/libkeycard.so
+$(B)/bin/kc-admin: $(ADMIN_OBJ) $(COMMON_OBJ) $(LIBS_DEP)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(ADMIN_OBJ) $(COMMON_OBJ) -L$(B)/lib -lkeycard '-Wl,-rpath,$$ORIGIN/../lib' $(JANSSON_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(ADMIN_OBJ) $(COMMON_OBJ) $(TOOL_LIBS) $(JANSSON_LIBS)
 
-$(B)/bin/kc-issue: $(ISSUE_OBJ) $(ENGINE_OBJ) $(COMMON_OBJ) $(SO) $(B)/lib/libkeycard.so.$(SOVERSION) $(B)/lib/libkeycard.so
+$(B)/bin/kc-issue: $(ISSUE_OBJ) $(ENGINE_OBJ) $(COMMON_OBJ) $(LIBS_DEP)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(ISSUE_OBJ) $(ENGINE_OBJ) $(COMMON_OBJ) -L$(B)/lib -lkeycard '-Wl,-rpath,$$ORIGIN/../lib' $(JANSSON_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(ISSUE_OBJ) $(ENGINE_OBJ) $(COMMON_OBJ) $(TOOL_LIBS) $(JANSSON_LIBS)
 
 $(FW_OBJ): LOCAL_CFLAGS += $(INC_FW)
 $(LIB_OBJ): LOCAL_CFLAGS += $(INC_LIB)
+$(SIM_OBJ): LOCAL_CFLAGS += $(INC_SIM)
 $(ADMIN_OBJ) $(COMMON_OBJ) $(STARTUP_OBJ): LOCAL_CFLAGS += $(INC_TOOL)
 $(VCARD_OBJ): LOCAL_CFLAGS += $(INC_TOOL) -Ikeycard
 $(ISSUE_OBJ) $(ENGINE_OBJ): LOCAL_CFLAGS += $(INC_ENGINE)
 $(TEST_SUPPORT_OBJ): LOCAL_CFLAGS += $(INC_TEST)
 
-$(B)/bin/kc-startup: $(STARTUP_OBJ) $(COMMON_OBJ) $(SO) $(B)/lib/libkeycard.so.$(SOVERSION) $(B)/lib/libkeycard.so
+$(B)/bin/kc-startup: $(STARTUP_OBJ) $(COMMON_OBJ) $(LIBS_DEP)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(STARTUP_OBJ) $(COMMON_OBJ) -L$(B)/lib -lkeycard '-Wl,-rpath,$$ORIGIN/../lib' $(JANSSON_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(STARTUP_OBJ) $(COMMON_OBJ) $(TOOL_LIBS) $(JANSSON_LIBS)
 
 # kc-vcard links neither libkeycard nor jansson: of tools/common only kct_host.
 $(B)/bin/kc-vcard: $(VCARD_OBJ) $(B)/obj/tools/common/kct_host.o $(FW_OBJ)
@@ -133,7 +151,7 @@ $(B)/lib/kc-vpcd-loopback.so: tests/pcscd/vpcd_loopback.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 $(WARNFLAGS) -O2 -fPIC -shared -o $@ $< -ldl
 
-$(B)/keycard.pc: keycard.pc.in Makefile
+$(B)/%.pc: %.pc.in Makefile
 	@mkdir -p $(dir $@)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(SOFULL)|g' $< > $@
@@ -171,6 +189,8 @@ check: deps
 	sh tests/lint/proto-once.sh
 	B=$(B) sh tests/lint/version.sh
 	sh tests/lint/layers.sh
+	B=$(B) sh tests/lint/exports.sh
+	! EXPORTS_PLANT=1 B=$(B) sh tests/lint/exports.sh >/dev/null 2>&1
 	! LAYERS_PLANT=1 sh tests/lint/layers.sh >/dev/null 2>&1
 	! PROTO_ONCE_PLANT=1 sh tests/lint/proto-once.sh >/dev/null 2>&1
 	B=$(B) sh tests/ct/run.sh
@@ -232,20 +252,25 @@ demo: deps
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
 		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1
-	install -m 0755 $(SO) $(DESTDIR)$(LIBDIR)/
-	ln -sf libkeycard.so.$(SOFULL) $(DESTDIR)$(LIBDIR)/libkeycard.so.$(SOVERSION)
-	ln -sf libkeycard.so.$(SOFULL) $(DESTDIR)$(LIBDIR)/libkeycard.so
-	install -m 0644 include/keycard.h include/keycard_proto.h $(DESTDIR)$(INCLUDEDIR)/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(SOFULL)|g' keycard.pc.in \
-	    > $(DESTDIR)$(PKGCONFIGDIR)/keycard.pc
+	install -m 0755 $(SO) $(SIM_SO) $(DESTDIR)$(LIBDIR)/
+	for l in libkeycard libkeycard-sim; do \
+		ln -sf $$l.so.$(SOFULL) $(DESTDIR)$(LIBDIR)/$$l.so.$(SOVERSION); \
+		ln -sf $$l.so.$(SOFULL) $(DESTDIR)$(LIBDIR)/$$l.so; done
+	install -m 0644 include/keycard.h include/keycard_proto.h include/keycard_sim.h \
+		$(DESTDIR)$(INCLUDEDIR)/
+	for p in keycard keycard-sim; do \
+		sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+		    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(SOFULL)|g' $$p.pc.in \
+		    > $(DESTDIR)$(PKGCONFIGDIR)/$$p.pc; done
 	# The tools find the library through RUNPATH $$ORIGIN/../lib (BINDIR/../lib).
 	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
 	for m in $(MANPAGES); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/; done
 
 uninstall:
-	rm -f $(DESTDIR)$(LIBDIR)/libkeycard.so* $(DESTDIR)$(INCLUDEDIR)/keycard.h \
+	rm -f $(DESTDIR)$(LIBDIR)/libkeycard.so* $(DESTDIR)$(LIBDIR)/libkeycard-sim.so* \
+	      $(DESTDIR)$(INCLUDEDIR)/keycard.h $(DESTDIR)$(INCLUDEDIR)/keycard_sim.h \
 	      $(DESTDIR)$(INCLUDEDIR)/keycard_proto.h $(DESTDIR)$(PKGCONFIGDIR)/keycard.pc \
+	      $(DESTDIR)$(PKGCONFIGDIR)/keycard-sim.pc \
 	      $(DESTDIR)$(BINDIR)/kc-admin $(DESTDIR)$(BINDIR)/kc-vcard \
 	      $(DESTDIR)$(BINDIR)/kc-startup $(DESTDIR)$(BINDIR)/kc-issue
 	for m in $(MANPAGES); do rm -f $(DESTDIR)$(MANDIR)/man1/$$(basename $$m); done

@@ -117,6 +117,55 @@ KEYCARD_API const char *keycard_version(void);
  */
 KEYCARD_API const char *keycard_open_detail(void);
 
+/* ==== Connections the application supplies =============================== */
+
+/*
+ * libkeycard itself speaks PC/SC. Any other way to a card - the in-process
+ * simulator (libkeycard-sim, keycard_sim.h), a card behind a network, a test
+ * line that injects faults - is a keycard_link that an opener registered
+ * for a scheme returns; "SCHEME:ARG" in keycard_open / keycard_target_open
+ * then goes to it. libkeycard sends plain APDUs over the link exactly as
+ * over PC/SC; the secure channel and every check stay in libkeycard.
+ */
+typedef enum keycard_link_kind {
+    KEYCARD_LINK_KEYCARD = 0, /* keycard_open / keycard_open_ex */
+    KEYCARD_LINK_TARGET = 1   /* keycard_target_open */
+} keycard_link_kind;
+
+typedef struct keycard_link {
+    size_t size; /* sizeof (keycard_link) as the opener was built: the struct may grow */
+    void *ctx;   /* the opener's state, passed to every call below */
+    /*
+     * One command APDU; the answer (data || SW1 SW2) into resp, *resp_len
+     * its capacity in, its length out (>= 2). Errors as keycard_rc
+     * (KEYCARD_ERR_TRANSPORT, _CARD_REMOVED, _PROTOCOL for an answer larger
+     * than resp). Required.
+     */
+    keycard_rc (*transmit)(void *ctx, const uint8_t *cmd, size_t cmd_len, uint8_t *resp,
+                           size_t *resp_len);
+    /* The connection's name for messages ("sim:FILE"); NULL: "SCHEME:ARG". */
+    const char *(*name)(void *ctx);
+    /* Disconnect and free ctx; called once, by the handle's close. May be NULL. */
+    void (*close)(void *ctx);
+} keycard_link;
+
+/*
+ * Connect to ARG (the part after "SCHEME:") for kind; fill *out. detail
+ * (detail_cap bytes, never NULL) takes one line more about a failure, given
+ * back by keycard_open_detail. Errors: any keycard_rc.
+ */
+typedef keycard_rc (*keycard_link_opener)(const char *arg, keycard_link_kind kind,
+                                          keycard_link *out, char *detail, size_t detail_cap);
+
+/*
+ * Register open for "SCHEME:" (1 to 15 characters of a-z, 0-9, '-'; not
+ * "pcsc"); open NULL removes it, a second registration replaces the first.
+ * Thread-safe; a handle already open keeps the link it was opened with.
+ * Errors: KEYCARD_ERR_ARG (bad scheme), KEYCARD_ERR_MEMORY (8 schemes are
+ * registered already).
+ */
+KEYCARD_API keycard_rc keycard_register_scheme(const char *scheme, keycard_link_opener open);
+
 /* Opaque session handle. */
 typedef struct keycard keycard;
 
@@ -128,7 +177,10 @@ typedef struct keycard keycard;
  *                      answers SELECT of the key card AID is used;
  *   "pcsc:NAME"/"NAME" the PC/SC reader NAME;
  *   "sim:FILE"         the key card firmware run in this process on the flash
- *                      image FILE (created blank when missing).
+ *                      image FILE (created blank when missing); only once the
+ *                      simulator library registered it (keycard_sim.h),
+ *                      else KEYCARD_ERR_UNSUPPORTED;
+ *   "SCHEME:ARG"       any other scheme registered with keycard_register_scheme.
  *
  * The secure channel is opened whenever the key card offers one (its
  * certificate is then not checked: see keycard_open_ex for that).
@@ -831,7 +883,9 @@ typedef struct keycard_target_key {
  *                      not a key card and answers GET DATA DF10 is used;
  *   "pcsc:NAME"/"NAME" the PC/SC reader NAME (the target slot);
  *   "sim:FILE"         the target card firmware run in this process on the
- *                      flash image FILE (created virgin when missing).
+ *                      flash image FILE (created virgin when missing), once
+ *                      the simulator library registered it (keycard_sim.h);
+ *   "SCHEME:ARG"       a scheme registered with keycard_register_scheme.
  * Errors: KEYCARD_ERR_ARG, KEYCARD_ERR_MEMORY, KEYCARD_ERR_NO_READER,
  * KEYCARD_ERR_NO_CARD, KEYCARD_ERR_TRANSPORT, KEYCARD_ERR_IO.
  */

@@ -15,6 +15,17 @@
 #define KC_AID_LEN 10
 
 /*
+ * The key card's ATR without its TCK (the card appends the XOR of T0 .. the
+ * last historical byte): TS 3B, T0 8C (TD1 follows, 12 historical bytes), TD1
+ * 80 (TD2 follows, T=0 announced as ISO 7816-3 requires before T=1), TD2 01
+ * (T=1), then the historical bytes: category 80 (compact-TLV), 57 "KEYCARD"
+ * (card issuer's data, tag 5), 82 90 00 (status indicator). The host tells a
+ * key card by it without sending a byte.
+ */
+#define KC_ATR_BODY \
+    { 0x3B, 0x8C, 0x80, 0x01, 0x80, 0x57, 'K', 'E', 'Y', 'C', 'A', 'R', 'D', 0x82, 0x90, 0x00 }
+
+/*
  * Protocol version reported by GET DATA DF03 (major.minor). Version 2: both
  * cards put fresh nonces into every issuance session, AES-SIV envelopes, the
  * lock bound into the completion MAC, every ISSUE BEGIN audited.

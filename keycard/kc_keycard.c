@@ -12,15 +12,8 @@
 #include "kc_keys.h"
 #include "keycard_proto.h"
 
-/*
- * ATR for T=1: TS 3B, T0 8C (TD1 follows, 12 historical bytes), TD1 80 (TD2
- * follows, T=0 announced as ISO 7816-3 requires before T=1), TD2 01 (T=1),
- * then the historical bytes: category 80 (compact-TLV), 57 "KEYCARD"
- * (card issuer's data, tag 5), 82 90 00 (status indicator), and TCK.
- */
-static const uint8_t atr_body[] = {
-    0x3B, 0x8C, 0x80, 0x01, 0x80, 0x57, 'K', 'E', 'Y', 'C', 'A', 'R', 'D', 0x82, 0x90, 0x00,
-};
+/* The ATR (keycard_proto.h); kc_card_atr_build appends the TCK. */
+static const uint8_t atr_body[] = KC_ATR_BODY;
 
 /* Mount and, on a blank store, manufacture. */
 static int boot(kc_keycard *kc)

@@ -150,13 +150,10 @@ static keycard_rc refine_blank(keycard *kc, keycard_rc rc)
 
 /* ---- life cycle -------------------------------------------------------- */
 
-/* Open a transport on arg and check its card is a key card. */
-static keycard_rc open_on(const kcl_transport_ops *ops, const char *arg, kcl_transport **out)
+/* Check the card on t is a key card; t is closed unless it is. */
+static keycard_rc select_on(kcl_transport *t, kcl_transport **out)
 {
-    kcl_transport *t = NULL;
-    keycard_rc rc = ops->open(arg, &t);
-    if (rc != KEYCARD_OK)
-        return rc;
+    keycard_rc rc;
     rc = t->ops->begin_transaction(t);
     if (rc == KEYCARD_OK) {
         rc = select_app(t);
@@ -169,6 +166,14 @@ static keycard_rc open_on(const kcl_transport_ops *ops, const char *arg, kcl_tra
     }
     *out = t;
     return KEYCARD_OK;
+}
+
+/* Open a transport on arg and check its card is a key card. */
+static keycard_rc open_on(const kcl_transport_ops *ops, const char *arg, kcl_transport **out)
+{
+    kcl_transport *t = NULL;
+    keycard_rc rc = ops->open(arg, &t);
+    return rc != KEYCARD_OK ? rc : select_on(t, out);
 }
 
 /* Try every reader; the first key card found wins. */
@@ -267,9 +272,12 @@ KEYCARD_API keycard_rc keycard_open_ex(keycard **out, const char *where,
     keycard *kc = calloc(1, sizeof *kc);
     if (!kc)
         return KEYCARD_ERR_MEMORY;
-    keycard_rc rc;
-    if (where && strncmp(where, "sim:", 4) == 0)
-        rc = where[4] ? open_on(&kcl_transport_sim, where + 4, &kc->s.t) : KEYCARD_ERR_ARG;
+    kcl_transport *link = NULL;
+    int is_link = 0;
+    kcl_open_detail_reset();
+    keycard_rc rc = kcl_link_open(where, KEYCARD_LINK_KEYCARD, &link, &is_link);
+    if (is_link)
+        rc = rc == KEYCARD_OK ? select_on(link, &kc->s.t) : rc;
     else if (where && strncmp(where, "pcsc:", 5) == 0)
         rc = where[5] ? open_on(&kcl_transport_pcsc, where + 5, &kc->s.t) : open_any(&kc->s.t);
     else if (where && *where)

@@ -10,7 +10,6 @@
 
 #include "apdu.h"
 #include "crypto.h"
-#include "kc_card.h"
 #include "keycard.h"
 #include "keycard_proto.h"
 #include "keycard_target_proto.h"
@@ -153,26 +152,23 @@ KEYCARD_API keycard_rc keycard_target_completion(keycard_target *t, keycard_comp
 /* 1 when the card in a pcsc transport has the key card's ATR. */
 static int is_keycard_atr(kcl_transport *tr)
 {
-    uint8_t atr[64], want[64];
+    static const uint8_t body[] = KC_ATR_BODY;
+    uint8_t atr[64];
     size_t n = sizeof atr;
-    size_t wn = kc_keycard_card.atr(NULL, want, sizeof want);
-    return kcl_transport_atr(tr, atr, &n) == KEYCARD_OK && wn && n == wn && memcmp(atr, want, n) == 0;
+    return kcl_transport_atr(tr, atr, &n) == KEYCARD_OK && n == sizeof body + 1 &&
+           memcmp(atr, body, sizeof body) == 0;
 }
 
-/* A transport whose card answers GET DATA DF10 like a target card. */
-static keycard_rc open_on(const kcl_transport_ops *ops, const struct kc_card_ops *card,
-                          const char *arg, kcl_transport **out)
+/* The card on tr answers GET DATA DF10 like a target card; tr closed when not. */
+static keycard_rc probe_on(kcl_transport *tr, kcl_transport **out)
 {
-    kcl_transport *tr = NULL;
-    keycard_rc rc = card ? kcl_sim_open(card, arg, &tr) : ops->open(arg, &tr);
-    if (rc != KEYCARD_OK)
-        return rc;
+    keycard_rc rc;
     /*
      * A key card is never probed: a plain command to it while another
      * program's secure channel is open would end that session. Its ATR
-     * (pcscd's copy, nothing is sent) tells it.
+     * (pcscd's copy, nothing is sent; a link has none) tells it.
      */
-    if (!card && is_keycard_atr(tr)) {
+    if (is_keycard_atr(tr)) {
         kcl_transport_leave_on_close(tr);
         tr->ops->close(tr);
         return KEYCARD_ERR_NO_CARD;
@@ -192,6 +188,13 @@ static keycard_rc open_on(const kcl_transport_ops *ops, const struct kc_card_ops
     return KEYCARD_OK;
 }
 
+static keycard_rc open_on(const kcl_transport_ops *ops, const char *arg, kcl_transport **out)
+{
+    kcl_transport *tr = NULL;
+    keycard_rc rc = ops->open(arg, &tr);
+    return rc != KEYCARD_OK ? rc : probe_on(tr, out);
+}
+
 static keycard_rc open_any(kcl_transport **out)
 {
     size_t cap = 64 * 1024;
@@ -206,7 +209,7 @@ static keycard_rc open_any(kcl_transport **out)
     keycard_rc best = KEYCARD_ERR_NO_READER;
     char *save = NULL;
     for (char *r = strtok_r(list, "\n", &save); r; r = strtok_r(NULL, "\n", &save)) {
-        rc = open_on(&kcl_transport_pcsc, NULL, r, out);
+        rc = open_on(&kcl_transport_pcsc, r, out);
         if (rc == KEYCARD_OK) {
             free(list);
             return KEYCARD_OK;
@@ -226,13 +229,16 @@ KEYCARD_API keycard_rc keycard_target_open(keycard_target **out, const char *whe
     keycard_target *t = calloc(1, sizeof *t);
     if (!t)
         return KEYCARD_ERR_MEMORY;
-    keycard_rc rc;
-    if (where && strncmp(where, "sim:", 4) == 0)
-        rc = where[4] ? open_on(NULL, &kc_target_card, where + 4, &t->s.t) : KEYCARD_ERR_ARG;
+    kcl_transport *link = NULL;
+    int is_link = 0;
+    kcl_open_detail_reset();
+    keycard_rc rc = kcl_link_open(where, KEYCARD_LINK_TARGET, &link, &is_link);
+    if (is_link)
+        rc = rc == KEYCARD_OK ? probe_on(link, &t->s.t) : rc;
     else if (where && strncmp(where, "pcsc:", 5) == 0)
-        rc = where[5] ? open_on(&kcl_transport_pcsc, NULL, where + 5, &t->s.t) : open_any(&t->s.t);
+        rc = where[5] ? open_on(&kcl_transport_pcsc, where + 5, &t->s.t) : open_any(&t->s.t);
     else if (where && *where)
-        rc = open_on(&kcl_transport_pcsc, NULL, where, &t->s.t);
+        rc = open_on(&kcl_transport_pcsc, where, &t->s.t);
     else
         rc = open_any(&t->s.t);
     if (rc != KEYCARD_OK) {

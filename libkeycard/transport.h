@@ -4,9 +4,10 @@
  * (apdu.c) and the API (keycard.c) never know which one they talk to.
  *
  *   kcl_transport_pcsc  a PC/SC reader through pcsc-lite (real and virtual cards)
- *   kcl_transport_sim   a card firmware (key card or target card) run inside
- *                       this process over a flash image file, for fast tests
- *                       and offline tools
+ *   link (transport_link.c)  a keycard_link the application's opener gave
+ *                       for "SCHEME:ARG" - the simulator library's "sim:"
+ *                       (card firmware run in this process over a flash
+ *                       image file) among them; libkeycard holds no firmware
  *
  * All functions return KEYCARD_OK or a negative keycard_rc. Nothing here is
  * exported from the shared library.
@@ -22,9 +23,9 @@
 typedef struct kcl_transport kcl_transport;
 
 typedef struct kcl_transport_ops {
-    const char *kind; /* "pcsc", "sim" */
+    const char *kind; /* "pcsc", "link" */
     /*
-     * Connect. arg: the reader name (pcsc) or the flash image file (sim).
+     * Connect (pcsc only; links come from kcl_link_open). arg: the reader name.
      * Errors: KEYCARD_ERR_ARG, KEYCARD_ERR_MEMORY, KEYCARD_ERR_NO_READER,
      * KEYCARD_ERR_NO_CARD, KEYCARD_ERR_TRANSPORT, KEYCARD_ERR_IO.
      */
@@ -79,15 +80,26 @@ struct kcl_transport {
 };
 
 extern const kcl_transport_ops kcl_transport_pcsc;
-extern const kcl_transport_ops kcl_transport_sim;
 
-struct kc_card_ops;
 /*
- * Open the sim transport on any card firmware (kcl_transport_sim's open is
- * this with the key card). The flash image FILE gets card's geometry.
- * Errors: as open.
+ * where "SCHEME:ARG" with SCHEME registered: *handled = 1 and the link its
+ * opener gives, wrapped as a transport. "sim:" unregistered: *handled = 1,
+ * KEYCARD_ERR_UNSUPPORTED (keycard_open_detail says why). Anything else:
+ * *handled = 0, nothing done (the caller tries PC/SC). Errors: the opener's,
+ * KEYCARD_ERR_ARG, KEYCARD_ERR_MEMORY.
  */
-keycard_rc kcl_sim_open(const struct kc_card_ops *card, const char *file, kcl_transport **out);
+keycard_rc kcl_link_open(const char *where, keycard_link_kind kind, kcl_transport **out,
+                         int *handled);
+
+/*
+ * A transport over link (copied; link->close runs at the transport's close,
+ * or here on failure), named where when the link has no name. Errors:
+ * KEYCARD_ERR_ARG (no transmit), KEYCARD_ERR_MEMORY.
+ */
+keycard_rc kcl_link_wrap(const keycard_link *link, const char *where, kcl_transport **out);
+
+/* Empty keycard_open_detail for the thread's next open. */
+void kcl_open_detail_reset(void);
 
 /*
  * keycard_open_ex on a transport the caller connected (owned by the handle

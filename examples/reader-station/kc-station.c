@@ -32,6 +32,7 @@
 #include "kcs_proto.h"
 #include "kcs_record.h"
 #include "station.h"
+#include "keycard_sim.h"
 
 static const char usage[] =
     "usage: kc-station --config STATION.json --profiles DIR --socket PATH\n"
@@ -604,6 +605,7 @@ static void busy(int fd)
 
 int main(int argc, char **argv)
 {
+    (void)keycard_sim_enable(); /* "sim:FILE" cards (libkeycard-sim) */
     static const struct option lo[] = {
         {"config", required_argument, NULL, 'c'}, {"profiles", required_argument, NULL, 'P'},
         {"socket", required_argument, NULL, 'k'}, {"reader", required_argument, NULL, 'r'},

@@ -12,9 +12,9 @@ all: $(B)/bin/kc-station
 
 $(call obj,$(STATION_SRC)): LOCAL_CFLAGS += $(INC_ENGINE)
 
-$(B)/bin/kc-station: $(STATION_OBJ) $(COMMON_OBJ) $(SO) $(B)/lib/libkeycard.so.$(SOVERSION) $(B)/lib/libkeycard.so
+$(B)/bin/kc-station: $(STATION_OBJ) $(COMMON_OBJ) $(LIBS_DEP)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(STATION_OBJ) $(COMMON_OBJ) -L$(B)/lib -lkeycard '-Wl,-rpath,$$ORIGIN/../lib' $(JANSSON_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(STATION_OBJ) $(COMMON_OBJ) $(TOOL_LIBS) $(JANSSON_LIBS)
 
 .PHONY: demo-station
 demo-station: deps

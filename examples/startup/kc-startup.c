@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "kct.h"
+#include "keycard_sim.h"
 
 static const char usage[] =
     "usage: kc-startup --config STATION.json [--reader NAME | --sim FILE]\n"
@@ -85,6 +86,7 @@ static void station_free(struct station *s)
 
 int main(int argc, char **argv)
 {
+    (void)keycard_sim_enable(); /* "sim:FILE" cards (libkeycard-sim) */
     kct_harden_process(); /* holds PINs and keys: no core dump, no ptrace */
     kct_set_prog("kc-startup");
     kct_json_init();

@@ -36,6 +36,7 @@
 #include "hw/kc_hw_file.h"
 #include "kc_card.h"
 #include "keycard.h"
+#include "keycard_sim.h"
 #include "keycard_proto.h"
 #include "station.h"
 
@@ -849,6 +850,7 @@ static const char *arg(int argc, char **argv, const char *name, const char *def)
 
 int main(int argc, char **argv)
 {
+    (void)keycard_sim_enable(); /* "sim:FILE" cards (libkeycard-sim) */
     kct_set_prog("kc_bench");
     kct_json_init();
     setvbuf(stdout, NULL, _IOLBF, 0);

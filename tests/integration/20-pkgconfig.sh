@@ -2,8 +2,10 @@
 # 20-pkgconfig.sh - libkeycard as a user of the installed library sees it:
 # `make install PREFIX=/usr DESTDIR=tmp`, then a small program built only with
 # what pkg-config says about "keycard" (sysroot pointing into DESTDIR) runs
-# against the installed library: keycard_strerror and a "sim:" key card.
-# Also: SONAME libkeycard.so.1, and only keycard_* symbols exported.
+# against the installed library: keycard_strerror, and "sim:" refused (no
+# firmware in libkeycard.so); built with "keycard-sim" and keycard_sim_enable,
+# the same program opens a "sim:" key card. Also: SONAMEs, only keycard_*
+# symbols exported, no firmware symbol in libkeycard.so.
 set -u
 B=${B:-build}
 export B
@@ -26,11 +28,13 @@ fi
 ok "make install PREFIX=/usr DESTDIR=..."
 
 lib=$dest/usr/lib
-for f in libkeycard.so.1.0.0 libkeycard.so.1 libkeycard.so pkgconfig/keycard.pc; do
+for f in libkeycard.so.1.0.0 libkeycard.so.1 libkeycard.so pkgconfig/keycard.pc \
+    libkeycard-sim.so.1.0.0 libkeycard-sim.so.1 libkeycard-sim.so pkgconfig/keycard-sim.pc; do
     [ -e "$lib/$f" ] && ok "installed usr/lib/$f" || fail "usr/lib/$f not installed"
 done
-[ -f "$dest/usr/include/keycard.h" ] && ok "installed usr/include/keycard.h" ||
-    fail "usr/include/keycard.h not installed"
+for h in keycard.h keycard_sim.h keycard_proto.h; do
+    [ -f "$dest/usr/include/$h" ] && ok "installed usr/include/$h" || fail "usr/include/$h not installed"
+done
 
 # SONAME.
 soname=$(readelf -d "$lib/libkeycard.so.1.0.0" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
@@ -47,10 +51,17 @@ elif [ "$n" -lt 20 ]; then
 else
     ok "$n symbols exported, all keycard_*"
 fi
+# No firmware: neither card's entry table nor any firmware function.
+fw=$(nm "$lib/libkeycard.so.1.0.0" | awk '$3 ~ /^(kc_keycard_card|kc_target_card|kc_applet_|kc_store_|tc_)/ { print $3 }' |
+    tr '\n' ' ')
+[ -z "$fw" ] && ok "libkeycard.so holds no firmware symbol" || fail "firmware in libkeycard.so: $fw"
+nm "$lib/libkeycard-sim.so.1.0.0" | grep -q ' kc_keycard_card$' &&
+    ok "the firmware is in libkeycard-sim.so" || fail "libkeycard-sim.so without the key card firmware"
 
 # pkg-config, as a cross/staged build would use it.
 export PKG_CONFIG_SYSROOT_DIR="$dest"
-export PKG_CONFIG_LIBDIR="$lib/pkgconfig"
+# The system's own .pc files too: keycard.pc names libpcsclite in Requires.private.
+export PKG_CONFIG_LIBDIR="$lib/pkgconfig:$(pkg-config --variable pc_path pkg-config)"
 unset PKG_CONFIG_PATH
 cflags=$(pkg-config --cflags keycard) || fail "pkg-config --cflags keycard"
 libs=$(pkg-config --libs keycard) || fail "pkg-config --libs keycard"
@@ -64,16 +75,24 @@ cat >"$tmp/use.c" <<'C'
 #include <string.h>
 #include <keycard.h>
 
+#ifdef WITH_SIM
+#include <keycard_sim.h>
+#endif
+
 int main(int argc, char **argv)
 {
     keycard *kc;
     keycard_status st;
     if (argc != 2)
         return 2;
+#ifdef WITH_SIM
+    if (keycard_sim_enable() != KEYCARD_OK)
+        return 3;
+#endif
     printf("strerror: %s\n", keycard_strerror(KEYCARD_ERR_WRONG_PIN));
     keycard_rc rc = keycard_open(&kc, argv[1]);
     if (rc != KEYCARD_OK) {
-        printf("open: %s\n", keycard_strerror(rc));
+        printf("open: %s (%s)\n", keycard_strerror(rc), keycard_open_detail());
         return 1;
     }
     rc = keycard_status_read(kc, &st);
@@ -90,17 +109,36 @@ if cc -std=c11 -Wall -Wextra -Werror $san $cflags -o "$tmp/use" "$tmp/use.c" $li
     out=$(LD_LIBRARY_PATH="$lib" "$tmp/use" "sim:$tmp/card.img" 2>&1)
     rc=$?
     echo "$out" | sed 's/^/    /'
-    [ $rc -eq 0 ] && ok "it runs against the installed library" || fail "program exit $rc"
     echo "$out" | grep -qx "strerror: wrong PIN or key" && ok "keycard_strerror" ||
         fail "keycard_strerror output"
-    echo "$out" | grep -q "^status: success lifecycle 1 version 2\.0$" && ok "a blank sim card opened" ||
-        fail "sim card status output"
+    [ $rc -eq 1 ] && echo "$out" | grep -q "^open: .*libkeycard-sim" && [ ! -e "$tmp/card.img" ] &&
+        ok "libkeycard alone refuses sim: and names the simulator library" ||
+        fail "sim: without libkeycard-sim (exit $rc)"
     # It really used the installed copy.
     LD_LIBRARY_PATH="$lib" ldd "$tmp/use" | grep -q "$lib/libkeycard.so.1" &&
         ok "linked to the installed libkeycard.so.1" || fail "not linked to the installed library"
 else
     cat "$tmp/cc.log" >&2
     fail "compiling against the installed headers and library"
+fi
+
+scflags=$(pkg-config --cflags keycard-sim) || fail "pkg-config --cflags keycard-sim"
+slibs=$(pkg-config --libs keycard-sim) || fail "pkg-config --libs keycard-sim"
+echo "pkg-config keycard-sim: cflags [$scflags] libs [$slibs]"
+# shellcheck disable=SC2086
+if cc -std=c11 -Wall -Wextra -Werror -DWITH_SIM $san $scflags -o "$tmp/use-sim" "$tmp/use.c" $slibs \
+        2>"$tmp/cc.log"; then
+    ok "a simulator program builds with pkg-config's keycard-sim flags alone"
+    out=$(LD_LIBRARY_PATH="$lib" "$tmp/use-sim" "sim:$tmp/card.img" 2>&1)
+    rc=$?
+    echo "$out" | sed 's/^/    /'
+    [ $rc -eq 0 ] && ok "it runs against the installed libraries" || fail "program exit $rc"
+    echo "$out" | grep -q "^status: success lifecycle 1 version 2\.0$" && ok "a blank sim card opened" ||
+        fail "sim card status output"
+    echo "$out" | grep -qx "reader: sim:$tmp/card.img" && ok "named sim:FILE" || fail "reader name"
+else
+    cat "$tmp/cc.log" >&2
+    fail "compiling against the installed simulator library"
 fi
 
 [ "$fails" -eq 0 ] || { echo "$fails check(s) failed" >&2; exit 1; }

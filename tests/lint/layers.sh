@@ -6,7 +6,9 @@
 #      <stddef.h> <stdint.h> <string.h>: nothing of the host (libkeycard,
 #      tools, PC/SC, stdio, the C library beyond those);
 #   2. no source file includes a .c file (tests link objects);
-#   3. no tool includes an example's files and no example a tool's by path.
+#   3. no tool includes an example's files and no example a tool's by path;
+#   4. the host library (libkeycard/) includes no firmware header (kc_*.h,
+#      tc_*.h): it holds no firmware (tests/lint/exports.sh checks the .so).
 # Prints each offence and exits 1 when there is one. LAYERS_PLANT=1 checks
 # a planted offence of each rule too, to show that the check can fail.
 #
@@ -35,9 +37,14 @@ trap 'rm -f "$out"' EXIT
     grep -rnE '#[[:space:]]*include[[:space:]]*"[^"]*tools/' examples --include='*.[ch]' 2>/dev/null
     [ "${LAYERS_PLANT:-0}" = 1 ] && echo 'tools/planted.c:1:#include "../../examples/x.h"'
 } | sed 's/^/crosses tools and examples by path: /' >>"$out"
+{
+    grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"](kc_|tc_|hw/)' libkeycard/*.[ch] 2>/dev/null
+    [ "${LAYERS_PLANT:-0}" = 1 ] && echo 'libkeycard/planted.c:1:#include "kc_card.h"'
+} | sed 's/^/host library includes firmware: /' >>"$out"
 if [ -s "$out" ]; then
     cat "$out"
     echo "layers: FAILED" >&2
     exit 1
 fi
-echo "layers: firmware includes no host header; no .c file included; tools and examples apart"
+echo "layers: firmware includes no host header; no .c file included; tools and examples apart;" \
+    "the host library includes no firmware"

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "keycard.h"
+#include "keycard_sim.h"
 #include "keycard_proto.h"
 #include "transport.h"
 
@@ -224,7 +225,11 @@ static keycard_rc open_line(const char *pub_file, keycard_channel_mode mode, int
     ck_assert_ptr_nonnull(l);
     l->base.ops = &line_ops;
     l->strip_cert = strip_cert;
-    ck_assert_int_eq(kcl_transport_sim.open(where + 4, &l->card), KEYCARD_OK);
+    keycard_link sim;
+    char detail[128];
+    ck_assert_int_eq(keycard_sim_link(where + 4, KEYCARD_LINK_KEYCARD, &sim, detail, sizeof detail),
+                     KEYCARD_OK);
+    ck_assert_int_eq(kcl_link_wrap(&sim, where, &l->card), KEYCARD_OK);
     g_line = l;
     *kc = NULL;
     return kcl_keycard_open_on(&l->base, &o, kc);

@@ -15,6 +15,7 @@
 
 #include "crypto.h"
 #include "keycard.h"
+#include "keycard_sim.h"
 #include "keycard_proto.h"
 
 #define ISSUER_PIN "13579135"
@@ -137,6 +138,94 @@ START_TEST(test_open_blank)
     ck_assert_int_eq(keycard_holder_info(kc, &h), KEYCARD_ERR_BLANK);
     keycard_close(kc);
     keycard_close(NULL);
+}
+END_TEST
+
+/* A link whose card answers every command 6D00 and counts what it is sent. */
+static int line_sent, line_closed;
+static keycard_rc line_transmit(void *ctx, const uint8_t *cmd, size_t len, uint8_t *resp,
+                                size_t *resp_len)
+{
+    (void)ctx, (void)cmd, (void)len;
+    line_sent++;
+    if (*resp_len < 2)
+        return KEYCARD_ERR_PROTOCOL;
+    resp[0] = 0x6D, resp[1] = 0x00;
+    *resp_len = 2;
+    return KEYCARD_OK;
+}
+static void line_close(void *ctx)
+{
+    (void)ctx;
+    line_closed++;
+}
+static keycard_rc line_open(const char *arg, keycard_link_kind kind, keycard_link *out,
+                            char *detail, size_t cap)
+{
+    (void)kind;
+    if (strcmp(arg, "refuse") == 0) {
+        snprintf(detail, cap, "refused %s", arg);
+        return KEYCARD_ERR_NO_READER;
+    }
+    memset(out, 0, sizeof *out);
+    out->size = sizeof *out;
+    out->transmit = line_transmit;
+    out->close = line_close;
+    return KEYCARD_OK;
+}
+
+/* Schemes: who may register what, and what "SCHEME:ARG" then reaches. */
+START_TEST(test_schemes)
+{
+    keycard *kc = NULL;
+    keycard_target *t = NULL;
+    ck_assert_int_eq(keycard_register_scheme(NULL, line_open), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_register_scheme("", line_open), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_register_scheme("pcsc", line_open), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_register_scheme("Line", line_open), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_register_scheme("a:b", line_open), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_register_scheme("a-very-long-scheme", line_open), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_register_scheme("line", line_open), KEYCARD_OK);
+    /* The opener's failure and its detail come back as they are. */
+    ck_assert_int_eq(keycard_open(&kc, "line:refuse"), KEYCARD_ERR_NO_READER);
+    ck_assert_str_eq(keycard_open_detail(), "refused refuse");
+    /* A card that is no key card: SELECT refused, the link closed, no handle. */
+    line_sent = line_closed = 0;
+    ck_assert_int_eq(keycard_open(&kc, "line:x"), KEYCARD_ERR_NO_CARD);
+    ck_assert_ptr_null(kc);
+    ck_assert_int_eq(line_sent, 1);
+    ck_assert_int_eq(line_closed, 1);
+    ck_assert_int_ne(keycard_target_open(&t, "line:x"), KEYCARD_OK);
+    ck_assert_ptr_null(t);
+    ck_assert_int_eq(line_closed, 2);
+    /* Removed: "line:" is a reader name again, and there is no such reader. */
+    ck_assert_int_eq(keycard_register_scheme("line", NULL), KEYCARD_OK);
+    line_sent = 0;
+    ck_assert_int_ne(keycard_open(&kc, "line:x"), KEYCARD_OK);
+    ck_assert_int_eq(line_sent, 0);
+    /* Room for eight. */
+    char name[8];
+    int i;
+    for (i = 0; i < 16; i++) {
+        snprintf(name, sizeof name, "s%d", i);
+        if (keycard_register_scheme(name, line_open) != KEYCARD_OK)
+            break;
+    }
+    ck_assert_int_eq(i, 7); /* "sim" holds the eighth */
+    ck_assert_int_eq(keycard_register_scheme("s99", line_open), KEYCARD_ERR_MEMORY);
+    for (int j = 0; j < i; j++) {
+        snprintf(name, sizeof name, "s%d", j);
+        ck_assert_int_eq(keycard_register_scheme(name, NULL), KEYCARD_OK);
+    }
+    /* Without the simulator, sim: is refused and says what is missing. */
+    ck_assert_int_eq(keycard_register_scheme("sim", NULL), KEYCARD_OK);
+    ck_assert_int_eq(keycard_open(&kc, where), KEYCARD_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(keycard_open_detail(), "libkeycard-sim"));
+    ck_assert_int_eq(keycard_target_open(&t, "sim:x.img"), KEYCARD_ERR_UNSUPPORTED);
+    ck_assert_int_eq(keycard_sim_enable(), KEYCARD_OK);
+    ck_assert_int_eq(keycard_sim_enable(), KEYCARD_OK);
+    ck_assert_int_eq(keycard_open(&kc, where), KEYCARD_OK);
+    keycard_close(kc);
 }
 END_TEST
 
@@ -585,6 +674,7 @@ static Suite *lib_sim_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_open_blank);
     tcase_add_test(tc, test_open_errors);
+    tcase_add_test(tc, test_schemes);
     tcase_add_test(tc, test_provision_and_persist);
     tcase_add_test(tc, test_damaged_image_refused);
     tcase_add_test(tc, test_verify_tries);

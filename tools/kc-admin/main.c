@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "keycard_sim.h"
 
 static const char usage[] =
     "usage: kc-admin [--reader NAME | --sim FILE] [--wait-busy SECONDS] COMMAND [OPTIONS] [ARGS]\n"
@@ -321,6 +322,7 @@ static const struct {
 
 int main(int argc, char **argv)
 {
+    (void)keycard_sim_enable(); /* "sim:FILE" cards (libkeycard-sim) */
     kct_harden_process(); /* holds PINs and keys: no core dump, no ptrace */
     kct_set_prog("kc-admin");
     kct_json_init();

@@ -19,6 +19,7 @@
 
 #include "station.h"
 #include "kcs_proto.h"
+#include "keycard_sim.h"
 
 static const char usage[] =
     "usage: kc-issue --config STATION.json --profile ISSUANCE.json [--records CSV]\n"
@@ -399,6 +400,7 @@ static long eject(keycard_target *t, int spoiled, int *refused)
 
 int main(int argc, char **argv)
 {
+    (void)keycard_sim_enable(); /* "sim:FILE" cards (libkeycard-sim) */
     static kci_profile prof;
     kci_station st;
     kci_csv csv;
