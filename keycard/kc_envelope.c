@@ -203,12 +203,12 @@ static int parse_outer(const uint8_t *apdu, size_t len, size_t *off, size_t *dat
 }
 
 /* Decrypt and check body = [c]_4 || C || T of an envelope with a bucket of b bytes. */
-static int open_body(const uint8_t r[32], const uint8_t serial[8], uint32_t expected_c,
-                     const uint8_t *body, size_t b, uint8_t hdr[4], uint8_t *data,
-                     size_t *data_len)
+static int open_body(const uint8_t kenv[KC_ENV_KENV_LEN], const uint8_t serial[8],
+                     uint32_t expected_c, const uint8_t *body, size_t b, uint8_t hdr[4],
+                     uint8_t *data, size_t *data_len)
 {
     uint8_t pt[KC_ENV_BUCKET_MAX]; /* worst case: the largest bucket */
-    uint8_t kenv[KC_ENV_KENV_LEN], aad[16], acc = 0;
+    uint8_t aad[16], acc = 0;
     kc_iov ad = {aad, sizeof aad};
     size_t inner, i;
     int rc;
@@ -217,10 +217,7 @@ static int open_body(const uint8_t r[32], const uint8_t serial[8], uint32_t expe
     if (get_be32(body) != expected_c)
         return KC_ERR_ENV_COUNTER;
     env_ad(aad, serial, expected_c);
-    rc = kc_env_keys(r, serial, expected_c, kenv, NULL);
-    if (rc == 0)
-        rc = kc_crypto_aes_siv_open(kenv, sizeof kenv, &ad, 1, body + 4, b, body + 4 + b, pt);
-    kc_wipe(kenv, sizeof kenv);
+    rc = kc_crypto_aes_siv_open(kenv, KC_ENV_KENV_LEN, &ad, 1, body + 4, b, body + 4 + b, pt);
     if (rc)
         return rc; /* siv_open wiped pt */
 
@@ -246,20 +243,29 @@ static int open_body(const uint8_t r[32], const uint8_t serial[8], uint32_t expe
     return rc;
 }
 
-/* Common argument checks and error wiping of the two open entry points. */
-static int open_common(const uint8_t r[32], const uint8_t serial[8], uint32_t expected_c,
-                       const uint8_t *body, size_t body_len, int outer_rc, uint8_t hdr[4],
-                       uint8_t *data, size_t *data_len, size_t *bucket)
+/*
+ * Common argument checks and error wiping of the open entry points; the
+ * envelope key is kenv, or derived here from r when kenv is NULL.
+ */
+static int open_common(const uint8_t r[32], const uint8_t *kenv, const uint8_t serial[8],
+                       uint32_t expected_c, const uint8_t *body, size_t body_len, int outer_rc,
+                       uint8_t hdr[4], uint8_t *data, size_t *data_len, size_t *bucket)
 {
     size_t b = body_len - KC_ENV_CTR_LEN - KC_ENV_TAG_LEN;
+    uint8_t own[KC_ENV_KENV_LEN];
     int rc = outer_rc;
 
     if (rc == 0 && expected_c == 0)
         rc = KC_ERR_ARG;
     if (rc == 0 && (body_len < KC_ENV_CTR_LEN + KC_ENV_TAG_LEN || !kc_env_bucket_valid(b)))
         rc = KC_ERR_ENV_FORMAT;
+    if (rc == 0 && kenv == NULL) {
+        rc = kc_env_keys(r, serial, expected_c, own, NULL);
+        kenv = own;
+    }
     if (rc == 0)
-        rc = open_body(r, serial, expected_c, body, b, hdr, data, data_len);
+        rc = open_body(kenv, serial, expected_c, body, b, hdr, data, data_len);
+    kc_wipe(own, sizeof own);
     if (rc) {
         kc_wipe(hdr, 4);
         if (data)
@@ -281,7 +287,8 @@ int kc_env_open(const uint8_t r[32], const uint8_t serial[8], uint32_t expected_
     if (!r || !serial || !apdu || !hdr || !data_len || (*data_len && !data))
         return KC_ERR_ARG;
     rc = parse_outer(apdu, apdu_len, &off, &n);
-    return open_common(r, serial, expected_c, apdu + off, n, rc, hdr, data, data_len, bucket);
+    return open_common(r, NULL, serial, expected_c, apdu + off, n, rc, hdr, data, data_len,
+                       bucket);
 }
 
 int kc_env_open_body(const uint8_t r[32], const uint8_t serial[8], uint32_t expected_c,
@@ -290,34 +297,59 @@ int kc_env_open_body(const uint8_t r[32], const uint8_t serial[8], uint32_t expe
 {
     if (!r || !serial || !body || !hdr || !data_len || (*data_len && !data))
         return KC_ERR_ARG;
-    return open_common(r, serial, expected_c, body, body_len, 0, hdr, data, data_len, bucket);
+    return open_common(r, NULL, serial, expected_c, body, body_len, 0, hdr, data, data_len,
+                       bucket);
+}
+
+int kc_env_keyset_derive(const uint8_t r[32], const uint8_t serial[8], uint32_t c,
+                         kc_env_keyset *k)
+{
+    if (!k)
+        return KC_ERR_ARG;
+    return kc_env_keys(r, serial, c, k->kenv, k->kresp);
+}
+
+int kc_env_open_keyed(const kc_env_keyset *k, const uint8_t serial[8], uint32_t expected_c,
+                      const uint8_t *body, size_t body_len, uint8_t hdr[4], uint8_t *data,
+                      size_t *data_len, size_t *bucket)
+{
+    if (!k || !serial || !body || !hdr || !data_len || (*data_len && !data))
+        return KC_ERR_ARG;
+    return open_common(NULL, k->kenv, serial, expected_c, body, body_len, 0, hdr, data,
+                       data_len, bucket);
+}
+
+/* M = AES-CMAC(kresp, [c]_4 || sw || data). */
+static int resp_mac(const uint8_t kresp[16], uint32_t c, const uint8_t sw[2],
+                    const uint8_t *data, size_t data_len, uint8_t mac[16])
+{
+    uint8_t ctr[4];
+    put_be32(ctr, c);
+    kc_iov parts[3] = {{ctr, 4}, {sw, 2}, {data, data_len}};
+    return kc_crypto_aes_cmac_v(kresp, 16, parts, 3, mac);
 }
 
 int kc_env_resp_mac(const uint8_t r[32], const uint8_t serial[8], uint32_t c,
                     const uint8_t sw[2], const uint8_t *data, size_t data_len, uint8_t mac[16])
 {
-    uint8_t kresp[16], ctr[4];
+    uint8_t kresp[16];
     int rc;
 
     if (!r || !serial || !sw || (data_len && !data) || !mac)
         return KC_ERR_ARG;
-    put_be32(ctr, c);
-    kc_iov parts[3] = {{ctr, 4}, {sw, 2}, {data, data_len}};
     rc = kc_env_keys(r, serial, c, NULL, kresp);
     if (rc == 0)
-        rc = kc_crypto_aes_cmac_v(kresp, sizeof kresp, parts, 3, mac);
+        rc = resp_mac(kresp, c, sw, data, data_len, mac);
     kc_wipe(kresp, sizeof kresp);
     return rc;
 }
 
-int kc_env_resp_build(const uint8_t r[32], const uint8_t serial[8], uint32_t c,
-                      const uint8_t sw[2], const uint8_t *data, size_t data_len, uint8_t *out,
-                      size_t *out_len)
+/* [c]_4 || SW1 SW2 || data || M under kresp; see kc_env_resp_build. */
+static int resp_build(const uint8_t kresp[16], uint32_t c, const uint8_t sw[2],
+                      const uint8_t *data, size_t data_len, uint8_t *out, size_t *out_len)
 {
     int rc;
 
-    if (!r || !serial || !sw || (data_len && !data) || !out || !out_len)
-        return KC_ERR_ARG;
     if (*out_len < KC_ENV_RESP_OVERHEAD || *out_len - KC_ENV_RESP_OVERHEAD < data_len)
         return KC_ERR_TOO_BIG;
     put_be32(out, c);
@@ -325,11 +357,35 @@ int kc_env_resp_build(const uint8_t r[32], const uint8_t serial[8], uint32_t c,
     out[5] = sw[1];
     if (data_len)
         memcpy(out + 6, data, data_len);
-    rc = kc_env_resp_mac(r, serial, c, sw, data, data_len, out + 6 + data_len);
+    rc = resp_mac(kresp, c, sw, data, data_len, out + 6 + data_len);
     if (rc)
         return rc;
     *out_len = data_len + KC_ENV_RESP_OVERHEAD;
     return 0;
+}
+
+int kc_env_resp_build(const uint8_t r[32], const uint8_t serial[8], uint32_t c,
+                      const uint8_t sw[2], const uint8_t *data, size_t data_len, uint8_t *out,
+                      size_t *out_len)
+{
+    uint8_t kresp[16];
+    int rc;
+
+    if (!r || !serial || !sw || (data_len && !data) || !out || !out_len)
+        return KC_ERR_ARG;
+    rc = kc_env_keys(r, serial, c, NULL, kresp);
+    if (rc == 0)
+        rc = resp_build(kresp, c, sw, data, data_len, out, out_len);
+    kc_wipe(kresp, sizeof kresp);
+    return rc;
+}
+
+int kc_env_resp_build_keyed(const kc_env_keyset *k, uint32_t c, const uint8_t sw[2],
+                            const uint8_t *data, size_t data_len, uint8_t *out, size_t *out_len)
+{
+    if (!k || !sw || (data_len && !data) || !out || !out_len)
+        return KC_ERR_ARG;
+    return resp_build(k->kresp, c, sw, data, data_len, out, out_len);
 }
 
 int kc_env_resp_verify(const uint8_t r[32], const uint8_t serial[8], uint32_t expected_c,

@@ -133,6 +133,25 @@ int kc_env_open_body(const uint8_t r[32], const uint8_t serial[8], uint32_t expe
                      size_t *data_len, size_t *bucket);
 
 /*
+ * Both keys of one counter, derived together (kc_env_keys) once: a card that
+ * opens envelope c and answers it uses one keyset for both, instead of
+ * deriving from R_c twice. Wipe it (kc_wipe) when the answer is built.
+ */
+typedef struct kc_env_keyset {
+    uint8_t kenv[KC_ENV_KENV_LEN];
+    uint8_t kresp[16];
+} kc_env_keyset;
+
+/* Kenv and Kresp of envelope c from R_c. Returns 0, KC_ERR_ARG, KC_ERR_CRYPTO. */
+int kc_env_keyset_derive(const uint8_t r[32], const uint8_t serial[8], uint32_t c,
+                         kc_env_keyset *k);
+
+/* kc_env_open_body with the keyset of expected_c. Errors as kc_env_open. */
+int kc_env_open_keyed(const kc_env_keyset *k, const uint8_t serial[8], uint32_t expected_c,
+                      const uint8_t *body, size_t body_len, uint8_t hdr[4], uint8_t *data,
+                      size_t *data_len, size_t *bucket);
+
+/*
  * Response MAC of envelope c: M = AES-CMAC(Kresp, [c]_4 || sw[0] sw[1] || data).
  * Returns 0, KC_ERR_ARG, KC_ERR_CRYPTO.
  */
@@ -148,6 +167,10 @@ int kc_env_resp_mac(const uint8_t r[32], const uint8_t serial[8], uint32_t c,
 int kc_env_resp_build(const uint8_t r[32], const uint8_t serial[8], uint32_t c,
                       const uint8_t sw[2], const uint8_t *data, size_t data_len, uint8_t *out,
                       size_t *out_len);
+
+/* kc_env_resp_build with the keyset of envelope c. Errors as kc_env_resp_build. */
+int kc_env_resp_build_keyed(const kc_env_keyset *k, uint32_t c, const uint8_t sw[2],
+                            const uint8_t *data, size_t data_len, uint8_t *out, size_t *out_len);
 
 /*
  * Verify response data of envelope expected_c (as kc_env_resp_build made it).

@@ -458,12 +458,16 @@ static int slot_check(void *ctx, uint8_t key_no, size_t *len)
     return 0;
 }
 
-static int slot_fill(void *ctx, uint8_t key_no, uint8_t *out, size_t len)
+/* The same lookup as slot_check, and the target's value of the key from it. */
+static int slot_fill(void *ctx, uint8_t key_no, uint8_t *out, size_t cap, size_t *len)
 {
     slot_ctx *c = ctx;
     key_rec k;
-    if (key_load(c->st, key_no, &k) != 0 || !(k.flags & KC_KEYF_INJECT) || k.key_len != len)
+    if (key_load(c->st, key_no, &k) != 0 || !(k.flags & KC_KEYF_INJECT))
         return KC_ERR_BAD_DATA;
+    if (k.key_len > cap)
+        return KC_ERR_TOO_BIG;
+    *len = k.key_len;
     return card_key(&k, c->serial, out);
 }
 
@@ -493,20 +497,95 @@ static int load_template(const kc_store *st, uint8_t tno, kc_template *t)
 }
 
 /*
- * Every step of a batch checked as WRAP does before it produces anything:
- * framing, template, parameters and key slots, inner data within the bucket,
- * COMPLETE ISSUANCE last, at most KC_ISSUE_MAX_STEPS with the done ones.
- * *count: the steps. why (may be NULL): on a refusal, the step index (0-based)
- * and a KC_ISSUE_CHECK_* reason. Returns 0, KC_ERR_BAD_DATA,
- * KC_ERR_ISSUE_STEPS.
+ * What WRAP produces while the steps are walked: envelopes into out, the
+ * chain advanced in a copy, the lock. The session itself changes only once
+ * every step has passed (wrap_commit).
  */
-static int steps_check(const kc_store *st, const uint8_t *steps, size_t len, size_t bucket,
-                       size_t done, size_t *count, uint8_t why[2])
+typedef struct wrap_out {
+    kc_issue_session *s;
+    uint8_t *out;
+    size_t cap, o;
+    uint8_t chain[32];  /* chained ways: R of the last envelope sealed */
+    uint8_t lock_way, lock_len;
+    uint8_t lock_data[KC_ISSUE_LOCK_DATA_MAX];
+    uint8_t tpl[KC_ISSUE_MAX_STEPS];
+    int full;           /* out of room: the other steps are only checked */
+    int crypto;         /* a seal failed: the session ends */
+} wrap_out;
+
+/*
+ * Step k of this batch (counter c0 + n + k): its inner data from the parsed
+ * template t (keys resolved in the same walk), sealed into w->out while
+ * there is room; checked only once there is none. *dlen: the inner length.
+ */
+static int step_emit(wrap_out *w, size_t k, uint8_t tno, const kc_template *t,
+                     const uint8_t *params, size_t plen, const kc_template_keys *keys,
+                     size_t *dlen)
 {
-    slot_ctx sc = {st, NULL};
+    kc_issue_session *s = w->s;
+    size_t room = 2 + kc_env_apdu_len(s->bucket), alen;
+    uint32_t c = s->c0 + (uint32_t)(s->n + k);
+    uint8_t inner[KC_TPL_DATA_MAX], r[32];
+    int rc;
+
+    if (w->full || w->cap - w->o < room) {
+        w->full = 1;
+        return kc_template_check(t, params, plen, keys, dlen);
+    }
+    if ((rc = kc_template_fill(t, params, plen, keys, inner, sizeof(inner), dlen)) != 0)
+        return rc; /* fill wiped inner */
+    if (*dlen > (size_t)s->bucket - KC_ENV_INNER_OVERHEAD) {
+        kc_wipe(inner, *dlen);
+        return 0; /* the caller names the bucket */
+    }
+    if (is_complete(t->hdr)) {
+        /* Fixed in the template (checked at PUT): bound into the completion MAC. */
+        w->lock_way = t->hdr[2];
+        w->lock_len = (uint8_t)*dlen;
+        memcpy(w->lock_data, inner, *dlen);
+    }
+    if (s->way == KC_WAY_STATIC) {
+        rc = kc_env_static_key(s->secret, s->secret_len, s->serial, c, r);
+    } else {
+        /* R_c replaces R_{c-1} in the copy; the session's value moves at commit. */
+        rc = kc_env_chain_step(w->chain, s->serial, c);
+        memcpy(r, w->chain, sizeof(r));
+    }
+    alen = w->cap - w->o - 2;
+    if (rc == 0)
+        rc = kc_env_seal(r, s->serial, c, s->bucket, t->hdr, inner, *dlen, w->out + w->o + 2,
+                         &alen);
+    kc_wipe(r, sizeof(r));
+    kc_wipe(inner, sizeof(inner));
+    if (rc) {
+        w->crypto = 1;
+        return rc;
+    }
+    w->out[w->o] = (uint8_t)(alen >> 8);
+    w->out[w->o + 1] = (uint8_t)alen;
+    w->o += 2 + alen;
+    if (s->n + k < KC_ISSUE_MAX_STEPS)
+        w->tpl[s->n + k] = tno;
+    return 0;
+}
+
+/*
+ * Every step of a batch walked once: framing, template (parsed once),
+ * parameters and key slots (each resolved once), inner data within the
+ * bucket, COMPLETE ISSUANCE last, at most KC_ISSUE_MAX_STEPS with the done
+ * ones. w NULL: checks only (ISSUE WRAP P1 01); else each step is sealed
+ * as it passes (step_emit). *count: the steps. why (may be NULL): on a
+ * refusal, the step index (0-based) and a KC_ISSUE_CHECK_* reason. Returns
+ * 0, KC_ERR_BAD_DATA, KC_ERR_ISSUE_STEPS, KC_ERR_ISSUE_ROOM (every step good,
+ * their envelopes do not fit), KC_ERR_CRYPTO.
+ */
+static int steps_walk(const kc_store *st, const uint8_t *steps, size_t len, size_t bucket,
+                      size_t done, wrap_out *w, size_t *count, uint8_t why[2])
+{
+    slot_ctx sc = {st, w ? w->s->serial : NULL};
     kc_template_keys keys = {&sc, slot_check, slot_fill};
     const uint8_t *params;
-    size_t off = 0, plen, dlen, n = 0;
+    size_t off = 0, plen, dlen = 0, n = 0;
     uint8_t tno, reason = 0;
     kc_template t;
 
@@ -515,12 +594,13 @@ static int steps_check(const kc_store *st, const uint8_t *steps, size_t len, siz
             reason = KC_ISSUE_CHECK_FRAMING;
         else if (load_template(st, tno, &t) != 0)
             reason = KC_ISSUE_CHECK_NO_TEMPLATE;
-        else if (kc_template_check(&t, params, plen, &keys, &dlen) != 0)
-            reason = KC_ISSUE_CHECK_PARAMS;
-        else if (dlen > bucket - KC_ENV_INNER_OVERHEAD)
-            reason = KC_ISSUE_CHECK_BUCKET;
         else if (is_complete(t.hdr) && off != len)
             reason = KC_ISSUE_CHECK_LOCK_NOT_LAST; /* nothing may follow the lock */
+        else if ((w ? step_emit(w, n, tno, &t, params, plen, &keys, &dlen)
+                    : kc_template_check(&t, params, plen, &keys, &dlen)) != 0)
+            reason = w && w->crypto ? 0xFF : KC_ISSUE_CHECK_PARAMS;
+        else if (dlen > bucket - KC_ENV_INNER_OVERHEAD)
+            reason = KC_ISSUE_CHECK_BUCKET;
         else
             n++;
     }
@@ -531,8 +611,11 @@ static int steps_check(const kc_store *st, const uint8_t *steps, size_t len, siz
         why[0] = (uint8_t)(n > 255 ? 255 : n);
         why[1] = reason;
     }
-    return reason == 0 ? 0 : reason == KC_ISSUE_CHECK_TOO_MANY ? KC_ERR_ISSUE_STEPS
-                                                              : KC_ERR_BAD_DATA;
+    if (reason == 0xFF)
+        return KC_ERR_CRYPTO;
+    if (reason)
+        return reason == KC_ISSUE_CHECK_TOO_MANY ? KC_ERR_ISSUE_STEPS : KC_ERR_BAD_DATA;
+    return w && w->full ? KC_ERR_ISSUE_ROOM : 0;
 }
 
 int kc_issue_check(const kc_store *st, const uint8_t *d, size_t len, uint8_t *out,
@@ -559,7 +642,7 @@ int kc_issue_check(const kc_store *st, const uint8_t *d, size_t len, uint8_t *ou
              (d[1] == KC_WAY_STATIC && !(k.flags & KC_KEYF_STATIC)))
         why[1] = KC_ISSUE_CHECK_KEY_USE;
     else
-        (void)steps_check(st, d + 4, len - 4, bucket, 0, &count, why);
+        (void)steps_walk(st, d + 4, len - 4, bucket, 0, NULL, &count, why);
     out[0] = why[1] ? 0x01 : 0x00;
     out[1] = why[0];
     out[2] = why[1];
@@ -570,14 +653,8 @@ int kc_issue_check(const kc_store *st, const uint8_t *d, size_t len, uint8_t *ou
 int kc_issue_wrap(kc_issue_session *s, const kc_store *st, const uint8_t *steps, size_t len,
                   uint8_t *out, size_t cap, size_t *out_len)
 {
-    slot_ctx sc = {st, s ? s->serial : NULL};
-    kc_template_keys keys = {&sc, slot_check, slot_fill};
-    uint8_t inner[KC_TPL_DATA_MAX];
-    uint8_t r[32];
-    const uint8_t *params;
-    size_t off = 0, plen, dlen, count = 0, o = 0;
-    uint8_t tno;
-    kc_template t;
+    wrap_out w;
+    size_t count = 0;
     int rc;
 
     if (s == NULL || st == NULL || out == NULL || out_len == NULL || (steps == NULL && len))
@@ -588,51 +665,31 @@ int kc_issue_wrap(kc_issue_session *s, const kc_store *st, const uint8_t *steps,
     if (len == 0)
         return KC_ERR_BAD_DATA;
 
-    /* Pass 1: everything checked, nothing produced. */
-    if ((rc = steps_check(st, steps, len, s->bucket, s->n, &count, NULL)) != 0)
-        return rc;
-    if (count * (2 + kc_env_apdu_len(s->bucket)) > cap)
-        return KC_ERR_ISSUE_ROOM;
-
-    /* Pass 2: one envelope per step, counters consecutive. */
-    for (off = 0; off < len;) {
-        size_t alen = cap - o - 2;
-        uint32_t c = s->c0 + s->n;
-        (void)next_step(steps, len, &off, &tno, &params, &plen);
-        rc = load_template(st, tno, &t);
-        if (rc == 0)
-            rc = kc_template_fill(&t, params, plen, &keys, inner, sizeof(inner), &dlen);
-        if (rc == 0 && is_complete(t.hdr)) {
-            /* Fixed in the template (checked at PUT): bound into the completion MAC. */
-            s->lock_way = t.hdr[2];
-            s->lock_len = (uint8_t)dlen;
-            memcpy(s->lock_data, inner, dlen);
-        }
-        if (rc == 0 && s->way == KC_WAY_STATIC) {
-            rc = kc_env_static_key(s->secret, s->secret_len, s->serial, c, r);
-        } else if (rc == 0) {
-            /* R_c replaces R_{c-1} in place: the old value is gone. */
-            rc = kc_env_chain_step(s->secret, s->serial, c);
-            if (rc == 0)
-                memcpy(r, s->secret, sizeof(r));
-        }
-        if (rc == 0)
-            rc = kc_env_seal(r, s->serial, c, s->bucket, t.hdr, inner, dlen, out + o + 2, &alen);
-        kc_wipe(r, sizeof(r));
-        kc_wipe(inner, sizeof(inner));
-        if (rc) {
-            /* Cannot happen after pass 1 short of a crypto fault: end the session. */
-            kc_wipe(out, cap);
-            kc_issue_close(s);
-            return KC_ERR_CRYPTO;
-        }
-        out[o] = (uint8_t)(alen >> 8);
-        out[o + 1] = (uint8_t)alen;
-        o += 2 + alen;
-        s->tpl[s->n++] = tno;
+    /* One walk: each step parsed, checked and sealed once, counters consecutive. */
+    memset(&w, 0, sizeof(w));
+    w.s = s;
+    w.out = out;
+    w.cap = cap;
+    memcpy(w.chain, s->secret, sizeof(w.chain));
+    rc = steps_walk(st, steps, len, s->bucket, s->n, &w, &count, NULL);
+    if (rc == 0) {
+        /* Every step passed: now the session moves. */
+        if (s->way != KC_WAY_STATIC)
+            memcpy(s->secret, w.chain, sizeof(w.chain)); /* R_{c-1} is gone */
+        memcpy(s->tpl + s->n, w.tpl + s->n, count);
+        s->n += count;
+        s->lock_way = w.lock_way;
+        s->lock_len = w.lock_len;
+        memcpy(s->lock_data, w.lock_data, w.lock_len);
+        *out_len = w.o;
+    } else {
+        /* Nothing of a refused batch leaves the card, and the session stays as it was. */
+        kc_wipe(out, w.o);
+        if (rc == KC_ERR_CRYPTO)
+            kc_issue_close(s); /* short of a fault cannot happen: end the session */
     }
-    *out_len = o;
-    return 0;
+    kc_wipe(&w, sizeof(w));
+    return rc;
 }
 
 /*

@@ -176,22 +176,21 @@ static int walk(const kc_template *t, const uint8_t *pr, size_t plen,
             break;
         }
         case KC_TPL_ITEM_KEY: {
+            /* One lookup per slot: check when checking, fill (checks too) when filling. */
             size_t klen = 0;
-            if (plen - po < 1 || !key_allowed(t, pr[po]) || keys == NULL || keys->check == NULL)
+            if (plen - po < 1 || !key_allowed(t, pr[po]) || keys == NULL)
                 return KC_ERR_BAD_DATA;
-            if ((rc = keys->check(keys->ctx, pr[po], &klen)) != 0)
+            if (out && keys->fill == NULL)
+                return KC_ERR_ARG;
+            if (!out && keys->check == NULL)
+                return KC_ERR_BAD_DATA;
+            rc = out ? keys->fill(keys->ctx, pr[po], out + n, cap - n, &klen)
+                     : keys->check(keys->ctx, pr[po], &klen);
+            if (rc != 0)
                 return rc;
-            if (klen != 16 && klen != 32)
-                return KC_ERR_BAD_DATA;
+            if ((klen != 16 && klen != 32) || (out && klen > cap - n))
+                return KC_ERR_BAD_DATA; /* a callback out of contract; fill's caller wipes */
             add = klen;
-            if (out) {
-                if (add > cap - n)
-                    return KC_ERR_TOO_BIG;
-                if (keys->fill == NULL)
-                    return KC_ERR_ARG;
-                if ((rc = keys->fill(keys->ctx, pr[po], out + n, klen)) != 0)
-                    return rc;
-            }
             po += 1;
             break;
         }

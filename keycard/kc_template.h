@@ -40,15 +40,17 @@ typedef struct kc_template {
 } kc_template;
 
 /*
- * What a KEY slot needs from the caller. check: key_no (1..254, allowed by
- * the template) exists and may be injected; *len receives its length (16 or
- * 32). fill: write the target's value of key_no (len bytes) into out.
- * Both return 0 or a negative KC_ERR_* (KC_ERR_BAD_DATA: not usable).
+ * What a KEY slot needs from the caller; each slot asks exactly one of them,
+ * once. check: key_no (1..254, allowed by the template) exists and may be
+ * injected; *len receives its length (16 or 32). fill: the same check and,
+ * in the same lookup, the target's value of key_no written into out (cap
+ * bytes), its length in *len; KC_ERR_TOO_BIG when cap is smaller (nothing
+ * written). Both return 0 or a negative KC_ERR_* (KC_ERR_BAD_DATA: not usable).
  */
 typedef struct kc_template_keys {
     void *ctx;
     int (*check)(void *ctx, uint8_t key_no, size_t *len);
-    int (*fill)(void *ctx, uint8_t key_no, uint8_t *out, size_t len);
+    int (*fill)(void *ctx, uint8_t key_no, uint8_t *out, size_t cap, size_t *len);
 } kc_template_keys;
 
 /*

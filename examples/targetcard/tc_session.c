@@ -373,6 +373,7 @@ uint16_t tc_session_envelope(tc_card *tc, const kc_apdu *a, size_t len, uint8_t 
     tc_session *s = &tc->sess;
     uint8_t serial[8], hdr[4], data[KC_ENV_INNER_MAX], r[KC_ENV_R_LEN], sw[2], ctr[4];
     uint8_t mac[KC_ENV_MAC_LEN];
+    kc_env_keyset k; /* Kenv and Kresp of counter c, derived together once */
     size_t n = sizeof(data);
     uint32_t c = s->next_c;
     inner_ctx x;
@@ -390,17 +391,20 @@ uint16_t tc_session_envelope(tc_card *tc, const kc_apdu *a, size_t len, uint8_t 
         memcpy(r, s->r, sizeof(r));
     }
     if (rc == 0)
+        rc = kc_env_keyset_derive(r, serial, c, &k);
+    kc_wipe(r, sizeof(r)); /* everything of counter c comes from k now */
+    if (rc == 0)
         rc = envelope_canonical(a, len)
-                 ? kc_env_open_body(r, serial, c, a->data, a->lc, hdr, data, &n, NULL)
+                 ? kc_env_open_keyed(&k, serial, c, a->data, a->lc, hdr, data, &n, NULL)
                  : KC_ERR_ENV_FORMAT;
     if (rc) {
-        kc_wipe(r, sizeof(r));
+        kc_wipe(&k, sizeof(k));
         tc_session_end(tc);
         return open_error_sw(rc);
     }
     if (locked(tc, s->key_no, 1, hdr[1])) {
         kc_wipe(data, n);
-        kc_wipe(r, sizeof(r));
+        kc_wipe(&k, sizeof(k));
         tc_session_end(tc);
         return KC_SW_CONDITIONS;
     }
@@ -444,15 +448,15 @@ uint16_t tc_session_envelope(tc_card *tc, const kc_apdu *a, size_t len, uint8_t 
     }
     kc_wipe(data, sizeof(data));
     if (rc) {
-        kc_wipe(r, sizeof(r));
+        kc_wipe(&k, sizeof(k));
         kc_wipe(mac, sizeof(mac));
         tc_session_end(tc);
         return tc_err_to_sw(rc);
     }
 
     *out_len = cap;
-    rc = kc_env_resp_build(r, serial, c, sw, mac, x.complete ? sizeof(mac) : 0, out, out_len);
-    kc_wipe(r, sizeof(r));
+    rc = kc_env_resp_build_keyed(&k, c, sw, mac, x.complete ? sizeof(mac) : 0, out, out_len);
+    kc_wipe(&k, sizeof(k));
     kc_wipe(mac, sizeof(mac));
     if (rc || x.complete) {
         /* The transcript is spent after COMPLETE: the session is over. */

@@ -14,7 +14,7 @@ die() { echo "FAIL: $*" >&2; exit 1; }
 mkdir -p "$B/integration" || exit 1
 prog=$B/integration/lib_pcsc
 cc -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror ${KC_SANITIZE:-} -Iinclude -o "$prog" tests/integration/lib_pcsc.c \
-    -L"$B/lib" -lkeycard -Wl,-rpath,"$B/lib" || die "cannot build lib_pcsc.c"
+    -L"$B/lib" -lkeycard-sim -lkeycard -Wl,-rpath,"$B/lib" || die "cannot build lib_pcsc.c"
 
 # Our own key card image, provisioned through libkeycard's sim transport.
 KC_VCARD_STATE=$B/integration/21-lib-pcsc.state

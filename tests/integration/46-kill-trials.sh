@@ -92,7 +92,7 @@ STEPS=$(grep -c '"template"' "$PROFILE")
 
 STATE_PROG=$B/integration/target_state
 cc -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror ${KC_SANITIZE:-} -Iinclude -o "$STATE_PROG" \
-    tests/integration/target_state.c -L"$B/lib" -lkeycard -Wl,-rpath,"$B/lib" ||
+    tests/integration/target_state.c -L"$B/lib" -lkeycard-sim -lkeycard -Wl,-rpath,"$B/lib" ||
     { echo "46-kill-trials: cannot build target_state.c" >&2; exit 1; }
 
 # ---- helpers -----------------------------------------------------------------------

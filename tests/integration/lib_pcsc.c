@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "keycard.h"
+#include "keycard_sim.h"
 #include "keycard_proto.h"
 
 #define ISSUER_PIN "13579135"
@@ -239,6 +240,7 @@ static int run(pid_t vcard)
 
 int main(int argc, char **argv)
 {
+    (void)keycard_sim_enable(); /* sim: cards (libkeycard-sim) */
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc == 3 && strcmp(argv[1], "provision") == 0)
         return provision(argv[2]);

@@ -9,9 +9,11 @@
 #include <stdio.h>
 
 #include "keycard.h"
+#include "keycard_sim.h"
 
 int main(int argc, char **argv)
 {
+    (void)keycard_sim_enable(); /* sim: cards (libkeycard-sim) */
     int bad = 0;
 
     for (int i = 1; i < argc; i++) {

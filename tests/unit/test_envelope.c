@@ -338,6 +338,23 @@ START_TEST(test_envelope_kat)
                                               data, &dlen, &b),
                              KC_ERR_ENV_FORMAT);
             ck_assert(all_zero(hdr, 4));
+            /* And with the counter's keyset (the target's way): the same inner command. */
+            kc_env_keyset ks;
+            ck_assert_int_eq(kc_env_keyset_derive(e.r, e.serial, e.c, &ks), 0);
+            ck_assert_mem_eq(ks.kenv, kenv, KC_ENV_KENV_LEN);
+            ck_assert_mem_eq(ks.kresp, kresp, 16);
+            dlen = sizeof data;
+            memset(hdr, 0, 4);
+            ck_assert_int_eq(kc_env_open_keyed(&ks, e.serial, e.c, e.apdu + off, blen, hdr, data,
+                                               &dlen, &b),
+                             0);
+            ck_assert_mem_eq(hdr, e.hdr, 4);
+            ck_assert_uint_eq(dlen, e.data_len);
+            ck_assert_mem_eq(data, e.data, dlen);
+            dlen = sizeof data;
+            ck_assert_int_eq(kc_env_open_keyed(&ks, e.serial, e.c + 1, e.apdu + off, blen, hdr,
+                                               data, &dlen, &b),
+                             KC_ERR_ENV_COUNTER);
         }
         for (unsigned k = 0; k < 5; k++)
             if (e.bucket == (64u << k))
@@ -677,6 +694,12 @@ START_TEST(test_response_kat)
         expect(mac, 16, v, "mac", i);
         ck_assert_int_eq(kc_env_resp_build(r, serial, c, sw, data, dl, out, &ol), 0);
         expect(out, ol, v, "resp", i);
+        /* The keyset of the counter, derived once, answers the same bytes. */
+        kc_env_keyset ks;
+        size_t kl = sizeof out;
+        ck_assert_int_eq(kc_env_keyset_derive(r, serial, c, &ks), 0);
+        ck_assert_int_eq(kc_env_resp_build_keyed(&ks, c, sw, data, dl, out, &kl), 0);
+        expect(out, kl, v, "resp", i);
         ck_assert_int_eq(kc_env_resp_verify(r, serial, c, want, wl, sw2, &off, &n), 0);
         ck_assert_mem_eq(sw2, sw, 2);
         ck_assert_uint_eq(n, dl);

@@ -819,6 +819,11 @@ START_TEST(test_step_limit_and_room)
     size_t len = kc_test_apdu(apdu_buf, 0x80, KC_INS_ISSUE_WRAP, 0, 0, steps, 21);
     apdu_buf[len++] = 100; /* 3 x 92 bytes do not fit */
     ck_assert_uint_eq(kc_test_card_send(&t, apdu_buf, len), 0x6700);
+    /* out of room after one envelope, and the third step bad: the bad step is named */
+    n = step(steps, 14, 1, "0000 0141");
+    len = kc_test_apdu(apdu_buf, 0x80, KC_INS_ISSUE_WRAP, 0, 0, steps, n);
+    apdu_buf[len++] = 100;
+    ck_assert_uint_eq(kc_test_card_send(&t, apdu_buf, len), 0x6A80);
     n = step(steps, 0, 4, "");
     ck_assert_uint_eq(wrap(&t, steps, n), 0x9000);
     uint8_t k1[32], kcard[16], r[32];
