@@ -352,7 +352,7 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
         goto abort;
     }
 
-    /* 4. One WRAP for all steps: the key card checks them all before producing any. */
+    /* 4. One WRAP for all steps: the key card answers only when every step passed. */
     rc = keycard_issue_wrap(kc, steps, p->n_steps, w->env, &env_len);
     if (rc != KEYCARD_OK) {
         fail(o, 0, "key card refused the steps (WRAP): %s%s", keycard_strerror(rc),

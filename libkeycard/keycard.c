@@ -1074,20 +1074,19 @@ KEYCARD_API keycard_rc keycard_issue_next(const uint8_t *buf, size_t len, size_t
 }
 
 /* Check a WRAP answer: exactly want envelopes of length elen each. */
+/*
+ * A WRAP answer of want envelopes: fixed records [elen]_2 || envelope, so
+ * its layout is checked by stride, not walked; the caller walks it once
+ * (keycard_issue_next) to send each envelope.
+ */
 static keycard_rc check_wrap(const uint8_t *r, size_t n, size_t want, size_t elen)
 {
-    size_t off = 0, k = 0;
-    const uint8_t *a;
-    size_t al;
-    keycard_rc rc;
-    while ((rc = keycard_issue_next(r, n, &off, &a, &al)) == KEYCARD_OK) {
-        if (al != elen)
+    if (n != want * (2 + elen))
+        return KEYCARD_ERR_PROTOCOL;
+    for (size_t i = 0; i < want; i++)
+        if (((size_t)r[i * (2 + elen)] << 8 | r[i * (2 + elen) + 1]) != elen)
             return KEYCARD_ERR_PROTOCOL;
-        k++;
-    }
-    if (rc != KEYCARD_ERR_NOT_FOUND)
-        return rc;
-    return k == want ? KEYCARD_OK : KEYCARD_ERR_PROTOCOL;
+    return KEYCARD_OK;
 }
 
 KEYCARD_API keycard_rc keycard_issue_wrap(keycard *kc, const keycard_step *steps, size_t n,
