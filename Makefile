@@ -139,10 +139,11 @@ $(B)/bin/kc-startup: $(STARTUP_OBJ) $(COMMON_OBJ) $(LIBS_DEP)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(STARTUP_OBJ) $(COMMON_OBJ) $(TOOL_LIBS) $(JANSSON_LIBS)
 
-# kc-vcard links neither libkeycard nor jansson: of tools/common only kct_host.
-$(B)/bin/kc-vcard: $(VCARD_OBJ) $(B)/obj/tools/common/kct_host.o $(FW_OBJ)
+# kc-vcard links neither libkeycard nor jansson: of tools/common only kct_host and kct_cli.
+VCARD_COMMON_OBJ := $(B)/obj/tools/common/kct_host.o $(B)/obj/tools/common/kct_cli.o
+$(B)/bin/kc-vcard: $(VCARD_OBJ) $(VCARD_COMMON_OBJ) $(FW_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(VCARD_OBJ) $(B)/obj/tools/common/kct_host.o $(FW_OBJ) $(MBED_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(VCARD_OBJ) $(VCARD_COMMON_OBJ) $(FW_OBJ) $(MBED_LIBS)
 
 # Preloaded into the project's pcscd (tests/vcards.sh): vpcd's card port on
 # loopback only. A test and demo helper, not installed; never sanitized (it

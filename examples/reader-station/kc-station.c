@@ -33,6 +33,7 @@
 #include "kcs_record.h"
 #include "station.h"
 #include "keycard_sim.h"
+#include "kct_cli.h"
 
 static const char usage[] =
     "usage: kc-station --config STATION.json --profiles DIR --socket PATH\n"
@@ -49,6 +50,7 @@ static const char usage[] =
     "  --reader R, --sim F  the key card (default: found by its AID)\n"
     "  --target-reader R    the target slot (default: the other slot of the key\n"
     "  --target-sim F       card's reader; F: a simulated target card image)\n"
+    "  --help, --version    this help; the version\n"
     "\n"
     "Exit status: 0 after a shut-down instruction or SIGTERM, 1 a failure,\n"
     "2 bad usage or bad input.\n";
@@ -611,6 +613,7 @@ int main(int argc, char **argv)
         {"socket", required_argument, NULL, 'k'}, {"reader", required_argument, NULL, 'r'},
         {"sim", required_argument, NULL, 's'},    {"target-reader", required_argument, NULL, 't'},
         {"target-sim", required_argument, NULL, 'T'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     static station s;
     static kcs_frame in, out;
@@ -637,24 +640,24 @@ int main(int argc, char **argv)
         case 't':
         case 'T':
             if (s.target[0]) {
-                kct_err("give at most one of --target-reader and --target-sim");
-                return KCT_EXIT_USAGE;
+                return kct_cli_usage("kc-station",
+                                     "give at most one of --target-reader and --target-sim");
             }
             snprintf(s.target, sizeof s.target, "%s%s", opt == 'T' ? "sim:" : "pcsc:", optarg);
             break;
         case 'h':
             fputs(usage, stdout);
             return KCT_EXIT_OK;
+        case 'V':
+            kct_cli_version("kc-station", keycard_version());
+            return KCT_EXIT_OK;
         default:
-            kct_err("unknown option or missing value '%s'; see 'kc-station --help'",
-                    argv[optind - 1]);
-            return KCT_EXIT_USAGE;
+            return kct_cli_bad_option("kc-station", argv[optind - 1], lo);
         }
     }
     if (optind != argc || !config || !s.profiles || !sock) {
-        kct_err("give --config STATION.json, --profiles DIR and --socket PATH; see "
-                "'kc-station --help'");
-        return KCT_EXIT_USAGE;
+        return kct_cli_usage("kc-station",
+                             "give --config STATION.json, --profiles DIR and --socket PATH");
     }
     if (kci_station_load(config, &s.cfg) != 0) {
         kct_err("%s: station config not valid", config);

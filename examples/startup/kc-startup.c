@@ -20,9 +20,11 @@
 
 #include "kct.h"
 #include "keycard_sim.h"
+#include "kct_cli.h"
 
 static const char usage[] =
     "usage: kc-startup --config STATION.json [--reader NAME | --sim FILE]\n"
+    "       kc-startup --help | --version\n"
     "\n"
     "Start an issuing station: find the key card, verify the station's issuer\n"
     "PIN, ask the operator for the holder PIN (no echo; KEYCARD_HOLDER_PIN in the\n"
@@ -95,6 +97,7 @@ int main(int argc, char **argv)
                                        {"reader", required_argument, NULL, 'r'},
                                        {"sim", required_argument, NULL, 's'},
                                        {"help", no_argument, NULL, 'h'},
+                                       {"version", no_argument, NULL, 'V'},
                                        {NULL, 0, NULL, 0}};
     const char *config = NULL;
     kct_where where = {{0}, 0, 0};
@@ -113,15 +116,15 @@ int main(int argc, char **argv)
         case 'h':
             fputs(usage, stdout);
             return KCT_EXIT_OK;
+        case 'V':
+            kct_cli_version("kc-startup", keycard_version());
+            return KCT_EXIT_OK;
         default:
-            kct_err("unknown option or missing value '%s'; see 'kc-startup --help'",
-                    argv[optind - 1]);
-            return KCT_EXIT_USAGE;
+            return kct_cli_bad_option("kc-startup", argv[optind - 1], lo);
         }
     }
     if (!config || optind != argc) {
-        kct_err("give --config STATION.json and nothing else; see 'kc-startup --help'");
-        return KCT_EXIT_USAGE;
+        return kct_cli_usage("kc-startup", "give --config STATION.json and nothing else");
     }
 
     struct station st;

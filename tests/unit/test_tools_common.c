@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "kct.h"
+#include "kct_cli.h"
 
 /* ---- hex --------------------------------------------------------------------- */
 
@@ -359,6 +360,61 @@ START_TEST(test_secret_env_taken_once)
 }
 END_TEST
 
+/* What kct_cli_bad_option writes for arg, captured from stderr. */
+static const char *bad_option(const char *help_cmd, const char *arg, int *rc)
+{
+    static const struct option lo[] = {
+        {"config", required_argument, NULL, 'c'}, {"profile", required_argument, NULL, 'p'},
+        {"all", no_argument, NULL, 'a'},          {"target-reader", required_argument, NULL, 't'},
+        {"target-sim", required_argument, NULL, 'T'}, {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0}};
+    static char out[512];
+    char path[] = "/tmp/kc-test-cli-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    *rc = kct_cli_bad_option(help_cmd, arg, lo);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    ssize_t n = pread(fd, out, sizeof out - 1, 0);
+    close(fd);
+    unlink(path);
+    out[n > 0 ? n : 0] = '\0';
+    return out;
+}
+
+START_TEST(test_cli_usage_errors)
+{
+    int rc;
+    ck_assert_str_eq(bad_option("kc-issue", "--profle", &rc),
+                     "kc-issue: unknown option '--profle' (did you mean '--profile'?); "
+                     "see 'kc-issue --help'\n");
+    ck_assert_int_eq(rc, 2);
+    ck_assert_str_eq(bad_option("kc-issue", "--verison", &rc),
+                     "kc-issue: unknown option '--verison' (did you mean '--version'?); "
+                     "see 'kc-issue --help'\n");
+    ck_assert_str_eq(bad_option("kc-admin keys", "--config", &rc),
+                     "kc-admin: keys: option '--config' needs a value; "
+                     "see 'kc-admin keys --help'\n");
+    ck_assert_str_eq(bad_option("kc-issue", "--al=1", &rc),
+                     "kc-issue: option '--all' takes no value; see 'kc-issue --help'\n");
+    ck_assert_str_eq(bad_option("kc-issue", "--target=x", &rc),
+                     "kc-issue: option '--target' is ambiguous; see 'kc-issue --help'\n");
+    /* Far from every option: no guess. */
+    ck_assert_str_eq(bad_option("kc-issue", "--xyzzy", &rc),
+                     "kc-issue: unknown option '--xyzzy'; see 'kc-issue --help'\n");
+    ck_assert_int_eq(rc, 2);
+    static const char *const cmds[] = {"info", "keys", "templates", "audit", NULL};
+    ck_assert_str_eq(kct_cli_suggest("infp", cmds), "info");
+    ck_assert_str_eq(kct_cli_suggest("tempaltes", cmds), "templates");
+    ck_assert_ptr_null(kct_cli_suggest("provision", cmds));
+    ck_assert_ptr_null(kct_cli_suggest("", cmds));
+}
+END_TEST
+
 START_TEST(test_harden_process)
 {
     /* In a child: the test process itself stays dumpable for debuggers. */
@@ -437,6 +493,7 @@ static Suite *tools_suite(void)
     tcase_add_test(tc, test_buf_bounds);
     tcase_add_test(tc, test_buf_csv);
     tcase_add_test(tc, test_secret_env_taken_once);
+    tcase_add_test(tc, test_cli_usage_errors);
     tcase_add_test(tc, test_harden_process);
     tcase_add_test(tc, test_private_file);
     suite_add_tcase(s, tc);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "admin.h"
+#include "kct_cli.h"
 #include "audit_verify.h"
 #include "profile.h"
 
@@ -50,9 +51,9 @@ static int parse_opts(int argc, char **argv, const struct option *lo, kct_where 
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         if (opt == '?' || opt == ':') {
-            kct_err("%s: unknown option or missing value '%s'; see 'kc-admin %s --help'",
-                    argv[0], argv[optind - 1], argv[0]);
-            *stop = KCT_EXIT_USAGE;
+            char help_cmd[64];
+            snprintf(help_cmd, sizeof help_cmd, "kc-admin %s", argv[0]);
+            *stop = kct_cli_bad_option(help_cmd, argv[optind - 1], lo);
             return -1;
         }
         int r = kca_common_opt(opt, optarg, w, &help);
@@ -75,8 +76,9 @@ static int parse_opts(int argc, char **argv, const struct option *lo, kct_where 
 
 static int usage_error(const char *cmd, const char *msg)
 {
-    kct_err("%s: %s; see 'kc-admin %s --help'", cmd, msg, cmd);
-    return KCT_EXIT_USAGE;
+    char help_cmd[64];
+    snprintf(help_cmd, sizeof help_cmd, "kc-admin %s", cmd);
+    return kct_cli_usage(help_cmd, "%s", msg);
 }
 
 /* ---- provision -------------------------------------------------------------- */

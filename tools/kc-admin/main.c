@@ -8,6 +8,7 @@
 
 #include "admin.h"
 #include "keycard_sim.h"
+#include "kct_cli.h"
 
 static const char usage[] =
     "usage: kc-admin [--reader NAME | --sim FILE] [--wait-busy SECONDS] COMMAND [OPTIONS] [ARGS]\n"
@@ -37,9 +38,10 @@ static const char usage[] =
     "  target-manufacture --profile PROFILE --serial HEX16 --out FILE [--keys 1,2]\n"
     "                             write a blank target card image with its card keys\n"
     "\n"
-    "'kc-admin COMMAND --help' describes a command. Secrets come from a file option,\n"
-    "the environment (KEYCARD_ISSUER_PIN, KEYCARD_HOLDER_PIN, KEYCARD_ADMIN_KEY,\n"
-    "KEYCARD_NEW_PIN, KEYCARD_NEW_ADMIN_KEY; for automation) or a prompt without echo.\n"
+    "'kc-admin COMMAND --help' describes a command; 'kc-admin --version' the version.\n"
+    "Secrets come from a file option, the environment (KEYCARD_ISSUER_PIN,\n"
+    "KEYCARD_HOLDER_PIN, KEYCARD_ADMIN_KEY, KEYCARD_NEW_PIN, KEYCARD_NEW_ADMIN_KEY;\n"
+    "for automation) or a prompt without echo.\n"
     "\n"
     "No secret goes to a key card before its channel certificate verified under the\n"
     "issuer public key: commands that send a PIN or the admin key need --issuer-pub\n"
@@ -320,6 +322,20 @@ static const struct {
     {"target-manufacture", kca_cmd_target_manufacture},
 };
 
+/* "unknown command 'infp' (did you mean 'info'?)" */
+static int unknown_command(const char *cmd)
+{
+    const char *names[sizeof commands / sizeof commands[0] + 1];
+    size_t n = 0;
+    for (; n < sizeof commands / sizeof commands[0]; n++)
+        names[n] = commands[n].name;
+    names[n] = NULL;
+    const char *near = kct_cli_suggest(cmd, names);
+    if (near)
+        return kct_cli_usage("kc-admin", "unknown command '%s' (did you mean '%s'?)", cmd, near);
+    return kct_cli_usage("kc-admin", "unknown command '%s'", cmd);
+}
+
 int main(int argc, char **argv)
 {
     (void)keycard_sim_enable(); /* "sim:FILE" cards (libkeycard-sim) */
@@ -337,24 +353,20 @@ int main(int argc, char **argv)
             fputs(usage, stdout);
             return KCT_EXIT_OK;
         } else if (strcmp(a, "--version") == 0) {
-            printf("kc-admin %d.%d.%d (libkeycard %s)\n", KEYCARD_VERSION_MAJOR,
-                   KEYCARD_VERSION_MINOR, KEYCARD_VERSION_PATCH, keycard_version());
+            kct_cli_version("kc-admin", keycard_version());
             return KCT_EXIT_OK;
         } else if (strcmp(a, "--reader") == 0 || strcmp(a, "--sim") == 0) {
             kind = a[2] == 'r' ? 'r' : 's';
-            if (i + 1 >= argc) {
-                kct_err("%s needs a value; see 'kc-admin --help'", a);
-                return KCT_EXIT_USAGE;
-            }
+            if (i + 1 >= argc)
+                return kct_cli_usage("kc-admin", "option '%s' needs a value", a);
             val = argv[++i];
         } else if (strcmp(a, "--wait-busy") == 0 || strncmp(a, "--wait-busy=", 12) == 0) {
             const char *v = a[11] == '=' ? a + 12 : i + 1 < argc ? argv[++i] : NULL;
             char *end = NULL;
             long secs = v ? strtol(v, &end, 10) : -1;
-            if (!v || !*v || *end || secs < 0 || secs > 86400) {
-                kct_err("--wait-busy needs a number of seconds (0..86400); see 'kc-admin --help'");
-                return KCT_EXIT_USAGE;
-            }
+            if (!v || !*v || *end || secs < 0 || secs > 86400)
+                return kct_cli_usage("kc-admin",
+                                     "--wait-busy needs a number of seconds (0..86400)");
             where.busy_wait_s = secs;
             i++;
             continue;
@@ -365,30 +377,28 @@ int main(int argc, char **argv)
             kind = 's';
             val = a + 6;
         } else {
-            kct_err("unknown option '%s'; see 'kc-admin --help'", a);
-            return KCT_EXIT_USAGE;
+            static const struct option global[] = {
+                {"help", no_argument, NULL, 'h'},        {"version", no_argument, NULL, 'V'},
+                {"reader", required_argument, NULL, 'r'}, {"sim", required_argument, NULL, 's'},
+                {"wait-busy", required_argument, NULL, 'w'}, {NULL, 0, NULL, 0}};
+            return kct_cli_bad_option("kc-admin", a, global);
         }
         if (kct_where_set(&where, kind, val) != 0)
             return KCT_EXIT_USAGE;
         i++;
     }
-    if (i >= argc) {
-        kct_err("no command given; see 'kc-admin --help'");
-        return KCT_EXIT_USAGE;
-    }
+    if (i >= argc)
+        return kct_cli_usage("kc-admin", "no command given");
     const char *cmd = argv[i];
     if (strcmp(cmd, "help") == 0) {
         const char *h = i + 1 < argc ? kca_help(argv[i + 1]) : usage;
-        if (!h) {
-            kct_err("no command '%s'; see 'kc-admin --help'", argv[i + 1]);
-            return KCT_EXIT_USAGE;
-        }
+        if (!h)
+            return unknown_command(argv[i + 1]);
         fputs(h, stdout);
         return KCT_EXIT_OK;
     }
     for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
         if (strcmp(cmd, commands[c].name) == 0)
             return commands[c].run(argc - i, argv + i, &where);
-    kct_err("unknown command '%s'; see 'kc-admin --help'", cmd);
-    return KCT_EXIT_USAGE;
+    return unknown_command(cmd);
 }

@@ -20,6 +20,7 @@
 #include "station.h"
 #include "kcs_proto.h"
 #include "keycard_sim.h"
+#include "kct_cli.h"
 
 static const char usage[] =
     "usage: kc-issue --config STATION.json --profile ISSUANCE.json [--records CSV]\n"
@@ -46,6 +47,7 @@ static const char usage[] =
     "  --station SOCKET     drive a reader/writer station (kc-station) instead:\n"
     "                       only operation instructions cross; --profile names a\n"
     "                       profile the station holds; no --config\n"
+    "  --help, --version    this help; the version\n"
     "\n"
     "The holder PIN is asked for on the terminal (KEYCARD_HOLDER_PIN is read\n"
     "instead, for automation only). Exit status: 0 every card issued (already\n"
@@ -69,7 +71,8 @@ static int parse(int argc, char **argv, opts *o)
         {"sim", required_argument, NULL, 's'},     {"target-reader", required_argument, NULL, 't'},
         {"target-sim", required_argument, NULL, 'T'}, {"wait", required_argument, NULL, 'w'},
         {"station", required_argument, NULL, 'X'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0}};
     int opt;
     char *end;
 
@@ -101,20 +104,18 @@ static int parse(int argc, char **argv, opts *o)
         case 't':
         case 'T':
             if (o->target[0]) {
-                kct_err("give at most one of --target-reader and --target-sim");
-                return KCT_EXIT_USAGE;
+                return kct_cli_usage("kc-issue",
+                                     "give at most one of --target-reader and --target-sim");
             }
             if (snprintf(o->target, sizeof o->target, "%s%s", opt == 'T' ? "sim:" : "pcsc:",
                          optarg) >= (int)sizeof o->target) {
-                kct_err("target reader name too long");
-                return KCT_EXIT_USAGE;
+                return kct_cli_usage("kc-issue", "target reader name too long");
             }
             break;
         case 'w':
             o->wait_s = strtol(optarg, &end, 10);
             if (*optarg == '\0' || *end != '\0' || o->wait_s < 0 || o->wait_s > 3600) {
-                kct_err("--wait wants seconds 0..3600, not '%s'", optarg);
-                return KCT_EXIT_USAGE;
+                return kct_cli_usage("kc-issue", "--wait wants seconds 0..3600, not '%s'", optarg);
             }
             break;
         case 'X':
@@ -123,26 +124,25 @@ static int parse(int argc, char **argv, opts *o)
         case 'h':
             fputs(usage, stdout);
             exit(KCT_EXIT_OK);
+        case 'V':
+            kct_cli_version("kc-issue", keycard_version());
+            exit(KCT_EXIT_OK);
         default:
-            kct_err("unknown option or missing value '%s'; see 'kc-issue --help'",
-                    argv[optind - 1]);
-            return KCT_EXIT_USAGE;
+            return kct_cli_bad_option("kc-issue", argv[optind - 1], lo);
         }
     }
     if (optind != argc) {
-        kct_err("unexpected argument '%s'; see 'kc-issue --help'", argv[optind]);
-        return KCT_EXIT_USAGE;
+        return kct_cli_usage("kc-issue", "unexpected argument '%s'", argv[optind]);
     }
     if (o->station && o->profile && !o->config && !o->kc_where.set && !o->target[0])
         return 0;
     if (o->station) {
-        kct_err("--station takes --profile NAME (and --records, --all, --show, --wait); the "
-                "station has its own config and readers");
-        return KCT_EXIT_USAGE;
+        return kct_cli_usage("kc-issue", "--station takes --profile NAME (and --records, --all, "
+                                         "--show, --wait); the station has its own config and "
+                                         "readers");
     }
     if (!o->config || !o->profile) {
-        kct_err("give --config STATION.json and --profile ISSUANCE.json; see 'kc-issue --help'");
-        return KCT_EXIT_USAGE;
+        return kct_cli_usage("kc-issue", "give --config STATION.json and --profile ISSUANCE.json");
     }
     return 0;
 }

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "cards.h"
+#include "kct_cli.h"
 #include "kct_host.h"
 #include "kc_err.h"
 #include "hw/kc_hw_file.h"
@@ -106,7 +107,7 @@ static void usage(FILE *f)
 {
     fputs("usage: kc-vcard --card NAME --state FILE [--port N] [--host H | --listen]\n"
           "                [--reader-slot 0|1] [--log-apdu]\n"
-          "       kc-vcard --list-cards | --help\n"
+          "       kc-vcard --list-cards | --help | --version\n"
           "Run a card firmware as a virtual smart card on a vsmartcard vpcd reader.\n"
           "\n"
           "  --card NAME         card firmware: keycard or target\n"
@@ -120,8 +121,9 @@ static void usage(FILE *f)
           "  --port N            vpcd port of slot 0 (default 35963 = 0x8C7B)\n"
           "  --reader-slot 0|1   reader slot; slot 1 uses port N+1 (default 0)\n"
           "  --log-apdu          print every command and answer in hex on stderr\n"
-          "  --list-cards        print the card names, marking those not built yet\n"
+          "  --list-cards        print the card names\n"
           "  --help              print this help\n"
+          "  --version           print the version\n"
           "\n"
           "Keeps reconnecting while pcscd is absent; SIGTERM or SIGINT stops it\n"
           "after the current command, with the state file saved. Exit status: 0 on\n"
@@ -129,26 +131,25 @@ static void usage(FILE *f)
           f);
 }
 
-/* One card name a line; the ones not linked in are marked. */
+/* One card name a line. */
 static void list_cards(void)
 {
     const kc_vcard_entry *e;
 
     for (e = kc_vcard_cards; e->name != NULL; e++)
-        printf("%s%s\n", e->name, e->ops != NULL ? "" : " (not built yet)");
+        printf("%s\n", e->name);
 }
 
 static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int bad_usage(const char *fmt, ...)
 {
     va_list ap;
+    char msg[512];
 
-    fputs("kc-vcard: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputs(" (see kc-vcard --help)\n", stderr);
-    return 2;
+    return kct_cli_usage("kc-vcard", "%s", msg);
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned *out)
@@ -176,6 +177,7 @@ static int parse_args(int argc, char **argv, vcard_opts *o)
         {"listen", no_argument, NULL, 'i'},
         {"reader-slot", required_argument, NULL, 'r'}, {"log-apdu", no_argument, NULL, 'l'},
         {"list-cards", no_argument, NULL, 'L'},  {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -219,10 +221,11 @@ static int parse_args(int argc, char **argv, vcard_opts *o)
         case 'L':
             list_cards();
             exit(0);
-        case ':':
-            return bad_usage("option %s needs a value", argv[optind - 1]);
+        case 'V':
+            kct_cli_version("kc-vcard", NULL);
+            exit(0);
         default:
-            return bad_usage("unknown option '%s'", argv[optind - 1]);
+            return kct_cli_bad_option("kc-vcard", argv[optind - 1], longopts);
         }
     }
     if (optind < argc)
@@ -755,16 +758,16 @@ int main(int argc, char **argv)
         return rc;
     card = kc_vcard_find(o.card);
     if (card == NULL) {
-        const kc_vcard_entry *e;
-        fprintf(stderr, "kc-vcard: unknown card '%s' (known:", o.card);
-        for (e = kc_vcard_cards; e->name != NULL; e++)
-            fprintf(stderr, " %s", e->name);
-        fputs(")\n", stderr);
-        return 2;
-    }
-    if (card->ops == NULL) {
-        logmsg("%s card not built yet", card->name);
-        return 2;
+        const char *names[8];
+        size_t n = 0;
+        for (const kc_vcard_entry *e = kc_vcard_cards; e->name && n + 1 < 8; e++)
+            names[n++] = e->name;
+        names[n] = NULL;
+        const char *near = kct_cli_suggest(o.card, names);
+        if (near)
+            return kct_cli_usage("kc-vcard", "unknown card '%s' (did you mean '%s'?)", o.card,
+                                 near);
+        return kct_cli_usage("kc-vcard", "unknown card '%s' (kc-vcard --list-cards)", o.card);
     }
     memset(&slot, 0, sizeof(slot));
     slot.ops = card->ops;
