@@ -6,6 +6,8 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/keycard
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 
 CC ?= cc
@@ -26,8 +28,11 @@ B = build
 # so EXTRA_CFLAGS given on the command line cannot override them).
 # Include paths are per component (INC_* below), so that a firmware file
 # cannot include a host header, nor the host library a tool's.
+# CPPFLAGS and LDFLAGS are the builder's (a distribution's hardening flags:
+# _FORTIFY_SOURCE, relro); every program is linked with -z relro -z now too.
 ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(WARNFLAGS) -fPIC -fvisibility=hidden \
-	$(LOCAL_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+	$(LOCAL_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+HARDEN_LDFLAGS = -Wl,-z,relro -Wl,-z,now
 INC_FW = -Iinclude -Ikeycard -Iexamples/targetcard
 INC_LIB = -Iinclude -Ilibkeycard $(PCSC_CFLAGS)
 INC_SIM = -Iinclude -Ikeycard
@@ -77,7 +82,11 @@ SIM_SO := $(B)/lib/libkeycard-sim.so.$(SOFULL)
 # What a tool links: the library and the simulator, with their links.
 LIBS_DEP := $(SO) $(B)/lib/libkeycard.so.$(SOVERSION) $(B)/lib/libkeycard.so \
 	$(SIM_SO) $(B)/lib/libkeycard-sim.so.$(SOVERSION) $(B)/lib/libkeycard-sim.so
-TOOL_LIBS = -L$(B)/lib -lkeycard-sim -lkeycard '-Wl,-rpath,$$ORIGIN/../lib'
+# Tools in $(B)/bin find the libraries beside them through RUNPATH; the
+# copies `make install` puts in BINDIR ($(B)/inst/bin) are linked without.
+TOOL_RPATH = '-Wl,-rpath,$$ORIGIN/../lib'
+TOOL_LIBS = -L$(B)/lib -lkeycard-sim -lkeycard $(TOOL_RPATH)
+LINK_TOOL = $(CC) $(LDFLAGS) $(HARDEN_LDFLAGS) -o $@ $(filter %.o,$^) $(TOOL_LIBS) $(JANSSON_LIBS)
 STATIC := $(B)/lib/libkeycard-internal.a
 BINS := $(B)/bin/kc-admin $(B)/bin/kc-vcard $(B)/bin/kc-startup $(if $(ISSUE_SRC),$(B)/bin/kc-issue)
 MANPAGES := $(wildcard man/*.1)
@@ -97,7 +106,7 @@ $(B)/obj/%.o: %.c
 $(SO): $(LIB_OBJ) libkeycard/keycard.map
 	@mkdir -p $(dir $@)
 	$(CC) -shared -Wl,-soname,libkeycard.so.$(SOVERSION) -Wl,--version-script=libkeycard/keycard.map \
-		-Wl,-z,defs -Wl,-z,relro -Wl,-z,now \
+		-Wl,-z,defs $(HARDEN_LDFLAGS) \
 		$(LDFLAGS) -o $@ $(LIB_OBJ) $(PCSC_LIBS) $(MBED_LIBS)
 
 # The simulator library: both firmwares and the "sim" opener (keycard_sim.h),
@@ -105,7 +114,7 @@ $(SO): $(LIB_OBJ) libkeycard/keycard.map
 $(SIM_SO): $(SIM_OBJ) $(FW_OBJ) simulator/keycard_sim.map $(SO) $(B)/lib/libkeycard.so
 	@mkdir -p $(dir $@)
 	$(CC) -shared -Wl,-soname,libkeycard-sim.so.$(SOVERSION) \
-		-Wl,--version-script=simulator/keycard_sim.map -Wl,-z,defs -Wl,-z,relro -Wl,-z,now \
+		-Wl,--version-script=simulator/keycard_sim.map -Wl,-z,defs $(HARDEN_LDFLAGS) \
 		$(LDFLAGS) -o $@ $(SIM_OBJ) $(FW_OBJ) -L$(B)/lib -lkeycard $(MBED_LIBS)
 
 $(B)/lib/libkeycard.so.$(SOVERSION) $(B)/lib/libkeycard.so: $(SO)
@@ -119,13 +128,15 @@ $(STATIC): $(LIB_OBJ) $(SIM_OBJ) $(FW_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(B)/bin/kc-admin: $(ADMIN_OBJ) $(COMMON_OBJ) $(LIBS_DEP)
+$(B)/bin/kc-admin $(B)/inst/bin/kc-admin: $(ADMIN_OBJ) $(COMMON_OBJ) $(LIBS_DEP)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(ADMIN_OBJ) $(COMMON_OBJ) $(TOOL_LIBS) $(JANSSON_LIBS)
+	$(LINK_TOOL)
 
-$(B)/bin/kc-issue: $(ISSUE_OBJ) $(ENGINE_OBJ) $(COMMON_OBJ) $(LIBS_DEP)
+$(B)/bin/kc-issue $(B)/inst/bin/kc-issue: $(ISSUE_OBJ) $(ENGINE_OBJ) $(COMMON_OBJ) $(LIBS_DEP)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(ISSUE_OBJ) $(ENGINE_OBJ) $(COMMON_OBJ) $(TOOL_LIBS) $(JANSSON_LIBS)
+	$(LINK_TOOL)
+
+$(B)/inst/bin/%: TOOL_RPATH =
 
 $(FW_OBJ): LOCAL_CFLAGS += $(INC_FW)
 $(LIB_OBJ): LOCAL_CFLAGS += $(INC_LIB)
@@ -135,15 +146,15 @@ $(VCARD_OBJ): LOCAL_CFLAGS += $(INC_TOOL) -Ikeycard
 $(ISSUE_OBJ) $(ENGINE_OBJ): LOCAL_CFLAGS += $(INC_ENGINE)
 $(TEST_SUPPORT_OBJ): LOCAL_CFLAGS += $(INC_TEST)
 
-$(B)/bin/kc-startup: $(STARTUP_OBJ) $(COMMON_OBJ) $(LIBS_DEP)
+$(B)/bin/kc-startup $(B)/inst/bin/kc-startup: $(STARTUP_OBJ) $(COMMON_OBJ) $(LIBS_DEP)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(STARTUP_OBJ) $(COMMON_OBJ) $(TOOL_LIBS) $(JANSSON_LIBS)
+	$(LINK_TOOL)
 
 # kc-vcard links neither libkeycard nor jansson: of tools/common only kct_host and kct_cli.
 VCARD_COMMON_OBJ := $(B)/obj/tools/common/kct_host.o $(B)/obj/tools/common/kct_cli.o
-$(B)/bin/kc-vcard: $(VCARD_OBJ) $(VCARD_COMMON_OBJ) $(FW_OBJ)
+$(B)/bin/kc-vcard $(B)/inst/bin/kc-vcard: $(VCARD_OBJ) $(VCARD_COMMON_OBJ) $(FW_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(VCARD_OBJ) $(VCARD_COMMON_OBJ) $(FW_OBJ) $(MBED_LIBS)
+	$(CC) $(LDFLAGS) $(HARDEN_LDFLAGS) -o $@ $(VCARD_OBJ) $(VCARD_COMMON_OBJ) $(FW_OBJ) $(MBED_LIBS)
 
 # Preloaded into the project's pcscd (tests/vcards.sh): vpcd's card port on
 # loopback only. A test and demo helper, not installed; never sanitized (it
@@ -192,6 +203,7 @@ check: deps
 	sh tests/lint/layers.sh
 	B=$(B) sh tests/lint/exports.sh
 	! EXPORTS_PLANT=1 B=$(B) sh tests/lint/exports.sh >/dev/null 2>&1
+	B=$(B) sh tests/lint/completion.sh
 	! LAYERS_PLANT=1 sh tests/lint/layers.sh >/dev/null 2>&1
 	! PROTO_ONCE_PLANT=1 sh tests/lint/proto-once.sh >/dev/null 2>&1
 	B=$(B) sh tests/ct/run.sh
@@ -250,10 +262,22 @@ demo: deps
 
 # ---- install -----------------------------------------------------------
 
+INST_BINS = $(patsubst $(B)/bin/%,$(B)/inst/bin/%,$(BINS))
+# One completion file for every tool: installed under the first tool's
+# name, the others linked to it (bash-completion loads by command name).
+COMPLETED = kc-admin kc-issue kc-startup kc-station kc-vcard
+DOCS := $(wildcard docs/*.md)
+
+# Installed: the libraries (0644), headers, pkg-config files, the tools
+# relinked without RUNPATH, man pages (their docs/ references pointed at
+# DOCDIR), the docs, and bash completions. ldconfig runs when installing
+# into the live system as root.
 install: all
+	$(MAKE) B=$(B) $(INST_BINS)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
-		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1
-	install -m 0755 $(SO) $(SIM_SO) $(DESTDIR)$(LIBDIR)/
+		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 $(SO) $(SIM_SO) $(DESTDIR)$(LIBDIR)/
 	for l in libkeycard libkeycard-sim; do \
 		ln -sf $$l.so.$(SOFULL) $(DESTDIR)$(LIBDIR)/$$l.so.$(SOVERSION); \
 		ln -sf $$l.so.$(SOFULL) $(DESTDIR)$(LIBDIR)/$$l.so; done
@@ -263,18 +287,25 @@ install: all
 		sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 		    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(SOFULL)|g' $$p.pc.in \
 		    > $(DESTDIR)$(PKGCONFIGDIR)/$$p.pc; done
-	# The tools find the library through RUNPATH $$ORIGIN/../lib (BINDIR/../lib).
-	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
-	for m in $(MANPAGES); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/; done
+	install -m 0755 $(INST_BINS) $(DESTDIR)$(BINDIR)/
+	for m in $(MANPAGES); do \
+		sed 's|docs/\([a-z-]*\.md\)|$(DOCDIR)/\1|g' $$m > $(DESTDIR)$(MANDIR)/man1/$$(basename $$m); \
+		chmod 0644 $(DESTDIR)$(MANDIR)/man1/$$(basename $$m); done
+	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+	install -m 0644 completions/keycard.bash $(DESTDIR)$(BASHCOMPDIR)/kc-admin
+	for t in $(filter-out kc-admin,$(COMPLETED)); do ln -sf kc-admin $(DESTDIR)$(BASHCOMPDIR)/$$t; done
+	if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libkeycard.so* $(DESTDIR)$(LIBDIR)/libkeycard-sim.so* \
 	      $(DESTDIR)$(INCLUDEDIR)/keycard.h $(DESTDIR)$(INCLUDEDIR)/keycard_sim.h \
 	      $(DESTDIR)$(INCLUDEDIR)/keycard_proto.h $(DESTDIR)$(PKGCONFIGDIR)/keycard.pc \
-	      $(DESTDIR)$(PKGCONFIGDIR)/keycard-sim.pc \
-	      $(DESTDIR)$(BINDIR)/kc-admin $(DESTDIR)$(BINDIR)/kc-vcard \
-	      $(DESTDIR)$(BINDIR)/kc-startup $(DESTDIR)$(BINDIR)/kc-issue
+	      $(DESTDIR)$(PKGCONFIGDIR)/keycard-sim.pc
+	for b in $(notdir $(BINS)); do rm -f $(DESTDIR)$(BINDIR)/$$b; done
 	for m in $(MANPAGES); do rm -f $(DESTDIR)$(MANDIR)/man1/$$(basename $$m); done
+	for d in $(DOCS); do rm -f $(DESTDIR)$(DOCDIR)/$$(basename $$d); done
+	for t in $(COMPLETED); do rm -f $(DESTDIR)$(BASHCOMPDIR)/$$t; done
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 clean:
 	rm -rf $(B)

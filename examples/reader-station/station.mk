@@ -12,9 +12,9 @@ all: $(B)/bin/kc-station
 
 $(call obj,$(STATION_SRC)): LOCAL_CFLAGS += $(INC_ENGINE)
 
-$(B)/bin/kc-station: $(STATION_OBJ) $(COMMON_OBJ) $(LIBS_DEP)
+$(B)/bin/kc-station $(B)/inst/bin/kc-station: $(STATION_OBJ) $(COMMON_OBJ) $(LIBS_DEP)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(STATION_OBJ) $(COMMON_OBJ) $(TOOL_LIBS) $(JANSSON_LIBS)
+	$(LINK_TOOL)
 
 .PHONY: demo-station
 demo-station: deps
