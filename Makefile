@@ -204,6 +204,8 @@ check: deps
 	B=$(B) sh tests/lint/exports.sh
 	! EXPORTS_PLANT=1 B=$(B) sh tests/lint/exports.sh >/dev/null 2>&1
 	B=$(B) sh tests/lint/completion.sh
+	sh tests/lint/doc-figures.sh
+	! DOC_FIGURES_PLANT=1 sh tests/lint/doc-figures.sh >/dev/null 2>&1
 	! LAYERS_PLANT=1 sh tests/lint/layers.sh >/dev/null 2>&1
 	! PROTO_ONCE_PLANT=1 sh tests/lint/proto-once.sh >/dev/null 2>&1
 	B=$(B) sh tests/ct/run.sh

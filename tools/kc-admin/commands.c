@@ -572,7 +572,7 @@ static void print_entry(const keycard_audit_entry *e)
         break;
     }
     if (data[0])
-        printf("%-6lu %-20s %-12s %s\n", (unsigned long)e->seq, when,
+        printf("%-6lu %-20s %-15s %s\n", (unsigned long)e->seq, when,
                keycard_audit_event_name(e->event), data);
     else
         printf("%-6lu %-20s %s\n", (unsigned long)e->seq, when,
@@ -615,7 +615,7 @@ int kca_cmd_audit(int argc, char **argv, kct_where *w)
         return ex;
     if ((ex = kca_verify(kc, KEYCARD_ADMIN_KEY, o.admin_key_file)) != 0)
         goto out;
-    printf("%-6s %-20s %-12s %s\n", "seq", "time (UTC)", "event", "data");
+    printf("%-6s %-20s %-15s %s\n", "seq", "time (UTC)", "event", "data");
     uint32_t from = (uint32_t)o.from;
     for (;;) {
         keycard_audit_entry e[16];

@@ -138,7 +138,7 @@ static const char help_keys[] =
     "\n"
     "List the numbered keys of the key card: number, type, flags (envelope,\n"
     "inject, static, COMMON) and key check value (first 3 bytes of\n"
-    "AES-CMAC(key, 16 x 01)) and label. Key values are never readable. Needs the\n"
+    "AES-ECB(key, 16 x 01)) and label. Key values are never readable. Needs the\n"
     "admin key (--admin-key-file, KEYCARD_ADMIN_KEY, or a prompt), sent once the\n"
     "card's channel certificate verified under PUB (or KEYCARD_ISSUER_PUB).\n";
 
