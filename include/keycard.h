@@ -14,8 +14,21 @@
  *     keycard_close(kc);
  *
  * Every function returns KEYCARD_OK (0) or a negative keycard_rc;
- * keycard_strerror() gives a one-line explanation. A handle is used by one
- * thread at a time. No PC/SC type appears here.
+ * keycard_strerror() gives a one-line explanation. No PC/SC type appears here.
+ *
+ * Threads: a handle (keycard, keycard_target) is used by one thread at a
+ * time; different handles may be used from different threads at once.
+ * keycard_strerror, keycard_version, keycard_audit_event_name and the
+ * keycard_param_* builders touch no shared state. keycard_set_trace and
+ * keycard_register_scheme are safe to call from any thread (a lock guards
+ * them); keycard_open_detail is per thread.
+ *
+ * Blocking: every call that talks to a card blocks until the card answered
+ * or the transport gave up (PC/SC: pcscd's own timeouts; a card that stays
+ * silent makes pcscd report it removed). keycard_open with no reader named
+ * tries each reader in turn. keycard_hold waits for another program's PC/SC
+ * transaction on the card to end; keycard_set_exclusive does not wait
+ * (KEYCARD_ERR_BUSY). Nothing else waits on anything but the card.
  *
  * No downgrade (docs/security.md "No downgrade"): a command that carries a
  * secret - a PIN, the admin key, a key value, a template, provisioning data,
@@ -235,6 +248,47 @@ typedef struct keycard_options {
  */
 KEYCARD_API keycard_rc keycard_open_ex(keycard **out, const char *where,
                                        const keycard_options *opt);
+
+/*
+ * Options that can grow: an opaque object with setters, for what
+ * keycard_options (fixed in ABI 1) cannot take. New options only ever come
+ * here; keycard_open_ex(out, where, opt) is keycard_open_with with the same
+ * two settings. Errors: KEYCARD_ERR_ARG, KEYCARD_ERR_MEMORY,
+ * KEYCARD_ERR_KEY_FORMAT (issuer key not parsable).
+ */
+typedef struct keycard_open_options keycard_open_options;
+KEYCARD_API keycard_rc keycard_open_options_new(keycard_open_options **out);
+KEYCARD_API void keycard_open_options_free(keycard_open_options *o);
+KEYCARD_API keycard_rc keycard_open_options_channel(keycard_open_options *o,
+                                                    keycard_channel_mode mode);
+/* The issuer's public key (PEM, DER or the raw point), parsed and kept now. */
+KEYCARD_API keycard_rc keycard_open_options_issuer_pub(keycard_open_options *o,
+                                                       const uint8_t *pub, size_t len);
+/* keycard_open_ex with o (NULL: defaults). Errors as keycard_open_ex. */
+KEYCARD_API keycard_rc keycard_open_with(keycard **out, const char *where,
+                                         const keycard_open_options *o);
+
+/*
+ * The status word of the handle's last answer (inside the secure channel:
+ * the inner one), 0 before any; what lies behind KEYCARD_ERR_CARD and the
+ * other card errors.
+ */
+KEYCARD_API uint16_t keycard_last_sw(const keycard *kc);
+
+/*
+ * Tracing (the tools' -v / --trace). fn gets one line per command a handle
+ * sends and one per answer: the inner APDU as the application built it
+ * (before the secure channel encrypts it) and the answer after the channel
+ * checked and decrypted it, with the time the exchange took. Data that may be
+ * secret - PINs, keys, key components, template parameters, holder data,
+ * card contents, envelopes - is never in a line, only its length: command
+ * data is shown for SELECT alone, answer data for SELECT and the public GET
+ * DATA objects (status, channel certificate, directories, target card info).
+ * fn NULL ends tracing. Process-wide; the callback runs on the calling
+ * thread, under a lock (it must not call libkeycard).
+ */
+typedef void (*keycard_trace_fn)(void *ctx, const char *line);
+KEYCARD_API void keycard_set_trace(keycard_trace_fn fn, void *ctx);
 
 /*
  * Open a new session on the same handle after the old one was lost (or to
@@ -765,6 +819,31 @@ KEYCARD_API keycard_rc keycard_issue_wrap(keycard *kc, const keycard_step *steps
                                           uint8_t *out, size_t *out_len);
 
 /*
+ * The out capacity keycard_issue_wrap needs for n steps in the handle's open
+ * session (every envelope of a session has the same length, set by its
+ * bucket). Errors: KEYCARD_ERR_ARG, KEYCARD_ERR_CONDITIONS (no session).
+ */
+KEYCARD_API keycard_rc keycard_issue_wrap_size(const keycard *kc, size_t n, size_t *size);
+
+/*
+ * A step's parameter bytes, built without hand-encoding: one call per
+ * template item that takes a parameter, in the template's order, each
+ * appending to params (capacity cap) at *len (docs/apdu.md "Templates").
+ *   keycard_param_int    an INT item of size bytes (1..4), big-endian; value
+ *                        must fit in it (the card checks the item's range)
+ *   keycard_param_bytes  a BYTES item: [n]_1 || bytes, n <= 255
+ *   keycard_param_key    a KEY item: the key number (1..254)
+ * FIXED items take nothing. Errors: KEYCARD_ERR_ARG (value out of the
+ * item's form), KEYCARD_ERR_BUFFER (no room: nothing appended).
+ */
+KEYCARD_API keycard_rc keycard_param_int(uint8_t *params, size_t cap, size_t *len,
+                                         uint32_t value, unsigned size);
+KEYCARD_API keycard_rc keycard_param_bytes(uint8_t *params, size_t cap, size_t *len,
+                                           const void *bytes, size_t n);
+KEYCARD_API keycard_rc keycard_param_key(uint8_t *params, size_t cap, size_t *len,
+                                         uint8_t key_no);
+
+/*
  * Check a profile against the key card before the first card (ISSUE WRAP
  * P1 01): the key for the way, and every step as keycard_issue_wrap would
  * check it (template present, parameters and key slots inside it, inner data
@@ -905,6 +984,9 @@ KEYCARD_API keycard_rc keycard_target_present(keycard_target *t);
 
 /* Name of the reader in use ("sim:FILE" for the simulator). */
 KEYCARD_API const char *keycard_target_reader_name(const keycard_target *t);
+
+/* The status word of the target's last answer (of an envelope: the outer one); 0 before any. */
+KEYCARD_API uint16_t keycard_target_last_sw(const keycard_target *t);
 
 /*
  * Serial, state and lock ways (GET DATA DF10, always readable).

@@ -567,15 +567,11 @@ int kci_csv_unused(const kci_profile *p, const kci_csv *c)
 
 /* ---- encoding ---------------------------------------------------------------- */
 
-static int put(uint8_t *out, size_t cap, size_t *n, const uint8_t *b, size_t len)
-{
-    if (len > cap - *n)
-        return -1;
-    memcpy(out + *n, b, len);
-    *n += len;
-    return 0;
-}
-
+/*
+ * The parameter bytes of step s for record row of c (row -1: none), built
+ * with libkeycard's keycard_param_* (the one encoder); "hex" parameters are
+ * raw bytes the profile gives as they are.
+ */
 long kci_step_encode(const kci_step *s, const kci_csv *c, long row, uint8_t *out, size_t cap,
                      char *err, size_t errcap)
 {
@@ -583,65 +579,59 @@ long kci_step_encode(const kci_step *s, const kci_csv *c, long row, uint8_t *out
 
     for (k = 0; k < s->n_params; k++) {
         const kci_param *q = &s->params[k];
-        uint8_t b[4], l;
-        int r = 0;
+        keycard_rc r;
 
         switch (q->kind) {
         case KCI_P_U8:
+            r = keycard_param_int(out, cap, &n, (uint32_t)q->value, 1);
+            break;
         case KCI_P_KEY:
-            b[0] = (uint8_t)q->value;
-            r = put(out, cap, &n, b, 1);
+            r = keycard_param_key(out, cap, &n, (uint8_t)q->value);
             break;
         case KCI_P_U16:
-            b[0] = (uint8_t)(q->value >> 8);
-            b[1] = (uint8_t)q->value;
-            r = put(out, cap, &n, b, 2);
+            r = keycard_param_int(out, cap, &n, (uint32_t)q->value, 2);
             break;
         case KCI_P_U32:
-            b[0] = (uint8_t)(q->value >> 24);
-            b[1] = (uint8_t)(q->value >> 16);
-            b[2] = (uint8_t)(q->value >> 8);
-            b[3] = (uint8_t)q->value;
-            r = put(out, cap, &n, b, 4);
+            r = keycard_param_int(out, cap, &n, (uint32_t)q->value, 4);
             break;
         case KCI_P_HEX:
-            r = put(out, cap, &n, q->bytes, q->len);
+            r = q->len > cap - n ? KEYCARD_ERR_BUFFER : KEYCARD_OK;
+            if (r == KEYCARD_OK) {
+                memcpy(out + n, q->bytes, q->len);
+                n += q->len;
+            }
             break;
         case KCI_P_TEXT:
         case KCI_P_BYTES_HEX:
-            l = (uint8_t)q->len;
-            r = put(out, cap, &n, &l, 1);
-            if (r == 0)
-                r = put(out, cap, &n, q->bytes, q->len);
+            r = keycard_param_bytes(out, cap, &n, q->bytes, q->len);
             break;
         case KCI_P_CSV: {
             int col = kci_csv_col(c, q->column);
             const char *v;
-            size_t vl;
             if (c == NULL || row < 0 || (size_t)row >= c->n_rows || col < 0) {
                 snprintf(err, errcap, "parameter %zu: no record with column \"%s\"", k + 1,
                          q->column);
                 return -1;
             }
             v = c->rows[row][col];
-            vl = strlen(v);
-            if (vl > 255) {
+            if (strlen(v) > 255) {
                 snprintf(err, errcap, "parameter %zu: column \"%s\" is longer than 255 bytes",
                          k + 1, q->column);
                 return -1;
             }
-            l = (uint8_t)vl;
-            r = put(out, cap, &n, &l, 1);
-            if (r == 0)
-                r = put(out, cap, &n, (const uint8_t *)v, vl);
+            r = keycard_param_bytes(out, cap, &n, v, strlen(v));
             break;
         }
         default:
-            r = -1;
+            r = KEYCARD_ERR_ARG;
             break;
         }
-        if (r != 0) {
+        if (r == KEYCARD_ERR_BUFFER) {
             snprintf(err, errcap, "parameters longer than %zu bytes", cap);
+            return -1;
+        }
+        if (r != KEYCARD_OK) {
+            snprintf(err, errcap, "parameter %zu: not of its kind's form", k + 1);
             return -1;
         }
     }

@@ -8,6 +8,7 @@
 #include "apdu.h"
 #include "crypto.h"
 #include "keycard_proto.h"
+#include "trace.h"
 
 keycard_rc kcl_apdu_build(uint8_t *out, size_t cap, size_t *len, uint8_t cla, uint8_t ins,
                           uint8_t p1, uint8_t p2, const uint8_t *data, size_t lc, size_t ne)
@@ -59,6 +60,12 @@ keycard_rc kcl_apdu_exchange(kcl_transport *t, uint8_t cla, uint8_t ins, uint8_t
     uint8_t rbuf[KCL_APDU_RESP_MAX + 2];
     size_t cap = *resp_len, got = 0, clen = 0, rlen, used = 0;
     int retried_le = 0, rounds = 0;
+    int tracing = kcl_trace_on();
+    uint64_t t0 = 0;
+    if (tracing) {
+        kcl_trace_command(t->ops->name(t), cla, ins, p1, p2, data, lc);
+        t0 = kcl_trace_clock();
+    }
     keycard_rc rc = kcl_apdu_build(cmd, sizeof cmd, &clen, cla, ins, p1, p2, data, lc, ne);
     if (rc != KEYCARD_OK)
         goto out;
@@ -109,6 +116,9 @@ keycard_rc kcl_apdu_exchange(kcl_transport *t, uint8_t cla, uint8_t ins, uint8_t
         break;
     }
 out:
+    if (tracing)
+        kcl_trace_answer(t->ops->name(t), cla, ins, p1, p2, rc == KEYCARD_OK ? *sw : 0, resp,
+                         rc == KEYCARD_OK ? got : 0, rc, t0);
     kcl_wipe(cmd, sizeof cmd);
     /* Only what answers filled: the buffer is sized for the largest one (16 KiB). */
     kcl_wipe(rbuf, used);

@@ -103,6 +103,8 @@ static keycard_rc cmd(keycard *kc, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t
     size_t none = 0;
     keycard_rc rc = kcl_apdu_exchange(kc->s.t, cla, ins, p1, p2, data, lc, ne, resp,
                                       rlen ? rlen : &none, sw);
+    if (rc == KEYCARD_OK)
+        kc->s.last_sw = *sw;
     /*
      * A reset or pulled card: remember it (session.h). A failure inside the
      * channel needs nothing here: the channel layer keeps the session lost,
@@ -247,6 +249,7 @@ static keycard_rc open_handle(keycard *kc, keycard_channel_mode mode,
         free(kc);
         return rc;
     }
+    kc->s.last_sw = KC_SW_OK; /* SELECT (and the channel's opening) answered */
     *out = kc;
     return KEYCARD_OK;
 }
@@ -256,19 +259,73 @@ KEYCARD_API keycard_rc keycard_open(keycard **out, const char *where)
     return keycard_open_ex(out, where, NULL);
 }
 
-KEYCARD_API keycard_rc keycard_open_ex(keycard **out, const char *where,
-                                       const keycard_options *opt)
+/* What keycard_open_options holds: the issuer key already parsed. */
+struct keycard_open_options {
+    keycard_channel_mode channel;
+    int has_issuer;
+    uint8_t issuer[65];
+};
+
+KEYCARD_API keycard_rc keycard_open_options_new(keycard_open_options **out)
 {
     if (!out)
         return KEYCARD_ERR_ARG;
-    *out = NULL;
-    static const keycard_options defaults = {KEYCARD_CHANNEL_AUTO, NULL, 0};
-    uint8_t issuer[65];
-    if (!opt)
-        opt = &defaults;
-    if (opt->issuer_pub && kcl_crypto_pub_raw(opt->issuer_pub, opt->issuer_pub_len, issuer) !=
-                               KEYCARD_OK)
+    *out = calloc(1, sizeof **out);
+    return *out ? KEYCARD_OK : KEYCARD_ERR_MEMORY;
+}
+
+KEYCARD_API void keycard_open_options_free(keycard_open_options *o)
+{
+    if (o) {
+        kcl_wipe(o, sizeof *o);
+        free(o);
+    }
+}
+
+KEYCARD_API keycard_rc keycard_open_options_channel(keycard_open_options *o,
+                                                    keycard_channel_mode mode)
+{
+    if (!o || (unsigned)mode > KEYCARD_CHANNEL_INSECURE_PLAIN)
+        return KEYCARD_ERR_ARG;
+    o->channel = mode;
+    return KEYCARD_OK;
+}
+
+KEYCARD_API keycard_rc keycard_open_options_issuer_pub(keycard_open_options *o,
+                                                       const uint8_t *pub, size_t len)
+{
+    if (!o)
+        return KEYCARD_ERR_ARG;
+    o->has_issuer = 0;
+    if (!pub)
+        return KEYCARD_OK;
+    if (kcl_crypto_pub_raw(pub, len, o->issuer) != KEYCARD_OK)
         return KEYCARD_ERR_KEY_FORMAT;
+    o->has_issuer = 1;
+    return KEYCARD_OK;
+}
+
+/* keycard_options (ABI 1) as keycard_open_options; opt NULL: the defaults. */
+static keycard_rc options_of(const keycard_options *opt, keycard_open_options *o)
+{
+    memset(o, 0, sizeof *o);
+    if (!opt)
+        return KEYCARD_OK;
+    keycard_rc rc = keycard_open_options_channel(o, opt->channel);
+    if (rc == KEYCARD_OK && opt->issuer_pub)
+        rc = keycard_open_options_issuer_pub(o, opt->issuer_pub, opt->issuer_pub_len);
+    return rc;
+}
+
+KEYCARD_API keycard_rc keycard_open_with(keycard **out, const char *where,
+                                         const keycard_open_options *o)
+{
+    static const keycard_open_options defaults;
+    if (!out)
+        return KEYCARD_ERR_ARG;
+    *out = NULL;
+    if (!o)
+        o = &defaults;
     keycard *kc = calloc(1, sizeof *kc);
     if (!kc)
         return KEYCARD_ERR_MEMORY;
@@ -288,26 +345,34 @@ KEYCARD_API keycard_rc keycard_open_ex(keycard **out, const char *where,
         free(kc);
         return rc;
     }
-    return open_handle(kc, opt->channel, opt->issuer_pub ? issuer : NULL, out);
+    return open_handle(kc, o->channel, o->has_issuer ? o->issuer : NULL, out);
+}
+
+KEYCARD_API keycard_rc keycard_open_ex(keycard **out, const char *where,
+                                       const keycard_options *opt)
+{
+    keycard_open_options o;
+    if (!out)
+        return KEYCARD_ERR_ARG;
+    *out = NULL;
+    keycard_rc rc = options_of(opt, &o);
+    if (rc == KEYCARD_OK)
+        rc = keycard_open_with(out, where, &o);
+    kcl_wipe(&o, sizeof o);
+    return rc;
 }
 
 keycard_rc kcl_keycard_open_on(kcl_transport *t, const keycard_options *opt, keycard **out)
 {
-    static const keycard_options defaults = {KEYCARD_CHANNEL_AUTO, NULL, 0};
-    uint8_t issuer[65];
+    keycard_open_options o;
     if (!t || !out) {
         if (t)
             t->ops->close(t);
         return KEYCARD_ERR_ARG;
     }
     *out = NULL;
-    if (!opt)
-        opt = &defaults;
     keycard *kc = calloc(1, sizeof *kc);
-    keycard_rc rc = kc ? KEYCARD_OK : KEYCARD_ERR_MEMORY;
-    if (rc == KEYCARD_OK && opt->issuer_pub &&
-        kcl_crypto_pub_raw(opt->issuer_pub, opt->issuer_pub_len, issuer) != KEYCARD_OK)
-        rc = KEYCARD_ERR_KEY_FORMAT;
+    keycard_rc rc = kc ? options_of(opt, &o) : KEYCARD_ERR_MEMORY;
     if (rc == KEYCARD_OK && (rc = t->ops->begin_transaction(t)) == KEYCARD_OK) {
         rc = select_app(t);
         t->ops->end_transaction(t);
@@ -318,7 +383,12 @@ keycard_rc kcl_keycard_open_on(kcl_transport *t, const keycard_options *opt, key
         return rc;
     }
     kc->s.t = t;
-    return open_handle(kc, opt->channel, opt->issuer_pub ? issuer : NULL, out);
+    return open_handle(kc, o.channel, o.has_issuer ? o.issuer : NULL, out);
+}
+
+KEYCARD_API uint16_t keycard_last_sw(const keycard *kc)
+{
+    return kc ? kc->s.last_sw : 0;
 }
 
 KEYCARD_API keycard_rc keycard_reopen(keycard *kc)
@@ -1142,6 +1212,60 @@ KEYCARD_API keycard_rc keycard_issue_wrap(keycard *kc, const keycard_step *steps
     if (rc == KEYCARD_OK)
         *out_len = o;
     return rc;
+}
+
+KEYCARD_API keycard_rc keycard_issue_wrap_size(const keycard *kc, size_t n, size_t *size)
+{
+    if (!kc || !size || n > KEYCARD_ISSUE_MAX_STEPS)
+        return KEYCARD_ERR_ARG;
+    if (!kc->bucket)
+        return KEYCARD_ERR_CONDITIONS;
+    *size = n * (2 + kc_env_apdu_len(kc->bucket));
+    return KEYCARD_OK;
+}
+
+/* Append n bytes of b to params at *len, or nothing. */
+static keycard_rc param_put(uint8_t *params, size_t cap, size_t *len, const uint8_t *b, size_t n)
+{
+    if (!params || !len || *len > cap)
+        return KEYCARD_ERR_ARG;
+    if (n > cap - *len)
+        return KEYCARD_ERR_BUFFER;
+    if (n)
+        memcpy(params + *len, b, n);
+    *len += n;
+    return KEYCARD_OK;
+}
+
+KEYCARD_API keycard_rc keycard_param_int(uint8_t *params, size_t cap, size_t *len,
+                                         uint32_t value, unsigned size)
+{
+    uint8_t b[4];
+    if (size < 1 || size > 4 || (size < 4 && value >> (8 * size)))
+        return KEYCARD_ERR_ARG;
+    for (unsigned i = 0; i < size; i++)
+        b[i] = (uint8_t)(value >> (8 * (size - 1 - i)));
+    return param_put(params, cap, len, b, size);
+}
+
+KEYCARD_API keycard_rc keycard_param_bytes(uint8_t *params, size_t cap, size_t *len,
+                                           const void *bytes, size_t n)
+{
+    if (n > 255 || (n && !bytes) || !params || !len || *len > cap)
+        return KEYCARD_ERR_ARG;
+    if (1 + n > cap - *len)
+        return KEYCARD_ERR_BUFFER;
+    uint8_t l = (uint8_t)n;
+    (void)param_put(params, cap, len, &l, 1);
+    return param_put(params, cap, len, bytes, n);
+}
+
+KEYCARD_API keycard_rc keycard_param_key(uint8_t *params, size_t cap, size_t *len,
+                                         uint8_t key_no)
+{
+    if (key_no < KC_NUMBER_MIN || key_no > KC_NUMBER_MAX)
+        return KEYCARD_ERR_ARG;
+    return param_put(params, cap, len, &key_no, 1);
 }
 
 KEYCARD_API keycard_rc keycard_issue_check(keycard *kc, keycard_issue_way way, uint8_t key_no,

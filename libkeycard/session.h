@@ -21,6 +21,8 @@ typedef struct kcl_session {
     /* hold depth; while > 0 operations run in the hold's transaction (txn: taken). */
     unsigned held;
     int txn;
+    /* The status word of the last answer (inside the channel: the inner one); 0: none. */
+    uint16_t last_sw;
     /* Run inside the new transaction after a reconnect (NULL: nothing to do). */
     keycard_rc (*on_reconnect)(kcl_transport *t);
 } kcl_session;

@@ -14,6 +14,7 @@
 #include "keycard_proto.h"
 #include "keycard_target_proto.h"
 #include "session.h"
+#include "trace.h"
 #include "transport.h"
 
 /* Target card commands (docs/target-card.md). */
@@ -84,8 +85,10 @@ static keycard_rc tcmd(keycard_target *t, uint8_t cla, uint8_t ins, uint8_t p1, 
         return rc;
     rc = kcl_apdu_exchange(t->s.t, cla, ins, p1, p2, data, lc, ne, resp, rlen ? rlen : &none,
                            &sw);
-    if (rc == KEYCARD_OK)
+    if (rc == KEYCARD_OK) {
+        t->s.last_sw = sw;
         rc = kcl_sw_to_rc(sw, NULL);
+    }
     return op_end(t, rc);
 }
 
@@ -173,7 +176,7 @@ static keycard_rc probe_on(kcl_transport *tr, kcl_transport **out)
         tr->ops->close(tr);
         return KEYCARD_ERR_NO_CARD;
     }
-    keycard_target probe = {{tr, 0, KEYCARD_OK, 0, 0, NULL}, 0};
+    keycard_target probe = {{tr, 0, KEYCARD_OK, 0, 0, 0, NULL}, 0};
     keycard_target_info info;
     rc = keycard_target_info_read(&probe, &info);
     if (rc != KEYCARD_OK && rc != KEYCARD_ERR_MEMORY && rc != KEYCARD_ERR_NO_READER &&
@@ -260,6 +263,11 @@ KEYCARD_API void keycard_target_close(keycard_target *t)
 KEYCARD_API const char *keycard_target_reader_name(const keycard_target *t)
 {
     return t ? t->s.t->ops->name(t->s.t) : "";
+}
+
+KEYCARD_API uint16_t keycard_target_last_sw(const keycard_target *t)
+{
+    return t ? t->s.last_sw : 0;
 }
 
 KEYCARD_API keycard_rc keycard_target_manufacture(keycard_target *t, const uint8_t serial[8],
@@ -353,7 +361,14 @@ static keycard_rc raw(keycard_target *t, const uint8_t *apdu, size_t len, uint8_
     keycard_rc rc = op_begin(t);
     if (rc != KEYCARD_OK)
         return rc;
-    return op_end(t, t->s.t->ops->transmit(t->s.t, apdu, len, resp, rlen));
+    uint64_t t0 = kcl_trace_on() ? kcl_trace_clock() : 0;
+    rc = t->s.t->ops->transmit(t->s.t, apdu, len, resp, rlen);
+    if (rc == KEYCARD_OK && *rlen >= 2)
+        t->s.last_sw = (uint16_t)(resp[*rlen - 2] << 8 | resp[*rlen - 1]);
+    if (t0 && len >= 4)
+        kcl_trace_envelope(t->s.t->ops->name(t->s.t), apdu, len, resp,
+                           rc == KEYCARD_OK ? *rlen : 0, rc, t0);
+    return op_end(t, rc);
 }
 
 KEYCARD_API keycard_rc keycard_target_envelope(keycard_target *t, const uint8_t *apdu,

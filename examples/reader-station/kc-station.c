@@ -50,6 +50,7 @@ static const char usage[] =
     "  --reader R, --sim F  the key card (default: found by its AID)\n"
     "  --target-reader R    the target slot (default: the other slot of the key\n"
     "  --target-sim F       card's reader; F: a simulated target card image)\n"
+    "  -v, --trace          every command to a card and answer on stderr\n"
     "  --help, --version    this help; the version\n"
     "\n"
     "Exit status: 0 after a shut-down instruction or SIGTERM, 1 a failure,\n"
@@ -607,13 +608,14 @@ static void busy(int fd)
 
 int main(int argc, char **argv)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* results keep their order with stderr's */
     (void)keycard_sim_enable(); /* "sim:FILE" cards (libkeycard-sim) */
     static const struct option lo[] = {
         {"config", required_argument, NULL, 'c'}, {"profiles", required_argument, NULL, 'P'},
         {"socket", required_argument, NULL, 'k'}, {"reader", required_argument, NULL, 'r'},
         {"sim", required_argument, NULL, 's'},    {"target-reader", required_argument, NULL, 't'},
         {"target-sim", required_argument, NULL, 'T'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
+        {"version", no_argument, NULL, 'V'}, {"trace", no_argument, NULL, 'v'},
         {NULL, 0, NULL, 0}};
     static station s;
     static kcs_frame in, out;
@@ -627,7 +629,7 @@ int main(int argc, char **argv)
     kct_json_init();
     s.left = -1;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "hv", lo, NULL)) != -1) {
         switch (opt) {
         case 'c': config = optarg; break;
         case 'P': s.profiles = optarg; break;
@@ -648,6 +650,9 @@ int main(int argc, char **argv)
         case 'h':
             fputs(usage, stdout);
             return KCT_EXIT_OK;
+        case 'v':
+            kct_trace_on();
+            break;
         case 'V':
             kct_cli_version("kc-station", keycard_version());
             return KCT_EXIT_OK;

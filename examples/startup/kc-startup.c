@@ -23,7 +23,7 @@
 #include "kct_cli.h"
 
 static const char usage[] =
-    "usage: kc-startup --config STATION.json [--reader NAME | --sim FILE]\n"
+    "usage: kc-startup --config STATION.json [--reader NAME | --sim FILE] [--trace]\n"
     "       kc-startup --help | --version\n"
     "\n"
     "Start an issuing station: find the key card, verify the station's issuer\n"
@@ -88,6 +88,7 @@ static void station_free(struct station *s)
 
 int main(int argc, char **argv)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* results keep their order with stderr's */
     (void)keycard_sim_enable(); /* "sim:FILE" cards (libkeycard-sim) */
     kct_harden_process(); /* holds PINs and keys: no core dump, no ptrace */
     kct_set_prog("kc-startup");
@@ -98,12 +99,13 @@ int main(int argc, char **argv)
                                        {"sim", required_argument, NULL, 's'},
                                        {"help", no_argument, NULL, 'h'},
                                        {"version", no_argument, NULL, 'V'},
+                                       {"trace", no_argument, NULL, 'v'},
                                        {NULL, 0, NULL, 0}};
     const char *config = NULL;
     kct_where where = {{0}, 0, 0};
     int opt;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "c:h", lo, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:hv", lo, NULL)) != -1) {
         switch (opt) {
         case 'c':
             config = optarg;
@@ -116,6 +118,9 @@ int main(int argc, char **argv)
         case 'h':
             fputs(usage, stdout);
             return KCT_EXIT_OK;
+        case 'v':
+            kct_trace_on();
+            break;
         case 'V':
             kct_cli_version("kc-startup", keycard_version());
             return KCT_EXIT_OK;

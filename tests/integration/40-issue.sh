@@ -118,12 +118,42 @@ fi
 
 for lk in a b c d; do
     way=$(sed -n 's/.*"way": "\([a-z-]*\)".*/\1/p' "$T/p-$lk.json")
-    if timeout 60 "$B/bin/kc-issue" --config "$STATION" --profile "$T/p-$lk.json" >"$T/issue-$lk.out" 2>&1 &&
-        grep -q ': ISSUED ' "$T/issue-$lk.out"; then
+    # The first card with --trace: the operator's trace as the attacker reads it.
+    trace=""
+    [ "$lk" = a ] && trace=--trace
+    if timeout 60 "$B/bin/kc-issue" $trace --config "$STATION" --profile "$T/p-$lk.json" \
+            >"$T/issue-$lk.out" 2>&1 && grep -q ': ISSUED ' "$T/issue-$lk.out"; then
         ok "kc-issue: seeding way $way, lock way ($lk): $(grep ': ISSUED ' "$T/issue-$lk.out")"
     else
         not_ok "kc-issue: seeding way $way, lock way ($lk)"
         sed 's/^/#   /' "$T/issue-$lk.out"
+    fi
+    if [ "$lk" = a ]; then
+        tr=$T/issue-a.out
+        # Every inner command of the issuance is there: PINs, BEGIN on both
+        # cards, WRAP, each envelope, END, each with its answer and time.
+        missing=""
+        for c in '> 00 20 00 81 \[8 bytes' '> 00 20 00 82 \[6 bytes' '> 80 10 0' '> 80 50 ' \
+            '> 80 52 00 00' '> 84 C2 00 00 envelope' '> 80 54 '; do
+            grep -q "trace: .*$c" "$tr" || missing="$missing [$c]"
+        done
+        n_env=$(grep -c 'trace: .*> 84 C2 00 00 envelope' "$tr")
+        n_ans=$(grep -c 'trace: .* < .*ms)$' "$tr")
+        # Nothing secret: the PINs and every key of demo.json, in hex or text,
+        # and the template parameters of p-a.json (STORE, SECRET-1012, 1234).
+        leaks=""
+        for x in '31 33 35 37 39 31 33 35' '32 34 36 38 31 30' '13579135' '246810' \
+            '00 01 02 03 04 05 06 07' '40 41 42 43 44 45' '50 51 52 53 54 55' '70 71 72 73 74 75' \
+            '80 81 82 83 84 85' '90 91 92 93 94 95' 'B0 B1 B2 B3 B4 B5' '53 54 4F 52 45' 'STORE' \
+            '53 45 43 52 45 54' 'SECRET' '31 32 33 34' '4F 50 45 4E'; do
+            grep 'trace: ' "$tr" | grep -q -- "$x" && leaks="$leaks [$x]"
+        done
+        if [ -z "$missing" ] && [ "$n_env" -eq 9 ] && [ -z "$leaks" ]; then
+            ok "--trace: every inner command of the issuance ($(grep -c 'trace: .* > ' "$tr") commands, $n_env envelopes, $n_ans answers with their time); no PIN, key or parameter bytes"
+        else
+            not_ok "--trace: missing$missing, $n_env envelopes, leaks$leaks"
+            grep 'trace: ' "$tr" | sed 's/^/#   /' | head -60
+        fi
     fi
     if timeout 60 "$prog" locked "$VC_KEYCARD_READER" "$VC_TARGET_READER" 1234 >"$T/locked-$lk.out" 2>&1; then
         ok "lock ($lk): encrypted issuance refused, operational commands by the access rights ($(grep -c '^ok' "$T/locked-$lk.out") checks)"

@@ -229,6 +229,146 @@ START_TEST(test_schemes)
 }
 END_TEST
 
+/* Every trace line, joined, for searching. */
+static char trace_buf[65536];
+static size_t trace_len;
+static unsigned trace_lines;
+static void trace_collect(void *ctx, const char *line)
+{
+    (void)ctx;
+    size_t n = strlen(line);
+    if (trace_len + n + 2 < sizeof trace_buf) {
+        memcpy(trace_buf + trace_len, line, n);
+        trace_len += n;
+        trace_buf[trace_len++] = '\n';
+        trace_buf[trace_len] = '\0';
+    }
+    trace_lines++;
+}
+
+/* hex of s as the trace would print it ("31 33 35 ..."). */
+static void hex_spaced(const void *p, size_t n, char *out)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + 3 * i, i ? " %02X" : "%02X ", b[i]);
+}
+
+/*
+ * The attacker reads the operator's trace: every command and answer is in
+ * it, never a PIN, the admin key or holder data, in hex or in text.
+ */
+START_TEST(test_trace_redacts)
+{
+    trace_len = 0;
+    trace_lines = 0;
+    keycard_set_trace(trace_collect, NULL);
+    keycard *kc = open_card();
+    provision(kc, NULL);
+    unlock(kc);
+    keycard_holder h;
+    ck_assert_int_eq(keycard_holder_info(kc, &h), KEYCARD_OK);
+    int t;
+    ck_assert_int_eq(keycard_verify_pin(kc, KEYCARD_PIN_ISSUER, "00000000", &t),
+                     KEYCARD_ERR_WRONG_PIN);
+    ck_assert_int_eq(keycard_last_sw(kc), 0x63C2);
+    keycard_close(kc);
+    keycard_set_trace(NULL, NULL);
+    ck_assert_uint_ge(trace_lines, 20);
+    /* Commands and answers are there, with the time each took. */
+    ck_assert_ptr_nonnull(strstr(trace_buf, "> 00 A4 04 00 [10] F0 4B 45 59"));
+    ck_assert_ptr_nonnull(strstr(trace_buf, "> 00 20 00 81 [8 bytes, not shown]"));
+    ck_assert_ptr_nonnull(strstr(trace_buf, "< 63C2"));
+    ck_assert_ptr_nonnull(strstr(trace_buf, " ms)"));
+    /* Nothing secret, in any spelling. */
+    static const struct {
+        const void *v;
+        size_t n;
+    } secrets[] = {{ISSUER_PIN, 8}, {HOLDER_PIN, 6}, {"00000000", 8}, {admin_key, 16},
+                   {HOLDER_NAME, sizeof HOLDER_NAME - 1}, {HOLDER_NUMBER, sizeof HOLDER_NUMBER - 1}};
+    for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++) {
+        char hx[3 * 64 + 1], text[65];
+        hex_spaced(secrets[i].v, secrets[i].n < 8 ? secrets[i].n : 8, hx);
+        ck_assert_msg(strstr(trace_buf, hx) == NULL, "secret %zu in the trace (hex)", i);
+        memcpy(text, secrets[i].v, secrets[i].n);
+        text[secrets[i].n] = '\0';
+        if (i != 3)
+            ck_assert_msg(strstr(trace_buf, text) == NULL, "secret %zu in the trace (text)", i);
+    }
+    /* Tracing off: no more lines. */
+    unsigned before = trace_lines;
+    kc = open_card();
+    keycard_close(kc);
+    ck_assert_uint_eq(trace_lines, before);
+}
+END_TEST
+
+START_TEST(test_open_options_object)
+{
+    keycard_open_options *o = NULL;
+    keycard *kc = NULL;
+    size_t kl;
+    const uint8_t *pub = read_file("examples/profiles/demo-issuer.pub.pem", &kl);
+    ck_assert_int_eq(keycard_open_options_new(NULL), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_open_options_new(&o), KEYCARD_OK);
+    ck_assert_int_eq(keycard_open_options_channel(o, (keycard_channel_mode)9), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_open_options_issuer_pub(o, (const uint8_t *)"junk", 4),
+                     KEYCARD_ERR_KEY_FORMAT);
+    /* A blank card and an issuer key: refused as blank, as keycard_open_ex does. */
+    ck_assert_int_eq(keycard_open_options_issuer_pub(o, pub, kl), KEYCARD_OK);
+    ck_assert_int_eq(keycard_open_with(&kc, where, o), KEYCARD_ERR_BLANK);
+    ck_assert_ptr_null(kc);
+    /* Provisioned without a channel key: the answers of keycard_open_ex, setting by setting. */
+    kc = open_card();
+    provision(kc, NULL);
+    keycard_close(kc);
+    keycard_options ex = {KEYCARD_CHANNEL_AUTO, pub, kl};
+    ck_assert_int_eq(keycard_open_ex(&kc, where, &ex), KEYCARD_ERR_NOT_GENUINE);
+    ck_assert_int_eq(keycard_open_with(&kc, where, o), KEYCARD_ERR_NOT_GENUINE);
+    ck_assert_int_eq(keycard_open_options_issuer_pub(o, NULL, 0), KEYCARD_OK);
+    ck_assert_int_eq(keycard_open_options_channel(o, KEYCARD_CHANNEL_REQUIRE), KEYCARD_OK);
+    ck_assert_int_eq(keycard_open_with(&kc, where, o), KEYCARD_ERR_UNSUPPORTED);
+    ck_assert_int_eq(keycard_open_options_channel(o, KEYCARD_CHANNEL_INSECURE_PLAIN), KEYCARD_OK);
+    ck_assert_int_eq(keycard_open_with(&kc, where, o), KEYCARD_OK);
+    ck_assert_int_eq(keycard_channel_status(kc), KEYCARD_CHANNEL_NONE);
+    ck_assert_uint_eq(keycard_last_sw(kc), 0x9000);
+    keycard_close(kc);
+    keycard_open_options_free(o);
+    keycard_open_options_free(NULL);
+    ck_assert_uint_eq(keycard_last_sw(NULL), 0);
+}
+END_TEST
+
+START_TEST(test_param_builders)
+{
+    uint8_t p[8];
+    size_t n = 0;
+    ck_assert_int_eq(keycard_param_int(p, sizeof p, &n, 0x0101, 2), KEYCARD_OK);
+    ck_assert_int_eq(keycard_param_bytes(p, sizeof p, &n, "AB", 2), KEYCARD_OK);
+    ck_assert_int_eq(keycard_param_key(p, sizeof p, &n, 4), KEYCARD_OK);
+    ck_assert_uint_eq(n, 6);
+    ck_assert_mem_eq(p, "\x01\x01\x02" "AB\x04", 6);
+    /* Out of the item's form, or no room: nothing appended. */
+    ck_assert_int_eq(keycard_param_int(p, sizeof p, &n, 256, 1), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_param_int(p, sizeof p, &n, 1, 0), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_param_int(p, sizeof p, &n, 1, 5), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_param_key(p, sizeof p, &n, 0), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_param_key(p, sizeof p, &n, 255), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_param_bytes(p, sizeof p, &n, "ABC", 3), KEYCARD_ERR_BUFFER);
+    ck_assert_int_eq(keycard_param_int(p, sizeof p, &n, 0xFFFFFFFFu, 4), KEYCARD_ERR_BUFFER);
+    ck_assert_uint_eq(n, 6);
+    ck_assert_int_eq(keycard_param_int(p, sizeof p, &n, 7, 2), KEYCARD_OK);
+    ck_assert_uint_eq(n, 8);
+    ck_assert_int_eq(keycard_param_key(p, sizeof p, &n, 1), KEYCARD_ERR_BUFFER);
+    uint8_t big[300];
+    n = 0;
+    ck_assert_int_eq(keycard_param_bytes(big, sizeof big, &n, big, 256), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_param_bytes(big, sizeof big, &n, big, 255), KEYCARD_OK);
+    ck_assert_uint_eq(n, 256);
+    ck_assert_int_eq(keycard_param_int(NULL, 4, &n, 1, 1), KEYCARD_ERR_ARG);
+}
+END_TEST
+
 START_TEST(test_open_errors)
 {
     keycard *kc = (keycard *)1;
@@ -675,6 +815,9 @@ static Suite *lib_sim_suite(void)
     tcase_add_test(tc, test_open_blank);
     tcase_add_test(tc, test_open_errors);
     tcase_add_test(tc, test_schemes);
+    tcase_add_test(tc, test_trace_redacts);
+    tcase_add_test(tc, test_open_options_object);
+    tcase_add_test(tc, test_param_builders);
     tcase_add_test(tc, test_provision_and_persist);
     tcase_add_test(tc, test_damaged_image_refused);
     tcase_add_test(tc, test_verify_tries);

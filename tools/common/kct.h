@@ -35,6 +35,14 @@ const char *kct_prog(void);
 void kct_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
+ * -v / --trace: libkeycard's trace (keycard_set_trace) on standard error,
+ * each line "PROG: trace: LINE": every command to a card and every answer,
+ * inside the secure channel before encryption and after decryption, with
+ * secret data shown only as its length.
+ */
+void kct_trace_on(void);
+
+/*
  * One line on stderr for a failed library call: "PROG: WHAT: explanation".
  * WRONG_PIN adds the tries left (tries < 0: unknown); BLOCKED says how to
  * unblock. Returns the exit code that fits rc (KCT_EXIT_FAIL, or

@@ -41,6 +41,17 @@ void kct_err(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+static void trace_line(void *ctx, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "%s: trace: %s\n", g_prog, line);
+}
+
+void kct_trace_on(void)
+{
+    keycard_set_trace(trace_line, NULL);
+}
+
 const char *kct_ref_name(keycard_pin ref)
 {
     switch (ref) {

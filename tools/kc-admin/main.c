@@ -11,7 +11,8 @@
 #include "kct_cli.h"
 
 static const char usage[] =
-    "usage: kc-admin [--reader NAME | --sim FILE] [--wait-busy SECONDS] COMMAND [OPTIONS] [ARGS]\n"
+    "usage: kc-admin [--reader NAME | --sim FILE] [--wait-busy SECONDS] [--trace]\n"
+    "                COMMAND [OPTIONS] [ARGS]\n"
     "\n"
     "Administer a key card: provision it from a profile, show its status,\n"
     "read its audit log, change or unblock its PINs, list its keys and templates,\n"
@@ -23,6 +24,8 @@ static const char usage[] =
     "  (neither)       every PC/SC reader is tried; the first key card found is used\n"
     "  --wait-busy S   while another program (a kc-issue batch) reserves the key card,\n"
     "                  wait up to S seconds for it instead of failing at once\n"
+    "  -v, --trace     every command to the card and answer on stderr (inside the\n"
+    "                  channel, before encryption); secrets only as their length\n"
     "\n"
     "Commands:\n"
     "  provision PROFILE          provision a blank or provisioned card from PROFILE\n"
@@ -338,6 +341,7 @@ static int unknown_command(const char *cmd)
 
 int main(int argc, char **argv)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* results keep their order with stderr's */
     (void)keycard_sim_enable(); /* "sim:FILE" cards (libkeycard-sim) */
     kct_harden_process(); /* holds PINs and keys: no core dump, no ptrace */
     kct_set_prog("kc-admin");
@@ -352,6 +356,10 @@ int main(int argc, char **argv)
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(usage, stdout);
             return KCT_EXIT_OK;
+        } else if (strcmp(a, "--trace") == 0 || strcmp(a, "-v") == 0) {
+            kct_trace_on();
+            i++;
+            continue;
         } else if (strcmp(a, "--version") == 0) {
             kct_cli_version("kc-admin", keycard_version());
             return KCT_EXIT_OK;
@@ -380,7 +388,8 @@ int main(int argc, char **argv)
             static const struct option global[] = {
                 {"help", no_argument, NULL, 'h'},        {"version", no_argument, NULL, 'V'},
                 {"reader", required_argument, NULL, 'r'}, {"sim", required_argument, NULL, 's'},
-                {"wait-busy", required_argument, NULL, 'w'}, {NULL, 0, NULL, 0}};
+                {"wait-busy", required_argument, NULL, 'w'}, {"trace", no_argument, NULL, 'v'},
+                {NULL, 0, NULL, 0}};
             return kct_cli_bad_option("kc-admin", a, global);
         }
         if (kct_where_set(&where, kind, val) != 0)

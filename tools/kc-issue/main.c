@@ -47,6 +47,8 @@ static const char usage[] =
     "  --station SOCKET     drive a reader/writer station (kc-station) instead:\n"
     "                       only operation instructions cross; --profile names a\n"
     "                       profile the station holds; no --config\n"
+    "  -v, --trace          every command to a card and answer on stderr (inside\n"
+    "                       the channel, before encryption); secrets as lengths\n"
     "  --help, --version    this help; the version\n"
     "\n"
     "The holder PIN is asked for on the terminal (KEYCARD_HOLDER_PIN is read\n"
@@ -72,6 +74,7 @@ static int parse(int argc, char **argv, opts *o)
         {"target-sim", required_argument, NULL, 'T'}, {"wait", required_argument, NULL, 'w'},
         {"station", required_argument, NULL, 'X'},
         {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
+        {"trace", no_argument, NULL, 'v'},
         {NULL, 0, NULL, 0}};
     int opt;
     char *end;
@@ -79,7 +82,7 @@ static int parse(int argc, char **argv, opts *o)
     memset(o, 0, sizeof *o);
     o->wait_s = 10;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "hv", lo, NULL)) != -1) {
         switch (opt) {
         case 'c':
             o->config = optarg;
@@ -124,6 +127,9 @@ static int parse(int argc, char **argv, opts *o)
         case 'h':
             fputs(usage, stdout);
             exit(KCT_EXIT_OK);
+        case 'v':
+            kct_trace_on();
+            break;
         case 'V':
             kct_cli_version("kc-issue", keycard_version());
             exit(KCT_EXIT_OK);
@@ -400,6 +406,7 @@ static long eject(keycard_target *t, int spoiled, int *refused)
 
 int main(int argc, char **argv)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* results keep their order with stderr's */
     (void)keycard_sim_enable(); /* "sim:FILE" cards (libkeycard-sim) */
     static kci_profile prof;
     kci_station st;

@@ -742,6 +742,7 @@ static int run_stack(const struct addrinfo *ai, const vcard_opts *o, const char 
 
 int main(int argc, char **argv)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* results keep their order with stderr's */
     vcard_opts o;
     const kc_vcard_entry *card;
     vcard_slot slot;
