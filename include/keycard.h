@@ -351,6 +351,25 @@ KEYCARD_API const char *keycard_reader_name(const keycard *kc);
  */
 KEYCARD_API keycard_rc keycard_list_readers(char *buf, size_t cap);
 
+/* What a reader holds, as keycard_reader_probe tells it. */
+typedef enum keycard_card_kind {
+    KEYCARD_KIND_NONE = 0,    /* no card (or a mute one) */
+    KEYCARD_KIND_KEYCARD = 1, /* a key card (its ATR) */
+    KEYCARD_KIND_TARGET = 2,  /* the reference target card (its ATR) */
+    KEYCARD_KIND_OTHER = 3    /* another card */
+} keycard_card_kind;
+
+/*
+ * What is in the PC/SC reader, from pcscd's own view: nothing is sent to
+ * the card and no connection is made, so another program's session on it
+ * (a secure channel, a reserved key card) is left as it is. *kind from the
+ * ATR; *in_use 1 when another program reserves the card (may be NULL).
+ * Errors: KEYCARD_ERR_ARG, KEYCARD_ERR_NO_READER, KEYCARD_ERR_NO_SERVICE,
+ * KEYCARD_ERR_TRANSPORT.
+ */
+KEYCARD_API keycard_rc keycard_reader_probe(const char *reader, keycard_card_kind *kind,
+                                            int *in_use);
+
 typedef enum keycard_pin {
     KEYCARD_PIN_ISSUER = 0x81, /* issuer (issuing machine) PIN */
     KEYCARD_PIN_HOLDER = 0x82, /* holder (operator) PIN */

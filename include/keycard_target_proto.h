@@ -48,6 +48,13 @@
 /* Class and instruction bytes. */
 #define TC_CLA_ISO 0x00
 #define TC_CLA_PROP 0x80
+/*
+ * The reference target card's ATR without its TCK: TS 3B, T0 8B (TD1 follows,
+ * 11 historical bytes), TD1 80, TD2 01 (T=1), historical bytes: category 80,
+ * 56 "TARGET" (tag 5, 6 bytes), 82 90 00 (status indicator).
+ */
+#define TC_ATR_BODY { 0x3B, 0x8B, 0x80, 0x01, 0x80, 0x56, 'T', 'A', 'R', 'G', 'E', 'T', 0x82, 0x90, 0x00 }
+
 #define TC_INS_SELECT 0xA4
 #define TC_INS_READ_BINARY 0xB0
 #define TC_INS_UPDATE_BINARY 0xD6

@@ -13,6 +13,7 @@
 #include "crypto.h"
 #include "keycard.h"
 #include "keycard_proto.h"
+#include "keycard_target_proto.h"
 #include "session.h"
 #include "transport.h"
 
@@ -429,6 +430,34 @@ KEYCARD_API const char *keycard_reader_name(const keycard *kc)
 KEYCARD_API keycard_rc keycard_list_readers(char *buf, size_t cap)
 {
     return kcl_pcsc_list(buf, cap);
+}
+
+KEYCARD_API keycard_rc keycard_reader_probe(const char *reader, keycard_card_kind *kind,
+                                            int *in_use)
+{
+    static const uint8_t kc_body[] = KC_ATR_BODY, tc_body[] = TC_ATR_BODY;
+    uint8_t atr[64];
+    size_t n = sizeof atr;
+    int present = 0, busy = 0;
+    if (!reader || !kind)
+        return KEYCARD_ERR_ARG;
+    if (strncmp(reader, "pcsc:", 5) == 0)
+        reader += 5;
+    keycard_rc rc = kcl_pcsc_probe(reader, &present, &busy, atr, &n);
+    if (rc != KEYCARD_OK)
+        return rc;
+    /* The body of the ATR decides; the TCK that follows it is the body's XOR. */
+    if (!present)
+        *kind = KEYCARD_KIND_NONE;
+    else if (n == sizeof kc_body + 1 && memcmp(atr, kc_body, sizeof kc_body) == 0)
+        *kind = KEYCARD_KIND_KEYCARD;
+    else if (n == sizeof tc_body + 1 && memcmp(atr, tc_body, sizeof tc_body) == 0)
+        *kind = KEYCARD_KIND_TARGET;
+    else
+        *kind = KEYCARD_KIND_OTHER;
+    if (in_use)
+        *in_use = busy;
+    return KEYCARD_OK;
 }
 
 /* ---- status and credentials -------------------------------------------- */

@@ -116,6 +116,15 @@ keycard_rc kcl_keycard_open_on(kcl_transport *t, const keycard_options *opt, key
  */
 keycard_rc kcl_pcsc_list(char *buf, size_t cap);
 
+/*
+ * What pcscd knows of reader, without connecting: a card present (not mute),
+ * reserved by another program (exclusive), and its ATR (atr: capacity
+ * *atr_len in, length out; 0 without a card). Errors: KEYCARD_ERR_NO_READER,
+ * KEYCARD_ERR_NO_SERVICE, KEYCARD_ERR_TRANSPORT, KEYCARD_ERR_ARG.
+ */
+keycard_rc kcl_pcsc_probe(const char *reader, int *present, int *in_use, uint8_t *atr,
+                          size_t *atr_len);
+
 /* t->ops->leave_on_close(t) where the transport has it. */
 void kcl_transport_leave_on_close(kcl_transport *t);
 

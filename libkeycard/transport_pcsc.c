@@ -314,3 +314,33 @@ out:
     SCardReleaseContext(ctx);
     return rc;
 }
+
+keycard_rc kcl_pcsc_probe(const char *reader, int *present, int *in_use, uint8_t *atr,
+                          size_t *atr_len)
+{
+    if (!reader || !present || !in_use || !atr || !atr_len)
+        return KEYCARD_ERR_ARG;
+    SCARDCONTEXT ctx;
+    LONG r = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &ctx);
+    if (r != SCARD_S_SUCCESS)
+        return pcsc_rc(r, 0);
+    /* pcscd's own view of the reader: no connection, nothing sent to the card. */
+    SCARD_READERSTATE rs;
+    memset(&rs, 0, sizeof rs);
+    rs.szReader = reader;
+    rs.dwCurrentState = SCARD_STATE_UNAWARE;
+    r = SCardGetStatusChange(ctx, 0, &rs, 1);
+    keycard_rc rc = pcsc_rc(r, 0);
+    if (rc == KEYCARD_OK && (rs.dwEventState & (SCARD_STATE_UNKNOWN | SCARD_STATE_IGNORE)))
+        rc = KEYCARD_ERR_NO_READER;
+    if (rc == KEYCARD_OK) {
+        *present = (rs.dwEventState & SCARD_STATE_PRESENT) != 0 &&
+                   !(rs.dwEventState & SCARD_STATE_MUTE);
+        *in_use = (rs.dwEventState & SCARD_STATE_EXCLUSIVE) != 0;
+        size_t n = *present && rs.cbAtr <= *atr_len ? rs.cbAtr : 0;
+        memcpy(atr, rs.rgbAtr, n);
+        *atr_len = n;
+    }
+    SCardReleaseContext(ctx);
+    return rc;
+}

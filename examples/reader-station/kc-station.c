@@ -673,6 +673,15 @@ int main(int argc, char **argv)
         kct_where_set(&s.kc_where, 'r', s.cfg.reader);
     if (!s.target[0] && s.cfg.target_reader[0])
         snprintf(s.target, sizeof s.target, "pcsc:%s", s.cfg.target_reader);
+    if (s.target[0]) {
+        /* A number, the name, or a part of it (kct_reader_resolve). */
+        char named[sizeof s.target];
+        if (kct_reader_resolve(s.target, named, sizeof named) != 0) {
+            kci_station_free(&s.cfg);
+            return KCT_EXIT_USAGE;
+        }
+        memcpy(s.target, named, sizeof named);
+    }
     if ((lfd = listen_on(sock)) < 0) {
         kci_station_free(&s.cfg);
         return KCT_EXIT_FAIL;

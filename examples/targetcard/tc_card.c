@@ -11,14 +11,8 @@
 #include "tc_card.h"
 #include "tc_keys.h"
 
-/*
- * ATR for T=1: TS 3B, T0 8B (TD1 follows, 11 historical bytes), TD1 80, TD2 01
- * (T=1), historical bytes: category 80, 56 "TARGET" (tag 5, 6 bytes),
- * 82 90 00 (status indicator), then TCK.
- */
-static const uint8_t atr_body[] = {
-    0x3B, 0x8B, 0x80, 0x01, 0x80, 0x56, 'T', 'A', 'R', 'G', 'E', 'T', 0x82, 0x90, 0x00,
-};
+/* The ATR (keycard_target_proto.h); kc_card_atr_build appends the TCK. */
+static const uint8_t atr_body[] = TC_ATR_BODY;
 
 /* The target's own status words; the rest from the common table (kc_err.h). */
 static const kc_err_sw_entry tc_sw[] = {

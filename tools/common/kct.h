@@ -212,6 +212,13 @@ int kct_json_bool(kct_errs *e, const char *path, json_t *obj, const char *key, i
 void kct_json_wipe(json_t *j);
 
 /*
+ * A result document on stdout: compact, one line, keys in the order set;
+ * the reference is taken (j may be NULL: out of memory). Returns 0, or the
+ * exit code after one line on stderr.
+ */
+int kct_json_print(json_t *j);
+
+/*
  * A secret described in JSON: exactly one of
  *   "value": "..."  (or "hex" for keys, named by value_key),
  *   "file": "path"  (relative to base_dir; first line),
@@ -250,6 +257,17 @@ int kct_where_set(kct_where *w, int kind, const char *arg);
 
 /* The string for keycard_open (NULL when none given). */
 const char *kct_where_spec(const kct_where *w);
+
+/*
+ * A reader as the user named it, the way opensc-tool and gp take one:
+ * spec "pcsc:ARG" becomes "pcsc:NAME" in out, where ARG is a reader's number
+ * in the list (kc-admin readers, from 0), its exact name, or a part of one
+ * name only (case ignored). Any other spec, or one when the reader list
+ * cannot be read (pcscd absent: the open will say so), is copied as it is.
+ * Returns 0, or -1 with one line printed (no reader matches, or several do:
+ * they are named).
+ */
+int kct_reader_resolve(const char *spec, char *out, size_t cap);
 
 /*
  * Open the key card described by w, without an issuer key: for commands

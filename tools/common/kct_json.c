@@ -186,6 +186,21 @@ int kct_json_bool(kct_errs *e, const char *path, json_t *obj, const char *key, i
     return json_is_true(v);
 }
 
+int kct_json_print(json_t *j)
+{
+    if (!j) {
+        kct_err("out of memory building the JSON result");
+        return KCT_EXIT_FAIL;
+    }
+    int r = json_dumpf(j, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    if (r != 0 || putchar('\n') == EOF || fflush(stdout) != 0) {
+        kct_err("cannot write the JSON result to standard output");
+        return KCT_EXIT_FAIL;
+    }
+    return 0;
+}
+
 void kct_json_wipe(json_t *j)
 {
     if (!j)

@@ -279,6 +279,60 @@ const char *kct_where_spec(const kct_where *w)
     return (w && w->set) ? w->spec : NULL;
 }
 
+int kct_reader_resolve(const char *spec, char *out, size_t cap)
+{
+    char list[8192], *names[64];
+    size_t n = 0;
+    if (!spec || strncmp(spec, "pcsc:", 5) != 0 || !spec[5] ||
+        keycard_list_readers(list, sizeof list) != KEYCARD_OK) {
+        snprintf(out, cap, "%s", spec ? spec : "");
+        return 0;
+    }
+    const char *arg = spec + 5;
+    for (char *r = list, *save = NULL, *t; n < 64 && (t = strtok_r(r, "\n", &save)); r = NULL)
+        names[n++] = t;
+    const char *hit = NULL;
+    size_t i, matches = 0;
+    for (i = 0; i < n && !hit; i++)
+        if (strcmp(names[i], arg) == 0)
+            hit = names[i];
+    if (!hit && strspn(arg, "0123456789") == strlen(arg)) {
+        unsigned long k = strtoul(arg, NULL, 10);
+        if (k >= n) {
+            kct_err("no reader number %s: there %s %zu (0..%zu; see 'kc-admin readers')", arg,
+                    n == 1 ? "is" : "are", n, n - 1);
+            return -1;
+        }
+        hit = names[k];
+    }
+    if (!hit) {
+        for (i = 0; i < n; i++)
+            if (strcasestr(names[i], arg) && matches++ == 0)
+                hit = names[i];
+    }
+    if (matches > 1) {
+        char also[1024] = "";
+        for (i = 0; i < n; i++)
+            if (strcasestr(names[i], arg)) {
+                size_t l = strlen(also);
+                snprintf(also + l, sizeof also - l, "%s%zu '%s'", l ? ", " : "", i, names[i]);
+            }
+        kct_err("reader '%s' matches %zu readers: %s; give more of the name or its number", arg,
+                matches, also);
+        return -1;
+    }
+    if (!hit) {
+        kct_err("no PC/SC reader named '%s' or with it in its name (see 'kc-admin readers')",
+                arg);
+        return -1;
+    }
+    if ((size_t)snprintf(out, cap, "pcsc:%s", hit) >= cap) {
+        kct_err("reader name too long: '%s'", hit);
+        return -1;
+    }
+    return 0;
+}
+
 int kct_open(const kct_where *w, keycard **out)
 {
     return kct_open_issuer(w, NULL, 0, out);
@@ -293,7 +347,18 @@ int kct_open_issuer(const kct_where *w, const uint8_t *issuer_pub, size_t issuer
 int kct_open_issuer_or_blank(const kct_where *w, const uint8_t *issuer_pub,
                              size_t issuer_pub_len, keycard **out, int *blank)
 {
+    char named[KCT_WHERE_MAX];
     const char *spec = kct_where_spec(w);
+    const char *env = getenv("KEYCARD_READER");
+    if (!spec && env && *env) {
+        /* The key card's reader for every tool, as GP_READER is for gp. */
+        snprintf(named, sizeof named, "pcsc:%s", env);
+        spec = named;
+    }
+    if (spec && kct_reader_resolve(spec, named, sizeof named) != 0)
+        return KCT_EXIT_USAGE;
+    if (spec)
+        spec = named;
     keycard_options opt = {KEYCARD_CHANNEL_AUTO, issuer_pub, issuer_pub_len};
     keycard_rc rc = keycard_open_ex(out, spec, &opt);
     /* Reserved by another program (a kc-issue batch): wait for it when asked to. */

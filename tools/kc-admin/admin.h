@@ -13,6 +13,10 @@
 #define KCA_OPT_READER 0x100
 #define KCA_OPT_SIM 0x101
 #define KCA_OPT_HELP 'h'
+#define KCA_OPT_JSON 0x102
+
+/* --json (before the command or among its options): results as JSON on stdout. */
+extern int kca_json;
 
 int kca_cmd_provision(int argc, char **argv, kct_where *w);
 int kca_cmd_info(int argc, char **argv, kct_where *w);

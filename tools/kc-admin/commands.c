@@ -17,7 +17,8 @@
 #define COMMON_LONGOPTS                                                         \
     {"reader", required_argument, NULL, KCA_OPT_READER},                        \
         {"sim", required_argument, NULL, KCA_OPT_SIM},                          \
-        {"help", no_argument, NULL, KCA_OPT_HELP}, { NULL, 0, NULL, 0 }
+        {"help", no_argument, NULL, KCA_OPT_HELP},                              \
+        {"json", no_argument, NULL, KCA_OPT_JSON}, { NULL, 0, NULL, 0 }
 
 enum {
     OPT_ADMIN_KEY_FILE = 0x200,
@@ -303,6 +304,12 @@ static void print_tries(const char *label, int t)
         printf("%-14s %d %s left\n", label, t, t == 1 ? "try" : "tries");
 }
 
+/* Tries left as JSON: null when the credential is not set, 0 when blocked. */
+static json_t *json_tries(int t)
+{
+    return t < 0 ? json_null() : json_integer(t);
+}
+
 int kca_cmd_info(int argc, char **argv, kct_where *w)
 {
     static const struct option lo[] = {
@@ -344,33 +351,54 @@ int kca_cmd_info(int argc, char **argv, kct_where *w)
         return ex;
     }
     keycard_status st;
+    json_t *doc = NULL;
     keycard_rc rc = keycard_status_read(kc, &st);
     if (rc != KEYCARD_OK) {
         ex = kct_fail(rc, "info: read status", -1);
         goto out;
     }
-    char serial[2 * KC_SERIAL_LEN + 1];
+    char serial[2 * KC_SERIAL_LEN + 1], version[16];
     kct_hex_format(st.serial, KC_SERIAL_LEN, serial);
-    printf("%-14s %s\n", "reader:", keycard_reader_name(kc));
-    printf("%-14s %s\n", "serial:", serial);
-    printf("%-14s %s\n", "life cycle:",
-           st.lifecycle == KEYCARD_LIFECYCLE_BLANK         ? "BLANK"
-           : st.lifecycle == KEYCARD_LIFECYCLE_PROVISIONED ? "PROVISIONED"
-                                                           : "unknown");
-    printf("%-14s %u.%u\n", "version:", st.version_major, st.version_minor);
-    print_tries("issuer PIN:", st.tries_left[0]);
-    print_tries("holder PIN:", st.tries_left[1]);
-    print_tries("admin key:", st.tries_left[2]);
-    printf("%-14s next entry %lu (keeps %u)\n", "audit:", (unsigned long)st.audit_next,
-           st.audit_capacity);
+    snprintf(version, sizeof version, "%u.%u", st.version_major, st.version_minor);
+    const char *life = st.lifecycle == KEYCARD_LIFECYCLE_BLANK         ? "BLANK"
+                       : st.lifecycle == KEYCARD_LIFECYCLE_PROVISIONED ? "PROVISIONED"
+                                                                       : "unknown";
     keycard_channel_state ch = keycard_channel_status(kc);
-    printf("%-14s %s\n", "channel:",
-           ch == KEYCARD_CHANNEL_GENUINE     ? "certified (certificate verified under the issuer key)"
-           : ch == KEYCARD_CHANNEL_ENCRYPTED ? "encrypted (certificate not checked: no --issuer-pub)"
-                                             : "none");
-    if (st.staging)
-        printf("%-14s a provisioning session is open\n", "staging:");
-    fflush(stdout);
+    const char *chan = ch == KEYCARD_CHANNEL_GENUINE     ? "certified"
+                       : ch == KEYCARD_CHANNEL_ENCRYPTED ? "encrypted"
+                                                         : "none";
+    if (kca_json) {
+        /* Printed once everything asked for was read (docs/json.md). */
+        doc = json_pack("{s:s, s:s, s:s, s:s, s:{s:o, s:o, s:o}, s:{s:I, s:i}, s:s, s:b}",
+                        "reader", keycard_reader_name(kc), "serial", serial, "lifecycle",
+                        st.lifecycle == KEYCARD_LIFECYCLE_BLANK         ? "blank"
+                        : st.lifecycle == KEYCARD_LIFECYCLE_PROVISIONED ? "provisioned"
+                                                                        : "unknown",
+                        "version", version, "tries", "issuer", json_tries(st.tries_left[0]),
+                        "holder", json_tries(st.tries_left[1]), "admin",
+                        json_tries(st.tries_left[2]), "audit", "next",
+                        (json_int_t)st.audit_next, "capacity", (int)st.audit_capacity,
+                        "channel", chan, "staging", st.staging ? 1 : 0);
+    } else {
+        printf("%-14s %s\n", "reader:", keycard_reader_name(kc));
+        printf("%-14s %s\n", "serial:", serial);
+        printf("%-14s %s\n", "life cycle:", life);
+        printf("%-14s %s\n", "version:", version);
+        print_tries("issuer PIN:", st.tries_left[0]);
+        print_tries("holder PIN:", st.tries_left[1]);
+        print_tries("admin key:", st.tries_left[2]);
+        printf("%-14s next entry %lu (keeps %u)\n", "audit:", (unsigned long)st.audit_next,
+               st.audit_capacity);
+        printf("%-14s %s\n", "channel:",
+               ch == KEYCARD_CHANNEL_GENUINE
+                   ? "certified (certificate verified under the issuer key)"
+               : ch == KEYCARD_CHANNEL_ENCRYPTED
+                   ? "encrypted (certificate not checked: no --issuer-pub)"
+                   : "none");
+        if (st.staging)
+            printf("%-14s a provisioning session is open\n", "staging:");
+        fflush(stdout);
+    }
 
     if (o.issuer && (ex = kca_verify(kc, KEYCARD_PIN_ISSUER, o.issuer_file)) != 0)
         goto out;
@@ -383,8 +411,13 @@ int kca_cmd_info(int argc, char **argv, kct_where *w)
             ex = kct_fail(rc, "info: read holder", -1);
             goto out;
         }
-        printf("%-14s %s\n", "holder name:", h.name);
-        printf("%-14s %s\n", "holder number:", h.number);
+        if (!kca_json) {
+            printf("%-14s %s\n", "holder name:", h.name);
+            printf("%-14s %s\n", "holder number:", h.number);
+        } else if (doc) {
+            json_object_set_new(doc, "holder",
+                                json_pack("{s:s, s:s}", "name", h.name, "number", h.number));
+        }
         {
             keycard_identity id;
             rc = keycard_identity_check(kc, pub, kct_key_len(pub, pub_len), &id);
@@ -394,12 +427,22 @@ int kca_cmd_info(int argc, char **argv, kct_where *w)
             }
             char dev[2 * KC_P256_PUB_LEN + 1];
             kct_hex_format(id.device_pub, KC_P256_PUB_LEN, dev);
-            printf("%-14s %s\n", "device key:", dev);
-            printf("%-14s genuine (signed by the issuer key, answered a fresh challenge)\n",
-                   "identity:");
+            if (!kca_json) {
+                printf("%-14s %s\n", "device key:", dev);
+                printf("%-14s genuine (signed by the issuer key, answered a fresh challenge)\n",
+                       "identity:");
+            } else if (doc) {
+                json_object_set_new(doc, "device_key", json_string(dev));
+                json_object_set_new(doc, "identity", json_string("genuine"));
+            }
         }
     }
+    if (kca_json) {
+        ex = kct_json_print(doc);
+        doc = NULL;
+    }
 out:
+    json_decref(doc);
     keycard_close(kc);
     kca_issuer_free(&iss);
     return ex;
@@ -460,16 +503,22 @@ static const char *way_name(uint8_t way)
                                                  : "?";
 }
 
-static void print_entry(const keycard_audit_entry *e)
+/*
+ * The entry as the table shows it: time (UTC, "-" when the card had none)
+ * and the event's data in words (data, cap bytes). For issuance events
+ * (begin, receipt) the fields also go into obj when it is not NULL.
+ */
+static void entry_text(const keycard_audit_entry *e, char when[32], char *data, size_t cap,
+                       json_t *obj)
 {
-    char when[32] = "-";
+    snprintf(when, 32, "-");
     if (e->time) {
         time_t t = (time_t)e->time;
         struct tm tm;
         if (gmtime_r(&t, &tm))
-            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+            strftime(when, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
     }
-    char data[2 * KC_AUDIT_DATA_MAX + 64] = "";
+    data[0] = '\0';
     size_t len = e->len <= sizeof e->data ? e->len : sizeof e->data;
     switch (e->event) {
     case KEYCARD_AUDIT_UNLOCK: {
@@ -478,7 +527,7 @@ static void print_entry(const keycard_audit_entry *e)
             if (e->data[i] < 0x20 || e->data[i] > 0x7E)
                 printable = 0;
         if (printable) {
-            snprintf(data, sizeof data, "holder %.*s", (int)len, (const char *)e->data);
+            snprintf(data, cap, "holder %.*s", (int)len, (const char *)e->data);
             break;
         }
         kct_hex_format(e->data, len, data);
@@ -488,7 +537,7 @@ static void print_entry(const keycard_audit_entry *e)
     case KEYCARD_AUDIT_UNBLOCKED:
     case KEYCARD_AUDIT_PIN_CHANGED:
         if (len == 1) {
-            snprintf(data, sizeof data, "%s", kct_ref_name((keycard_pin)e->data[0]));
+            snprintf(data, cap, "%s", kct_ref_name((keycard_pin)e->data[0]));
             break;
         }
         /* fall through */
@@ -496,7 +545,7 @@ static void print_entry(const keycard_audit_entry *e)
         static const char *const reasons[] = {"?", "MAC", "counter", "plain", "format"};
         const uint8_t *d = e->data;
         if (len == 2) { /* one failure, as older firmware logged it */
-            snprintf(data, sizeof data, "%s, INS %02X", reasons[d[0] <= 4 ? d[0] : 0], d[1]);
+            snprintf(data, cap, "%s, INS %02X", reasons[d[0] <= 4 ? d[0] : 0], d[1]);
             break;
         }
         if (len != KEYCARD_AUDIT_CHANNEL_SUMMARY_LEN)
@@ -513,7 +562,7 @@ static void print_entry(const keycard_audit_entry *e)
             strftime(first, sizeof first, "%Y-%m-%dT%H:%M:%SZ", &tm);
         if (v[2] && gmtime_r(&tl, &tm))
             strftime(last, sizeof last, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        snprintf(data, sizeof data,
+        snprintf(data, cap,
                  "%lu failed (MAC %lu, counter %lu, plain %lu, format %lu), %s .. %s, last %s INS %02X",
                  v[0], v[3], v[4], v[5], v[6], first, last, reasons[d[28] <= 4 ? d[28] : 0], d[29]);
         break;
@@ -527,8 +576,13 @@ static void print_entry(const keycard_audit_entry *e)
             char serial[17];
             size_t used;
             kct_hex_format(e->data, 8, serial);
+            if (obj)
+                json_object_set_new(obj, "issue",
+                                    json_pack("{s:s, s:i, s:s, s:b}", "serial", serial, "key",
+                                              e->data[8], "way", way, "common",
+                                              (e->data[10] & 1) ? 1 : 0));
             if (e->event == KEYCARD_AUDIT_ISSUE_BEGIN) {
-                snprintf(data, sizeof data, "%s key %u%s, %s, bucket %u", serial, e->data[8],
+                snprintf(data, cap, "%s key %u%s, %s, bucket %u", serial, e->data[8],
                          (e->data[10] & 1) ? " (common)" : "", way,
                          (unsigned)e->data[11] << 8 | e->data[12]);
                 break;
@@ -538,7 +592,20 @@ static void print_entry(const keycard_audit_entry *e)
                 snprintf(steps, sizeof steps, "? steps");
             else
                 snprintf(steps, sizeof steps, "%u steps", e->data[12]);
-            snprintf(data, sizeof data, "%s %s%s%s, key %u%s, %s, %s", serial,
+            json_t *is = obj ? json_object_get(obj, "issue") : NULL;
+            if (is) {
+                json_object_set_new(is, "result",
+                                    json_string(e->data[11] < 3 ? results[e->data[11]] : "?"));
+                json_object_set_new(is, "steps",
+                                    e->data[12] == KEYCARD_AUDIT_RECEIPT_STEPS_UNKNOWN
+                                        ? json_null()
+                                        : json_integer(e->data[12]));
+                json_object_set_new(is, "late_end",
+                                    json_boolean(e->data[10] & KEYCARD_AUDIT_RECEIPT_FLAG_LATE));
+                json_object_set_new(is, "no_end",
+                                    json_boolean(e->data[10] & KEYCARD_AUDIT_RECEIPT_FLAG_UNCLEAN));
+            }
+            snprintf(data, cap, "%s %s%s%s, key %u%s, %s, %s", serial,
                      e->data[11] < 3 ? results[e->data[11]] : "result?",
                      (e->data[10] & KEYCARD_AUDIT_RECEIPT_FLAG_UNCLEAN) ? " (no END)" : "",
                      (e->data[10] & KEYCARD_AUDIT_RECEIPT_FLAG_LATE) ? " (late END)" : "",
@@ -550,7 +617,7 @@ static void print_entry(const keycard_audit_entry *e)
                 if (ll <= 16 && KEYCARD_AUDIT_RECEIPT_LOCK_OFF + 2 + ll <= len)
                     kct_hex_format(e->data + KEYCARD_AUDIT_RECEIPT_LOCK_OFF + 2, ll, lk);
                 used = strlen(data);
-                snprintf(data + used, sizeof data - used, ", lock %c%s%s",
+                snprintf(data + used, cap - used, ", lock %c%s%s",
                          "?abcd"[e->data[KEYCARD_AUDIT_RECEIPT_LOCK_OFF] <= 4
                                      ? e->data[KEYCARD_AUDIT_RECEIPT_LOCK_OFF]
                                      : 0],
@@ -561,7 +628,7 @@ static void print_entry(const keycard_audit_entry *e)
                 char mac[33];
                 used = strlen(data);
                 kct_hex_format(e->data + KEYCARD_AUDIT_RECEIPT_MAC_OFF, 16, mac);
-                snprintf(data + used, sizeof data - used, ", MAC %s", mac);
+                snprintf(data + used, cap - used, ", MAC %s", mac);
             }
             break;
         }
@@ -571,12 +638,41 @@ static void print_entry(const keycard_audit_entry *e)
         kct_hex_format(e->data, len, data);
         break;
     }
+}
+
+static void print_entry(const keycard_audit_entry *e)
+{
+    char when[32], data[2 * KC_AUDIT_DATA_MAX + 64];
+    entry_text(e, when, data, sizeof data, NULL);
     if (data[0])
         printf("%-6lu %-20s %-15s %s\n", (unsigned long)e->seq, when,
                keycard_audit_event_name(e->event), data);
     else
         printf("%-6lu %-20s %s\n", (unsigned long)e->seq, when,
                keycard_audit_event_name(e->event));
+}
+
+/* {"seq", "time" (null when none), "event", "detail" (the table's words), "data" (hex), "issue"} */
+static json_t *entry_json(const keycard_audit_entry *e)
+{
+    char when[32], text[2 * KC_AUDIT_DATA_MAX + 64], hex[2 * KC_AUDIT_DATA_MAX + 1];
+    size_t len = e->len <= sizeof e->data ? e->len : sizeof e->data;
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    entry_text(e, when, text, sizeof text, o);
+    kct_hex_format(e->data, len, hex);
+    json_t *head = json_pack("{s:I, s:o, s:s, s:s, s:s}", "seq", (json_int_t)e->seq, "time",
+                             e->time ? json_string(when) : json_null(), "event",
+                             keycard_audit_event_name(e->event), "detail", text, "data", hex);
+    if (!head) {
+        json_decref(o);
+        return NULL;
+    }
+    /* The fixed fields first, then "issue" when there is one. */
+    json_object_update_missing(head, o);
+    json_decref(o);
+    return head;
 }
 
 int kca_cmd_audit(int argc, char **argv, kct_where *w)
@@ -606,6 +702,7 @@ int kca_cmd_audit(int argc, char **argv, kct_where *w)
         return kca_audit_prove(&o.prove, w);
     }
     keycard *kc = NULL;
+    json_t *entries = NULL;
     kca_issuer iss;
     int ex = kca_issuer_load(argv[0], o.prove.issuer_pub, &iss);
     if (ex == 0)
@@ -615,7 +712,9 @@ int kca_cmd_audit(int argc, char **argv, kct_where *w)
         return ex;
     if ((ex = kca_verify(kc, KEYCARD_ADMIN_KEY, o.admin_key_file)) != 0)
         goto out;
-    printf("%-6s %-20s %-15s %s\n", "seq", "time (UTC)", "event", "data");
+    entries = kca_json ? json_array() : NULL;
+    if (!kca_json)
+        printf("%-6s %-20s %-15s %s\n", "seq", "time (UTC)", "event", "data");
     uint32_t from = (uint32_t)o.from;
     for (;;) {
         keycard_audit_entry e[16];
@@ -625,8 +724,12 @@ int kca_cmd_audit(int argc, char **argv, kct_where *w)
             ex = kct_fail(rc, "audit: read", -1);
             goto out;
         }
-        for (size_t k = 0; k < n; k++)
-            print_entry(&e[k]);
+        for (size_t k = 0; k < n; k++) {
+            if (entries)
+                json_array_append_new(entries, entry_json(&e[k]));
+            else
+                print_entry(&e[k]);
+        }
         if (n == 0)
             break;
         /* A card that returned nothing newer would loop forever; stop then. */
@@ -634,7 +737,12 @@ int kca_cmd_audit(int argc, char **argv, kct_where *w)
             break;
         from = e[n - 1].seq + 1;
     }
+    if (kca_json) {
+        ex = kct_json_print(json_pack("{s:o}", "entries", entries));
+        entries = NULL;
+    }
 out:
+    json_decref(entries);
     keycard_close(kc);
     return ex;
 }
@@ -839,11 +947,29 @@ int kca_cmd_readers(int argc, char **argv, kct_where *w)
         kct_err("readers: no PC/SC reader found");
         return KCT_EXIT_FAIL;
     }
-    size_t n = strlen(buf);
-    fputs(buf, stdout);
-    if (buf[n - 1] != '\n')
-        fputc('\n', stdout);
-    return KCT_EXIT_OK;
+    /* Each reader with what pcscd says is in it: nothing is sent to any card. */
+    static const char *const kinds[] = {"none", "keycard", "target", "other"};
+    static const char *const words[] = {"no card", "key card", "target card", "other card"};
+    json_t *list = kca_json ? json_array() : NULL;
+    unsigned idx = 0;
+    for (char *r = buf, *save = NULL, *name; (name = strtok_r(r, "\n", &save)) != NULL;
+         r = NULL, idx++) {
+        keycard_card_kind kind = KEYCARD_KIND_NONE;
+        int busy = 0;
+        keycard_rc prc = keycard_reader_probe(name, &kind, &busy);
+        const char *k = prc == KEYCARD_OK ? kinds[kind] : "unknown";
+        if (list) {
+            json_array_append_new(list, json_pack("{s:i, s:s, s:b, s:s, s:b}", "index", idx,
+                                                  "name", name, "card",
+                                                  prc == KEYCARD_OK && kind != KEYCARD_KIND_NONE,
+                                                  "kind", k, "reserved", busy));
+        } else {
+            printf("%u  %-40s %s%s\n", idx, name,
+                   prc == KEYCARD_OK ? words[kind] : keycard_strerror(prc),
+                   busy ? " (reserved by another program)" : "");
+        }
+    }
+    return list ? kct_json_print(json_pack("{s:o}", "readers", list)) : KCT_EXIT_OK;
 }
 
 /* ---- keys, templates ---------------------------------------------------------------- */
@@ -908,22 +1034,33 @@ int kca_cmd_keys(int argc, char **argv, kct_where *w)
     keycard_close(kc);
     if (rc != KEYCARD_OK)
         return kct_fail(rc, "keys: read the key directory", -1);
-    if (n == 0) {
+    json_t *list = kca_json ? json_array() : NULL;
+    if (n == 0 && !kca_json) {
         printf("no keys\n");
         return KCT_EXIT_OK;
     }
-    printf("%-4s %-7s %-28s %-7s %s\n", "no", "type", "flags", "kcv", "label");
+    if (!kca_json)
+        printf("%-4s %-7s %-28s %-7s %s\n", "no", "type", "flags", "kcv", "label");
     for (size_t i = 0; i < n; i++) {
         char flags[64], kcv[7];
+        const char *type = keys[i].type == KEYCARD_KEY_AES128   ? "aes128"
+                           : keys[i].type == KEYCARD_KEY_AES256 ? "aes256"
+                                                                : "?";
         flag_names(keys[i].flags, flags, sizeof flags);
         kct_hex_format(keys[i].kcv, 3, kcv);
-        printf("%-4u %-7s %-28s %-7s %s\n", keys[i].number,
-               keys[i].type == KEYCARD_KEY_AES128   ? "aes128"
-               : keys[i].type == KEYCARD_KEY_AES256 ? "aes256"
-                                                    : "?",
-               flags, kcv, keys[i].label);
+        if (!list) {
+            printf("%-4u %-7s %-28s %-7s %s\n", keys[i].number, type, flags, kcv, keys[i].label);
+            continue;
+        }
+        json_t *fl = json_array();
+        for (char *f = flags, *save = NULL, *t; (t = strtok_r(f, ",", &save)) != NULL; f = NULL)
+            if (strcmp(t, "-") != 0)
+                json_array_append_new(fl, json_string(t));
+        json_array_append_new(list, json_pack("{s:i, s:s, s:o, s:s, s:s}", "number",
+                                              keys[i].number, "type", type, "flags", fl, "kcv",
+                                              kcv, "label", keys[i].label));
     }
-    return KCT_EXIT_OK;
+    return list ? kct_json_print(json_pack("{s:o}", "keys", list)) : KCT_EXIT_OK;
 }
 
 int kca_cmd_templates(int argc, char **argv, kct_where *w)
@@ -938,6 +1075,13 @@ int kca_cmd_templates(int argc, char **argv, kct_where *w)
     keycard_close(kc);
     if (rc != KEYCARD_OK)
         return kct_fail(rc, "templates: read the template directory", -1);
+    if (kca_json) {
+        json_t *list = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(list, json_pack("{s:i, s:s}", "number", t[i].number, "label",
+                                                  t[i].label));
+        return kct_json_print(json_pack("{s:o}", "templates", list));
+    }
     if (n == 0) {
         printf("no templates\n");
         return KCT_EXIT_OK;

@@ -11,7 +11,7 @@
 #include "kct_cli.h"
 
 static const char usage[] =
-    "usage: kc-admin [--reader NAME | --sim FILE] [--wait-busy SECONDS] [--trace]\n"
+    "usage: kc-admin [--reader R | --sim FILE] [--wait-busy SECONDS] [--json] [--trace]\n"
     "                COMMAND [OPTIONS] [ARGS]\n"
     "\n"
     "Administer a key card: provision it from a profile, show its status,\n"
@@ -24,6 +24,7 @@ static const char usage[] =
     "  (neither)       every PC/SC reader is tried; the first key card found is used\n"
     "  --wait-busy S   while another program (a kc-issue batch) reserves the key card,\n"
     "                  wait up to S seconds for it instead of failing at once\n"
+    "  --json          results as one JSON document on stdout (docs/json.md)\n"
     "  -v, --trace     every command to the card and answer on stderr (inside the\n"
     "                  channel, before encryption); secrets only as their length\n"
     "\n"
@@ -132,9 +133,11 @@ static const char help_unblock[] =
     "(--issuer-pub or KEYCARD_ISSUER_PUB) must certify the card's channel first.\n";
 
 static const char help_readers[] =
-    "usage: kc-admin readers\n"
+    "usage: kc-admin readers [--json]\n"
     "\n"
-    "List the PC/SC readers, one a line.\n";
+    "List the PC/SC readers, one a line: the number --reader also takes, the name,\n"
+    "and what is in it (no card, key card, target card, other card; \"reserved\"\n"
+    "when another program holds it), as pcscd knows it: nothing is sent to a card.\n";
 
 static const char help_keys[] =
     "usage: kc-admin [WHERE] keys [--admin-key-file FILE] --issuer-pub PUB\n"
@@ -178,9 +181,14 @@ const char *kca_help(const char *cmd)
     return NULL;
 }
 
+int kca_json;
+
 int kca_common_opt(int opt, const char *arg, kct_where *w, int *help)
 {
     switch (opt) {
+    case KCA_OPT_JSON:
+        kca_json = 1;
+        return 1;
     case KCA_OPT_READER:
         return kct_where_set(w, 'r', arg) == 0 ? 1 : -1;
     case KCA_OPT_SIM:
@@ -356,6 +364,10 @@ int main(int argc, char **argv)
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(usage, stdout);
             return KCT_EXIT_OK;
+        } else if (strcmp(a, "--json") == 0) {
+            kca_json = 1;
+            i++;
+            continue;
         } else if (strcmp(a, "--trace") == 0 || strcmp(a, "-v") == 0) {
             kct_trace_on();
             i++;
@@ -389,6 +401,7 @@ int main(int argc, char **argv)
                 {"help", no_argument, NULL, 'h'},        {"version", no_argument, NULL, 'V'},
                 {"reader", required_argument, NULL, 'r'}, {"sim", required_argument, NULL, 's'},
                 {"wait-busy", required_argument, NULL, 'w'}, {"trace", no_argument, NULL, 'v'},
+                {"json", no_argument, NULL, 'j'},
                 {NULL, 0, NULL, 0}};
             return kct_cli_bad_option("kc-admin", a, global);
         }

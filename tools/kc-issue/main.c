@@ -475,10 +475,15 @@ int main(int argc, char **argv)
             kct_err("warning: cannot reserve the key card (%s): another program using it during the "
                      "run would end the run's session", keycard_strerror(rr));
     }
-    if (o.target[0])
-        snprintf(where, sizeof where, "%s", o.target);
-    else if (default_target(keycard_reader_name(kc), where, sizeof where) != 0)
+    if (o.target[0]) {
+        /* A number, the name, or a part of it (kct_reader_resolve). */
+        if (kct_reader_resolve(o.target, where, sizeof where) != 0) {
+            ex = KCT_EXIT_USAGE;
+            goto out;
+        }
+    } else if (default_target(keycard_reader_name(kc), where, sizeof where) != 0) {
         where[0] = '\0'; /* any reader whose card answers as a target */
+    }
     /* The first target is found before any PIN is asked for or sent (and no unlock audited). */
     {
         keycard_rc rc = open_target(where[0] ? where : NULL, NULL, 0, &t);
