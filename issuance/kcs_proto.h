@@ -130,10 +130,11 @@ int kcs_connect(const char *path);
  * kc-issue --station: the issuance of the target card (or, with all, the
  * stack) through the station at sock_path with the profile named profile,
  * records (may be NULL) giving per-card data. show: print each issued card's
- * tree as the station read it back. Returns the exit code (0 every card
+ * tree as the station read it back; json: the report as JSON lines
+ * (kci_report). Returns the exit code (0 every card
  * issued, 1 a failure or busy, 2 bad input).
  */
 int kci_station_client(const char *sock_path, const char *profile, const char *records,
-                       int all, int show, long wait_s);
+                       int all, int show, long wait_s, int json);
 
 #endif /* KCS_PROTO_H */

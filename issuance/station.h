@@ -64,10 +64,36 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
 int kci_profile_check(keycard *kc, const kci_profile *p, const kci_csv *c);
 
 /*
- * The progress bar of a batch on a terminal: "\r[####....] done/total"
- * (total < 0: unknown, done only). kc-issue and its station client share it.
+ * A batch's report, one implementation for kc-issue and its station client
+ * (docs/json.md). Text: a line per card and a summary on stdout, with a
+ * progress bar (cards done/expected, rate, ETA) from the first card when
+ * --all runs on a terminal whose TERM is not "dumb". JSON (--json): one object
+ * per line on stdout - {"type":"card",...} per card, {"type":"summary",...}
+ * last - and every notice on stderr. The bar appears with the first card's
+ * line; rate and ETA come from the time per card (one card: its own time;
+ * then the cycle between cards, feeding included).
  */
-void kci_progress(size_t done, long total);
+typedef struct kci_report {
+    int json;
+    int bar;            /* drawing a bar */
+    int bar_shown;      /* a bar is on the current line */
+    long t0_ms;         /* the batch's start */
+    long t_first_ms, t_last_ms; /* the first and the last card's end */
+    long total;         /* cards expected (done + left in the stacker), -1 unknown */
+    size_t cards, issued, failed, skipped;
+} kci_report;
+
+void kci_report_init(kci_report *r, int json, int all);
+/* Where a notice goes (stdout, or stderr with --json); the bar's line is cleared first. */
+FILE *kci_report_notice(kci_report *r);
+/* One card's outcome; serial in hex, why one line, ms its time (< 0: none). */
+void kci_report_card(kci_report *r, const char *serial, kci_result res, const char *why, long ms);
+/* Take back the last card's count (it is tried again after a new session). */
+void kci_report_retry(kci_report *r, kci_result res);
+/* After an eject: left cards in the stacker (-1 unknown); redraws the bar. */
+void kci_report_left(kci_report *r, long left);
+/* The summary line (stop: NULL, or why the batch ended early). */
+void kci_report_summary(kci_report *r, const char *stop);
 
 /*
  * Print the tree of the card in t as read back with operational commands

@@ -307,32 +307,17 @@ static int put_record(kcs_frame *f, const kci_csv *c, long row)
     return 0;
 }
 
-void kci_progress(size_t done, long total)
-{
-    int i, w = 30, fill = total > 0 ? (int)(w * (long)done / total) : 0;
-
-    if (fill > w)
-        fill = w;
-    printf("\r[");
-    for (i = 0; i < w; i++)
-        putchar(i < fill ? '#' : '.');
-    if (total > 0)
-        printf("] %zu/%ld", done, total);
-    else
-        printf("] %zu", done);
-    fflush(stdout);
-}
-
 int kci_station_client(const char *sock_path, const char *profile, const char *records,
-                       int all, int show, long wait_s)
+                       int all, int show, long wait_s, int json)
 {
+    kci_report rp;
     static kcs_frame f;
     kci_csv csv;
     char name[256], msg[256], serial[17], err[512];
     const char *base, *dot;
     const uint8_t *v;
-    size_t vl, next_row = 0, issued = 0, failed = 0, skipped = 0, cards = 0;
-    int fd, ex = KCT_EXIT_FAIL, tty, bar_shown = 0, ser_col;
+    size_t vl, next_row = 0, cards = 0;
+    int fd, ex = KCT_EXIT_FAIL, ser_col;
     long left = -1;
 
     memset(&csv, 0, sizeof csv);
@@ -382,10 +367,11 @@ int kci_station_client(const char *sock_path, const char *profile, const char *r
             kct_hex_format(v, 8, serial);
         else
             snprintf(serial, sizeof serial, "?");
-        printf("station ready: %s, key card %s, operator %s (%s)\n", sock_path, serial, op, num);
+        fprintf(json ? stderr : stdout, "station ready: %s, key card %s, operator %s (%s)\n",
+                sock_path, serial, op, num);
     }
-    printf("profile %s (held by the station)\n", name);
-    tty = isatty(STDOUT_FILENO) && all;
+    fprintf(json ? stderr : stdout, "profile %s (held by the station)\n", name);
+    kci_report_init(&rp, json, all);
 
     for (;;) {
         long row = -1;
@@ -417,10 +403,10 @@ int kci_station_client(const char *sock_path, const char *profile, const char *r
             goto out;
         res = KCS_RES(&f);
         if (res != KCS_RES_OK && res != KCS_RES_NOT_ISSUED) {
-            if (bar_shown)
-                printf("\r\033[K");
+            FILE *nf = kci_report_notice(&rp);
             if (res == KCS_RES_NO_CARD && cards > 0) {
-                printf("no further card after %ld s: %s\n", wait_s, why(&f, msg, sizeof msg));
+                fprintf(nf, "no further card after %ld s: %s\n", wait_s,
+                        why(&f, msg, sizeof msg));
                 break;
             }
             kct_err("station: %s", why(&f, msg, sizeof msg));
@@ -438,38 +424,25 @@ int kci_station_client(const char *sock_path, const char *profile, const char *r
         out = (unsigned)kcs_find_uint(&f, KCS_R_OUTCOME, KCS_OUT_FAILED);
         if (row >= 0 && ser_col < 0 && out != KCS_OUT_SKIPPED)
             next_row++;
-        if (bar_shown)
-            printf("\r\033[K");
-        switch (out) {
-        case KCS_OUT_ISSUED:
-        case KCS_OUT_WRITTEN:
-            issued++;
-            printf("card %s: %s %s (%lu ms)\n", serial,
-                   out == KCS_OUT_ISSUED ? "ISSUED" : "WRITTEN", msg,
-                   kcs_find_uint(&f, KCS_R_MS, 0));
-            break;
-        case KCS_OUT_SKIPPED:
-            skipped++;
-            printf("card %s: SKIPPED %s\n", serial, msg);
-            break;
-        default:
-            failed++;
-            printf("card %s: FAILED %s (%lu ms)\n", serial, msg, kcs_find_uint(&f, KCS_R_MS, 0));
-            break;
-        }
-        fflush(stdout);
+        kci_report_card(&rp, serial,
+                        out == KCS_OUT_ISSUED    ? KCI_ISSUED
+                        : out == KCS_OUT_WRITTEN ? KCI_WRITTEN
+                        : out == KCS_OUT_SKIPPED ? KCI_SKIPPED
+                                                 : KCI_FAILED,
+                        msg, (long)kcs_find_uint(&f, KCS_R_MS, 0));
         if (show && (out == KCS_OUT_ISSUED || out == KCS_OUT_WRITTEN)) {
             size_t off = 0;
             uint8_t tag;
             kcs_frame_init(&f, KCS_OP_READBACK, 0, 0);
             if (exchange(fd, &f) != 0)
                 goto out;
-            printf("  tree of card %s as read back with operational commands:\n", serial);
+            FILE *nf = kci_report_notice(&rp);
+            fprintf(nf, "  tree of card %s as read back with operational commands:\n", serial);
             if (KCS_RES(&f) != KCS_RES_OK)
-                printf("    (cannot read the file list: %s)\n", why(&f, msg, sizeof msg));
+                fprintf(nf, "    (cannot read the file list: %s)\n", why(&f, msg, sizeof msg));
             while (kcs_next(&f, &off, &tag, &v, &vl) == 1)
                 if (tag == KCS_R_LINE)
-                    printf("    %.*s\n", (int)vl, (const char *)v);
+                    fprintf(nf, "    %.*s\n", (int)vl, (const char *)v);
         }
         if (!all)
             break;
@@ -477,7 +450,8 @@ int kci_station_client(const char *sock_path, const char *profile, const char *r
         if (exchange(fd, &f) != 0)
             goto out;
         if (KCS_RES(&f) == KCS_RES_NO_STACKER) {
-            printf("the reader has no stacker (eject refused); stopping after one card\n");
+            fprintf(kci_report_notice(&rp),
+                    "the reader has no stacker (eject refused); stopping after one card\n");
             break;
         }
         if (KCS_RES(&f) != KCS_RES_OK) {
@@ -487,18 +461,12 @@ int kci_station_client(const char *sock_path, const char *profile, const char *r
         left = (long)kcs_find_uint(&f, KCS_R_LEFT, 0xFFFF);
         if (left == 0xFFFF)
             left = -1;
-        if (tty) {
-            kci_progress(cards, left >= 0 ? (long)cards + left : -1);
-            bar_shown = 1;
-        }
+        kci_report_left(&rp, left);
         if (left == 0)
             break;
     }
-    if (bar_shown)
-        printf("\n");
-    printf("summary: %zu card%s, %zu issued, %zu failed, %zu skipped (already issued)\n", cards,
-           cards == 1 ? "" : "s", issued, failed, skipped);
-    ex = failed ? KCT_EXIT_FAIL : KCT_EXIT_OK;
+    kci_report_summary(&rp, NULL);
+    ex = rp.failed ? KCT_EXIT_FAIL : KCT_EXIT_OK;
 out:
     close(fd);
     kci_csv_free(&csv);

@@ -47,6 +47,8 @@ static const char usage[] =
     "  --station SOCKET     drive a reader/writer station (kc-station) instead:\n"
     "                       only operation instructions cross; --profile names a\n"
     "                       profile the station holds; no --config\n"
+    "  --json               the results as JSON lines: one object per card and\n"
+    "                       the summary (docs/json.md); notices on stderr\n"
     "  -v, --trace          every command to a card and answer on stderr (inside\n"
     "                       the channel, before encryption); secrets as lengths\n"
     "  --help, --version    this help; the version\n"
@@ -56,8 +58,12 @@ static const char usage[] =
     "issued ones are skipped), 1 a card failed or the key card refused, 2 bad\n"
     "usage or bad input.\n";
 
+/* The run's report: card lines, summary, bar; notices go where it says. */
+static kci_report g_rep;
+
 typedef struct opts {
     const char *config, *profile, *records, *station;
+    int json; /* the report as JSON lines on stdout (kci_report) */
     kct_where kc_where;
     char target[KCT_WHERE_MAX];
     int all, show;
@@ -74,7 +80,7 @@ static int parse(int argc, char **argv, opts *o)
         {"target-sim", required_argument, NULL, 'T'}, {"wait", required_argument, NULL, 'w'},
         {"station", required_argument, NULL, 'X'},
         {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
-        {"trace", no_argument, NULL, 'v'},
+        {"trace", no_argument, NULL, 'v'}, {"json", no_argument, NULL, 'j'},
         {NULL, 0, NULL, 0}};
     int opt;
     char *end;
@@ -130,6 +136,9 @@ static int parse(int argc, char **argv, opts *o)
         case 'v':
             kct_trace_on();
             break;
+        case 'j':
+            o->json = 1;
+            break;
         case 'V':
             kct_cli_version("kc-issue", keycard_version());
             exit(KCT_EXIT_OK);
@@ -184,8 +193,7 @@ static int startup(keycard *kc, kci_station *st)
         return kct_fail_cred(rc, "issuer PIN (station config)", KEYCARD_PIN_ISSUER, tries);
     int from_env = getenv("KEYCARD_HOLDER_PIN") != NULL;
     if (from_env)
-        printf("holder PIN taken from KEYCARD_HOLDER_PIN (for automation only)\n");
-    fflush(stdout);
+        kct_err("holder PIN taken from KEYCARD_HOLDER_PIN (for automation only)");
     if (g_holder_env.len) {
         pin = g_holder_env;
     } else if (kct_secret_get("holder PIN", NULL, "KEYCARD_HOLDER_PIN", "Holder PIN", 0, &pin) != 0) {
@@ -210,8 +218,9 @@ static int startup(keycard *kc, kci_station *st)
     if (rc != KEYCARD_OK)
         return kct_fail(rc, "identity check (the key card is not proven genuine; nothing issued)",
                         -1);
-    printf("station ready: key card %s in '%s' (genuine), operator %s (%s)\n", serial,
-           keycard_reader_name(kc), holder.name, holder.number);
+    fprintf(kci_report_notice(&g_rep),
+            "station ready: key card %s in '%s' (genuine), operator %s (%s)\n", serial,
+            keycard_reader_name(kc), holder.name, holder.number);
     return 0;
 }
 
@@ -385,14 +394,16 @@ static long eject(keycard_target *t, int spoiled, int *refused)
     rc = keycard_target_transmit(t, cmd, sizeof cmd, resp, &n);
     if (rc != KEYCARD_OK) {
         /* No answer at all: the reader or pcscd went away, not a reader without a stacker. */
-        printf("cannot eject the card: %s; stopping (the card stays in the slot)\n",
-               keycard_strerror(rc));
+        fprintf(kci_report_notice(&g_rep),
+                "cannot eject the card: %s; stopping (the card stays in the slot)\n",
+                keycard_strerror(rc));
         *refused = 2;
         return -1;
     }
     if (n < 2 || resp[n - 2] != 0x90 || resp[n - 1] != 0x00) {
         if (spoiled && n >= 2 && resp[n - 2] == 0x6A && resp[n - 1] == 0x86) {
-            printf("  (the stacker has no tray for spoiled cards: ejected with the others)\n");
+            fprintf(kci_report_notice(&g_rep),
+                    "  (the stacker has no tray for spoiled cards: ejected with the others)\n");
             return eject(t, 0, refused);
         }
         /* 6985: the stacker has already ejected it (a run that ended just before). */
@@ -415,10 +426,11 @@ int main(int argc, char **argv)
     keycard *kc = NULL;
     keycard_target *t = NULL;
     char where[KCT_WHERE_MAX], err[512];
-    size_t next_row = 0, issued = 0, failed = 0, skipped = 0, cards = 0;
+    size_t next_row = 0, cards = 0;
     uint8_t prev[8];
-    int have_prev = 0, ex, tty, bar_shown = 0, stopped = 0, retry = 0, reopened_failed = 0;
+    int have_prev = 0, ex, stopped = 0, retry = 0, reopened_failed = 0;
     long remaining = -1;
+    FILE *nf;
 
     kct_harden_process(); /* holds PINs and keys: no core dump, no ptrace */
     catch_signals();
@@ -428,7 +440,9 @@ int main(int argc, char **argv)
     if ((ex = parse(argc, argv, &o)) != 0)
         return ex;
     if (o.station)
-        return kci_station_client(o.station, o.profile, o.records, o.all, o.show, o.wait_s);
+        return kci_station_client(o.station, o.profile, o.records, o.all, o.show, o.wait_s,
+                                  o.json);
+    kci_report_init(&g_rep, o.json, 0); /* notices before the batch; its bar starts with it */
     if (kci_profile_load(o.profile, &prof) != 0) {
         kct_err("%s: issuance profile not valid", o.profile);
         return KCT_EXIT_USAGE;
@@ -494,9 +508,9 @@ int main(int argc, char **argv)
     }
     if ((ex = startup(kc, &st)) != 0)
         goto out;
-    printf("profile %s: %s%skey %u, way %s, bucket %u, %zu steps%s\n", o.profile,
-           prof.name, prof.name[0] ? ", " : "", prof.key, kci_way_name(prof.way), prof.bucket,
-           prof.n_steps, prof.lock ? ", locks the card" : "");
+    fprintf(kci_report_notice(&g_rep), "profile %s: %s%skey %u, way %s, bucket %u, %zu steps%s\n",
+            o.profile, prof.name, prof.name[0] ? ", " : "", prof.key, kci_way_name(prof.way),
+            prof.bucket, prof.n_steps, prof.lock ? ", locks the card" : "");
     /* A profile the key card cannot serve stops here, before any card is touched. */
     {
         int pc = kci_profile_check(kc, &prof, &csv);
@@ -509,7 +523,7 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    tty = isatty(STDOUT_FILENO) && o.all;
+    kci_report_init(&g_rep, o.json, o.all);
 
     for (;;) {
         kci_outcome oc;
@@ -524,44 +538,27 @@ int main(int argc, char **argv)
                 ex = target_fail(rc, where);
                 goto out;
             }
-            if (bar_shown)
-                printf("\r\033[K");
+            nf = kci_report_notice(&g_rep);
             if (g_signal)
-                printf("interrupted (%s) while waiting for the next card\n",
-                       g_signal == SIGINT ? "SIGINT" : "SIGTERM");
+                fprintf(nf, "interrupted (%s) while waiting for the next card\n",
+                        g_signal == SIGINT ? "SIGINT" : "SIGTERM");
             else
-                printf("no further card after %ld s: %s\n", o.wait_s, keycard_strerror(rc));
+                fprintf(nf, "no further card after %ld s: %s\n", o.wait_s, keycard_strerror(rc));
             break;
         }
         if (cards == 0)
-            printf("target slot: '%s'\n", keycard_target_reader_name(t));
+            fprintf(kci_report_notice(&g_rep), "target slot: '%s'\n",
+                    keycard_target_reader_name(t));
         rc_kc = kci_issue_card(kc, t, &prof, &csv, &next_row, &oc);
         cards++;
         kct_hex_format(oc.serial, 8, serial);
-        if (bar_shown)
-            printf("\r\033[K");
-        switch (oc.result) {
-        case KCI_ISSUED:
-        case KCI_WRITTEN:
-            issued++;
-            printf("card %s: %s %s (%ld ms)\n", serial,
-                   oc.result == KCI_ISSUED ? "ISSUED" : "WRITTEN", oc.why, oc.ms);
-            break;
-        case KCI_SKIPPED:
-            skipped++;
-            printf("card %s: SKIPPED %s\n", serial, oc.why);
-            break;
-        default:
-            failed++;
-            printf("card %s: FAILED %s (%ld ms)\n", serial, oc.why, oc.ms);
-            break;
-        }
-        fflush(stdout);
+        kci_report_card(&g_rep, serial, oc.result, oc.why, oc.ms);
         if (o.show && (oc.result == KCI_ISSUED || oc.result == KCI_WRITTEN)) {
-            printf("  tree of card %s as read back with operational commands:\n", serial);
-            int r = kci_show_tree(t, stdout, "    ");
+            nf = kci_report_notice(&g_rep);
+            fprintf(nf, "  tree of card %s as read back with operational commands:\n", serial);
+            int r = kci_show_tree(t, nf, "    ");
             if (r != KEYCARD_OK)
-                printf("    (cannot read the file list: %s)\n", keycard_strerror(r));
+                fprintf(nf, "    (cannot read the file list: %s)\n", keycard_strerror(r));
         }
         /*
          * The key card's session is gone (reset, power cycle, pcscd restart):
@@ -570,8 +567,9 @@ int main(int argc, char **argv)
          * recovered by a late END).
          */
         if (rc_kc != 0 && !retry && session_gone(rc_kc)) {
-            printf("card %s: the key card's session was lost (%s): likely %s; opening a new "
-                   "session\n", serial, keycard_strerror(rc_kc), likely_cause(rc_kc));
+            fprintf(kci_report_notice(&g_rep),
+                    "card %s: the key card's session was lost (%s): likely %s; opening a new "
+                    "session\n", serial, keycard_strerror(rc_kc), likely_cause(rc_kc));
             fflush(stdout);
             keycard_target_close(t);
             t = NULL;
@@ -580,12 +578,7 @@ int main(int argc, char **argv)
                 open_target(where[0] ? where : NULL, NULL, o.wait_s, &t) == KEYCARD_OK) {
                 retry = 1;
                 cards--; /* the card counts once, with the outcome of the retry */
-                if (oc.result == KCI_FAILED)
-                    failed--;
-                else if (oc.result == KCI_SKIPPED)
-                    skipped--;
-                else
-                    issued--;
+                kci_report_retry(&g_rep, oc.result);
                 continue;
             }
         }
@@ -606,8 +599,8 @@ int main(int argc, char **argv)
             break;
         }
         if (g_signal) {
-            printf("interrupted (%s): stopped after card %s\n",
-                   g_signal == SIGINT ? "SIGINT" : "SIGTERM", serial);
+            fprintf(kci_report_notice(&g_rep), "interrupted (%s): stopped after card %s\n",
+                    g_signal == SIGINT ? "SIGINT" : "SIGTERM", serial);
             break;
         }
         if (!o.all)
@@ -621,24 +614,18 @@ int main(int argc, char **argv)
         keycard_target_close(t);
         t = NULL;
         if (refused == 1)
-            printf("the reader has no stacker (eject refused); stopping after one card\n");
+            fprintf(kci_report_notice(&g_rep),
+                    "the reader has no stacker (eject refused); stopping after one card\n");
         if (refused == 2)
             stopped = 1; /* the cards left in the stacker were not reached: exit 1 */
         if (refused)
             break;
-        if (tty) {
-            kci_progress(cards, remaining >= 0 ? (long)cards + remaining : -1);
-            bar_shown = 1;
-        }
+        kci_report_left(&g_rep, remaining);
         if (remaining == 0)
             break;
     }
-    if (bar_shown)
-        printf("\n");
-    printf("summary: %zu card%s, %zu issued, %zu failed, %zu skipped (already issued)%s\n", cards,
-           cards == 1 ? "" : "s", issued, failed, skipped,
-           stopped ? "; batch stopped" : g_signal ? "; interrupted" : "");
-    ex = failed || stopped ? KCT_EXIT_FAIL : KCT_EXIT_OK;
+    kci_report_summary(&g_rep, stopped ? "batch stopped" : g_signal ? "interrupted" : NULL);
+    ex = g_rep.failed || stopped ? KCT_EXIT_FAIL : KCT_EXIT_OK;
     /* As a shell reports a process ended by the signal: 128 + its number. */
     if (g_signal)
         ex = 128 + g_signal;
