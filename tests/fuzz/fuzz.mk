@@ -54,7 +54,7 @@ $(FUZZ_B)/fuzz_libkeycard_resp: $(call fuzz_obj,tests/fuzz/fuzz_libkeycard_resp.
 $(FUZZ_B)/fuzz_vpcd: $(call fuzz_obj,tests/fuzz/fuzz_vpcd.c tools/kc-vcard/vpcd.c)
 	$(FUZZ_LINK)
 # The station's socket protocol: kc-station's decoder and card-free checks.
-FUZZ_STATION_OBJ = $(call fuzz_obj,tests/fuzz/fuzz_station.c issuance/kcs_record.c \
+FUZZ_STATION_OBJ = $(call fuzz_obj,tests/fuzz/fuzz_station.c issuance/kcs_record.c issuance/report.c \
 	issuance/station_client.c issuance/profile.c)
 $(FUZZ_STATION_OBJ): FUZZ_CFLAGS += -Iissuance
 $(FUZZ_B)/fuzz_station: $(FUZZ_STATION_OBJ) $(call fuzz_obj,$(COMMON_SRC) $(LIB_SRC)) $(FUZZ_FW_OBJ)
