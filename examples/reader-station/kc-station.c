@@ -51,6 +51,8 @@ static const char usage[] =
     "  --target-reader R    the target slot (default: the other slot of the key\n"
     "  --target-sim F       card's reader; F: a simulated target card image)\n"
     "  -v, --trace          every command to a card and answer on stderr\n"
+    "  --holder-pin SOURCE  the holder PIN at start-ups: prompt (the keypad, the\n"
+    "                       default), file:PATH, env:VAR or fd:N\n"
     "  --help, --version    this help; the version\n"
     "\n"
     "Exit status: 0 after a shut-down instruction or SIGTERM, 1 a failure,\n"
@@ -240,6 +242,8 @@ static unsigned op_status(station *s, kcs_frame *r)
  * for at every start-up.
  */
 static kct_secret g_holder_env;
+/* --holder-pin SOURCE (prompt, file:PATH, env:VAR, fd:N); NULL: the variable or the keypad. */
+static const char *g_holder_source;
 
 /* Start-up (kc-startup's flow): issuer PIN from the config, holder PIN from the console. */
 static unsigned op_startup(station *s, const kcs_frame *in, kcs_frame *r)
@@ -295,17 +299,21 @@ static unsigned op_startup(station *s, const kcs_frame *in, kcs_frame *r)
         display("start-up refused: %s", msg);
         return refuse(r, KCS_OP_STARTUP, KCS_RES_KEYCARD, msg);
     }
-    int from_env = getenv("KEYCARD_HOLDER_PIN") != NULL;
-    if (from_env || g_holder_env.len)
+    int from_env = !g_holder_source && getenv("KEYCARD_HOLDER_PIN") != NULL;
+    int keep = g_holder_source ? strcmp(g_holder_source, "prompt") != 0 : from_env;
+    if (g_holder_env.len)
+        display("start-up: holder PIN as given at the station's start (automation)");
+    else if (from_env)
         display("start-up: holder PIN taken from KEYCARD_HOLDER_PIN (for automation only)");
-    else
+    else if (!keep)
         display("start-up: type the holder PIN on the station's keypad");
     if (g_holder_env.len)
         pin = g_holder_env;
-    else if (kct_secret_get("holder PIN", NULL, "KEYCARD_HOLDER_PIN", "Holder PIN", 0, &pin) != 0)
+    else if (kct_secret_source("holder PIN", "--holder-pin", g_holder_source,
+                               "KEYCARD_HOLDER_PIN", "Holder PIN", 0, &pin) != 0)
         return refuse(r, KCS_OP_STARTUP, KCS_RES_NO_PIN,
                       "no holder PIN was entered at the station");
-    else if (from_env)
+    else if (keep)
         g_holder_env = pin; /* automation: the next start-up has no one to type it */
     if (!kct_pin_ok(pin.text)) {
         kct_secret_wipe(&pin);
@@ -616,6 +624,7 @@ int main(int argc, char **argv)
         {"sim", required_argument, NULL, 's'},    {"target-reader", required_argument, NULL, 't'},
         {"target-sim", required_argument, NULL, 'T'}, {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'}, {"trace", no_argument, NULL, 'v'},
+        {"holder-pin", required_argument, NULL, 'H'},
         {NULL, 0, NULL, 0}};
     static station s;
     static kcs_frame in, out;
@@ -652,6 +661,9 @@ int main(int argc, char **argv)
             return KCT_EXIT_OK;
         case 'v':
             kct_trace_on();
+            break;
+        case 'H':
+            g_holder_source = optarg;
             break;
         case 'V':
             kct_cli_version("kc-station", keycard_version());

@@ -23,12 +23,14 @@
 #include "kct_cli.h"
 
 static const char usage[] =
-    "usage: kc-startup --config STATION.json [--reader NAME | --sim FILE] [--trace]\n"
+    "usage: kc-startup --config STATION.json [--reader NAME | --sim FILE]\n"
+    "                  [--holder-pin SOURCE] [--trace]\n"
     "       kc-startup --help | --version\n"
     "\n"
     "Start an issuing station: find the key card, verify the station's issuer\n"
-    "PIN, ask the operator for the holder PIN (no echo; KEYCARD_HOLDER_PIN in the\n"
-    "environment is read instead, for automation only), show the holder, check\n"
+    "PIN, ask the operator for the holder PIN (no echo; --holder-pin SOURCE takes\n"
+    "file:PATH, env:VAR or fd:N instead, and KEYCARD_HOLDER_PIN is read when set,\n"
+    "for automation only), show the holder, check\n"
     "that the key card is genuine against the issuer public key, and report ready.\n"
     "Exit status: 0 ready, 1 the card refused (wrong PIN: tries left are shown),\n"
     "2 bad usage or bad config.\n";
@@ -100,9 +102,11 @@ int main(int argc, char **argv)
                                        {"help", no_argument, NULL, 'h'},
                                        {"version", no_argument, NULL, 'V'},
                                        {"trace", no_argument, NULL, 'v'},
+                                       {"holder-pin", required_argument, NULL, 'H'},
                                        {NULL, 0, NULL, 0}};
     const char *config = NULL;
     kct_where where = {{0}, 0, 0};
+    const char *holder_source = NULL; /* --holder-pin SOURCE */
     int opt;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "c:hv", lo, NULL)) != -1) {
@@ -120,6 +124,9 @@ int main(int argc, char **argv)
             return KCT_EXIT_OK;
         case 'v':
             kct_trace_on();
+            break;
+        case 'H':
+            holder_source = optarg;
             break;
         case 'V':
             kct_cli_version("kc-startup", keycard_version());
@@ -183,11 +190,10 @@ int main(int argc, char **argv)
 
     /* Step 3: the holder (operator) PIN, typed without echo. */
     kct_secret holder_pin;
-    if (getenv("KEYCARD_HOLDER_PIN"))
-        printf("      holder PIN taken from KEYCARD_HOLDER_PIN (for automation only)\n");
-    fflush(stdout);
-    if (kct_secret_get("holder PIN", NULL, "KEYCARD_HOLDER_PIN", "Holder PIN", 0,
-                       &holder_pin) != 0) {
+    if (!holder_source && getenv("KEYCARD_HOLDER_PIN"))
+        kct_err("holder PIN taken from KEYCARD_HOLDER_PIN (for automation only)");
+    if (kct_secret_source("holder PIN", "--holder-pin", holder_source, "KEYCARD_HOLDER_PIN",
+                          "Holder PIN", 0, &holder_pin) != 0) {
         ex = KCT_EXIT_USAGE;
         goto out;
     }

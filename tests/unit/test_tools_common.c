@@ -338,7 +338,7 @@ START_TEST(test_secret_env_taken_once)
     ck_assert_int_eq(setenv("KEYCARD_TEST_PIN", "13579135", 1), 0);
     char *raw = getenv("KEYCARD_TEST_PIN");
     ck_assert_ptr_nonnull(raw);
-    ck_assert_int_eq(kct_secret_get("test PIN", NULL, "KEYCARD_TEST_PIN", "PIN", 0, &s), 0);
+    ck_assert_int_eq(kct_secret_get("test PIN", "--pin", NULL, "KEYCARD_TEST_PIN", "PIN", 0, &s), 0);
     ck_assert_str_eq(s.text, "13579135");
     ck_assert_ptr_null(getenv("KEYCARD_TEST_PIN"));
     for (char **e = environ; *e; e++)
@@ -352,11 +352,74 @@ START_TEST(test_secret_env_taken_once)
     ck_assert_int_eq(setenv("KEYCARD_TEST_PIN", longv, 1), 0);
     FILE *old = stderr, *mem = fopen("/dev/null", "w");
     stderr = mem;
-    int r = kct_secret_get("test PIN", NULL, "KEYCARD_TEST_PIN", "PIN", 0, &s);
+    int r = kct_secret_get("test PIN", "--pin", NULL, "KEYCARD_TEST_PIN", "PIN", 0, &s);
     stderr = old;
     fclose(mem);
     ck_assert_int_eq(r, -1);
     ck_assert_ptr_null(getenv("KEYCARD_TEST_PIN"));
+}
+END_TEST
+
+/* Every source form; what each refuses says what the option takes. */
+START_TEST(test_secret_sources)
+{
+    kct_secret s;
+    char path[] = "/tmp/kc-test-src-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "24681012\nrest\n", 14), 14);
+    close(fd);
+    char src[64];
+    snprintf(src, sizeof src, "file:%s", path);
+    ck_assert_int_eq(kct_secret_source("PIN", "--holder-pin", src, NULL, "PIN", 0, &s), 0);
+    ck_assert_str_eq(s.text, "24681012");
+    /* kct_secret_get's file: a plain path is file:PATH */
+    ck_assert_int_eq(kct_secret_get("PIN", "--pin-file", path, NULL, "PIN", 0, &s), 0);
+    ck_assert_str_eq(s.text, "24681012");
+    unlink(path);
+    /* env:VAR, taken once */
+    ck_assert_int_eq(setenv("KC_TEST_SRC", "1357", 1), 0);
+    ck_assert_int_eq(kct_secret_source("PIN", "--holder-pin", "env:KC_TEST_SRC", NULL, "PIN", 0,
+                                       &s), 0);
+    ck_assert_str_eq(s.text, "1357");
+    ck_assert_ptr_null(getenv("KC_TEST_SRC"));
+    /* fd:N, the first line, the descriptor closed */
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    ck_assert_int_eq(write(p[1], "97531\r\nmore", 11), 11);
+    close(p[1]);
+    snprintf(src, sizeof src, "fd:%d", p[0]);
+    ck_assert_int_eq(kct_secret_source("PIN", "--holder-pin", src, NULL, "PIN", 0, &s), 0);
+    ck_assert_str_eq(s.text, "97531");
+    ck_assert_int_eq(fcntl(p[0], F_GETFD), -1);
+    kct_secret_wipe(&s);
+    /* Refused, each with the accepted forms named. */
+    char errp[] = "/tmp/kc-test-err-XXXXXX";
+    int efd = mkstemp(errp);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(efd, 2);
+    ck_assert_int_eq(kct_secret_source("PIN", "--holder-pin", "1234", NULL, "PIN", 0, &s), -1);
+    ck_assert_int_eq(kct_secret_source("PIN", "--holder-pin", "env:KC_TEST_UNSET", NULL, "PIN", 0,
+                                       &s), -1);
+    ck_assert_int_eq(kct_secret_source("PIN", "--holder-pin", "fd:x", NULL, "PIN", 0, &s), -1);
+    ck_assert_int_eq(kct_secret_source("PIN", "--holder-pin", "fd:999", NULL, "PIN", 0, &s), -1);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char out[2048];
+    ssize_t n = pread(efd, out, sizeof out - 1, 0);
+    close(efd);
+    unlink(errp);
+    out[n > 0 ? n : 0] = '\0';
+    ck_assert_ptr_nonnull(strstr(out, "--holder-pin takes prompt, file:PATH, env:VAR or fd:N "
+                                      "(a secret is never given on the command line)"));
+    ck_assert_ptr_null(strstr(out, "1234")); /* a PIN typed as the source is not echoed */
+    ck_assert_ptr_nonnull(strstr(out, "KC_TEST_UNSET is not set"));
+    ck_assert_ptr_nonnull(strstr(out, "fd:x is not a file descriptor number"));
+    ck_assert_ptr_nonnull(strstr(out, "fd:999: Bad file descriptor"));
+    /* The refused value never appears in a message but as the user wrote it. */
+    ck_assert_ptr_null(strstr(out, "24681012"));
 }
 END_TEST
 
@@ -494,6 +557,7 @@ static Suite *tools_suite(void)
     tcase_add_test(tc, test_buf_csv);
     tcase_add_test(tc, test_secret_env_taken_once);
     tcase_add_test(tc, test_cli_usage_errors);
+    tcase_add_test(tc, test_secret_sources);
     tcase_add_test(tc, test_harden_process);
     tcase_add_test(tc, test_private_file);
     suite_add_tcase(s, tc);

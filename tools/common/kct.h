@@ -100,17 +100,30 @@ int kct_secret_file(const char *path, kct_secret *out, char *err, size_t errcap)
 int kct_secret_set(kct_secret *out, const char *s);
 
 /*
- * Get a secret for a command-line tool, in this order: the file named by
- * file (when not NULL), the environment variable env (when set), a prompt on
- * the terminal (twice when confirm). Returns 0, or -1 with one line printed
- * that names what was tried (what: "admin key").
+ * Get a secret for a command-line tool, in this order: file (when not NULL:
+ * a PATH, or any source of kct_secret_source below), the environment
+ * variable env (when set), a prompt on the terminal (twice when confirm).
+ * option names the tool's option in messages ("--admin-key-file"). Returns
+ * 0, or -1 with one line printed that names what was tried (what: "admin key").
  *
  * A value taken from env is taken once: its bytes are overwritten in place
  * (the initial environment is what /proc/PID/environ shows) and the variable
  * is removed, so neither a child process nor a later getenv sees it.
  */
-int kct_secret_get(const char *what, const char *file, const char *env, const char *prompt,
-                   int confirm, kct_secret *out);
+int kct_secret_get(const char *what, const char *option, const char *file, const char *env,
+                   const char *prompt, int confirm, kct_secret *out);
+
+/*
+ * The one set of secret sources every tool takes (an option's value,
+ * source): "prompt" (the terminal, without echo; twice when confirm),
+ * "file:PATH" (its first line), "env:VAR" (taken once, as below), "fd:N"
+ * (the first line read from descriptor N, which is closed). source NULL: the
+ * variable env when set, else the prompt. option names the option in the
+ * messages ("--holder-pin"). kct_secret_get's file takes a PATH or any of
+ * these forms. Returns 0, or -1 with one line printed.
+ */
+int kct_secret_source(const char *what, const char *option, const char *source,
+                      const char *env, const char *prompt, int confirm, kct_secret *out);
 
 /*
  * Remove the environment variable name, its value overwritten first. For a

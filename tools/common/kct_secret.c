@@ -194,31 +194,110 @@ void kct_secret_env_drop(const char *name)
     }
 }
 
-int kct_secret_get(const char *what, const char *file, const char *env, const char *prompt,
-                   int confirm, kct_secret *out)
+/* The first line read from descriptor fd (closed afterwards). */
+static int secret_fd(const char *what, const char *n, kct_secret *out)
 {
-    if (file) {
+    char *end;
+    long fd = strtol(n, &end, 10);
+    if (!*n || *end || fd < 0 || fd > 1024) {
+        kct_err("%s: fd:%s is not a file descriptor number", what, n);
+        return -1;
+    }
+    kct_secret_wipe(out);
+    size_t len = 0;
+    int toolong = 0;
+    for (;;) {
+        char c;
+        ssize_t r = read((int)fd, &c, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            kct_err("%s: fd:%ld: %s", what, fd, strerror(errno));
+            kct_secret_wipe(out);
+            return -1;
+        }
+        if (r == 0 || c == '\n')
+            break;
+        if (len < KCT_SECRET_MAX)
+            out->text[len++] = c;
+        else
+            toolong = 1;
+    }
+    close((int)fd);
+    out->text[len] = '\0';
+    out->len = len;
+    chomp(out);
+    if (toolong || len == 0) {
+        kct_secret_wipe(out);
+        kct_err("%s: fd:%ld: %s", what, fd, toolong ? "first line too long" : "nothing to read");
+        return -1;
+    }
+    return 0;
+}
+
+/* The value of the variable name, taken once (see kct_secret_get). */
+static int secret_env(const char *what, const char *name, kct_secret *out)
+{
+    char *v = getenv(name);
+    if (!v) {
+        kct_err("%s: %s is not set", what, name);
+        return -1;
+    }
+    int r = kct_secret_set(out, v);
+    kct_secret_env_drop(name);
+    if (r != 0) {
+        kct_err("%s: value of %s is too long", what, name);
+        return -1;
+    }
+    return 0;
+}
+
+int kct_secret_source(const char *what, const char *option, const char *source,
+                      const char *env, const char *prompt, int confirm, kct_secret *out)
+{
+    if (source && strncmp(source, "file:", 5) == 0) {
         char err[512];
-        if (kct_secret_file(file, out, err, sizeof err) != 0) {
+        if (kct_secret_file(source + 5, out, err, sizeof err) != 0) {
             kct_err("%s: %s", what, err);
             return -1;
         }
         return 0;
     }
-    char *v = env ? getenv(env) : NULL;
-    if (v) {
-        int r = kct_secret_set(out, v);
-        kct_secret_env_drop(env);
-        if (r != 0) {
-            kct_err("%s: value of %s is too long", what, env);
-            return -1;
-        }
-        return 0;
+    if (source && strncmp(source, "env:", 4) == 0)
+        return secret_env(what, source + 4, out);
+    if (source && strncmp(source, "fd:", 3) == 0)
+        return secret_fd(what, source + 3, out);
+    if (source && strcmp(source, "prompt") != 0) {
+        /* Not echoed: it may be the secret itself, typed where a source belongs. */
+        kct_err("%s: %s takes prompt, file:PATH, env:VAR or fd:N (a secret is never given on "
+                "the command line)", what, option);
+        return -1;
     }
+    if (!source && env && getenv(env))
+        return secret_env(what, env, out);
     if (!kct_have_tty()) {
-        kct_err("%s needed: no terminal to ask on; set %s or give it in a file", what,
-                env ? env : "it");
+        if (env)
+            kct_err("%s needed: no terminal to ask on; give %s file:PATH, env:VAR or fd:N, or set "
+                    "%s", what, option, env);
+        else
+            kct_err("%s needed: no terminal to ask on; give %s file:PATH, env:VAR or fd:N", what,
+                    option);
         return -1;
     }
     return confirm ? kct_secret_prompt_new(prompt, out) : kct_secret_prompt(prompt, out);
+}
+
+int kct_secret_get(const char *what, const char *option, const char *file, const char *env,
+                   const char *prompt, int confirm, kct_secret *out)
+{
+    /* A file option's value: a path, or any of the source forms. */
+    char src[4096 + 8];
+    const char *source = NULL;
+    if (file) {
+        int forms = strncmp(file, "file:", 5) == 0 || strncmp(file, "env:", 4) == 0 ||
+                    strncmp(file, "fd:", 3) == 0 || strcmp(file, "prompt") == 0;
+        snprintf(src, sizeof src, "%s%s", forms ? "" : "file:", file);
+        source = src;
+    }
+    return kct_secret_source(what, option, source, env, prompt, confirm, out);
 }

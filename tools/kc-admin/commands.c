@@ -273,11 +273,15 @@ static int info_opt(int opt, const char *arg, void *ctx)
 {
     struct info_opts *o = ctx;
     switch (opt) {
-    case OPT_ISSUER_PIN:
+    case OPT_ISSUER_PIN: /* --issuer-pin[=SOURCE] */
         o->issuer = 1;
+        if (arg)
+            o->issuer_file = arg;
         return 0;
     case OPT_HOLDER_PIN:
         o->holder = 1;
+        if (arg)
+            o->holder_file = arg;
         return 0;
     case OPT_ISSUER_PIN_FILE:
         o->issuer = 1;
@@ -313,8 +317,8 @@ static json_t *json_tries(int t)
 int kca_cmd_info(int argc, char **argv, kct_where *w)
 {
     static const struct option lo[] = {
-        {"issuer-pin", no_argument, NULL, OPT_ISSUER_PIN},
-        {"holder-pin", no_argument, NULL, OPT_HOLDER_PIN},
+        {"issuer-pin", optional_argument, NULL, OPT_ISSUER_PIN},
+        {"holder-pin", optional_argument, NULL, OPT_HOLDER_PIN},
         {"issuer-pin-file", required_argument, NULL, OPT_ISSUER_PIN_FILE},
         {"holder-pin-file", required_argument, NULL, OPT_HOLDER_PIN_FILE},
         {"issuer-pub", required_argument, NULL, OPT_ISSUER_PUB},
@@ -791,7 +795,7 @@ static int get_new(keycard_pin ref, const char *file, kct_secret *out)
     snprintf(prompt, sizeof prompt, "New %s%s", kct_ref_name(ref), admin ? " (hex)" : "");
     /* The source, named before the read: a variable is removed once read. */
     const char *from = file ? file : getenv(env) ? env : "the terminal";
-    if (kct_secret_get(what, file, env, prompt, 1, out) != 0)
+    if (kct_secret_get(what, "--new-file", file, env, prompt, 1, out) != 0)
         return KCT_EXIT_USAGE;
     const char *problem = admin ? kct_check_admin_key(out->text) : kct_check_pin(out->text);
     if (problem) {

@@ -43,7 +43,8 @@ static const char usage[] =
     "                             write a blank target card image with its card keys\n"
     "\n"
     "'kc-admin COMMAND --help' describes a command; 'kc-admin --version' the version.\n"
-    "Secrets come from a file option, the environment (KEYCARD_ISSUER_PIN,\n"
+    "Secrets come from an option's SOURCE - prompt, file:PATH, env:VAR or fd:N (the\n"
+    "-file options take a PATH or a SOURCE) - else the environment (KEYCARD_ISSUER_PIN,\n"
     "KEYCARD_HOLDER_PIN, KEYCARD_ADMIN_KEY, KEYCARD_NEW_PIN, KEYCARD_NEW_ADMIN_KEY;\n"
     "for automation) or a prompt without echo.\n"
     "\n"
@@ -75,13 +76,14 @@ static const char help_provision[] =
     "provisioning runs in plain (do it where the line is trusted).\n";
 
 static const char help_info[] =
-    "usage: kc-admin [WHERE] info [--issuer-pin] [--holder-pin] [--issuer-pin-file FILE]\n"
-    "                             [--holder-pin-file FILE] [--issuer-pub FILE]\n"
+    "usage: kc-admin [WHERE] info [--issuer-pin[=SOURCE]] [--holder-pin[=SOURCE]]\n"
+    "                             [--issuer-pub FILE] [--json]\n"
     "\n"
     "Print the card's public status: serial, life cycle, version, tries left for\n"
-    "each credential, audit counter. With both PINs (flags ask for them on the\n"
-    "terminal or take KEYCARD_ISSUER_PIN / KEYCARD_HOLDER_PIN; the -file options\n"
-    "read them from files) also the holder and the identity; with --issuer-pub\n"
+    "each credential, audit counter. With both PINs also the holder and the\n"
+    "identity. A PIN comes from SOURCE: prompt, file:PATH, env:VAR or fd:N; without\n"
+    "one, from KEYCARD_ISSUER_PIN / KEYCARD_HOLDER_PIN when set, else the terminal\n"
+    "(--issuer-pin-file / --holder-pin-file PATH are file:PATH). With --issuer-pub\n"
     "the identity is checked against the issuer public key (PEM). Verifying the\n"
     "holder PIN records an unlock in the card's audit log. PINs are sent only after\n"
     "the card's channel certificate verified under the issuer public key\n"
@@ -215,24 +217,27 @@ int kca_parse_ref(const char *s, int allow_admin, keycard_pin *ref)
 
 int kca_get_current(keycard_pin ref, const char *file, kct_secret *out)
 {
-    const char *env, *prompt;
+    const char *env, *prompt, *option;
     switch (ref) {
     case KEYCARD_PIN_ISSUER:
         env = "KEYCARD_ISSUER_PIN";
         prompt = "Issuer PIN";
+        option = "--issuer-pin-file";
         break;
     case KEYCARD_PIN_HOLDER:
         env = "KEYCARD_HOLDER_PIN";
         prompt = "Holder PIN";
+        option = "--holder-pin-file";
         break;
     default:
         env = "KEYCARD_ADMIN_KEY";
         prompt = "Admin key (hex)";
+        option = "--admin-key-file";
         break;
     }
     /* The source, named before the read: a variable is removed once read. */
     const char *from = file ? file : getenv(env) ? env : "the terminal";
-    if (kct_secret_get(kct_ref_name(ref), file, env, prompt, 0, out) != 0)
+    if (kct_secret_get(kct_ref_name(ref), option, file, env, prompt, 0, out) != 0)
         return KCT_EXIT_USAGE;
     const char *problem =
         ref == KEYCARD_ADMIN_KEY ? kct_check_admin_key(out->text) : kct_check_pin(out->text);

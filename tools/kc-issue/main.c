@@ -47,19 +47,23 @@ static const char usage[] =
     "  --station SOCKET     drive a reader/writer station (kc-station) instead:\n"
     "                       only operation instructions cross; --profile names a\n"
     "                       profile the station holds; no --config\n"
+    "  --holder-pin SOURCE  the holder PIN: prompt (the default, or KEYCARD_HOLDER_PIN\n"
+    "                       when set), file:PATH, env:VAR or fd:N\n"
     "  --json               the results as JSON lines: one object per card and\n"
     "                       the summary (docs/json.md); notices on stderr\n"
     "  -v, --trace          every command to a card and answer on stderr (inside\n"
     "                       the channel, before encryption); secrets as lengths\n"
     "  --help, --version    this help; the version\n"
     "\n"
-    "The holder PIN is asked for on the terminal (KEYCARD_HOLDER_PIN is read\n"
-    "instead, for automation only). Exit status: 0 every card issued (already\n"
+    "The holder PIN is asked for on the terminal unless --holder-pin names\n"
+    "another source (KEYCARD_HOLDER_PIN is read when set, for automation only). Exit status: 0 every card issued (already\n"
     "issued ones are skipped), 1 a card failed or the key card refused, 2 bad\n"
     "usage or bad input.\n";
 
 /* The run's report: card lines, summary, bar; notices go where it says. */
 static kci_report g_rep;
+/* --holder-pin SOURCE (prompt, file:PATH, env:VAR, fd:N); NULL: the variable or the terminal. */
+static const char *g_holder_source;
 
 typedef struct opts {
     const char *config, *profile, *records, *station;
@@ -81,6 +85,7 @@ static int parse(int argc, char **argv, opts *o)
         {"station", required_argument, NULL, 'X'},
         {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
         {"trace", no_argument, NULL, 'v'}, {"json", no_argument, NULL, 'j'},
+        {"holder-pin", required_argument, NULL, 'H'},
         {NULL, 0, NULL, 0}};
     int opt;
     char *end;
@@ -139,6 +144,9 @@ static int parse(int argc, char **argv, opts *o)
         case 'j':
             o->json = 1;
             break;
+        case 'H':
+            g_holder_source = optarg;
+            break;
         case 'V':
             kct_cli_version("kc-issue", keycard_version());
             exit(KCT_EXIT_OK);
@@ -191,14 +199,17 @@ static int startup(keycard *kc, kci_station *st)
     kct_secret_wipe(&st->issuer_pin);
     if (rc != KEYCARD_OK)
         return kct_fail_cred(rc, "issuer PIN (station config)", KEYCARD_PIN_ISSUER, tries);
-    int from_env = getenv("KEYCARD_HOLDER_PIN") != NULL;
+    int from_env = !g_holder_source && getenv("KEYCARD_HOLDER_PIN") != NULL;
+    /* Kept for a new session after a lost one, unless a person types it again. */
+    int keep = g_holder_source ? strcmp(g_holder_source, "prompt") != 0 : from_env;
     if (from_env)
         kct_err("holder PIN taken from KEYCARD_HOLDER_PIN (for automation only)");
     if (g_holder_env.len) {
         pin = g_holder_env;
-    } else if (kct_secret_get("holder PIN", NULL, "KEYCARD_HOLDER_PIN", "Holder PIN", 0, &pin) != 0) {
+    } else if (kct_secret_source("holder PIN", "--holder-pin", g_holder_source,
+                                 "KEYCARD_HOLDER_PIN", "Holder PIN", 0, &pin) != 0) {
         return KCT_EXIT_USAGE;
-    } else if (from_env) {
+    } else if (keep) {
         g_holder_env = pin;
     }
     if (!kct_pin_ok(pin.text)) {
