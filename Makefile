@@ -141,12 +141,13 @@ $(B)/inst/bin/%: TOOL_RPATH =
 $(FW_OBJ): LOCAL_CFLAGS += $(INC_FW)
 $(LIB_OBJ): LOCAL_CFLAGS += $(INC_LIB)
 $(SIM_OBJ): LOCAL_CFLAGS += $(INC_SIM)
-$(ADMIN_OBJ) $(COMMON_OBJ) $(STARTUP_OBJ): LOCAL_CFLAGS += $(INC_TOOL)
+$(ADMIN_OBJ) $(COMMON_OBJ): LOCAL_CFLAGS += $(INC_TOOL)
+$(STARTUP_OBJ): LOCAL_CFLAGS += $(INC_ENGINE)
 $(VCARD_OBJ): LOCAL_CFLAGS += $(INC_TOOL) -Ikeycard
 $(ISSUE_OBJ) $(ENGINE_OBJ): LOCAL_CFLAGS += $(INC_ENGINE)
 $(TEST_SUPPORT_OBJ): LOCAL_CFLAGS += $(INC_TEST)
 
-$(B)/bin/kc-startup $(B)/inst/bin/kc-startup: $(STARTUP_OBJ) $(COMMON_OBJ) $(LIBS_DEP)
+$(B)/bin/kc-startup $(B)/inst/bin/kc-startup: $(STARTUP_OBJ) $(ENGINE_OBJ) $(COMMON_OBJ) $(LIBS_DEP)
 	@mkdir -p $(dir $@)
 	$(LINK_TOOL)
 

@@ -677,7 +677,6 @@ int main(int argc, char **argv)
                              "give --config STATION.json, --profiles DIR and --socket PATH");
     }
     if (kci_station_load(config, &s.cfg) != 0) {
-        kct_err("%s: station config not valid", config);
         kci_station_free(&s.cfg);
         return KCT_EXIT_USAGE;
     }

@@ -21,6 +21,7 @@
 #include "kct.h"
 #include "keycard_sim.h"
 #include "kct_cli.h"
+#include "station.h"
 
 static const char usage[] =
     "usage: kc-startup --config STATION.json [--reader NAME | --sim FILE]\n"
@@ -34,59 +35,6 @@ static const char usage[] =
     "that the key card is genuine against the issuer public key, and report ready.\n"
     "Exit status: 0 ready, 1 the card refused (wrong PIN: tries left are shown),\n"
     "2 bad usage or bad config.\n";
-
-/* What the station config says (docs/profile.md, "Station config"). */
-struct station {
-    kct_secret issuer_pin;
-    uint8_t *issuer_pub; /* PEM or DER as read */
-    size_t issuer_pub_len;
-    char issuer_pub_path[4096];
-    char reader[1024]; /* "" when not given */
-};
-
-/* Read and check the station config; problems are printed with JSON paths. */
-static int station_load(const char *file, struct station *s)
-{
-    memset(s, 0, sizeof *s);
-    kct_errs e = {file, 0};
-    char dir[4096], err[512];
-    if (kct_dirname(file, dir, sizeof dir) != 0) {
-        kct_jerr(&e, "$", "path too long");
-        return -1;
-    }
-    json_t *root = kct_json_load(file, &e);
-    if (!root)
-        return -1;
-    static const char *const fields[] = {"station", "issuer_pin", "issuer_public_key", "reader",
-                                         NULL};
-    kct_json_only(&e, "$", root, fields);
-    const char *tag = kct_json_str(&e, "$", root, "station", 1, NULL);
-    if (tag && strcmp(tag, "keycard/1") != 0)
-        kct_jerr(&e, "$.station", "must be \"keycard/1\"");
-    const char *reader = kct_json_str(&e, "$", root, "reader", 0, NULL);
-    if (reader && snprintf(s->reader, sizeof s->reader, "%s", reader) >= (int)sizeof s->reader)
-        kct_jerr(&e, "$.reader", "too long");
-    const char *pub = kct_json_str(&e, "$", root, "issuer_public_key", 1, NULL);
-    if (pub) {
-        if (kct_path_join(dir, pub, s->issuer_pub_path, sizeof s->issuer_pub_path) != 0)
-            kct_jerr(&e, "$.issuer_public_key", "path too long");
-        else if (kct_file_read(s->issuer_pub_path, 64 * 1024, &s->issuer_pub,
-                               &s->issuer_pub_len, err, sizeof err) != 0)
-            kct_jerr(&e, "$.issuer_public_key", "%s", err);
-    }
-    /* Last, so that a prompt is only shown when the rest is right. */
-    kct_json_secret(&e, "$", root, "issuer_pin", "value", 0, dir, "Issuer PIN", 0,
-                    kct_check_pin, &s->issuer_pin, NULL);
-    kct_json_wipe(root);
-    json_decref(root);
-    return e.count ? -1 : 0;
-}
-
-static void station_free(struct station *s)
-{
-    kct_file_free(s->issuer_pub, s->issuer_pub_len);
-    kct_wipe(s, sizeof *s);
-}
 
 int main(int argc, char **argv)
 {
@@ -139,10 +87,9 @@ int main(int argc, char **argv)
         return kct_cli_usage("kc-startup", "give --config STATION.json and nothing else");
     }
 
-    struct station st;
-    if (station_load(config, &st) != 0) {
-        kct_err("%s: station config not valid", config);
-        station_free(&st);
+    kci_station st; /* the station config (docs/profile.md "Station config") */
+    if (kci_station_load(config, &st) != 0) {
+        kci_station_free(&st);
         return KCT_EXIT_USAGE;
     }
     if (!where.set && st.reader[0])
@@ -235,6 +182,6 @@ int main(int argc, char **argv)
     ex = KCT_EXIT_OK;
 out:
     keycard_close(kc);
-    station_free(&st);
+    kci_station_free(&st);
     return ex;
 }

@@ -368,7 +368,6 @@ static int reopen_session(keycard *kc, const opts *o, kci_station *st)
         kct_err("warning: cannot reserve the key card (%s)", keycard_strerror(rc));
     kci_station_free(st);
     if (kci_station_load(o->config, st) != 0) {
-        kct_err("%s: station config not valid", o->config);
         return KCT_EXIT_USAGE;
     }
     return startup(kc, st);
@@ -455,7 +454,6 @@ int main(int argc, char **argv)
                                   o.json);
     kci_report_init(&g_rep, o.json, 0); /* notices before the batch; its bar starts with it */
     if (kci_profile_load(o.profile, &prof) != 0) {
-        kct_err("%s: issuance profile not valid", o.profile);
         return KCT_EXIT_USAGE;
     }
     if (o.records) {
@@ -475,7 +473,6 @@ int main(int argc, char **argv)
         return KCT_EXIT_USAGE;
     }
     if (kci_station_load(o.config, &st) != 0) {
-        kct_err("%s: station config not valid", o.config);
         kci_station_free(&st);
         kci_csv_free(&csv);
         return KCT_EXIT_USAGE;
