@@ -155,8 +155,9 @@ vc_card_start() {
         vc_log "kc-vcard for the $1 card already running"
         return 1
     fi
+    # shellcheck disable=SC2086
     "$B/bin/kc-vcard" --card "$1" --state "$3" --port "$VC_PORT" --reader-slot "$2" \
-        </dev/null >>"$VC_DIR/kc-vcard-$1.log" 2>&1 &
+        ${KC_VCARD_TRACE:+--trace} </dev/null >>"$VC_DIR/kc-vcard-$1.log" 2>&1 &
     echo $! >"$VC_DIR/kc-vcard-$1.pid"
 }
 

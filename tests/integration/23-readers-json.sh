@@ -9,7 +9,9 @@
 #   (c) --json of info, keys, templates, audit and readers parses
 #       (python3 -m json.tool) with the documented field names, and nothing
 #       but the document is on stdout;
-#   (d) a piped run writes no escape byte.
+#   (d) a piped run writes no escape byte;
+#   (e) kc-vcard --trace logs each command's header, its status word and time,
+#       and not one data byte: not the issuer PIN the info above sent.
 set -u
 . tests/vcards.sh
 vc_lock "$0" "$@"
@@ -18,7 +20,8 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/kc-23-readers.XXXXXX") || exit 1
 KC_VCARD_STATE=$T/keycard.state
 VC_STATE=$KC_VCARD_STATE
 KC_PCSCD_APDU_LOG=1
-export KC_PCSCD_APDU_LOG
+KC_VCARD_TRACE=1 # the card side's trace, read in (e)
+export KC_PCSCD_APDU_LOG KC_VCARD_TRACE
 fails=0
 ok() { echo "ok: $*"; }
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
@@ -91,6 +94,19 @@ if "$ADMIN" --reader 0 info 2>&1 | od -An -c | grep -q '033'; then
     fail "a piped run wrote an escape byte"
 else
     ok "a piped run writes no escape byte"
+fi
+
+KEYCARD_ISSUER_PIN=13579135 "$ADMIN" --reader 0 info --issuer-pin --issuer-pub "$PUB" --json \
+    >"$T/ip.json" 2>"$T/ip.err"
+check_json "info --issuer-pin" "$T/ip.json" "d['tries']['issuer'] == 3"
+
+# (e) the card side's trace
+vlog=$VC_DIR/kc-vcard-keycard.log
+if grep -Eq 'trace: > 00 A4 04 00 \[[0-9]+ bytes\]' "$vlog" && grep -Eq 'trace: < 9000 \[[0-9]+ bytes\] \([0-9.]+ ms\)' "$vlog" &&
+    ! grep 'trace: ' "$vlog" | grep -Eqi '3133353739313335|13579135|F04B4559'; then
+    ok "kc-vcard --trace: $(grep -c 'trace: >' "$vlog") commands with header, SW and time; no data bytes"
+else
+    fail "kc-vcard --trace: $(grep 'trace: ' "$vlog" | head -4 | tr '\n' '|')"
 fi
 
 [ $fails -eq 0 ] || { echo "$fails check(s) failed" >&2; exit 1; }

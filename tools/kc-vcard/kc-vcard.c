@@ -83,6 +83,7 @@ typedef struct vcard_opts {
     unsigned port;
     unsigned slot;
     int log_apdu;
+    int trace; /* -v: headers, lengths, SWs and times, no data */
 } vcard_opts;
 
 static void on_signal(int sig)
@@ -106,7 +107,7 @@ static void logmsg(const char *fmt, ...)
 static void usage(FILE *f)
 {
     fputs("usage: kc-vcard --card NAME --state FILE [--port N] [--host H | --listen]\n"
-          "                [--reader-slot 0|1] [--log-apdu]\n"
+          "                [--reader-slot 0|1] [--log-apdu | --trace]\n"
           "       kc-vcard --list-cards | --help | --version\n"
           "Run a card firmware as a virtual smart card on a vsmartcard vpcd reader.\n"
           "\n"
@@ -121,6 +122,8 @@ static void usage(FILE *f)
           "  --port N            vpcd port of slot 0 (default 35963 = 0x8C7B)\n"
           "  --reader-slot 0|1   reader slot; slot 1 uses port N+1 (default 0)\n"
           "  --log-apdu          print every command and answer in hex on stderr\n"
+          "  -v, --trace         each command's header, lengths, status word and time,\n"
+          "                      no data bytes\n"
           "  --list-cards        print the card names\n"
           "  --help              print this help\n"
           "  --version           print the version\n"
@@ -177,7 +180,7 @@ static int parse_args(int argc, char **argv, vcard_opts *o)
         {"listen", no_argument, NULL, 'i'},
         {"reader-slot", required_argument, NULL, 'r'}, {"log-apdu", no_argument, NULL, 'l'},
         {"list-cards", no_argument, NULL, 'L'},  {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
+        {"version", no_argument, NULL, 'V'},     {"trace", no_argument, NULL, 'v'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -185,7 +188,7 @@ static int parse_args(int argc, char **argv, vcard_opts *o)
     memset(o, 0, sizeof(*o));
     o->port = VCARD_DEFAULT_PORT;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":hv", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
             o->card = optarg;
@@ -214,6 +217,9 @@ static int parse_args(int argc, char **argv, vcard_opts *o)
             break;
         case 'l':
             o->log_apdu = 1;
+            break;
+        case 'v':
+            o->trace = 1;
             break;
         case 'h':
             usage(stdout);
@@ -247,6 +253,26 @@ static int parse_args(int argc, char **argv, vcard_opts *o)
     if (!o->listen && o->host == NULL)
         o->host = "127.0.0.1";
     return 0;
+}
+
+/*
+ * -v: one command and its answer as the card saw them, without a data byte
+ * (a command may carry a PIN outside the secure channel: a raw test client),
+ * with the card's time for it.
+ */
+static void log_trace(const uint8_t *cmd, size_t n, const uint8_t *resp, size_t rn,
+                      const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0->tv_sec) * 1000.0 +
+                (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+    if (n >= 4)
+        fprintf(stderr, "kc-vcard: trace: > %02X %02X %02X %02X [%zu bytes]\n", cmd[0], cmd[1],
+                cmd[2], cmd[3], n);
+    if (rn >= 2)
+        fprintf(stderr, "kc-vcard: trace: < %02X%02X [%zu bytes] (%.2f ms)\n", resp[rn - 2],
+                resp[rn - 1], rn - 2, ms);
 }
 
 static void log_hex(const char *dir, const uint8_t *b, size_t n)
@@ -351,6 +377,7 @@ typedef struct vcard_slot {
     const char *stack; /* the stack directory, NULL without a stacker */
     char image[256];   /* the image's name in the stack directory */
     int log_apdu;
+    int trace; /* -v: headers, lengths, SWs and times, no data */
 } vcard_slot;
 
 /*
@@ -492,6 +519,8 @@ static int serve_connection(int fd, vcard_slot *s)
                                                       : KC_READER_NOT_MINE;
 
                 used = (size_t)r;
+                struct timespec t0;
+                clock_gettime(CLOCK_MONOTONIC, &t0);
                 if (s->log_apdu && m.kind == KC_VPCD_MSG_CTRL)
                     log_ctrl(m.ctrl);
                 else if (s->log_apdu)
@@ -508,6 +537,8 @@ static int serve_connection(int fd, vcard_slot *s)
                 }
                 if (s->log_apdu && m.kind == KC_VPCD_MSG_APDU)
                     log_hex("<", out + KC_VPCD_HDR_LEN, olen - KC_VPCD_HDR_LEN);
+                if (s->trace && m.kind == KC_VPCD_MSG_APDU && olen >= KC_VPCD_HDR_LEN)
+                    log_trace(m.data, m.len, out + KC_VPCD_HDR_LEN, olen - KC_VPCD_HDR_LEN, &t0);
                 if (olen > 0 && send_all(fd, out, olen) != 0)
                     return ejected ? 1 : -1;
             }
@@ -774,6 +805,7 @@ int main(int argc, char **argv)
     slot.ops = card->ops;
     slot.stack = o.stack;
     slot.log_apdu = o.log_apdu;
+    slot.trace = o.trace;
 
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
