@@ -435,7 +435,7 @@ KEYCARD_API keycard_rc keycard_list_readers(char *buf, size_t cap)
 KEYCARD_API keycard_rc keycard_reader_probe(const char *reader, keycard_card_kind *kind,
                                             int *in_use)
 {
-    static const uint8_t kc_body[] = KC_ATR_BODY, tc_body[] = TC_ATR_BODY;
+    static const uint8_t keycard_atr[] = KC_ATR_BODY, target_atr[] = TC_ATR_BODY;
     uint8_t atr[64];
     size_t n = sizeof atr;
     int present = 0, busy = 0;
@@ -449,9 +449,9 @@ KEYCARD_API keycard_rc keycard_reader_probe(const char *reader, keycard_card_kin
     /* The body of the ATR decides; the TCK that follows it is the body's XOR. */
     if (!present)
         *kind = KEYCARD_KIND_NONE;
-    else if (n == sizeof kc_body + 1 && memcmp(atr, kc_body, sizeof kc_body) == 0)
+    else if (n == sizeof keycard_atr + 1 && memcmp(atr, keycard_atr, sizeof keycard_atr) == 0)
         *kind = KEYCARD_KIND_KEYCARD;
-    else if (n == sizeof tc_body + 1 && memcmp(atr, tc_body, sizeof tc_body) == 0)
+    else if (n == sizeof target_atr + 1 && memcmp(atr, target_atr, sizeof target_atr) == 0)
         *kind = KEYCARD_KIND_TARGET;
     else
         *kind = KEYCARD_KIND_OTHER;
