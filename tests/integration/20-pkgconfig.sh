@@ -141,5 +141,24 @@ else
     fail "compiling against the installed simulator library"
 fi
 
+# The API example (examples/api/issue-one.c: the public headers alone) built
+# as an application would, issuing a card end to end against sim images.
+# shellcheck disable=SC2086
+if cc -std=c11 -Wall -Wextra -Werror $san $scflags -o "$tmp/issue-one" examples/api/issue-one.c \
+        $slibs 2>"$tmp/cc.log"; then
+    export KEYCARD_ADMIN_KEY=000102030405060708090A0B0C0D0E0F
+    "$B/bin/kc-admin" --sim "$tmp/kc.img" provision examples/profiles/demo.json >/dev/null 2>&1 &&
+        "$B/bin/kc-admin" --sim "$tmp/kc.img" target-manufacture --profile examples/profiles/demo.json \
+            --serial 4150494558414D50 --out "$tmp/tc.img" >/dev/null 2>&1 ||
+        fail "sim images for the API example"
+    out=$(KEYCARD_ISSUER_PIN=13579135 KEYCARD_HOLDER_PIN=246810 LD_LIBRARY_PATH="$lib" \
+        "$tmp/issue-one" "sim:$tmp/kc.img" "sim:$tmp/tc.img" examples/profiles/demo-issuer.pub.pem 2>&1)
+    [ "$out" = "card 4150494558414D50: ISSUED" ] &&
+        ok "examples/api/issue-one.c, public API only: $out" || fail "issue-one: $out"
+else
+    cat "$tmp/cc.log" >&2
+    fail "compiling examples/api/issue-one.c against the installed headers"
+fi
+
 [ "$fails" -eq 0 ] || { echo "$fails check(s) failed" >&2; exit 1; }
 echo "all checks passed"

@@ -8,7 +8,9 @@
 #   2. no source file includes a .c file (tests link objects);
 #   3. no tool includes an example's files and no example a tool's by path;
 #   4. the host library (libkeycard/) includes no firmware header (kc_*.h,
-#      tc_*.h): it holds no firmware (tests/lint/exports.sh checks the .so).
+#      tc_*.h): it holds no firmware (tests/lint/exports.sh checks the .so);
+#   5. the API examples (examples/api/) include the public headers and the C
+#      library only: an application needs nothing else.
 # Prints each offence and exits 1 when there is one. LAYERS_PLANT=1 checks
 # a planted offence of each rule too, to show that the check can fail.
 #
@@ -41,10 +43,15 @@ trap 'rm -f "$out"' EXIT
     grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"](kc_|tc_|hw/)' libkeycard/*.[ch] 2>/dev/null
     [ "${LAYERS_PLANT:-0}" = 1 ] && echo 'libkeycard/planted.c:1:#include "kc_card.h"'
 } | sed 's/^/host library includes firmware: /' >>"$out"
+{
+    grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' examples/api/*.c 2>/dev/null
+    grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*<(kc|kct|kci|tc)_' examples/api/*.c 2>/dev/null
+    [ "${LAYERS_PLANT:-0}" = 1 ] && echo 'examples/api/planted.c:1:#include "kct.h"'
+} | sed 's/^/API example includes more than the public API: /' >>"$out"
 if [ -s "$out" ]; then
     cat "$out"
     echo "layers: FAILED" >&2
     exit 1
 fi
 echo "layers: firmware includes no host header; no .c file included; tools and examples apart;" \
-    "the host library includes no firmware"
+    "the host library includes no firmware; the API examples only the public headers"
