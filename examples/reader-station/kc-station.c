@@ -687,9 +687,10 @@ int main(int argc, char **argv)
     if (s.target[0]) {
         /* A number, the name, or a part of it (kct_reader_resolve). */
         char named[sizeof s.target];
-        if (kct_reader_resolve(s.target, named, sizeof named) != 0) {
+        int rex = kct_reader_resolve(s.target, named, sizeof named);
+        if (rex) {
             kci_station_free(&s.cfg);
-            return KCT_EXIT_USAGE;
+            return rex;
         }
         memcpy(s.target, named, sizeof named);
     }

@@ -4,8 +4,9 @@
 #   (a) `kc-admin readers` names each reader with its number and what is in it
 #       (key card, target card), from pcscd's view: no APDU reaches a card;
 #   (b) --reader takes a number, the exact name or a unique part of it, and
-#       KEYCARD_READER; a part that fits two readers and a number past the end
-#       are refused naming the candidates, exit 2;
+#       KEYCARD_READER; a part that fits two readers is refused naming both
+#       (exit 2), a number past the end of the list says how many there are
+#       (exit 1);
 #   (c) --json of info, keys, templates, audit and readers parses
 #       (python3 -m json.tool) with the documented field names, and nothing
 #       but the document is on stdout;
@@ -65,8 +66,8 @@ else
 fi
 "$ADMIN" --reader 7 info >"$T/num.out" 2>&1
 rc=$?
-[ $rc -eq 2 ] && grep -q 'no reader number 7: there are 2 (0..1' "$T/num.out" &&
-    ok "a number past the list: exit 2" || fail "number past the list (rc $rc): $(cat "$T/num.out")"
+[ $rc -eq 1 ] && grep -q 'no reader number 7: there are 2 (0..1' "$T/num.out" &&
+    ok "a number past the list: exit 1" || fail "number past the list (rc $rc): $(cat "$T/num.out")"
 
 # (c) JSON documents
 check_json() { # NAME FILE PYTHON-ASSERTION

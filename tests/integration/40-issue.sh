@@ -108,7 +108,7 @@ before=$(grep -c 'APDU: \(00\|04\) 20 ' "$VC_DIR/pcscd.log")
     >"$T/noreader.out" 2>&1
 rc=$?
 after=$(grep -c 'APDU: \(00\|04\) 20 ' "$VC_DIR/pcscd.log")
-if [ $rc -eq 1 ] && grep -q 'no smart card reader of that name' "$T/noreader.out" &&
+if [ $rc -eq 1 ] && grep -q "no PC/SC reader named 'No Such Reader 9'" "$T/noreader.out" &&
     ! grep -q 'pcscd running' "$T/noreader.out" && [ "$before" = "$after" ]; then
     ok "a target reader that does not exist: named, exit 1, no PIN sent ($(tail -n 1 "$T/noreader.out" | cut -c1-90))"
 else

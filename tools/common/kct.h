@@ -277,8 +277,9 @@ const char *kct_where_spec(const kct_where *w);
  * in the list (kc-admin readers, from 0), its exact name, or a part of one
  * name only (case ignored). Any other spec, or one when the reader list
  * cannot be read (pcscd absent: the open will say so), is copied as it is.
- * Returns 0, or -1 with one line printed (no reader matches, or several do:
- * they are named).
+ * Returns 0, or the exit code with one line printed: KCT_EXIT_FAIL when no
+ * reader matches (not connected?), KCT_EXIT_USAGE when several do (they are
+ * named).
  */
 int kct_reader_resolve(const char *spec, char *out, size_t cap);
 

@@ -301,7 +301,7 @@ int kct_reader_resolve(const char *spec, char *out, size_t cap)
         if (k >= n) {
             kct_err("no reader number %s: there %s %zu (0..%zu; see 'kc-admin readers')", arg,
                     n == 1 ? "is" : "are", n, n - 1);
-            return -1;
+            return KCT_EXIT_FAIL;
         }
         hit = names[k];
     }
@@ -319,16 +319,16 @@ int kct_reader_resolve(const char *spec, char *out, size_t cap)
             }
         kct_err("reader '%s' matches %zu readers: %s; give more of the name or its number", arg,
                 matches, also);
-        return -1;
+        return KCT_EXIT_USAGE;
     }
     if (!hit) {
         kct_err("no PC/SC reader named '%s' or with it in its name (see 'kc-admin readers')",
                 arg);
-        return -1;
+        return KCT_EXIT_FAIL;
     }
     if ((size_t)snprintf(out, cap, "pcsc:%s", hit) >= cap) {
         kct_err("reader name too long: '%s'", hit);
-        return -1;
+        return KCT_EXIT_USAGE;
     }
     return 0;
 }
@@ -355,8 +355,9 @@ int kct_open_issuer_or_blank(const kct_where *w, const uint8_t *issuer_pub,
         snprintf(named, sizeof named, "pcsc:%s", env);
         spec = named;
     }
-    if (spec && kct_reader_resolve(spec, named, sizeof named) != 0)
-        return KCT_EXIT_USAGE;
+    int ex = spec ? kct_reader_resolve(spec, named, sizeof named) : 0;
+    if (ex)
+        return ex;
     if (spec)
         spec = named;
     keycard_options opt = {KEYCARD_CHANNEL_AUTO, issuer_pub, issuer_pub_len};

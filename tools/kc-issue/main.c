@@ -499,10 +499,8 @@ int main(int argc, char **argv)
     }
     if (o.target[0]) {
         /* A number, the name, or a part of it (kct_reader_resolve). */
-        if (kct_reader_resolve(o.target, where, sizeof where) != 0) {
-            ex = KCT_EXIT_USAGE;
+        if ((ex = kct_reader_resolve(o.target, where, sizeof where)) != 0)
             goto out;
-        }
     } else if (default_target(keycard_reader_name(kc), where, sizeof where) != 0) {
         where[0] = '\0'; /* any reader whose card answers as a target */
     }
