@@ -18,6 +18,14 @@ _keycard_value()
         return 0
     fi
     case $prev in
+    --holder-pin)
+        # A secret's source (never the secret itself).
+        if [[ $cur == file:* ]]; then
+            COMPREPLY=($(compgen -f -P file: -- "${cur#file:}"))
+        else
+            COMPREPLY=($(compgen -W "prompt file: env: fd:" -- "$cur"))
+        fi
+        return 0 ;;
     --sim|--target-sim|--config|--profile|--records|--state|--out|--issuer-pub|--export|\
 --verify-file|--admin-key-file|--issuer-pin-file|--holder-pin-file|--new-file|--old-file|\
 --station|--socket)

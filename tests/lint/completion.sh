@@ -35,6 +35,10 @@ want "kc-issue --pro" "$(complete_line kc-issue --pro)" --profile
 want "kc-issue --profile examples/profiles/st" "$(complete_line kc-issue --profile examples/profiles/st)" \
     examples/profiles/standard.json
 want "kc-vcard --card k" "$(complete_line kc-vcard --card k)" keycard
+want "kc-issue --holder-pin f" "$(complete_line kc-issue --holder-pin f)" file:
+want "kc-issue --holder-pin file:examples/profiles/demo-st" \
+    "$(complete_line kc-issue --holder-pin file:examples/profiles/demo-st)" \
+    file:examples/profiles/demo-station.json
 [ $bad = 0 ] && echo "completion: every tool completes its options; kc-admin its commands"
 exit $bad
 '
