@@ -137,4 +137,12 @@ int kcs_connect(const char *path);
 int kci_station_client(const char *sock_path, const char *profile, const char *records,
                        int all, int show, long wait_s, int json);
 
+/*
+ * kc-issue --station SOCKET --status: what the station says of itself
+ * (started up, key card and operator, the card in the target slot, blank
+ * cards left, this shift's counts), as text or one JSON document
+ * (docs/json.md). Returns the exit code.
+ */
+int kci_station_status(const char *sock_path, int json);
+
 #endif /* KCS_PROTO_H */

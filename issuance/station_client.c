@@ -348,8 +348,8 @@ int kci_station_client(const char *sock_path, const char *profile, const char *r
     if (exchange(fd, &f) != 0)
         goto out;
     if (kcs_find_uint(&f, KCS_R_READY, 0) != 1) {
-        printf("station %s: start-up: type the holder PIN on the station's console\n",
-               sock_path);
+        fprintf(json ? stderr : stdout,
+                "station %s: start-up: type the holder PIN on the station's console\n", sock_path);
         fflush(stdout);
         kcs_frame_init(&f, KCS_OP_STARTUP, 0, 0);
         if (exchange(fd, &f) != 0)
@@ -470,5 +470,77 @@ int kci_station_client(const char *sock_path, const char *profile, const char *r
 out:
     close(fd);
     kci_csv_free(&csv);
+    return ex;
+}
+
+int kci_station_status(const char *sock_path, int json)
+{
+    static kcs_frame f;
+    static const char *const states[] = {"virgin", "manufactured", "issuing", "issued"};
+    char msg[256], kcs[17] = "", tser[17] = "", op[70] = "", num[40] = "";
+    const uint8_t *v;
+    size_t vl;
+    int fd = kcs_connect(sock_path), ex = KCT_EXIT_FAIL;
+
+    if (fd < 0) {
+        kct_err("station %s: %s", sock_path, strerror(errno));
+        return KCT_EXIT_FAIL;
+    }
+    kcs_frame_init(&f, KCS_OP_STATUS, 0, 0);
+    if (exchange(fd, &f) != 0)
+        goto out;
+    if (KCS_RES(&f) != KCS_RES_OK) {
+        kct_err("station: %s", why(&f, msg, sizeof msg));
+        goto out;
+    }
+    int ready = kcs_find_uint(&f, KCS_R_READY, 0) == 1;
+    if (kcs_find(&f, KCS_R_KC_SERIAL, &v, &vl) == 0 && vl == 8)
+        kct_hex_format(v, 8, kcs);
+    kcs_find_str(&f, KCS_R_OPERATOR, op, sizeof op);
+    kcs_find_str(&f, KCS_R_OPNUMBER, num, sizeof num);
+    int have_card = kcs_find(&f, KCS_R_SERIAL, &v, &vl) == 0 && vl == 8;
+    if (have_card)
+        kct_hex_format(v, 8, tser);
+    unsigned long st = kcs_find_uint(&f, KCS_R_TSTATE, 0xFF);
+    unsigned long locks = kcs_find_uint(&f, KCS_R_LOCKS, 0);
+    unsigned long left = kcs_find_uint(&f, KCS_R_LEFT, 0xFFFF);
+    unsigned long cnt[3] = {0, 0, 0};
+    if (kcs_find(&f, KCS_R_COUNTS, &v, &vl) == 0 && vl == 12)
+        for (int i = 0; i < 3; i++)
+            cnt[i] = (unsigned long)v[4 * i] << 24 | (unsigned long)v[4 * i + 1] << 16 |
+                     (unsigned long)v[4 * i + 2] << 8 | v[4 * i + 3];
+    const char *state = st < 4 ? states[st] : "unknown";
+    if (json) {
+        json_t *d = json_pack("{s:s, s:b, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I}}", "station",
+                              sock_path, "ready", ready, "keycard_serial",
+                              kcs[0] ? json_string(kcs) : json_null(), "operator",
+                              ready ? json_pack("{s:s, s:s}", "name", op, "number", num)
+                                    : json_null(),
+                              "target",
+                              have_card ? json_pack("{s:s, s:s, s:i}", "serial", tser, "state",
+                                                    state, "locks", (int)locks)
+                                        : json_null(),
+                              "left", left == 0xFFFF ? json_null() : json_integer((json_int_t)left),
+                              "shift", "issued", (json_int_t)cnt[0], "failed",
+                              (json_int_t)cnt[1], "skipped", (json_int_t)cnt[2]);
+        ex = kct_json_print(d);
+        goto out;
+    }
+    if (ready)
+        printf("station %s: ready, key card %s, operator %s (%s)\n", sock_path, kcs, op, num);
+    else
+        printf("station %s: not started up (no key card session)\n", sock_path);
+    if (have_card)
+        printf("target slot: card %s, %s, lock ways %02lX\n", tser, state, locks);
+    else
+        printf("target slot: no card\n");
+    if (left == 0xFFFF)
+        printf("stacker: blank cards left unknown\n");
+    else
+        printf("stacker: %lu blank card%s left\n", left, left == 1 ? "" : "s");
+    printf("this shift: %lu issued, %lu failed, %lu skipped\n", cnt[0], cnt[1], cnt[2]);
+    ex = KCT_EXIT_OK;
+out:
+    close(fd);
     return ex;
 }

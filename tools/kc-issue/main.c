@@ -27,6 +27,7 @@ static const char usage[] =
     "                [--all] [--show] [--reader R | --sim FILE]\n"
     "                [--target-reader R | --target-sim FILE] [--wait SECONDS]\n"
     "       kc-issue --station SOCKET --profile NAME [--records CSV] [--all] [--show]\n"
+    "       kc-issue --station SOCKET --status [--json]\n"
     "\n"
     "Issue the target card (or, with --all, every card of the reader's stack) from an\n"
     "issuance profile. The key card makes every issuance command as an encrypted\n"
@@ -67,7 +68,8 @@ static const char *g_holder_source;
 
 typedef struct opts {
     const char *config, *profile, *records, *station;
-    int json; /* the report as JSON lines on stdout (kci_report) */
+    int json;   /* the report as JSON lines on stdout (kci_report) */
+    int status; /* --station SOCKET --status: the station's state, nothing issued */
     kct_where kc_where;
     char target[KCT_WHERE_MAX];
     int all, show;
@@ -85,7 +87,7 @@ static int parse(int argc, char **argv, opts *o)
         {"station", required_argument, NULL, 'X'},
         {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
         {"trace", no_argument, NULL, 'v'}, {"json", no_argument, NULL, 'j'},
-        {"holder-pin", required_argument, NULL, 'H'},
+        {"holder-pin", required_argument, NULL, 'H'}, {"status", no_argument, NULL, 'Q'},
         {NULL, 0, NULL, 0}};
     int opt;
     char *end;
@@ -147,6 +149,9 @@ static int parse(int argc, char **argv, opts *o)
         case 'H':
             g_holder_source = optarg;
             break;
+        case 'Q':
+            o->status = 1;
+            break;
         case 'V':
             kct_cli_version("kc-issue", keycard_version());
             exit(KCT_EXIT_OK);
@@ -157,7 +162,10 @@ static int parse(int argc, char **argv, opts *o)
     if (optind != argc) {
         return kct_cli_usage("kc-issue", "unexpected argument '%s'", argv[optind]);
     }
-    if (o->station && o->profile && !o->config && !o->kc_where.set && !o->target[0])
+    if (o->status && (!o->station || o->profile || o->config))
+        return kct_cli_usage("kc-issue", "--status goes with --station SOCKET alone");
+    if (o->station && (o->profile || o->status) && !o->config && !o->kc_where.set &&
+        !o->target[0])
         return 0;
     if (o->station) {
         return kct_cli_usage("kc-issue", "--station takes --profile NAME (and --records, --all, "
@@ -449,6 +457,8 @@ int main(int argc, char **argv)
     memset(&csv, 0, sizeof csv);
     if ((ex = parse(argc, argv, &o)) != 0)
         return ex;
+    if (o.station && o.status)
+        return kci_station_status(o.station, o.json);
     if (o.station)
         return kci_station_client(o.station, o.profile, o.records, o.all, o.show, o.wait_s,
                                   o.json);
