@@ -537,6 +537,7 @@ typedef struct keycard_audit_entry {
  * way(1: P1 of the COMPLETE ISSUANCE wrapped, 0 none) lock data length(1) lock
  * data (way b: its table) template numbers (as many as fit)
  */
+#define KEYCARD_AUDIT_KEY_GENERATED 0x09 /* data: number type flags kcv(3) */
 #define KEYCARD_AUDIT_ISSUE_RECEIPT 0x06
 #define KEYCARD_AUDIT_RECEIPT_MAC_OFF 13
 #define KEYCARD_AUDIT_RECEIPT_LOCK_OFF 29
@@ -650,6 +651,21 @@ KEYCARD_API keycard_rc keycard_provision_put(keycard *kc, uint16_t tag, const ui
 KEYCARD_API keycard_rc keycard_provision_generate(keycard *kc, keycard_identity *out);
 KEYCARD_API keycard_rc keycard_provision_commit(keycard *kc);
 KEYCARD_API keycard_rc keycard_provision_abort(keycard *kc);
+
+/*
+ * With the admin key verified and no provisioning session open: the card
+ * makes numbered key number (1..254) of type (KEYCARD_KEY_AES128 / _AES256)
+ * and usage flags (KEYCARD_KEYF_*), labelled label (printable ASCII, at most
+ * 32), from its own RNG; kcv receives its check value (AES-ECB of 16 x 01,
+ * first 3 bytes). The key value never leaves the card. The key and a
+ * key-generated audit entry are one commit; a key of that number is
+ * replaced, and an open issuance session ends. Errors: KEYCARD_ERR_ARG,
+ * KEYCARD_ERR_NOT_VERIFIED (no admin key), KEYCARD_ERR_CONDITIONS (inside a
+ * provisioning session), KEYCARD_ERR_WRONG_DATA, KEYCARD_ERR_CARD_MEMORY
+ * (audit log full, flash full), transport errors.
+ */
+KEYCARD_API keycard_rc keycard_key_generate(keycard *kc, uint8_t number, uint8_t type,
+                                            uint8_t flags, const char *label, uint8_t kcv[3]);
 
 /*
  * Sign an identity with the issuer's private key (PEM or DER, P-256) as the

@@ -111,6 +111,15 @@
 #define KC_CLA_SM 0x04
 #define KC_GENERATE_P1_DEVICE 0x00
 #define KC_GENERATE_P1_CHANNEL 0x01
+/*
+ * PROVISION GENERATE P1=20, P2=number, outside a provisioning session and
+ * under the admin key: a numbered key from the card's own RNG (docs/apdu.md
+ * "Keys made on the card"). data: type flags label_len label (as PUT P1=20
+ * without the key); answer: its KCV (3 bytes). The key value never leaves
+ * the card; the key and its audit entry are one commit.
+ */
+#define KC_GENERATE_P1_KEY 0x20
+#define KC_GENERATE_KEY_LC_MIN 3
 #define KC_CHANNEL_OPTIONAL 0x00
 #define KC_CHANNEL_REQUIRED 0x01
 #define KC_CHANNEL_KDF_LABEL "keycard/channel"
@@ -366,6 +375,12 @@ static inline size_t kc_env_apdu_len(size_t bucket)
  */
 #define KC_AUDIT_EVT_ISSUE_BEGIN 0x08
 #define KC_ISSUE_BEGIN_EVT_LEN 29
+/*
+ * Audit event of a key made on the card (PROVISION GENERATE P1=20), in the
+ * commit that stores the key: number(1) type(1) flags(1) kcv(3).
+ */
+#define KC_AUDIT_EVT_KEY_GENERATED 0x09
+#define KC_KEY_EVT_LEN 6
 
 /* Largest command data field the card accepts (after chaining). */
 #define KC_APDU_MAX_DATA 4096

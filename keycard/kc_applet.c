@@ -192,6 +192,8 @@ static int p1p2_ref(uint8_t p1, uint8_t p2)
 
 static int p1p2_generate(uint8_t p1, uint8_t p2)
 {
+    if (p1 == KC_GENERATE_P1_KEY)
+        return p2 >= KC_NUMBER_MIN && p2 <= KC_NUMBER_MAX;
     return p2 == 0 && (p1 == KC_GENERATE_P1_DEVICE || p1 == KC_GENERATE_P1_CHANNEL);
 }
 
@@ -585,6 +587,57 @@ static uint16_t h_prov_put(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_
     return KC_SW_OK;
 }
 
+/*
+ * PROVISION GENERATE P1=20, outside a provisioning session, under the admin
+ * key: numbered key P2 from the card's RNG. Its record and a KEY_GENERATED
+ * audit entry are one transaction (both or neither reach the flash); the
+ * answer is the KCV alone. An open issuance session ends: its key may be
+ * the one replaced.
+ */
+static uint16_t generate_key(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                             size_t *out_len)
+{
+    uint8_t d[KC_GENERATE_KEY_LC_MIN + KC_LABEL_MAX + 32], ev[KC_KEY_EVT_LEN];
+    size_t klen;
+    int rc;
+
+    if (a->lc < KC_GENERATE_KEY_LC_MIN || a->lc != (size_t)KC_GENERATE_KEY_LC_MIN + a->data[2] ||
+        cap < KC_KCV_LEN)
+        return KC_SW_WRONG_LENGTH;
+    if (kc->staging)
+        return KC_SW_CONDITIONS; /* the store's transaction is the session's */
+    if (!(kc->sec & KC_SEC_ADMIN))
+        return KC_SW_SECURITY_STATUS;
+    klen = a->data[0] == KC_KEY_TYPE_AES128 ? 16 : a->data[0] == KC_KEY_TYPE_AES256 ? 32 : 0;
+    if (klen == 0)
+        return KC_SW_WRONG_DATA;
+    if ((rc = kc_audit_room(&kc->store, KC_AUDIT_EVT_KEY_GENERATED)) != 0)
+        return kc_err_to_sw(rc); /* full log: nothing made */
+    memcpy(d, a->data, a->lc);
+    if (kc->hw.rng(kc->hw.ctx, d + a->lc, klen) != 0) {
+        kc_wipe(d, sizeof(d));
+        return kc_err_to_sw(KC_ERR_RNG);
+    }
+    ev[0] = a->p2;
+    ev[1] = d[0];
+    ev[2] = d[1];
+    rc = kc_issue_kcv(d + a->lc, klen, ev + 3);
+    if (rc == 0 && (rc = kc_store_begin(&kc->store)) == 0) {
+        kc_issue_close(&kc->issue);
+        if ((rc = kc_issue_key_put(&kc->store, a->p2, d, a->lc + klen)) != 0 ||
+            (rc = kc_audit_append(&kc->store, &kc->hw, KC_AUDIT_EVT_KEY_GENERATED, ev,
+                                  sizeof(ev))) != 0 ||
+            (rc = kc_store_commit(&kc->store)) != 0)
+            kc_store_abort(&kc->store);
+    }
+    kc_wipe(d, sizeof(d));
+    if (rc)
+        return kc_err_to_sw(rc);
+    memcpy(out, ev + 3, KC_KCV_LEN);
+    *out_len = KC_KCV_LEN;
+    return KC_SW_OK;
+}
+
 static uint16_t h_prov_generate(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
                                 size_t *out_len)
 {
@@ -593,6 +646,11 @@ static uint16_t h_prov_generate(kc_keycard *kc, const kc_apdu *a, uint8_t *out, 
     uint8_t serial[KC_SERIAL_LEN];
     int rc;
 
+    if (a->p1 == KC_GENERATE_P1_KEY)
+        return generate_key(kc, a, out, cap, out_len);
+    /* Device and channel key: no data, and a present Le takes the whole answer. */
+    if (a->lc != 0 || cap < IDENTITY_TBS_LEN)
+        return KC_SW_WRONG_LENGTH;
     if (a->p1 == KC_GENERATE_P1_CHANNEL)
         return kc_channel_h_generate(kc, out, cap, out_len);
     if (!kc->staging)
@@ -741,7 +799,7 @@ static const kc_cmd commands[] = {
     {PROP, KC_INS_AUDIT_ACK, 0, KC_SEC_ADMIN, 4, 4, 0, 0, p1p2_zero, h_audit_ack},
     {PROP, KC_INS_PROVISION_BEGIN, 0, 0, 0, 0, 0, 0, p1p2_zero, h_prov_begin},
     {PROP, KC_INS_PROVISION_PUT, 0, 0, 0, KC_APDU_MAX_DATA, 0, 0, NULL, h_prov_put},
-    {PROP, KC_INS_PROVISION_GENERATE, 0, 0, 0, 0, 1, IDENTITY_TBS_LEN, p1p2_generate, h_prov_generate},
+    {PROP, KC_INS_PROVISION_GENERATE, 0, 0, 0, KC_GENERATE_KEY_LC_MIN + KC_LABEL_MAX, 1, KC_KCV_LEN, p1p2_generate, h_prov_generate},
     {PROP, KC_INS_OPEN_CHANNEL, 0, 0, KC_P256_PUB_LEN, KC_P256_PUB_LEN, 1, KC_CHANNEL_OPEN_RESP_LEN, p1p2_zero, kc_channel_h_open},
     {PROP, KC_INS_PROVISION_COMMIT, 0, 0, 0, 0, 0, 0, p1p2_zero, h_prov_commit},
     {PROP, KC_INS_PROVISION_ABORT, 0, 0, 0, 0, 0, 0, p1p2_zero, h_prov_abort},

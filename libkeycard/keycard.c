@@ -723,6 +723,7 @@ static const char *const event_names[] = {
     [KEYCARD_AUDIT_ISSUE_RECEIPT] = "issue-receipt",
     [KEYCARD_AUDIT_CHANNEL_FAILURE] = "channel-failure",
     [KEYCARD_AUDIT_ISSUE_BEGIN] = "issue-begin",
+    [KEYCARD_AUDIT_KEY_GENERATED] = "key-generated",
 };
 
 KEYCARD_API const char *keycard_audit_event_name(uint8_t event)
@@ -877,6 +878,30 @@ KEYCARD_API keycard_rc keycard_provision_generate(keycard *kc, keycard_identity 
     if (rc == KEYCARD_OK && out)
         *out = id;
     return rc;
+}
+
+KEYCARD_API keycard_rc keycard_key_generate(keycard *kc, uint8_t number, uint8_t type,
+                                            uint8_t flags, const char *label, uint8_t kcv[3])
+{
+    uint8_t d[KC_GENERATE_KEY_LC_MIN + KC_LABEL_MAX], out[16];
+    size_t ll = label ? strlen(label) : 0, n = sizeof out;
+    if (!kc || !kcv || number < KC_NUMBER_MIN || number > KC_NUMBER_MAX || ll > KC_LABEL_MAX ||
+        (type != KEYCARD_KEY_AES128 && type != KEYCARD_KEY_AES256) || (flags & ~KC_KEYF_ALL))
+        return KEYCARD_ERR_ARG;
+    d[0] = type;
+    d[1] = flags;
+    d[2] = (uint8_t)ll;
+    memcpy(d + 3, label, ll);
+    keycard_rc rc = op_begin(kc);
+    if (rc != KEYCARD_OK)
+        return rc;
+    rc = cmd_rc(kc, KC_CLA_PROP, KC_INS_PROVISION_GENERATE, KC_GENERATE_P1_KEY, number, d, 3 + ll,
+                KC_KCV_LEN, out, &n, NULL);
+    if (rc == KEYCARD_OK && n != KC_KCV_LEN)
+        rc = KEYCARD_ERR_PROTOCOL;
+    if (rc == KEYCARD_OK)
+        memcpy(kcv, out, KC_KCV_LEN);
+    return op_end(kc, refine_blank(kc, rc));
 }
 
 KEYCARD_API keycard_rc keycard_provision_commit(keycard *kc)

@@ -369,6 +369,65 @@ START_TEST(test_param_builders)
 }
 END_TEST
 
+/* Keys made on the card: only the KCV comes out; key and log entry in one commit. */
+START_TEST(test_key_generate)
+{
+    keycard *kc = open_card();
+    uint8_t kcv[3], kcv2[3];
+    int t;
+    provision(kc, NULL);
+    /* Without the admin key, and inside a provisioning session: refused. */
+    ck_assert_int_eq(keycard_key_generate(kc, 9, KEYCARD_KEY_AES256, KEYCARD_KEYF_ENVELOPE,
+                                          "made here", kcv), KEYCARD_ERR_NOT_VERIFIED);
+    ck_assert_int_eq(keycard_verify_admin(kc, admin_key, sizeof admin_key, &t), KEYCARD_OK);
+    ck_assert_int_eq(keycard_provision_begin(kc), KEYCARD_OK);
+    ck_assert_int_eq(keycard_key_generate(kc, 9, KEYCARD_KEY_AES256, KEYCARD_KEYF_ENVELOPE,
+                                          "made here", kcv), KEYCARD_ERR_CONDITIONS);
+    ck_assert_int_eq(keycard_provision_abort(kc), KEYCARD_OK);
+    ck_assert_int_eq(keycard_verify_admin(kc, admin_key, sizeof admin_key, &t), KEYCARD_OK);
+    ck_assert_int_eq(keycard_key_generate(kc, 9, KEYCARD_KEY_AES256, KEYCARD_KEYF_ENVELOPE,
+                                          "made here", kcv), KEYCARD_OK);
+    ck_assert_int_eq(keycard_key_generate(kc, 0, KEYCARD_KEY_AES256, 0, NULL, kcv2),
+                     KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_key_generate(kc, 9, 7, 0, NULL, kcv2), KEYCARD_ERR_ARG);
+    /* Listed with the same KCV. */
+    keycard_key_info keys[16];
+    size_t n = 16, k;
+    ck_assert_int_eq(keycard_keys_list(kc, keys, &n), KEYCARD_OK);
+    for (k = 0; k < n && keys[k].number != 9; k++)
+        ;
+    ck_assert_uint_lt(k, n);
+    ck_assert_mem_eq(keys[k].kcv, kcv, 3);
+    ck_assert_uint_eq(keys[k].type, KEYCARD_KEY_AES256);
+    ck_assert_uint_eq(keys[k].flags, KEYCARD_KEYF_ENVELOPE);
+    ck_assert_str_eq(keys[k].label, "made here");
+    /* Again: another key, another KCV, the old one replaced. */
+    ck_assert_int_eq(keycard_key_generate(kc, 9, KEYCARD_KEY_AES256, KEYCARD_KEYF_ENVELOPE,
+                                          "made here", kcv2), KEYCARD_OK);
+    ck_assert_int_ne(memcmp(kcv, kcv2, 3), 0);
+    n = 16;
+    ck_assert_int_eq(keycard_keys_list(kc, keys, &n), KEYCARD_OK);
+    for (k = 0; k < n && keys[k].number != 9; k++)
+        ;
+    ck_assert_mem_eq(keys[k].kcv, kcv2, 3);
+    /* The audit log: one key-generated entry each, with number, type and KCV. */
+    keycard_audit_entry e[32];
+    size_t ne = 32, found = 0;
+    ck_assert_int_eq(keycard_audit_read(kc, 0, e, &ne), KEYCARD_OK);
+    for (size_t i = 0; i < ne; i++)
+        if (e[i].event == KEYCARD_AUDIT_KEY_GENERATED) {
+            ck_assert_uint_eq(e[i].len, 6);
+            ck_assert_uint_eq(e[i].data[0], 9);
+            ck_assert_uint_eq(e[i].data[1], KEYCARD_KEY_AES256);
+            ck_assert_mem_eq(e[i].data + 3, found ? kcv2 : kcv, 3);
+            found++;
+        }
+    ck_assert_uint_eq(found, 2);
+    ck_assert_str_eq(keycard_audit_event_name(KEYCARD_AUDIT_KEY_GENERATED), "key-generated");
+    keycard_close(kc);
+}
+END_TEST
+
 START_TEST(test_open_errors)
 {
     keycard *kc = (keycard *)1;
@@ -818,6 +877,7 @@ static Suite *lib_sim_suite(void)
     tcase_add_test(tc, test_trace_redacts);
     tcase_add_test(tc, test_open_options_object);
     tcase_add_test(tc, test_param_builders);
+    tcase_add_test(tc, test_key_generate);
     tcase_add_test(tc, test_provision_and_persist);
     tcase_add_test(tc, test_damaged_image_refused);
     tcase_add_test(tc, test_verify_tries);

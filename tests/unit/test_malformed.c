@@ -214,6 +214,17 @@ static const row krows[] = {
     K1("PROV GENERATE P1 02", 0, 0x80, 0xE4, 0x02, 0x00, E_SHORT, 0, NULL, 0, SX(0x6A86)),
     K1("PROV GENERATE P1 01 P2 01", 0, 0x80, 0xE4, 0x01, 0x01, E_SHORT, 0, NULL, 0, SX(0x6A86)),
     K1("PROV GENERATE P1 01 Le 76", 0, 0x80, 0xE4, 0x01, 0x00, E_SHORT, 0, NULL, 76, SX(0x6700)),
+    /* PROVISION GENERATE P1 20: a key made on the card; lengths judged before the state */
+    K1("KEY GENERATE P2 00", 0, 0x80, 0xE4, 0x20, 0x00, E_SHORT, 0, "020200", 0, SX(0x6A86)),
+    K1("KEY GENERATE P2 FF", 0, 0x80, 0xE4, 0x20, 0xFF, E_SHORT, 0, "020200", 0, SX(0x6A86)),
+    K1("KEY GENERATE no data", 0, 0x80, 0xE4, 0x20, 0x09, E_SHORT, 0, NULL, 0, SX(0x6700)),
+    K1("KEY GENERATE 2 bytes", 0, 0x80, 0xE4, 0x20, 0x09, E_SHORT, 0, "0202", 0, SX(0x6700)),
+    K1("KEY GENERATE label past the data", 0, 0x80, 0xE4, 0x20, 0x09, E_SHORT, 0, "0202054142",
+       0, SX(0x6700)),
+    K1("KEY GENERATE label short of the data", 0, 0x80, 0xE4, 0x20, 0x09, E_SHORT, 0,
+       "020201414242", 0, SX(0x6700)),
+    K1("KEY GENERATE Le 2", 0, 0x80, 0xE4, 0x20, 0x09, E_SHORT, 0, "020200", 2, SX(0x6700)),
+    K1("KEY GENERATE 36 bytes", 0, 0x80, 0xE4, 0x20, 0x09, E_SHORT, 36, NULL, 0, SX(0x6700)),
     /* OPEN CHANNEL (these cards have no channel key: 6985 and nothing changes) */
     K1("OPEN CHANNEL P1 01", 0, 0x80, 0x40, 0x01, 0x00, E_SHORT, 65, NULL, 0, SX(0x6A86)),
     K1("OPEN CHANNEL 64 bytes", 0, 0x80, 0x40, 0x00, 0x00, E_SHORT, 64, NULL, 0, SX(0x6700)),

@@ -225,7 +225,7 @@ static const char *kaudit_check(uint32_t next_seq)
             const uint8_t *e = KC.resp + i;
             size_t body = 10 + (size_t)e[9];
             uint32_t seq = (uint32_t)e[0] << 24 | (uint32_t)e[1] << 16 | (uint32_t)e[2] << 8 | e[3];
-            if (e[8] < 1 || e[8] > KC_AUDIT_EVT_ISSUE_BEGIN)
+            if (e[8] < 1 || e[8] > KC_AUDIT_EVT_KEY_GENERATED)
                 return "unknown event";
             if (count && seq != last + 1)
                 return "seq not consecutive";
@@ -478,6 +478,12 @@ static uint32_t c_put_cred(void)
     return kcmd(0x80, KC_INS_PROVISION_PUT, 0x01, KC_REF_ISSUER_PIN, d, sizeof(d), -1);
 }
 static uint32_t c_put_key(void) { return put_key7(); }
+/* A key made on the card: the key and its audit entry in one commit. */
+static uint32_t c_keygen(void)
+{
+    static const uint8_t d[] = {KC_KEY_TYPE_AES256, KC_KEYF_ENVELOPE, 3, 'g', 'e', 'n'};
+    return kcmd(0x80, KC_INS_PROVISION_GENERATE, KC_GENERATE_P1_KEY, 9, d, sizeof(d), 3);
+}
 static uint32_t c_put_tpl(void) { return put_tpl6(); }
 static uint32_t c_put_del(void)
 {
@@ -567,6 +573,7 @@ static const scen SCENS[] = {
     {"RESET RETRY COUNTER new PIN", KEY, B_K1, s_admin_holder_wrong, c_reset02, 0, 0, 0, 0x82, "112233"},
     {"RESET RETRY COUNTER keep PIN", KEY, B_K1, s_admin_holder_wrong, c_reset03, 0, 0, 0, 0, NULL},
     {"PROVISION BEGIN", KEY, B_K1, s_admin, c_prov_begin, 0, 0, 0, 0, NULL},
+    {"PROVISION GENERATE key (own commit)", KEY, B_K1, s_admin, c_keygen, 0, 0, 0, 0, NULL},
     {"PROVISION PUT credential (staged)", KEY, B_K1, s_prov_session, c_put_cred, 0, 0, 0, 0, NULL},
     {"PROVISION PUT key (staged)", KEY, B_K1, s_prov_session, c_put_key, 0, 0, 0, 0, NULL},
     {"PROVISION PUT template (staged)", KEY, B_K1, s_prov_session, c_put_tpl, 0, 0, 0, 0, NULL},

@@ -34,7 +34,10 @@ enum {
     OPT_PROFILE,
     OPT_SERIAL,
     OPT_OUT,
-    OPT_KEYS
+    OPT_KEYS,
+    OPT_TYPE,
+    OPT_USAGE,
+    OPT_LABEL
 };
 
 /*
@@ -507,6 +510,38 @@ static const char *way_name(uint8_t way)
                                                  : "?";
 }
 
+/* "envelope,inject,static,COMMON" */
+static void flag_names(uint8_t f, char *out, size_t cap)
+{
+    static const struct {
+        uint8_t bit;
+        const char *name;
+    } names[] = {{KEYCARD_KEYF_ENVELOPE, "envelope"},
+                 {KEYCARD_KEYF_INJECT, "inject"},
+                 {KEYCARD_KEYF_STATIC, "static"},
+                 {KEYCARD_KEYF_COMMON, "COMMON"}};
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (f & names[i].bit) {
+            size_t l = strlen(out);
+            snprintf(out + l, cap - l, "%s%s", l ? "," : "", names[i].name);
+        }
+    if (!out[0])
+        snprintf(out, cap, "-");
+}
+
+/* The flags as a JSON list of their names. */
+static json_t *flags_json(uint8_t f)
+{
+    char names[64];
+    json_t *fl = json_array();
+    flag_names(f, names, sizeof names);
+    for (char *p = names, *save = NULL, *t; (t = strtok_r(p, ",", &save)) != NULL; p = NULL)
+        if (strcmp(t, "-") != 0)
+            json_array_append_new(fl, json_string(t));
+    return fl;
+}
+
 /*
  * The entry as the table shows it: time (UTC, "-" when the card had none)
  * and the event's data in words (data, cap bytes). For issuance events
@@ -571,6 +606,24 @@ static void entry_text(const keycard_audit_entry *e, char when[32], char *data, 
                  v[0], v[3], v[4], v[5], v[6], first, last, reasons[d[28] <= 4 ? d[28] : 0], d[29]);
         break;
     }
+    case KEYCARD_AUDIT_KEY_GENERATED:
+        /* number type flags kcv(3) */
+        if (len == 6) {
+            char fl[64], kcv[7];
+            const char *type = e->data[1] == KEYCARD_KEY_AES128   ? "aes128"
+                               : e->data[1] == KEYCARD_KEY_AES256 ? "aes256"
+                                                                  : "?";
+            flag_names(e->data[2], fl, sizeof fl);
+            kct_hex_format(e->data + 3, 3, kcv);
+            snprintf(data, cap, "key %u made on the card, %s, %s, KCV %s", e->data[0], type, fl,
+                     kcv);
+            if (obj)
+                json_object_set_new(obj, "key",
+                                    json_pack("{s:i, s:s, s:o, s:s}", "number", e->data[0], "type",
+                                              type, "flags", flags_json(e->data[2]), "kcv", kcv));
+            break;
+        }
+        goto hex;
     case KEYCARD_AUDIT_ISSUE_BEGIN:
     case KEYCARD_AUDIT_ISSUE_RECEIPT:
         /* serial(8) key(1) way(1) flags(1), then per event (include/keycard.h) */
@@ -978,6 +1031,25 @@ int kca_cmd_readers(int argc, char **argv, kct_where *w)
 
 /* ---- keys, templates ---------------------------------------------------------------- */
 
+/* The key card opened (channel certified under the issuer key) and its admin key verified. */
+static int admin_session(const char *cmd, kct_where *w, const struct admin_key_opts *o,
+                         keycard **kc)
+{
+    kca_issuer iss;
+    int ex = kca_issuer_load(cmd, o->issuer_pub, &iss);
+    if (ex == 0)
+        ex = kca_open_secret(w, cmd, "the admin key", &iss, kc, 0, NULL);
+    kca_issuer_free(&iss);
+    if (ex)
+        return ex;
+    ex = kca_verify(*kc, KEYCARD_ADMIN_KEY, o->admin_key_file);
+    if (ex) {
+        keycard_close(*kc);
+        *kc = NULL;
+    }
+    return ex;
+}
+
 /* Open the key card and verify its admin key: what both directories need. */
 static int open_admin(int argc, char **argv, kct_where *w, keycard **kc)
 {
@@ -991,43 +1063,111 @@ static int open_admin(int argc, char **argv, kct_where *w, keycard **kc)
         return stop;
     if (i != argc)
         return usage_error(argv[0], "no arguments expected");
-    kca_issuer iss;
-    int ex = kca_issuer_load(argv[0], o.issuer_pub, &iss);
-    if (ex == 0)
-        ex = kca_open_secret(w, argv[0], "the admin key", &iss, kc, 0, NULL);
-    kca_issuer_free(&iss);
-    if (ex)
-        return ex;
-    ex = kca_verify(*kc, KEYCARD_ADMIN_KEY, o.admin_key_file);
-    if (ex) {
-        keycard_close(*kc);
-        *kc = NULL;
-    }
-    return ex;
+    return admin_session(argv[0], w, &o, kc);
 }
 
-/* "envelope,inject,static,COMMON" */
-static void flag_names(uint8_t f, char *out, size_t cap)
+struct gen_opts {
+    struct admin_key_opts a;
+    const char *type, *usage, *label;
+};
+
+static int gen_opt(int opt, const char *arg, void *ctx)
+{
+    struct gen_opts *o = ctx;
+    switch (opt) {
+    case OPT_TYPE:
+        o->type = arg;
+        return 0;
+    case OPT_USAGE:
+        o->usage = arg;
+        return 0;
+    case OPT_LABEL:
+        o->label = arg;
+        return 0;
+    }
+    return admin_key_opt(opt, arg, &o->a);
+}
+
+/* "envelope,inject,static,common" -> KEYCARD_KEYF_*; -1 on an unknown word. */
+static int parse_usage(const char *s)
 {
     static const struct {
-        uint8_t bit;
         const char *name;
-    } names[] = {{KEYCARD_KEYF_ENVELOPE, "envelope"},
-                 {KEYCARD_KEYF_INJECT, "inject"},
-                 {KEYCARD_KEYF_STATIC, "static"},
-                 {KEYCARD_KEYF_COMMON, "COMMON"}};
-    out[0] = '\0';
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (f & names[i].bit) {
-            size_t l = strlen(out);
-            snprintf(out + l, cap - l, "%s%s", l ? "," : "", names[i].name);
-        }
-    if (!out[0])
-        snprintf(out, cap, "-");
+        int bit;
+    } words[] = {{"envelope", KEYCARD_KEYF_ENVELOPE},
+                 {"inject", KEYCARD_KEYF_INJECT},
+                 {"static", KEYCARD_KEYF_STATIC},
+                 {"common", KEYCARD_KEYF_COMMON}};
+    int flags = 0;
+    while (*s) {
+        size_t n = strcspn(s, ","), i;
+        for (i = 0; i < sizeof words / sizeof words[0]; i++)
+            if (strlen(words[i].name) == n && strncmp(s, words[i].name, n) == 0)
+                break;
+        if (i == sizeof words / sizeof words[0])
+            return -1;
+        flags |= words[i].bit;
+        s += n + (s[n] == ',');
+    }
+    return flags;
+}
+
+/* kc-admin keys generate NUMBER --type T --usage U [--label L]: made on the card. */
+static int keys_generate(int argc, char **argv, kct_where *w)
+{
+    static const struct option lo[] = {
+        {"admin-key-file", required_argument, NULL, OPT_ADMIN_KEY_FILE},
+        {"issuer-pub", required_argument, NULL, OPT_ISSUER_PUB},
+        {"type", required_argument, NULL, OPT_TYPE},
+        {"usage", required_argument, NULL, OPT_USAGE},
+        {"label", required_argument, NULL, OPT_LABEL}, COMMON_LONGOPTS};
+    struct gen_opts o;
+    memset(&o, 0, sizeof o);
+    int stop;
+    int i = parse_opts(argc, argv, lo, w, gen_opt, &o, &stop);
+    if (i < 0)
+        return stop;
+    if (argc - i != 2 || strcmp(argv[i], "generate") != 0)
+        return usage_error(argv[0], "keys generate takes one NUMBER (1..254)");
+    char *end;
+    unsigned long number = strtoul(argv[i + 1], &end, 10);
+    if (!*argv[i + 1] || *end || number < 1 || number > 254)
+        return usage_error(argv[0], "keys generate: NUMBER must be 1..254");
+    if (!o.type || (strcmp(o.type, "aes128") != 0 && strcmp(o.type, "aes256") != 0))
+        return usage_error(argv[0], "keys generate: --type aes128 or --type aes256");
+    int flags = o.usage ? parse_usage(o.usage) : -1;
+    if (flags <= 0)
+        return usage_error(argv[0], "keys generate: --usage takes envelope, inject, static and "
+                                    "common, joined by commas");
+    if (o.label && strlen(o.label) > 32)
+        return usage_error(argv[0], "keys generate: --label is at most 32 characters");
+    keycard *kc = NULL;
+    int ex = admin_session(argv[0], w, &o.a, &kc);
+    if (ex)
+        return ex;
+    uint8_t type = strcmp(o.type, "aes128") == 0 ? KEYCARD_KEY_AES128 : KEYCARD_KEY_AES256, kcv[3];
+    keycard_rc rc = keycard_key_generate(kc, (uint8_t)number, type, (uint8_t)flags,
+                                         o.label ? o.label : "", kcv);
+    keycard_close(kc);
+    if (rc != KEYCARD_OK)
+        return kct_fail(rc, "keys generate", -1);
+    char fl[64], hex[7];
+    flag_names((uint8_t)flags, fl, sizeof fl);
+    kct_hex_format(kcv, 3, hex);
+    if (kca_json)
+        return kct_json_print(json_pack("{s:i, s:s, s:o, s:s, s:s}", "number", (int)number,
+                                        "type", o.type, "flags", flags_json((uint8_t)flags), "kcv",
+                                        hex, "label", o.label ? o.label : ""));
+    printf("key %lu generated on the card: %s, %s, KCV %s%s%s\n", number, o.type, fl, hex,
+           o.label ? ", label " : "", o.label ? o.label : "");
+    return KCT_EXIT_OK;
 }
 
 int kca_cmd_keys(int argc, char **argv, kct_where *w)
 {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "generate") == 0)
+            return keys_generate(argc, argv, w);
     keycard *kc = NULL;
     int ex = open_admin(argc, argv, w, &kc);
     if (ex || !kc)
@@ -1056,13 +1196,10 @@ int kca_cmd_keys(int argc, char **argv, kct_where *w)
             printf("%-4u %-7s %-28s %-7s %s\n", keys[i].number, type, flags, kcv, keys[i].label);
             continue;
         }
-        json_t *fl = json_array();
-        for (char *f = flags, *save = NULL, *t; (t = strtok_r(f, ",", &save)) != NULL; f = NULL)
-            if (strcmp(t, "-") != 0)
-                json_array_append_new(fl, json_string(t));
         json_array_append_new(list, json_pack("{s:i, s:s, s:o, s:s, s:s}", "number",
-                                              keys[i].number, "type", type, "flags", fl, "kcv",
-                                              kcv, "label", keys[i].label));
+                                              keys[i].number, "type", type, "flags",
+                                              flags_json(keys[i].flags), "kcv", kcv, "label",
+                                              keys[i].label));
     }
     return list ? kct_json_print(json_pack("{s:o}", "keys", list)) : KCT_EXIT_OK;
 }

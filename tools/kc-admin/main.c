@@ -142,13 +142,20 @@ static const char help_readers[] =
     "when another program holds it), as pcscd knows it: nothing is sent to a card.\n";
 
 static const char help_keys[] =
-    "usage: kc-admin [WHERE] keys [--admin-key-file FILE] --issuer-pub PUB\n"
+    "usage: kc-admin [WHERE] keys [--admin-key-file FILE] --issuer-pub PUB [--json]\n"
+    "       kc-admin [WHERE] keys generate NUMBER --type aes128|aes256 --usage LIST\n"
+    "                [--label TEXT] [--admin-key-file FILE] --issuer-pub PUB [--json]\n"
     "\n"
     "List the numbered keys of the key card: number, type, flags (envelope,\n"
     "inject, static, COMMON) and key check value (first 3 bytes of\n"
     "AES-ECB(key, 16 x 01)) and label. Key values are never readable. Needs the\n"
     "admin key (--admin-key-file, KEYCARD_ADMIN_KEY, or a prompt), sent once the\n"
-    "card's channel certificate verified under PUB (or KEYCARD_ISSUER_PUB).\n";
+    "card's channel certificate verified under PUB (or KEYCARD_ISSUER_PUB).\n"
+    "\n"
+    "keys generate: the card makes key NUMBER from its own random generator, of the\n"
+    "type and usage given (LIST: envelope, inject, static, common, joined by commas),\n"
+    "replacing a key of that number; only its KCV is shown, the value never leaves\n"
+    "the card. The key and a key-generated audit entry are one commit.\n";
 
 static const char help_templates[] =
     "usage: kc-admin [WHERE] templates [--admin-key-file FILE] --issuer-pub PUB\n"
