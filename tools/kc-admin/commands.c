@@ -140,6 +140,8 @@ static int provision_steps(keycard *kc, const kca_profile *p, keycard_identity *
     char name[64];
     for (size_t i = 0; i < p->n_keys; i++) {
         uint8_t d[3 + KEYCARD_LABEL_MAX + 32];
+        if (p->keys[i].generate)
+            continue; /* made on the card after the commit (generate_keys) */
         size_t n = kca_key_encode(&p->keys[i], d);
         snprintf(name, sizeof name, "put key %u", p->keys[i].number);
         rc = keycard_provision_put(kc, KEYCARD_TAG_KEY(p->keys[i].number), d, n);
@@ -175,6 +177,46 @@ fail:;
     snprintf(what, sizeof what, "provision: %s", step);
     int ex = kct_fail(rc, what, -1);
     return ex == KCT_EXIT_OK ? KCT_EXIT_FAIL : ex;
+}
+
+/*
+ * The profile's "generate" keys, made on the card once it is provisioned:
+ * a new certified session (the card now has its channel key), the profile's
+ * admin key, one PROVISION GENERATE per key; each KCV printed.
+ */
+static int generate_keys(kct_where *w, const char *cmd, kca_issuer *iss, const kca_profile *p,
+                         keycard **kc)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_keys; i++)
+        n += p->keys[i].generate;
+    if (n == 0)
+        return 0;
+    keycard_close(*kc);
+    *kc = NULL;
+    int ex = kca_open_secret(w, cmd, "the admin key", iss, kc, 0, NULL);
+    if (ex)
+        return ex;
+    int tries = -1;
+    keycard_rc rc = keycard_verify_admin(*kc, p->admin_key, p->admin_key_len, &tries);
+    if (rc != KEYCARD_OK)
+        return kct_fail_cred(rc, "admin key (profile)", KEYCARD_ADMIN_KEY, tries);
+    for (size_t i = 0; i < p->n_keys; i++) {
+        const kca_key *k = &p->keys[i];
+        uint8_t kcv[3];
+        char hex[7];
+        if (!k->generate)
+            continue;
+        rc = keycard_key_generate(*kc, k->number, k->type, k->flags, k->label, kcv);
+        if (rc != KEYCARD_OK) {
+            char what[64];
+            snprintf(what, sizeof what, "provision: make key %u on the card", k->number);
+            return kct_fail(rc, what, -1);
+        }
+        kct_hex_format(kcv, 3, hex);
+        printf("key %u made on the card (%s): KCV %s\n", k->number, k->label, hex);
+    }
+    return 0;
 }
 
 int kca_cmd_provision(int argc, char **argv, kct_where *w)
@@ -218,8 +260,8 @@ int kca_cmd_provision(int argc, char **argv, kct_where *w)
     if (ex == 0)
         ex = kca_open_secret(w, argv[0], "the profile's PINs, keys and templates", &iss, &kc, 1,
                              &blank);
-    kca_issuer_free(&iss);
     if (ex) {
+        kca_issuer_free(&iss);
         kca_profile_free(&p);
         return ex;
     }
@@ -259,8 +301,10 @@ int kca_cmd_provision(int argc, char **argv, kct_where *w)
     kct_hex_format(id.serial, KC_SERIAL_LEN, serial);
     printf("provisioned key card %s for %s (%s): %zu keys, %zu templates\n", serial, p.name,
            p.number, p.n_keys, p.n_templates);
+    ex = generate_keys(w, argv[0], &iss, &p, &kc);
 out:
     keycard_close(kc);
+    kca_issuer_free(&iss);
     kca_profile_free(&p);
     return ex;
 }
@@ -1311,10 +1355,8 @@ int kca_cmd_target_manufacture(int argc, char **argv, kct_where *w)
                                     "commas (at most 16)");
 
     kca_profile p;
-    if (kca_profile_load(o.profile, &p) != 0) {
-        kct_err("target-manufacture: %s: profile not valid; no card image written", o.profile);
-        return KCT_EXIT_USAGE;
-    }
+    if (kca_profile_load(o.profile, &p) != 0)
+        return KCT_EXIT_USAGE; /* each problem said on its own line; no image written */
     int ex = KCT_EXIT_OK;
     keycard_target_key tk[MFG_MAX_KEYS];
     size_t n = 0;
@@ -1339,6 +1381,14 @@ int kca_cmd_target_manufacture(int argc, char **argv, kct_where *w)
             kct_err("target-manufacture: --keys: key %u is %s", nums[k],
                     key ? "not an \"envelope\" key" : "not in the profile");
             ex = KCT_EXIT_USAGE;
+            goto out;
+        }
+        if (key->generate) {
+            /* Its value exists on key cards only: a PC cannot derive the card key. */
+            kct_err("target-manufacture: key %u is made on the key card (\"generate\"): its "
+                    "value is on no PC; manufacturing targets for it through the key card is "
+                    "not implemented yet", key->number);
+            ex = KCT_EXIT_FAIL;
             goto out;
         }
         keycard_target_key *t = &tk[n++];

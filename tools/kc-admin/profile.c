@@ -160,8 +160,8 @@ static void check_keys(kct_errs *e, json_t *root, kca_profile *p)
         kct_jerr(e, "$.keys", "out of memory");
         return;
     }
-    static const char *const fields[] = {"number", "type",  "label",  "value",
-                                         "common", "usage", "static", NULL};
+    static const char *const fields[] = {"number", "type",   "label",    "value",
+                                         "common", "usage",  "static",   "generate", NULL};
     size_t i;
     json_t *o;
     json_array_foreach(arr, i, o)
@@ -230,6 +230,7 @@ static void check_keys(kct_errs *e, json_t *root, kca_profile *p)
             k->number = (uint8_t)num;
         }
         k->flags = flags;
+        k->generate = kct_json_bool(e, path, o, "generate", 0) == 1;
         if (common == 1)
             kct_err("warning: %s: %s: key %ld is \"common\": the same key in every target "
                     "card (patent way 1); one broken card reveals it for all. Prefer a "
@@ -249,16 +250,29 @@ static void check_key_values(kct_errs *e, json_t *root, const char *dir, kca_pro
         char path[64], what[96];
         snprintf(path, sizeof path, "$.keys[%zu]", i);
         kca_key *k = &p->keys[i];
-        if (!json_is_object(json_array_get(arr, i)))
+        json_t *o = json_array_get(arr, i);
+        char sub[96];
+        if (!json_is_object(o))
             continue;
+        snprintf(sub, sizeof sub, "%s.value", path);
+        if (k->generate) {
+            if (json_object_get(o, "value"))
+                kct_jerr(e, sub, "give a value or \"generate\": true, not both");
+            continue;
+        }
+        if (!p->demo) {
+            /* The premise: no master key in plaintext outside a key card. */
+            kct_jerr(e, json_object_get(o, "value") ? sub : path,
+                     "a production profile (without \"demo\": true) carries no key value: "
+                     "have the key card make the key (\"generate\": true)");
+            continue;
+        }
         snprintf(what, sizeof what, "Key %u (%s, hex)", k->number, k->label);
         kct_secret v;
         if (kct_json_secret(e, path, json_array_get(arr, i), "value", "hex", 0, dir, what, 1,
                             kct_check_admin_key, &v, NULL) == 0) {
             int n = kct_admin_key_parse(v.text, k->value);
             if (k->len && n != (int)k->len) {
-                char sub[96];
-                snprintf(sub, sizeof sub, "%s.value", path);
                 kct_jerr(e, sub, "a %s key is %zu bytes (%zu hex digits), not %d bytes",
                          k->len == 16 ? "aes128" : "aes256", k->len, 2 * k->len, n);
             }

@@ -18,7 +18,8 @@ typedef struct kca_key {
     char label[KEYCARD_LABEL_MAX + 1];
     size_t label_len;
     uint8_t value[32];
-    size_t len; /* 16 or 32 */
+    size_t len;   /* 16 or 32 */
+    int generate; /* "generate": true: made on the key card, no value anywhere else */
 } kca_key;
 
 /* Largest binary template (docs/apdu.md). */
