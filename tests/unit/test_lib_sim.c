@@ -360,10 +360,11 @@ START_TEST(test_param_builders)
     ck_assert_int_eq(keycard_param_int(p, sizeof p, &n, 7, 2), KEYCARD_OK);
     ck_assert_uint_eq(n, 8);
     ck_assert_int_eq(keycard_param_key(p, sizeof p, &n, 1), KEYCARD_ERR_BUFFER);
-    uint8_t big[300];
+    uint8_t big[300], src[256];
+    memset(src, 0x5A, sizeof src);
     n = 0;
-    ck_assert_int_eq(keycard_param_bytes(big, sizeof big, &n, big, 256), KEYCARD_ERR_ARG);
-    ck_assert_int_eq(keycard_param_bytes(big, sizeof big, &n, big, 255), KEYCARD_OK);
+    ck_assert_int_eq(keycard_param_bytes(big, sizeof big, &n, src, 256), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_param_bytes(big, sizeof big, &n, src, 255), KEYCARD_OK);
     ck_assert_uint_eq(n, 256);
     ck_assert_int_eq(keycard_param_int(NULL, 4, &n, 1, 1), KEYCARD_ERR_ARG);
 }
