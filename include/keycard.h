@@ -538,6 +538,8 @@ typedef struct keycard_audit_entry {
  * data (way b: its table) template numbers (as many as fit)
  */
 #define KEYCARD_AUDIT_KEY_GENERATED 0x09 /* data: number type flags kcv(3) */
+#define KEYCARD_AUDIT_KEY_COMPONENT 0x0A /* data: number index kcv(3) custodian */
+#define KEYCARD_AUDIT_KEY_COMBINED 0x0B  /* data: number type flags kcv(3) components */
 #define KEYCARD_AUDIT_ISSUE_RECEIPT 0x06
 #define KEYCARD_AUDIT_RECEIPT_MAC_OFF 13
 #define KEYCARD_AUDIT_RECEIPT_LOCK_OFF 29
@@ -666,6 +668,36 @@ KEYCARD_API keycard_rc keycard_provision_abort(keycard *kc);
  */
 KEYCARD_API keycard_rc keycard_key_generate(keycard *kc, uint8_t number, uint8_t type,
                                             uint8_t flags, const char *label, uint8_t kcv[3]);
+
+/*
+ * A key's check value as the card computes it: the first 3 bytes of AES-ECB
+ * of 16 x 01 under key (16 or 32 bytes). Errors: KEYCARD_ERR_ARG,
+ * KEYCARD_ERR_CRYPTO.
+ */
+KEYCARD_API keycard_rc keycard_key_check_value(const uint8_t *key, size_t len, uint8_t kcv[3]);
+
+/*
+ * A key from components under dual control, with the admin key verified and
+ * no provisioning session open. keycard_key_component sends one custodian's
+ * component (len: the key's length) with the check value the custodian read
+ * out (component_kcv); the card refuses a component whose KCV differs
+ * (KEYCARD_ERR_WRONG_DATA), keeps the XOR in RAM only and writes an audit
+ * entry naming the custodian (1..32 characters) and the component's KCV.
+ * Every component of one key gives the same number, type, flags and label.
+ * keycard_key_combine stores the XOR of the n (2..8) components as key
+ * number, with an audit entry, in one commit; kcv receives its check value.
+ * A SELECT, a reset or a power cut before it forgets the components.
+ * Components travel only inside the secure channel. Errors: KEYCARD_ERR_ARG,
+ * KEYCARD_ERR_NOT_VERIFIED, KEYCARD_ERR_CONDITIONS (a provisioning session
+ * open; combine: fewer than two components, or not n, or another number),
+ * KEYCARD_ERR_WRONG_DATA, KEYCARD_ERR_CARD_MEMORY, transport errors.
+ */
+KEYCARD_API keycard_rc keycard_key_component(keycard *kc, uint8_t number, uint8_t type,
+                                             uint8_t flags, const char *label,
+                                             const char *custodian, const uint8_t *component,
+                                             size_t len, const uint8_t component_kcv[3]);
+KEYCARD_API keycard_rc keycard_key_combine(keycard *kc, uint8_t number, unsigned n,
+                                           uint8_t kcv[3]);
 
 /*
  * Sign an identity with the issuer's private key (PEM or DER, P-256) as the

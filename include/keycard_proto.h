@@ -120,6 +120,20 @@
  */
 #define KC_GENERATE_P1_KEY 0x20
 #define KC_GENERATE_KEY_LC_MIN 3
+/*
+ * Keys from components under dual control (docs/apdu.md "Keys from
+ * components"), outside a provisioning session, under the admin key:
+ * PROVISION PUT P1=22, P2=number, data type flags label_len label name_len
+ * custodian component component_kcv(3): one component, checked against its
+ * KCV, XORed into the card's RAM (an audit entry of its own, no key byte in
+ * flash); PROVISION GENERATE P1=21, P2=number, data n(1): the n components
+ * combined into the numbered key, stored with its audit entry in one commit;
+ * answer: the key's KCV. At most 8 components; a custodian name at most 32.
+ */
+#define KC_PUT_P1_COMPONENT 0x22
+#define KC_GENERATE_P1_COMBINE 0x21
+#define KC_COMPONENTS_MAX 8
+#define KC_CUSTODIAN_MAX 32
 #define KC_CHANNEL_OPTIONAL 0x00
 #define KC_CHANNEL_REQUIRED 0x01
 #define KC_CHANNEL_KDF_LABEL "keycard/channel"
@@ -381,6 +395,10 @@ static inline size_t kc_env_apdu_len(size_t bucket)
  */
 #define KC_AUDIT_EVT_KEY_GENERATED 0x09
 #define KC_KEY_EVT_LEN 6
+/* A key component received: number(1) index(1, from 1) component kcv(3) custodian. */
+#define KC_AUDIT_EVT_KEY_COMPONENT 0x0A
+/* Components combined into a key: number(1) type(1) flags(1) kcv(3) components(1). */
+#define KC_AUDIT_EVT_KEY_COMBINED 0x0B
 
 /* Largest command data field the card accepts (after chaining). */
 #define KC_APDU_MAX_DATA 4096

@@ -192,7 +192,7 @@ static int p1p2_ref(uint8_t p1, uint8_t p2)
 
 static int p1p2_generate(uint8_t p1, uint8_t p2)
 {
-    if (p1 == KC_GENERATE_P1_KEY)
+    if (p1 == KC_GENERATE_P1_KEY || p1 == KC_GENERATE_P1_COMBINE)
         return p2 >= KC_NUMBER_MIN && p2 <= KC_NUMBER_MAX;
     return p2 == 0 && (p1 == KC_GENERATE_P1_DEVICE || p1 == KC_GENERATE_P1_CHANNEL);
 }
@@ -487,6 +487,150 @@ static uint16_t h_prov_begin(kc_keycard *kc, const kc_apdu *a, uint8_t *out, siz
     return KC_SW_OK;
 }
 
+/*
+ * A numbered key record (type flags label_len label key) stored with its
+ * audit entry ev (number type flags kcv(3) ...) in one commit; an open
+ * issuance session ends (its key may be the one replaced). The answer is the
+ * KCV from ev.
+ */
+static uint16_t key_commit(kc_keycard *kc, uint8_t number, const uint8_t *rec, size_t rec_len,
+                           uint8_t event, const uint8_t *ev, size_t ev_len, uint8_t *out,
+                           size_t *out_len)
+{
+    int rc = kc_store_begin(&kc->store);
+    if (rc == 0) {
+        kc_issue_close(&kc->issue);
+        if ((rc = kc_issue_key_put(&kc->store, number, rec, rec_len)) != 0 ||
+            (rc = kc_audit_append(&kc->store, &kc->hw, event, ev, ev_len)) != 0 ||
+            (rc = kc_store_commit(&kc->store)) != 0)
+            kc_store_abort(&kc->store);
+    }
+    if (rc)
+        return kc_err_to_sw(rc);
+    memcpy(out, ev + 3, KC_KCV_LEN);
+    *out_len = KC_KCV_LEN;
+    return KC_SW_OK;
+}
+
+/* Key length of a type byte; 0 for none. */
+static size_t type_len(uint8_t type)
+{
+    return type == KC_KEY_TYPE_AES128 ? 16 : type == KC_KEY_TYPE_AES256 ? 32 : 0;
+}
+
+/* Key component commands run outside a provisioning session, under the admin key. */
+static uint16_t component_allowed(const kc_keycard *kc)
+{
+    if (kc->staging)
+        return KC_SW_CONDITIONS;
+    return (kc->sec & KC_SEC_ADMIN) ? KC_SW_OK : KC_SW_SECURITY_STATUS;
+}
+
+/* One audit entry in a commit of its own (nothing else in it). */
+static int audit_commit(kc_keycard *kc, uint8_t event, const uint8_t *d, size_t n)
+{
+    int rc = kc_store_begin(&kc->store);
+    if (rc == 0 && ((rc = kc_audit_append(&kc->store, &kc->hw, event, d, n)) != 0 ||
+                    (rc = kc_store_commit(&kc->store)) != 0))
+        kc_store_abort(&kc->store);
+    return rc;
+}
+
+/*
+ * PROVISION PUT P1=22: one key component. data: type flags label_len label
+ * name_len custodian component component_kcv(3). Checked against its KCV,
+ * then XORed into RAM; an audit entry (number, index, component KCV,
+ * custodian) is its only trace in flash.
+ */
+static uint16_t put_component(kc_keycard *kc, const kc_apdu *a)
+{
+    const uint8_t *d = a->data;
+    size_t n = a->lc, ll, nl, klen, o;
+    uint8_t kcv[KC_KCV_LEN], ev[5 + KC_CUSTODIAN_MAX];
+    uint16_t sw;
+    int rc;
+
+    if (n < 4 || (ll = d[2]) > KC_LABEL_MAX || n < 3 + ll + 1 ||
+        (nl = d[3 + ll]) > KC_CUSTODIAN_MAX || nl == 0)
+        return KC_SW_WRONG_LENGTH;
+    o = 3 + ll + 1 + nl;
+    klen = type_len(d[0]);
+    if (n != o + (klen ? klen : 16) + KC_KCV_LEN)
+        return KC_SW_WRONG_LENGTH;
+    if ((sw = component_allowed(kc)) != KC_SW_OK)
+        return sw;
+    if (klen == 0 || (d[1] & ~KC_KEYF_ALL) != 0 || a->p2 < KC_NUMBER_MIN || a->p2 > KC_NUMBER_MAX)
+        return KC_SW_WRONG_DATA;
+    if (kc->comp.n > 0 && (kc->comp.number != a->p2 || kc->comp.type != d[0] ||
+                           kc->comp.flags != d[1] || kc->comp.label_len != ll ||
+                           memcmp(kc->comp.label, d + 3, ll) != 0))
+        return KC_SW_WRONG_DATA; /* another key's component: the one begun stays */
+    if (kc->comp.n >= KC_COMPONENTS_MAX)
+        return KC_SW_NOT_ENOUGH_MEMORY;
+    /* A mistyped component is refused here, before it spoils the key. */
+    if ((rc = kc_issue_kcv(d + o, klen, kcv)) != 0)
+        return kc_err_to_sw(rc);
+    if (!kc_ct_equal(kcv, d + o + klen, KC_KCV_LEN))
+        return KC_SW_WRONG_DATA;
+    ev[0] = a->p2;
+    ev[1] = (uint8_t)(kc->comp.n + 1);
+    memcpy(ev + 2, kcv, KC_KCV_LEN);
+    memcpy(ev + 5, d + 3 + ll + 1, nl);
+    if ((rc = kc_audit_room(&kc->store, KC_AUDIT_EVT_KEY_COMPONENT)) != 0 ||
+        (rc = audit_commit(kc, KC_AUDIT_EVT_KEY_COMPONENT, ev, 5 + nl)) != 0)
+        return kc_err_to_sw(rc);
+    if (kc->comp.n == 0) {
+        kc->comp.number = a->p2;
+        kc->comp.type = d[0];
+        kc->comp.flags = d[1];
+        kc->comp.label_len = (uint8_t)ll;
+        memcpy(kc->comp.label, d + 3, ll);
+    }
+    for (size_t i = 0; i < klen; i++)
+        kc->comp.acc[i] ^= d[o + i];
+    kc->comp.n++;
+    return KC_SW_OK;
+}
+
+/*
+ * PROVISION GENERATE P1=21: the n components received (data: n) combined
+ * into numbered key P2, stored with a KEY_COMBINED audit entry in one
+ * commit; the answer is its KCV. The components are wiped either way.
+ */
+static uint16_t combine_components(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                                   size_t *out_len)
+{
+    uint8_t d[3 + KC_LABEL_MAX + 32], ev[KC_KEY_EVT_LEN + 1];
+    size_t klen = type_len(kc->comp.type), ll = kc->comp.label_len;
+    uint16_t sw;
+    int rc;
+
+    if (a->lc != 1 || cap < KC_KCV_LEN)
+        return KC_SW_WRONG_LENGTH;
+    if ((sw = component_allowed(kc)) != KC_SW_OK)
+        return sw;
+    if (kc->comp.n < 2 || kc->comp.number != a->p2 || a->data[0] != kc->comp.n)
+        return KC_SW_CONDITIONS; /* dual control: two components at least, all of them */
+    if ((rc = kc_audit_room(&kc->store, KC_AUDIT_EVT_KEY_COMBINED)) != 0)
+        return kc_err_to_sw(rc);
+    d[0] = kc->comp.type;
+    d[1] = kc->comp.flags;
+    d[2] = (uint8_t)ll;
+    memcpy(d + 3, kc->comp.label, ll);
+    memcpy(d + 3 + ll, kc->comp.acc, klen);
+    ev[0] = a->p2;
+    ev[1] = d[0];
+    ev[2] = d[1];
+    ev[6] = kc->comp.n;
+    rc = kc_issue_kcv(kc->comp.acc, klen, ev + 3);
+    kc_wipe(&kc->comp, sizeof(kc->comp));
+    sw = rc ? kc_err_to_sw(rc)
+            : key_commit(kc, a->p2, d, 3 + ll + klen, KC_AUDIT_EVT_KEY_COMBINED, ev, sizeof(ev),
+                         out, out_len);
+    kc_wipe(d, sizeof(d));
+    return sw;
+}
+
 /* PROVISION PUT of a numbered key or template (P1 20/21/30/31, P2 = number). */
 static uint16_t put_numbered(kc_keycard *kc, const kc_apdu *a)
 {
@@ -522,6 +666,8 @@ static uint16_t h_prov_put(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_
     int rc;
     (void)out, (void)cap, (void)out_len;
 
+    if (a->p1 == KC_PUT_P1_COMPONENT)
+        return put_component(kc, a);
     if (!kc->staging)
         return KC_SW_CONDITIONS;
     if (a->p1 == KC_PUT_P1_KEY || a->p1 == KC_PUT_P1_KEY_DELETE || a->p1 == KC_PUT_P1_TEMPLATE ||
@@ -622,20 +768,11 @@ static uint16_t generate_key(kc_keycard *kc, const kc_apdu *a, uint8_t *out, siz
     ev[1] = d[0];
     ev[2] = d[1];
     rc = kc_issue_kcv(d + a->lc, klen, ev + 3);
-    if (rc == 0 && (rc = kc_store_begin(&kc->store)) == 0) {
-        kc_issue_close(&kc->issue);
-        if ((rc = kc_issue_key_put(&kc->store, a->p2, d, a->lc + klen)) != 0 ||
-            (rc = kc_audit_append(&kc->store, &kc->hw, KC_AUDIT_EVT_KEY_GENERATED, ev,
-                                  sizeof(ev))) != 0 ||
-            (rc = kc_store_commit(&kc->store)) != 0)
-            kc_store_abort(&kc->store);
-    }
+    uint16_t sw = rc ? kc_err_to_sw(rc)
+                     : key_commit(kc, a->p2, d, a->lc + klen, KC_AUDIT_EVT_KEY_GENERATED, ev,
+                                  sizeof(ev), out, out_len);
     kc_wipe(d, sizeof(d));
-    if (rc)
-        return kc_err_to_sw(rc);
-    memcpy(out, ev + 3, KC_KCV_LEN);
-    *out_len = KC_KCV_LEN;
-    return KC_SW_OK;
+    return sw;
 }
 
 static uint16_t h_prov_generate(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
@@ -648,6 +785,8 @@ static uint16_t h_prov_generate(kc_keycard *kc, const kc_apdu *a, uint8_t *out, 
 
     if (a->p1 == KC_GENERATE_P1_KEY)
         return generate_key(kc, a, out, cap, out_len);
+    if (a->p1 == KC_GENERATE_P1_COMBINE)
+        return combine_components(kc, a, out, cap, out_len);
     /* Device and channel key: no data, and a present Le takes the whole answer. */
     if (a->lc != 0 || cap < IDENTITY_TBS_LEN)
         return KC_SW_WRONG_LENGTH;

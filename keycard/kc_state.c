@@ -4,6 +4,7 @@
  */
 #include "kc_state.h"
 
+#include "kc_crypto.h"
 #include "kc_err.h"
 #include "kc_keys.h"
 
@@ -30,6 +31,7 @@ void kc_keycard_clear_security(kc_keycard *kc)
     kc->sec = 0;
     kc->selected = 0;
     kc_issue_close(&kc->issue);
+    kc_wipe(&kc->comp, sizeof(kc->comp));
     kc_channel_close(&kc->chan);
 }
 

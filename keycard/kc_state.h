@@ -38,6 +38,13 @@
 #define KC_STAGED_POLICY 0x200u     /* channel policy put in the session */
 #define KC_STAGED_POLICY_REQ 0x400u /* ... and it is "required" */
 
+/* Key components being combined (PROVISION PUT P1=22, GENERATE P1=21): RAM only. */
+typedef struct kc_components {
+    uint8_t acc[32]; /* XOR of the components so far */
+    uint8_t number, type, flags, n, label_len;
+    uint8_t label[KC_LABEL_MAX];
+} kc_components;
+
 typedef struct kc_keycard {
     kc_hw hw;          /* copy of the board's hardware table */
     kc_store store;
@@ -49,12 +56,14 @@ typedef struct kc_keycard {
     kc_apdu_chain chain;
     kc_issue_session issue; /* the open issuance session (kc_issue.h), if any */
     kc_channel chan;        /* the secure channel (kc_channel.h), if open */
+    kc_components comp;     /* key components received, not yet combined */
 } kc_keycard;
 
 /*
  * Clear the security state and the selection, abort an open provisioning
- * session, close an issuance session and end the secure channel (SELECT does this; the chain buffer
- * is left to the dispatcher).
+ * session, close an issuance session, wipe key components not yet combined
+ * and end the secure channel (SELECT does this; the chain buffer is left to
+ * the dispatcher).
  */
 void kc_keycard_clear_security(kc_keycard *kc);
 

@@ -724,6 +724,8 @@ static const char *const event_names[] = {
     [KEYCARD_AUDIT_CHANNEL_FAILURE] = "channel-failure",
     [KEYCARD_AUDIT_ISSUE_BEGIN] = "issue-begin",
     [KEYCARD_AUDIT_KEY_GENERATED] = "key-generated",
+    [KEYCARD_AUDIT_KEY_COMPONENT] = "key-component",
+    [KEYCARD_AUDIT_KEY_COMBINED] = "key-combined",
 };
 
 KEYCARD_API const char *keycard_audit_event_name(uint8_t event)
@@ -902,6 +904,65 @@ KEYCARD_API keycard_rc keycard_key_generate(keycard *kc, uint8_t number, uint8_t
     if (rc == KEYCARD_OK)
         memcpy(kcv, out, KC_KCV_LEN);
     return op_end(kc, refine_blank(kc, rc));
+}
+
+KEYCARD_API keycard_rc keycard_key_check_value(const uint8_t *key, size_t len, uint8_t kcv[3])
+{
+    if (!key || !kcv || (len != 16 && len != 32))
+        return KEYCARD_ERR_ARG;
+    return kcl_crypto_kcv(key, len, kcv);
+}
+
+KEYCARD_API keycard_rc keycard_key_component(keycard *kc, uint8_t number, uint8_t type,
+                                             uint8_t flags, const char *label,
+                                             const char *custodian, const uint8_t *component,
+                                             size_t len, const uint8_t component_kcv[3])
+{
+    uint8_t d[3 + KC_LABEL_MAX + 1 + KC_CUSTODIAN_MAX + 32 + KC_KCV_LEN];
+    size_t ll = label ? strlen(label) : 0, cl = custodian ? strlen(custodian) : 0, o = 0;
+    size_t klen = type == KEYCARD_KEY_AES128 ? 16 : type == KEYCARD_KEY_AES256 ? 32 : 0;
+    if (!kc || !component || !component_kcv || !klen || len != klen || ll > KC_LABEL_MAX ||
+        cl == 0 || cl > KC_CUSTODIAN_MAX || number < KC_NUMBER_MIN || number > KC_NUMBER_MAX ||
+        (flags & ~KC_KEYF_ALL))
+        return KEYCARD_ERR_ARG;
+    d[o++] = type;
+    d[o++] = flags;
+    d[o++] = (uint8_t)ll;
+    memcpy(d + o, label, ll);
+    o += ll;
+    d[o++] = (uint8_t)cl;
+    memcpy(d + o, custodian, cl);
+    o += cl;
+    memcpy(d + o, component, len);
+    o += len;
+    memcpy(d + o, component_kcv, KC_KCV_LEN);
+    o += KC_KCV_LEN;
+    keycard_rc rc = op_begin(kc);
+    if (rc == KEYCARD_OK)
+        rc = op_end(kc, cmd_rc(kc, KC_CLA_PROP, KC_INS_PROVISION_PUT, KC_PUT_P1_COMPONENT, number,
+                               d, o, 0, NULL, NULL, NULL));
+    kcl_wipe(d, sizeof d);
+    return rc;
+}
+
+KEYCARD_API keycard_rc keycard_key_combine(keycard *kc, uint8_t number, unsigned n,
+                                           uint8_t kcv[3])
+{
+    uint8_t c = (uint8_t)n, out[16];
+    size_t got = sizeof out;
+    if (!kc || !kcv || n < 2 || n > KC_COMPONENTS_MAX || number < KC_NUMBER_MIN ||
+        number > KC_NUMBER_MAX)
+        return KEYCARD_ERR_ARG;
+    keycard_rc rc = op_begin(kc);
+    if (rc != KEYCARD_OK)
+        return rc;
+    rc = cmd_rc(kc, KC_CLA_PROP, KC_INS_PROVISION_GENERATE, KC_GENERATE_P1_COMBINE, number, &c, 1,
+                KC_KCV_LEN, out, &got, NULL);
+    if (rc == KEYCARD_OK && got != KC_KCV_LEN)
+        rc = KEYCARD_ERR_PROTOCOL;
+    if (rc == KEYCARD_OK)
+        memcpy(kcv, out, KC_KCV_LEN);
+    return op_end(kc, rc);
 }
 
 KEYCARD_API keycard_rc keycard_provision_commit(keycard *kc)

@@ -10,7 +10,12 @@
 #       (another KCV), and refuses without the admin key;
 #   (d) every key made is a key-generated entry of the signed audit log, and
 #       `kc-admin audit --verify` passes;
-#   (e) target-manufacture refuses a generated key (its value is on no PC).
+#   (e) target-manufacture refuses a generated key (its value is on no PC);
+#   (f) `kc-admin keys import --components 3`: three custodians' components
+#       (from a file, a descriptor and a variable), each checked by its KCV,
+#       combined on the card into the key whose KCV Python computes apart;
+#       a mistyped component is refused before it is sent; the trace shows no
+#       component byte; the log names the custodians and verifies.
 set -u
 B=${B:-build}
 fails=0
@@ -96,6 +101,57 @@ rc=$?
 [ $rc -eq 1 ] && grep -q 'is made on the key card' "$T/e.out" && [ ! -s "$T/t.img" ] &&
     ok "target-manufacture refuses a generated key: $(head -c 90 "$T/e.out")" ||
     fail "target-manufacture with a generated key (rc $rc): $(cat "$T/e.out")"
+
+# (f) a key from three custodians' components, each from another source
+C1=1111111111111111111111111111111A C2=2222222222222222222222222222222B
+export C3=3737373737373737373737373737373C
+echo "$C1" >"$T/c1"
+kcvs=$(python3 - "$C1" "$C2" "$C3" <<'PY'
+import sys
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+def kcv(k):
+    e = Cipher(algorithms.AES(k), modes.ECB()).encryptor()
+    return (e.update(b"\x01" * 16) + e.finalize())[:3].hex()
+ks = [bytes.fromhex(h) for h in sys.argv[1:]]
+x = bytes(a ^ b ^ c for a, b, c in zip(*ks))
+print(" ".join([kcv(k) for k in ks] + [kcv(x)]))
+PY
+)
+set -- $kcvs
+imp() { "$ADMIN" --sim "$T/k.img" --trace keys import 50 --components 3 --type aes128 --usage envelope \
+    --label dual --issuer-pub "$PUB" --custodian "Alice Sato" --component "file:$T/c1" \
+    --component-kcv "$1" --custodian "Bob Ito" --component fd:3 --component-kcv "$2" \
+    --custodian Carol --component env:C3 --component-kcv "$3"; }
+out=$(imp "$1" "$2" "$3" 3<<EOF2 2>"$T/f.err"
+$C2
+EOF2
+)
+if echo "$out" | grep -q "^key 50 imported from components: aes128, envelope, KCV $4, label dual$"; then
+    ok "keys import from 3 components: KCV $4, as computed apart from the card"
+else
+    fail "keys import: [$out] $(grep -v trace: "$T/f.err" | head -3)"
+fi
+leak=""
+for c in "$C1" "$C2" "$C3"; do
+    sp=$(echo "$c" | sed 's/../& /g; s/ $//')
+    grep -qi -e "$c" -e "$sp" "$T/f.err" && leak="$leak $c"
+done
+grep -q 'trace: .* > 80 E2 22 32 \[[0-9]* bytes, not shown\]' "$T/f.err" && [ -z "$leak" ] &&
+    ok "each component in its own command; the trace shows none of their bytes" ||
+    fail "component trace: leak [$leak], $(grep -c '80 E2 22' "$T/f.err") component commands"
+export C3
+out=$("$ADMIN" --sim "$T/k.img" keys import 51 --components 2 --type aes128 --usage envelope \
+    --issuer-pub "$PUB" --custodian A --component "file:$T/c1" --component-kcv 000000 \
+    --custodian B --component env:C3 --component-kcv "$3" 2>&1)
+rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "its KCV is $1, the custodian's is 000000: mistyped; nothing of it sent" &&
+    ok "a mistyped component is refused before it is sent (exit 1)" || fail "mistyped component (rc $rc): $out"
+"$ADMIN" --sim "$T/k.img" audit --json --issuer-pub "$PUB" >"$T/audit2.json" 2>&1
+who=$(python3 -c 'import json,sys; print(",".join(e["component"]["custodian"] for e in json.load(open(sys.argv[1]))["entries"] if e["event"] == "key-component"))' "$T/audit2.json")
+[ "$who" = "Alice Sato,Bob Ito,Carol" ] && ok "the audit log names the custodians: $who" ||
+    fail "custodians in the log: [$who]"
+"$ADMIN" --sim "$T/k.img" audit --verify --issuer-pub "$PUB" >"$T/v2.out" 2>&1 &&
+    ok "audit --verify after the import: $(tail -n 1 "$T/v2.out")" || fail "audit --verify: $(tail -n 3 "$T/v2.out")"
 
 [ $fails -eq 0 ] || { echo "$fails check(s) failed" >&2; exit 1; }
 echo "all checks passed"

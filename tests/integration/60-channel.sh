@@ -58,7 +58,7 @@ hex() { printf '%s' "$1" | od -An -tx1 -v | tr 'a-f' 'A-F' | tr -s ' \n' '  ' | 
 apdu_lines() { sed -n 's/^[0-9]* *\(APDU\|SW\): //p' "$1"; }
 
 # ---- the key cards: default policy, and another issuer's ---------------------
-sed -e '/"demo": true,/d' -e '/"secure_channel"/d' \
+sed -e '/"secure_channel"/d' \
     -e "s#\"demo-issuer.key.pem\"#\"$TOP/examples/profiles/demo-issuer.key.pem\"#" \
     examples/profiles/demo.json >"$T/required.json"
 sed -e "s#\"demo-issuer.key.pem\"#\"$TOP/tests/data/other-issuer.key.pem\"#" \

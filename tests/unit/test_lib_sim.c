@@ -370,6 +370,18 @@ START_TEST(test_param_builders)
 }
 END_TEST
 
+/* The directory entry of key number (the test fails when it is not listed). */
+static keycard_key_info listed_key(keycard *kc, uint8_t number)
+{
+    keycard_key_info keys[32];
+    size_t n = 32, k;
+    ck_assert_int_eq(keycard_keys_list(kc, keys, &n), KEYCARD_OK);
+    for (k = 0; k < n && keys[k].number != number; k++)
+        ;
+    ck_assert_uint_lt(k, n);
+    return keys[k];
+}
+
 /* Keys made on the card: only the KCV comes out; key and log entry in one commit. */
 START_TEST(test_key_generate)
 {
@@ -392,25 +404,16 @@ START_TEST(test_key_generate)
                      KEYCARD_ERR_ARG);
     ck_assert_int_eq(keycard_key_generate(kc, 9, 7, 0, NULL, kcv2), KEYCARD_ERR_ARG);
     /* Listed with the same KCV. */
-    keycard_key_info keys[16];
-    size_t n = 16, k;
-    ck_assert_int_eq(keycard_keys_list(kc, keys, &n), KEYCARD_OK);
-    for (k = 0; k < n && keys[k].number != 9; k++)
-        ;
-    ck_assert_uint_lt(k, n);
-    ck_assert_mem_eq(keys[k].kcv, kcv, 3);
-    ck_assert_uint_eq(keys[k].type, KEYCARD_KEY_AES256);
-    ck_assert_uint_eq(keys[k].flags, KEYCARD_KEYF_ENVELOPE);
-    ck_assert_str_eq(keys[k].label, "made here");
+    keycard_key_info ki = listed_key(kc, 9);
+    ck_assert_mem_eq(ki.kcv, kcv, 3);
+    ck_assert_uint_eq(ki.type, KEYCARD_KEY_AES256);
+    ck_assert_uint_eq(ki.flags, KEYCARD_KEYF_ENVELOPE);
+    ck_assert_str_eq(ki.label, "made here");
     /* Again: another key, another KCV, the old one replaced. */
     ck_assert_int_eq(keycard_key_generate(kc, 9, KEYCARD_KEY_AES256, KEYCARD_KEYF_ENVELOPE,
                                           "made here", kcv2), KEYCARD_OK);
     ck_assert_int_ne(memcmp(kcv, kcv2, 3), 0);
-    n = 16;
-    ck_assert_int_eq(keycard_keys_list(kc, keys, &n), KEYCARD_OK);
-    for (k = 0; k < n && keys[k].number != 9; k++)
-        ;
-    ck_assert_mem_eq(keys[k].kcv, kcv2, 3);
+    ck_assert_mem_eq(listed_key(kc, 9).kcv, kcv2, 3);
     /* The audit log: one key-generated entry each, with number, type and KCV. */
     keycard_audit_entry e[32];
     size_t ne = 32, found = 0;
@@ -425,6 +428,86 @@ START_TEST(test_key_generate)
         }
     ck_assert_uint_eq(found, 2);
     ck_assert_str_eq(keycard_audit_event_name(KEYCARD_AUDIT_KEY_GENERATED), "key-generated");
+    keycard_close(kc);
+}
+END_TEST
+
+/*
+ * Dual control: custodians' components, each checked by its KCV, combined by
+ * XOR on the card; the log names every custodian. An attacker with the PC
+ * (and the admin key) who mistypes or sends one component gets no key.
+ */
+START_TEST(test_key_components)
+{
+    keycard *kc = open_card();
+    uint8_t c[3][16], kc3[3][3], x[16], want[3], got[3];
+    static const char *const who[3] = {"Alice Sato", "Bob Ito", "Carol Ueda"};
+    int t;
+    provision(kc, NULL);
+    for (int i = 0; i < 3; i++) {
+        memset(c[i], 0x11 * (i + 1), 16);
+        c[i][0] = (uint8_t)i;
+        ck_assert_int_eq(keycard_key_check_value(c[i], 16, kc3[i]), KEYCARD_OK);
+    }
+    for (int j = 0; j < 16; j++)
+        x[j] = c[0][j] ^ c[1][j] ^ c[2][j];
+    ck_assert_int_eq(keycard_key_check_value(x, 16, want), KEYCARD_OK);
+    /* Without the admin key: refused. */
+    ck_assert_int_eq(keycard_key_component(kc, 12, KEYCARD_KEY_AES128, KEYCARD_KEYF_ENVELOPE,
+                                           "dual", who[0], c[0], 16, kc3[0]),
+                     KEYCARD_ERR_NOT_VERIFIED);
+    ck_assert_int_eq(keycard_verify_admin(kc, admin_key, sizeof admin_key, &t), KEYCARD_OK);
+    /* A component whose KCV is not the custodian's: refused, not counted. */
+    ck_assert_int_eq(keycard_key_component(kc, 12, KEYCARD_KEY_AES128, KEYCARD_KEYF_ENVELOPE,
+                                           "dual", who[0], c[0], 16, kc3[1]),
+                     KEYCARD_ERR_WRONG_DATA);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(keycard_key_component(kc, 12, KEYCARD_KEY_AES128, KEYCARD_KEYF_ENVELOPE,
+                                               "dual", who[i], c[i], 16, kc3[i]),
+                         KEYCARD_OK);
+    /* Another key's component while one is begun: refused. */
+    ck_assert_int_eq(keycard_key_component(kc, 13, KEYCARD_KEY_AES128, KEYCARD_KEYF_ENVELOPE,
+                                           "dual", who[0], c[0], 16, kc3[0]),
+                     KEYCARD_ERR_WRONG_DATA);
+    /* Combine must name them all. */
+    ck_assert_int_eq(keycard_key_combine(kc, 12, 2, got), KEYCARD_ERR_CONDITIONS);
+    ck_assert_int_eq(keycard_key_combine(kc, 12, 3, got), KEYCARD_OK);
+    ck_assert_mem_eq(got, want, 3);
+    /* Gone once combined. */
+    ck_assert_int_eq(keycard_key_combine(kc, 12, 3, got), KEYCARD_ERR_CONDITIONS);
+    ck_assert_mem_eq(listed_key(kc, 12).kcv, want, 3);
+    /* One component alone never makes a key, and a reset forgets it. */
+    ck_assert_int_eq(keycard_key_component(kc, 14, KEYCARD_KEY_AES128, KEYCARD_KEYF_INJECT, "",
+                                           who[0], c[0], 16, kc3[0]),
+                     KEYCARD_OK);
+    ck_assert_int_eq(keycard_key_combine(kc, 14, 1, got), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_reopen(kc), KEYCARD_OK);
+    ck_assert_int_eq(keycard_verify_admin(kc, admin_key, sizeof admin_key, &t), KEYCARD_OK);
+    ck_assert_int_eq(keycard_key_component(kc, 14, KEYCARD_KEY_AES128, KEYCARD_KEYF_INJECT, "",
+                                           who[1], c[1], 16, kc3[1]),
+                     KEYCARD_OK);
+    ck_assert_int_eq(keycard_key_combine(kc, 14, 2, got), KEYCARD_ERR_CONDITIONS);
+    /* The log: each component with its custodian and KCV, then the key. */
+    keycard_audit_entry e[40];
+    size_t ne = 40, comps = 0, combined = 0;
+    ck_assert_int_eq(keycard_audit_read(kc, 0, e, &ne), KEYCARD_OK);
+    for (size_t i = 0; i < ne; i++) {
+        if (e[i].event == KEYCARD_AUDIT_KEY_COMPONENT && e[i].data[0] == 12) {
+            ck_assert_uint_eq(e[i].data[1], comps + 1);
+            ck_assert_mem_eq(e[i].data + 2, kc3[comps], 3);
+            ck_assert_uint_eq(e[i].len, 5 + strlen(who[comps]));
+            ck_assert_mem_eq(e[i].data + 5, who[comps], strlen(who[comps]));
+            comps++;
+        }
+        if (e[i].event == KEYCARD_AUDIT_KEY_COMBINED) {
+            ck_assert_uint_eq(e[i].data[0], 12);
+            ck_assert_mem_eq(e[i].data + 3, want, 3);
+            ck_assert_uint_eq(e[i].data[6], 3);
+            combined++;
+        }
+    }
+    ck_assert_uint_eq(comps, 3);
+    ck_assert_uint_eq(combined, 1);
     keycard_close(kc);
 }
 END_TEST
@@ -879,6 +962,7 @@ static Suite *lib_sim_suite(void)
     tcase_add_test(tc, test_open_options_object);
     tcase_add_test(tc, test_param_builders);
     tcase_add_test(tc, test_key_generate);
+    tcase_add_test(tc, test_key_components);
     tcase_add_test(tc, test_provision_and_persist);
     tcase_add_test(tc, test_damaged_image_refused);
     tcase_add_test(tc, test_verify_tries);

@@ -225,6 +225,18 @@ static const row krows[] = {
        "020201414242", 0, SX(0x6700)),
     K1("KEY GENERATE Le 2", 0, 0x80, 0xE4, 0x20, 0x09, E_SHORT, 0, "020200", 2, SX(0x6700)),
     K1("KEY GENERATE 36 bytes", 0, 0x80, 0xE4, 0x20, 0x09, E_SHORT, 36, NULL, 0, SX(0x6700)),
+    /* Key components (PUT P1 22) and their combination (GENERATE P1 21): lengths first */
+    K1("KEY COMPONENT 3 bytes", 0, 0x80, 0xE2, 0x22, 0x0B, E_SHORT, 0, "010200", NO_LE, SX(0x6700)),
+    K1("KEY COMPONENT no custodian", 0, 0x80, 0xE2, 0x22, 0x0B, E_SHORT, 0,
+       "01020000" "00000000000000000000000000000000" "000000", NO_LE, SX(0x6700)),
+    K1("KEY COMPONENT custodian 33", 0, 0x80, 0xE2, 0x22, 0x0B, E_SHORT, 0, "01020021", NO_LE,
+       SX(0x6700)),
+    K1("KEY COMPONENT one byte short", 0, 0x80, 0xE2, 0x22, 0x0B, E_SHORT, 0,
+       "0102000141" "000000000000000000000000000000" "000000", NO_LE, SX(0x6700)),
+    K1("KEY COMBINE P2 00", 0, 0x80, 0xE4, 0x21, 0x00, E_SHORT, 0, "02", 0, SX(0x6A86)),
+    K1("KEY COMBINE no data", 0, 0x80, 0xE4, 0x21, 0x0B, E_SHORT, 0, NULL, 0, SX(0x6700)),
+    K1("KEY COMBINE 2 bytes", 0, 0x80, 0xE4, 0x21, 0x0B, E_SHORT, 0, "0202", 0, SX(0x6700)),
+    K1("KEY COMBINE Le 2", 0, 0x80, 0xE4, 0x21, 0x0B, E_SHORT, 0, "02", 2, SX(0x6700)),
     /* OPEN CHANNEL (these cards have no channel key: 6985 and nothing changes) */
     K1("OPEN CHANNEL P1 01", 0, 0x80, 0x40, 0x01, 0x00, E_SHORT, 65, NULL, 0, SX(0x6A86)),
     K1("OPEN CHANNEL 64 bytes", 0, 0x80, 0x40, 0x00, 0x00, E_SHORT, 64, NULL, 0, SX(0x6700)),

@@ -225,7 +225,7 @@ static const char *kaudit_check(uint32_t next_seq)
             const uint8_t *e = KC.resp + i;
             size_t body = 10 + (size_t)e[9];
             uint32_t seq = (uint32_t)e[0] << 24 | (uint32_t)e[1] << 16 | (uint32_t)e[2] << 8 | e[3];
-            if (e[8] < 1 || e[8] > KC_AUDIT_EVT_KEY_GENERATED)
+            if (e[8] < 1 || e[8] > KC_AUDIT_EVT_KEY_COMBINED)
                 return "unknown event";
             if (count && seq != last + 1)
                 return "seq not consecutive";
@@ -478,6 +478,31 @@ static uint32_t c_put_cred(void)
     return kcmd(0x80, KC_INS_PROVISION_PUT, 0x01, KC_REF_ISSUER_PIN, d, sizeof(d), -1);
 }
 static uint32_t c_put_key(void) { return put_key7(); }
+/* A key component (its audit entry alone), and two combined (key + entry in one commit). */
+static uint16_t component(const char *who, uint8_t fill)
+{
+    uint8_t d[3 + 1 + 16 + 16 + 3] = {KC_KEY_TYPE_AES128, KC_KEYF_ENVELOPE, 0};
+    size_t wl = strlen(who), o = 3;
+    d[o++] = (uint8_t)wl;
+    memcpy(d + o, who, wl);
+    o += wl;
+    memset(d + o, fill, 16);
+    kc_issue_kcv(d + o, 16, d + o + 16);
+    o += 16 + 3;
+    return kcmd(0x80, KC_INS_PROVISION_PUT, KC_PUT_P1_COMPONENT, 11, d, o, -1);
+}
+static uint32_t c_component(void) { return component("Alice", 0x5A); }
+static void s_one_component(void)
+{
+    s_admin();
+    WANT(component("Alice", 0x5A));
+    WANT(component("Bob", 0xA5));
+}
+static uint32_t c_combine(void)
+{
+    return kcmd(0x80, KC_INS_PROVISION_GENERATE, KC_GENERATE_P1_COMBINE, 11, "\x02", 1, 3);
+}
+
 /* A key made on the card: the key and its audit entry in one commit. */
 static uint32_t c_keygen(void)
 {
@@ -574,6 +599,8 @@ static const scen SCENS[] = {
     {"RESET RETRY COUNTER keep PIN", KEY, B_K1, s_admin_holder_wrong, c_reset03, 0, 0, 0, 0, NULL},
     {"PROVISION BEGIN", KEY, B_K1, s_admin, c_prov_begin, 0, 0, 0, 0, NULL},
     {"PROVISION GENERATE key (own commit)", KEY, B_K1, s_admin, c_keygen, 0, 0, 0, 0, NULL},
+    {"PROVISION PUT key component (audit entry)", KEY, B_K1, s_admin, c_component, 0, 0, 0, 0, NULL},
+    {"PROVISION GENERATE combine (key + entry)", KEY, B_K1, s_one_component, c_combine, 0, 0, 0, 0, NULL},
     {"PROVISION PUT credential (staged)", KEY, B_K1, s_prov_session, c_put_cred, 0, 0, 0, 0, NULL},
     {"PROVISION PUT key (staged)", KEY, B_K1, s_prov_session, c_put_key, 0, 0, 0, 0, NULL},
     {"PROVISION PUT template (staged)", KEY, B_K1, s_prov_session, c_put_tpl, 0, 0, 0, 0, NULL},

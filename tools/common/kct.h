@@ -84,6 +84,13 @@ int kct_have_tty(void);
 int kct_secret_prompt(const char *prompt, kct_secret *out);
 
 /*
+ * A line that is no secret (a custodian's name, a check value) asked on the
+ * terminal, with echo. Returns 0, or -1 with one line printed (no terminal,
+ * no input, too long for cap).
+ */
+int kct_prompt_line(const char *prompt, char *out, size_t cap);
+
+/*
  * Prompt twice and insist the entries match (for a new value). Returns 0 or -1
  * with a message printed.
  */

@@ -58,6 +58,26 @@ static void restore_on_signal(int sig)
     raise(sig);
 }
 
+int kct_prompt_line(const char *prompt, char *out, size_t cap)
+{
+    FILE *tty = fopen("/dev/tty", "r+");
+    if (!tty) {
+        kct_err("%s: no terminal to ask on", prompt);
+        return -1;
+    }
+    fprintf(tty, "%s: ", prompt);
+    fflush(tty);
+    int ok = fgets(out, (int)cap, tty) != NULL;
+    fclose(tty);
+    size_t n = ok ? strcspn(out, "\r\n") : 0;
+    if (!ok || n == 0 || (n == cap - 1 && out[n] == '\0')) {
+        kct_err("%s: %s", prompt, ok && n ? "too long" : "no input");
+        return -1;
+    }
+    out[n] = '\0';
+    return 0;
+}
+
 int kct_secret_prompt(const char *prompt, kct_secret *out)
 {
     kct_secret_wipe(out);

@@ -37,7 +37,11 @@ enum {
     OPT_KEYS,
     OPT_TYPE,
     OPT_USAGE,
-    OPT_LABEL
+    OPT_LABEL,
+    OPT_COMPONENTS,
+    OPT_COMPONENT,
+    OPT_CUSTODIAN,
+    OPT_COMPONENT_KCV
 };
 
 /*
@@ -668,6 +672,37 @@ static void entry_text(const keycard_audit_entry *e, char when[32], char *data, 
             break;
         }
         goto hex;
+    case KEYCARD_AUDIT_KEY_COMPONENT:
+        /* number index kcv(3) custodian */
+        if (len >= 6) {
+            char kcv[7];
+            kct_hex_format(e->data + 2, 3, kcv);
+            snprintf(data, cap, "key %u, component %u from %.*s, KCV %s", e->data[0], e->data[1],
+                     (int)(len - 5), (const char *)e->data + 5, kcv);
+            if (obj)
+                json_object_set_new(obj, "component",
+                                    json_pack("{s:i, s:i, s:s%, s:s}", "number", e->data[0],
+                                              "index", e->data[1], "custodian",
+                                              (const char *)e->data + 5, len - 5, "kcv", kcv));
+            break;
+        }
+        goto hex;
+    case KEYCARD_AUDIT_KEY_COMBINED:
+        /* number type flags kcv(3) components */
+        if (len == 7) {
+            char fl[64], kcv[7];
+            flag_names(e->data[2], fl, sizeof fl);
+            kct_hex_format(e->data + 3, 3, kcv);
+            snprintf(data, cap, "key %u from %u components, %s, %s, KCV %s", e->data[0],
+                     e->data[6], e->data[1] == KEYCARD_KEY_AES128 ? "aes128" : "aes256", fl, kcv);
+            if (obj)
+                json_object_set_new(obj, "key",
+                                    json_pack("{s:i, s:o, s:s, s:i}", "number", e->data[0],
+                                              "flags", flags_json(e->data[2]), "kcv", kcv,
+                                              "components", e->data[6]));
+            break;
+        }
+        goto hex;
     case KEYCARD_AUDIT_ISSUE_BEGIN:
     case KEYCARD_AUDIT_ISSUE_RECEIPT:
         /* serial(8) key(1) way(1) flags(1), then per event (include/keycard.h) */
@@ -1113,6 +1148,9 @@ static int open_admin(int argc, char **argv, kct_where *w, keycard **kc)
 struct gen_opts {
     struct admin_key_opts a;
     const char *type, *usage, *label;
+    long components; /* keys import: how many */
+    const char *component[8], *custodian[8], *ckcv[8];
+    int n_component, n_custodian, n_ckcv;
 };
 
 static int gen_opt(int opt, const char *arg, void *ctx)
@@ -1128,6 +1166,32 @@ static int gen_opt(int opt, const char *arg, void *ctx)
     case OPT_LABEL:
         o->label = arg;
         return 0;
+    case OPT_COMPONENTS: {
+        char *end;
+        o->components = strtol(arg, &end, 10);
+        if (!*arg || *end || o->components < 2 || o->components > 8) {
+            kct_err("keys import: --components takes 2..8");
+            return -1;
+        }
+        return 0;
+    }
+    case OPT_COMPONENT:
+    case OPT_CUSTODIAN:
+    case OPT_COMPONENT_KCV: {
+        /* Repeated, one per custodian, in order. */
+        const char **list = opt == OPT_COMPONENT ? o->component
+                            : opt == OPT_CUSTODIAN ? o->custodian
+                                                   : o->ckcv;
+        int *n = opt == OPT_COMPONENT ? &o->n_component
+                 : opt == OPT_CUSTODIAN ? &o->n_custodian
+                                        : &o->n_ckcv;
+        if (*n >= 8) {
+            kct_err("keys import: at most 8 components");
+            return -1;
+        }
+        list[(*n)++] = arg;
+        return 0;
+    }
     }
     return admin_key_opt(opt, arg, &o->a);
 }
@@ -1156,62 +1220,197 @@ static int parse_usage(const char *s)
     return flags;
 }
 
+/* The options both keys generate and keys import take. */
+#define KEY_SPEC_LONGOPTS                                                         \
+    {"admin-key-file", required_argument, NULL, OPT_ADMIN_KEY_FILE},              \
+        {"issuer-pub", required_argument, NULL, OPT_ISSUER_PUB},                  \
+        {"type", required_argument, NULL, OPT_TYPE},                              \
+        {"usage", required_argument, NULL, OPT_USAGE},                            \
+        {"label", required_argument, NULL, OPT_LABEL}
+
+/*
+ * After the options: "SUB NUMBER" as the only arguments, a type, a usage, a
+ * label that fits. Returns 0 with *number, *type, *flags set, or the exit code.
+ */
+static int key_spec(int argc, char **argv, int i, const char *sub, const struct gen_opts *o,
+                    uint8_t *number, uint8_t *type, uint8_t *flags)
+{
+    char what[64], *end;
+    snprintf(what, sizeof what, "keys %s", sub);
+    if (argc - i != 2 || strcmp(argv[i], sub) != 0)
+        return usage_error(argv[0], strcmp(sub, "generate") == 0
+                                        ? "keys generate takes one NUMBER (1..254)"
+                                        : "keys import takes one NUMBER (1..254)");
+    unsigned long n = strtoul(argv[i + 1], &end, 10);
+    if (!*argv[i + 1] || *end || n < 1 || n > 254)
+        return usage_error(argv[0], "NUMBER must be 1..254");
+    if (!o->type || (strcmp(o->type, "aes128") != 0 && strcmp(o->type, "aes256") != 0))
+        return usage_error(argv[0], "--type aes128 or --type aes256");
+    int f = o->usage ? parse_usage(o->usage) : -1;
+    if (f <= 0)
+        return usage_error(argv[0], "--usage takes envelope, inject, static and common, joined "
+                                    "by commas");
+    if (o->label && strlen(o->label) > 32)
+        return usage_error(argv[0], "--label is at most 32 characters");
+    *number = (uint8_t)n;
+    *type = strcmp(o->type, "aes128") == 0 ? KEYCARD_KEY_AES128 : KEYCARD_KEY_AES256;
+    *flags = (uint8_t)f;
+    return 0;
+}
+
+/* Options (lo), then key_spec for "keys SUB NUMBER". Returns 0 or the exit code. */
+static int key_cmd_parse(int argc, char **argv, kct_where *w, const struct option *lo,
+                         const char *sub, struct gen_opts *o, uint8_t *number, uint8_t *type,
+                         uint8_t *flags)
+{
+    int stop;
+    memset(o, 0, sizeof *o);
+    int i = parse_opts(argc, argv, lo, w, gen_opt, o, &stop);
+    if (i < 0)
+        return stop;
+    return key_spec(argc, argv, i, sub, o, number, type, flags);
+}
+
+/* The result of a key made or imported: one line, or its JSON document. */
+static int key_made(const char *how, uint8_t number, const struct gen_opts *o, uint8_t flags,
+                    const uint8_t kcv[3])
+{
+    char fl[64], hex[7];
+    flag_names(flags, fl, sizeof fl);
+    kct_hex_format(kcv, 3, hex);
+    if (kca_json)
+        return kct_json_print(json_pack("{s:i, s:s, s:o, s:s, s:s}", "number", number, "type",
+                                        o->type, "flags", flags_json(flags), "kcv", hex,
+                                        "label", o->label ? o->label : ""));
+    printf("key %u %s: %s, %s, KCV %s%s%s\n", number, how, o->type, fl, hex,
+           o->label ? ", label " : "", o->label ? o->label : "");
+    return KCT_EXIT_OK;
+}
+
 /* kc-admin keys generate NUMBER --type T --usage U [--label L]: made on the card. */
 static int keys_generate(int argc, char **argv, kct_where *w)
 {
-    static const struct option lo[] = {
-        {"admin-key-file", required_argument, NULL, OPT_ADMIN_KEY_FILE},
-        {"issuer-pub", required_argument, NULL, OPT_ISSUER_PUB},
-        {"type", required_argument, NULL, OPT_TYPE},
-        {"usage", required_argument, NULL, OPT_USAGE},
-        {"label", required_argument, NULL, OPT_LABEL}, COMMON_LONGOPTS};
+    static const struct option lo[] = {KEY_SPEC_LONGOPTS, COMMON_LONGOPTS};
     struct gen_opts o;
-    memset(&o, 0, sizeof o);
-    int stop;
-    int i = parse_opts(argc, argv, lo, w, gen_opt, &o, &stop);
-    if (i < 0)
-        return stop;
-    if (argc - i != 2 || strcmp(argv[i], "generate") != 0)
-        return usage_error(argv[0], "keys generate takes one NUMBER (1..254)");
-    char *end;
-    unsigned long number = strtoul(argv[i + 1], &end, 10);
-    if (!*argv[i + 1] || *end || number < 1 || number > 254)
-        return usage_error(argv[0], "keys generate: NUMBER must be 1..254");
-    if (!o.type || (strcmp(o.type, "aes128") != 0 && strcmp(o.type, "aes256") != 0))
-        return usage_error(argv[0], "keys generate: --type aes128 or --type aes256");
-    int flags = o.usage ? parse_usage(o.usage) : -1;
-    if (flags <= 0)
-        return usage_error(argv[0], "keys generate: --usage takes envelope, inject, static and "
-                                    "common, joined by commas");
-    if (o.label && strlen(o.label) > 32)
-        return usage_error(argv[0], "keys generate: --label is at most 32 characters");
-    keycard *kc = NULL;
-    int ex = admin_session(argv[0], w, &o.a, &kc);
+    uint8_t number, type, flags, kcv[3];
+    int ex = key_cmd_parse(argc, argv, w, lo, "generate", &o, &number, &type, &flags);
     if (ex)
         return ex;
-    uint8_t type = strcmp(o.type, "aes128") == 0 ? KEYCARD_KEY_AES128 : KEYCARD_KEY_AES256, kcv[3];
-    keycard_rc rc = keycard_key_generate(kc, (uint8_t)number, type, (uint8_t)flags,
-                                         o.label ? o.label : "", kcv);
+    keycard *kc = NULL;
+    if ((ex = admin_session(argv[0], w, &o.a, &kc)) != 0)
+        return ex;
+    keycard_rc rc = keycard_key_generate(kc, number, type, flags, o.label ? o.label : "", kcv);
     keycard_close(kc);
     if (rc != KEYCARD_OK)
         return kct_fail(rc, "keys generate", -1);
-    char fl[64], hex[7];
-    flag_names((uint8_t)flags, fl, sizeof fl);
-    kct_hex_format(kcv, 3, hex);
-    if (kca_json)
-        return kct_json_print(json_pack("{s:i, s:s, s:o, s:s, s:s}", "number", (int)number,
-                                        "type", o.type, "flags", flags_json((uint8_t)flags), "kcv",
-                                        hex, "label", o.label ? o.label : ""));
-    printf("key %lu generated on the card: %s, %s, KCV %s%s%s\n", number, o.type, fl, hex,
-           o.label ? ", label " : "", o.label ? o.label : "");
-    return KCT_EXIT_OK;
+    return key_made("generated on the card", number, &o, flags, kcv);
+}
+
+/*
+ * kc-admin keys import --components N NUMBER ...: each custodian's name,
+ * component (never echoed) and its KCV, from the options or asked in turn;
+ * each component checked against its KCV here, then on the card, each sent
+ * in its own command inside the channel; the card combines them.
+ */
+static int keys_import(int argc, char **argv, kct_where *w)
+{
+    static const struct option lo[] = {
+        KEY_SPEC_LONGOPTS,
+        {"components", required_argument, NULL, OPT_COMPONENTS},
+        {"component", required_argument, NULL, OPT_COMPONENT},
+        {"custodian", required_argument, NULL, OPT_CUSTODIAN},
+        {"component-kcv", required_argument, NULL, OPT_COMPONENT_KCV}, COMMON_LONGOPTS};
+    struct gen_opts o;
+    uint8_t number, type, flags, kcv[3];
+    int ex = key_cmd_parse(argc, argv, w, lo, "import", &o, &number, &type, &flags);
+    if (ex)
+        return ex;
+    if (o.components < 2)
+        return usage_error(argv[0], "keys import: --components N (2..8): the custodians");
+    if (o.n_component > o.components || o.n_custodian > o.components || o.n_ckcv > o.components)
+        return usage_error(argv[0], "keys import: more --component, --custodian or "
+                                    "--component-kcv than --components");
+    keycard *kc = NULL;
+    if ((ex = admin_session(argv[0], w, &o.a, &kc)) != 0)
+        return ex;
+    size_t klen = type == KEYCARD_KEY_AES128 ? 16 : 32;
+    for (int c = 0; c < o.components && ex == 0; c++) {
+        char name[64], hex[16], prompt[64], want[7], have[7];
+        kct_secret comp;
+        uint8_t bytes[32], got[3], given[3];
+        snprintf(prompt, sizeof prompt, "Custodian %d of %ld, name", c + 1, o.components);
+        if (c < o.n_custodian)
+            snprintf(name, sizeof name, "%s", o.custodian[c]);
+        else if (kct_prompt_line(prompt, name, sizeof name) != 0) {
+            ex = KCT_EXIT_USAGE;
+            break;
+        }
+        snprintf(prompt, sizeof prompt, "Component %d of %ld (hex)", c + 1, o.components);
+        if (kct_secret_source("component", "--component", c < o.n_component ? o.component[c]
+                                                                             : "prompt",
+                              NULL, prompt, 0, &comp) != 0) {
+            ex = KCT_EXIT_USAGE;
+            break;
+        }
+        int n = kct_hex_parse(comp.text, bytes, sizeof bytes);
+        kct_secret_wipe(&comp);
+        snprintf(prompt, sizeof prompt, "Component %d of %ld, its KCV (6 hex digits)", c + 1,
+                 o.components);
+        if (n != (int)klen) {
+            kct_err("keys import: component %d is not %zu bytes of hex; nothing of it sent", c + 1,
+                    klen);
+            ex = KCT_EXIT_USAGE;
+        } else if (c < o.n_ckcv) {
+            snprintf(hex, sizeof hex, "%s", o.ckcv[c]);
+        } else if (kct_prompt_line(prompt, hex, sizeof hex) != 0) {
+            ex = KCT_EXIT_USAGE;
+        }
+        if (ex == 0 && kct_hex_parse(hex, given, sizeof given) != 3) {
+            kct_err("keys import: component %d: its KCV is 6 hex digits", c + 1);
+            ex = KCT_EXIT_USAGE;
+        }
+        /* A mistyped component is caught here, before it reaches the card. */
+        if (ex == 0 && keycard_key_check_value(bytes, klen, got) == KEYCARD_OK &&
+            memcmp(got, given, 3) != 0) {
+            kct_hex_format(got, 3, have);
+            kct_hex_format(given, 3, want);
+            kct_err("keys import: component %d (%s): its KCV is %s, the custodian's is %s: "
+                    "mistyped; nothing of it sent",
+                    c + 1, name, have, want);
+            ex = KCT_EXIT_FAIL;
+        }
+        keycard_rc rc = ex ? KEYCARD_OK
+                           : keycard_key_component(kc, number, type, flags,
+                                                   o.label ? o.label : "", name, bytes, klen,
+                                                   given);
+        kct_wipe(bytes, sizeof bytes);
+        if (rc != KEYCARD_OK) {
+            char what[64];
+            snprintf(what, sizeof what, "keys import: component %d", c + 1);
+            ex = kct_fail(rc, what, -1);
+        } else if (ex == 0 && !kca_json) {
+            kct_hex_format(given, 3, want);
+            fprintf(stderr, "component %d of %ld (%s, KCV %s) taken by the card\n", c + 1,
+                    o.components, name, want);
+        }
+    }
+    keycard_rc rc = ex ? KEYCARD_OK : keycard_key_combine(kc, number, (unsigned)o.components, kcv);
+    keycard_close(kc); /* components not combined are forgotten with the session */
+    if (ex)
+        return ex;
+    if (rc != KEYCARD_OK)
+        return kct_fail(rc, "keys import: combine", -1);
+    return key_made("imported from components", number, &o, flags, kcv);
 }
 
 int kca_cmd_keys(int argc, char **argv, kct_where *w)
 {
-    for (int i = 1; i < argc; i++)
+    for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "generate") == 0)
             return keys_generate(argc, argv, w);
+        if (strcmp(argv[i], "import") == 0)
+            return keys_import(argc, argv, w);
+    }
     keycard *kc = NULL;
     int ex = open_admin(argc, argv, w, &kc);
     if (ex || !kc)

@@ -145,6 +145,9 @@ static const char help_keys[] =
     "usage: kc-admin [WHERE] keys [--admin-key-file FILE] --issuer-pub PUB [--json]\n"
     "       kc-admin [WHERE] keys generate NUMBER --type aes128|aes256 --usage LIST\n"
     "                [--label TEXT] [--admin-key-file FILE] --issuer-pub PUB [--json]\n"
+    "       kc-admin [WHERE] keys import NUMBER --components N --type T --usage LIST\n"
+    "                [--label TEXT] [--custodian NAME --component SOURCE\n"
+    "                --component-kcv HEX]... --issuer-pub PUB [--json]\n"
     "\n"
     "List the numbered keys of the key card: number, type, flags (envelope,\n"
     "inject, static, COMMON) and key check value (first 3 bytes of\n"
@@ -155,7 +158,15 @@ static const char help_keys[] =
     "keys generate: the card makes key NUMBER from its own random generator, of the\n"
     "type and usage given (LIST: envelope, inject, static, common, joined by commas),\n"
     "replacing a key of that number; only its KCV is shown, the value never leaves\n"
-    "the card. The key and a key-generated audit entry are one commit.\n";
+    "the card. The key and a key-generated audit entry are one commit.\n"
+    "\n"
+    "keys import --components N: a key from N (2..8) custodians' components under\n"
+    "dual control. Each custodian's name, component (hex; a SOURCE: prompt,\n"
+    "file:PATH, env:VAR, fd:N) and the component's KCV come from the options in\n"
+    "order, or are asked in turn. Each component is checked against its KCV before\n"
+    "it is sent, alone, inside the channel; the card checks it again, XORs the\n"
+    "components in its RAM and stores the key when all are in. The audit log names\n"
+    "each custodian and KCV.\n";
 
 static const char help_templates[] =
     "usage: kc-admin [WHERE] templates [--admin-key-file FILE] --issuer-pub PUB\n"
