@@ -595,7 +595,9 @@ static uint16_t put_component(kc_keycard *kc, const kc_apdu *a)
 /*
  * PROVISION GENERATE P1=21: the n components received (data: n) combined
  * into numbered key P2, stored with a KEY_COMBINED audit entry in one
- * commit; the answer is its KCV. The components are wiped either way.
+ * commit; the answer is its KCV. Refused before the
+ * commit (count, number, state, log full), the components stay; tried, they are wiped
+ * whether it stored or not.
  */
 static uint16_t combine_components(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
                                    size_t *out_len)
