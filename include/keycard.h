@@ -540,6 +540,8 @@ typedef struct keycard_audit_entry {
 #define KEYCARD_AUDIT_KEY_GENERATED 0x09 /* data: number type flags kcv(3) */
 #define KEYCARD_AUDIT_KEY_COMPONENT 0x0A /* data: number index kcv(3) custodian */
 #define KEYCARD_AUDIT_KEY_COMBINED 0x0B  /* data: number type flags kcv(3) components */
+#define KEYCARD_AUDIT_KEY_EXPORTED 0x0C  /* data: number type flags kcv(3) version to(8) */
+#define KEYCARD_AUDIT_KEY_IMPORTED 0x0D  /* data: number type flags kcv(3) version from(8) */
 #define KEYCARD_AUDIT_ISSUE_RECEIPT 0x06
 #define KEYCARD_AUDIT_RECEIPT_MAC_OFF 13
 #define KEYCARD_AUDIT_RECEIPT_LOCK_OFF 29
@@ -788,6 +790,88 @@ KEYCARD_API keycard_rc keycard_diversify(const uint8_t *master, size_t len,
 /* Key check value: first 3 bytes of AES(key, 16 x 01), as GlobalPlatform. Errors: KEYCARD_ERR_ARG,
  * KEYCARD_ERR_CRYPTO. */
 KEYCARD_API keycard_rc keycard_key_kcv(const uint8_t *key, size_t len, uint8_t kcv[3]);
+
+/* ==== Wrapped keys: key card to key card, offline preparer ================ */
+
+/*
+ * A numbered key leaves a key card only wrapped to another key card's
+ * certified channel key (docs/protocol.md section 9a, docs/apdu.md "Wrapped
+ * keys"): ECDH with a fresh sender key, then AES-256-GCM with what the key is
+ * bound as associated data. Only the recipient card opens it.
+ */
+#define KEYCARD_CHANNEL_CERT_LEN 143 /* C1 08 serial C4 41 PK.KA C6 40 signature */
+#define KEYCARD_WRAPPED_MAX 172      /* the largest blob: 32-byte label, AES-256 key */
+
+/* What a blob says about its key (its header; readable without opening it). */
+typedef struct keycard_wrapped_info {
+    uint8_t number, type, flags; /* as keycard_key_info */
+    uint8_t version;             /* key version, 1..255 */
+    uint8_t kcv[3];
+    uint8_t from[8]; /* the exporting key card's serial; zero: prepared off-card */
+    uint8_t to[8];   /* the recipient key card's serial */
+    char label[KEYCARD_LABEL_MAX + 1];
+} keycard_wrapped_info;
+
+/* A channel certificate as bytes (GET DATA DF07), e.g. to write it to a file. */
+KEYCARD_API keycard_rc keycard_channel_cert_encode(const keycard_channel_key *ck,
+                                                   uint8_t out[KEYCARD_CHANNEL_CERT_LEN]);
+
+/*
+ * Read a channel certificate from its bytes; with issuer_pub (PEM, DER or a
+ * raw point) check its signature. Errors: KEYCARD_ERR_ARG,
+ * KEYCARD_ERR_WRONG_DATA (not a certificate), KEYCARD_ERR_KEY_FORMAT,
+ * KEYCARD_ERR_NOT_GENUINE (not signed by that issuer key).
+ */
+KEYCARD_API keycard_rc keycard_channel_cert_parse(const uint8_t *buf, size_t len,
+                                                  const uint8_t *issuer_pub,
+                                                  size_t issuer_pub_len, keycard_channel_key *out);
+
+/*
+ * The offline preparer: wrap key (16 or 32 bytes, as type) as numbered key
+ * number of flags, label and version for the key card of certificate to
+ * (check it with keycard_channel_cert_parse and the issuer key first). No
+ * card needed; the host's RNG gives the sender key. blob receives at most
+ * KEYCARD_WRAPPED_MAX bytes, *len their number. Errors: KEYCARD_ERR_ARG,
+ * KEYCARD_ERR_BUFFER, KEYCARD_ERR_KEY_FORMAT, KEYCARD_ERR_CRYPTO.
+ */
+KEYCARD_API keycard_rc keycard_key_wrap(const keycard_channel_key *to, uint8_t number,
+                                        uint8_t type, uint8_t flags, const char *label,
+                                        uint8_t version, const uint8_t *key, size_t key_len,
+                                        uint8_t *blob, size_t cap, size_t *len);
+
+/*
+ * The header of a blob. Errors: KEYCARD_ERR_ARG, KEYCARD_ERR_WRONG_DATA,
+ * KEYCARD_ERR_VERSION (a format this library does not know).
+ */
+KEYCARD_API keycard_rc keycard_wrapped_parse(const uint8_t *blob, size_t len,
+                                             keycard_wrapped_info *out);
+
+/*
+ * KEY EXPORT (admin key verified, no provisioning session): key number
+ * wrapped to the key card of certificate to. The card checks the
+ * certificate against the issuer key it holds (put at provisioning) and
+ * commits a key-exported audit entry before it answers. Errors:
+ * KEYCARD_ERR_ARG, KEYCARD_ERR_NOT_VERIFIED, KEYCARD_ERR_CONDITIONS (a
+ * provisioning session open, or the card holds no issuer key),
+ * KEYCARD_ERR_WRONG_DATA (the certificate is not from its issuer, or is its
+ * own), KEYCARD_ERR_NOT_FOUND (no such key), KEYCARD_ERR_CARD_MEMORY,
+ * KEYCARD_ERR_BUFFER, transport errors.
+ */
+KEYCARD_API keycard_rc keycard_key_export(keycard *kc, uint8_t number,
+                                          const keycard_channel_key *to, uint8_t *blob,
+                                          size_t cap, size_t *len);
+
+/*
+ * KEY IMPORT (admin key verified, no provisioning session): store the key
+ * of a blob addressed to this card under the blob's number, which must be
+ * free; kcv receives its check value. Key and key-imported audit entry are
+ * one commit. Errors: KEYCARD_ERR_ARG, KEYCARD_ERR_NOT_VERIFIED,
+ * KEYCARD_ERR_CONDITIONS (the number holds a key, a provisioning session
+ * open), KEYCARD_ERR_WRONG_DATA (not for this card, altered, another
+ * version), KEYCARD_ERR_CARD_MEMORY, transport errors.
+ */
+KEYCARD_API keycard_rc keycard_key_import_wrapped(keycard *kc, const uint8_t *blob, size_t len,
+                                                  uint8_t kcv[3]);
 
 /* ==== Issuance session on the key card ==================================== */
 

@@ -134,6 +134,26 @@
 #define KC_GENERATE_P1_COMBINE 0x21
 #define KC_COMPONENTS_MAX 8
 #define KC_CUSTODIAN_MAX 32
+/*
+ * Wrapped keys (docs/protocol.md section 9a, docs/apdu.md "Wrapped keys"),
+ * outside a provisioning session, under the admin key. KEY EXPORT, P2 =
+ * number, data: the recipient key card's channel certificate (GET DATA DF07,
+ * 143 bytes), checked against the issuer key this card holds (PUT 00C1);
+ * answer: the blob. KEY IMPORT, P2 = number, data: a blob addressed to this
+ * card; answer: the key's KCV. Each writes an audit entry in the commit.
+ */
+#define KC_INS_KEY_EXPORT 0xEA
+#define KC_INS_KEY_IMPORT 0xEC
+#define KC_TAG_ISSUER_PUB 0x00C1 /* PUT only: the issuer's public key (65 bytes), written once */
+#define KC_KEYWRAP_MAGIC 0x4B57  /* "KW" */
+#define KC_KEYWRAP_FORMAT 0x01
+#define KC_KEYWRAP_HDR_LEN 27 /* without the label */
+#define KC_KEYWRAP_BODY_LEN (KC_P256_PUB_LEN + 16) /* ePK.W and the GCM tag */
+#define KC_KEYWRAP_MIN (KC_KEYWRAP_HDR_LEN + KC_KEYWRAP_BODY_LEN + 16)
+#define KC_KEYWRAP_MAX (KC_KEYWRAP_HDR_LEN + KC_LABEL_MAX + KC_KEYWRAP_BODY_LEN + 32)
+#define KC_KEYWRAP_KX_LABEL "keycard/keywrap/v1"
+#define KC_KEYWRAP_KDF_LABEL "keycard/keywrap"
+#define KC_KEY_VERSION_CURRENT 1 /* every stored key today (docs/apdu.md "Wrapped keys") */
 #define KC_CHANNEL_OPTIONAL 0x00
 #define KC_CHANNEL_REQUIRED 0x01
 #define KC_CHANNEL_KDF_LABEL "keycard/channel"
@@ -399,6 +419,14 @@ static inline size_t kc_env_apdu_len(size_t bucket)
 #define KC_AUDIT_EVT_KEY_COMPONENT 0x0A
 /* Components combined into a key: number(1) type(1) flags(1) kcv(3) components(1). */
 #define KC_AUDIT_EVT_KEY_COMBINED 0x0B
+/*
+ * A key exported to another key card / imported from a blob:
+ * number(1) type(1) flags(1) kcv(3) version(1) serial(8) (to / from; 00 x 8:
+ * prepared off-card).
+ */
+#define KC_AUDIT_EVT_KEY_EXPORTED 0x0C
+#define KC_AUDIT_EVT_KEY_IMPORTED 0x0D
+#define KC_KEY_MOVE_EVT_LEN 15
 
 /* Largest command data field the card accepts (after chaining). */
 #define KC_APDU_MAX_DATA 4096

@@ -20,6 +20,7 @@
 #include "kc_crypto.h"
 #include "kc_err.h"
 #include "kc_issue.h"
+#include "kc_keywrap.h"
 #include "kc_keys.h"
 #include "keycard_proto.h"
 
@@ -719,6 +720,18 @@ static uint16_t h_prov_put(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_
         key = KC_KEY_CHANNEL_SIG;
         bit = KC_STAGED_CH_SIG;
         break;
+    case KC_TAG_ISSUER_PUB: {
+        /* Written once: who may receive this card's keys is not for later sessions to change. */
+        const uint8_t *old;
+        size_t old_len;
+        if (n != KC_P256_PUB_LEN || !kc_crypto_p256_pub_ok(d))
+            return KC_SW_WRONG_DATA;
+        if (kc_store_get(&kc->store, KC_KEY_ISSUER_PUB, &old, &old_len) == 0)
+            return old_len == n && memcmp(old, d, n) == 0 ? KC_SW_OK : KC_SW_CONDITIONS;
+        key = KC_KEY_ISSUER_PUB;
+        bit = 0;
+        break;
+    }
     case KC_TAG_CHANNEL_POLICY:
         if (n != 1 || (d[0] != KC_CHANNEL_OPTIONAL && d[0] != KC_CHANNEL_REQUIRED))
             return KC_SW_WRONG_DATA;
@@ -921,6 +934,149 @@ static uint16_t h_issue_end(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size
     return KC_SW_OK;
 }
 
+/* ---- wrapped keys (docs/protocol.md 9a) ------------------------------- */
+
+static int p1p2_number(uint8_t p1, uint8_t p2)
+{
+    return p1 == 0 && p2 >= KC_NUMBER_MIN && p2 <= KC_NUMBER_MAX;
+}
+
+/* Wrapped-key commands: outside a provisioning session (the admin key is in the table). */
+static uint16_t move_allowed(const kc_keycard *kc)
+{
+    return kc->staging ? KC_SW_CONDITIONS : KC_SW_OK;
+}
+
+/*
+ * 1 when c (a channel certificate, KC_CHANNEL_CERT_LEN bytes) carries the
+ * signature of the issuer key this card holds; *no_issuer is set when the
+ * card holds none.
+ */
+static int cert_genuine(const kc_keycard *kc, const uint8_t *c, int *no_issuer)
+{
+    const uint8_t *issuer;
+    size_t len;
+    uint8_t hash[32];
+
+    *no_issuer = 0;
+    if (c[0] != KC_ID_TAG_SERIAL || c[1] != KC_SERIAL_LEN || c[10] != KC_CH_TAG_KA_PUB ||
+        c[11] != KC_P256_PUB_LEN || c[77] != KC_CH_TAG_SIGNATURE || c[78] != KC_P256_SIG_LEN)
+        return 0;
+    if (kc_store_get(&kc->store, KC_KEY_ISSUER_PUB, &issuer, &len) != 0 ||
+        len != KC_P256_PUB_LEN) {
+        *no_issuer = 1;
+        return 0;
+    }
+    return kc_crypto_sha256(KC_SIG_LABEL_CHANNEL, c, KC_CHANNEL_CERT_TBS_LEN, hash) == 0 &&
+           kc_crypto_p256_verify(issuer, hash, c + KC_CHANNEL_CERT_TBS_LEN + 2) == 0;
+}
+
+/*
+ * KEY EXPORT, P2 = number, data: the recipient's channel certificate. Only
+ * to a genuine key card of this card's issuer, never to itself; the
+ * KEY_EXPORTED entry is committed before the answer leaves (no entry, no
+ * blob).
+ */
+static uint16_t h_key_export(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                             size_t *out_len)
+{
+    const uint8_t *c = a->data;
+    uint8_t serial[KC_SERIAL_LEN], ev[KC_KEY_MOVE_EVT_LEN];
+    kc_issue_key k;
+    uint16_t sw;
+    int rc, no_issuer;
+
+    if ((sw = move_allowed(kc)) != KC_SW_OK)
+        return sw;
+    if (!cert_genuine(kc, c, &no_issuer))
+        return no_issuer ? KC_SW_CONDITIONS : KC_SW_WRONG_DATA;
+    if ((rc = kc_keycard_serial(kc, serial)) != 0)
+        return kc_err_to_sw(rc);
+    if (memcmp(serial, c + 2, KC_SERIAL_LEN) == 0)
+        return KC_SW_WRONG_DATA;
+    if ((rc = kc_issue_key_load(&kc->store, a->p2, &k)) != 0)
+        return rc == KC_ERR_NOT_FOUND ? KC_SW_REF_NOT_FOUND : kc_err_to_sw(rc);
+    size_t hdr = KC_KEYWRAP_HDR_LEN + k.label_len, total = hdr + KC_KEYWRAP_BODY_LEN + k.key_len;
+    if (cap < total)
+        return KC_SW_WRONG_LENGTH;
+    if ((rc = kc_audit_room(&kc->store, KC_AUDIT_EVT_KEY_EXPORTED)) != 0)
+        return kc_err_to_sw(rc);
+    ev[0] = a->p2;
+    ev[1] = k.type;
+    ev[2] = k.flags;
+    memcpy(ev + 3, k.kcv, KC_KCV_LEN);
+    ev[6] = KC_KEY_VERSION_CURRENT;
+    memcpy(ev + 7, c + 2, KC_SERIAL_LEN);
+    kc_keywrap_header(out, a->p2, k.type, k.flags, KC_KEY_VERSION_CURRENT, k.kcv, serial, c + 2,
+                      k.label, k.label_len);
+    rc = kc_keywrap_seal(&kc->hw, c + 12, out, hdr, k.key, k.key_len);
+    if (rc == 0)
+        rc = audit_commit(kc, KC_AUDIT_EVT_KEY_EXPORTED, ev, sizeof ev);
+    if (rc) {
+        kc_wipe(out, total);
+        return kc_err_to_sw(rc);
+    }
+    *out_len = total;
+    return KC_SW_OK;
+}
+
+/*
+ * KEY IMPORT, P2 = number, data: a blob addressed to this card. Stored with
+ * its KEY_IMPORTED entry in one commit, only into a free number (a replayed
+ * blob cannot put back a replaced key); the answer is the KCV.
+ */
+static uint16_t h_key_import(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                             size_t *out_len)
+{
+    uint8_t serial[KC_SERIAL_LEN], pk[KC_P256_PUB_LEN], sk[KC_P256_PRIV_LEN], key[32];
+    uint8_t d[3 + KC_LABEL_MAX + 32], ev[KC_KEY_MOVE_EVT_LEN];
+    kc_keywrap_view v;
+    kc_issue_key old;
+    uint16_t sw;
+    int rc;
+
+    if (cap < KC_KCV_LEN)
+        return KC_SW_WRONG_LENGTH;
+    if ((sw = move_allowed(kc)) != KC_SW_OK)
+        return sw;
+    if (kc_keywrap_parse(a->data, a->lc, &v) != 0)
+        return KC_SW_WRONG_DATA;
+    if ((rc = kc_keycard_serial(kc, serial)) != 0)
+        return kc_err_to_sw(rc);
+    if (v.number != a->p2 || memcmp(v.to, serial, KC_SERIAL_LEN) != 0 ||
+        v.version != KC_KEY_VERSION_CURRENT)
+        return KC_SW_WRONG_DATA;
+    if (kc_issue_key_load(&kc->store, a->p2, &old) != KC_ERR_NOT_FOUND)
+        return KC_SW_CONDITIONS; /* the number is taken (or its record is damaged) */
+    if ((rc = kc_audit_room(&kc->store, KC_AUDIT_EVT_KEY_IMPORTED)) != 0)
+        return kc_err_to_sw(rc);
+    if ((rc = kc_store_read_exact(&kc->store, KC_KEY_KA_PRIV, sk, sizeof sk)) != 0 ||
+        (rc = kc_store_read_exact(&kc->store, KC_KEY_KA_PUB, pk, sizeof pk)) != 0) {
+        kc_wipe(sk, sizeof sk);
+        return rc == KC_ERR_NOT_FOUND ? KC_SW_CONDITIONS : kc_err_to_sw(rc);
+    }
+    rc = kc_keywrap_open(&kc->hw, sk, pk, a->data, a->lc, &v, key);
+    kc_wipe(sk, sizeof sk);
+    if (rc)
+        return rc == KC_ERR_AUTH || rc == KC_ERR_BAD_DATA ? KC_SW_WRONG_DATA : kc_err_to_sw(rc);
+    d[0] = v.type;
+    d[1] = v.flags;
+    d[2] = v.label_len;
+    memcpy(d + 3, v.label, v.label_len);
+    memcpy(d + 3 + v.label_len, key, v.key_len);
+    kc_wipe(key, sizeof key);
+    ev[0] = a->p2;
+    ev[1] = v.type;
+    ev[2] = v.flags;
+    memcpy(ev + 3, v.kcv, KC_KCV_LEN);
+    ev[6] = v.version;
+    memcpy(ev + 7, v.from, KC_SERIAL_LEN);
+    sw = key_commit(kc, a->p2, d, 3u + v.label_len + v.key_len, KC_AUDIT_EVT_KEY_IMPORTED, ev,
+                    sizeof ev, out, out_len);
+    kc_wipe(d, sizeof d);
+    return sw;
+}
+
 /* ---- the table --------------------------------------------------------- */
 
 #define ISO KC_CLA_ISO
@@ -944,6 +1100,8 @@ static const kc_cmd commands[] = {
     {PROP, KC_INS_OPEN_CHANNEL, 0, 0, KC_P256_PUB_LEN, KC_P256_PUB_LEN, 1, KC_CHANNEL_OPEN_RESP_LEN, p1p2_zero, kc_channel_h_open},
     {PROP, KC_INS_PROVISION_COMMIT, 0, 0, 0, 0, 0, 0, p1p2_zero, h_prov_commit},
     {PROP, KC_INS_PROVISION_ABORT, 0, 0, 0, 0, 0, 0, p1p2_zero, h_prov_abort},
+    {PROP, KC_INS_KEY_EXPORT, 0, KC_SEC_ADMIN, KC_CHANNEL_CERT_LEN, KC_CHANNEL_CERT_LEN, 1, 0, p1p2_number, h_key_export},
+    {PROP, KC_INS_KEY_IMPORT, 0, KC_SEC_ADMIN, KC_KEYWRAP_MIN, KC_KEYWRAP_MAX, 1, KC_KCV_LEN, p1p2_number, h_key_import},
     {PROP, KC_INS_ISSUE_BEGIN, 0, IH, ISSUE_BEGIN_LC_MIN, ISSUE_BEGIN_LC_MAX, 1, 0, p1p2_way, h_issue_begin},
     {PROP, KC_INS_ISSUE_WRAP, 0, IH, 3, KC_APDU_MAX_DATA, 1, 0, p1p2_wrap, h_issue_wrap},
     {PROP, KC_INS_ISSUE_END, 0, IH, 0, ISSUE_END_LC_MAX, 1, 1, p1p2_end, h_issue_end},

@@ -266,6 +266,49 @@ int kc_crypto_p256_ecdh(const kc_hw *hw, const uint8_t priv[32], const uint8_t p
     return 0;
 }
 
+int kc_crypto_p256_pub_ok(const uint8_t pub[65])
+{
+    mbedtls_ecp_group grp;
+    mbedtls_ecp_point q;
+    int ok;
+
+    if (!pub)
+        return 0;
+    mbedtls_ecp_group_init(&grp);
+    mbedtls_ecp_point_init(&q);
+    ok = pub[0] == 0x04 && mbedtls_ecp_group_load(&grp, MBEDTLS_ECP_DP_SECP256R1) == 0 &&
+         mbedtls_ecp_point_read_binary(&grp, &q, pub, 65) == 0 &&
+         mbedtls_ecp_check_pubkey(&grp, &q) == 0;
+    mbedtls_ecp_point_free(&q);
+    mbedtls_ecp_group_free(&grp);
+    return ok;
+}
+
+int kc_crypto_p256_verify(const uint8_t pub[65], const uint8_t hash[32], const uint8_t sig[64])
+{
+    mbedtls_ecp_group grp;
+    mbedtls_ecp_point q;
+    mbedtls_mpi r, s;
+    int rc;
+
+    if (!pub || !hash || !sig)
+        return KC_ERR_ARG;
+    mbedtls_ecp_group_init(&grp);
+    mbedtls_ecp_point_init(&q);
+    mbedtls_mpi_init(&r);
+    mbedtls_mpi_init(&s);
+    rc = mbedtls_ecp_group_load(&grp, MBEDTLS_ECP_DP_SECP256R1);
+    int bad = rc != 0 || pub[0] != 0x04 || mbedtls_ecp_point_read_binary(&grp, &q, pub, 65) != 0 ||
+              mbedtls_ecp_check_pubkey(&grp, &q) != 0 || mbedtls_mpi_read_binary(&r, sig, 32) != 0 ||
+              mbedtls_mpi_read_binary(&s, sig + 32, 32) != 0 ||
+              mbedtls_ecdsa_verify(&grp, hash, 32, &q, &r, &s) != 0;
+    mbedtls_mpi_free(&r);
+    mbedtls_mpi_free(&s);
+    mbedtls_ecp_point_free(&q);
+    mbedtls_ecp_group_free(&grp);
+    return bad ? KC_ERR_AUTH : 0;
+}
+
 /* ---- symmetric primitives for issuance ---------------------------------- */
 
 _Static_assert(sizeof(mbedtls_sha256_context) <= sizeof(kc_sha256_ctx),

@@ -48,6 +48,16 @@ int kc_crypto_p256_ecdh(const kc_hw *hw, const uint8_t priv[32], const uint8_t p
 int kc_crypto_p256_sign(const kc_hw *hw, const uint8_t priv[32], const uint8_t hash[32],
                         uint8_t sig[64]);
 
+/* 1 when pub is an uncompressed point of P-256 (not infinity), else 0. */
+int kc_crypto_p256_pub_ok(const uint8_t pub[65]);
+
+/*
+ * Check an ECDSA P-256 signature (r||s) of a 32-byte hash under pub (an
+ * uncompressed point). Public data only. Returns 0, KC_ERR_AUTH (bad point,
+ * bad signature), KC_ERR_ARG.
+ */
+int kc_crypto_p256_verify(const uint8_t pub[65], const uint8_t hash[32], const uint8_t sig[64]);
+
 /* ---- symmetric primitives for issuance (docs/protocol.md) --------------- */
 
 /* One piece of a message given in parts (so callers need no concatenation buffer). */

@@ -50,14 +50,7 @@ int kc_issue_kcv(const uint8_t *key, size_t len, uint8_t kcv[KC_KCV_LEN])
 
 /* ---- numbered keys ------------------------------------------------------ */
 
-typedef struct key_rec {
-    uint8_t type, flags;
-    const uint8_t *kcv;
-    uint8_t label_len;
-    const uint8_t *label;
-    const uint8_t *key;
-    size_t key_len;
-} key_rec;
+typedef kc_issue_key key_rec;
 
 static size_t key_len_of(uint8_t type)
 {
@@ -74,8 +67,7 @@ static int label_ok(const uint8_t *l, size_t n)
     return 1;
 }
 
-/* Key n from the store. Returns 0, KC_ERR_NOT_FOUND, KC_ERR_CORRUPT. */
-static int key_load(const kc_store *st, unsigned n, key_rec *k)
+int kc_issue_key_load(const kc_store *st, unsigned n, kc_issue_key *k)
 {
     const uint8_t *d;
     size_t len;
@@ -155,7 +147,7 @@ int kc_issue_key_dir(const kc_store *st, unsigned from, uint8_t *out, size_t cap
     *len = 0;
     for (unsigned n = from < KC_NUMBER_MIN ? KC_NUMBER_MIN : from; n <= KC_NUMBER_MAX; n++) {
         key_rec k;
-        int rc = key_load(st, n, &k);
+        int rc = kc_issue_key_load(st, n, &k);
         if (rc == KC_ERR_NOT_FOUND)
             continue;
         if (rc)
@@ -354,7 +346,7 @@ int kc_issue_begin(kc_issue_session *s, kc_store *st, const kc_hw *hw, uint8_t w
             rc = KC_ERR_BAD_DATA;
     }
     if (rc == 0)
-        rc = key_load(st, d[8], &k);
+        rc = kc_issue_key_load(st, d[8], &k);
     if (rc == 0 && (!(k.flags & KC_KEYF_ENVELOPE) ||
                     (way == KC_WAY_STATIC && !(k.flags & KC_KEYF_STATIC))))
         rc = KC_ERR_STATE;
@@ -452,7 +444,7 @@ static int slot_check(void *ctx, uint8_t key_no, size_t *len)
 {
     slot_ctx *c = ctx;
     key_rec k;
-    if (key_load(c->st, key_no, &k) != 0 || !(k.flags & KC_KEYF_INJECT))
+    if (kc_issue_key_load(c->st, key_no, &k) != 0 || !(k.flags & KC_KEYF_INJECT))
         return KC_ERR_BAD_DATA;
     *len = k.key_len;
     return 0;
@@ -463,7 +455,7 @@ static int slot_fill(void *ctx, uint8_t key_no, uint8_t *out, size_t cap, size_t
 {
     slot_ctx *c = ctx;
     key_rec k;
-    if (key_load(c->st, key_no, &k) != 0 || !(k.flags & KC_KEYF_INJECT))
+    if (kc_issue_key_load(c->st, key_no, &k) != 0 || !(k.flags & KC_KEYF_INJECT))
         return KC_ERR_BAD_DATA;
     if (k.key_len > cap)
         return KC_ERR_TOO_BIG;
@@ -636,7 +628,7 @@ int kc_issue_check(const kc_store *st, const uint8_t *d, size_t len, uint8_t *ou
         return KC_ERR_BAD_DATA;
     if (kc_audit_room(st, KC_AUDIT_EVT_UNLOCK) != 0)
         why[1] = KC_ISSUE_CHECK_LOG_FULL; /* ISSUE BEGIN would refuse every card */
-    else if (key_load(st, d[0], &k) != 0)
+    else if (kc_issue_key_load(st, d[0], &k) != 0)
         why[1] = KC_ISSUE_CHECK_NO_KEY;
     else if (!(k.flags & KC_KEYF_ENVELOPE) ||
              (d[1] == KC_WAY_STATIC && !(k.flags & KC_KEYF_STATIC)))

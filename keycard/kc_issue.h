@@ -51,6 +51,19 @@ void kc_issue_close(kc_issue_session *s);
  */
 int kc_issue_kcv(const uint8_t *key, size_t len, uint8_t kcv[KC_KCV_LEN]);
 
+/* A stored numbered key: pointers into the store (valid until its next write). */
+typedef struct kc_issue_key {
+    uint8_t type, flags;
+    const uint8_t *kcv;
+    uint8_t label_len;
+    const uint8_t *label;
+    const uint8_t *key;
+    size_t key_len;
+} kc_issue_key;
+
+/* Key n (1..254) from the store. Returns 0, KC_ERR_NOT_FOUND, KC_ERR_CORRUPT. */
+int kc_issue_key_load(const kc_store *st, unsigned n, kc_issue_key *k);
+
 /*
  * Validate a PROVISION PUT of key n (data: type flags label_len label key)
  * and add the record, with its KCV, to the store's open transaction.

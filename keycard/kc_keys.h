@@ -17,6 +17,8 @@
  *   0x0034          channel key-agreement public key PK.KA (65 bytes)
  *   0x0035          issuer signature of the channel certificate (64 bytes)
  *   0x0036          channel policy (1 byte, KC_CHANNEL_*; absent: optional)
+ *   0x0037          issuer public key (65 bytes), written once: the key that
+ *                   certifies the key cards this card may export keys to
  *   0x0040          audit head: next seq(4) chain head(32) acknowledged mark(4) lost(4) (kc_audit.c)
  *   0x0041          audit: channel failures counted but not yet written as an entry (kc_audit.c)
  *   0x0060          previous-random chain state P (32 bytes, kc_issue.c)
@@ -45,6 +47,7 @@
 #define KC_KEY_KA_PUB 0x0034u
 #define KC_KEY_CHANNEL_SIG 0x0035u
 #define KC_KEY_CHANNEL_POLICY 0x0036u
+#define KC_KEY_ISSUER_PUB 0x0037u
 #define KC_KEY_AUDIT_HEAD 0x0040u
 #define KC_KEY_AUDIT_PENDING 0x0041u
 #define KC_KEY_CHAIN_STATE 0x0060u

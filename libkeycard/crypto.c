@@ -377,6 +377,11 @@ static int drbg_cb(void *p, unsigned char *buf, size_t len)
 
 keycard_rc kcl_crypto_p256_keypair(uint8_t priv[32], uint8_t pub[65])
 {
+    return kcl_crypto_p256_pair(NULL, priv, pub);
+}
+
+keycard_rc kcl_crypto_p256_pair(const uint8_t *given, uint8_t priv[32], uint8_t pub[65])
+{
     if (!priv || !pub)
         return KEYCARD_ERR_ARG;
     drbg d;
@@ -391,7 +396,10 @@ keycard_rc kcl_crypto_p256_keypair(uint8_t priv[32], uint8_t pub[65])
     int r = rc == KEYCARD_OK ? 0 : -1;
     if (!r)
         r = mbedtls_ecp_group_load(&grp, MBEDTLS_ECP_DP_SECP256R1);
-    if (!r)
+    if (!r && given) /* a known scalar (vectors): checked, then Q = k * G */
+        r = mbedtls_mpi_read_binary(&k, given, 32) || mbedtls_ecp_check_privkey(&grp, &k) ||
+            mbedtls_ecp_mul(&grp, &q, &k, &grp.G, drbg_cb, &d.ctr);
+    else if (!r)
         r = mbedtls_ecp_gen_keypair(&grp, &k, &q, drbg_cb, &d.ctr);
     if (!r)
         r = mbedtls_mpi_write_binary(&k, priv, 32);

@@ -69,6 +69,8 @@ void kcl_wipe(void *p, size_t len);
 
 /* A fresh P-256 key pair (the host's ephemeral key). Errors: KEYCARD_ERR_CRYPTO. */
 keycard_rc kcl_crypto_p256_keypair(uint8_t priv[32], uint8_t pub[65]);
+/* The same from a given scalar (given != NULL: copied to priv) or a fresh one. */
+keycard_rc kcl_crypto_p256_pair(const uint8_t *given, uint8_t priv[32], uint8_t pub[65]);
 
 /*
  * P-256 Diffie-Hellman: z = x-coordinate of priv * pub. Errors:

@@ -726,6 +726,8 @@ static const char *const event_names[] = {
     [KEYCARD_AUDIT_KEY_GENERATED] = "key-generated",
     [KEYCARD_AUDIT_KEY_COMPONENT] = "key-component",
     [KEYCARD_AUDIT_KEY_COMBINED] = "key-combined",
+    [KEYCARD_AUDIT_KEY_EXPORTED] = "key-exported",
+    [KEYCARD_AUDIT_KEY_IMPORTED] = "key-imported",
 };
 
 KEYCARD_API const char *keycard_audit_event_name(uint8_t event)
@@ -959,6 +961,56 @@ KEYCARD_API keycard_rc keycard_key_combine(keycard *kc, uint8_t number, unsigned
     rc = cmd_rc(kc, KC_CLA_PROP, KC_INS_PROVISION_GENERATE, KC_GENERATE_P1_COMBINE, number, &c, 1,
                 KC_KCV_LEN, out, &got, NULL);
     if (rc == KEYCARD_OK && got != KC_KCV_LEN)
+        rc = KEYCARD_ERR_PROTOCOL;
+    if (rc == KEYCARD_OK)
+        memcpy(kcv, out, KC_KCV_LEN);
+    return op_end(kc, rc);
+}
+
+KEYCARD_API keycard_rc keycard_key_export(keycard *kc, uint8_t number,
+                                          const keycard_channel_key *to, uint8_t *blob,
+                                          size_t cap, size_t *len)
+{
+    uint8_t cert[KEYCARD_CHANNEL_CERT_LEN], out[KEYCARD_WRAPPED_MAX];
+    size_t n = sizeof out;
+    keycard_wrapped_info info;
+    if (!kc || !to || !blob || !len || number < KC_NUMBER_MIN || number > KC_NUMBER_MAX)
+        return KEYCARD_ERR_ARG;
+    keycard_channel_cert_encode(to, cert);
+    keycard_rc rc = op_begin(kc);
+    if (rc != KEYCARD_OK)
+        return rc;
+    rc = cmd_rc(kc, KC_CLA_PROP, KC_INS_KEY_EXPORT, 0x00, number, cert, sizeof cert,
+                KEYCARD_WRAPPED_MAX, out, &n, NULL);
+    /* The answer must be a blob of that key for that card, or it is no answer. */
+    if (rc == KEYCARD_OK && (keycard_wrapped_parse(out, n, &info) != KEYCARD_OK ||
+                             info.number != number || memcmp(info.to, to->serial, 8) != 0))
+        rc = KEYCARD_ERR_PROTOCOL;
+    if (rc == KEYCARD_OK && n > cap)
+        rc = KEYCARD_ERR_BUFFER;
+    if (rc == KEYCARD_OK) {
+        memcpy(blob, out, n);
+        *len = n;
+    }
+    return op_end(kc, rc);
+}
+
+KEYCARD_API keycard_rc keycard_key_import_wrapped(keycard *kc, const uint8_t *blob, size_t len,
+                                                  uint8_t kcv[3])
+{
+    keycard_wrapped_info info;
+    uint8_t out[16];
+    size_t n = sizeof out;
+    if (!kc || !blob || !kcv)
+        return KEYCARD_ERR_ARG;
+    keycard_rc rc = keycard_wrapped_parse(blob, len, &info);
+    if (rc != KEYCARD_OK)
+        return rc;
+    if ((rc = op_begin(kc)) != KEYCARD_OK)
+        return rc;
+    rc = cmd_rc(kc, KC_CLA_PROP, KC_INS_KEY_IMPORT, 0x00, info.number, blob, len, KC_KCV_LEN, out,
+                &n, NULL);
+    if (rc == KEYCARD_OK && n != KC_KCV_LEN)
         rc = KEYCARD_ERR_PROTOCOL;
     if (rc == KEYCARD_OK)
         memcpy(kcv, out, KC_KCV_LEN);

@@ -6,7 +6,8 @@ AES-CMAC, random chain, ENVELOPE, response MAC, completion MAC,
 previous-random chain) over the Python `cryptography` package (OpenSSL);
 it never calls the C code. Writes tests/vectors/*.json beside this file;
 tests/unit/test_envelope.c checks the C implementation against them
-(tests/unit/test_channel.c the secure channel's, channel.json).
+(tests/unit/test_channel.c the secure channel's, channel.json;
+tests/unit/test_keywrap.c the wrapped keys', keywrap.json, section 9a).
 
 Run: /usr/bin/python3 tests/vectors/gen_vectors.py
 The inputs are fixed, so the output is reproducible byte for byte.
@@ -437,8 +438,12 @@ def channel_kx(z1, z2):
     return hashlib.sha256(be(1, 4) + z1 + z2 + b"keycard/channel/v2").digest()
 
 
+# The key card's channel key SK.KA (section 9); keywrap.json wraps to the same card.
+SK_KA_HEX = "C9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721"
+
+
 def channel_vectors():
-    ska_hex = "C9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721"
+    ska_hex = SK_KA_HEX
     esk_hex = "519B423D715F8B581F4FA8EE59F4771A5B44C8130B4E3EACCA54A56DDA72B464"
     eskc_hex = "A3F1C2B4D5E6F708192A3B4C5D6E7F8091A2B3C4D5E6F708192A3B4C5D6E7F80"
     ska, pka = p256_pair(ska_hex)
@@ -483,6 +488,112 @@ def channel_vectors():
            "open_response": h(epkc + receipt + b"\x90\x00"), "session": rows})
 
 
+# ---- wrapped keys (docs/protocol.md 9a) ----------------------------------------
+
+KW_MAGIC = b"\x4B\x57\x01"  # "KW", format 01
+KW_TYPES = {0x01: 16, 0x02: 32}  # AES-128, AES-256: key length
+
+
+def kw_kcv(key):
+    """Key check value: AES-ECB(key, 16 x 01), first 3 bytes."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, modes
+    enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    return (enc.update(b"\x01" * 16) + enc.finalize())[:3]
+
+
+def kw_keys(z, epk_w, pk_ka):
+    """Kw = SHA-256([1]_4 || Z || "keycard/keywrap/v1"); K||IV = KDF(Kw, "keycard/keywrap",
+    ePK.W || PK.KA, 352): K the first 32 bytes, IV the last 12."""
+    kw = hashlib.sha256(be(1, 4) + z + b"keycard/keywrap/v1").digest()
+    kiv = kdf(kw, "keycard/keywrap", epk_w + pk_ka, 352)
+    return kw, kiv[:32], kiv[32:]
+
+
+def kw_header(number, ktype, flags, version, kcv, frm, to, label):
+    assert 1 <= number <= 254 and ktype in KW_TYPES and 1 <= version <= 255
+    assert len(kcv) == 3 and len(frm) == 8 and len(to) == 8
+    lab = label.encode("ascii")
+    assert len(lab) <= 32 and all(0x20 <= c <= 0x7E for c in lab)
+    return KW_MAGIC + bytes([number, ktype, flags, version]) + kcv + frm + to \
+        + bytes([len(lab)]) + lab
+
+
+def kw_unwrap(ska, pk_ka, blob):
+    """The recipient's side, independent of the sender's intermediates: returns
+    (header fields, key) or raises (cryptography.exceptions.InvalidTag on a bad tag)."""
+    assert blob[:3] == KW_MAGIC
+    label_len = blob[26]
+    hdr_len = 27 + label_len
+    hdr = blob[:hdr_len]
+    epk_w = blob[hdr_len:hdr_len + 65]
+    tag = blob[hdr_len + 65:hdr_len + 81]
+    ct = blob[hdr_len + 81:]
+    assert epk_w[0] == 0x04 and len(ct) == KW_TYPES[hdr[4]]
+    _, k, iv = kw_keys(ecdh_x(ska, epk_w), epk_w, pk_ka)
+    key = AESGCM(k).decrypt(iv, ct + tag, hdr)
+    assert kw_kcv(key) == hdr[7:10], "KCV does not match the decrypted key"
+    return {"number": hdr[3], "type": hdr[4], "flags": hdr[5], "version": hdr[6],
+            "from": hdr[10:18], "to": hdr[18:26], "label": hdr[27:].decode("ascii")}, key
+
+
+def keywrap_vectors():
+    from cryptography.exceptions import InvalidTag
+    ska, pka = p256_pair(SK_KA_HEX)
+    recipient = bytes.fromhex("4B43000000000001")
+    cases_in = [
+        # eSK.W, key, number, type, flags, version, from, to, label
+        ("6A1F0C3B5E7D9A2C4E8B1D3F5A7C9E0B2D4F6A8C1E3B5D7F9A0C2E4B6D8F1A3C",
+         pattern(16, 0x40), 1, 0x01, 0x03, 1, bytes(8), recipient, "issuer-master"),
+        ("1D3B5F7A9C2E4B6D8F0A1C3E5B7D9F2A4C6E8B0D1F3A5C7E9B2D4F6A8C0E1B3D",
+         pattern(32, 0x50), 2, 0x02, 0x06, 1, bytes.fromhex("4B43000000000002"), recipient, ""),
+        ("7E0C2A4B6D8F1E3C5A7B9D0F2E4C6A8B1D3F5E7A9C0B2D4F6E8A1C3B5D7F9E0A",
+         pattern(16, 0xA5, 7), 254, 0x01, 0x0F, 7, bytes.fromhex("4B43000000000003"), recipient,
+         "max label, 32 printable chars ~!"),
+    ]
+    assert len(cases_in[2][8]) == 32
+    rows = []
+    for esk_hex, key, number, ktype, flags, version, frm, to, label in cases_in:
+        assert len(key) == KW_TYPES[ktype]
+        esk, epk = p256_pair(esk_hex)
+        z = ecdh_x(esk, pka)  # sender: eSK.W x PK.KA
+        kw, k, iv = kw_keys(z, epk, pka)
+        kcv = kw_kcv(key)
+        hdr = kw_header(number, ktype, flags, version, kcv, frm, to, label)
+        assert len(hdr) == 27 + len(label)
+        ct_tag = AESGCM(k).encrypt(iv, key, hdr)  # C || T
+        ct, tag = ct_tag[:-16], ct_tag[-16:]
+        blob = hdr + epk + tag + ct  # T before C on the wire
+        assert len(blob) == 108 + len(label) + len(key)
+        # Self-check from the recipient's side: SK.KA x ePK.W, parse, decrypt.
+        assert ecdh_x(ska, epk) == z
+        fields, got = kw_unwrap(ska, pka, blob)
+        assert got == key and fields == {"number": number, "type": ktype, "flags": flags,
+                                         "version": version, "from": frm, "to": to,
+                                         "label": label}
+        for pos in (3, len(hdr) + 64, len(hdr) + 65, len(blob) - 1):  # hdr, ePK.W, T, C
+            bad = bytearray(blob)
+            bad[pos] ^= 0x01
+            try:
+                kw_unwrap(ska, pka, bytes(bad))
+            except (InvalidTag, ValueError):
+                continue
+            sys.exit("keywrap self-check: a changed byte at %d still opens" % pos)
+        rows.append({"sk_ka": SK_KA_HEX.lower(), "pk_ka": h(pka), "esk_w": esk_hex.lower(),
+                     "epk_w": h(epk), "z": h(z), "kw": h(kw), "k": h(k), "iv": h(iv),
+                     "key": h(key), "kcv": h(kcv), "number": number, "type": ktype,
+                     "flags": flags, "version": version, "from": h(frm), "to": h(to),
+                     "label": label, "hdr": h(hdr), "tag": h(tag), "ct": h(ct),
+                     "blob": h(blob)})
+    write("keywrap.json", "Wrapped key (docs/protocol.md 9a): Z = ECDH x(eSK.W, PK.KA) = "
+          "x(SK.KA, ePK.W); Kw = SHA-256([1]_4||Z||\"keycard/keywrap/v1\"); K||IV = KDF(Kw, "
+          "\"keycard/keywrap\", ePK.W||PK.KA, 352), K 32 bytes, IV 12; hdr = 4B5701||number||"
+          "type||flags||version||kcv(3)||from(8)||to(8)||label_len||label; "
+          "C||T = AES-256-GCM(K, IV, AAD hdr, key); blob = hdr||ePK.W||T||C; "
+          "kcv = AES-ECB(key, 16 x 01), first 3 bytes; type 01 AES-128, 02 AES-256",
+          {"cases": rows})
+
+
 if __name__ == "__main__":
     main()
     channel_vectors()
+    keywrap_vectors()
