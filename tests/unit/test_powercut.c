@@ -32,6 +32,7 @@
 #include "support/kc_test_target.h"
 #include "kc_crypto.h"
 #include "kc_keycard.h"
+#include "keycard.h"
 #include "tc_card.h"
 
 enum { KEY = 0, TGT = 1 };
@@ -225,7 +226,7 @@ static const char *kaudit_check(uint32_t next_seq)
             const uint8_t *e = KC.resp + i;
             size_t body = 10 + (size_t)e[9];
             uint32_t seq = (uint32_t)e[0] << 24 | (uint32_t)e[1] << 16 | (uint32_t)e[2] << 8 | e[3];
-            if (e[8] < 1 || e[8] > KC_AUDIT_EVT_KEY_COMBINED)
+            if (e[8] < 1 || e[8] > KC_AUDIT_EVT_KEY_IMPORTED)
                 return "unknown event";
             if (count && seq != last + 1)
                 return "seq not consecutive";
@@ -509,6 +510,48 @@ static uint32_t c_keygen(void)
     static const uint8_t d[] = {KC_KEY_TYPE_AES256, KC_KEYF_ENVELOPE, 3, 'g', 'e', 'n'};
     return kcmd(0x80, KC_INS_PROVISION_GENERATE, KC_GENERATE_P1_KEY, 9, d, sizeof(d), 3);
 }
+/*
+ * Wrapped keys: the card gets a certified channel key and the issuer key it
+ * checks recipients against; KEY EXPORT (an audit entry of its own, the blob
+ * after it) and KEY IMPORT (key + entry in one commit).
+ */
+static void s_move_ready(void)
+{
+    uint8_t tbs[77], sig[64], pub[65];
+    s_admin();
+    WANT(kc_test_card_sendx(&KC, "80E00000"));
+    WANT(kc_test_card_sendx(&KC, "80E4010000"));
+    memcpy(tbs, KC.resp, sizeof tbs);
+    kc_test_issuer_sign_as(KC_SIG_LABEL_CHANNEL, tbs, sizeof tbs, sig);
+    WANT(kcmd(0x80, KC_INS_PROVISION_PUT, 0xDF, 0x08, sig, sizeof sig, -1));
+    kc_test_issuer_pub(pub);
+    WANT(kcmd(0x80, KC_INS_PROVISION_PUT, 0x00, 0xC1, pub, sizeof pub, -1));
+    WANT(kc_test_card_sendx(&KC, "80E60000"));
+    s_admin();
+}
+static uint32_t c_export(void)
+{
+    uint8_t c[143] = {KC_ID_TAG_SERIAL, 8, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42,
+                      KC_CH_TAG_KA_PUB, 65};
+    kc_test_issuer_pub(c + 12); /* any point: the recipient's key */
+    c[77] = KC_CH_TAG_SIGNATURE;
+    c[78] = 64;
+    kc_test_issuer_sign_as(KC_SIG_LABEL_CHANNEL, c, 77, c + 79);
+    return kcmd(0x80, KC_INS_KEY_EXPORT, 0, 1, c, sizeof c, 256);
+}
+static uint32_t c_import(void)
+{
+    keycard_channel_key me;
+    uint8_t blob[KEYCARD_WRAPPED_MAX], key[16];
+    size_t bl;
+    ck_assert_uint_eq(kc_test_card_sendx(&KC, "00CADF0700"), 0x9000);
+    ck_assert_int_eq(keycard_channel_cert_parse(KC.resp, KC.resp_len, NULL, 0, &me), KEYCARD_OK);
+    memset(key, 0x3C, sizeof key);
+    ck_assert_int_eq(keycard_key_wrap(&me, 20, KEYCARD_KEY_AES128, KEYCARD_KEYF_INJECT, "wrapped",
+                                      1, key, sizeof key, blob, sizeof blob, &bl),
+                     KEYCARD_OK);
+    return kcmd(0x80, KC_INS_KEY_IMPORT, 0, 20, blob, bl, 256);
+}
 static uint32_t c_put_tpl(void) { return put_tpl6(); }
 static uint32_t c_put_del(void)
 {
@@ -601,6 +644,8 @@ static const scen SCENS[] = {
     {"PROVISION GENERATE key (own commit)", KEY, B_K1, s_admin, c_keygen, 0, 0, 0, 0, NULL},
     {"PROVISION PUT key component (audit entry)", KEY, B_K1, s_admin, c_component, 0, 0, 0, 0, NULL},
     {"PROVISION GENERATE combine (key + entry)", KEY, B_K1, s_one_component, c_combine, 0, 0, 0, 0, NULL},
+    {"KEY EXPORT (audit entry, then the blob)", KEY, B_K1, s_move_ready, c_export, 0, 0, 0, 0, NULL},
+    {"KEY IMPORT (key + entry)", KEY, B_K1, s_move_ready, c_import, 0, 0, 0, 0, NULL},
     {"PROVISION PUT credential (staged)", KEY, B_K1, s_prov_session, c_put_cred, 0, 0, 0, 0, NULL},
     {"PROVISION PUT key (staged)", KEY, B_K1, s_prov_session, c_put_key, 0, 0, 0, 0, NULL},
     {"PROVISION PUT template (staged)", KEY, B_K1, s_prov_session, c_put_tpl, 0, 0, 0, 0, NULL},

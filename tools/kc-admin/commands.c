@@ -2,6 +2,7 @@
  * commands.c - the commands of kc-admin, each a sequence of public API calls
  * (include/keycard.h) with one understandable line on any failure.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "kct_cli.h"
 #include "audit_verify.h"
 #include "profile.h"
+#include "kct_host.h"
 
 /* Options shared by every command; a command appends its own before these. */
 #define COMMON_LONGOPTS                                                         \
@@ -41,7 +43,10 @@ enum {
     OPT_COMPONENTS,
     OPT_COMPONENT,
     OPT_CUSTODIAN,
-    OPT_COMPONENT_KCV
+    OPT_COMPONENT_KCV,
+    OPT_TO,
+    OPT_KEY,
+    OPT_VERSION
 };
 
 /*
@@ -173,6 +178,14 @@ static int provision_steps(keycard *kc, const kca_profile *p, keycard_identity *
     STEP("put channel signature",
          keycard_provision_put(kc, KC_TAG_CHANNEL_SIG, ck.issuer_sig, sizeof ck.issuer_sig));
     STEP("put channel policy", keycard_provision_put(kc, KC_TAG_CHANNEL_POLICY, &policy, 1));
+    /* The issuer key the card checks recipients of its keys against (written once). */
+    uint8_t issuer_raw[65];
+    STEP("derive the issuer public key",
+         keycard_public_key(p->issuer_key, kct_key_len(p->issuer_key, p->issuer_key_len),
+                            issuer_raw));
+    STEP("put issuer public key (a key card holds one issuer key for life)",
+         keycard_provision_put(kc, KC_TAG_ISSUER_PUB, issuer_raw, sizeof issuer_raw));
+
     STEP("commit", keycard_provision_commit(kc));
 #undef STEP
     return 0;
@@ -700,6 +713,29 @@ static void entry_text(const keycard_audit_entry *e, char when[32], char *data, 
                                     json_pack("{s:i, s:o, s:s, s:i}", "number", e->data[0],
                                               "flags", flags_json(e->data[2]), "kcv", kcv,
                                               "components", e->data[6]));
+            break;
+        }
+        goto hex;
+    case KEYCARD_AUDIT_KEY_EXPORTED:
+    case KEYCARD_AUDIT_KEY_IMPORTED:
+        /* number type flags kcv(3) version serial(8): to / from */
+        if (len == 15) {
+            char fl[64], kcv[7], serial[17];
+            int out = e->event == KEYCARD_AUDIT_KEY_EXPORTED;
+            static const uint8_t none[8];
+            flag_names(e->data[2], fl, sizeof fl);
+            kct_hex_format(e->data + 3, 3, kcv);
+            kct_hex_format(e->data + 7, 8, serial);
+            snprintf(data, cap, "key %u version %u %s %s, %s, %s, KCV %s", e->data[0],
+                     e->data[6], out ? "exported to key card" : "imported from",
+                     !out && memcmp(e->data + 7, none, 8) == 0 ? "an offline preparer" : serial,
+                     e->data[1] == KEYCARD_KEY_AES128 ? "aes128" : "aes256", fl, kcv);
+            if (obj)
+                json_object_set_new(obj, "key",
+                                    json_pack("{s:i, s:i, s:o, s:s, s:s}", "number", e->data[0],
+                                              "version", e->data[6], "flags",
+                                              flags_json(e->data[2]), "kcv", kcv,
+                                              out ? "to" : "from", serial));
             break;
         }
         goto hex;
@@ -1238,9 +1274,9 @@ static int key_spec(int argc, char **argv, int i, const char *sub, const struct 
     char what[64], *end;
     snprintf(what, sizeof what, "keys %s", sub);
     if (argc - i != 2 || strcmp(argv[i], sub) != 0)
-        return usage_error(argv[0], strcmp(sub, "generate") == 0
-                                        ? "keys generate takes one NUMBER (1..254)"
-                                        : "keys import takes one NUMBER (1..254)");
+        return usage_error(argv[0], strcmp(sub, "generate") == 0 ? "keys generate takes one NUMBER (1..254)"
+                                    : strcmp(sub, "wrap") == 0   ? "keys wrap takes one NUMBER (1..254)"
+                                                                 : "keys import takes one NUMBER (1..254)");
     unsigned long n = strtoul(argv[i + 1], &end, 10);
     if (!*argv[i + 1] || *end || n < 1 || n > 254)
         return usage_error(argv[0], "NUMBER must be 1..254");
@@ -1403,13 +1439,508 @@ static int keys_import(int argc, char **argv, kct_where *w)
     return key_made("imported from components", number, &o, flags, kcv);
 }
 
+/* ---- wrapped keys: certificate, export, import from a file, offline wrap ---- */
+
+#define KEYFILE_MAX 254 /* blobs in one file: one per key number */
+
+/*
+ * The lines of path that are neither blank nor '#' comments, each as bytes
+ * (hex): at most max of at most cap bytes, into items (max * cap) and lens.
+ * Returns the count, or -1 with a message naming the line.
+ */
+static int hex_lines(const char *what, const char *path, uint8_t *items, size_t cap, size_t *lens,
+                     int max)
+{
+    uint8_t *data;
+    size_t len, i = 0;
+    char err[512];
+    int n = 0, line = 0;
+    if (kct_file_read(path, 1 << 20, &data, &len, err, sizeof err) != 0) {
+        kct_err("%s: %s", what, err);
+        return -1;
+    }
+    while (i < len && n >= 0) {
+        size_t e = i, a = i, b;
+        while (e < len && data[e] != '\n')
+            e++;
+        b = e;
+        line++;
+        while (a < b && (data[a] == ' ' || data[a] == '\t' || data[a] == '\r'))
+            a++;
+        while (b > a && (data[b - 1] == ' ' || data[b - 1] == '\t' || data[b - 1] == '\r'))
+            b--;
+        if (a < b && data[a] != '#') {
+            char tmp[2 * 512 + 1];
+            int k = -1;
+            if (n >= max) {
+                kct_err("%s: %s: line %d: more than %d entries", what, path, line, max);
+                n = -1;
+                break;
+            }
+            if (b - a < sizeof tmp) {
+                memcpy(tmp, data + a, b - a);
+                tmp[b - a] = '\0';
+                k = kct_hex_parse(tmp, items + (size_t)n * cap, cap);
+            }
+            if (k <= 0) {
+                kct_err("%s: %s: line %d is not one entry in hex (at most %zu bytes)", what,
+                        path, line, cap);
+                n = -1;
+                break;
+            }
+            lens[n++] = (size_t)k;
+        }
+        i = e + 1;
+    }
+    kct_file_free(data, len);
+    return n;
+}
+
+/*
+ * A recipient's channel certificate from a file (kc-admin keys cert), checked
+ * against the issuer key. Returns 0 or the exit code (said).
+ */
+static int cert_load(const char *cmd, const char *path, const char *issuer_opt,
+                     keycard_channel_key *ck)
+{
+    uint8_t cert[KEYCARD_CHANNEL_CERT_LEN + 1];
+    size_t len;
+    kca_issuer iss;
+    int ex = kca_issuer_load(cmd, issuer_opt, &iss);
+    if (ex)
+        return ex;
+    if (!iss.pem) {
+        kct_err("%s: the recipient's certificate must be checked: give --issuer-pub FILE (the "
+                "issuer public key, PEM) or set KEYCARD_ISSUER_PUB",
+                cmd);
+        return KCT_EXIT_USAGE;
+    }
+    char what[96];
+    snprintf(what, sizeof what, "%s: --to", cmd);
+    int n = hex_lines(what, path, cert, sizeof cert, &len, 1);
+    keycard_rc rc = n != 1 ? KEYCARD_ERR_WRONG_DATA
+                           : keycard_channel_cert_parse(cert, len, iss.pem,
+                                                        kct_key_len(iss.pem, iss.pem_len), ck);
+    kca_issuer_free(&iss);
+    if (n < 0)
+        return KCT_EXIT_USAGE;
+    if (rc == KEYCARD_ERR_NOT_GENUINE) {
+        kct_err("%s: %s: not a key card of this issuer (its certificate is not signed by %s); "
+                "nothing sent",
+                cmd, path, kca_issuer_path(issuer_opt));
+        return KCT_EXIT_FAIL;
+    }
+    if (rc != KEYCARD_OK) {
+        kct_err("%s: %s: not a key card's channel certificate (kc-admin keys cert writes one)",
+                cmd, path);
+        return KCT_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* Where a command writes: --out FILE (0600, replaced whole) or stdout. */
+typedef struct out_file {
+    kct_private pf;
+    FILE *f;
+    const char *path;
+} out_file;
+
+static int out_open(const char *cmd, const char *path, out_file *o)
+{
+    o->path = path;
+    o->f = stdout;
+    if (!path)
+        return 0;
+    if (kct_private_create(&o->pf, path) != 0) {
+        kct_err("%s: --out %s: %s", cmd, path, strerror(errno));
+        return KCT_EXIT_FAIL;
+    }
+    o->f = o->pf.f;
+    return 0;
+}
+
+static int out_close(const char *cmd, out_file *o, int ok)
+{
+    if (!o->path)
+        return fflush(stdout) == 0 ? 0 : KCT_EXIT_FAIL;
+    if (!ok) {
+        kct_private_abort(&o->pf);
+        return 0;
+    }
+    if (kct_private_commit(&o->pf) != 0) {
+        kct_err("%s: --out %s: %s", cmd, o->path, strerror(errno));
+        return KCT_EXIT_FAIL;
+    }
+    return 0;
+}
+
+struct move_opts {
+    struct admin_key_opts a;
+    const char *to, *out, *key, *type, *usage, *label;
+    long version;
+};
+
+static int move_opt(int opt, const char *arg, void *ctx)
+{
+    struct move_opts *o = ctx;
+    char *end;
+    switch (opt) {
+    case OPT_TO:
+        o->to = arg;
+        return 0;
+    case OPT_OUT:
+        o->out = arg;
+        return 0;
+    case OPT_KEY:
+        o->key = arg;
+        return 0;
+    case OPT_TYPE:
+        o->type = arg;
+        return 0;
+    case OPT_USAGE:
+        o->usage = arg;
+        return 0;
+    case OPT_LABEL:
+        o->label = arg;
+        return 0;
+    case OPT_VERSION:
+        o->version = strtol(arg, &end, 10);
+        if (!*arg || *end || o->version < 1 || o->version > 255) {
+            kct_err("keys wrap: --version takes 1..255");
+            return -1;
+        }
+        return 0;
+    }
+    return admin_key_opt(opt, arg, &o->a);
+}
+
+/* One blob as a file line, with a comment saying what it is. */
+static void blob_write(FILE *f, const uint8_t *blob, size_t len)
+{
+    keycard_wrapped_info in;
+    char hex[2 * KEYCARD_WRAPPED_MAX + 1], kcv[7], from[17], to[17], fl[64];
+    if (keycard_wrapped_parse(blob, len, &in) != KEYCARD_OK)
+        return;
+    kct_hex_format(in.kcv, 3, kcv);
+    kct_hex_format(in.from, 8, from);
+    kct_hex_format(in.to, 8, to);
+    flag_names(in.flags, fl, sizeof fl);
+    kct_hex_format(blob, len, hex);
+    fprintf(f, "# key %u version %u %s %s KCV %s label \"%s\" from %s to %s\n%s\n", in.number,
+            in.version, in.type == KEYCARD_KEY_AES128 ? "aes128" : "aes256", fl, kcv, in.label,
+            from, to, hex);
+}
+
+/* kc-admin keys cert [--out FILE]: this key card's channel certificate, no PIN. */
+static int keys_cert(int argc, char **argv, kct_where *w)
+{
+    static const struct option lo[] = {{"out", required_argument, NULL, OPT_OUT},
+                                       {"issuer-pub", required_argument, NULL, OPT_ISSUER_PUB},
+                                       COMMON_LONGOPTS};
+    struct move_opts o;
+    int stop;
+    memset(&o, 0, sizeof o);
+    int i = parse_opts(argc, argv, lo, w, move_opt, &o, &stop);
+    if (i < 0)
+        return stop;
+    if (argc - i != 1)
+        return usage_error(argv[0], "keys cert takes no arguments");
+    kca_issuer iss;
+    int ex = kca_issuer_load(argv[0], o.a.issuer_pub, &iss);
+    keycard *kc = NULL;
+    if (ex == 0)
+        ex = kct_open(w, &kc);
+    keycard_channel_key ck;
+    keycard_rc rc = KEYCARD_OK;
+    if (ex == 0) {
+        rc = keycard_channel_cert_read(kc, iss.pem, iss.pem ? kct_key_len(iss.pem, iss.pem_len) : 0,
+                                       &ck);
+        keycard_close(kc);
+    }
+    kca_issuer_free(&iss);
+    if (ex)
+        return ex;
+    if (rc != KEYCARD_OK)
+        return kct_fail(rc, "keys cert", -1);
+    uint8_t cert[KEYCARD_CHANNEL_CERT_LEN];
+    char hex[2 * KEYCARD_CHANNEL_CERT_LEN + 1], serial[17];
+    keycard_channel_cert_encode(&ck, cert);
+    kct_hex_format(cert, sizeof cert, hex);
+    kct_hex_format(ck.serial, 8, serial);
+    out_file of;
+    if ((ex = out_open("keys cert", o.out, &of)) != 0)
+        return ex;
+    fprintf(of.f, "# keycard channel certificate of key card %s%s\n%s\n", serial,
+            iss.path ? ", checked against the issuer key" : "", hex);
+    return out_close("keys cert", &of, 1);
+}
+
+/*
+ * kc-admin keys export --to CERT [NUMBER...]: the chosen keys (all without
+ * numbers), each wrapped by the card to the key card of CERT; the card checks
+ * the certificate as kc-admin does, and logs each export.
+ */
+static int keys_export(int argc, char **argv, kct_where *w)
+{
+    static const struct option lo[] = {
+        {"admin-key-file", required_argument, NULL, OPT_ADMIN_KEY_FILE},
+        {"issuer-pub", required_argument, NULL, OPT_ISSUER_PUB},
+        {"to", required_argument, NULL, OPT_TO},
+        {"out", required_argument, NULL, OPT_OUT}, COMMON_LONGOPTS};
+    struct move_opts o;
+    int stop;
+    memset(&o, 0, sizeof o);
+    int i = parse_opts(argc, argv, lo, w, move_opt, &o, &stop);
+    if (i < 0)
+        return stop;
+    if (!o.to)
+        return usage_error(argv[0], "keys export needs --to CERT (kc-admin keys cert on the "
+                                    "receiving key card writes it)");
+    unsigned nums[KEYFILE_MAX];
+    int nn = 0;
+    for (int k = i + 1; k < argc; k++) {
+        char *end;
+        unsigned long v = strtoul(argv[k], &end, 10);
+        if (!*argv[k] || *end || v < 1 || v > 254 || nn >= KEYFILE_MAX)
+            return usage_error(argv[0], "keys export: NUMBER must be 1..254");
+        nums[nn++] = (unsigned)v;
+    }
+    keycard_channel_key to;
+    int ex = cert_load("keys export", o.to, o.a.issuer_pub, &to);
+    keycard *kc = NULL;
+    if (ex || (ex = admin_session(argv[0], w, &o.a, &kc)) != 0)
+        return ex;
+    if (nn == 0) { /* every key the card holds */
+        keycard_key_info keys[KCA_NUMBERED_MAX];
+        size_t n = KCA_NUMBERED_MAX;
+        keycard_rc rc = keycard_keys_list(kc, keys, &n);
+        if (rc != KEYCARD_OK) {
+            keycard_close(kc);
+            return kct_fail(rc, "keys export: read the key directory", -1);
+        }
+        for (size_t k = 0; k < n; k++)
+            nums[nn++] = keys[k].number;
+        if (nn == 0) {
+            keycard_close(kc);
+            kct_err("keys export: the key card holds no keys; nothing written");
+            return KCT_EXIT_FAIL;
+        }
+    }
+    out_file of;
+    if ((ex = out_open("keys export", o.out, &of)) != 0) {
+        keycard_close(kc);
+        return ex;
+    }
+    char serial[17];
+    kct_hex_format(to.serial, 8, serial);
+    fprintf(of.f, "# keycard wrapped keys (docs/protocol.md 9a) for key card %s\n", serial);
+    json_t *list = kca_json ? json_array() : NULL;
+    for (int k = 0; k < nn && ex == 0; k++) {
+        uint8_t blob[KEYCARD_WRAPPED_MAX];
+        size_t bl = 0;
+        keycard_rc rc = keycard_key_export(kc, (uint8_t)nums[k], &to, blob, sizeof blob, &bl);
+        if (rc != KEYCARD_OK) {
+            char what[96];
+            snprintf(what, sizeof what, "keys export: key %u", nums[k]);
+            if (rc == KEYCARD_ERR_CONDITIONS) {
+                kct_err("keys export: the key card holds no issuer key to check the recipient "
+                        "against (provisioned before wrapped keys): run kc-admin provision on it "
+                        "once more to add it; nothing written");
+                ex = KCT_EXIT_FAIL;
+            } else if (rc == KEYCARD_ERR_WRONG_DATA) {
+                kct_err("keys export: key %u: the key card refused the recipient: not a key card "
+                        "of its issuer, or itself; nothing written", nums[k]);
+                ex = KCT_EXIT_FAIL;
+            } else {
+                ex = kct_fail(rc, what, -1);
+            }
+            break;
+        }
+        blob_write(of.f, blob, bl);
+        keycard_wrapped_info in;
+        char kcv[7];
+        keycard_wrapped_parse(blob, bl, &in);
+        kct_hex_format(in.kcv, 3, kcv);
+        if (list)
+            json_array_append_new(list, json_pack("{s:i, s:s, s:s}", "number", in.number, "kcv",
+                                                  kcv, "to", serial));
+        else
+            fprintf(stderr, "key %u (KCV %s) wrapped for key card %s\n", in.number, kcv, serial);
+    }
+    keycard_close(kc);
+    int cex = out_close("keys export", &of, ex == 0);
+    if (list && ex == 0 && !o.out)
+        json_decref(list); /* stdout carries the keys themselves */
+    else if (list && ex == 0)
+        return kct_json_print(list);
+    else if (list)
+        json_decref(list);
+    return ex ? ex : cex;
+}
+
+/* kc-admin keys import FILE: every blob of FILE into this key card. */
+static int keys_import_file(int argc, char **argv, kct_where *w)
+{
+    static const struct option lo[] = {
+        {"admin-key-file", required_argument, NULL, OPT_ADMIN_KEY_FILE},
+        {"issuer-pub", required_argument, NULL, OPT_ISSUER_PUB}, COMMON_LONGOPTS};
+    struct move_opts o;
+    int stop;
+    memset(&o, 0, sizeof o);
+    int i = parse_opts(argc, argv, lo, w, move_opt, &o, &stop);
+    if (i < 0)
+        return stop;
+    if (argc - i != 2)
+        return usage_error(argv[0], "keys import takes one FILE (from kc-admin keys export or "
+                                    "keys wrap), or --components N NUMBER");
+    static uint8_t blobs[KEYFILE_MAX][KEYCARD_WRAPPED_MAX];
+    size_t lens[KEYFILE_MAX];
+    int n = hex_lines("keys import", argv[i + 1], &blobs[0][0], KEYCARD_WRAPPED_MAX, lens,
+                      KEYFILE_MAX);
+    if (n < 0)
+        return KCT_EXIT_USAGE;
+    if (n == 0) {
+        kct_err("keys import: %s holds no wrapped key", argv[i + 1]);
+        return KCT_EXIT_USAGE;
+    }
+    for (int k = 0; k < n; k++) {
+        keycard_wrapped_info in;
+        if (keycard_wrapped_parse(blobs[k], lens[k], &in) != KEYCARD_OK) {
+            kct_err("keys import: %s: entry %d is not a wrapped key; nothing imported",
+                    argv[i + 1], k + 1);
+            return KCT_EXIT_USAGE;
+        }
+    }
+    keycard *kc = NULL;
+    int ex = admin_session(argv[0], w, &o.a, &kc);
+    if (ex)
+        return ex;
+    json_t *list = kca_json ? json_array() : NULL;
+    for (int k = 0; k < n && ex == 0; k++) {
+        keycard_wrapped_info in;
+        uint8_t kcv[3];
+        char hex[7], from[17];
+        keycard_wrapped_parse(blobs[k], lens[k], &in);
+        keycard_rc rc = keycard_key_import_wrapped(kc, blobs[k], lens[k], kcv);
+        if (rc != KEYCARD_OK) {
+            char what[128];
+            snprintf(what, sizeof what, "keys import: key %u", in.number);
+            if (rc == KEYCARD_ERR_CONDITIONS) {
+                kct_err("keys import: key %u: the key card already holds a key %u (a wrapped "
+                        "key goes to a free number only); keys before it were imported",
+                        in.number, in.number);
+                ex = KCT_EXIT_FAIL;
+            } else if (rc == KEYCARD_ERR_WRONG_DATA) {
+                kct_err("keys import: key %u: refused by the key card: not wrapped for it, "
+                        "altered, or of a version it does not hold; keys before it were imported",
+                        in.number);
+                ex = KCT_EXIT_FAIL;
+            } else {
+                ex = kct_fail(rc, what, -1);
+            }
+            break;
+        }
+        kct_hex_format(kcv, 3, hex);
+        kct_hex_format(in.from, 8, from);
+        if (list)
+            json_array_append_new(list, json_pack("{s:i, s:i, s:s, s:s, s:s}", "number",
+                                                  in.number, "version", in.version, "kcv", hex,
+                                                  "label", in.label, "from", from));
+        else
+            printf("key %u imported, KCV %s%s%s\n", in.number, hex,
+                   memcmp(in.from, "\0\0\0\0\0\0\0\0", 8) ? ", from key card " : ", prepared "
+                                                                                 "off-card",
+                   memcmp(in.from, "\0\0\0\0\0\0\0\0", 8) ? from : "");
+    }
+    keycard_close(kc);
+    if (list && ex == 0)
+        return kct_json_print(list);
+    if (list)
+        json_decref(list);
+    return ex;
+}
+
+/*
+ * kc-admin keys wrap --to CERT NUMBER --type T --usage U [--label L]
+ * [--version V] [--key SOURCE] [--out FILE]: the offline preparer; no card.
+ */
+static int keys_wrap(int argc, char **argv, kct_where *w)
+{
+    static const struct option lo[] = {
+        {"issuer-pub", required_argument, NULL, OPT_ISSUER_PUB},
+        {"to", required_argument, NULL, OPT_TO},
+        {"out", required_argument, NULL, OPT_OUT},
+        {"key", required_argument, NULL, OPT_KEY},
+        {"type", required_argument, NULL, OPT_TYPE},
+        {"usage", required_argument, NULL, OPT_USAGE},
+        {"label", required_argument, NULL, OPT_LABEL},
+        {"version", required_argument, NULL, OPT_VERSION}, COMMON_LONGOPTS};
+    struct move_opts o;
+    int stop;
+    memset(&o, 0, sizeof o);
+    o.version = 1;
+    int i = parse_opts(argc, argv, lo, w, move_opt, &o, &stop);
+    if (i < 0)
+        return stop;
+    struct gen_opts g;
+    memset(&g, 0, sizeof g);
+    g.type = o.type;
+    g.usage = o.usage;
+    g.label = o.label;
+    uint8_t number, type, flags;
+    int ex = key_spec(argc, argv, i, "wrap", &g, &number, &type, &flags);
+    if (ex)
+        return ex;
+    if (!o.to)
+        return usage_error(argv[0], "keys wrap needs --to CERT (the receiving key card's "
+                                    "certificate, from kc-admin keys cert)");
+    keycard_channel_key to;
+    if ((ex = cert_load("keys wrap", o.to, o.a.issuer_pub, &to)) != 0)
+        return ex;
+    size_t klen = type == KEYCARD_KEY_AES128 ? 16 : 32;
+    kct_secret sec;
+    uint8_t key[32], blob[KEYCARD_WRAPPED_MAX];
+    size_t bl = 0;
+    if (kct_secret_source("key", "--key", o.key ? o.key : "prompt", NULL,
+                          klen == 16 ? "Key (32 hex digits)" : "Key (64 hex digits)", 0,
+                          &sec) != 0)
+        return KCT_EXIT_USAGE;
+    int kn = kct_hex_parse(sec.text, key, sizeof key);
+    kct_secret_wipe(&sec);
+    if (kn != (int)klen) {
+        kct_wipe(key, sizeof key);
+        kct_err("keys wrap: the key is not %zu bytes of hex; nothing written", klen);
+        return KCT_EXIT_USAGE;
+    }
+    keycard_rc rc = keycard_key_wrap(&to, number, type, flags, o.label ? o.label : "",
+                                     (uint8_t)o.version, key, klen, blob, sizeof blob, &bl);
+    kct_wipe(key, sizeof key);
+    if (rc != KEYCARD_OK)
+        return kct_fail(rc, "keys wrap", -1);
+    out_file of;
+    if ((ex = out_open("keys wrap", o.out, &of)) != 0)
+        return ex;
+    blob_write(of.f, blob, bl);
+    return out_close("keys wrap", &of, 1);
+}
+
 int kca_cmd_keys(int argc, char **argv, kct_where *w)
 {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "generate") == 0)
             return keys_generate(argc, argv, w);
-        if (strcmp(argv[i], "import") == 0)
-            return keys_import(argc, argv, w);
+        if (strcmp(argv[i], "import") == 0) {
+            for (int k = 1; k < argc; k++)
+                if (strncmp(argv[k], "--components", 12) == 0)
+                    return keys_import(argc, argv, w);
+            return keys_import_file(argc, argv, w);
+        }
+        if (strcmp(argv[i], "export") == 0)
+            return keys_export(argc, argv, w);
+        if (strcmp(argv[i], "wrap") == 0)
+            return keys_wrap(argc, argv, w);
+        if (strcmp(argv[i], "cert") == 0)
+            return keys_cert(argc, argv, w);
     }
     keycard *kc = NULL;
     int ex = open_admin(argc, argv, w, &kc);

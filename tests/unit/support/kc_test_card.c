@@ -343,12 +343,17 @@ void kc_test_issuer_pub(uint8_t pub[65])
 
 int kc_test_issuer_sign(const uint8_t *tbs, size_t len, uint8_t sig[64])
 {
+    return kc_test_issuer_sign_as(KC_SIG_LABEL_IDENTITY, tbs, len, sig);
+}
+
+int kc_test_issuer_sign_as(const char *label, const uint8_t *tbs, size_t len, uint8_t sig[64])
+{
     mbedtls_ecp_group grp;
     mbedtls_mpi d, r, s;
     uint8_t hash[32];
     uint32_t st = 7;
 
-    label_hash(KC_SIG_LABEL_IDENTITY, tbs, len, hash);
+    label_hash(label, tbs, len, hash);
     mbedtls_ecp_group_init(&grp);
     mbedtls_mpi_init(&d);
     mbedtls_mpi_init(&r);

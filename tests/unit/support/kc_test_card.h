@@ -111,6 +111,8 @@ void kc_test_issuer_pub(uint8_t pub[65]);
 
 /* Issuer signature (r||s) over SHA-256("keycard identity v1\0" || tbs). Returns 0. */
 int kc_test_issuer_sign(const uint8_t *tbs, size_t len, uint8_t sig[64]);
+/* The same over SHA-256(label\0 || tbs) (e.g. KC_SIG_LABEL_CHANNEL). Returns 0. */
+int kc_test_issuer_sign_as(const char *label, const uint8_t *tbs, size_t len, uint8_t sig[64]);
 
 /* 1 when sig (r||s) verifies over SHA-256(label\0 || msg) with pub, else 0. */
 int kc_test_p256_verify(const uint8_t pub[65], const char *label, const uint8_t *msg, size_t len,
