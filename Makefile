@@ -175,6 +175,9 @@ $(B)/tests/%: tests/unit/%.c $(TEST_SUPPORT_OBJ) $(STATIC)
 		$(filter-out $(TEST_SUPPORT_OBJ),$(filter %.o,$^)) $(TEST_SUPPORT_OBJ) $(STATIC) \
 		$(CHECK_LIBS) $(PCSC_LIBS) $(MBED_LIBS) $(JANSSON_LIBS)
 
+# The backup test checks the card's shares against libgfshare (an independent implementation).
+$(B)/tests/test_backup: CHECK_LIBS += -lgfshare
+
 # Unit tests of tool code link the tools' objects; none includes a .c file.
 $(B)/tests/test_tools_common: $(COMMON_OBJ)
 $(B)/tests/test_issue_profile: $(COMMON_OBJ) $(B)/obj/issuance/profile.o

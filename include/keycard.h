@@ -542,6 +542,8 @@ typedef struct keycard_audit_entry {
 #define KEYCARD_AUDIT_KEY_COMBINED 0x0B  /* data: number type flags kcv(3) components */
 #define KEYCARD_AUDIT_KEY_EXPORTED 0x0C  /* data: number type flags kcv(3) version to(8) */
 #define KEYCARD_AUDIT_KEY_IMPORTED 0x0D  /* data: number type flags kcv(3) version from(8) */
+#define KEYCARD_AUDIT_BACKUP 0x0E        /* data: id(8) M N keys */
+#define KEYCARD_AUDIT_KEY_RESTORED 0x0F  /* data: number type flags kcv(3) version backup id(8) */
 #define KEYCARD_AUDIT_ISSUE_RECEIPT 0x06
 #define KEYCARD_AUDIT_RECEIPT_MAC_OFF 13
 #define KEYCARD_AUDIT_RECEIPT_LOCK_OFF 29
@@ -810,6 +812,7 @@ typedef struct keycard_wrapped_info {
     uint8_t from[8]; /* the exporting key card's serial; zero: prepared off-card */
     uint8_t to[8];   /* the recipient key card's serial */
     char label[KEYCARD_LABEL_MAX + 1];
+    uint8_t format; /* 1: wrapped to a key card; 2: a backup blob (to: the backup id) */
 } keycard_wrapped_info;
 
 /* A channel certificate as bytes (GET DATA DF07), e.g. to write it to a file. */
@@ -840,8 +843,9 @@ KEYCARD_API keycard_rc keycard_key_wrap(const keycard_channel_key *to, uint8_t n
                                         uint8_t *blob, size_t cap, size_t *len);
 
 /*
- * The header of a blob. Errors: KEYCARD_ERR_ARG, KEYCARD_ERR_WRONG_DATA,
- * KEYCARD_ERR_VERSION (a format this library does not know).
+ * The header of a blob (a wrapped key, or a backup blob). Errors:
+ * KEYCARD_ERR_ARG, KEYCARD_ERR_WRONG_DATA, KEYCARD_ERR_VERSION (a format this
+ * library does not know).
  */
 KEYCARD_API keycard_rc keycard_wrapped_parse(const uint8_t *blob, size_t len,
                                              keycard_wrapped_info *out);
@@ -872,6 +876,52 @@ KEYCARD_API keycard_rc keycard_key_export(keycard *kc, uint8_t number,
  */
 KEYCARD_API keycard_rc keycard_key_import_wrapped(keycard *kc, const uint8_t *blob, size_t len,
                                                   uint8_t kcv[3]);
+
+/* ==== n-of-m backup of the key set ========================================= */
+
+/*
+ * The card makes a backup key BK that exists only in its RAM, hands it out
+ * only as N Shamir shares (any M rebuild it, fewer tell nothing) and each key
+ * as a backup blob under BK (docs/apdu.md "Backup and restore"). Admin key
+ * verified, no provisioning session; a SELECT, reset or power cut forgets BK
+ * and any shares given to RESTORE.
+ */
+#define KEYCARD_BACKUP_ID_LEN 8
+#define KEYCARD_BACKUP_SHARE_LEN 42 /* id(8) M(1) x(1) y(32) */
+#define KEYCARD_BACKUP_SHARES_MAX 8
+
+/*
+ * Start a backup with threshold m of n shares (2 <= m <= n <= 8); id
+ * receives the backup's id. The card logs a backup entry first. Errors:
+ * KEYCARD_ERR_ARG, KEYCARD_ERR_NOT_VERIFIED, KEYCARD_ERR_CONDITIONS,
+ * KEYCARD_ERR_CARD_MEMORY, transport errors.
+ */
+KEYCARD_API keycard_rc keycard_backup_begin(keycard *kc, unsigned m, unsigned n,
+                                            uint8_t id[KEYCARD_BACKUP_ID_LEN]);
+/* Share x (1..n) of the backup begun. Errors: as keycard_backup_begin. */
+KEYCARD_API keycard_rc keycard_backup_share(keycard *kc, unsigned x,
+                                            uint8_t share[KEYCARD_BACKUP_SHARE_LEN]);
+/*
+ * Key number as a backup blob under BK (at most KEYCARD_WRAPPED_MAX bytes).
+ * Errors: KEYCARD_ERR_NOT_FOUND (no such key), KEYCARD_ERR_BUFFER, as above.
+ */
+KEYCARD_API keycard_rc keycard_backup_key(keycard *kc, uint8_t number, uint8_t *blob, size_t cap,
+                                          size_t *len);
+/* Forget BK (and shares given to a restore): the end of either. */
+KEYCARD_API keycard_rc keycard_backup_end(keycard *kc);
+
+/*
+ * Restore: give the card shares of one backup (each checked for its id and
+ * threshold, x not given before), then each blob; the card rebuilds BK from
+ * the shares, opens the blob and stores the key in its number, which must be
+ * free, with a key-restored audit entry. Errors: KEYCARD_ERR_CONDITIONS
+ * (fewer shares than the threshold; the number holds a key),
+ * KEYCARD_ERR_WRONG_DATA (a share of another backup or repeated; a blob of
+ * another backup, altered, or the shares do not rebuild its key), as above.
+ */
+KEYCARD_API keycard_rc keycard_restore_share(keycard *kc, const uint8_t *share, size_t len);
+KEYCARD_API keycard_rc keycard_restore_key(keycard *kc, const uint8_t *blob, size_t len,
+                                           uint8_t kcv[3]);
 
 /* ==== Issuance session on the key card ==================================== */
 

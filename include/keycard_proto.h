@@ -153,7 +153,32 @@
 #define KC_KEYWRAP_MAX (KC_KEYWRAP_HDR_LEN + KC_LABEL_MAX + KC_KEYWRAP_BODY_LEN + 32)
 #define KC_KEYWRAP_KX_LABEL "keycard/keywrap/v1"
 #define KC_KEYWRAP_KDF_LABEL "keycard/keywrap"
-#define KC_KEY_VERSION_CURRENT 1 /* every stored key today (docs/apdu.md "Wrapped keys") */
+#define KC_KEY_VERSION_CURRENT 1
+/*
+ * n-of-m backup (docs/apdu.md "Backup and restore"), outside a provisioning
+ * session, under the admin key. BACKUP P1 00 (data M N): the card makes a
+ * backup key BK and an id in RAM, logs BACKUP, answers the id; P1 01 (P2 =
+ * x, 1..N): share x of BK (Shamir, GF(2^8) x^8+x^4+x^3+x^2+1, threshold M);
+ * P1 02 (P2 = number): the key as a backup blob under BK; P1 03: forget BK.
+ * RESTORE P1 01 (data: a share): kept in RAM; P1 02 (P2 = number, data: a
+ * backup blob): with M shares of one backup, BK rebuilt, the key stored in a
+ * free number with a KEY_RESTORED entry; P1 03: forget the shares.
+ */
+#define KC_INS_BACKUP 0xF0
+#define KC_INS_RESTORE 0xF2
+#define KC_BACKUP_P1_BEGIN 0x00
+#define KC_BACKUP_P1_SHARE 0x01
+#define KC_BACKUP_P1_KEY 0x02
+#define KC_BACKUP_P1_END 0x03
+#define KC_BACKUP_SHARES_MAX 8
+#define KC_BACKUP_ID_LEN 8
+#define KC_BACKUP_SHARE_LEN (KC_BACKUP_ID_LEN + 2 + 32) /* id M x y(32) */
+#define KC_BACKUP_FORMAT 0x02 /* the blob's format byte (header as KC_KEYWRAP_*, "to" = id) */
+#define KC_BACKUP_MIN (KC_KEYWRAP_HDR_LEN + 16 + 16)
+#define KC_BACKUP_MAX (KC_KEYWRAP_HDR_LEN + KC_LABEL_MAX + 16 + 32)
+#define KC_BACKUP_KDF_LABEL "keycard/backup"
+#define KC_BACKUP_POLY_LABEL "keycard/backup/poly"
+ /* every stored key today (docs/apdu.md "Wrapped keys") */
 #define KC_CHANNEL_OPTIONAL 0x00
 #define KC_CHANNEL_REQUIRED 0x01
 #define KC_CHANNEL_KDF_LABEL "keycard/channel"
@@ -427,6 +452,10 @@ static inline size_t kc_env_apdu_len(size_t bucket)
 #define KC_AUDIT_EVT_KEY_EXPORTED 0x0C
 #define KC_AUDIT_EVT_KEY_IMPORTED 0x0D
 #define KC_KEY_MOVE_EVT_LEN 15
+/* A backup made: id(8) M(1) N(1) keys(1). A key restored: as KEY_IMPORTED, backup id for serial. */
+#define KC_AUDIT_EVT_BACKUP 0x0E
+#define KC_AUDIT_EVT_KEY_RESTORED 0x0F
+#define KC_BACKUP_EVT_LEN 11
 
 /* Largest command data field the card accepts (after chaining). */
 #define KC_APDU_MAX_DATA 4096

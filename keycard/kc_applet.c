@@ -20,6 +20,7 @@
 #include "kc_crypto.h"
 #include "kc_err.h"
 #include "kc_issue.h"
+#include "kc_backup.h"
 #include "kc_keywrap.h"
 #include "kc_keys.h"
 #include "keycard_proto.h"
@@ -1021,6 +1022,213 @@ static uint16_t h_key_export(kc_keycard *kc, const kc_apdu *a, uint8_t *out, siz
 }
 
 /*
+ * A key that arrived (KEY IMPORT, RESTORE KEY), key wiped here: stored as
+ * number v->number with its audit entry (number type flags kcv version
+ * serial, serial: where it came from) in one commit; the answer is the KCV.
+ */
+static uint16_t store_arrived(kc_keycard *kc, const kc_keywrap_view *v, uint8_t key[32],
+                              uint8_t event, const uint8_t serial[KC_SERIAL_LEN], uint8_t *out,
+                              size_t *out_len)
+{
+    uint8_t d[3 + KC_LABEL_MAX + 32], ev[KC_KEY_MOVE_EVT_LEN];
+    uint16_t sw;
+    d[0] = v->type;
+    d[1] = v->flags;
+    d[2] = v->label_len;
+    memcpy(d + 3, v->label, v->label_len);
+    memcpy(d + 3 + v->label_len, key, v->key_len);
+    kc_wipe(key, 32);
+    ev[0] = v->number;
+    ev[1] = v->type;
+    ev[2] = v->flags;
+    memcpy(ev + 3, v->kcv, KC_KCV_LEN);
+    ev[6] = v->version;
+    memcpy(ev + 7, serial, KC_SERIAL_LEN);
+    sw = key_commit(kc, v->number, d, 3u + v->label_len + v->key_len, event, ev, sizeof ev, out,
+                    out_len);
+    kc_wipe(d, sizeof d);
+    return sw;
+}
+
+/* A key may arrive only into a free number (a replayed blob cannot put back a replaced key). */
+static uint16_t number_free(const kc_keycard *kc, uint8_t number)
+{
+    kc_issue_key old;
+    return kc_issue_key_load(&kc->store, number, &old) == KC_ERR_NOT_FOUND ? KC_SW_OK
+                                                                            : KC_SW_CONDITIONS;
+}
+
+/* ---- backup and restore (docs/apdu.md "Backup and restore") ------------ */
+
+static uint16_t backup_begin(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                             size_t *out_len)
+{
+    kc_backup_ram *b = &kc->backup;
+    uint8_t ev[KC_BACKUP_EVT_LEN], count = 0;
+    kc_issue_key k;
+    int rc;
+
+    if (a->lc != 2 || cap < KC_BACKUP_ID_LEN)
+        return KC_SW_WRONG_LENGTH;
+    if (a->data[0] < 2 || a->data[0] > a->data[1] || a->data[1] > KC_BACKUP_SHARES_MAX)
+        return KC_SW_WRONG_DATA;
+    if (b->mode == KC_INS_RESTORE)
+        return KC_SW_CONDITIONS;
+    for (unsigned n = KC_NUMBER_MIN; n <= KC_NUMBER_MAX; n++)
+        count = (uint8_t)(count + (kc_issue_key_load(&kc->store, n, &k) == 0));
+    if ((rc = kc_audit_room(&kc->store, KC_AUDIT_EVT_BACKUP)) != 0)
+        return kc_err_to_sw(rc);
+    kc_wipe(b, sizeof(*b));
+    if (kc->hw.rng(kc->hw.ctx, b->bk, sizeof b->bk) != 0 ||
+        kc->hw.rng(kc->hw.ctx, b->seed, sizeof b->seed) != 0 ||
+        kc->hw.rng(kc->hw.ctx, b->id, sizeof b->id) != 0) {
+        kc_wipe(b, sizeof(*b));
+        return kc_err_to_sw(KC_ERR_RNG);
+    }
+    memcpy(ev, b->id, KC_BACKUP_ID_LEN);
+    ev[8] = a->data[0];
+    ev[9] = a->data[1];
+    ev[10] = count;
+    if ((rc = audit_commit(kc, KC_AUDIT_EVT_BACKUP, ev, sizeof ev)) != 0) {
+        kc_wipe(b, sizeof(*b)); /* no entry, no backup */
+        return kc_err_to_sw(rc);
+    }
+    b->mode = KC_INS_BACKUP;
+    b->m = a->data[0];
+    b->n = a->data[1];
+    memcpy(out, b->id, KC_BACKUP_ID_LEN);
+    *out_len = KC_BACKUP_ID_LEN;
+    return KC_SW_OK;
+}
+
+/* BACKUP: BEGIN (data M N), SHARE (P2 = x), KEY (P2 = number), END. */
+static uint16_t h_backup(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                         size_t *out_len)
+{
+    kc_backup_ram *b = &kc->backup;
+    uint8_t serial[KC_SERIAL_LEN];
+    kc_issue_key k;
+    int rc;
+
+    if (kc->staging)
+        return KC_SW_CONDITIONS;
+    if (a->p1 == KC_BACKUP_P1_BEGIN)
+        return a->p2 ? KC_SW_WRONG_P1P2 : backup_begin(kc, a, out, cap, out_len);
+    if (a->p1 == KC_BACKUP_P1_END) {
+        if (a->p2 || a->lc)
+            return a->p2 ? KC_SW_WRONG_P1P2 : KC_SW_WRONG_LENGTH;
+        kc_wipe(b, sizeof(*b));
+        return KC_SW_OK;
+    }
+    if (a->p1 != KC_BACKUP_P1_SHARE && a->p1 != KC_BACKUP_P1_KEY)
+        return KC_SW_WRONG_P1P2;
+    if (a->lc)
+        return KC_SW_WRONG_LENGTH;
+    if (b->mode != KC_INS_BACKUP)
+        return KC_SW_CONDITIONS;
+    if (a->p1 == KC_BACKUP_P1_SHARE) {
+        if (a->p2 == 0 || a->p2 > b->n)
+            return KC_SW_WRONG_P1P2;
+        if (cap < KC_BACKUP_SHARE_LEN)
+            return KC_SW_WRONG_LENGTH;
+        memcpy(out, b->id, KC_BACKUP_ID_LEN);
+        out[8] = b->m;
+        out[9] = a->p2;
+        if ((rc = kc_backup_share(b->bk, b->seed, b->m, a->p2, out + 10)) != 0) {
+            kc_wipe(out, KC_BACKUP_SHARE_LEN);
+            return kc_err_to_sw(rc);
+        }
+        *out_len = KC_BACKUP_SHARE_LEN;
+        return KC_SW_OK;
+    }
+    if (a->p2 < KC_NUMBER_MIN || a->p2 > KC_NUMBER_MAX)
+        return KC_SW_WRONG_P1P2;
+    if ((rc = kc_issue_key_load(&kc->store, a->p2, &k)) != 0)
+        return rc == KC_ERR_NOT_FOUND ? KC_SW_REF_NOT_FOUND : kc_err_to_sw(rc);
+    size_t hdr = KC_KEYWRAP_HDR_LEN + k.label_len, total = hdr + 16 + k.key_len;
+    if (cap < total)
+        return KC_SW_WRONG_LENGTH;
+    if ((rc = kc_keycard_serial(kc, serial)) != 0)
+        return kc_err_to_sw(rc);
+    kc_keywrap_header(out, a->p2, k.type, k.flags, KC_KEY_VERSION_CURRENT, k.kcv, serial, b->id,
+                      k.label, k.label_len);
+    out[2] = KC_BACKUP_FORMAT;
+    if ((rc = kc_backup_seal(b->bk, out, hdr, k.key, k.key_len)) != 0) {
+        kc_wipe(out, total);
+        return kc_err_to_sw(rc);
+    }
+    *out_len = total;
+    return KC_SW_OK;
+}
+
+/* RESTORE: SHARE (data: a share), KEY (P2 = number, data: a backup blob), END. */
+static uint16_t h_restore(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                          size_t *out_len)
+{
+    kc_backup_ram *b = &kc->backup;
+    const uint8_t *d = a->data;
+    uint8_t bk[32], key[32];
+    kc_keywrap_view v;
+    uint16_t sw;
+    int rc;
+
+    if (kc->staging)
+        return KC_SW_CONDITIONS;
+    if (a->p1 == KC_BACKUP_P1_END) {
+        if (a->p2 || a->lc)
+            return a->p2 ? KC_SW_WRONG_P1P2 : KC_SW_WRONG_LENGTH;
+        kc_wipe(b, sizeof(*b));
+        return KC_SW_OK;
+    }
+    if (a->p1 == KC_BACKUP_P1_SHARE) {
+        if (a->p2)
+            return KC_SW_WRONG_P1P2;
+        if (a->lc != KC_BACKUP_SHARE_LEN)
+            return KC_SW_WRONG_LENGTH;
+        if (d[8] < 2 || d[8] > KC_BACKUP_SHARES_MAX || d[9] == 0)
+            return KC_SW_WRONG_DATA;
+        if (b->mode == KC_INS_BACKUP)
+            return KC_SW_CONDITIONS;
+        if (b->mode == KC_INS_RESTORE && (memcmp(b->id, d, KC_BACKUP_ID_LEN) != 0 || b->m != d[8]))
+            return KC_SW_WRONG_DATA; /* a share of another backup: those given stay */
+        for (size_t i = 0; i < b->count; i++)
+            if (b->x[i] == d[9])
+                return KC_SW_WRONG_DATA;
+        if (b->count >= KC_BACKUP_SHARES_MAX)
+            return KC_SW_NOT_ENOUGH_MEMORY;
+        if (b->mode != KC_INS_RESTORE) {
+            b->mode = KC_INS_RESTORE;
+            memcpy(b->id, d, KC_BACKUP_ID_LEN);
+            b->m = d[8];
+        }
+        b->x[b->count] = d[9];
+        memcpy(b->y[b->count], d + 10, 32);
+        b->count++;
+        return KC_SW_OK;
+    }
+    if (a->p1 != KC_BACKUP_P1_KEY || a->p2 < KC_NUMBER_MIN || a->p2 > KC_NUMBER_MAX)
+        return KC_SW_WRONG_P1P2;
+    if (a->lc < KC_BACKUP_MIN || cap < KC_KCV_LEN)
+        return KC_SW_WRONG_LENGTH;
+    if (b->mode != KC_INS_RESTORE || b->count < b->m)
+        return KC_SW_CONDITIONS; /* fewer shares than the threshold: nothing to try */
+    if (kc_keywrap_parse_as(d, a->lc, KC_BACKUP_FORMAT, &v) != 0 || v.number != a->p2 ||
+        memcmp(v.to, b->id, KC_BACKUP_ID_LEN) != 0 || v.version != KC_KEY_VERSION_CURRENT)
+        return KC_SW_WRONG_DATA;
+    if ((sw = number_free(kc, a->p2)) != KC_SW_OK)
+        return sw;
+    if ((rc = kc_audit_room(&kc->store, KC_AUDIT_EVT_KEY_RESTORED)) != 0)
+        return kc_err_to_sw(rc);
+    rc = kc_backup_combine(b->x, (const uint8_t(*)[32])b->y, b->m, bk);
+    if (rc == 0)
+        rc = kc_backup_open(bk, d, a->lc, key, &v);
+    kc_wipe(bk, sizeof bk);
+    if (rc)
+        return rc == KC_ERR_AUTH || rc == KC_ERR_BAD_DATA ? KC_SW_WRONG_DATA : kc_err_to_sw(rc);
+    return store_arrived(kc, &v, key, KC_AUDIT_EVT_KEY_RESTORED, b->id, out, out_len);
+}
+
+/*
  * KEY IMPORT, P2 = number, data: a blob addressed to this card. Stored with
  * its KEY_IMPORTED entry in one commit, only into a free number (a replayed
  * blob cannot put back a replaced key); the answer is the KCV.
@@ -1029,9 +1237,7 @@ static uint16_t h_key_import(kc_keycard *kc, const kc_apdu *a, uint8_t *out, siz
                              size_t *out_len)
 {
     uint8_t serial[KC_SERIAL_LEN], pk[KC_P256_PUB_LEN], sk[KC_P256_PRIV_LEN], key[32];
-    uint8_t d[3 + KC_LABEL_MAX + 32], ev[KC_KEY_MOVE_EVT_LEN];
     kc_keywrap_view v;
-    kc_issue_key old;
     uint16_t sw;
     int rc;
 
@@ -1046,8 +1252,8 @@ static uint16_t h_key_import(kc_keycard *kc, const kc_apdu *a, uint8_t *out, siz
     if (v.number != a->p2 || memcmp(v.to, serial, KC_SERIAL_LEN) != 0 ||
         v.version != KC_KEY_VERSION_CURRENT)
         return KC_SW_WRONG_DATA;
-    if (kc_issue_key_load(&kc->store, a->p2, &old) != KC_ERR_NOT_FOUND)
-        return KC_SW_CONDITIONS; /* the number is taken (or its record is damaged) */
+    if ((sw = number_free(kc, a->p2)) != KC_SW_OK)
+        return sw; /* the number is taken (or its record is damaged) */
     if ((rc = kc_audit_room(&kc->store, KC_AUDIT_EVT_KEY_IMPORTED)) != 0)
         return kc_err_to_sw(rc);
     if ((rc = kc_store_read_exact(&kc->store, KC_KEY_KA_PRIV, sk, sizeof sk)) != 0 ||
@@ -1059,22 +1265,7 @@ static uint16_t h_key_import(kc_keycard *kc, const kc_apdu *a, uint8_t *out, siz
     kc_wipe(sk, sizeof sk);
     if (rc)
         return rc == KC_ERR_AUTH || rc == KC_ERR_BAD_DATA ? KC_SW_WRONG_DATA : kc_err_to_sw(rc);
-    d[0] = v.type;
-    d[1] = v.flags;
-    d[2] = v.label_len;
-    memcpy(d + 3, v.label, v.label_len);
-    memcpy(d + 3 + v.label_len, key, v.key_len);
-    kc_wipe(key, sizeof key);
-    ev[0] = a->p2;
-    ev[1] = v.type;
-    ev[2] = v.flags;
-    memcpy(ev + 3, v.kcv, KC_KCV_LEN);
-    ev[6] = v.version;
-    memcpy(ev + 7, v.from, KC_SERIAL_LEN);
-    sw = key_commit(kc, a->p2, d, 3u + v.label_len + v.key_len, KC_AUDIT_EVT_KEY_IMPORTED, ev,
-                    sizeof ev, out, out_len);
-    kc_wipe(d, sizeof d);
-    return sw;
+    return store_arrived(kc, &v, key, KC_AUDIT_EVT_KEY_IMPORTED, v.from, out, out_len);
 }
 
 /* ---- the table --------------------------------------------------------- */
@@ -1102,6 +1293,8 @@ static const kc_cmd commands[] = {
     {PROP, KC_INS_PROVISION_ABORT, 0, 0, 0, 0, 0, 0, p1p2_zero, h_prov_abort},
     {PROP, KC_INS_KEY_EXPORT, 0, KC_SEC_ADMIN, KC_CHANNEL_CERT_LEN, KC_CHANNEL_CERT_LEN, 1, 0, p1p2_number, h_key_export},
     {PROP, KC_INS_KEY_IMPORT, 0, KC_SEC_ADMIN, KC_KEYWRAP_MIN, KC_KEYWRAP_MAX, 1, KC_KCV_LEN, p1p2_number, h_key_import},
+    {PROP, KC_INS_BACKUP, 0, KC_SEC_ADMIN, 0, 2, 1, 0, NULL, h_backup},
+    {PROP, KC_INS_RESTORE, 0, KC_SEC_ADMIN, 0, KC_BACKUP_MAX, 1, 0, NULL, h_restore},
     {PROP, KC_INS_ISSUE_BEGIN, 0, IH, ISSUE_BEGIN_LC_MIN, ISSUE_BEGIN_LC_MAX, 1, 0, p1p2_way, h_issue_begin},
     {PROP, KC_INS_ISSUE_WRAP, 0, IH, 3, KC_APDU_MAX_DATA, 1, 0, p1p2_wrap, h_issue_wrap},
     {PROP, KC_INS_ISSUE_END, 0, IH, 0, ISSUE_END_LC_MAX, 1, 1, p1p2_end, h_issue_end},

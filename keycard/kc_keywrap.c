@@ -18,17 +18,22 @@ static size_t key_len_of(uint8_t type)
 
 int kc_keywrap_parse(const uint8_t *b, size_t len, kc_keywrap_view *v)
 {
-    size_t ll, klen;
+    return kc_keywrap_parse_as(b, len, KC_KEYWRAP_FORMAT, v);
+}
 
-    if (b == NULL || v == NULL || len < KC_KEYWRAP_MIN)
+int kc_keywrap_parse_as(const uint8_t *b, size_t len, uint8_t format, kc_keywrap_view *v)
+{
+    size_t ll, klen, body = format == KC_KEYWRAP_FORMAT ? KC_KEYWRAP_BODY_LEN : 16;
+
+    if (b == NULL || v == NULL || len < KC_KEYWRAP_HDR_LEN + body + 16)
         return KC_ERR_BAD_DATA;
     memset(v, 0, sizeof(*v));
     ll = b[26];
     klen = key_len_of(b[4]);
-    if (b[0] != (KC_KEYWRAP_MAGIC >> 8) || b[1] != (KC_KEYWRAP_MAGIC & 0xFF) ||
-        b[2] != KC_KEYWRAP_FORMAT || b[3] < KC_NUMBER_MIN || b[3] > KC_NUMBER_MAX || klen == 0 ||
+    if (b[0] != (KC_KEYWRAP_MAGIC >> 8) || b[1] != (KC_KEYWRAP_MAGIC & 0xFF) || b[2] != format ||
+        b[3] < KC_NUMBER_MIN || b[3] > KC_NUMBER_MAX || klen == 0 ||
         (b[5] & ~KC_KEYF_ALL) != 0 || b[5] == 0 || b[6] == 0 || ll > KC_LABEL_MAX ||
-        len != KC_KEYWRAP_HDR_LEN + ll + KC_KEYWRAP_BODY_LEN + klen)
+        len != KC_KEYWRAP_HDR_LEN + ll + body + klen)
         return KC_ERR_BAD_DATA;
     for (size_t i = 0; i < ll; i++)
         if (b[27 + i] < 0x20 || b[27 + i] > 0x7E)
@@ -43,8 +48,8 @@ int kc_keywrap_parse(const uint8_t *b, size_t len, kc_keywrap_view *v)
     v->label_len = (uint8_t)ll;
     v->label = b + 27;
     v->hdr_len = KC_KEYWRAP_HDR_LEN + ll;
-    v->epk = b + v->hdr_len;
-    v->tag = v->epk + KC_P256_PUB_LEN;
+    v->epk = format == KC_KEYWRAP_FORMAT ? b + v->hdr_len : NULL; /* a backup blob has none */
+    v->tag = b + v->hdr_len + body - 16;
     v->ct = v->tag + 16;
     v->key_len = klen;
     return 0;

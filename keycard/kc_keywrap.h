@@ -29,6 +29,9 @@ typedef struct kc_keywrap_view {
  */
 int kc_keywrap_parse(const uint8_t *b, size_t len, kc_keywrap_view *v);
 
+/* The same for a blob of format (KC_KEYWRAP_FORMAT, or KC_BACKUP_FORMAT: no ePK.W, epk NULL). */
+int kc_keywrap_parse_as(const uint8_t *b, size_t len, uint8_t format, kc_keywrap_view *v);
+
 /*
  * Write the header (27 + label_len bytes) into o; returns its length. The
  * caller has checked label_len <= KC_LABEL_MAX.

@@ -32,6 +32,7 @@ void kc_keycard_clear_security(kc_keycard *kc)
     kc->selected = 0;
     kc_issue_close(&kc->issue);
     kc_wipe(&kc->comp, sizeof(kc->comp));
+    kc_wipe(&kc->backup, sizeof(kc->backup));
     kc_channel_close(&kc->chan);
 }
 

@@ -45,6 +45,16 @@ typedef struct kc_components {
     uint8_t label[KC_LABEL_MAX];
 } kc_components;
 
+/* A backup or a restore in progress (BACKUP / RESTORE): RAM only. */
+typedef struct kc_backup_ram {
+    uint8_t mode; /* 0 none, KC_INS_BACKUP or KC_INS_RESTORE */
+    uint8_t m, n, count;
+    uint8_t id[KC_BACKUP_ID_LEN];
+    uint8_t bk[32];   /* backup: the backup key */
+    uint8_t seed[32]; /* backup: the polynomial's coefficients come from it */
+    uint8_t x[KC_BACKUP_SHARES_MAX], y[KC_BACKUP_SHARES_MAX][32]; /* restore: shares */
+} kc_backup_ram;
+
 typedef struct kc_keycard {
     kc_hw hw;          /* copy of the board's hardware table */
     kc_store store;
@@ -57,6 +67,7 @@ typedef struct kc_keycard {
     kc_issue_session issue; /* the open issuance session (kc_issue.h), if any */
     kc_channel chan;        /* the secure channel (kc_channel.h), if open */
     kc_components comp;     /* key components received, not yet combined */
+    kc_backup_ram backup;   /* backup key or restore shares, never in flash */
 } kc_keycard;
 
 /*

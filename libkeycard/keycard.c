@@ -728,6 +728,8 @@ static const char *const event_names[] = {
     [KEYCARD_AUDIT_KEY_COMBINED] = "key-combined",
     [KEYCARD_AUDIT_KEY_EXPORTED] = "key-exported",
     [KEYCARD_AUDIT_KEY_IMPORTED] = "key-imported",
+    [KEYCARD_AUDIT_BACKUP] = "backup",
+    [KEYCARD_AUDIT_KEY_RESTORED] = "key-restored",
 };
 
 KEYCARD_API const char *keycard_audit_event_name(uint8_t event)
@@ -1015,6 +1017,99 @@ KEYCARD_API keycard_rc keycard_key_import_wrapped(keycard *kc, const uint8_t *bl
     if (rc == KEYCARD_OK)
         memcpy(kcv, out, KC_KCV_LEN);
     return op_end(kc, rc);
+}
+
+/* One BACKUP or RESTORE step: answer of exactly want bytes (0: none) into out. */
+static keycard_rc backup_cmd(keycard *kc, uint8_t ins, uint8_t p1, uint8_t p2, const uint8_t *d,
+                             size_t n, uint8_t *out, size_t want, size_t *got)
+{
+    uint8_t buf[KEYCARD_WRAPPED_MAX];
+    size_t len = sizeof buf;
+    keycard_rc rc = op_begin(kc);
+    if (rc != KEYCARD_OK)
+        return rc;
+    rc = cmd_rc(kc, KC_CLA_PROP, ins, p1, p2, d, n, want ? KEYCARD_WRAPPED_MAX : 0,
+                want ? buf : NULL, want ? &len : NULL, NULL);
+    if (rc == KEYCARD_OK && want) {
+        if (got ? len > want : len != want)
+            rc = KEYCARD_ERR_PROTOCOL;
+        else
+            memcpy(out, buf, len);
+        if (got)
+            *got = len;
+    }
+    kcl_wipe(buf, sizeof buf);
+    return op_end(kc, rc);
+}
+
+KEYCARD_API keycard_rc keycard_backup_begin(keycard *kc, unsigned m, unsigned n,
+                                            uint8_t id[KEYCARD_BACKUP_ID_LEN])
+{
+    uint8_t d[2] = {(uint8_t)m, (uint8_t)n};
+    if (!kc || !id || m < 2 || m > n || n > KC_BACKUP_SHARES_MAX)
+        return KEYCARD_ERR_ARG;
+    return backup_cmd(kc, KC_INS_BACKUP, KC_BACKUP_P1_BEGIN, 0, d, 2, id, KC_BACKUP_ID_LEN,
+                      NULL);
+}
+
+KEYCARD_API keycard_rc keycard_backup_share(keycard *kc, unsigned x,
+                                            uint8_t share[KEYCARD_BACKUP_SHARE_LEN])
+{
+    if (!kc || !share || x < 1 || x > KC_BACKUP_SHARES_MAX)
+        return KEYCARD_ERR_ARG;
+    return backup_cmd(kc, KC_INS_BACKUP, KC_BACKUP_P1_SHARE, (uint8_t)x, NULL, 0, share,
+                      KC_BACKUP_SHARE_LEN, NULL);
+}
+
+KEYCARD_API keycard_rc keycard_backup_key(keycard *kc, uint8_t number, uint8_t *blob, size_t cap,
+                                          size_t *len)
+{
+    uint8_t out[KEYCARD_WRAPPED_MAX];
+    size_t n = 0;
+    keycard_wrapped_info info;
+    if (!kc || !blob || !len || number < KC_NUMBER_MIN || number > KC_NUMBER_MAX)
+        return KEYCARD_ERR_ARG;
+    keycard_rc rc = backup_cmd(kc, KC_INS_BACKUP, KC_BACKUP_P1_KEY, number, NULL, 0, out,
+                               sizeof out, &n);
+    if (rc == KEYCARD_OK && (keycard_wrapped_parse(out, n, &info) != KEYCARD_OK ||
+                             info.format != KC_BACKUP_FORMAT || info.number != number))
+        rc = KEYCARD_ERR_PROTOCOL;
+    if (rc == KEYCARD_OK && n > cap)
+        rc = KEYCARD_ERR_BUFFER;
+    if (rc == KEYCARD_OK) {
+        memcpy(blob, out, n);
+        *len = n;
+    }
+    return rc;
+}
+
+KEYCARD_API keycard_rc keycard_backup_end(keycard *kc)
+{
+    if (!kc)
+        return KEYCARD_ERR_ARG;
+    return backup_cmd(kc, KC_INS_BACKUP, KC_BACKUP_P1_END, 0, NULL, 0, NULL, 0, NULL);
+}
+
+KEYCARD_API keycard_rc keycard_restore_share(keycard *kc, const uint8_t *share, size_t len)
+{
+    if (!kc || !share || len != KC_BACKUP_SHARE_LEN)
+        return KEYCARD_ERR_ARG;
+    return backup_cmd(kc, KC_INS_RESTORE, KC_BACKUP_P1_SHARE, 0, share, len, NULL, 0, NULL);
+}
+
+KEYCARD_API keycard_rc keycard_restore_key(keycard *kc, const uint8_t *blob, size_t len,
+                                           uint8_t kcv[3])
+{
+    keycard_wrapped_info info;
+    if (!kc || !blob || !kcv)
+        return KEYCARD_ERR_ARG;
+    keycard_rc rc = keycard_wrapped_parse(blob, len, &info);
+    if (rc == KEYCARD_OK && info.format != KC_BACKUP_FORMAT)
+        rc = KEYCARD_ERR_WRONG_DATA;
+    if (rc != KEYCARD_OK)
+        return rc;
+    return backup_cmd(kc, KC_INS_RESTORE, KC_BACKUP_P1_KEY, info.number, blob, len, kcv,
+                      KC_KCV_LEN, NULL);
 }
 
 KEYCARD_API keycard_rc keycard_provision_commit(keycard *kc)

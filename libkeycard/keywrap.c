@@ -103,11 +103,12 @@ KEYCARD_API keycard_rc keycard_wrapped_parse(const uint8_t *blob, size_t len,
     size_t klen = blob[4] == KEYCARD_KEY_AES128 ? 16 : blob[4] == KEYCARD_KEY_AES256 ? 32 : 0;
     if (blob[0] != (KC_KEYWRAP_MAGIC >> 8) || blob[1] != (KC_KEYWRAP_MAGIC & 0xFF))
         return KEYCARD_ERR_WRONG_DATA;
-    if (blob[2] != KC_KEYWRAP_FORMAT)
+    if (blob[2] != KC_KEYWRAP_FORMAT && blob[2] != KC_BACKUP_FORMAT)
         return KEYCARD_ERR_VERSION;
+    size_t body = blob[2] == KC_KEYWRAP_FORMAT ? KC_KEYWRAP_BODY_LEN : 16;
     if (blob[3] < KC_NUMBER_MIN || blob[3] > KC_NUMBER_MAX || !klen || !blob[5] ||
         (blob[5] & ~KC_KEYF_ALL) || !blob[6] || ll > KC_LABEL_MAX ||
-        len != KC_KEYWRAP_HDR_LEN + ll + KC_KEYWRAP_BODY_LEN + klen)
+        len != KC_KEYWRAP_HDR_LEN + ll + body + klen)
         return KEYCARD_ERR_WRONG_DATA;
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < ll; i++) {
@@ -115,6 +116,7 @@ KEYCARD_API keycard_rc keycard_wrapped_parse(const uint8_t *blob, size_t len,
             return KEYCARD_ERR_WRONG_DATA;
         out->label[i] = (char)blob[27 + i];
     }
+    out->format = blob[2];
     out->number = blob[3];
     out->type = blob[4];
     out->flags = blob[5];

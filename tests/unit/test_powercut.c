@@ -226,7 +226,7 @@ static const char *kaudit_check(uint32_t next_seq)
             const uint8_t *e = KC.resp + i;
             size_t body = 10 + (size_t)e[9];
             uint32_t seq = (uint32_t)e[0] << 24 | (uint32_t)e[1] << 16 | (uint32_t)e[2] << 8 | e[3];
-            if (e[8] < 1 || e[8] > KC_AUDIT_EVT_KEY_IMPORTED)
+            if (e[8] < 1 || e[8] > KC_AUDIT_EVT_KEY_RESTORED)
                 return "unknown event";
             if (count && seq != last + 1)
                 return "seq not consecutive";
@@ -552,6 +552,34 @@ static uint32_t c_import(void)
                      KEYCARD_OK);
     return kcmd(0x80, KC_INS_KEY_IMPORT, 0, 20, blob, bl, 256);
 }
+/* Backup: BEGIN writes its audit entry; RESTORE KEY stores key + entry in one commit. */
+static uint32_t c_backup_begin(void) { return kcmd(0x80, KC_INS_BACKUP, 0, 0, "\x02\x03", 2, 256); }
+static uint8_t restore_blob[KC_BACKUP_MAX];
+static size_t restore_blob_len;
+static void s_restore_ready(void)
+{
+    uint8_t shares[2][KC_BACKUP_SHARE_LEN];
+    s_admin();
+    WANT(kcmd(0x80, KC_INS_BACKUP, 0, 0, "\x02\x02", 2, 256));
+    for (int x = 1; x <= 2; x++) {
+        WANT(kcmd(0x80, KC_INS_BACKUP, 1, (uint8_t)x, NULL, 0, 256));
+        memcpy(shares[x - 1], KC.resp, KC_BACKUP_SHARE_LEN);
+    }
+    WANT(kcmd(0x80, KC_INS_BACKUP, 2, 1, NULL, 0, 256));
+    memcpy(restore_blob, KC.resp, KC.resp_len);
+    restore_blob_len = KC.resp_len;
+    WANT(kcmd(0x80, KC_INS_BACKUP, 3, 0, NULL, 0, -1));
+    WANT(kc_test_card_sendx(&KC, "80E00000"));
+    WANT(kcmd(0x80, KC_INS_PROVISION_PUT, KC_PUT_P1_KEY_DELETE, 1, NULL, 0, -1));
+    WANT(kc_test_card_sendx(&KC, "80E60000"));
+    s_admin();
+    for (int x = 0; x < 2; x++)
+        WANT(kcmd(0x80, KC_INS_RESTORE, 1, 0, shares[x], KC_BACKUP_SHARE_LEN, -1));
+}
+static uint32_t c_restore_key(void)
+{
+    return kcmd(0x80, KC_INS_RESTORE, 2, 1, restore_blob, restore_blob_len, 256);
+}
 static uint32_t c_put_tpl(void) { return put_tpl6(); }
 static uint32_t c_put_del(void)
 {
@@ -646,6 +674,8 @@ static const scen SCENS[] = {
     {"PROVISION GENERATE combine (key + entry)", KEY, B_K1, s_one_component, c_combine, 0, 0, 0, 0, NULL},
     {"KEY EXPORT (audit entry, then the blob)", KEY, B_K1, s_move_ready, c_export, 0, 0, 0, 0, NULL},
     {"KEY IMPORT (key + entry)", KEY, B_K1, s_move_ready, c_import, 0, 0, 0, 0, NULL},
+    {"BACKUP BEGIN (audit entry)", KEY, B_K1, s_admin, c_backup_begin, 0, 0, 0, 0, NULL},
+    {"RESTORE KEY (key + entry)", KEY, B_K1, s_restore_ready, c_restore_key, 0, 0, 0, 0, NULL},
     {"PROVISION PUT credential (staged)", KEY, B_K1, s_prov_session, c_put_cred, 0, 0, 0, 0, NULL},
     {"PROVISION PUT key (staged)", KEY, B_K1, s_prov_session, c_put_key, 0, 0, 0, 0, NULL},
     {"PROVISION PUT template (staged)", KEY, B_K1, s_prov_session, c_put_tpl, 0, 0, 0, 0, NULL},
