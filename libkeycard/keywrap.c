@@ -97,7 +97,7 @@ KEYCARD_API keycard_rc keycard_wrapped_parse(const uint8_t *blob, size_t len,
 {
     if (!blob || !out)
         return KEYCARD_ERR_ARG;
-    if (len < KC_KEYWRAP_MIN)
+    if (len < KC_BACKUP_MIN) /* the shorter of the two formats */
         return KEYCARD_ERR_WRONG_DATA;
     size_t ll = blob[26];
     size_t klen = blob[4] == KEYCARD_KEY_AES128 ? 16 : blob[4] == KEYCARD_KEY_AES256 ? 32 : 0;

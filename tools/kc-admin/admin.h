@@ -25,6 +25,8 @@ int kca_cmd_change_pin(int argc, char **argv, kct_where *w);
 int kca_cmd_unblock(int argc, char **argv, kct_where *w);
 int kca_cmd_readers(int argc, char **argv, kct_where *w);
 int kca_cmd_keys(int argc, char **argv, kct_where *w);
+int kca_cmd_backup(int argc, char **argv, kct_where *w);
+int kca_cmd_restore(int argc, char **argv, kct_where *w);
 int kca_cmd_templates(int argc, char **argv, kct_where *w);
 int kca_cmd_target_manufacture(int argc, char **argv, kct_where *w);
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include "admin.h"
 #include "kct_cli.h"
@@ -46,7 +47,9 @@ enum {
     OPT_COMPONENT_KCV,
     OPT_TO,
     OPT_KEY,
-    OPT_VERSION
+    OPT_VERSION,
+    OPT_SHARES,
+    OPT_CUSTODIAN_NAME
 };
 
 /*
@@ -718,24 +721,45 @@ static void entry_text(const keycard_audit_entry *e, char when[32], char *data, 
         goto hex;
     case KEYCARD_AUDIT_KEY_EXPORTED:
     case KEYCARD_AUDIT_KEY_IMPORTED:
-        /* number type flags kcv(3) version serial(8): to / from */
+    case KEYCARD_AUDIT_KEY_RESTORED:
+        /* number type flags kcv(3) version serial(8): to / from / backup id */
         if (len == 15) {
             char fl[64], kcv[7], serial[17];
             int out = e->event == KEYCARD_AUDIT_KEY_EXPORTED;
+            int restored = e->event == KEYCARD_AUDIT_KEY_RESTORED;
             static const uint8_t none[8];
+            char from[40];
             flag_names(e->data[2], fl, sizeof fl);
             kct_hex_format(e->data + 3, 3, kcv);
             kct_hex_format(e->data + 7, 8, serial);
+            snprintf(from, sizeof from, "%s%s",
+                     restored ? "backup " : out ? "key card " : "key card ",
+                     !out && !restored && memcmp(e->data + 7, none, 8) == 0 ? "(offline preparer)"
+                                                                            : serial);
             snprintf(data, cap, "key %u version %u %s %s, %s, %s, KCV %s", e->data[0],
-                     e->data[6], out ? "exported to key card" : "imported from",
-                     !out && memcmp(e->data + 7, none, 8) == 0 ? "an offline preparer" : serial,
-                     e->data[1] == KEYCARD_KEY_AES128 ? "aes128" : "aes256", fl, kcv);
+                     e->data[6], out ? "exported to" : restored ? "restored from" : "imported from",
+                     from, e->data[1] == KEYCARD_KEY_AES128 ? "aes128" : "aes256", fl, kcv);
             if (obj)
                 json_object_set_new(obj, "key",
                                     json_pack("{s:i, s:i, s:o, s:s, s:s}", "number", e->data[0],
                                               "version", e->data[6], "flags",
                                               flags_json(e->data[2]), "kcv", kcv,
-                                              out ? "to" : "from", serial));
+                                              out ? "to" : restored ? "backup" : "from", serial));
+            break;
+        }
+        goto hex;
+    case KEYCARD_AUDIT_BACKUP:
+        /* id(8) M N keys */
+        if (len == 11) {
+            char id[17];
+            kct_hex_format(e->data, 8, id);
+            snprintf(data, cap, "backup %s of %u keys, %u shares (any %u restore)", id,
+                     e->data[10], e->data[9], e->data[8]);
+            if (obj)
+                json_object_set_new(obj, "backup",
+                                    json_pack("{s:s, s:i, s:i, s:i}", "id", id, "keys",
+                                              e->data[10], "shares", e->data[9], "threshold",
+                                              e->data[8]));
             break;
         }
         goto hex;
@@ -1922,6 +1946,288 @@ static int keys_wrap(int argc, char **argv, kct_where *w)
         return ex;
     blob_write(of.f, blob, bl);
     return out_close("keys wrap", &of, 1);
+}
+
+/* ---- backup and restore ---------------------------------------------------- */
+
+struct backup_opts {
+    struct admin_key_opts a;
+    const char *out, *shares, *from;
+    const char *custodian[KEYCARD_BACKUP_SHARES_MAX];
+    int n_custodian;
+};
+
+static int backup_opt(int opt, const char *arg, void *ctx)
+{
+    struct backup_opts *o = ctx;
+    switch (opt) {
+    case OPT_OUT:
+        o->out = arg;
+        return 0;
+    case OPT_SHARES:
+        o->shares = arg;
+        return 0;
+    case OPT_FROM:
+        o->from = arg;
+        return 0;
+    case OPT_CUSTODIAN_NAME:
+        if (o->n_custodian >= KEYCARD_BACKUP_SHARES_MAX) {
+            kct_err("backup: at most %d --custodian", KEYCARD_BACKUP_SHARES_MAX);
+            return -1;
+        }
+        o->custodian[o->n_custodian++] = arg;
+        return 0;
+    }
+    return admin_key_opt(opt, arg, &o->a);
+}
+
+/* DIR/name as a private file with text, replaced whole. 0 or the exit code (said). */
+static int write_private(const char *dir, const char *name, const char *text)
+{
+    char path[4096];
+    kct_private pf;
+    if (kct_path_join(dir, name, path, sizeof path) != 0) {
+        kct_err("backup: --out %s: path too long", dir);
+        return KCT_EXIT_USAGE;
+    }
+    if (kct_private_create(&pf, path) != 0) {
+        kct_err("backup: %s: %s", path, strerror(errno));
+        return KCT_EXIT_FAIL;
+    }
+    fputs(text, pf.f);
+    if (kct_private_commit(&pf) != 0) {
+        kct_err("backup: %s: %s", path, strerror(errno));
+        return KCT_EXIT_FAIL;
+    }
+    return 0;
+}
+
+/*
+ * kc-admin backup --shares M-of-N --out DIR: the card makes a backup key, hands
+ * it out only as N shares (DIR/share-X.txt, one file per custodian) and every
+ * key as a backup blob under it (DIR/keys.kcb).
+ */
+int kca_cmd_backup(int argc, char **argv, kct_where *w)
+{
+    static const struct option lo[] = {
+        {"admin-key-file", required_argument, NULL, OPT_ADMIN_KEY_FILE},
+        {"issuer-pub", required_argument, NULL, OPT_ISSUER_PUB},
+        {"shares", required_argument, NULL, OPT_SHARES},
+        {"out", required_argument, NULL, OPT_OUT},
+        {"custodian", required_argument, NULL, OPT_CUSTODIAN_NAME}, COMMON_LONGOPTS};
+    struct backup_opts o;
+    int stop;
+    unsigned m = 0, n = 0;
+    char tail;
+    memset(&o, 0, sizeof o);
+    int i = parse_opts(argc, argv, lo, w, backup_opt, &o, &stop);
+    if (i < 0)
+        return stop;
+    if (i != argc)
+        return usage_error(argv[0], "no arguments expected");
+    if (!o.shares || sscanf(o.shares, "%u-of-%u%c", &m, &n, &tail) != 2 || m < 2 || m > n ||
+        n > KEYCARD_BACKUP_SHARES_MAX)
+        return usage_error(argv[0], "--shares M-of-N: 2 <= M <= N <= 8 (e.g. 3-of-5)");
+    if (!o.out)
+        return usage_error(argv[0], "--out DIR: where the shares and the key file go");
+    if (o.n_custodian && o.n_custodian != (int)n)
+        return usage_error(argv[0], "give no --custodian, or one per share (N)");
+    if (mkdir(o.out, 0700) != 0 && errno != EEXIST) {
+        kct_err("backup: --out %s: %s", o.out, strerror(errno));
+        return KCT_EXIT_FAIL;
+    }
+    keycard *kc = NULL;
+    int ex = admin_session(argv[0], w, &o.a, &kc);
+    if (ex)
+        return ex;
+    keycard_key_info keys[KCA_NUMBERED_MAX];
+    size_t nk = KCA_NUMBERED_MAX;
+    uint8_t id[KEYCARD_BACKUP_ID_LEN];
+    char idhex[17], serial[17] = "?";
+    keycard_identity ident;
+    keycard_rc rc = keycard_keys_list(kc, keys, &nk);
+    if (rc == KEYCARD_OK && nk == 0) {
+        keycard_close(kc);
+        kct_err("backup: the key card holds no keys; nothing written");
+        return KCT_EXIT_FAIL;
+    }
+    if (rc == KEYCARD_OK && keycard_identity_read(kc, &ident) == KEYCARD_OK)
+        kct_hex_format(ident.serial, 8, serial);
+    if (rc == KEYCARD_OK)
+        rc = keycard_backup_begin(kc, m, n, id);
+    if (rc != KEYCARD_OK) {
+        keycard_close(kc);
+        return kct_fail(rc, "backup", -1);
+    }
+    kct_hex_format(id, sizeof id, idhex);
+    /* The key file first: shares of a backup whose keys are not all written are no use. */
+    static char text[KCA_NUMBERED_MAX * (2 * KEYCARD_WRAPPED_MAX + 200) + 256];
+    size_t tl = (size_t)snprintf(text, sizeof text,
+                                 "# keycard backup %s of key card %s: %zu keys, under a backup "
+                                 "key that exists only as %u shares (any %u restore)\n",
+                                 idhex, serial, nk, n, m);
+    for (size_t k = 0; k < nk && rc == KEYCARD_OK; k++) {
+        uint8_t blob[KEYCARD_WRAPPED_MAX];
+        size_t bl = 0;
+        rc = keycard_backup_key(kc, keys[k].number, blob, sizeof blob, &bl);
+        if (rc == KEYCARD_OK) {
+            FILE *mf = fmemopen(text + tl, sizeof text - tl, "w");
+            if (!mf) {
+                rc = KEYCARD_ERR_MEMORY;
+                break;
+            }
+            blob_write(mf, blob, bl);
+            tl += (size_t)ftell(mf);
+            fclose(mf);
+        }
+    }
+    if (rc != KEYCARD_OK) {
+        keycard_backup_end(kc);
+        keycard_close(kc);
+        return kct_fail(rc, "backup: a key", -1);
+    }
+    if ((ex = write_private(o.out, "keys.kcb", text)) != 0) {
+        keycard_backup_end(kc);
+        keycard_close(kc);
+        return ex;
+    }
+    for (unsigned x = 1; x <= n && ex == 0; x++) {
+        uint8_t share[KEYCARD_BACKUP_SHARE_LEN];
+        char hex[2 * KEYCARD_BACKUP_SHARE_LEN + 1], name[32], body[512];
+        if ((rc = keycard_backup_share(kc, x, share)) != KEYCARD_OK) {
+            ex = kct_fail(rc, "backup: a share", -1);
+            break;
+        }
+        kct_hex_format(share, sizeof share, hex);
+        kct_wipe(share, sizeof share);
+        snprintf(name, sizeof name, "share-%u.txt", x);
+        snprintf(body, sizeof body,
+                 "# keycard backup %s of key card %s: share %u of %u (any %u restore)%s%s\n"
+                 "# keep it apart from the other shares; with keys.kcb, %u shares are the keys\n"
+                 "%s\n",
+                 idhex, serial, x, n, m, o.n_custodian ? ", custodian " : "",
+                 o.n_custodian ? o.custodian[x - 1] : "", m, hex);
+        kct_wipe(hex, sizeof hex);
+        ex = write_private(o.out, name, body);
+        kct_wipe(body, sizeof body);
+    }
+    keycard_backup_end(kc);
+    keycard_close(kc);
+    if (ex)
+        return ex;
+    if (kca_json)
+        return kct_json_print(json_pack("{s:s, s:s, s:i, s:i, s:i, s:s}", "backup", idhex,
+                                        "serial", serial, "keys", (int)nk, "threshold", m,
+                                        "shares", n, "dir", o.out));
+    printf("backup %s of key card %s: %zu keys in %s/keys.kcb, %u shares %s/share-1.txt .. "
+           "share-%u.txt (any %u restore)\n",
+           idhex, serial, nk, o.out, n, o.out, n, m);
+    return KCT_EXIT_OK;
+}
+
+/*
+ * kc-admin restore --from KEYS.kcb SHARE-FILE...: the shares to the card, then
+ * every key of the backup into this (keyless) key card.
+ */
+int kca_cmd_restore(int argc, char **argv, kct_where *w)
+{
+    static const struct option lo[] = {
+        {"admin-key-file", required_argument, NULL, OPT_ADMIN_KEY_FILE},
+        {"issuer-pub", required_argument, NULL, OPT_ISSUER_PUB},
+        {"from", required_argument, NULL, OPT_FROM}, COMMON_LONGOPTS};
+    struct backup_opts o;
+    int stop;
+    memset(&o, 0, sizeof o);
+    int i = parse_opts(argc, argv, lo, w, backup_opt, &o, &stop);
+    if (i < 0)
+        return stop;
+    if (!o.from || i == argc)
+        return usage_error(argv[0], "restore --from DIR/keys.kcb SHARE-FILE...");
+    static uint8_t blobs[KEYFILE_MAX][KEYCARD_WRAPPED_MAX];
+    size_t lens[KEYFILE_MAX];
+    int nb = hex_lines("restore: --from", o.from, &blobs[0][0], KEYCARD_WRAPPED_MAX, lens,
+                       KEYFILE_MAX);
+    if (nb < 0)
+        return KCT_EXIT_USAGE;
+    if (nb == 0) {
+        kct_err("restore: %s holds no key", o.from);
+        return KCT_EXIT_USAGE;
+    }
+    uint8_t shares[KEYCARD_BACKUP_SHARES_MAX][KEYCARD_BACKUP_SHARE_LEN + 1];
+    size_t slen[1];
+    int ns = argc - i;
+    if (ns > KEYCARD_BACKUP_SHARES_MAX)
+        return usage_error(argv[0], "at most 8 share files");
+    for (int k = 0; k < ns; k++) {
+        if (hex_lines("restore: share", argv[i + k], shares[k], sizeof shares[k], slen, 1) != 1 ||
+            slen[0] != KEYCARD_BACKUP_SHARE_LEN) {
+            kct_err("restore: %s is not a backup share (kc-admin backup writes them)",
+                    argv[i + k]);
+            kct_wipe(shares, sizeof shares);
+            return KCT_EXIT_USAGE;
+        }
+    }
+    keycard *kc = NULL;
+    int ex = admin_session(argv[0], w, &o.a, &kc);
+    if (ex) {
+        kct_wipe(shares, sizeof shares);
+        return ex;
+    }
+    keycard_rc rc = KEYCARD_OK;
+    for (int k = 0; k < ns && rc == KEYCARD_OK; k++) {
+        rc = keycard_restore_share(kc, shares[k], KEYCARD_BACKUP_SHARE_LEN);
+        if (rc == KEYCARD_ERR_WRONG_DATA) {
+            kct_err("restore: %s: refused by the key card: a share of another backup, or one "
+                    "given twice; nothing restored",
+                    argv[i + k]);
+            ex = KCT_EXIT_FAIL;
+        } else if (rc != KEYCARD_OK) {
+            ex = kct_fail(rc, "restore: a share", -1);
+        }
+    }
+    kct_wipe(shares, sizeof shares);
+    json_t *list = kca_json ? json_array() : NULL;
+    for (int k = 0; k < nb && ex == 0; k++) {
+        keycard_wrapped_info in;
+        uint8_t kcv[3];
+        char hex[7];
+        if (keycard_wrapped_parse(blobs[k], lens[k], &in) != KEYCARD_OK ||
+            in.format != 2) {
+            kct_err("restore: %s: entry %d is not a backup blob", o.from, k + 1);
+            ex = KCT_EXIT_USAGE;
+            break;
+        }
+        rc = keycard_restore_key(kc, blobs[k], lens[k], kcv);
+        if (rc == KEYCARD_ERR_CONDITIONS && k == 0) {
+            kct_err("restore: the key card took the shares but restores nothing: fewer shares "
+                    "than the backup's threshold, or key %u is already on the card",
+                    in.number);
+            ex = KCT_EXIT_FAIL;
+        } else if (rc == KEYCARD_ERR_WRONG_DATA) {
+            kct_err("restore: key %u: refused: these shares do not open it (shares or key "
+                    "file of another backup, altered, or shares that lie about the threshold)",
+                    in.number);
+            ex = KCT_EXIT_FAIL;
+        } else if (rc != KEYCARD_OK) {
+            char what[64];
+            snprintf(what, sizeof what, "restore: key %u", in.number);
+            ex = kct_fail(rc, what, -1);
+        } else {
+            kct_hex_format(kcv, 3, hex);
+            if (list)
+                json_array_append_new(list, json_pack("{s:i, s:s, s:s}", "number", in.number,
+                                                      "kcv", hex, "label", in.label));
+            else
+                printf("key %u restored, KCV %s\n", in.number, hex);
+        }
+    }
+    keycard_backup_end(kc);
+    keycard_close(kc);
+    if (list && ex == 0)
+        return kct_json_print(list);
+    if (list)
+        json_decref(list);
+    return ex;
 }
 
 int kca_cmd_keys(int argc, char **argv, kct_where *w)

@@ -143,6 +143,11 @@ static const char help_readers[] =
 
 static const char help_keys[] =
     "usage: kc-admin [WHERE] keys [--admin-key-file FILE] --issuer-pub PUB [--json]\n"
+    "       kc-admin [WHERE] keys cert [--out FILE]\n"
+    "       kc-admin [WHERE] keys export --to CERT [NUMBER...] [--out FILE] --issuer-pub PUB\n"
+    "       kc-admin [WHERE] keys import FILE --issuer-pub PUB [--json]\n"
+    "       kc-admin keys wrap --to CERT NUMBER --type T --usage LIST [--label TEXT]\n"
+    "                [--version V] [--key SOURCE] [--out FILE] --issuer-pub PUB\n"
     "       kc-admin [WHERE] keys generate NUMBER --type aes128|aes256 --usage LIST\n"
     "                [--label TEXT] [--admin-key-file FILE] --issuer-pub PUB [--json]\n"
     "       kc-admin [WHERE] keys import NUMBER --components N --type T --usage LIST\n"
@@ -166,7 +171,45 @@ static const char help_keys[] =
     "order, or are asked in turn. Each component is checked against its KCV before\n"
     "it is sent, alone, inside the channel; the card checks it again, XORs the\n"
     "components in its RAM and stores the key when all are in. The audit log names\n"
-    "each custodian and KCV.\n";
+    "each custodian and KCV.\n"
+    "\n"
+    "keys cert [--out FILE]: this key card's channel certificate (no PIN), for the\n"
+    "card or the preparer that sends it keys.\n"
+    "\n"
+    "keys export --to CERT [NUMBER...] [--out FILE]: the keys given (all without\n"
+    "NUMBER), each encrypted by the card to the key card of CERT (a wrapped key,\n"
+    "docs/protocol.md 9a). kc-admin checks CERT under PUB and the card checks it\n"
+    "again under the issuer key it holds: only a genuine key card of the same\n"
+    "issuer receives them. Each export is an audit entry naming the recipient.\n"
+    "\n"
+    "keys import FILE: every wrapped key of FILE (keys export, keys wrap) into\n"
+    "this key card, each into its own number, which must be free.\n"
+    "\n"
+    "keys wrap --to CERT NUMBER --type T --usage LIST [--label TEXT] [--version V]\n"
+    "[--key SOURCE] [--out FILE]: the offline preparer, no card: the key (hex from\n"
+    "SOURCE, default a prompt that does not echo) wrapped for the key card of CERT,\n"
+    "checked under PUB first.\n";
+
+static const char help_backup[] =
+    "usage: kc-admin [WHERE] backup --shares M-of-N --out DIR [--custodian NAME]...\n"
+    "                [--admin-key-file FILE] --issuer-pub PUB [--json]\n"
+    "\n"
+    "Back up every key of the key card. The card makes a backup key that exists\n"
+    "only in its RAM, writes each key encrypted under it to DIR/keys.kcb and hands\n"
+    "the backup key out only as N Shamir shares, DIR/share-1.txt .. share-N.txt\n"
+    "(mode 0600; give each to its custodian, named with --custodian in order): any\n"
+    "M of them restore the keys with kc-admin restore, fewer tell nothing. The\n"
+    "card logs the backup (its id, M, N, how many keys) before it answers.\n";
+
+static const char help_restore[] =
+    "usage: kc-admin [WHERE] restore --from DIR/keys.kcb SHARE-FILE...\n"
+    "                [--admin-key-file FILE] --issuer-pub PUB [--json]\n"
+    "\n"
+    "Restore a backup onto this key card (provisioned, without those keys): the\n"
+    "shares go to the card, which rebuilds the backup key in its RAM from M of\n"
+    "them and stores each key of the key file in its number, with a key-restored\n"
+    "audit entry. Shares of another backup, fewer than M, or a key file that\n"
+    "does not match are refused and restore nothing.\n";
 
 static const char help_templates[] =
     "usage: kc-admin [WHERE] templates [--admin-key-file FILE] --issuer-pub PUB\n"
@@ -194,6 +237,7 @@ const char *kca_help(const char *cmd)
                  {"audit", help_audit},         {"change-pin", help_change_pin},
                  {"unblock", help_unblock},     {"readers", help_readers},
                  {"keys", help_keys},           {"templates", help_templates},
+                 {"backup", help_backup},       {"restore", help_restore},
                  {"target-manufacture", help_target_manufacture}};
     for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++)
         if (strcmp(cmd, helps[i].name) == 0)
@@ -353,6 +397,7 @@ static const struct {
     {"audit", kca_cmd_audit},           {"change-pin", kca_cmd_change_pin},
     {"unblock", kca_cmd_unblock},       {"readers", kca_cmd_readers},
     {"keys", kca_cmd_keys},             {"templates", kca_cmd_templates},
+    {"backup", kca_cmd_backup},         {"restore", kca_cmd_restore},
     {"target-manufacture", kca_cmd_target_manufacture},
 };
 
