@@ -152,8 +152,8 @@ static int provision_steps(keycard *kc, const kca_profile *p, keycard_identity *
     char name[64];
     for (size_t i = 0; i < p->n_keys; i++) {
         uint8_t d[3 + KEYCARD_LABEL_MAX + 32];
-        if (p->keys[i].generate)
-            continue; /* made on the card after the commit (generate_keys) */
+        if (p->keys[i].generate || p->keys[i].import)
+            continue; /* made on the card after the commit (generate_keys), or arrives later */
         size_t n = kca_key_encode(&p->keys[i], d);
         snprintf(name, sizeof name, "put key %u", p->keys[i].number);
         rc = keycard_provision_put(kc, KEYCARD_TAG_KEY(p->keys[i].number), d, n);
@@ -321,6 +321,11 @@ int kca_cmd_provision(int argc, char **argv, kct_where *w)
     kct_hex_format(id.serial, KC_SERIAL_LEN, serial);
     printf("provisioned key card %s for %s (%s): %zu keys, %zu templates\n", serial, p.name,
            p.number, p.n_keys, p.n_templates);
+    for (size_t k = 0; k < p.n_keys; k++)
+        if (p.keys[k].import)
+            printf("key %u (%s) is to arrive: kc-admin keys import (a wrapped key or "
+                   "components) or kc-admin restore\n",
+                   p.keys[k].number, p.keys[k].label);
     ex = generate_keys(w, argv[0], &iss, &p, &kc);
 out:
     keycard_close(kc);
@@ -2419,11 +2424,13 @@ int kca_cmd_target_manufacture(int argc, char **argv, kct_where *w)
             ex = KCT_EXIT_USAGE;
             goto out;
         }
-        if (key->generate) {
+        if (key->generate || key->import) {
             /* Its value exists on key cards only: a PC cannot derive the card key. */
-            kct_err("target-manufacture: key %u is made on the key card (\"generate\"): its "
-                    "value is on no PC; manufacturing targets for it through the key card is "
-                    "not implemented yet", key->number);
+            kct_err("target-manufacture: key %u is made on or imported into the key card "
+                    "(\"%s\"): its value is on no PC; manufacturing targets for it through the "
+                    "key card is not implemented yet (make targets for a transport key the "
+                    "fab holds, and inject the issuer's keys at issuance)",
+                    key->number, key->generate ? "generate" : "import");
             ex = KCT_EXIT_FAIL;
             goto out;
         }

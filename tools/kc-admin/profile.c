@@ -160,8 +160,8 @@ static void check_keys(kct_errs *e, json_t *root, kca_profile *p)
         kct_jerr(e, "$.keys", "out of memory");
         return;
     }
-    static const char *const fields[] = {"number", "type",   "label",    "value",
-                                         "common", "usage",  "static",   "generate", NULL};
+    static const char *const fields[] = {"number", "type",   "label",    "value", "common",
+                                         "usage",  "static", "generate", "import", NULL};
     size_t i;
     json_t *o;
     json_array_foreach(arr, i, o)
@@ -231,6 +231,12 @@ static void check_keys(kct_errs *e, json_t *root, kca_profile *p)
         }
         k->flags = flags;
         k->generate = kct_json_bool(e, path, o, "generate", 0) == 1;
+        k->import = kct_json_bool(e, path, o, "import", 0) == 1;
+        if (k->generate && k->import) {
+            snprintf(sub, sizeof sub, "%s.import", path);
+            kct_jerr(e, sub, "a key is made on the card (\"generate\") or arrives there "
+                             "(\"import\"), not both");
+        }
         if (common == 1)
             kct_err("warning: %s: %s: key %ld is \"common\": the same key in every target "
                     "card (patent way 1); one broken card reveals it for all. Prefer a "
@@ -255,16 +261,18 @@ static void check_key_values(kct_errs *e, json_t *root, const char *dir, kca_pro
         if (!json_is_object(o))
             continue;
         snprintf(sub, sizeof sub, "%s.value", path);
-        if (k->generate) {
+        if (k->generate || k->import) {
             if (json_object_get(o, "value"))
-                kct_jerr(e, sub, "give a value or \"generate\": true, not both");
+                kct_jerr(e, sub, "give a value, or \"%s\": true, not both",
+                         k->generate ? "generate" : "import");
             continue;
         }
         if (!p->demo) {
             /* The premise: no master key in plaintext outside a key card. */
             kct_jerr(e, json_object_get(o, "value") ? sub : path,
                      "a production profile (without \"demo\": true) carries no key value: "
-                     "have the key card make the key (\"generate\": true)");
+                     "have the key card make the key (\"generate\": true) or let it arrive "
+                     "wrapped, from components or from a backup (\"import\": true)");
             continue;
         }
         snprintf(what, sizeof what, "Key %u (%s, hex)", k->number, k->label);

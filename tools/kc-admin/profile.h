@@ -20,6 +20,7 @@ typedef struct kca_key {
     uint8_t value[32];
     size_t len;   /* 16 or 32 */
     int generate; /* "generate": true: made on the key card, no value anywhere else */
+    int import;   /* "import": true: arrives later (keys import, restore); the number stays free */
 } kca_key;
 
 /* Largest binary template (docs/apdu.md). */
