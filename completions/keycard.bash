@@ -28,7 +28,7 @@ _keycard_value()
         return 0 ;;
     --sim|--target-sim|--config|--profile|--records|--state|--out|--issuer-pub|--export|\
 --verify-file|--admin-key-file|--issuer-pin-file|--holder-pin-file|--new-file|--old-file|\
---station|--socket)
+--station|--socket|--to)
         COMPREPLY=($(compgen -f -- "$cur"))
         return 0 ;;
     --profiles|--stack)

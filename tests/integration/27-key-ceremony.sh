@@ -157,13 +157,13 @@ rm -f "$A" "$A.provisioned"
 # ---- restore onto blank key card C ------------------------------------------------------
 "$B/bin/kc-admin" --sim "$C" provision "$T/blank.json" >/dev/null 2>&1 || fail "provision C"
 swap "$C"
-$ADM restore --from "$T/bk/keys.kcb" "$T/bk/share-2.txt" "$T/bk/share-4.txt" \
+$ADM restore "$T/bk/keys.kcb" "$T/bk/share-2.txt" "$T/bk/share-4.txt" \
     --issuer-pub "$PUB" >"$T/two.out" 2>&1
 rc=$?
 left=$($ADM keys --issuer-pub "$PUB" 2>&1)
 [ $rc -eq 1 ] && [ "$left" = "no keys" ] && ok "two shares restore nothing (exit 1, C holds no keys)" ||
     fail "two shares (rc $rc): $(cat "$T/two.out") / $left"
-$ADM restore --from "$T/bk/keys.kcb" "$T/bk/share-1.txt" "$T/bk/share-3.txt" \
+$ADM restore "$T/bk/keys.kcb" "$T/bk/share-1.txt" "$T/bk/share-3.txt" \
     "$T/bk/share-5.txt" --issuer-pub "$PUB" >"$T/three.out" 2>&1 || fail "restore: $(cat "$T/three.out")"
 KC=$(keys_of)
 [ "$KC" = "$KA" ] && ok "three shares restore A's keys onto C: $KC" || fail "C's keys: $KC"

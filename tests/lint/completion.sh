@@ -28,6 +28,8 @@ for t in kc-admin kc-issue kc-startup kc-station kc-vcard; do
 done
 want "kc-admin i" "$(complete_line kc-admin i)" info
 want "kc-admin t" "$(complete_line kc-admin t)" target-manufacture
+want "kc-admin b" "$(complete_line kc-admin b)" backup
+want "kc-admin r" "$(complete_line kc-admin r)" restore
 want "kc-admin --sim x a" "$(complete_line kc-admin --sim x a)" audit
 want "kc-admin audit --ex" "$(complete_line kc-admin audit --ex)" --export
 want "kc-admin change-pin h" "$(complete_line kc-admin change-pin h)" holder

@@ -1972,9 +1972,6 @@ static int backup_opt(int opt, const char *arg, void *ctx)
     case OPT_SHARES:
         o->shares = arg;
         return 0;
-    case OPT_FROM:
-        o->from = arg;
-        return 0;
     case OPT_CUSTODIAN_NAME:
         if (o->n_custodian >= KEYCARD_BACKUP_SHARES_MAX) {
             kct_err("backup: at most %d --custodian", KEYCARD_BACKUP_SHARES_MAX);
@@ -2131,26 +2128,27 @@ int kca_cmd_backup(int argc, char **argv, kct_where *w)
 }
 
 /*
- * kc-admin restore --from KEYS.kcb SHARE-FILE...: the shares to the card, then
+ * kc-admin restore KEYS.kcb SHARE-FILE...: the shares to the card, then
  * every key of the backup into this (keyless) key card.
  */
 int kca_cmd_restore(int argc, char **argv, kct_where *w)
 {
     static const struct option lo[] = {
         {"admin-key-file", required_argument, NULL, OPT_ADMIN_KEY_FILE},
-        {"issuer-pub", required_argument, NULL, OPT_ISSUER_PUB},
-        {"from", required_argument, NULL, OPT_FROM}, COMMON_LONGOPTS};
+        {"issuer-pub", required_argument, NULL, OPT_ISSUER_PUB}, COMMON_LONGOPTS};
     struct backup_opts o;
     int stop;
     memset(&o, 0, sizeof o);
     int i = parse_opts(argc, argv, lo, w, backup_opt, &o, &stop);
     if (i < 0)
         return stop;
-    if (!o.from || i == argc)
-        return usage_error(argv[0], "restore --from DIR/keys.kcb SHARE-FILE...");
+    if (argc - i < 2)
+        return usage_error(argv[0], "restore KEYS.kcb SHARE-FILE... (the key file of kc-admin "
+                                    "backup, then the share files)");
+    o.from = argv[i++];
     static uint8_t blobs[KEYFILE_MAX][KEYCARD_WRAPPED_MAX];
     size_t lens[KEYFILE_MAX];
-    int nb = hex_lines("restore: --from", o.from, &blobs[0][0], KEYCARD_WRAPPED_MAX, lens,
+    int nb = hex_lines("restore: key file", o.from, &blobs[0][0], KEYCARD_WRAPPED_MAX, lens,
                        KEYFILE_MAX);
     if (nb < 0)
         return KCT_EXIT_USAGE;
