@@ -153,7 +153,15 @@
 #define KC_KEYWRAP_MAX (KC_KEYWRAP_HDR_LEN + KC_LABEL_MAX + KC_KEYWRAP_BODY_LEN + 32)
 #define KC_KEYWRAP_KX_LABEL "keycard/keywrap/v1"
 #define KC_KEYWRAP_KDF_LABEL "keycard/keywrap"
-#define KC_KEY_VERSION_CURRENT 1
+/*
+ * Key versions (docs/apdu.md "Key versions"): a key made or received for a
+ * number that holds one becomes its next version; the one before is retired
+ * (kept, never used for issuance) until KEY DESTROY, P2 = number, data:
+ * version(1) kcv(3), erases it from flash. GET DATA DF09 lists the versions.
+ */
+#define KC_INS_KEY_DESTROY 0xEE
+#define KC_TAG_KEY_VERSIONS 0xDF09 /* repeated: n version retired_version retired_kcv(3) destroyed */
+#define KC_KEY_VERSIONS_ENTRY_LEN 7
 /*
  * n-of-m backup (docs/apdu.md "Backup and restore"), outside a provisioning
  * session, under the admin key. BACKUP P1 00 (data M N): the card makes a
@@ -439,10 +447,10 @@ static inline size_t kc_env_apdu_len(size_t bucket)
  * commit that stores the key: number(1) type(1) flags(1) kcv(3).
  */
 #define KC_AUDIT_EVT_KEY_GENERATED 0x09
-#define KC_KEY_EVT_LEN 6
+#define KC_KEY_EVT_LEN 7 /* number type flags kcv(3) version (6 bytes before versions) */
 /* A key component received: number(1) index(1, from 1) component kcv(3) custodian. */
 #define KC_AUDIT_EVT_KEY_COMPONENT 0x0A
-/* Components combined into a key: number(1) type(1) flags(1) kcv(3) components(1). */
+/* Components combined into a key: number(1) type(1) flags(1) kcv(3) components(1) version(1). */
 #define KC_AUDIT_EVT_KEY_COMBINED 0x0B
 /*
  * A key exported to another key card / imported from a blob:
@@ -456,6 +464,8 @@ static inline size_t kc_env_apdu_len(size_t bucket)
 #define KC_AUDIT_EVT_BACKUP 0x0E
 #define KC_AUDIT_EVT_KEY_RESTORED 0x0F
 #define KC_BACKUP_EVT_LEN 11
+/* A retired key version destroyed (zeroized in flash): number type flags kcv(3) version. */
+#define KC_AUDIT_EVT_KEY_DESTROYED 0x10
 
 /* Largest command data field the card accepts (after chaining). */
 #define KC_APDU_MAX_DATA 4096

@@ -337,6 +337,9 @@ static uint16_t h_reset_retry(kc_keycard *kc, const kc_apdu *a, uint8_t *out, si
     return kc_err_to_sw(rc);
 }
 
+static uint16_t versions_dir(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                             size_t *out_len);
+
 /* GET DATA DF05 / DF06: the key or template directory, from number data[0] (default 1). */
 static uint16_t directory(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
                           size_t *out_len)
@@ -365,6 +368,8 @@ static uint16_t h_get_data(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_
 
     if (tag == KC_TAG_KEY_DIR || tag == KC_TAG_TEMPLATE_DIR)
         return directory(kc, a, out, cap, out_len);
+    if (tag == KC_TAG_KEY_VERSIONS)
+        return versions_dir(kc, a, out, cap, out_len);
     if (a->lc != 0) /* only the directories take data */
         return KC_SW_WRONG_LENGTH;
     if (tag == KC_TAG_STATUS) {
@@ -489,24 +494,71 @@ static uint16_t h_prov_begin(kc_keycard *kc, const kc_apdu *a, uint8_t *out, siz
     return KC_SW_OK;
 }
 
+/* Version state of key n: the current version (1 when never recorded), the highest destroyed. */
+static void key_versions(const kc_keycard *kc, uint8_t n, uint8_t *cur, uint8_t *destroyed)
+{
+    const uint8_t *d;
+    size_t len;
+    *cur = 1;
+    *destroyed = 0;
+    if (kc_store_get(&kc->store, KC_KEY_KEY_VERSION(n), &d, &len) == 0 && len == 2) {
+        *cur = d[0];
+        *destroyed = d[1];
+    }
+}
+
 /*
  * A numbered key record (type flags label_len label key) stored with its
  * audit entry ev (number type flags kcv(3) ...) in one commit; an open
- * issuance session ends (its key may be the one replaced). The answer is the
- * KCV from ev.
+ * issuance session ends (its key may be the one replaced). The version: for
+ * a number that holds a key, the next one (the key it held is kept as the
+ * retired version; a retired version already there must be destroyed
+ * first); for a free number, the one after the highest destroyed. want != 0
+ * (a key that arrives with its version) must be exactly that. The version is
+ * written into ev at ev_ver. The answer is the KCV from ev.
  */
-static uint16_t key_commit(kc_keycard *kc, uint8_t number, const uint8_t *rec, size_t rec_len,
-                           uint8_t event, const uint8_t *ev, size_t ev_len, uint8_t *out,
-                           size_t *out_len)
+static uint16_t key_commit(kc_keycard *kc, uint8_t number, uint8_t want, const uint8_t *rec,
+                           size_t rec_len, uint8_t event, uint8_t *ev, size_t ev_len,
+                           size_t ev_ver, uint8_t *out, size_t *out_len)
 {
-    int rc = kc_store_begin(&kc->store);
+    uint8_t old[1 + KC_ISSUE_KEY_REC_MAX], vs[2], cur, destroyed;
+    const uint8_t *d;
+    size_t old_len = 0, len;
+    int rc;
+
+    key_versions(kc, number, &cur, &destroyed);
+    if (kc_store_get(&kc->store, KC_KEY_NUMBERED_KEY(number), &d, &len) == 0) {
+        if (kc_store_get(&kc->store, KC_KEY_RETIRED_KEY(number), &d, &len) == 0 || cur == 255)
+            return KC_SW_CONDITIONS; /* two versions already: destroy the retired one first */
+        if (kc_store_read(&kc->store, KC_KEY_NUMBERED_KEY(number), old + 1, sizeof old - 1,
+                          &old_len) != 0)
+            return kc_err_to_sw(KC_ERR_CORRUPT);
+        old[0] = cur;
+        old_len++;
+        vs[0] = (uint8_t)(cur + 1);
+    } else {
+        vs[0] = (uint8_t)(destroyed + 1);
+    }
+    if (want && (old_len ? want != vs[0] : want <= destroyed)) {
+        kc_wipe(old, sizeof old);
+        return KC_SW_CONDITIONS; /* not the next version: an old blob cannot come back */
+    }
+    if (want)
+        vs[0] = want;
+    vs[1] = destroyed;
+    ev[ev_ver] = vs[0];
+    rc = kc_store_begin(&kc->store);
     if (rc == 0) {
         kc_issue_close(&kc->issue);
-        if ((rc = kc_issue_key_put(&kc->store, number, rec, rec_len)) != 0 ||
+        if ((old_len && (rc = kc_store_put(&kc->store, KC_KEY_RETIRED_KEY(number), old,
+                                           old_len)) != 0) ||
+            (rc = kc_issue_key_put(&kc->store, number, rec, rec_len)) != 0 ||
+            (rc = kc_store_put(&kc->store, KC_KEY_KEY_VERSION(number), vs, sizeof vs)) != 0 ||
             (rc = kc_audit_append(&kc->store, &kc->hw, event, ev, ev_len)) != 0 ||
             (rc = kc_store_commit(&kc->store)) != 0)
             kc_store_abort(&kc->store);
     }
+    kc_wipe(old, sizeof old);
     if (rc)
         return kc_err_to_sw(rc);
     memcpy(out, ev + 3, KC_KCV_LEN);
@@ -604,7 +656,7 @@ static uint16_t put_component(kc_keycard *kc, const kc_apdu *a)
 static uint16_t combine_components(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
                                    size_t *out_len)
 {
-    uint8_t d[3 + KC_LABEL_MAX + 32], ev[KC_KEY_EVT_LEN + 1];
+    uint8_t d[3 + KC_LABEL_MAX + 32], ev[KC_KEY_EVT_LEN + 1]; /* ... components version */
     size_t klen = type_len(kc->comp.type), ll = kc->comp.label_len;
     uint16_t sw;
     int rc;
@@ -629,8 +681,8 @@ static uint16_t combine_components(kc_keycard *kc, const kc_apdu *a, uint8_t *ou
     rc = kc_issue_kcv(kc->comp.acc, klen, ev + 3);
     kc_wipe(&kc->comp, sizeof(kc->comp));
     sw = rc ? kc_err_to_sw(rc)
-            : key_commit(kc, a->p2, d, 3 + ll + klen, KC_AUDIT_EVT_KEY_COMBINED, ev, sizeof(ev),
-                         out, out_len);
+            : key_commit(kc, a->p2, 0, d, 3 + ll + klen, KC_AUDIT_EVT_KEY_COMBINED, ev,
+                         sizeof(ev), 7, out, out_len);
     kc_wipe(d, sizeof(d));
     return sw;
 }
@@ -785,8 +837,8 @@ static uint16_t generate_key(kc_keycard *kc, const kc_apdu *a, uint8_t *out, siz
     ev[2] = d[1];
     rc = kc_issue_kcv(d + a->lc, klen, ev + 3);
     uint16_t sw = rc ? kc_err_to_sw(rc)
-                     : key_commit(kc, a->p2, d, a->lc + klen, KC_AUDIT_EVT_KEY_GENERATED, ev,
-                                  sizeof(ev), out, out_len);
+                     : key_commit(kc, a->p2, 0, d, a->lc + klen, KC_AUDIT_EVT_KEY_GENERATED,
+                                  ev, sizeof(ev), 6, out, out_len);
     kc_wipe(d, sizeof(d));
     return sw;
 }
@@ -982,7 +1034,7 @@ static uint16_t h_key_export(kc_keycard *kc, const kc_apdu *a, uint8_t *out, siz
                              size_t *out_len)
 {
     const uint8_t *c = a->data;
-    uint8_t serial[KC_SERIAL_LEN], ev[KC_KEY_MOVE_EVT_LEN];
+    uint8_t serial[KC_SERIAL_LEN], ev[KC_KEY_MOVE_EVT_LEN], destroyed;
     kc_issue_key k;
     uint16_t sw;
     int rc, no_issuer;
@@ -1006,10 +1058,10 @@ static uint16_t h_key_export(kc_keycard *kc, const kc_apdu *a, uint8_t *out, siz
     ev[1] = k.type;
     ev[2] = k.flags;
     memcpy(ev + 3, k.kcv, KC_KCV_LEN);
-    ev[6] = KC_KEY_VERSION_CURRENT;
+    key_versions(kc, a->p2, &ev[6], &destroyed);
     memcpy(ev + 7, c + 2, KC_SERIAL_LEN);
-    kc_keywrap_header(out, a->p2, k.type, k.flags, KC_KEY_VERSION_CURRENT, k.kcv, serial, c + 2,
-                      k.label, k.label_len);
+    kc_keywrap_header(out, a->p2, k.type, k.flags, ev[6], k.kcv, serial, c + 2, k.label,
+                      k.label_len);
     rc = kc_keywrap_seal(&kc->hw, c + 12, out, hdr, k.key, k.key_len);
     if (rc == 0)
         rc = audit_commit(kc, KC_AUDIT_EVT_KEY_EXPORTED, ev, sizeof ev);
@@ -1044,18 +1096,10 @@ static uint16_t store_arrived(kc_keycard *kc, const kc_keywrap_view *v, uint8_t 
     memcpy(ev + 3, v->kcv, KC_KCV_LEN);
     ev[6] = v->version;
     memcpy(ev + 7, serial, KC_SERIAL_LEN);
-    sw = key_commit(kc, v->number, d, 3u + v->label_len + v->key_len, event, ev, sizeof ev, out,
-                    out_len);
+    sw = key_commit(kc, v->number, v->version, d, 3u + v->label_len + v->key_len, event, ev,
+                    sizeof ev, 6, out, out_len);
     kc_wipe(d, sizeof d);
     return sw;
-}
-
-/* A key may arrive only into a free number (a replayed blob cannot put back a replaced key). */
-static uint16_t number_free(const kc_keycard *kc, uint8_t number)
-{
-    kc_issue_key old;
-    return kc_issue_key_load(&kc->store, number, &old) == KC_ERR_NOT_FOUND ? KC_SW_OK
-                                                                            : KC_SW_CONDITIONS;
 }
 
 /* ---- backup and restore (docs/apdu.md "Backup and restore") ------------ */
@@ -1150,8 +1194,10 @@ static uint16_t h_backup(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t 
         return KC_SW_WRONG_LENGTH;
     if ((rc = kc_keycard_serial(kc, serial)) != 0)
         return kc_err_to_sw(rc);
-    kc_keywrap_header(out, a->p2, k.type, k.flags, KC_KEY_VERSION_CURRENT, k.kcv, serial, b->id,
-                      k.label, k.label_len);
+    uint8_t version, destroyed;
+    key_versions(kc, a->p2, &version, &destroyed);
+    kc_keywrap_header(out, a->p2, k.type, k.flags, version, k.kcv, serial, b->id, k.label,
+                      k.label_len);
     out[2] = KC_BACKUP_FORMAT;
     if ((rc = kc_backup_seal(b->bk, out, hdr, k.key, k.key_len)) != 0) {
         kc_wipe(out, total);
@@ -1169,7 +1215,6 @@ static uint16_t h_restore(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t
     const uint8_t *d = a->data;
     uint8_t bk[32], key[32];
     kc_keywrap_view v;
-    uint16_t sw;
     int rc;
 
     if (kc->staging)
@@ -1213,10 +1258,8 @@ static uint16_t h_restore(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t
     if (b->mode != KC_INS_RESTORE || b->count < b->m)
         return KC_SW_CONDITIONS; /* fewer shares than the threshold: nothing to try */
     if (kc_keywrap_parse_as(d, a->lc, KC_BACKUP_FORMAT, &v) != 0 || v.number != a->p2 ||
-        memcmp(v.to, b->id, KC_BACKUP_ID_LEN) != 0 || v.version != KC_KEY_VERSION_CURRENT)
+        memcmp(v.to, b->id, KC_BACKUP_ID_LEN) != 0)
         return KC_SW_WRONG_DATA;
-    if ((sw = number_free(kc, a->p2)) != KC_SW_OK)
-        return sw;
     if ((rc = kc_audit_room(&kc->store, KC_AUDIT_EVT_KEY_RESTORED)) != 0)
         return kc_err_to_sw(rc);
     rc = kc_backup_combine(b->x, (const uint8_t(*)[32])b->y, b->m, bk);
@@ -1249,11 +1292,8 @@ static uint16_t h_key_import(kc_keycard *kc, const kc_apdu *a, uint8_t *out, siz
         return KC_SW_WRONG_DATA;
     if ((rc = kc_keycard_serial(kc, serial)) != 0)
         return kc_err_to_sw(rc);
-    if (v.number != a->p2 || memcmp(v.to, serial, KC_SERIAL_LEN) != 0 ||
-        v.version != KC_KEY_VERSION_CURRENT)
+    if (v.number != a->p2 || memcmp(v.to, serial, KC_SERIAL_LEN) != 0)
         return KC_SW_WRONG_DATA;
-    if ((sw = number_free(kc, a->p2)) != KC_SW_OK)
-        return sw; /* the number is taken (or its record is damaged) */
     if ((rc = kc_audit_room(&kc->store, KC_AUDIT_EVT_KEY_IMPORTED)) != 0)
         return kc_err_to_sw(rc);
     if ((rc = kc_store_read_exact(&kc->store, KC_KEY_KA_PRIV, sk, sizeof sk)) != 0 ||
@@ -1266,6 +1306,93 @@ static uint16_t h_key_import(kc_keycard *kc, const kc_apdu *a, uint8_t *out, siz
     if (rc)
         return rc == KC_ERR_AUTH || rc == KC_ERR_BAD_DATA ? KC_SW_WRONG_DATA : kc_err_to_sw(rc);
     return store_arrived(kc, &v, key, KC_AUDIT_EVT_KEY_IMPORTED, v.from, out, out_len);
+}
+
+/* ---- key versions ------------------------------------------------------ */
+
+/*
+ * KEY DESTROY, P2 = number, data: version kcv(3) of its retired version (the
+ * operator says which key goes). Deleted with a KEY_DESTROYED entry in one
+ * commit, then erased from flash (kc_store_scrub); a power cut before the
+ * erase is finished leaves the scrub flag, and the next boot finishes it.
+ */
+static uint16_t h_key_destroy(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                              size_t *out_len)
+{
+    uint8_t ev[KC_KEY_EVT_LEN], vs[2], one = 1, cur, destroyed;
+    const uint8_t *d;
+    size_t len;
+    int rc;
+    (void)out, (void)cap, (void)out_len;
+
+    if (kc->staging)
+        return KC_SW_CONDITIONS;
+    if (kc_store_get(&kc->store, KC_KEY_RETIRED_KEY(a->p2), &d, &len) != 0)
+        return KC_SW_REF_NOT_FOUND; /* no retired version: the current one is never destroyed */
+    if (len < 1 + 6 || d[0] != a->data[0] || memcmp(d + 3, a->data + 1, KC_KCV_LEN) != 0)
+        return KC_SW_WRONG_DATA;
+    if ((rc = kc_audit_room(&kc->store, KC_AUDIT_EVT_KEY_DESTROYED)) != 0)
+        return kc_err_to_sw(rc);
+    key_versions(kc, a->p2, &cur, &destroyed);
+    ev[0] = a->p2;
+    ev[1] = d[1];
+    ev[2] = d[2];
+    memcpy(ev + 3, d + 3, KC_KCV_LEN);
+    ev[6] = d[0];
+    vs[0] = cur;
+    vs[1] = d[0] > destroyed ? d[0] : destroyed;
+    if ((rc = kc_store_begin(&kc->store)) == 0 &&
+        ((rc = kc_store_delete(&kc->store, KC_KEY_RETIRED_KEY(a->p2))) != 0 ||
+         (rc = kc_store_put(&kc->store, KC_KEY_KEY_VERSION(a->p2), vs, sizeof vs)) != 0 ||
+         (rc = kc_store_put(&kc->store, KC_KEY_SCRUB, &one, 1)) != 0 ||
+         (rc = kc_audit_append(&kc->store, &kc->hw, KC_AUDIT_EVT_KEY_DESTROYED, ev, sizeof ev)) !=
+             0 ||
+         (rc = kc_store_commit(&kc->store)) != 0))
+        kc_store_abort(&kc->store);
+    if (rc)
+        return kc_err_to_sw(rc);
+    /* Committed: now no byte of it may stay on flash. */
+    if ((rc = kc_store_scrub(&kc->store)) == 0 && (rc = kc_store_begin(&kc->store)) == 0 &&
+        ((rc = kc_store_delete(&kc->store, KC_KEY_SCRUB)) != 0 ||
+         (rc = kc_store_commit(&kc->store)) != 0))
+        kc_store_abort(&kc->store);
+    return kc_err_to_sw(rc);
+}
+
+/* GET DATA DF09: n version retired_version retired_kcv(3) destroyed, from number data[0]. */
+static uint16_t versions_dir(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
+                             size_t *out_len)
+{
+    unsigned from = a->lc ? a->data[0] : KC_NUMBER_MIN;
+    size_t o = 0;
+
+    if (!provisioned(kc))
+        return KC_SW_CONDITIONS;
+    if (!(kc->sec & KC_SEC_ADMIN))
+        return KC_SW_SECURITY_STATUS;
+    for (unsigned n = from < KC_NUMBER_MIN ? KC_NUMBER_MIN : from; n <= KC_NUMBER_MAX; n++) {
+        const uint8_t *d, *r;
+        size_t len, rl;
+        int have = kc_store_get(&kc->store, KC_KEY_NUMBERED_KEY(n), &d, &len) == 0;
+        int retired = kc_store_get(&kc->store, KC_KEY_RETIRED_KEY(n), &r, &rl) == 0 && rl >= 7;
+        if (!have && !retired)
+            continue;
+        if (cap - o < KC_KEY_VERSIONS_ENTRY_LEN)
+            break;
+        uint8_t *e = out + o;
+        key_versions(kc, (uint8_t)n, &e[1], &e[6]);
+        e[0] = (uint8_t)n;
+        if (!have)
+            e[1] = 0;
+        e[2] = retired ? r[0] : 0;
+        if (retired)
+            memcpy(e + 3, r + 3, KC_KCV_LEN);
+        else
+            memset(e + 3, 0, KC_KCV_LEN);
+        o += KC_KEY_VERSIONS_ENTRY_LEN;
+    }
+    *out_len = o;
+    return KC_SW_OK;
 }
 
 /* ---- the table --------------------------------------------------------- */
@@ -1293,6 +1420,7 @@ static const kc_cmd commands[] = {
     {PROP, KC_INS_PROVISION_ABORT, 0, 0, 0, 0, 0, 0, p1p2_zero, h_prov_abort},
     {PROP, KC_INS_KEY_EXPORT, 0, KC_SEC_ADMIN, KC_CHANNEL_CERT_LEN, KC_CHANNEL_CERT_LEN, 1, 0, p1p2_number, h_key_export},
     {PROP, KC_INS_KEY_IMPORT, 0, KC_SEC_ADMIN, KC_KEYWRAP_MIN, KC_KEYWRAP_MAX, 1, KC_KCV_LEN, p1p2_number, h_key_import},
+    {PROP, KC_INS_KEY_DESTROY, 0, KC_SEC_ADMIN, 1 + KC_KCV_LEN, 1 + KC_KCV_LEN, 0, 0, p1p2_number, h_key_destroy},
     {PROP, KC_INS_BACKUP, 0, KC_SEC_ADMIN, 0, 2, 1, 0, NULL, h_backup},
     {PROP, KC_INS_RESTORE, 0, KC_SEC_ADMIN, 0, KC_BACKUP_MAX, 1, 0, NULL, h_restore},
     {PROP, KC_INS_ISSUE_BEGIN, 0, IH, ISSUE_BEGIN_LC_MIN, ISSUE_BEGIN_LC_MAX, 1, 0, p1p2_way, h_issue_begin},

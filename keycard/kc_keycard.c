@@ -40,6 +40,12 @@ static int boot(kc_keycard *kc)
         }
     }
     kc->mounted = 1;
+    /* A key destroyed before a power cut: finish erasing its bytes (KEY DESTROY). */
+    if (kc_store_get(&kc->store, KC_KEY_SCRUB, &d, &dl) == 0 && kc_store_scrub(&kc->store) == 0 &&
+        kc_store_begin(&kc->store) == 0) {
+        if (kc_store_delete(&kc->store, KC_KEY_SCRUB) != 0 || kc_store_commit(&kc->store) != 0)
+            kc_store_abort(&kc->store);
+    }
     return 0;
 }
 

@@ -21,9 +21,14 @@
  *                   certifies the key cards this card may export keys to
  *   0x0040          audit head: next seq(4) chain head(32) acknowledged mark(4) lost(4) (kc_audit.c)
  *   0x0041          audit: channel failures counted but not yet written as an entry (kc_audit.c)
+ *   0x0042          scrub pending (1 byte): a destroyed key's bytes may still be on flash;
+ *                   the store is compacted twice (kc_store_scrub), at boot if need be
  *   0x0060          previous-random chain state P (32 bytes, kc_issue.c)
  *   0x1000..0x107F  audit entries, key 0x1000 + seq % KC_AUDIT_CAPACITY
  *   0x2001..0x20FE  numbered keys 1..254: type flags kcv(3) label_len label key (kc_issue.c)
+ *   0x2101..0x21FE  version state of key n: current version(1) highest destroyed(1);
+ *                   absent: version 1, none destroyed
+ *   0x2201..0x22FE  the retired version of key n: version(1) then the key record
  *   0x3001..0x30FE  numbered command templates 1..254, the validated binary form (kc_template.h)
  * Everything else is free. 0xFFF0..0xFFFF belong to the store itself.
  */
@@ -50,6 +55,7 @@
 #define KC_KEY_ISSUER_PUB 0x0037u
 #define KC_KEY_AUDIT_HEAD 0x0040u
 #define KC_KEY_AUDIT_PENDING 0x0041u
+#define KC_KEY_SCRUB 0x0042u
 #define KC_KEY_CHAIN_STATE 0x0060u
 #define KC_KEY_ISSUE_OPEN 0x0061u /* open issuance session, see KC_ISSUE_MARK_LEN */
 /*
@@ -62,6 +68,8 @@
 #define KC_ISSUE_MARK_LEN_OLD 11
 #define KC_KEY_AUDIT_ENTRY(seq) ((uint16_t)(0x1000u + ((seq) % KC_AUDIT_CAPACITY)))
 #define KC_KEY_NUMBERED_KEY(n) ((uint16_t)(0x2000u + (n)))
+#define KC_KEY_KEY_VERSION(n) ((uint16_t)(0x2100u + (n)))
+#define KC_KEY_RETIRED_KEY(n) ((uint16_t)(0x2200u + (n)))
 #define KC_KEY_TEMPLATE(n) ((uint16_t)(0x3000u + (n)))
 
 #endif /* KC_KEYS_H */

@@ -593,6 +593,27 @@ static int ensure_space(kc_store *s, size_t need)
     return 0;
 }
 
+int kc_store_scrub(kc_store *s)
+{
+    if (s == NULL)
+        return KC_ERR_ARG;
+    if (s->txn_open)
+        return KC_ERR_STATE;
+    /*
+     * Into the other area and back: the first pass erases the other area and
+     * copies only live records there; the second erases the area that held
+     * the deleted or replaced records. No byte of them is left.
+     */
+    for (int pass = 0; pass < 2; pass++) {
+        int rc = compact(s);
+        if (rc) {
+            s->dirty_tail = 1;
+            return rc;
+        }
+    }
+    return 0;
+}
+
 /* ---- transactions ----------------------------------------------------- */
 
 int kc_store_begin(kc_store *s)

@@ -100,4 +100,12 @@ int kc_store_put1(kc_store *s, uint16_t key, const void *data, size_t len);
 /* Bytes still free in the active area (for tests and status). */
 size_t kc_store_free(const kc_store *s);
 
+/*
+ * Erase every byte of deleted and superseded records from flash: compact into
+ * the other area and back (two erases of each area's pages at most). Nothing
+ * committed changes; power-cut safe as any compaction. No transaction may be
+ * open. Returns 0, KC_ERR_STATE, KC_ERR_FLASH.
+ */
+int kc_store_scrub(kc_store *s);
+
 #endif /* KC_STORE_H */

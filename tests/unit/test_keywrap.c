@@ -6,7 +6,8 @@
  * who holds the PC and the admin key would use them: to a card of another
  * issuer, to a home-made certificate, to itself, a blob for another card,
  * altered, replayed over a newer key, under another number, without the
- * admin key; and that the issuer key a card holds is written once.
+ * admin key; that the issuer key a card holds is written once; and that a
+ * destroyed key version leaves no byte on the flash, whatever power cut.
  */
 #include <check.h>
 #include <jansson.h>
@@ -409,17 +410,29 @@ START_TEST(test_offline_wrap)
                                       1, key, 32, blob, sizeof blob, &bl),
                      KEYCARD_OK);
     ck_assert_ptr_null(memmem(blob, bl, key, 32));
-    /* A version the card does not hold yet: refused. */
-    uint8_t v2[KEYCARD_WRAPPED_MAX];
-    size_t v2l;
+    /* Versions: 2 and 3 of the same number, wrapped now, for later. */
+    uint8_t v2[KEYCARD_WRAPPED_MAX], v3[KEYCARD_WRAPPED_MAX], key2[32];
+    size_t v2l, v3l;
+    memset(key2, 0x77, sizeof key2);
     ck_assert_int_eq(keycard_key_wrap(&ck, 9, KEYCARD_KEY_AES256, KEYCARD_KEYF_INJECT, "pin-key",
-                                      2, key, 32, v2, sizeof v2, &v2l),
+                                      2, key2, 32, v2, sizeof v2, &v2l),
                      KEYCARD_OK);
-    ck_assert_uint_eq(import_key(&b, 9, v2, v2l), 0x6A80);
-    ck_assert_uint_eq(import_key(&b, 9, blob, bl), 0x9000);
+    ck_assert_int_eq(keycard_key_wrap(&ck, 9, KEYCARD_KEY_AES256, KEYCARD_KEYF_INJECT, "pin-key",
+                                      3, key2, 32, v3, sizeof v3, &v3l),
+                     KEYCARD_OK);
+    ck_assert_uint_eq(import_key(&b, 9, blob, bl), 0x9000); /* version 1 */
     ck_assert_int_eq(kcl_crypto_kcv(key, 32, kcv), KEYCARD_OK);
     ck_assert_mem_eq(b.resp, kcv, 3);
-    /* The key-imported entry says "from 00..00": prepared off-card. */
+    ck_assert_uint_eq(import_key(&b, 9, blob, bl), 0x6985); /* replayed: not the next version */
+    ck_assert_uint_eq(import_key(&b, 9, v3, v3l), 0x6985);  /* skips a version */
+    ck_assert_uint_eq(import_key(&b, 9, v2, v2l), 0x9000);  /* version 2; 1 retired */
+    ck_assert_uint_eq(import_key(&b, 9, v3, v3l), 0x6985);  /* two held: destroy 1 first */
+    uint8_t dv[4] = {1};
+    memcpy(dv + 1, kcv, 3);
+    ck_assert_uint_eq(kc_test_card_verify_admin(&b), 0x9000);
+    ck_assert_uint_eq(send(&b, 0x80, KC_INS_KEY_DESTROY, 0, 9, dv, 4, 0), 0x9000);
+    ck_assert_uint_eq(import_key(&b, 9, blob, bl), 0x6985); /* destroyed stays destroyed */
+    ck_assert_uint_eq(import_key(&b, 9, v3, v3l), 0x9000);  /* version 3; 2 retired */
     kc_test_card_free(&b);
 }
 END_TEST
@@ -447,6 +460,113 @@ START_TEST(test_issuer_pub_once)
 }
 END_TEST
 
+/* The retired version's key bytes anywhere on the flash image? */
+static int on_flash(const kc_test_card *t, const uint8_t *key, size_t len)
+{
+    return memmem(t->mem, kc_keycard_card.flash_size, key, len) != NULL;
+}
+
+/*
+ * Versions: key 1 made again is version 2, the demo's key 1 is retired (kept,
+ * listed, never used); KEY DESTROY names it by version and KCV, logs it, and
+ * afterwards no byte of it is on the flash: also when the power is cut at any
+ * flash operation of the destruction (the next boot finishes the erase).
+ */
+START_TEST(test_destroy_zeroizes)
+{
+    kc_test_card t;
+    uint8_t old[16], kcv1[3], dv[4];
+    provision(&t, 71, issuer_priv, issuer_pub);
+    ck_assert_uint_eq(kc_test_card_provision_issuance(&t), 0x9000);
+    kc_test_hex(KC_TEST_KEY1_HEX, old, sizeof old);
+    ck_assert(dir_kcv(&t, 1, kcv1));
+    ck_assert(on_flash(&t, old, 16));
+    ck_assert_uint_eq(kc_test_card_verify_admin(&t), 0x9000);
+    uint8_t gen[3] = {KC_KEY_TYPE_AES128, KC_KEYF_ENVELOPE | KC_KEYF_STATIC, 0};
+    ck_assert_uint_eq(send(&t, 0x80, KC_INS_PROVISION_GENERATE, KC_GENERATE_P1_KEY, 1, gen, 3, 3),
+                      0x9000);
+    /* The versions directory: key 1 at version 2, version 1 retired with its KCV. */
+    ck_assert_uint_eq(kc_test_card_sendx(&t, "00CADF0900"), 0x9000);
+    ck_assert_uint_eq(t.resp[0], 1);
+    ck_assert_uint_eq(t.resp[1], 2);
+    ck_assert_uint_eq(t.resp[2], 1);
+    ck_assert_mem_eq(t.resp + 3, kcv1, 3);
+    ck_assert(on_flash(&t, old, 16));
+    /* Refused: another version, another KCV, a key with no retired version, a third version. */
+    dv[0] = 2;
+    memcpy(dv + 1, kcv1, 3);
+    ck_assert_uint_eq(send(&t, 0x80, KC_INS_KEY_DESTROY, 0, 1, dv, 4, 0), 0x6A80);
+    dv[0] = 1;
+    dv[3] ^= 1;
+    ck_assert_uint_eq(send(&t, 0x80, KC_INS_KEY_DESTROY, 0, 1, dv, 4, 0), 0x6A80);
+    dv[3] ^= 1;
+    ck_assert_uint_eq(send(&t, 0x80, KC_INS_KEY_DESTROY, 0, 3, dv, 4, 0), 0x6A88);
+    ck_assert_uint_eq(send(&t, 0x80, KC_INS_PROVISION_GENERATE, KC_GENERATE_P1_KEY, 1, gen, 3, 3),
+                      0x6985);
+    ck_assert_uint_eq(kc_test_card_select(&t), 0x9000);
+    ck_assert_uint_eq(send(&t, 0x80, KC_INS_KEY_DESTROY, 0, 1, dv, 4, 0), 0x6982);
+    ck_assert_uint_eq(kc_test_card_verify_admin(&t), 0x9000);
+
+    /* Snapshot, then the destruction cut at every flash operation. */
+    size_t fs = kc_keycard_card.flash_size, cs = kc_keycard_card.ctx_size;
+    uint8_t *mem0 = malloc(fs), *ctx0 = malloc(cs);
+    ck_assert(mem0 && ctx0);
+    memcpy(mem0, t.mem, fs);
+    memcpy(ctx0, t.ctx, cs);
+    kc_hw_ram ram0 = t.ram;
+    unsigned long ops0 = t.ram.ops, done = 0, cuts = 0;
+    for (long cut = 0;; cut++) {
+        memcpy(t.mem, mem0, fs);
+        memcpy(t.ctx, ctx0, cs);
+        t.ram = ram0;
+        t.ram.cut_after = (long)ops0 + cut;
+        t.ram.cut_mode = (int)(cut % KC_HW_RAM_CUT_MODES);
+        uint16_t sw = send(&t, 0x80, KC_INS_KEY_DESTROY, 0, 1, dv, 4, 0);
+        if (!t.ram.dead) {
+            ck_assert_uint_eq(sw, 0x9000); /* ran to the end: no cut left to try */
+            break;
+        }
+        cuts++;
+        ck_assert_int_eq(kc_test_card_reboot(&t), 0);
+        kc_keycard *kc = t.ctx;
+        const uint8_t *d;
+        size_t len;
+        int gone = kc_store_get(&kc->store, KC_KEY_RETIRED_KEY(1), &d, &len) != 0;
+        if (gone) {
+            done++;
+            ck_assert_msg(!on_flash(&t, old, 16), "cut %ld: destroyed, but its bytes remain",
+                          cut);
+        }
+        ck_assert(dir_kcv(&t, 1, kcv1)); /* the current version is never touched */
+    }
+    t.ram.cut_after = -1;
+    printf("key destroy: cut at each of %lu flash operations; %lu after the commit, each left "
+           "no byte of the key on flash\n",
+           cuts, done);
+    ck_assert_uint_gt(cuts, 10);
+    ck_assert_uint_gt(done, 0);
+    ck_assert(!on_flash(&t, old, 16));
+    /* Logged, and the retired version is gone from the directory. */
+    kc_keycard *kc = t.ctx;
+    ck_assert_uint_eq(kc_test_card_verify_admin(&t), 0x9000);
+    ck_assert_uint_eq(kc_test_card_sendx(&t, "00CADF0900"), 0x9000);
+    ck_assert_uint_eq(t.resp[2], 0);
+    ck_assert_uint_eq(t.resp[6], 1); /* highest destroyed */
+    uint8_t rd[4] = {(uint8_t)((kc_audit_next(&kc->store) - 1) >> 24),
+                     (uint8_t)((kc_audit_next(&kc->store) - 1) >> 16),
+                     (uint8_t)((kc_audit_next(&kc->store) - 1) >> 8),
+                     (uint8_t)(kc_audit_next(&kc->store) - 1)};
+    ck_assert_uint_eq(send(&t, 0x80, KC_INS_AUDIT_READ, 0, 0, rd, 4, 256), 0x9000);
+    ck_assert_uint_eq(t.resp[8], KC_AUDIT_EVT_KEY_DESTROYED);
+    /* A third version may now be made. */
+    ck_assert_uint_eq(send(&t, 0x80, KC_INS_PROVISION_GENERATE, KC_GENERATE_P1_KEY, 1, gen, 3, 3),
+                      0x9000);
+    free(mem0);
+    free(ctx0);
+    kc_test_card_free(&t);
+}
+END_TEST
+
 static Suite *keywrap_suite(void)
 {
     Suite *s = suite_create("keywrap");
@@ -459,6 +579,7 @@ static Suite *keywrap_suite(void)
     tcase_add_test(tc, test_import_refused);
     tcase_add_test(tc, test_offline_wrap);
     tcase_add_test(tc, test_issuer_pub_once);
+    tcase_add_test(tc, test_destroy_zeroizes);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -409,7 +409,7 @@ START_TEST(test_key_generate)
     ck_assert_uint_eq(ki.type, KEYCARD_KEY_AES256);
     ck_assert_uint_eq(ki.flags, KEYCARD_KEYF_ENVELOPE);
     ck_assert_str_eq(ki.label, "made here");
-    /* Again: another key, another KCV, the old one replaced. */
+    /* Again: another key, another KCV: version 2; version 1 is retired. */
     ck_assert_int_eq(keycard_key_generate(kc, 9, KEYCARD_KEY_AES256, KEYCARD_KEYF_ENVELOPE,
                                           "made here", kcv2), KEYCARD_OK);
     ck_assert_int_ne(memcmp(kcv, kcv2, 3), 0);
@@ -420,8 +420,9 @@ START_TEST(test_key_generate)
     ck_assert_int_eq(keycard_audit_read(kc, 0, e, &ne), KEYCARD_OK);
     for (size_t i = 0; i < ne; i++)
         if (e[i].event == KEYCARD_AUDIT_KEY_GENERATED) {
-            ck_assert_uint_eq(e[i].len, 6);
+            ck_assert_uint_eq(e[i].len, 7);
             ck_assert_uint_eq(e[i].data[0], 9);
+            ck_assert_uint_eq(e[i].data[6], found + 1); /* version 1, then 2 */
             ck_assert_uint_eq(e[i].data[1], KEYCARD_KEY_AES256);
             ck_assert_mem_eq(e[i].data + 3, found ? kcv2 : kcv, 3);
             found++;

@@ -31,6 +31,7 @@
 #include "support/kc_test_card.h"
 #include "support/kc_test_target.h"
 #include "kc_crypto.h"
+#include "kc_issue.h"
 #include "kc_keycard.h"
 #include "keycard.h"
 #include "tc_card.h"
@@ -226,7 +227,7 @@ static const char *kaudit_check(uint32_t next_seq)
             const uint8_t *e = KC.resp + i;
             size_t body = 10 + (size_t)e[9];
             uint32_t seq = (uint32_t)e[0] << 24 | (uint32_t)e[1] << 16 | (uint32_t)e[2] << 8 | e[3];
-            if (e[8] < 1 || e[8] > KC_AUDIT_EVT_KEY_RESTORED)
+            if (e[8] < 1 || e[8] > KC_AUDIT_EVT_KEY_DESTROYED)
                 return "unknown event";
             if (count && seq != last + 1)
                 return "seq not consecutive";
@@ -552,6 +553,20 @@ static uint32_t c_import(void)
                      KEYCARD_OK);
     return kcmd(0x80, KC_INS_KEY_IMPORT, 0, 20, blob, bl, 256);
 }
+/* KEY DESTROY of the retired version 1 of key 1: entry, then the erase (and the boot's). */
+static void s_destroy_ready(void)
+{
+    static const uint8_t gen[3] = {KC_KEY_TYPE_AES128, KC_KEYF_ENVELOPE, 0};
+    s_admin();
+    WANT(kcmd(0x80, KC_INS_PROVISION_GENERATE, KC_GENERATE_P1_KEY, 1, gen, sizeof gen, 3));
+}
+static uint32_t c_destroy(void)
+{
+    uint8_t d[4] = {1}, key[16];
+    kc_test_hex(KC_TEST_KEY1_HEX, key, sizeof key);
+    kc_issue_kcv(key, sizeof key, d + 1);
+    return kcmd(0x80, KC_INS_KEY_DESTROY, 0, 1, d, sizeof d, -1);
+}
 /* Backup: BEGIN writes its audit entry; RESTORE KEY stores key + entry in one commit. */
 static uint32_t c_backup_begin(void) { return kcmd(0x80, KC_INS_BACKUP, 0, 0, "\x02\x03", 2, 256); }
 static uint8_t restore_blob[KC_BACKUP_MAX];
@@ -674,6 +689,7 @@ static const scen SCENS[] = {
     {"PROVISION GENERATE combine (key + entry)", KEY, B_K1, s_one_component, c_combine, 0, 0, 0, 0, NULL},
     {"KEY EXPORT (audit entry, then the blob)", KEY, B_K1, s_move_ready, c_export, 0, 0, 0, 0, NULL},
     {"KEY IMPORT (key + entry)", KEY, B_K1, s_move_ready, c_import, 0, 0, 0, 0, NULL},
+    {"KEY DESTROY (entry, erase, flag)", KEY, B_K1, s_destroy_ready, c_destroy, 0, 0, 0, 0, NULL},
     {"BACKUP BEGIN (audit entry)", KEY, B_K1, s_admin, c_backup_begin, 0, 0, 0, 0, NULL},
     {"RESTORE KEY (key + entry)", KEY, B_K1, s_restore_ready, c_restore_key, 0, 0, 0, 0, NULL},
     {"PROVISION PUT credential (staged)", KEY, B_K1, s_prov_session, c_put_cred, 0, 0, 0, 0, NULL},
