@@ -544,6 +544,7 @@ typedef struct keycard_audit_entry {
 #define KEYCARD_AUDIT_KEY_IMPORTED 0x0D  /* data: number type flags kcv(3) version from(8) */
 #define KEYCARD_AUDIT_BACKUP 0x0E        /* data: id(8) M N keys */
 #define KEYCARD_AUDIT_KEY_RESTORED 0x0F  /* data: number type flags kcv(3) version backup id(8) */
+#define KEYCARD_AUDIT_KEY_DESTROYED 0x10 /* data: number type flags kcv(3) version */
 #define KEYCARD_AUDIT_ISSUE_RECEIPT 0x06
 #define KEYCARD_AUDIT_RECEIPT_MAC_OFF 13
 #define KEYCARD_AUDIT_RECEIPT_LOCK_OFF 29
@@ -664,8 +665,9 @@ KEYCARD_API keycard_rc keycard_provision_abort(keycard *kc);
  * and usage flags (KEYCARD_KEYF_*), labelled label (printable ASCII, at most
  * 32), from its own RNG; kcv receives its check value (AES-ECB of 16 x 01,
  * first 3 bytes). The key value never leaves the card. The key and a
- * key-generated audit entry are one commit; a key of that number is
- * replaced, and an open issuance session ends. Errors: KEYCARD_ERR_ARG,
+ * key-generated audit entry are one commit; for a number that holds a key it
+ * is the next version (the old one retired, "Key versions"), and an open
+ * issuance session ends. Errors: KEYCARD_ERR_ARG,
  * KEYCARD_ERR_NOT_VERIFIED (no admin key), KEYCARD_ERR_CONDITIONS (inside a
  * provisioning session), KEYCARD_ERR_WRONG_DATA, KEYCARD_ERR_CARD_MEMORY
  * (audit log full, flash full), transport errors.
@@ -793,6 +795,40 @@ KEYCARD_API keycard_rc keycard_diversify(const uint8_t *master, size_t len,
  * KEYCARD_ERR_CRYPTO. */
 KEYCARD_API keycard_rc keycard_key_kcv(const uint8_t *key, size_t len, uint8_t kcv[3]);
 
+/* ==== Key versions ========================================================== */
+
+/*
+ * A key made or received for a number that holds one becomes its next
+ * version; the one before is retired: kept, listed, never used for issuance,
+ * until destroyed. At most two versions per number (destroy the retired one
+ * before the next). A wrapped or restored key must bring exactly the next
+ * version (a free number: one above the highest destroyed), so an old blob
+ * never comes back. docs/apdu.md "Key versions".
+ */
+typedef struct keycard_key_version {
+    uint8_t number;
+    uint8_t version;         /* of the current key; 0: none (only a retired one) */
+    uint8_t retired_version; /* 0: none */
+    uint8_t retired_kcv[3];
+    uint8_t destroyed;       /* the highest version destroyed, 0: none */
+} keycard_key_version;
+
+/* The versions of every numbered key (GET DATA DF09, admin). Errors as keycard_keys_list. */
+KEYCARD_API keycard_rc keycard_key_versions(keycard *kc, keycard_key_version *out,
+                                            size_t *count);
+
+/*
+ * Destroy the retired version of key number, named by its version and KCV
+ * (admin, no provisioning session): deleted with a key-destroyed audit entry
+ * in one commit, then erased from the card's flash (a power cut before the
+ * erase ends: the next power-up finishes it). Errors: KEYCARD_ERR_ARG,
+ * KEYCARD_ERR_NOT_VERIFIED, KEYCARD_ERR_NOT_FOUND (no retired version),
+ * KEYCARD_ERR_WRONG_DATA (another version or KCV), KEYCARD_ERR_CONDITIONS,
+ * KEYCARD_ERR_CARD_MEMORY, transport errors.
+ */
+KEYCARD_API keycard_rc keycard_key_destroy(keycard *kc, uint8_t number, uint8_t version,
+                                           const uint8_t kcv[3]);
+
 /* ==== Wrapped keys: key card to key card, offline preparer ================ */
 
 /*
@@ -867,12 +903,13 @@ KEYCARD_API keycard_rc keycard_key_export(keycard *kc, uint8_t number,
 
 /*
  * KEY IMPORT (admin key verified, no provisioning session): store the key
- * of a blob addressed to this card under the blob's number, which must be
- * free; kcv receives its check value. Key and key-imported audit entry are
- * one commit. Errors: KEYCARD_ERR_ARG, KEYCARD_ERR_NOT_VERIFIED,
- * KEYCARD_ERR_CONDITIONS (the number holds a key, a provisioning session
- * open), KEYCARD_ERR_WRONG_DATA (not for this card, altered, another
- * version), KEYCARD_ERR_CARD_MEMORY, transport errors.
+ * of a blob addressed to this card under the blob's number, as its version
+ * (which must be the next one: "Key versions"); kcv receives its check
+ * value. Key and key-imported audit entry are one commit. Errors:
+ * KEYCARD_ERR_ARG, KEYCARD_ERR_NOT_VERIFIED, KEYCARD_ERR_CONDITIONS (not the
+ * next version, two versions held, a provisioning session open),
+ * KEYCARD_ERR_WRONG_DATA (not for this card, altered),
+ * KEYCARD_ERR_CARD_MEMORY, transport errors.
  */
 KEYCARD_API keycard_rc keycard_key_import_wrapped(keycard *kc, const uint8_t *blob, size_t len,
                                                   uint8_t kcv[3]);
@@ -913,9 +950,10 @@ KEYCARD_API keycard_rc keycard_backup_end(keycard *kc);
 /*
  * Restore: give the card shares of one backup (each checked for its id and
  * threshold, x not given before), then each blob; the card rebuilds BK from
- * the shares, opens the blob and stores the key in its number, which must be
- * free, with a key-restored audit entry. Errors: KEYCARD_ERR_CONDITIONS
- * (fewer shares than the threshold; the number holds a key),
+ * the shares, opens the blob and stores the key in its number at its version
+ * (the next one, "Key versions"), with a key-restored audit entry. Errors:
+ * KEYCARD_ERR_CONDITIONS (fewer shares than the threshold; not the next
+ * version),
  * KEYCARD_ERR_WRONG_DATA (a share of another backup or repeated; a blob of
  * another backup, altered, or the shares do not rebuild its key), as above.
  */

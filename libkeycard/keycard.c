@@ -730,6 +730,7 @@ static const char *const event_names[] = {
     [KEYCARD_AUDIT_KEY_IMPORTED] = "key-imported",
     [KEYCARD_AUDIT_BACKUP] = "backup",
     [KEYCARD_AUDIT_KEY_RESTORED] = "key-restored",
+    [KEYCARD_AUDIT_KEY_DESTROYED] = "key-destroyed",
 };
 
 KEYCARD_API const char *keycard_audit_event_name(uint8_t event)
@@ -1299,6 +1300,43 @@ KEYCARD_API keycard_rc keycard_keys_list(keycard *kc, keycard_key_info *keys, si
     if (!kc || !count || (*count && !keys))
         return KEYCARD_ERR_ARG;
     return read_dir(kc, KC_TAG_KEY_DIR, key_entry, keys, count);
+}
+
+/* Version entry: n version retired_version retired_kcv(3) destroyed. */
+static size_t version_entry(const uint8_t *b, size_t n, void *out, size_t got, uint8_t *num)
+{
+    if (n < KC_KEY_VERSIONS_ENTRY_LEN)
+        return 0;
+    keycard_key_version *v = (keycard_key_version *)out + got;
+    v->number = *num = b[0];
+    v->version = b[1];
+    v->retired_version = b[2];
+    memcpy(v->retired_kcv, b + 3, 3);
+    v->destroyed = b[6];
+    return KC_KEY_VERSIONS_ENTRY_LEN;
+}
+
+KEYCARD_API keycard_rc keycard_key_versions(keycard *kc, keycard_key_version *out,
+                                            size_t *count)
+{
+    if (!kc || !count || (*count && !out))
+        return KEYCARD_ERR_ARG;
+    return read_dir(kc, KC_TAG_KEY_VERSIONS, version_entry, out, count);
+}
+
+KEYCARD_API keycard_rc keycard_key_destroy(keycard *kc, uint8_t number, uint8_t version,
+                                           const uint8_t kcv[3])
+{
+    uint8_t d[1 + KC_KCV_LEN];
+    if (!kc || !kcv || !version || number < KC_NUMBER_MIN || number > KC_NUMBER_MAX)
+        return KEYCARD_ERR_ARG;
+    d[0] = version;
+    memcpy(d + 1, kcv, KC_KCV_LEN);
+    keycard_rc rc = op_begin(kc);
+    if (rc == KEYCARD_OK)
+        rc = op_end(kc, cmd_rc(kc, KC_CLA_PROP, KC_INS_KEY_DESTROY, 0, number, d, sizeof d, 0,
+                               NULL, NULL, NULL));
+    return rc;
 }
 
 KEYCARD_API keycard_rc keycard_templates_list(keycard *kc, keycard_template_info *tpls,

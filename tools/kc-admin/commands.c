@@ -49,7 +49,8 @@ enum {
     OPT_KEY,
     OPT_VERSION,
     OPT_SHARES,
-    OPT_CUSTODIAN_NAME
+    OPT_CUSTODIAN_NAME,
+    OPT_KCV
 };
 
 /*
@@ -676,20 +677,25 @@ static void entry_text(const keycard_audit_entry *e, char when[32], char *data, 
         break;
     }
     case KEYCARD_AUDIT_KEY_GENERATED:
-        /* number type flags kcv(3) */
-        if (len == 6) {
+    case KEYCARD_AUDIT_KEY_DESTROYED:
+        /* number type flags kcv(3) [version] (6 bytes before versions) */
+        if (len == 6 || len == 7) {
             char fl[64], kcv[7];
             const char *type = e->data[1] == KEYCARD_KEY_AES128   ? "aes128"
                                : e->data[1] == KEYCARD_KEY_AES256 ? "aes256"
                                                                   : "?";
             flag_names(e->data[2], fl, sizeof fl);
             kct_hex_format(e->data + 3, 3, kcv);
-            snprintf(data, cap, "key %u made on the card, %s, %s, KCV %s", e->data[0], type, fl,
-                     kcv);
+            unsigned ver = len == 7 ? e->data[6] : 1;
+            snprintf(data, cap, "key %u version %u %s, %s, %s, KCV %s", e->data[0], ver,
+                     e->event == KEYCARD_AUDIT_KEY_DESTROYED ? "destroyed (erased from flash)"
+                                                              : "made on the card",
+                     type, fl, kcv);
             if (obj)
                 json_object_set_new(obj, "key",
-                                    json_pack("{s:i, s:s, s:o, s:s}", "number", e->data[0], "type",
-                                              type, "flags", flags_json(e->data[2]), "kcv", kcv));
+                                    json_pack("{s:i, s:i, s:s, s:o, s:s}", "number", e->data[0],
+                                              "version", ver, "type", type, "flags",
+                                              flags_json(e->data[2]), "kcv", kcv));
             break;
         }
         goto hex;
@@ -709,18 +715,20 @@ static void entry_text(const keycard_audit_entry *e, char when[32], char *data, 
         }
         goto hex;
     case KEYCARD_AUDIT_KEY_COMBINED:
-        /* number type flags kcv(3) components */
-        if (len == 7) {
+        /* number type flags kcv(3) components [version] */
+        if (len == 7 || len == 8) {
             char fl[64], kcv[7];
+            unsigned ver = len == 8 ? e->data[7] : 1;
             flag_names(e->data[2], fl, sizeof fl);
             kct_hex_format(e->data + 3, 3, kcv);
-            snprintf(data, cap, "key %u from %u components, %s, %s, KCV %s", e->data[0],
-                     e->data[6], e->data[1] == KEYCARD_KEY_AES128 ? "aes128" : "aes256", fl, kcv);
+            snprintf(data, cap, "key %u version %u from %u components, %s, %s, KCV %s",
+                     e->data[0], ver, e->data[6],
+                     e->data[1] == KEYCARD_KEY_AES128 ? "aes128" : "aes256", fl, kcv);
             if (obj)
                 json_object_set_new(obj, "key",
-                                    json_pack("{s:i, s:o, s:s, s:i}", "number", e->data[0],
-                                              "flags", flags_json(e->data[2]), "kcv", kcv,
-                                              "components", e->data[6]));
+                                    json_pack("{s:i, s:i, s:o, s:s, s:i}", "number", e->data[0],
+                                              "version", ver, "flags", flags_json(e->data[2]),
+                                              "kcv", kcv, "components", e->data[6]));
             break;
         }
         goto hex;
@@ -1352,6 +1360,16 @@ static int key_made(const char *how, uint8_t number, const struct gen_opts *o, u
     return KCT_EXIT_OK;
 }
 
+/* The card refused a new version: the number holds two already (or a session is open). */
+static int two_versions(const char *what, unsigned number)
+{
+    kct_err("%s: key %u: the card made no new version: the number holds a current and a retired "
+            "version (destroy the retired one first: kc-admin keys destroy), or a provisioning "
+            "session is open",
+            what, number);
+    return KCT_EXIT_FAIL;
+}
+
 /* kc-admin keys generate NUMBER --type T --usage U [--label L]: made on the card. */
 static int keys_generate(int argc, char **argv, kct_where *w)
 {
@@ -1366,6 +1384,8 @@ static int keys_generate(int argc, char **argv, kct_where *w)
         return ex;
     keycard_rc rc = keycard_key_generate(kc, number, type, flags, o.label ? o.label : "", kcv);
     keycard_close(kc);
+    if (rc == KEYCARD_ERR_CONDITIONS)
+        return two_versions("keys generate", number);
     if (rc != KEYCARD_OK)
         return kct_fail(rc, "keys generate", -1);
     return key_made("generated on the card", number, &o, flags, kcv);
@@ -1463,6 +1483,8 @@ static int keys_import(int argc, char **argv, kct_where *w)
     keycard_close(kc); /* components not combined are forgotten with the session */
     if (ex)
         return ex;
+    if (rc == KEYCARD_ERR_CONDITIONS)
+        return two_versions("keys import", number);
     if (rc != KEYCARD_OK)
         return kct_fail(rc, "keys import: combine", -1);
     return key_made("imported from components", number, &o, flags, kcv);
@@ -1605,7 +1627,7 @@ static int out_close(const char *cmd, out_file *o, int ok)
 
 struct move_opts {
     struct admin_key_opts a;
-    const char *to, *out, *key, *type, *usage, *label;
+    const char *to, *out, *key, *type, *usage, *label, *kcv;
     long version;
 };
 
@@ -1623,6 +1645,9 @@ static int move_opt(int opt, const char *arg, void *ctx)
     case OPT_KEY:
         o->key = arg;
         return 0;
+    case OPT_KCV:
+        o->kcv = arg;
+        return 0;
     case OPT_TYPE:
         o->type = arg;
         return 0;
@@ -1635,7 +1660,7 @@ static int move_opt(int opt, const char *arg, void *ctx)
     case OPT_VERSION:
         o->version = strtol(arg, &end, 10);
         if (!*arg || *end || o->version < 1 || o->version > 255) {
-            kct_err("keys wrap: --version takes 1..255");
+            kct_err("--version takes 1..255");
             return -1;
         }
         return 0;
@@ -1953,6 +1978,57 @@ static int keys_wrap(int argc, char **argv, kct_where *w)
     return out_close("keys wrap", &of, 1);
 }
 
+/*
+ * kc-admin keys destroy NUMBER --version V --kcv HEX: the retired version of
+ * key NUMBER, named twice over so that a slip cannot take another, erased.
+ */
+static int keys_destroy(int argc, char **argv, kct_where *w)
+{
+    static const struct option lo[] = {
+        {"admin-key-file", required_argument, NULL, OPT_ADMIN_KEY_FILE},
+        {"issuer-pub", required_argument, NULL, OPT_ISSUER_PUB},
+        {"version", required_argument, NULL, OPT_VERSION},
+        {"kcv", required_argument, NULL, OPT_KCV}, COMMON_LONGOPTS};
+    struct move_opts o;
+    int stop;
+    char *end;
+    uint8_t kcv[3];
+    memset(&o, 0, sizeof o);
+    int i = parse_opts(argc, argv, lo, w, move_opt, &o, &stop);
+    if (i < 0)
+        return stop;
+    unsigned long n = argc - i == 2 ? strtoul(argv[i + 1], &end, 10) : 0;
+    if (argc - i != 2 || !*argv[i + 1] || *end || n < 1 || n > 254)
+        return usage_error(argv[0], "keys destroy takes one NUMBER (1..254)");
+    if (!o.version || !o.kcv || strlen(o.kcv) != 6 || kct_hex_parse(o.kcv, kcv, 3) != 3)
+        return usage_error(argv[0], "keys destroy needs --version V and --kcv HEX (6 hex digits) "
+                                    "of the retired version, as kc-admin keys lists it");
+    keycard *kc = NULL;
+    int ex = admin_session(argv[0], w, &o.a, &kc);
+    if (ex)
+        return ex;
+    keycard_rc rc = keycard_key_destroy(kc, (uint8_t)n, (uint8_t)o.version, kcv);
+    keycard_close(kc);
+    if (rc == KEYCARD_ERR_NOT_FOUND) {
+        kct_err("keys destroy: key %lu has no retired version (the current one is never "
+                "destroyed: make or import the next version first)", n);
+        return KCT_EXIT_FAIL;
+    }
+    if (rc == KEYCARD_ERR_WRONG_DATA) {
+        kct_err("keys destroy: key %lu: its retired version is not version %ld with KCV %s; "
+                "nothing destroyed", n, o.version, o.kcv);
+        return KCT_EXIT_FAIL;
+    }
+    if (rc != KEYCARD_OK)
+        return kct_fail(rc, "keys destroy", -1);
+    if (kca_json)
+        return kct_json_print(json_pack("{s:i, s:i, s:s, s:b}", "number", (int)n, "version",
+                                        (int)o.version, "kcv", o.kcv, "destroyed", 1));
+    printf("key %lu version %ld (KCV %s) destroyed: erased from the key card's flash\n", n,
+           o.version, o.kcv);
+    return KCT_EXIT_OK;
+}
+
 /* ---- backup and restore ---------------------------------------------------- */
 
 struct backup_opts {
@@ -2250,39 +2326,61 @@ int kca_cmd_keys(int argc, char **argv, kct_where *w)
             return keys_wrap(argc, argv, w);
         if (strcmp(argv[i], "cert") == 0)
             return keys_cert(argc, argv, w);
+        if (strcmp(argv[i], "destroy") == 0)
+            return keys_destroy(argc, argv, w);
     }
     keycard *kc = NULL;
     int ex = open_admin(argc, argv, w, &kc);
     if (ex || !kc)
         return ex;
     keycard_key_info keys[KCA_NUMBERED_MAX];
-    size_t n = KCA_NUMBERED_MAX;
+    keycard_key_version vers[KCA_NUMBERED_MAX];
+    size_t n = KCA_NUMBERED_MAX, nv = KCA_NUMBERED_MAX;
     keycard_rc rc = keycard_keys_list(kc, keys, &n);
+    keycard_rc vrc = rc == KEYCARD_OK ? keycard_key_versions(kc, vers, &nv) : rc;
     keycard_close(kc);
     if (rc != KEYCARD_OK)
         return kct_fail(rc, "keys: read the key directory", -1);
+    if (vrc == KEYCARD_ERR_NOT_FOUND)
+        nv = 0; /* a key card from before versions: every key is version 1 */
+    else if (vrc != KEYCARD_OK)
+        return kct_fail(vrc, "keys: read the key versions", -1);
     json_t *list = kca_json ? json_array() : NULL;
     if (n == 0 && !kca_json) {
         printf("no keys\n");
         return KCT_EXIT_OK;
     }
     if (!kca_json)
-        printf("%-4s %-7s %-28s %-7s %s\n", "no", "type", "flags", "kcv", "label");
+        printf("%-4s %-7s %-28s %-7s %-4s %-10s %s\n", "no", "type", "flags", "kcv", "ver",
+               "retired", "label");
     for (size_t i = 0; i < n; i++) {
-        char flags[64], kcv[7];
+        char flags[64], kcv[7], rkcv[7], retired[16] = "-";
+        const keycard_key_version *v = NULL;
+        for (size_t j = 0; j < nv; j++)
+            if (vers[j].number == keys[i].number)
+                v = &vers[j];
+        unsigned version = v && v->version ? v->version : 1;
         const char *type = keys[i].type == KEYCARD_KEY_AES128   ? "aes128"
                            : keys[i].type == KEYCARD_KEY_AES256 ? "aes256"
                                                                 : "?";
         flag_names(keys[i].flags, flags, sizeof flags);
         kct_hex_format(keys[i].kcv, 3, kcv);
+        if (v && v->retired_version) {
+            kct_hex_format(v->retired_kcv, 3, rkcv);
+            snprintf(retired, sizeof retired, "v%u %s", v->retired_version, rkcv);
+        }
         if (!list) {
-            printf("%-4u %-7s %-28s %-7s %s\n", keys[i].number, type, flags, kcv, keys[i].label);
+            printf("%-4u %-7s %-28s %-7s %-4u %-10s %s\n", keys[i].number, type, flags, kcv,
+                   version, retired, keys[i].label);
             continue;
         }
-        json_array_append_new(list, json_pack("{s:i, s:s, s:o, s:s, s:s}", "number",
+        json_t *r = v && v->retired_version ? json_pack("{s:i, s:s}", "version",
+                                                        v->retired_version, "kcv", rkcv)
+                                            : json_null();
+        json_array_append_new(list, json_pack("{s:i, s:s, s:o, s:s, s:i, s:o, s:s}", "number",
                                               keys[i].number, "type", type, "flags",
-                                              flags_json(keys[i].flags), "kcv", kcv, "label",
-                                              keys[i].label));
+                                              flags_json(keys[i].flags), "kcv", kcv, "version",
+                                              version, "retired", r, "label", keys[i].label));
     }
     return list ? kct_json_print(json_pack("{s:o}", "keys", list)) : KCT_EXIT_OK;
 }
