@@ -10,6 +10,8 @@
 #   two shares restore nothing onto blank key card C; three of them do;
 #   one target serial issued by A, by B and by C from one issuance profile:
 #   the three targets hold the same diversified keys (interchangeable);
+#   on B a new version of a key is made and the retired one destroyed: not a
+#   byte of it is left in B's flash image;
 #   every key event is in the signed audit logs, which verify;
 #   no key value (read from the cards' own flash), no component, no share and
 #   not the fab's key appears in the APDU log, in any spelling, nor in any
@@ -178,6 +180,28 @@ else
     fail "targets differ ($nk keys): $(diff "$T/fk-a" "$T/fk-c" | head -3)"
 fi
 
+# ---- a new version on B, the old one destroyed: erased from B's flash -------------------
+vc_card_stop keycard
+old3=$("$DUMP" keycard "$KB" 2003 2003 | cut -d' ' -f2)
+swap "$KB"
+$ADM keys generate 3 --type aes128 --usage inject --label "store auth master" \
+    --issuer-pub "$PUB" >"$T/rot.out" 2>&1 || fail "new version of key 3: $(cat "$T/rot.out")"
+kcv3=$(echo "$KA" | tr ' ' '\n' | sed -n 's/^3://p')
+$ADM keys --issuer-pub "$PUB" | grep -q "^3 .* 2 *v1 $kcv3 " &&
+    ok "key 3 on B: version 2 made on the card, version 1 (KCV $kcv3) retired" ||
+    fail "versions of key 3: $($ADM keys --issuer-pub "$PUB" 2>&1 | grep '^3 ')"
+$ADM keys destroy 3 --version 1 --kcv "$kcv3" --issuer-pub "$PUB" >"$T/destroy.out" 2>&1 ||
+    fail "destroy: $(cat "$T/destroy.out")"
+vc_card_stop keycard
+v3=$(python3 -c 'import sys; r = bytes.fromhex(sys.argv[1]); print(r[6 + r[5]:].hex())' "${old3:-00000000000000}")
+if python3 -c 'import sys; sys.exit(bytes.fromhex(sys.argv[1]) in open(sys.argv[2], "rb").read())' \
+    "$v3" "$KB" && [ ${#v3} -eq 32 ]; then
+    ok "$(cat "$T/destroy.out"); none of its bytes is left in B's flash image"
+else
+    fail "destroyed key 3 version 1 (${#v3} hex digits) still in B's flash, or not found before"
+fi
+swap "$C"
+
 # ---- the audit logs -----------------------------------------------------------------------
 $ADM audit --issuer-pub "$PUB" --verify >"$T/audit-c.out" 2>&1 && ok "C: $(tail -n 1 "$T/audit-c.out")" ||
     fail "C's audit log"
@@ -196,7 +220,7 @@ print(" ".join(out))
 PY
 )
 case $counts in
-*"A:backup=1,key-combined=1,key-component=3,key-exported=5,key-generated=4,key-imported=1"*"B:key-imported=5"*"C:key-restored=5"*)
+*"A:backup=1,key-combined=1,key-component=3,key-exported=5,key-generated=4,key-imported=1"*"B:key-destroyed=1,key-generated=1,key-imported=5"*"C:key-restored=5"*)
     ok "every key event in the signed logs: $counts" ;;
 *) fail "key events: $counts" ;;
 esac
