@@ -1,6 +1,9 @@
 /*
  * test_backup.c - n-of-m backup and restore (keycard/kc_backup.c, docs/apdu.md
- * "Backup and restore"): the card's shares checked against libgfshare (an
+ * "Backup and restore"): the known-answer vectors of tests/vectors/backup.json
+ * (written by the independent Python generator tests/vectors/gen_vectors.py:
+ * shares, recombination, header, sealed blob, opened and refused when altered);
+ * the card's shares checked against libgfshare (an
  * independent, maintained implementation of the same GF(2^8) Shamir scheme:
  * any 3 of 5 of the card's shares recombine there to the backup key the card
  * holds, and libgfshare's shares restore on the card); a key set backed up on
@@ -10,7 +13,9 @@
  * without the admin key or inside a provisioning session.
  */
 #include <check.h>
+#include <jansson.h>
 #include <libgfshare.h>
+#include <stdio.h>
 #include <sys/random.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,11 +271,133 @@ START_TEST(test_libgfshare_shares_restore)
 }
 END_TEST
 
+/* ---- vectors ------------------------------------------------------------------ */
+
+static json_t *load_vectors(void)
+{
+    const char *dir = getenv("KC_VECTORS_DIR");
+    char path[512];
+    json_error_t err;
+    snprintf(path, sizeof path, "%s/backup.json", dir ? dir : "tests/vectors");
+    json_t *j = json_load_file(path, 0, &err);
+    ck_assert_msg(j != NULL, "cannot load %s: %s", path, err.text);
+    return j;
+}
+
+static size_t hexs(const char *s, uint8_t *out, size_t cap)
+{
+    ck_assert_ptr_nonnull(s);
+    size_t n = strlen(s);
+    ck_assert(n % 2 == 0 && n / 2 <= cap);
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+        ck_assert_int_eq(sscanf(s + 2 * i, "%2x", &v), 1);
+        out[i] = (uint8_t)v;
+    }
+    return n / 2;
+}
+
+static size_t hexf(json_t *obj, const char *key, uint8_t *out, size_t cap)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    ck_assert_msg(s != NULL, "missing hex field '%s'", key);
+    return hexs(s, out, cap);
+}
+
+static uint8_t intf(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    ck_assert_msg(json_is_integer(v), "missing integer field '%s'", key);
+    return (uint8_t)json_integer_value(v);
+}
+
+/* The Python generator's shares, header and blob, byte for byte; its blob opens here. */
+START_TEST(test_vectors)
+{
+    json_t *j = load_vectors(), *cases = json_object_get(j, "cases");
+    ck_assert(json_array_size(cases) >= 2);
+    for (size_t i = 0; i < json_array_size(cases); i++) {
+        json_t *c = json_array_get(cases, i), *shares = json_object_get(c, "shares");
+        uint8_t bk[32], seed[32], id[8], from[8], key[32], kcv[3], hdr[64];
+        uint8_t want[KC_BACKUP_MAX], blob[KC_BACKUP_MAX], got[32], x[8], y[8][32];
+        const char *label = json_string_value(json_object_get(c, "label"));
+        uint8_t m = intf(c, "m"), n = intf(c, "n");
+        ck_assert_ptr_nonnull(label);
+        ck_assert(m >= 2 && m <= n && n <= KC_BACKUP_SHARES_MAX);
+        hexf(c, "bk", bk, 32);
+        hexf(c, "seed", seed, 32);
+        hexf(c, "id", id, 8);
+        hexf(c, "from", from, 8);
+        hexf(c, "kcv", kcv, 3);
+        size_t kl = hexf(c, "key", key, 32);
+        size_t hl = hexf(c, "hdr", hdr, sizeof hdr);
+        size_t wl = hexf(c, "blob", want, sizeof want);
+        ck_assert_uint_eq(wl, hl + 16 + kl);
+
+        /* Shares 1..n: the card's y for each x, and the vector's id, m and x. */
+        ck_assert_uint_eq(json_array_size(shares), n);
+        for (uint8_t s = 1; s <= n; s++) {
+            uint8_t sh[KC_BACKUP_SHARE_LEN + 1], mine[32];
+            ck_assert_uint_eq(hexs(json_string_value(json_array_get(shares, s - 1u)), sh,
+                                   sizeof sh),
+                              KC_BACKUP_SHARE_LEN);
+            ck_assert_mem_eq(sh, id, 8);
+            ck_assert_uint_eq(sh[8], m);
+            ck_assert_uint_eq(sh[9], s);
+            ck_assert_int_eq(kc_backup_share(bk, seed, m, s, mine), 0);
+            ck_assert_msg(memcmp(mine, sh + 10, 32) == 0, "case %zu: share %u differs", i, s);
+            x[s - 1] = s;
+            memcpy(y[s - 1], sh + 10, 32);
+        }
+        /* The first m of the vector's shares give BK. */
+        ck_assert_int_eq(kc_backup_combine(x, (const uint8_t(*)[32])y, m, got), 0);
+        ck_assert_mem_eq(got, bk, 32);
+
+        /* The card's header builder, format 02, gives the vector's header. */
+        size_t l = kc_keywrap_header(blob, intf(c, "number"), intf(c, "type"), intf(c, "flags"),
+                                     intf(c, "version"), kcv, from, id, (const uint8_t *)label,
+                                     (uint8_t)strlen(label));
+        blob[2] = KC_BACKUP_FORMAT;
+        ck_assert_uint_eq(l, hl);
+        ck_assert_mem_eq(blob, hdr, hl);
+
+        /* Sealed under BK: exactly the vector's blob. */
+        ck_assert_int_eq(kc_backup_seal(bk, blob, hl, key, kl), 0);
+        ck_assert_mem_eq(blob, want, wl);
+
+        /* Opened: the key and the header's fields. */
+        kc_keywrap_view v;
+        memset(got, 0, sizeof got);
+        ck_assert_int_eq(kc_backup_open(bk, want, wl, got, &v), 0);
+        ck_assert_mem_eq(got, key, kl);
+        ck_assert_uint_eq(v.key_len, kl);
+        ck_assert_uint_eq(v.number, intf(c, "number"));
+        ck_assert_uint_eq(v.version, intf(c, "version"));
+        ck_assert_uint_eq(v.label_len, strlen(label));
+        ck_assert_mem_eq(v.to, id, 8);
+        ck_assert_mem_eq(v.from, from, 8);
+
+        /* Any one changed byte: refused. */
+        for (size_t pos = 0; pos < wl; pos++) {
+            uint8_t bad[KC_BACKUP_MAX];
+            memcpy(bad, want, wl);
+            bad[pos] ^= 0x01;
+            int rc = kc_backup_open(bk, bad, wl, got, &v);
+            ck_assert_msg(rc != 0, "case %zu: byte %zu changed, still opens", i, pos);
+        }
+        printf("backup vectors: case %zu (%u of %u, key %u): %u shares, blob of %zu bytes\n", i,
+               m, n, intf(c, "number"), n, wl);
+    }
+    json_decref(j);
+}
+END_TEST
+
 static Suite *backup_suite(void)
 {
     Suite *s = suite_create("backup");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_vectors);
     tcase_add_test(tc, test_shares_match_libgfshare);
     tcase_add_test(tc, test_restore);
     tcase_add_test(tc, test_restore_refused);

@@ -593,7 +593,178 @@ def keywrap_vectors():
           {"cases": rows})
 
 
+# ---- n-of-m backup (docs/protocol.md 9b) ------------------------------------
+
+def gf_tables():
+    """exp/log tables of GF(2^8) mod x^8+x^4+x^3+x^2+1 (0x11D), generator x (= 2)."""
+    exp, log = [0] * 510, [None] * 256
+    v = 1
+    for i in range(255):
+        exp[i] = v
+        assert log[v] is None, "2 is not a generator"
+        log[v] = i
+        v <<= 1
+        if v & 0x100:
+            v ^= 0x11D
+    assert v == 1 and sum(1 for e in log[1:] if e is not None) == 255
+    for i in range(255, 510):
+        exp[i] = exp[i - 255]
+    return exp, log
+
+
+GF_EXP, GF_LOG = gf_tables()
+
+
+def gf_mul(a, b):
+    if a == 0 or b == 0:
+        return 0
+    return GF_EXP[GF_LOG[a] + GF_LOG[b]]
+
+
+def gf_div(a, b):
+    assert b != 0
+    if a == 0:
+        return 0
+    return GF_EXP[GF_LOG[a] - GF_LOG[b] + 255]
+
+
+def bk_coefficients(seed, m):
+    """a_1 .. a_{m-1}: a_k = KDF(seed, "keycard/backup/poly", [k]_1, 256)."""
+    return [kdf(seed, "keycard/backup/poly", bytes([k]), 256) for k in range(1, m)]
+
+
+def bk_share(bk, seed, m, x):
+    """y[j] = f_j(x) = bk[j] + sum_k a_k[j] x^k, each power of x computed on its own."""
+    assert 2 <= m <= 8 and 1 <= x <= 255 and len(bk) == 32
+    coefs = bk_coefficients(seed, m)
+    y = bytearray(bk)
+    xk = 1
+    for a in coefs:
+        xk = gf_mul(xk, x)
+        for j in range(32):
+            y[j] ^= gf_mul(a[j], xk)
+    return bytes(y)
+
+
+def bk_combine(points):
+    """Lagrange at 0 over [(x, y)]: sum_i y_i prod_{j != i} x_j / (x_j - x_i)."""
+    xs = [x for x, _ in points]
+    assert len(set(xs)) == len(xs) and 0 not in xs
+    out = bytearray(32)
+    for i, (xi, yi) in enumerate(points):
+        li = 1
+        for j, xj in enumerate(xs):
+            if j != i:
+                li = gf_mul(li, gf_div(xj, xj ^ xi))
+        for b in range(32):
+            out[b] ^= gf_mul(yi[b], li)
+    return bytes(out)
+
+
+BK_MAGIC = b"\x4B\x57\x02"  # "KW", format 02: a backup blob
+
+
+def bk_header(number, ktype, flags, version, kcv, frm, backup_id, label):
+    lab = label.encode("ascii")
+    assert 1 <= number <= 254 and ktype in KW_TYPES and 1 <= version <= 255
+    assert flags and not flags & ~0x0F and len(lab) <= 32 and all(0x20 <= c <= 0x7E for c in lab)
+    return (BK_MAGIC + bytes([number, ktype, flags, version]) + kcv + frm + backup_id
+            + bytes([len(lab)]) + lab)
+
+
+def bk_keys(bk, backup_id, number):
+    """K || IV = KDF(BK, "keycard/backup", id || [number]_1, 352)."""
+    kiv = kdf(bk, "keycard/backup", backup_id + bytes([number]), 352)
+    return kiv[:32], kiv[32:]
+
+
+def bk_open(bk, blob):
+    """Restore's side: parse, decrypt, check the KCV. Returns (fields, key) or raises."""
+    assert blob[:3] == BK_MAGIC
+    hdr_len = 27 + blob[26]
+    hdr, tag, ct = blob[:hdr_len], blob[hdr_len:hdr_len + 16], blob[hdr_len + 16:]
+    assert len(ct) == KW_TYPES[hdr[4]]
+    k, iv = bk_keys(bk, hdr[18:26], hdr[3])
+    key = AESGCM(k).decrypt(iv, ct + tag, hdr)
+    assert kw_kcv(key) == hdr[7:10], "KCV does not match the decrypted key"
+    return {"number": hdr[3], "type": hdr[4], "flags": hdr[5], "version": hdr[6],
+            "from": hdr[10:18], "id": hdr[18:26], "label": hdr[27:].decode("ascii")}, key
+
+
+def backup_vectors():
+    import itertools
+    from cryptography.exceptions import InvalidTag
+    # Field anchors: x * x^-1 = 1 for all x, and x^8 = x^4+x^3+x^2+1.
+    assert all(gf_mul(a, gf_div(1, a)) == 1 for a in range(1, 256))
+    assert gf_mul(0x80, 2) == 0x1D and gf_mul(0x53, 0xCA) == gf_mul(0xCA, 0x53)
+    cases_in = [
+        # m, n, bk, seed, id, from, key, number, type, flags, version, label
+        (3, 5, pattern(32, 0x10, 3), pattern(32, 0xC0, 5), pattern(8, 0xB0),
+         bytes.fromhex("4B43000000000007"), pattern(16, 0x21, 9), 3, 0x01, 0x04, 1,
+         "store auth master"),
+        (2, 2, pattern(32, 0x77, 11), pattern(32, 0x05, 13), pattern(8, 0xE8, 3),
+         bytes.fromhex("4B430000000000FE"), pattern(32, 0x9A, 5), 200, 0x02, 0x06, 2, ""),
+    ]
+    rows = []
+    for (m, n, bk, seed, bid, frm, key, number, ktype, flags, version, label) in cases_in:
+        assert len(key) == KW_TYPES[ktype] and len(bid) == 8 and len(frm) == 8
+        ys = {x: bk_share(bk, seed, m, x) for x in range(1, n + 1)}
+        shares = [bid + bytes([m, x]) + ys[x] for x in range(1, n + 1)]
+        assert all(len(s) == 42 for s in shares)
+        # Any m shares give BK, in any order; any m-1 do not.
+        for sub in itertools.combinations(range(1, n + 1), m):
+            assert bk_combine([(x, ys[x]) for x in sub]) == bk
+            assert bk_combine([(x, ys[x]) for x in reversed(sub)]) == bk
+        for sub in itertools.combinations(range(1, n + 1), m - 1):
+            if m - 1 == 1:
+                assert ys[sub[0]] != bk
+            else:
+                assert bk_combine([(x, ys[x]) for x in sub]) != bk
+        # f(0) = BK: the polynomial at 0 is the secret itself.
+        assert bk_combine([(x, ys[x]) for x in range(1, m + 1)]) == bk
+        kcv = kw_kcv(key)
+        hdr = bk_header(number, ktype, flags, version, kcv, frm, bid, label)
+        assert len(hdr) == 27 + len(label)
+        k, iv = bk_keys(bk, bid, number)
+        ct_tag = AESGCM(k).encrypt(iv, key, hdr)
+        blob = hdr + ct_tag[-16:] + ct_tag[:-16]  # T before C
+        assert len(blob) == 43 + len(label) + len(key)
+        fields, got = bk_open(bk, blob)
+        assert got == key and fields == {"number": number, "type": ktype, "flags": flags,
+                                         "version": version, "from": frm, "id": bid,
+                                         "label": label}
+        for pos in range(len(blob)):
+            bad = bytearray(blob)
+            bad[pos] ^= 0x01
+            try:
+                bk_open(bk, bytes(bad))
+            except (InvalidTag, AssertionError, KeyError, UnicodeDecodeError):
+                continue
+            sys.exit("backup self-check: a changed byte at %d still opens" % pos)
+        wrong = bytearray(bk)
+        wrong[0] ^= 1
+        try:
+            bk_open(bytes(wrong), blob)
+            sys.exit("backup self-check: another BK opens the blob")
+        except InvalidTag:
+            pass
+        rows.append({"m": m, "n": n, "bk": h(bk), "seed": h(seed), "id": h(bid),
+                     "from": h(frm), "key": h(key), "kcv": h(kcv), "number": number,
+                     "type": ktype, "flags": flags, "version": version, "label": label,
+                     "hdr": h(hdr), "blob": h(blob), "shares": [h(s) for s in shares]})
+    write("backup.json", "n-of-m backup (docs/protocol.md 9b): GF(2^8) mod x^8+x^4+x^3+x^2+1 "
+          "(0x11D); per byte j, f_j(x) = BK[j] + a_1[j] x + ... + a_{m-1}[j] x^{m-1}, "
+          "a_k = KDF(seed, \"keycard/backup/poly\", [k]_1, 256); share = id(8)||m||x||f(x)(32); "
+          "any m shares give BK by Lagrange at 0; hdr = 4B5702||number||type||flags||version||"
+          "kcv(3)||from(8)||id(8)||label_len||label; K||IV = KDF(BK, \"keycard/backup\", "
+          "id||[number]_1, 352), K 32 bytes, IV 12; C||T = AES-256-GCM(K, IV, AAD hdr, key); "
+          "blob = hdr||T||C; kcv = AES-ECB(key, 16 x 01), first 3 bytes; type 01 AES-128, "
+          "02 AES-256",
+          {"cases": rows})
+
+
 if __name__ == "__main__":
     main()
     channel_vectors()
     keywrap_vectors()
+    backup_vectors()
