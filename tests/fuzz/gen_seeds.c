@@ -343,7 +343,8 @@ int main(int argc, char **argv)
     record_run("full-from-blank", 0, 0, all);
     static const char *const names[SC_COUNT] = {
         "provision", "manufacture", "status", "unlock", "audit", "dirs", "target-info",
-        "issue-static", "issue-target-seed", "issue-prev-random", "pins", "raw", "abort"};
+        "issue-static", "issue-target-seed", "issue-prev-random", "pins", "raw", "abort",
+        "key-lifecycle"};
     for (int s = SC_STATUS; s < SC_COUNT; s++)
         record_run(names[s], 1, ready, 1u << s);
     record_run("provision", 0, 0, 1u << SC_PROVISION);

@@ -213,6 +213,37 @@ static void pins(keycard *kc)
     (void)keycard_tries_left(kc, KEYCARD_PIN_HOLDER, &tries);
 }
 
+/* Versions, destruction, a 2-of-3 backup restored onto the same card, an export. */
+static void key_lifecycle(keycard *kc)
+{
+    uint8_t kcv[3], id[KEYCARD_BACKUP_ID_LEN], sh[3][KEYCARD_BACKUP_SHARE_LEN];
+    uint8_t blob[KEYCARD_WRAPPED_MAX];
+    size_t bl = 0, n = 8;
+    int tries;
+    keycard_key_version v[8];
+    keycard_channel_key to;
+    (void)keycard_verify_admin(kc, admin_key, sizeof admin_key, &tries);
+    (void)keycard_key_generate(kc, 9, KEYCARD_KEY_AES128, KEYCARD_KEYF_INJECT, "fz", kcv);
+    (void)keycard_key_generate(kc, 9, KEYCARD_KEY_AES128, KEYCARD_KEYF_INJECT, "fz", kcv);
+    if (keycard_key_versions(kc, v, &n) == KEYCARD_OK)
+        for (size_t i = 0; i < n; i++)
+            if (v[i].number == 9 && v[i].retired_version)
+                (void)keycard_key_destroy(kc, 9, v[i].retired_version, v[i].retired_kcv);
+    (void)keycard_backup_begin(kc, 2, 3, id);
+    for (unsigned x = 1; x <= 3; x++)
+        (void)keycard_backup_share(kc, x, sh[x - 1]);
+    (void)keycard_backup_key(kc, 1, blob, sizeof blob, &bl);
+    (void)keycard_backup_end(kc);
+    (void)keycard_restore_share(kc, sh[0], sizeof sh[0]);
+    (void)keycard_restore_share(kc, sh[2], sizeof sh[2]);
+    if (bl)
+        (void)keycard_restore_key(kc, blob, bl, kcv);
+    (void)keycard_backup_end(kc);
+    memset(&to, 0, sizeof to);
+    memcpy(to.serial, sc_serial, sizeof to.serial);
+    (void)keycard_key_export(kc, 1, &to, blob, sizeof blob, &bl);
+}
+
 void sc_step(sc_ctx *c, int step)
 {
     int tries;
@@ -300,6 +331,10 @@ void sc_step(sc_ctx *c, int step)
             (void)keycard_provision_begin(c->kc);
             (void)keycard_provision_abort(c->kc);
         }
+        break;
+    case SC_KEYS:
+        if (open_kc(c))
+            key_lifecycle(c->kc);
         break;
     default:
         break;

@@ -30,6 +30,7 @@ enum {
     SC_PINS,          /* a wrong PIN, change, unblock, change admin */
     SC_RAW,           /* keycard_transmit / keycard_target_transmit */
     SC_ABORT,         /* provisioning begun and aborted */
+    SC_KEYS,          /* admin key: versions, destroy, backup, restore, export */
     SC_COUNT
 };
 
