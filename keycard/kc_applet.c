@@ -1145,6 +1145,19 @@ static uint16_t backup_begin(kc_keycard *kc, const kc_apdu *a, uint8_t *out, siz
     return KC_SW_OK;
 }
 
+/*
+ * Shares cross the line in BACKUP's answers and RESTORE's data: on a card
+ * with a certified channel key only inside the channel, whatever the policy.
+ */
+static uint16_t shares_allowed(const kc_keycard *kc)
+{
+    const uint8_t *d;
+    size_t len;
+    if (!kc->chan.inside && kc_store_get(&kc->store, KC_KEY_CHANNEL_SIG, &d, &len) == 0)
+        return KC_SW_SECURITY_STATUS;
+    return kc->staging ? KC_SW_CONDITIONS : KC_SW_OK;
+}
+
 /* BACKUP: BEGIN (data M N), SHARE (P2 = x), KEY (P2 = number), END. */
 static uint16_t h_backup(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
                          size_t *out_len)
@@ -1152,10 +1165,11 @@ static uint16_t h_backup(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t 
     kc_backup_ram *b = &kc->backup;
     uint8_t serial[KC_SERIAL_LEN];
     kc_issue_key k;
+    uint16_t sw;
     int rc;
 
-    if (kc->staging)
-        return KC_SW_CONDITIONS;
+    if ((sw = shares_allowed(kc)) != KC_SW_OK)
+        return sw;
     if (a->p1 == KC_BACKUP_P1_BEGIN)
         return a->p2 ? KC_SW_WRONG_P1P2 : backup_begin(kc, a, out, cap, out_len);
     if (a->p1 == KC_BACKUP_P1_END) {
@@ -1215,10 +1229,11 @@ static uint16_t h_restore(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t
     const uint8_t *d = a->data;
     uint8_t bk[32], key[32];
     kc_keywrap_view v;
+    uint16_t sw;
     int rc;
 
-    if (kc->staging)
-        return KC_SW_CONDITIONS;
+    if ((sw = shares_allowed(kc)) != KC_SW_OK)
+        return sw;
     if (a->p1 == KC_BACKUP_P1_END) {
         if (a->p2 || a->lc)
             return a->p2 ? KC_SW_WRONG_P1P2 : KC_SW_WRONG_LENGTH;

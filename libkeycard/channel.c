@@ -139,12 +139,15 @@ static int is_select(const cmd_view *v)
 /*
  * Does the command carry a secret: a PIN or the admin key (VERIFY, CHANGE
  * REFERENCE DATA, RESET RETRY COUNTER with a new PIN), provisioning data (PINs,
- * keys, templates, holder data: PROVISION PUT) or issuance parameters (ISSUE
- * WRAP)? Told by INS alone, whatever the CLA, and with the odd ISO variants,
+ * keys, templates, holder data: PROVISION PUT), issuance parameters (ISSUE
+ * WRAP) or backup shares (BACKUP, RESTORE)? Told by INS alone, whatever the CLA, and with the odd ISO variants,
  * so that no spelling of such a command slips through in plain.
  */
 static int carries_secret(const cmd_view *v)
 {
+    /* A backup share travels in BACKUP's answer and in RESTORE's data. */
+    if (v->ins == KC_INS_BACKUP || v->ins == KC_INS_RESTORE)
+        return 1;
     if (v->lc == 0)
         return 0; /* an empty VERIFY asks for tries left; RESET RETRY COUNTER keeps the PIN */
     switch (v->ins & 0xFE) {

@@ -319,6 +319,10 @@ START_TEST(test_export_refused)
     ck_assert_uint_eq(export_key(&noiss, 1, cert_b), 0x6985);
     /* And the genuine one works. */
     ck_assert_uint_eq(export_key(&a, 1, cert_b), 0x9000);
+    /* A card with a certified channel key hands out and takes shares only inside it. */
+    ck_assert_uint_eq(kc_test_card_verify_admin(&a), 0x9000);
+    ck_assert_uint_eq(send(&a, 0x80, KC_INS_BACKUP, 0, 0, "\x02\x03", 2, 256), 0x6982);
+    ck_assert_uint_eq(send(&a, 0x80, KC_INS_RESTORE, 3, 0, NULL, 0, 0), 0x6982);
     kc_test_card_free(&a);
     kc_test_card_free(&b);
     kc_test_card_free(&x);
