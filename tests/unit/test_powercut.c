@@ -595,6 +595,12 @@ static uint32_t c_restore_key(void)
 {
     return kcmd(0x80, KC_INS_RESTORE, 2, 1, restore_blob, restore_blob_len, 256);
 }
+/* A key made for a taken number: the old one retired, the new key, versions, entry: one commit. */
+static uint32_t c_keygen_version(void)
+{
+    static const uint8_t d[] = {KC_KEY_TYPE_AES128, KC_KEYF_ENVELOPE, 0};
+    return kcmd(0x80, KC_INS_PROVISION_GENERATE, KC_GENERATE_P1_KEY, 1, d, sizeof(d), 3);
+}
 static uint32_t c_put_tpl(void) { return put_tpl6(); }
 static uint32_t c_put_del(void)
 {
@@ -689,6 +695,7 @@ static const scen SCENS[] = {
     {"PROVISION GENERATE combine (key + entry)", KEY, B_K1, s_one_component, c_combine, 0, 0, 0, 0, NULL},
     {"KEY EXPORT (audit entry, then the blob)", KEY, B_K1, s_move_ready, c_export, 0, 0, 0, 0, NULL},
     {"KEY IMPORT (key + entry)", KEY, B_K1, s_move_ready, c_import, 0, 0, 0, 0, NULL},
+    {"PROVISION GENERATE next version (retire + key + entry)", KEY, B_K1, s_admin, c_keygen_version, 0, 0, 0, 0, NULL},
     {"KEY DESTROY (entry, erase, flag)", KEY, B_K1, s_destroy_ready, c_destroy, 0, 0, 0, 0, NULL},
     {"BACKUP BEGIN (audit entry)", KEY, B_K1, s_admin, c_backup_begin, 0, 0, 0, 0, NULL},
     {"RESTORE KEY (key + entry)", KEY, B_K1, s_restore_ready, c_restore_key, 0, 0, 0, 0, NULL},
