@@ -1880,9 +1880,10 @@ static int keys_import_file(int argc, char **argv, kct_where *w)
             char what[128];
             snprintf(what, sizeof what, "keys import: key %u", in.number);
             if (rc == KEYCARD_ERR_CONDITIONS) {
-                kct_err("keys import: key %u: the key card already holds a key %u (a wrapped "
-                        "key goes to a free number only); keys before it were imported",
-                        in.number, in.number);
+                kct_err("keys import: key %u version %u: not the next version of key %u on "
+                        "this card (a replayed or older blob), or it holds two versions "
+                        "already; keys before it were imported",
+                        in.number, in.version, in.number);
                 ex = KCT_EXIT_FAIL;
             } else if (rc == KEYCARD_ERR_WRONG_DATA) {
                 kct_err("keys import: key %u: refused by the key card: not wrapped for it, "
@@ -2279,8 +2280,9 @@ int kca_cmd_restore(int argc, char **argv, kct_where *w)
         rc = keycard_restore_key(kc, blobs[k], lens[k], kcv);
         if (rc == KEYCARD_ERR_CONDITIONS && k == 0) {
             kct_err("restore: the key card took the shares but restores nothing: fewer shares "
-                    "than the backup's threshold, or key %u is already on the card",
-                    in.number);
+                    "than the backup's threshold, or key %u version %u is not the next version "
+                    "on this card",
+                    in.number, in.version);
             ex = KCT_EXIT_FAIL;
         } else if (rc == KEYCARD_ERR_WRONG_DATA) {
             kct_err("restore: key %u: refused: these shares do not open it (shares or key "
