@@ -83,7 +83,7 @@ check_json readers "$T/r.json" "[r['kind'] for r in d['readers']] == ['keycard',
 "$ADMIN" --reader 0 --json info --issuer-pub "$PUB" >"$T/i.json" 2>/dev/null
 check_json info "$T/i.json" "d['lifecycle'] == 'provisioned' and d['channel'] == 'certified' and d['tries']['issuer'] == 3 and d['audit']['capacity'] > 0"
 "$ADMIN" --reader 0 keys --json --issuer-pub "$PUB" >"$T/k.json" 2>/dev/null
-check_json keys "$T/k.json" "len(d['keys']) > 0 and set(d['keys'][0]) == {'number', 'type', 'flags', 'kcv', 'label'} and 'envelope' in d['keys'][0]['flags']"
+check_json keys "$T/k.json" "len(d['keys']) > 0 and set(d['keys'][0]) == {'number', 'type', 'flags', 'kcv', 'version', 'retired', 'label'} and d['keys'][0]['version'] == 1 and d['keys'][0]['retired'] is None and 'envelope' in d['keys'][0]['flags']"
 "$ADMIN" --reader 0 templates --json --issuer-pub "$PUB" >"$T/t.json" 2>/dev/null
 check_json templates "$T/t.json" "len(d['templates']) > 0 and set(d['templates'][0]) == {'number', 'label'}"
 "$ADMIN" --reader 0 audit --json --issuer-pub "$PUB" >"$T/a.json" 2>/dev/null
