@@ -20,6 +20,7 @@ endif
 PCSC_CFLAGS := $(shell pkg-config --cflags libpcsclite 2>/dev/null)
 PCSC_LIBS := $(shell pkg-config --libs libpcsclite 2>/dev/null || echo -lpcsclite)
 JANSSON_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+SQLITE_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 MBED_LIBS = -lmbedcrypto
 
@@ -134,7 +135,7 @@ $(B)/bin/kc-admin $(B)/inst/bin/kc-admin: $(ADMIN_OBJ) $(COMMON_OBJ) $(LIBS_DEP)
 
 $(B)/bin/kc-issue $(B)/inst/bin/kc-issue: $(ISSUE_OBJ) $(ENGINE_OBJ) $(COMMON_OBJ) $(LIBS_DEP)
 	@mkdir -p $(dir $@)
-	$(LINK_TOOL)
+	$(LINK_TOOL) $(SQLITE_LIBS)
 
 $(B)/inst/bin/%: TOOL_RPATH =
 

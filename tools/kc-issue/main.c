@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "journal.h"
 #include "station.h"
 #include "kcs_proto.h"
 #include "keycard_sim.h"
@@ -28,6 +29,7 @@ static const char usage[] =
     "                [--target-reader R | --target-sim FILE] [--wait SECONDS]\n"
     "       kc-issue --station SOCKET --profile NAME [--records CSV] [--all] [--show]\n"
     "       kc-issue --station SOCKET --status [--json]\n"
+    "       kc-issue journal init|import|status|export --journal FILE.db ...\n"
     "\n"
     "Issue the target card (or, with --all, every card of the reader's stack) from an\n"
     "issuance profile. The key card makes every issuance command as an encrypted\n"
@@ -454,6 +456,8 @@ int main(int argc, char **argv)
     catch_signals();
     kct_set_prog("kc-issue");
     kct_json_init();
+    if (argc > 1 && strcmp(argv[1], "journal") == 0)
+        return kcj_main(argc - 1, argv + 1);
     memset(&csv, 0, sizeof csv);
     if ((ex = parse(argc, argv, &o)) != 0)
         return ex;

@@ -1,0 +1,106 @@
+#!/bin/sh
+# 70-journal.sh - the issuance journal's records (SQLite, WAL), no card:
+#   (a) init creates the schema and is a no-op the second time; WAL mode;
+#   (b) import queues a CSV all or none: a serial already journaled, or a
+#       broken CSV, adds nothing;
+#   (c) a record inserted with plain SQL (as an issuer's data preparation
+#       would) is counted and exported like the others;
+#   (d) status (text and --json) and export (CSV, quoted as needed) agree
+#       with the database read apart (Python's sqlite3);
+#   (e) a journal in a read-only directory, on a full disk, a file that is
+#       not a journal and one of a newer schema: a clear error, exit 1,
+#       nothing changed.
+set -u
+B=${B:-build}
+fails=0
+ok() { echo "ok: $*"; }
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+T=$(mktemp -d "${TMPDIR:-/tmp}/kc-70-journal.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT
+K="$B/bin/kc-issue"
+J=$T/line.db
+printf 'serial,name,pin\n5441524745540001,Ann,1234\n5441524745540002,"Bo, Jr",5678\n' >"$T/r1.csv"
+printf 'name,pin\nCy,1111\nDi,2222\n' >"$T/r2.csv"
+printf 'serial,name\n5441524745540003,Ed\n5441524745540001,Again\n' >"$T/dup.csv"
+printf 'serial,name\n54415247455400,Short\n' >"$T/bad.csv"
+sq() { python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); print(*c.execute(sys.argv[2]).fetchone())' "$@"; }
+
+# (a)
+"$K" journal init --journal "$J" >"$T/a1" && "$K" journal init --journal "$J" >"$T/a2" &&
+    [ "$(sq "$J" 'PRAGMA journal_mode')" = wal ] && [ "$(sq "$J" "SELECT value FROM kc_meta WHERE name = 'schema'")" = 1 ] &&
+    ok "init: $(cat "$T/a1"); again: a no-op; WAL mode" || fail "init: $(cat "$T/a1" "$T/a2")"
+
+# (b)
+"$K" journal import --journal "$J" "$T/r1.csv" --batch first >"$T/b1" &&
+    "$K" journal import --journal "$J" "$T/r2.csv" >"$T/b2" || fail "import: $(cat "$T/b1" "$T/b2")"
+"$K" journal import --journal "$J" "$T/dup.csv" >"$T/b3" 2>&1
+rc=$?
+n=$(sq "$J" 'SELECT count(*) FROM kc_record')
+[ $rc -eq 1 ] && grep -q 'serial 5441524745540001 has a record already; nothing imported' "$T/b3" && [ "$n" = 4 ] &&
+    ok "a CSV with a serial already journaled: refused whole ($n records, as before)" ||
+    fail "duplicate import (rc $rc, $n records): $(cat "$T/b3")"
+"$K" journal import --journal "$J" "$T/bad.csv" >"$T/b4" 2>&1
+rc=$?
+[ $rc -eq 2 ] && [ "$(sq "$J" 'SELECT count(*) FROM kc_record')" = 4 ] &&
+    ok "a broken CSV: refused before the journal is touched ($(head -c 80 "$T/b4"))" ||
+    fail "broken CSV (rc $rc): $(cat "$T/b4")"
+
+# (c)
+python3 - "$J" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("INSERT INTO kc_record (batch, fields, created_at, updated_at) VALUES ('sql', '{\"name\": \"Sql\", \"pin\": \"9999\"}', 0, 0)")
+c.commit()
+PY
+
+# (d)
+"$K" journal status --journal "$J" >"$T/d1" && "$K" journal status --journal "$J" --json >"$T/d2" &&
+    "$K" journal export --journal "$J" --out "$T/out.csv" || fail "status/export"
+python3 - "$T/d1" "$T/d2" "$T/out.csv" <<'PY' && ok "status and export agree: $(cat "$T/d1")" || fail "status/export: $(cat "$T/d1" "$T/d2" "$T/out.csv")"
+import csv, json, sys
+text = open(sys.argv[1]).read()
+js = json.load(open(sys.argv[2]))
+rows = list(csv.DictReader(open(sys.argv[3])))
+assert "5 records: 5 queued" in text, text
+assert js["total"] == 5 and js["queued"] == 5 and js["issued"] == 0, js
+assert [r["name"] for r in rows] == ["Ann", "Bo, Jr", "Cy", "Di", "Sql"], rows
+assert [r["batch"] for r in rows] == ["first", "first", "", "", "sql"]
+assert rows[1]["serial"] == "5441524745540002" and rows[4]["pin"] == "9999"
+assert all(r["state"] == "queued" and r["card"] == "" for r in rows)
+PY
+
+# (e)
+before=$(sq "$J" 'SELECT count(*) FROM kc_record')
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null 2>&1; then
+    mkdir -p "$T/ro" "$T/full"
+    unshare -m sh -c '
+        mount -t tmpfs -o size=64k kc-j "$2" || exit 3
+        mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" || exit 3
+        "$3" journal init --journal "$1/x.db" >"$4/e1" 2>&1; echo $? >"$4/e1.rc"
+        dd if=/dev/zero of="$2/fill" bs=1k count=64 2>/dev/null
+        "$3" journal init --journal "$2/x.db" >"$4/e2" 2>&1; echo $? >"$4/e2.rc"
+    ' sh "$T/ro" "$T/full" "$K" "$T"
+    [ "$(cat "$T/e1.rc")" = 1 ] && grep -q 'cannot open or create\|read-only' "$T/e1" &&
+        ok "a journal in a read-only directory: $(head -c 120 "$T/e1")" || fail "read-only: rc $(cat "$T/e1.rc"): $(cat "$T/e1")"
+    [ "$(cat "$T/e2.rc")" = 1 ] && grep -q 'disk is full\|cannot open or create' "$T/e2" &&
+        ok "a journal on a full disk: $(head -c 120 "$T/e2")" || fail "full disk: rc $(cat "$T/e2.rc"): $(cat "$T/e2")"
+else
+    echo "skip: read-only and full-disk cases need root and unshare"
+fi
+echo "not a database" >"$T/junk.db"
+"$K" journal status --journal "$T/junk.db" >"$T/e3" 2>&1
+rc=$?
+[ $rc -eq 1 ] && grep -q 'not a journal' "$T/e3" && ok "a file that is not a journal: $(head -c 100 "$T/e3")" ||
+    fail "junk (rc $rc): $(cat "$T/e3")"
+cp "$J" "$T/new.db"
+python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("UPDATE kc_meta SET value = 2 WHERE name = \"schema\""); c.commit()' "$T/new.db"
+"$K" journal import --journal "$T/new.db" "$T/r2.csv" >"$T/e4" 2>&1
+rc=$?
+[ $rc -eq 1 ] && grep -q 'newer than this' "$T/e4" && [ "$(sq "$T/new.db" 'SELECT count(*) FROM kc_record')" = "$before" ] &&
+    ok "a journal of a newer schema: refused, untouched" || fail "newer schema (rc $rc): $(cat "$T/e4")"
+"$K" journal status --journal "$T/missing.db" >"$T/e5" 2>&1
+[ $? -eq 1 ] && grep -q 'no journal here' "$T/e5" && [ ! -e "$T/missing.db" ] &&
+    ok "status of a journal that does not exist: said, nothing created" || fail "missing: $(cat "$T/e5")"
+
+[ $fails -eq 0 ] || { echo "$fails check(s) failed" >&2; exit 1; }
+echo "all checks passed"
