@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -327,6 +328,319 @@ int kcj_export(kcj *j, FILE *f, char *err, size_t errcap)
     return 0;
 }
 
+/* ---- issuing from the journal ------------------------------------------- */
+
+/* A one-row kci_csv from a record's fields (a JSON object). */
+static int row_of(const char *fields, kci_csv *row)
+{
+    json_t *o = json_loads(fields, 0, NULL);
+    size_t n = json_is_object(o) ? json_object_size(o) : 0, k = 0;
+    const char *key;
+    json_t *v;
+    memset(row, 0, sizeof *row);
+    if (!o)
+        return -1;
+    row->head = calloc(n + 1, sizeof *row->head);
+    row->rows = calloc(1, sizeof *row->rows);
+    row->line = calloc(1, sizeof *row->line);
+    if (row->rows)
+        row->rows[0] = calloc(n + 1, sizeof **row->rows);
+    if (!row->head || !row->rows || !row->rows[0] || !row->line) {
+        json_decref(o);
+        return -1;
+    }
+    row->n_rows = 1;
+    json_object_foreach(o, key, v)
+    {
+        row->head[k] = strdup(key);
+        row->rows[0][k] = strdup(json_is_string(v) ? json_string_value(v) : "");
+        row->n_cols = ++k;
+    }
+    json_decref(o);
+    return 0;
+}
+
+int kcj_recover(kcj *j, const char *station, kcj_open_attempt *out, size_t cap, char *err,
+                size_t errcap)
+{
+    sqlite3_stmt *up = NULL, *sel = NULL;
+    int n = 0, rc;
+    if (exec(j, "BEGIN IMMEDIATE", "recover", err, errcap) != 0)
+        return -1;
+    rc = sqlite3_prepare_v2(j->db,
+                            "UPDATE kc_record SET state = 'queued', station = NULL, "
+                            "claimed_at = NULL, updated_at = ? WHERE state = 'claimed' AND "
+                            "station = ?",
+                            -1, &up, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(up, 1, (sqlite3_int64)time(NULL));
+        sqlite3_bind_text(up, 2, station, -1, SQLITE_STATIC);
+        rc = sqlite3_step(up) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(j->db);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(j->db,
+                                "SELECT r.id, a.id, r.serial FROM kc_record r JOIN kc_attempt a "
+                                "ON a.record_id = r.id AND a.result IS NULL WHERE r.state = "
+                                "'issuing' AND r.station = ? ORDER BY r.id",
+                                -1, &sel, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(sel, 1, station, -1, SQLITE_STATIC);
+        while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+            if ((size_t)n < cap) {
+                out[n].record = (long)sqlite3_column_int64(sel, 0);
+                out[n].attempt = (long)sqlite3_column_int64(sel, 1);
+                snprintf(out[n].serial, sizeof out[n].serial, "%s",
+                         (const char *)sqlite3_column_text(sel, 2));
+                n++;
+            }
+        }
+        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+    sqlite3_finalize(up);
+    sqlite3_finalize(sel);
+    if (rc == SQLITE_OK && exec(j, "COMMIT", "recover", err, errcap) == 0)
+        return n;
+    if (rc != SQLITE_OK)
+        say(j, rc, "recover", err, errcap);
+    sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+int kcj_claim(kcj *j, const char *station, const char *serial, long *id, kci_csv *row,
+              char *err, size_t errcap)
+{
+    sqlite3_stmt *sel = NULL, *up = NULL;
+    char *fields = NULL;
+    int rc;
+    *id = 0;
+    memset(row, 0, sizeof *row);
+    if (exec(j, "BEGIN IMMEDIATE", "claim a record", err, errcap) != 0)
+        return -1;
+    rc = sqlite3_prepare_v2(j->db,
+                            "SELECT id, fields FROM kc_record WHERE state = 'queued' AND "
+                            "(serial_wanted IS NULL OR upper(serial_wanted) = upper(?)) "
+                            "ORDER BY serial_wanted IS NULL, id LIMIT 1",
+                            -1, &sel, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(sel, 1, serial, -1, SQLITE_STATIC);
+        rc = sqlite3_step(sel);
+        if (rc == SQLITE_ROW) {
+            *id = (long)sqlite3_column_int64(sel, 0);
+            fields = strdup((const char *)sqlite3_column_text(sel, 1));
+            rc = SQLITE_OK;
+        } else if (rc == SQLITE_DONE) {
+            rc = SQLITE_OK;
+        }
+    }
+    if (rc == SQLITE_OK && *id)
+        rc = sqlite3_prepare_v2(j->db,
+                                "UPDATE kc_record SET state = 'claimed', station = ?, claimed_at "
+                                "= ?, heartbeat_at = ?, updated_at = ? WHERE id = ?",
+                                -1, &up, NULL);
+    if (rc == SQLITE_OK && *id) {
+        sqlite3_int64 now = (sqlite3_int64)time(NULL);
+        sqlite3_bind_text(up, 1, station, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(up, 2, now);
+        sqlite3_bind_int64(up, 3, now);
+        sqlite3_bind_int64(up, 4, now);
+        sqlite3_bind_int64(up, 5, *id);
+        rc = sqlite3_step(up) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(j->db);
+    }
+    sqlite3_finalize(sel);
+    sqlite3_finalize(up);
+    if (rc == SQLITE_OK && *id && row_of(fields, row) != 0) {
+        snprintf(err, errcap, "%s: record %ld: its fields are not a JSON object", j->path, *id);
+        free(fields);
+        sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+        *id = 0;
+        return -1;
+    }
+    free(fields);
+    if (rc == SQLITE_OK && exec(j, "COMMIT", "claim a record", err, errcap) == 0)
+        return 0;
+    if (rc != SQLITE_OK)
+        say(j, rc, "claim a record", err, errcap);
+    sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+    kci_csv_free(row);
+    *id = 0;
+    return -1;
+}
+
+/* Run one statement with text/int parameters ("t" text or NULL, "i" int64) inside a transaction. */
+static int step_tx(kcj *j, const char *what, char *err, size_t errcap, const char *sql,
+                   const char *types, ...)
+{
+    sqlite3_stmt *st = NULL;
+    va_list ap;
+    int rc = exec(j, "BEGIN IMMEDIATE", what, err, errcap);
+    if (rc != 0)
+        return -1;
+    rc = sqlite3_prepare_v2(j->db, sql, -1, &st, NULL);
+    va_start(ap, types);
+    for (int k = 0; rc == SQLITE_OK && types[k]; k++) {
+        if (types[k] == 't') {
+            const char *v = va_arg(ap, const char *);
+            if (v)
+                sqlite3_bind_text(st, k + 1, v, -1, SQLITE_TRANSIENT);
+            else
+                sqlite3_bind_null(st, k + 1);
+        } else {
+            sqlite3_bind_int64(st, k + 1, (sqlite3_int64)va_arg(ap, long));
+        }
+    }
+    va_end(ap);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(j->db);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_OK && exec(j, "COMMIT", what, err, errcap) == 0)
+        return 0;
+    if (rc != SQLITE_OK)
+        say(j, rc, what, err, errcap);
+    sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+int kcj_issuing(kcj *j, long id, const char *station, const char *serial, const char *kcard,
+                const char *head, long *attempt, char *err, size_t errcap)
+{
+    long now = (long)time(NULL);
+    /* Both rows in one transaction: the record issuing and its open attempt. */
+    if (exec(j, "BEGIN IMMEDIATE", "start a card", err, errcap) != 0)
+        return -1;
+    sqlite3_stmt *a = NULL, *r = NULL;
+    int rc = sqlite3_prepare_v2(j->db,
+                                "INSERT INTO kc_attempt (record_id, station, keycard, head, "
+                                "serial, started_at) VALUES (?, ?, ?, ?, ?, ?)",
+                                -1, &a, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(a, 1, id);
+        sqlite3_bind_text(a, 2, station, -1, SQLITE_STATIC);
+        sqlite3_bind_text(a, 3, kcard, -1, SQLITE_STATIC);
+        sqlite3_bind_text(a, 4, head, -1, SQLITE_STATIC);
+        sqlite3_bind_text(a, 5, serial, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(a, 6, now);
+        rc = sqlite3_step(a) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(j->db);
+        *attempt = (long)sqlite3_last_insert_rowid(j->db);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(j->db,
+                                "UPDATE kc_record SET state = 'issuing', serial = ?, keycard = ?, "
+                                "head = ?, attempts = attempts + 1, heartbeat_at = ?, updated_at "
+                                "= ? WHERE id = ? AND state = 'claimed' AND station = ?",
+                                -1, &r, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(r, 1, serial, -1, SQLITE_STATIC);
+        sqlite3_bind_text(r, 2, kcard, -1, SQLITE_STATIC);
+        sqlite3_bind_text(r, 3, head, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(r, 4, now);
+        sqlite3_bind_int64(r, 5, now);
+        sqlite3_bind_int64(r, 6, id);
+        sqlite3_bind_text(r, 7, station, -1, SQLITE_STATIC);
+        rc = sqlite3_step(r) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(j->db);
+        if (rc == SQLITE_OK && sqlite3_changes(j->db) != 1) {
+            snprintf(err, errcap, "%s: record %ld is no longer claimed by this station", j->path,
+                     id);
+            rc = SQLITE_ABORT;
+        }
+    }
+    sqlite3_finalize(a);
+    sqlite3_finalize(r);
+    if (rc == SQLITE_OK && exec(j, "COMMIT", "start a card", err, errcap) == 0)
+        return 0;
+    if (rc != SQLITE_OK && rc != SQLITE_ABORT)
+        say(j, rc, "start a card", err, errcap);
+    sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+int kcj_settle(kcj *j, long id, long attempt, const char *result, const char *reason,
+               char *err, size_t errcap)
+{
+    long now = (long)time(NULL);
+    int issued = strcmp(result, "issued") == 0;
+    if (exec(j, "BEGIN IMMEDIATE", "settle a card", err, errcap) != 0)
+        return -1;
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "UPDATE kc_attempt SET result = ?1, reason = ?2, ended_at = ?3 WHERE id = ?4;");
+    sqlite3_stmt *a = NULL, *r = NULL;
+    int rc = sqlite3_prepare_v2(j->db, sql, -1, &a, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(a, 1, result, -1, SQLITE_STATIC);
+        sqlite3_bind_text(a, 2, reason, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(a, 3, now);
+        sqlite3_bind_int64(a, 4, attempt);
+        rc = sqlite3_step(a) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(j->db);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(
+            j->db,
+            issued ? "UPDATE kc_record SET state = 'issued', reason = NULL, updated_at = ?1 "
+                     "WHERE id = ?2"
+                   : "UPDATE kc_record SET state = CASE WHEN attempts >= ?3 THEN 'failed' ELSE "
+                     "'queued' END, station = CASE WHEN attempts >= ?3 THEN station ELSE NULL "
+                     "END, serial = NULL, keycard = NULL, head = NULL, reason = ?4, updated_at "
+                     "= ?1 WHERE id = ?2",
+            -1, &r, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(r, 1, now);
+        sqlite3_bind_int64(r, 2, id);
+        if (!issued) {
+            sqlite3_bind_int64(r, 3, KCJ_MAX_ATTEMPTS);
+            sqlite3_bind_text(r, 4, reason, -1, SQLITE_STATIC);
+        }
+        rc = sqlite3_step(r) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(j->db);
+    }
+    sqlite3_finalize(a);
+    sqlite3_finalize(r);
+    if (rc == SQLITE_OK && exec(j, "COMMIT", "settle a card", err, errcap) == 0)
+        return 0;
+    if (rc != SQLITE_OK)
+        say(j, rc, "settle a card", err, errcap);
+    sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+int kcj_unclaim(kcj *j, long id, char *err, size_t errcap)
+{
+    return step_tx(j, "give a record back", err, errcap,
+                   "UPDATE kc_record SET state = 'queued', station = NULL, claimed_at = NULL, "
+                   "updated_at = ? WHERE id = ? AND state = 'claimed'",
+                   "ii", (long)time(NULL), id);
+}
+
+int kcj_find_issuing(kcj *j, const char *station, const char *serial, long *id, long *attempt,
+                     kci_csv *row, char *err, size_t errcap)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(j->db,
+                                "SELECT r.id, a.id, r.fields FROM kc_record r JOIN kc_attempt a ON "
+                                "a.record_id = r.id AND a.result IS NULL WHERE r.state = "
+                                "'issuing' AND r.station = ? AND upper(r.serial) = upper(?) "
+                                "LIMIT 1",
+                                -1, &st, NULL);
+    *id = 0;
+    memset(row, 0, sizeof *row);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, station, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, serial, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *id = (long)sqlite3_column_int64(st, 0);
+            *attempt = (long)sqlite3_column_int64(st, 1);
+            if (row_of((const char *)sqlite3_column_text(st, 2), row) != 0)
+                *id = 0;
+            rc = SQLITE_DONE;
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        say(j, rc, "find a card's record", err, errcap);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- kc-issue journal ... ------------------------------------------------ */
 
 static const char journal_help[] =
@@ -338,7 +652,7 @@ static const char journal_help[] =
     "The issuance journal (docs/production.md): every record to issue and, as\n"
     "issuing from it comes, every card attempt. SQLite in WAL mode: a file, no\n"
     "server. init creates it (and is a no-op on a journal of this version);\n"
-    "import queues every row of CSV (header line, one record per row; a\n"
+    "import (which also creates it on first use) queues every row of CSV (header line, one record per row; a\n"
     "\"serial\" column ties a record to its card), all or none; status counts the\n"
     "records by state; export writes every record as CSV (state, serial, key\n"
     "card, completion MAC, receipt, attempts, reason, then the record's columns).\n"
@@ -396,7 +710,8 @@ int kcj_main(int argc, char **argv)
         return KCT_EXIT_USAGE;
     }
     kcj *j;
-    if (kcj_open(path, strcmp(cmd, "init") == 0, &j, err, sizeof err) != 0) {
+    if (kcj_open(path, strcmp(cmd, "init") == 0 || strcmp(cmd, "import") == 0, &j, err,
+                 sizeof err) != 0) {
         kct_err("%s", err);
         kci_csv_free(&csv);
         return KCT_EXIT_FAIL;

@@ -50,6 +50,55 @@ int kcj_count(kcj *j, kcj_counts *out, char *err, size_t errcap);
  */
 int kcj_export(kcj *j, FILE *f, char *err, size_t errcap);
 
+/*
+ * Issuing from the journal (docs/production.md "States", "After a crash").
+ * A claimed record comes as a one-row kci_csv (its columns), for
+ * kci_issue_card; free it with kci_csv_free.
+ */
+
+/*
+ * After a crash: this station's claimed records go back to the queue;
+ * its issuing records are listed (at most cap) for the caller to settle
+ * with kcj_settle. Returns the number listed, or -1 with err.
+ */
+typedef struct kcj_open_attempt {
+    long record, attempt;
+    char serial[17];
+} kcj_open_attempt;
+int kcj_recover(kcj *j, const char *station, kcj_open_attempt *out, size_t cap, char *err,
+                size_t errcap);
+
+/*
+ * Claim the next queued record for the card of serial (hex): the record that
+ * names that serial, else the oldest that names none. *id 0: none left.
+ * Returns 0 or -1 with err.
+ */
+int kcj_claim(kcj *j, const char *station, const char *serial, long *id, kci_csv *row,
+              char *err, size_t errcap);
+
+/*
+ * The record's card attempt starts: state issuing with the card's serial, an
+ * attempt row; committed before the first command goes to the card.
+ */
+int kcj_issuing(kcj *j, long id, const char *station, const char *serial, const char *kcard,
+                const char *head, long *attempt, char *err, size_t errcap);
+
+/*
+ * How the attempt ended: result "issued" (the record issued), "failed" or
+ * "aside" (the card set aside; the record back to the queue, or failed
+ * after KCJ_MAX_ATTEMPTS cards). Returns 0 or -1 with err.
+ */
+#define KCJ_MAX_ATTEMPTS 3
+int kcj_settle(kcj *j, long id, long attempt, const char *result, const char *reason,
+               char *err, size_t errcap);
+
+/* A claimed record not tried (the station stops): back to the queue. */
+int kcj_unclaim(kcj *j, long id, char *err, size_t errcap);
+
+/* The record in state issuing for serial on this station (after a crash), or *id 0. */
+int kcj_find_issuing(kcj *j, const char *station, const char *serial, long *id, long *attempt,
+                     kci_csv *row, char *err, size_t errcap);
+
 /* kc-issue journal init|status|import|export: argv from "journal". */
 int kcj_main(int argc, char **argv);
 

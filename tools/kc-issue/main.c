@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,7 +25,8 @@
 #include "kct_cli.h"
 
 static const char usage[] =
-    "usage: kc-issue --config STATION.json --profile ISSUANCE.json [--records CSV]\n"
+    "usage: kc-issue --config STATION.json --profile ISSUANCE.json\n"
+    "                [--records CSV | --journal FILE.db [--station-name NAME]]\n"
     "                [--all] [--show] [--reader R | --sim FILE]\n"
     "                [--target-reader R | --target-sim FILE] [--wait SECONDS]\n"
     "       kc-issue --station SOCKET --profile NAME [--records CSV] [--all] [--show]\n"
@@ -50,6 +52,9 @@ static const char usage[] =
     "  --station SOCKET     drive a reader/writer station (kc-station) instead:\n"
     "                       only operation instructions cross; --profile names a\n"
     "                       profile the station holds; no --config\n"
+    "  --journal FILE.db    take each card's record from the issuance journal and\n"
+    "                       journal every card attempt (docs/production.md)\n"
+    "  --station-name NAME  this station in the journal (default: the host name)\n"
     "  --holder-pin SOURCE  the holder PIN: prompt (the default, or KEYCARD_HOLDER_PIN\n"
     "                       when set), file:PATH, env:VAR or fd:N\n"
     "  --json               the results as JSON lines: one object per card and\n"
@@ -63,13 +68,24 @@ static const char usage[] =
     "issued ones are skipped), 1 a card failed or the key card refused, 2 bad\n"
     "usage or bad input.\n";
 
+/* The issuance journal of --journal, and this station's name in it. */
+static kcj *g_journal;
+static char g_station_name[256];
+
+/* Report a journal error; the run stops (no card may go unjournaled). */
+static int journal_fail(const char *err)
+{
+    kct_err("journal: %s; stopping: no card is issued that the journal cannot record", err);
+    return KCT_EXIT_FAIL;
+}
+
 /* The run's report: card lines, summary, bar; notices go where it says. */
 static kci_report g_rep;
 /* --holder-pin SOURCE (prompt, file:PATH, env:VAR, fd:N); NULL: the variable or the terminal. */
 static const char *g_holder_source;
 
 typedef struct opts {
-    const char *config, *profile, *records, *station;
+    const char *config, *profile, *records, *station, *journal, *station_name;
     int json;   /* the report as JSON lines on stdout (kci_report) */
     int status; /* --station SOCKET --status: the station's state, nothing issued */
     kct_where kc_where;
@@ -90,6 +106,7 @@ static int parse(int argc, char **argv, opts *o)
         {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
         {"trace", no_argument, NULL, 'v'}, {"json", no_argument, NULL, 'j'},
         {"holder-pin", required_argument, NULL, 'H'}, {"status", no_argument, NULL, 'Q'},
+        {"journal", required_argument, NULL, 'J'}, {"station-name", required_argument, NULL, 'N'},
         {NULL, 0, NULL, 0}};
     int opt;
     char *end;
@@ -154,6 +171,12 @@ static int parse(int argc, char **argv, opts *o)
         case 'Q':
             o->status = 1;
             break;
+        case 'J':
+            o->journal = optarg;
+            break;
+        case 'N':
+            o->station_name = optarg;
+            break;
         case 'V':
             kct_cli_version("kc-issue", keycard_version());
             exit(KCT_EXIT_OK);
@@ -177,6 +200,9 @@ static int parse(int argc, char **argv, opts *o)
     if (!o->config || !o->profile) {
         return kct_cli_usage("kc-issue", "give --config STATION.json and --profile ISSUANCE.json");
     }
+    if (o->journal && o->records)
+        return kct_cli_usage("kc-issue", "the records come from --journal or from --records, "
+                                         "not both");
     return 0;
 }
 
@@ -435,6 +461,130 @@ static long eject(keycard_target *t, int spoiled, int *refused)
     return n == 4 ? (long)resp[0] << 8 | resp[1] : -1;
 }
 
+/*
+ * The journal at the start of a run: opened (created on first use), this
+ * station's claims from a run that stopped given back, and each of its cards
+ * left "issuing" settled when the key card holds that card's completed
+ * receipt (docs/production.md "After a crash"); the others stay open until
+ * their card is in the slot again (journal_card) or another card comes first.
+ */
+#define PENDING_MAX 16
+static kcj_open_attempt g_pending[PENDING_MAX];
+static int g_n_pending;
+static char g_keycard_serial[17];
+
+static int journal_start(keycard *kc, const opts *o)
+{
+    char err[1024];
+    keycard_status ks;
+    if (o->station_name)
+        snprintf(g_station_name, sizeof g_station_name, "%s", o->station_name);
+    else if (gethostname(g_station_name, sizeof g_station_name - 1) != 0)
+        snprintf(g_station_name, sizeof g_station_name, "station");
+    if (keycard_status_read(kc, &ks) == KEYCARD_OK)
+        kct_hex_format(ks.serial, 8, g_keycard_serial);
+    if (kcj_open(o->journal, 1, &g_journal, err, sizeof err) != 0)
+        return journal_fail(err);
+    int n = kcj_recover(g_journal, g_station_name, g_pending, PENDING_MAX, err, sizeof err);
+    if (n < 0)
+        return journal_fail(err);
+    g_n_pending = 0;
+    for (int i = 0; i < n; i++) {
+        uint8_t serial[8];
+        int result = -1;
+        kct_hex_parse(g_pending[i].serial, serial, sizeof serial);
+        keycard_rc rc = keycard_issue_end_late(kc, serial, NULL, NULL, &result);
+        if (rc == KEYCARD_OK && result == KEYCARD_ISSUE_ON_RECORD) {
+            if (kcj_settle(g_journal, g_pending[i].record, g_pending[i].attempt, "issued",
+                           "recovered at the restart: the key card holds its completed receipt",
+                           err, sizeof err) != 0)
+                return journal_fail(err);
+            fprintf(kci_report_notice(&g_rep),
+                    "journal: record %ld: card %s was issued before the station stopped (its "
+                    "receipt is on the key card)\n",
+                    g_pending[i].record, g_pending[i].serial);
+        } else {
+            g_pending[g_n_pending++] = g_pending[i];
+        }
+    }
+    fprintf(kci_report_notice(&g_rep), "journal %s: station %s%s\n", o->journal, g_station_name,
+            g_n_pending ? ", a card of the run that stopped is awaited in the slot" : "");
+    return 0;
+}
+
+/*
+ * One card with the journal: the record this card was issuing when a run
+ * stopped, else a new claim (not for a locked card: the key card decides
+ * about it); "issuing" committed before the first command; the outcome
+ * settled after. Returns 0, -1 (journal error, said), -2 (no record left).
+ */
+static int journal_card(keycard *kc, keycard_target *t, const kci_profile *prof, kci_outcome *oc,
+                        int *rc_kc)
+{
+    keycard_target_info ti;
+    kci_csv one;
+    char serial[17] = "", err[1024];
+    long rec = 0, att = 0;
+    size_t zero = 0;
+    memset(&one, 0, sizeof one);
+    memset(&ti, 0, sizeof ti);
+    if (keycard_target_info_read(t, &ti) == KEYCARD_OK)
+        kct_hex_format(ti.serial, 8, serial);
+    if (serial[0] && kcj_find_issuing(g_journal, g_station_name, serial, &rec, &att, &one, err,
+                                      sizeof err) != 0)
+        return journal_fail(err), -1;
+    /* The cards the stopped run left issuing that are not this one: gone from the slot. */
+    for (int i = 0; i < g_n_pending; i++) {
+        if (strcasecmp(g_pending[i].serial, serial) == 0)
+            continue;
+        if (kcj_settle(g_journal, g_pending[i].record, g_pending[i].attempt, "aside",
+                       "the station stopped during this card; it was not in the slot at the "
+                       "restart and the key card has no completed receipt for it: set it aside "
+                       "when found",
+                       err, sizeof err) != 0)
+            return journal_fail(err), -1;
+        fprintf(kci_report_notice(&g_rep),
+                "journal: record %ld back in the queue: card %s (left issuing when the station "
+                "stopped) is not in the slot and has no receipt; set it aside when found\n",
+                g_pending[i].record, g_pending[i].serial);
+    }
+    g_n_pending = 0;
+    int locked = ti.state == KEYCARD_TARGET_ISSUED || ti.state == KEYCARD_TARGET_ISSUING;
+    if (!rec && !locked && serial[0]) {
+        if (kcj_claim(g_journal, g_station_name, serial, &rec, &one, err, sizeof err) != 0)
+            return journal_fail(err), -1;
+        if (!rec)
+            return -2;
+        if (kcj_issuing(g_journal, rec, g_station_name, serial, g_keycard_serial,
+                        keycard_target_reader_name(t), &att, err, sizeof err) != 0) {
+            kci_csv_free(&one);
+            return journal_fail(err), -1;
+        }
+    }
+    *rc_kc = kci_issue_card(kc, t, prof, &one, &zero, oc);
+    kci_csv_free(&one);
+    if (!rec) {
+        if (oc->result == KCI_ISSUED) {
+            /* Recovered by a late END, but its record went to another card meanwhile. */
+            oc->result = KCI_FAILED;
+            snprintf(oc->why, sizeof oc->why,
+                     "locked by a run that stopped, vouched for by the key card, but the "
+                     "journal gave its record to another card: set aside");
+        }
+        return 0;
+    }
+    int done = oc->result == KCI_ISSUED || oc->result == KCI_WRITTEN ||
+               oc->result == KCI_SKIPPED;
+    if (*rc_kc != 0 && !done)
+        return 0; /* the key card's session is in doubt: the record stays issuing (restart rule) */
+    char why[300];
+    snprintf(why, sizeof why, "%s", oc->why);
+    if (kcj_settle(g_journal, rec, att, done ? "issued" : "aside", done ? NULL : why, err,
+                   sizeof err) != 0)
+        return journal_fail(err), -1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0); /* results keep their order with stderr's */
@@ -482,7 +632,7 @@ int main(int argc, char **argv)
             kci_csv_free(&csv);
             return KCT_EXIT_USAGE;
         }
-    } else if (prof.uses_csv) {
+    } else if (prof.uses_csv && !o.journal) {
         kct_err("%s: the profile takes \"csv\" parameters; give --records CSV", o.profile);
         return KCT_EXIT_USAGE;
     }
@@ -544,6 +694,8 @@ int main(int argc, char **argv)
         }
     }
     kci_report_init(&g_rep, o.json, o.all);
+    if (o.journal && (ex = journal_start(kc, &o)) != 0)
+        goto out;
 
     for (;;) {
         kci_outcome oc;
@@ -569,7 +721,19 @@ int main(int argc, char **argv)
         if (cards == 0)
             fprintf(kci_report_notice(&g_rep), "target slot: '%s'\n",
                     keycard_target_reader_name(t));
-        rc_kc = kci_issue_card(kc, t, &prof, &csv, &next_row, &oc);
+        if (g_journal) {
+            int jr = journal_card(kc, t, &prof, &oc, &rc_kc);
+            if (jr < 0) { /* the journal failed, or holds no record for this card */
+                ex = KCT_EXIT_FAIL;
+                stopped = jr == -1;
+                if (jr == -2)
+                    fprintf(kci_report_notice(&g_rep), "journal: no queued record for card in "
+                                                       "the slot; stopping\n");
+                break;
+            }
+        } else {
+            rc_kc = kci_issue_card(kc, t, &prof, &csv, &next_row, &oc);
+        }
         cards++;
         kct_hex_format(oc.serial, 8, serial);
         kci_report_card(&g_rep, serial, oc.result, oc.why, oc.ms);
@@ -650,6 +814,7 @@ int main(int argc, char **argv)
     if (g_signal)
         ex = 128 + g_signal;
 out:
+    kcj_close(g_journal);
     keycard_target_close(t);
     keycard_close(kc);
     kci_station_free(&st);

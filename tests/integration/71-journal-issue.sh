@@ -1,0 +1,120 @@
+#!/bin/sh
+# 71-journal-issue.sh - kc-issue --journal on simulated cards: each card takes
+# a record from the journal, "issuing" is committed before the first command
+# and settled after; a locked card takes no record; and the crash rules
+# (docs/production.md "After a crash"), each state a stopped run can leave
+# made by hand in the journal:
+#   (a) "issuing", the card never touched, back in the slot: issued now;
+#   (b) "issuing", the card issued with its receipt on the key card, not in
+#       the slot: settled issued at the restart (the key card's receipt);
+#   (c) "issuing", the card gone from the slot, no receipt: set aside, the
+#       record back in the queue, then issued on another card;
+#   (d) "issuing", the card in the slot half issued: set aside, record queued;
+#   (e) "claimed" (no card touched): back in the queue at the restart.
+# At the end every record is issued exactly once, each on a card of its own.
+set -u
+B=${B:-build}
+fails=0
+ok() { echo "ok: $*"; }
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+T=$(mktemp -d "${TMPDIR:-/tmp}/kc-71-jissue.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT
+A="$B/bin/kc-admin"
+K="$B/bin/kc-issue"
+J=$T/line.db
+export KEYCARD_ISSUER_PIN=13579135 KEYCARD_HOLDER_PIN=246810
+"$A" --sim "$T/kc.img" provision examples/profiles/demo.json >/dev/null 2>&1 || { echo "FAIL: provision" >&2; exit 1; }
+for i in 1 2 3 4 5 6 7 8; do
+    "$A" target-manufacture --profile examples/profiles/demo.json --serial 54415247455400A$i \
+        --out "$T/t$i.img" >/dev/null 2>&1 || { echo "FAIL: manufacture" >&2; exit 1; }
+done
+cat >"$T/p.json" <<'EOP'
+{ "issuance": "keycard/1", "name": "71", "key": 1, "way": "target-seed", "bucket": 256,
+  "steps": [
+    { "template": 1, "params": [{"u16": "0x1000"}, {"u16": "0x3F00"}, {"u16": 512}, {"u8": 0}, {"u8": "0xFF"}, {"csv": "name"}] },
+    { "template": 13 } ] }
+EOP
+printf 'name\nR1\nR2\nR3\nR4\nR5\nR6\n' >"$T/r.csv"
+"$K" journal import --journal "$J" "$T/r.csv" >/dev/null 2>&1 || fail "import"
+run() { # run CARD-IMAGE: one card with the journal, station "st1"
+    "$K" --config examples/profiles/demo-station.json --profile "$T/p.json" --sim "$T/kc.img" \
+        --target-sim "$1" --journal "$J" --station-name st1 >"$T/run.out" 2>&1
+}
+sq() { python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); r = c.execute(sys.argv[2]).fetchall(); print("\n".join(" ".join(str(x) for x in row) for row in r))' "$J" "$1"; }
+# state RECORD SERIAL: make RECORD "issuing" on SERIAL for st1, with an open attempt.
+issuing() {
+    python3 - "$J" "$1" "$2" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("UPDATE kc_record SET state = 'issuing', station = 'st1', serial = ?, attempts = attempts + 1 WHERE id = ?", (sys.argv[3], int(sys.argv[2])))
+c.execute("INSERT INTO kc_attempt (record_id, station, serial, started_at) VALUES (?, 'st1', ?, 0)", (int(sys.argv[2]), sys.argv[3]))
+c.commit()
+PY
+}
+
+# A normal card: record 1, issuing then issued, the attempt closed.
+run "$T/t1.img" && [ "$(sq "SELECT state, upper(serial) FROM kc_record WHERE id = 1")" = "issued 54415247455400A1" ] &&
+    [ "$(sq "SELECT result FROM kc_attempt WHERE record_id = 1")" = issued ] &&
+    ok "a card takes the first record: issued, its attempt closed" || fail "first card: $(cat "$T/run.out")"
+# A locked card takes no record.
+run "$T/t1.img"
+[ "$(sq "SELECT count(*) FROM kc_record WHERE state = 'queued'")" = 5 ] && grep -q SKIPPED "$T/run.out" &&
+    ok "an issued card again: skipped, no record taken" || fail "locked card: $(cat "$T/run.out")"
+
+# (a) record 2 left issuing on t2, t2 untouched and back in the slot.
+issuing 2 54415247455400A2
+run "$T/t2.img"
+[ "$(sq "SELECT state, upper(serial), attempts FROM kc_record WHERE id = 2")" = "issued 54415247455400A2 1" ] &&
+    ok "(a) the card of an issuing record back in the slot: issued with that record" ||
+    fail "(a): $(sq "SELECT state, upper(serial), attempts FROM kc_record WHERE id = 2") $(cat "$T/run.out")"
+
+# (b) t3 issued with its receipt (by a run without the journal), record 3 left issuing on it.
+"$K" --config examples/profiles/demo-station.json --profile "$T/p.json" --sim "$T/kc.img" \
+    --target-sim "$T/t3.img" --records "$T/r.csv" >/dev/null 2>&1 || fail "t3 issued apart"
+issuing 3 54415247455400A3
+run "$T/t4.img"
+[ "$(sq "SELECT state FROM kc_record WHERE id = 3")" = issued ] && grep -q 'receipt is on the key card' "$T/run.out" &&
+    [ "$(sq "SELECT state, upper(serial) FROM kc_record WHERE id = 4")" = "issued 54415247455400A4" ] &&
+    ok "(b) an issuing record whose card has its receipt: settled issued at the restart; the next card takes record 4" ||
+    fail "(b): $(sq "SELECT id, state, upper(serial) FROM kc_record") $(cat "$T/run.out")"
+
+# (c) record 5 left issuing on t9 (never seen again); t5 in the slot.
+issuing 5 54415247455400A9
+run "$T/t5.img"
+[ "$(sq "SELECT result FROM kc_attempt WHERE upper(serial) = '54415247455400A9'")" = aside ] &&
+    [ "$(sq "SELECT state, upper(serial) FROM kc_record WHERE id = 5")" = "issued 54415247455400A5" ] &&
+    ok "(c) a card gone with no receipt: its attempt set aside, the record issued on the next card" ||
+    fail "(c): $(sq "SELECT id, state, upper(serial) FROM kc_record") $(cat "$T/run.out")"
+
+# (d) t6 half issued (one envelope, no lock) by hand, record 6 left issuing on it.
+cat >"$T/half.json" <<'EOP'
+{ "issuance": "keycard/1", "name": "half", "key": 1, "way": "target-seed", "bucket": 256,
+  "steps": [ { "template": 1, "params": [{"u16": "0x1000"}, {"u16": "0x3F00"}, {"u16": 512}, {"u8": 0}, {"u8": "0xFF"}, {"text": "HALF"}] } ] }
+EOP
+"$K" --config examples/profiles/demo-station.json --profile "$T/half.json" --sim "$T/kc.img" \
+    --target-sim "$T/t6.img" >/dev/null 2>&1
+issuing 6 54415247455400A6
+run "$T/t6.img"
+[ "$(sq "SELECT result FROM kc_attempt WHERE upper(serial) = '54415247455400A6' AND result IS NOT NULL")" = aside ] &&
+    [ "$(sq "SELECT state FROM kc_record WHERE id = 6")" = queued ] &&
+    ok "(d) the card half issued when the station stopped: set aside, the record back in the queue" ||
+    fail "(d): $(sq "SELECT id, state, upper(serial) FROM kc_record WHERE id = 6") $(cat "$T/run.out")"
+
+# (e) record 6 claimed by st1 when it stopped: back in the queue, then issued on t7.
+python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("UPDATE kc_record SET state = '"'claimed'"', station = '"'st1'"' WHERE id = 6"); c.commit()' "$J"
+run "$T/t7.img"
+[ "$(sq "SELECT state, upper(serial) FROM kc_record WHERE id = 6")" = "issued 54415247455400A7" ] &&
+    ok "(e) a claimed record given back at the restart and issued" || fail "(e): $(cat "$T/run.out")"
+
+# Exactly once: 6 records issued, 6 distinct cards, none twice.
+[ "$(sq "SELECT count(*), count(DISTINCT serial) FROM kc_record WHERE state = 'issued'")" = "6 6" ] &&
+    [ "$(sq "SELECT count(*) FROM kc_attempt WHERE result = 'issued'")" = 6 ] &&
+    ok "every record issued exactly once, each on its own card" ||
+    fail "exactly once: $(sq "SELECT id, state, upper(serial) FROM kc_record")"
+# No record left: the next card is not touched.
+run "$T/t8.img"
+grep -q 'no queued record' "$T/run.out" && ok "no record left: the next card untouched" ||
+    fail "no record left: $(cat "$T/run.out")"
+
+[ $fails -eq 0 ] || { echo "$fails check(s) failed" >&2; exit 1; }
+echo "all checks passed"
