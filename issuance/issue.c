@@ -224,6 +224,8 @@ static int locked_card(keycard *kc, keycard_target *t, const keycard_target_info
                  "already issued (lock %s), its receipt is on the key card; nothing sent", locks);
     } else if (rc == KEYCARD_OK && result == KEYCARD_ISSUE_COMPLETED) {
         o->result = KCI_ISSUED;
+        memcpy(o->mac, comp.mac, sizeof o->mac);
+        o->have_mac = 1;
         snprintf(o->why, sizeof o->why,
                  "recovered: locked by an interrupted run (lock %s); completion MAC verified "
                  "now, receipt written (late END)", locks);
@@ -450,6 +452,8 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
     }
     if (result == KEYCARD_ISSUE_COMPLETED) {
         o->result = KCI_ISSUED;
+        memcpy(o->mac, mac, sizeof o->mac);
+        o->have_mac = 1;
         snprintf(o->why, sizeof o->why, "issued: %zu steps, completion MAC verified",
                  p->n_steps);
     } else {

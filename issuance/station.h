@@ -43,6 +43,8 @@ typedef struct kci_outcome {
     long ms;            /* time spent on the card */
     int batch_fatal;    /* the same failure awaits every further card (audit log full,
                            key or template the key card lacks): stop the batch */
+    uint8_t mac[16];    /* the completion MAC the key card verified (have_mac) */
+    int have_mac;
 } kci_outcome;
 
 /*

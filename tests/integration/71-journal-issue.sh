@@ -54,8 +54,10 @@ PY
 
 # A normal card: record 1, issuing then issued, the attempt closed.
 run "$T/t1.img" && [ "$(sq "SELECT state, upper(serial) FROM kc_record WHERE id = 1")" = "issued 54415247455400A1" ] &&
-    [ "$(sq "SELECT result FROM kc_attempt WHERE record_id = 1")" = issued ] &&
-    ok "a card takes the first record: issued, its attempt closed" || fail "first card: $(cat "$T/run.out")"
+    [ "$(sq "SELECT result, length(mac) FROM kc_attempt WHERE record_id = 1")" = "issued 32" ] &&
+    [ "$(sq "SELECT length(mac) FROM kc_record WHERE id = 1")" = 32 ] &&
+    ok "a card takes the first record: issued with the completion MAC the key card verified, its attempt closed" ||
+    fail "first card: $(cat "$T/run.out")"
 # A locked card takes no record.
 run "$T/t1.img"
 [ "$(sq "SELECT count(*) FROM kc_record WHERE state = 'queued'")" = 5 ] && grep -q SKIPPED "$T/run.out" &&

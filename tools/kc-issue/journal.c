@@ -554,7 +554,7 @@ int kcj_issuing(kcj *j, long id, const char *station, const char *serial, const 
 }
 
 int kcj_settle(kcj *j, long id, long attempt, const char *result, const char *reason,
-               char *err, size_t errcap)
+               const char *mac, char *err, size_t errcap)
 {
     long now = (long)time(NULL);
     int issued = strcmp(result, "issued") == 0;
@@ -562,7 +562,8 @@ int kcj_settle(kcj *j, long id, long attempt, const char *result, const char *re
         return -1;
     char sql[512];
     snprintf(sql, sizeof sql,
-             "UPDATE kc_attempt SET result = ?1, reason = ?2, ended_at = ?3 WHERE id = ?4;");
+             "UPDATE kc_attempt SET result = ?1, reason = ?2, ended_at = ?3, mac = ?5 WHERE id "
+             "= ?4;");
     sqlite3_stmt *a = NULL, *r = NULL;
     int rc = sqlite3_prepare_v2(j->db, sql, -1, &a, NULL);
     if (rc == SQLITE_OK) {
@@ -570,13 +571,17 @@ int kcj_settle(kcj *j, long id, long attempt, const char *result, const char *re
         sqlite3_bind_text(a, 2, reason, -1, SQLITE_STATIC);
         sqlite3_bind_int64(a, 3, now);
         sqlite3_bind_int64(a, 4, attempt);
+        if (mac)
+            sqlite3_bind_text(a, 5, mac, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(a, 5);
         rc = sqlite3_step(a) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(j->db);
     }
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(
             j->db,
-            issued ? "UPDATE kc_record SET state = 'issued', reason = NULL, updated_at = ?1 "
-                     "WHERE id = ?2"
+            issued ? "UPDATE kc_record SET state = 'issued', reason = NULL, updated_at = ?1, "
+                     "mac = coalesce(?5, mac) WHERE id = ?2"
                    : "UPDATE kc_record SET state = CASE WHEN attempts >= ?3 THEN 'failed' ELSE "
                      "'queued' END, station = CASE WHEN attempts >= ?3 THEN station ELSE NULL "
                      "END, serial = NULL, keycard = NULL, head = NULL, reason = ?4, updated_at "
@@ -588,6 +593,8 @@ int kcj_settle(kcj *j, long id, long attempt, const char *result, const char *re
         if (!issued) {
             sqlite3_bind_int64(r, 3, KCJ_MAX_ATTEMPTS);
             sqlite3_bind_text(r, 4, reason, -1, SQLITE_STATIC);
+        } else if (mac) {
+            sqlite3_bind_text(r, 5, mac, -1, SQLITE_STATIC);
         }
         rc = sqlite3_step(r) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(j->db);
     }

@@ -86,11 +86,12 @@ int kcj_issuing(kcj *j, long id, const char *station, const char *serial, const 
 /*
  * How the attempt ended: result "issued" (the record issued), "failed" or
  * "aside" (the card set aside; the record back to the queue, or failed
- * after KCJ_MAX_ATTEMPTS cards). Returns 0 or -1 with err.
+ * after KCJ_MAX_ATTEMPTS cards); mac (hex) the completion MAC the key card
+ * verified, or NULL. Returns 0 or -1 with err.
  */
 #define KCJ_MAX_ATTEMPTS 3
 int kcj_settle(kcj *j, long id, long attempt, const char *result, const char *reason,
-               char *err, size_t errcap);
+               const char *mac, char *err, size_t errcap);
 
 /* A claimed record not tried (the station stops): back to the queue. */
 int kcj_unclaim(kcj *j, long id, char *err, size_t errcap);

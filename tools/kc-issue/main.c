@@ -497,7 +497,7 @@ static int journal_start(keycard *kc, const opts *o)
         if (rc == KEYCARD_OK && result == KEYCARD_ISSUE_ON_RECORD) {
             if (kcj_settle(g_journal, g_pending[i].record, g_pending[i].attempt, "issued",
                            "recovered at the restart: the key card holds its completed receipt",
-                           err, sizeof err) != 0)
+                           NULL, err, sizeof err) != 0)
                 return journal_fail(err);
             fprintf(kci_report_notice(&g_rep),
                     "journal: record %ld: card %s was issued before the station stopped (its "
@@ -541,7 +541,7 @@ static int journal_card(keycard *kc, keycard_target *t, const kci_profile *prof,
                        "the station stopped during this card; it was not in the slot at the "
                        "restart and the key card has no completed receipt for it: set it aside "
                        "when found",
-                       err, sizeof err) != 0)
+                       NULL, err, sizeof err) != 0)
             return journal_fail(err), -1;
         fprintf(kci_report_notice(&g_rep),
                 "journal: record %ld back in the queue: card %s (left issuing when the station "
@@ -577,10 +577,12 @@ static int journal_card(keycard *kc, keycard_target *t, const kci_profile *prof,
                oc->result == KCI_SKIPPED;
     if (*rc_kc != 0 && !done)
         return 0; /* the key card's session is in doubt: the record stays issuing (restart rule) */
-    char why[300];
+    char why[300], mac[33];
     snprintf(why, sizeof why, "%s", oc->why);
-    if (kcj_settle(g_journal, rec, att, done ? "issued" : "aside", done ? NULL : why, err,
-                   sizeof err) != 0)
+    if (oc->have_mac)
+        kct_hex_format(oc->mac, sizeof oc->mac, mac);
+    if (kcj_settle(g_journal, rec, att, done ? "issued" : "aside", done ? NULL : why,
+                   done && oc->have_mac ? mac : NULL, err, sizeof err) != 0)
         return journal_fail(err), -1;
     return 0;
 }
