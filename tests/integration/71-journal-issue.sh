@@ -113,6 +113,15 @@ run "$T/t7.img"
     [ "$(sq "SELECT count(*) FROM kc_attempt WHERE result = 'issued'")" = 6 ] &&
     ok "every record issued exactly once, each on its own card" ||
     fail "exactly once: $(sq "SELECT id, state, upper(serial) FROM kc_record")"
+# The report: counts and the cards set aside by reason.
+"$K" journal status --journal "$J" --json >"$T/st.json" 2>&1
+python3 - "$T/st.json" <<'PY' && ok "journal status --json: 6 issued, the 2 cards set aside by reason" || fail "status: $(cat "$T/st.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["issued"] == 6 and d["queued"] == 0 and d["failed"] == 0, d
+assert sum(r["cards"] for r in d["set_aside"]) == 2, d
+assert any("partially issued" in r["reason"] for r in d["set_aside"]), d
+PY
 # No record left: the next card is not touched.
 run "$T/t8.img"
 grep -q 'no queued record' "$T/run.out" && ok "no record left: the next card untouched" ||

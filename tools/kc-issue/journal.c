@@ -648,6 +648,43 @@ int kcj_find_issuing(kcj *j, const char *station, const char *serial, long *id, 
     return 0;
 }
 
+/*
+ * The attempts' figures: issued cards per hour from the first start to the
+ * last end (-1: fewer than two or no time between), and the cards set aside
+ * by reason (most first) into reasons: [{"reason", "cards"}].
+ */
+static int attempt_report(kcj *j, double *rate, json_t *reasons)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(j->db,
+                                "SELECT count(*), min(started_at), max(ended_at) FROM kc_attempt "
+                                "WHERE result = 'issued'",
+                                -1, &st, NULL);
+    *rate = -1;
+    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        long n = (long)sqlite3_column_int64(st, 0);
+        long span = (long)(sqlite3_column_int64(st, 2) - sqlite3_column_int64(st, 1));
+        if (n >= 2 && span > 0)
+            *rate = 3600.0 * (double)n / (double)span;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK)
+        return -1;
+    rc = sqlite3_prepare_v2(j->db,
+                            "SELECT coalesce(reason, ''), count(*) FROM kc_attempt WHERE result "
+                            "IN ('aside', 'failed') GROUP BY reason ORDER BY count(*) DESC, reason",
+                            -1, &st, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_array_append_new(reasons,
+                              json_pack("{s:s, s:I}", "reason",
+                                        (const char *)sqlite3_column_text(st, 0), "cards",
+                                        (json_int_t)sqlite3_column_int64(st, 1)));
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* ---- kc-issue journal ... ------------------------------------------------ */
 
 static const char journal_help[] =
@@ -676,7 +713,7 @@ int kcj_main(int argc, char **argv)
                                        {NULL, 0, NULL, 0}};
     const char *path = NULL, *batch = "", *out = NULL;
     int json = 0, opt;
-    char err[1024];
+    char err[1024] = "";
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -736,19 +773,34 @@ int kcj_main(int argc, char **argv)
         }
     } else if (strcmp(cmd, "status") == 0) {
         kcj_counts n;
-        if (kcj_count(j, &n, err, sizeof err) != 0) {
+        json_t *reasons = json_array();
+        double rate = -1;
+        if (kcj_count(j, &n, err, sizeof err) != 0 || attempt_report(j, &rate, reasons) != 0) {
+            if (!err[0])
+                say(j, sqlite3_errcode(j->db), "report", err, sizeof err);
             kct_err("%s", err);
             ex = KCT_EXIT_FAIL;
         } else if (json) {
-            ex = kct_json_print(json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i}", "journal", path,
-                                          "total", (int)n.total, "queued", (int)n.queued,
-                                          "claimed", (int)n.claimed, "issuing", (int)n.issuing,
-                                          "issued", (int)n.issued, "failed", (int)n.failed));
+            ex = kct_json_print(json_pack(
+                "{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:o, s:O}", "journal", path, "total",
+                (int)n.total, "queued", (int)n.queued, "claimed", (int)n.claimed, "issuing",
+                (int)n.issuing, "issued", (int)n.issued, "failed", (int)n.failed, "cards_per_hour",
+                rate < 0 ? json_null() : json_real(rate), "set_aside", reasons));
         } else {
             printf("journal %s: %ld records: %ld queued, %ld claimed, %ld issuing, %ld issued, "
                    "%ld failed\n",
                    path, n.total, n.queued, n.claimed, n.issuing, n.issued, n.failed);
+            if (rate >= 0)
+                printf("rate: %.0f cards/h (issued cards over the time from the first attempt "
+                       "to the last)\n", rate);
+            size_t i;
+            json_t *v;
+            json_array_foreach(reasons, i, v)
+                printf("set aside %lld x: %s\n",
+                       (long long)json_integer_value(json_object_get(v, "cards")),
+                       json_string_value(json_object_get(v, "reason")));
         }
+        json_decref(reasons);
     } else {
         FILE *f = out ? fopen(out, "w") : stdout;
         if (!f) {
