@@ -10,7 +10,8 @@
  *   KC_FAULT_AT    where the fault goes, once per process:
  *                    env:K      just before the K-th ENVELOPE (84 C2) is sent;
  *                    after:K    just after the K-th ENVELOPE's answer came back
- *                    end        just before the key card's ISSUE END (80 54)
+ *                    end        just before the key card's ISSUE END (80 54, or
+ *                               84 54 inside the secure channel)
  *                    wrapped:K  the K-th secure-channel command to the key
  *                               card (CLA 04 or 84, not an ENVELOPE) is not
  *                               sent: SCardTransmit fails with
@@ -97,8 +98,8 @@ static int is_fault_point(const unsigned char *apdu, DWORD len, int after)
         return 0;
     if (strncmp(at, "env:", 4) == 0)
         return apdu[0] == 0x84 && apdu[1] == 0xC2 && envelopes == strtoul(at + 4, NULL, 10);
-    if (strcmp(at, "end") == 0)
-        return apdu[0] == 0x80 && apdu[1] == 0x54;
+    if (strcmp(at, "end") == 0) /* in plain or inside the secure channel (CLA 84) */
+        return (apdu[0] == 0x80 || apdu[0] == 0x84) && apdu[1] == 0x54;
     if (strncmp(at, "wrapped:", 8) == 0)
         return is_wrapped(apdu) && wrapped == strtoul(at + 8, NULL, 10);
     return 0;
