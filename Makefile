@@ -93,7 +93,7 @@ BINS := $(B)/bin/kc-admin $(B)/bin/kc-vcard $(B)/bin/kc-startup $(if $(ISSUE_SRC
 MANPAGES := $(wildcard man/*.1)
 
 .PHONY: all clean check test unit integration install uninstall demo vcards-up vcards-down deps bench \
-	sanitize memcheck kill-trials chip
+	sanitize memcheck kill-trials journal-kill-trials chip
 
 all: $(LIBS_DEP) $(STATIC) $(BINS) $(B)/keycard.pc $(B)/keycard-sim.pc \
 	$(B)/lib/kc-vpcd-loopback.so
@@ -246,6 +246,12 @@ chip: deps
 KILL_TRIALS ?= 100
 kill-trials: all
 	KC_KILL_TRIALS=$(KILL_TRIALS) B=$(B) sh tests/integration/46-kill-trials.sh
+
+# The journal's exactly-once under SIGKILL (make check runs 6 kills:
+# tests/integration/72-journal-kill.sh); KC_KILL_SEED=N replays a run.
+JOURNAL_KILLS ?= 60
+journal-kill-trials: all
+	KC_JKILL_TRIALS=$(JOURNAL_KILLS) B=$(B) sh tests/integration/72-journal-kill.sh
 
 memcheck: $(TEST_BIN)
 	KC_UNIT_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
