@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -466,40 +465,6 @@ int kcj_claim(kcj *j, const char *station, const char *serial, long *id, kci_csv
     return -1;
 }
 
-/* Run one statement with text/int parameters ("t" text or NULL, "i" int64) inside a transaction. */
-static int step_tx(kcj *j, const char *what, char *err, size_t errcap, const char *sql,
-                   const char *types, ...)
-{
-    sqlite3_stmt *st = NULL;
-    va_list ap;
-    int rc = exec(j, "BEGIN IMMEDIATE", what, err, errcap);
-    if (rc != 0)
-        return -1;
-    rc = sqlite3_prepare_v2(j->db, sql, -1, &st, NULL);
-    va_start(ap, types);
-    for (int k = 0; rc == SQLITE_OK && types[k]; k++) {
-        if (types[k] == 't') {
-            const char *v = va_arg(ap, const char *);
-            if (v)
-                sqlite3_bind_text(st, k + 1, v, -1, SQLITE_TRANSIENT);
-            else
-                sqlite3_bind_null(st, k + 1);
-        } else {
-            sqlite3_bind_int64(st, k + 1, (sqlite3_int64)va_arg(ap, long));
-        }
-    }
-    va_end(ap);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(j->db);
-    sqlite3_finalize(st);
-    if (rc == SQLITE_OK && exec(j, "COMMIT", what, err, errcap) == 0)
-        return 0;
-    if (rc != SQLITE_OK)
-        say(j, rc, what, err, errcap);
-    sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
-}
-
 int kcj_issuing(kcj *j, long id, const char *station, const char *serial, const char *kcard,
                 const char *head, long *attempt, char *err, size_t errcap)
 {
@@ -560,12 +525,11 @@ int kcj_settle(kcj *j, long id, long attempt, const char *result, const char *re
     int issued = strcmp(result, "issued") == 0;
     if (exec(j, "BEGIN IMMEDIATE", "settle a card", err, errcap) != 0)
         return -1;
-    char sql[512];
-    snprintf(sql, sizeof sql,
-             "UPDATE kc_attempt SET result = ?1, reason = ?2, ended_at = ?3, mac = ?5 WHERE id "
-             "= ?4;");
     sqlite3_stmt *a = NULL, *r = NULL;
-    int rc = sqlite3_prepare_v2(j->db, sql, -1, &a, NULL);
+    int rc = sqlite3_prepare_v2(j->db,
+                                "UPDATE kc_attempt SET result = ?1, reason = ?2, ended_at = ?3, "
+                                "mac = ?5 WHERE id = ?4",
+                                -1, &a, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_text(a, 1, result, -1, SQLITE_STATIC);
         sqlite3_bind_text(a, 2, reason, -1, SQLITE_STATIC);
@@ -606,14 +570,6 @@ int kcj_settle(kcj *j, long id, long attempt, const char *result, const char *re
         say(j, rc, "settle a card", err, errcap);
     sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
-}
-
-int kcj_unclaim(kcj *j, long id, char *err, size_t errcap)
-{
-    return step_tx(j, "give a record back", err, errcap,
-                   "UPDATE kc_record SET state = 'queued', station = NULL, claimed_at = NULL, "
-                   "updated_at = ? WHERE id = ? AND state = 'claimed'",
-                   "ii", (long)time(NULL), id);
 }
 
 int kcj_find_issuing(kcj *j, const char *station, const char *serial, long *id, long *attempt,

@@ -93,9 +93,6 @@ int kcj_issuing(kcj *j, long id, const char *station, const char *serial, const 
 int kcj_settle(kcj *j, long id, long attempt, const char *result, const char *reason,
                const char *mac, char *err, size_t errcap);
 
-/* A claimed record not tried (the station stops): back to the queue. */
-int kcj_unclaim(kcj *j, long id, char *err, size_t errcap);
-
 /* The record in state issuing for serial on this station (after a crash), or *id 0. */
 int kcj_find_issuing(kcj *j, const char *station, const char *serial, long *id, long *attempt,
                      kci_csv *row, char *err, size_t errcap);
