@@ -108,12 +108,15 @@ int kc_keywrap_seal(const kc_hw *hw, const uint8_t pk_ka[KC_P256_PUB_LEN], uint8
                     size_t hdr_len, const uint8_t *key, size_t key_len)
 {
     uint8_t esk[KC_P256_PRIV_LEN], z[32], k_iv[K_IV_LEN];
-    uint8_t *epk = blob + hdr_len, *tag = epk + KC_P256_PUB_LEN, *ct = tag + 16;
+    uint8_t *epk, *tag, *ct;
     int rc;
 
     if (hw == NULL || pk_ka == NULL || blob == NULL || key == NULL ||
         (key_len != 16 && key_len != 32))
         return KC_ERR_ARG;
+    epk = blob + hdr_len;
+    tag = epk + KC_P256_PUB_LEN;
+    ct = tag + 16;
     rc = kc_crypto_p256_generate(hw, esk, epk);
     if (rc == 0)
         rc = kc_crypto_p256_ecdh(hw, esk, pk_ka, z);
