@@ -28,6 +28,7 @@
 #include "kc_issue.h"
 #include "kc_keycard.h"
 #include "support/kc_test_card.h"
+#include "support/kc_vectors.h"
 
 static uint16_t send(kc_test_card *t, uint8_t ins, uint8_t p1, uint8_t p2, const void *d,
                      size_t n, size_t ne)
@@ -271,39 +272,6 @@ START_TEST(test_libgfshare_shares_restore)
 }
 END_TEST
 
-/* ---- vectors ------------------------------------------------------------------ */
-
-static json_t *load_vectors(void)
-{
-    const char *dir = getenv("KC_VECTORS_DIR");
-    char path[512];
-    json_error_t err;
-    snprintf(path, sizeof path, "%s/backup.json", dir ? dir : "tests/vectors");
-    json_t *j = json_load_file(path, 0, &err);
-    ck_assert_msg(j != NULL, "cannot load %s: %s", path, err.text);
-    return j;
-}
-
-static size_t hexs(const char *s, uint8_t *out, size_t cap)
-{
-    ck_assert_ptr_nonnull(s);
-    size_t n = strlen(s);
-    ck_assert(n % 2 == 0 && n / 2 <= cap);
-    for (size_t i = 0; i < n / 2; i++) {
-        unsigned v;
-        ck_assert_int_eq(sscanf(s + 2 * i, "%2x", &v), 1);
-        out[i] = (uint8_t)v;
-    }
-    return n / 2;
-}
-
-static size_t hexf(json_t *obj, const char *key, uint8_t *out, size_t cap)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    ck_assert_msg(s != NULL, "missing hex field '%s'", key);
-    return hexs(s, out, cap);
-}
-
 static uint8_t intf(json_t *obj, const char *key)
 {
     json_t *v = json_object_get(obj, key);
@@ -314,7 +282,7 @@ static uint8_t intf(json_t *obj, const char *key)
 /* The Python generator's shares, header and blob, byte for byte; its blob opens here. */
 START_TEST(test_vectors)
 {
-    json_t *j = load_vectors(), *cases = json_object_get(j, "cases");
+    json_t *j = kc_vectors_load("backup.json"), *cases = json_object_get(j, "cases");
     ck_assert(json_array_size(cases) >= 2);
     for (size_t i = 0; i < json_array_size(cases); i++) {
         json_t *c = json_array_get(cases, i), *shares = json_object_get(c, "shares");
@@ -324,21 +292,21 @@ START_TEST(test_vectors)
         uint8_t m = intf(c, "m"), n = intf(c, "n");
         ck_assert_ptr_nonnull(label);
         ck_assert(m >= 2 && m <= n && n <= KC_BACKUP_SHARES_MAX);
-        hexf(c, "bk", bk, 32);
-        hexf(c, "seed", seed, 32);
-        hexf(c, "id", id, 8);
-        hexf(c, "from", from, 8);
-        hexf(c, "kcv", kcv, 3);
-        size_t kl = hexf(c, "key", key, 32);
-        size_t hl = hexf(c, "hdr", hdr, sizeof hdr);
-        size_t wl = hexf(c, "blob", want, sizeof want);
+        kc_vectors_hex(c, "bk", bk, 32);
+        kc_vectors_hex(c, "seed", seed, 32);
+        kc_vectors_hex(c, "id", id, 8);
+        kc_vectors_hex(c, "from", from, 8);
+        kc_vectors_hex(c, "kcv", kcv, 3);
+        size_t kl = kc_vectors_hex(c, "key", key, 32);
+        size_t hl = kc_vectors_hex(c, "hdr", hdr, sizeof hdr);
+        size_t wl = kc_vectors_hex(c, "blob", want, sizeof want);
         ck_assert_uint_eq(wl, hl + 16 + kl);
 
         /* Shares 1..n: the card's y for each x, and the vector's id, m and x. */
         ck_assert_uint_eq(json_array_size(shares), n);
         for (uint8_t s = 1; s <= n; s++) {
             uint8_t sh[KC_BACKUP_SHARE_LEN + 1], mine[32];
-            ck_assert_uint_eq(hexs(json_string_value(json_array_get(shares, s - 1u)), sh,
+            ck_assert_uint_eq(kc_vectors_hexs(json_string_value(json_array_get(shares, s - 1u)), sh,
                                    sizeof sh),
                               KC_BACKUP_SHARE_LEN);
             ck_assert_mem_eq(sh, id, 8);

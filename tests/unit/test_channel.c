@@ -22,6 +22,7 @@
 #include "kc_keycard.h"
 #include "kc_keys.h"
 #include "support/kc_test_card.h"
+#include "support/kc_vectors.h"
 
 /* ---- the test issuer of channel certificates ------------------------------ */
 
@@ -666,50 +667,23 @@ START_TEST(test_provisioning_rules)
 }
 END_TEST
 
-/* ---- vectors (tests/vectors/channel.json) --------------------------------------- */
-
-static json_t *load_vectors(void)
-{
-    const char *dir = getenv("KC_VECTORS_DIR");
-    char path[512];
-    json_error_t err;
-    snprintf(path, sizeof path, "%s/channel.json", dir ? dir : "tests/vectors");
-    json_t *j = json_load_file(path, 0, &err);
-    ck_assert_msg(j != NULL, "cannot load %s: %s", path, err.text);
-    return j;
-}
-
-static size_t hexf(json_t *obj, const char *key, uint8_t *out, size_t cap)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    ck_assert_msg(s != NULL, "missing hex field '%s'", key);
-    size_t n = strlen(s);
-    ck_assert(n % 2 == 0 && n / 2 <= cap);
-    for (size_t i = 0; i < n / 2; i++) {
-        unsigned v;
-        ck_assert_int_eq(sscanf(s + 2 * i, "%2x", &v), 1);
-        out[i] = (uint8_t)v;
-    }
-    return n / 2;
-}
-
 START_TEST(test_vectors_keys)
 {
-    json_t *j = load_vectors();
+    json_t *j = kc_vectors_load("channel.json");
     uint8_t ska[32], pka[65], esk[32], epk[65], eskc[32], epkc[65], z1[32], z2[32], kx[32];
     uint8_t keys[128], receipt[16], got[128], ctx[195], m[86];
-    hexf(j, "sk_ka", ska, 32);
-    hexf(j, "pk_ka", pka, 65);
-    hexf(j, "esk_h", esk, 32);
-    hexf(j, "epk_h", epk, 65);
-    hexf(j, "esk_c", eskc, 32);
-    hexf(j, "epk_c", epkc, 65);
-    hexf(j, "z1", z1, 32);
-    hexf(j, "z2", z2, 32);
-    hexf(j, "kx", kx, 32);
-    ck_assert_uint_eq(hexf(j, "ctx", ctx, sizeof ctx), 195);
-    hexf(j, "keys", keys, 128);
-    hexf(j, "receipt", receipt, 16);
+    kc_vectors_hex(j, "sk_ka", ska, 32);
+    kc_vectors_hex(j, "pk_ka", pka, 65);
+    kc_vectors_hex(j, "esk_h", esk, 32);
+    kc_vectors_hex(j, "epk_h", epk, 65);
+    kc_vectors_hex(j, "esk_c", eskc, 32);
+    kc_vectors_hex(j, "epk_c", epkc, 65);
+    kc_vectors_hex(j, "z1", z1, 32);
+    kc_vectors_hex(j, "z2", z2, 32);
+    kc_vectors_hex(j, "kx", kx, 32);
+    ck_assert_uint_eq(kc_vectors_hex(j, "ctx", ctx, sizeof ctx), 195);
+    kc_vectors_hex(j, "keys", keys, 128);
+    kc_vectors_hex(j, "receipt", receipt, 16);
     /* The context is ePK.H || ePK.C || PK.KA. */
     ck_assert_mem_eq(ctx, epk, 65);
     ck_assert_mem_eq(ctx + 65, epkc, 65);
@@ -764,24 +738,24 @@ static int fixed_rng(void *ctx, uint8_t *buf, size_t len)
 /* The firmware answers the vector's OPEN CHANNEL and then its commands byte for byte. */
 START_TEST(test_vectors_card)
 {
-    json_t *j = load_vectors();
+    json_t *j = kc_vectors_load("channel.json");
     kc_test_card t;
     uint8_t cmd[600], want[600], ska[32], pka[65];
     provision_channel(&t, 70, KC_CHANNEL_REQUIRED);
     kc_keycard *kc = t.ctx;
     /* The vector's SK.KA in place of the generated one (committed like any store item). */
-    hexf(j, "sk_ka", ska, 32);
-    hexf(j, "pk_ka", pka, 65);
+    kc_vectors_hex(j, "sk_ka", ska, 32);
+    kc_vectors_hex(j, "pk_ka", pka, 65);
     ck_assert_int_eq(kc_store_begin(&kc->store), 0);
     ck_assert_int_eq(kc_store_put(&kc->store, KC_KEY_KA_PRIV, ska, 32), 0);
     ck_assert_int_eq(kc_store_put(&kc->store, KC_KEY_KA_PUB, pka, 65), 0);
     ck_assert_int_eq(kc_store_commit(&kc->store), 0);
     ck_assert_uint_eq(kc_test_card_select(&t), 0x9000);
-    hexf(j, "esk_c", fixed_rng_bytes, 32);
+    kc_vectors_hex(j, "esk_c", fixed_rng_bytes, 32);
     int (*rng)(void *, uint8_t *, size_t) = kc->hw.rng;
     kc->hw.rng = fixed_rng;
-    size_t cl = hexf(j, "open_command", cmd, sizeof cmd);
-    size_t wl = hexf(j, "open_response", want, sizeof want);
+    size_t cl = kc_vectors_hex(j, "open_command", cmd, sizeof cmd);
+    size_t wl = kc_vectors_hex(j, "open_response", want, sizeof want);
     ck_assert_uint_eq(kc_test_card_send(&t, cmd, cl), 0x9000);
     kc->hw.rng = rng;
     ck_assert_uint_eq(t.resp_len + 2, wl);
@@ -790,8 +764,8 @@ START_TEST(test_vectors_card)
     ck_assert(json_array_size(rows) >= 3);
     for (size_t i = 0; i < json_array_size(rows); i++) {
         json_t *r = json_array_get(rows, i);
-        cl = hexf(r, "command", cmd, sizeof cmd);
-        wl = hexf(r, "response", want, sizeof want);
+        cl = kc_vectors_hex(r, "command", cmd, sizeof cmd);
+        wl = kc_vectors_hex(r, "response", want, sizeof want);
         ck_assert_uint_eq(kc_test_card_send(&t, cmd, cl), 0x9000);
         ck_assert_uint_eq(t.resp_len + 2, wl);
         ck_assert_mem_eq(t.resp, want, wl - 2);
@@ -816,10 +790,10 @@ static keycard_rc sc_transmit(kcl_transport *tp, const uint8_t *cmd, size_t len,
     uint8_t want[600];
     json_t *r = json_array_get(s->rows, s->next++);
     ck_assert_ptr_nonnull(r);
-    size_t wl = hexf(r, "command", want, sizeof want);
+    size_t wl = kc_vectors_hex(r, "command", want, sizeof want);
     if (wl != len || memcmp(want, cmd, len) != 0)
         s->bad = 1;
-    size_t rl = hexf(r, "response", resp, *resp_len);
+    size_t rl = kc_vectors_hex(r, "response", resp, *resp_len);
     *resp_len = rl;
     return KEYCARD_OK;
 }
@@ -847,19 +821,19 @@ static const kcl_transport_ops script_ops = {
 
 START_TEST(test_vectors_host)
 {
-    json_t *j = load_vectors();
+    json_t *j = kc_vectors_load("channel.json");
     script s = {{&script_ops}, json_object_get(j, "session"), 0, 0};
     kcl_transport *w = NULL;
     uint8_t s_enc[32], s_renc[32], inner[600], want[600], resp[4200];
     ck_assert_int_eq(kcl_channel_wrap(&s.base, KEYCARD_CHANNEL_AUTO, NULL, &w), KEYCARD_OK);
-    hexf(j, "s_enc", s_enc, 32);
-    hexf(j, "s_renc", s_renc, 32);
+    kc_vectors_hex(j, "s_enc", s_enc, 32);
+    kc_vectors_hex(j, "s_renc", s_renc, 32);
     ck_assert_int_eq(kcl_channel_set_keys(w, s_enc, s_renc, 0), KEYCARD_OK);
     ck_assert_int_eq(kcl_channel_state(w), KEYCARD_CHANNEL_ENCRYPTED);
     for (size_t i = 0; i < json_array_size(s.rows); i++) {
         json_t *r = json_array_get(s.rows, i);
-        size_t il = hexf(r, "inner", inner, sizeof inner);
-        size_t wl = hexf(r, "inner_response", want, sizeof want);
+        size_t il = kc_vectors_hex(r, "inner", inner, sizeof inner);
+        size_t wl = kc_vectors_hex(r, "inner_response", want, sizeof want);
         size_t rl = sizeof resp;
         ck_assert_int_eq(w->ops->transmit(w, inner, il, resp, &rl), KEYCARD_OK);
         ck_assert_int_eq(s.bad, 0);
@@ -871,7 +845,7 @@ START_TEST(test_vectors_host)
     ck_assert_int_eq(kcl_channel_set_keys(w, s_enc, s_renc, 0), KEYCARD_OK);
     s_renc[0] ^= 1;
     ck_assert_int_eq(kcl_channel_set_keys(w, s_enc, s_renc, 0), KEYCARD_OK);
-    size_t il = hexf(json_array_get(s.rows, 0), "inner", inner, sizeof inner);
+    size_t il = kc_vectors_hex(json_array_get(s.rows, 0), "inner", inner, sizeof inner);
     size_t rl = sizeof resp;
     ck_assert_int_eq(w->ops->transmit(w, inner, il, resp, &rl), KEYCARD_ERR_CHANNEL);
     ck_assert_int_eq(kcl_channel_state(w), KEYCARD_CHANNEL_LOST);
@@ -899,7 +873,7 @@ static keycard_rc v1_transmit(kcl_transport *tp, const uint8_t *cmd, size_t len,
         memset(resp + 2, 0x11, 8);
         resp[10] = KC_CH_TAG_KA_PUB;
         resp[11] = 65;
-        hexf(c->j, "pk_ka", resp + 12, 65);
+        kc_vectors_hex(c->j, "pk_ka", resp + 12, 65);
         resp[77] = KC_CH_TAG_SIGNATURE;
         resp[78] = 64;
         memset(resp + 79, 0x22, 64);
@@ -908,7 +882,7 @@ static keycard_rc v1_transmit(kcl_transport *tp, const uint8_t *cmd, size_t len,
         *resp_len = 145;
     } else if (cmd[1] == KC_INS_OPEN_CHANNEL) {
         c->opens++;
-        hexf(c->j, "receipt", resp, 16);
+        kc_vectors_hex(c->j, "receipt", resp, 16);
         resp[16] = 0x90;
         resp[17] = 0x00;
         *resp_len = 18;
@@ -928,7 +902,7 @@ static const kcl_transport_ops v1card_ops = {
 /* libkeycard refuses a card of channel v1 (no card ephemeral key): an error, never plain. */
 START_TEST(test_host_refuses_v1_card)
 {
-    v1card c = {{&v1card_ops}, load_vectors(), 0, 0};
+    v1card c = {{&v1card_ops}, kc_vectors_load("channel.json"), 0, 0};
     for (int mode = 0; mode < 2; mode++) {
         kcl_transport *w = NULL;
         ck_assert_int_eq(kcl_channel_wrap(&c.base, mode ? KEYCARD_CHANNEL_REQUIRE

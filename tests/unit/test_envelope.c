@@ -22,22 +22,8 @@
 #include "kc_envelope.h"
 #include "kc_err.h"
 #include "support/kc_test_target.h"
+#include "support/kc_vectors.h"
 #include "tc_keys.h"
-
-/* ---- vector loading ------------------------------------------------------ */
-
-static json_t *load(const char *name)
-{
-    const char *dir = getenv("KC_VECTORS_DIR");
-    char path[512];
-    json_error_t err;
-    json_t *j;
-
-    snprintf(path, sizeof path, "%s/%s", dir ? dir : "tests/vectors", name);
-    j = json_load_file(path, 0, &err);
-    ck_assert_msg(j != NULL, "cannot load %s: %s (line %d)", path, err.text, err.line);
-    return j;
-}
 
 /* The array member key of obj, non-empty. */
 static json_t *rows(json_t *obj, const char *key)
@@ -45,23 +31,6 @@ static json_t *rows(json_t *obj, const char *key)
     json_t *a = json_object_get(obj, key);
     ck_assert_msg(json_is_array(a) && json_array_size(a) > 0, "no rows '%s'", key);
     return a;
-}
-
-/* Decode the hex string member key of obj into out (cap bytes); returns its length. */
-static size_t hexf(json_t *obj, const char *key, uint8_t *out, size_t cap)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    size_t n;
-
-    ck_assert_msg(s != NULL, "missing hex field '%s'", key);
-    n = strlen(s);
-    ck_assert_msg(n % 2 == 0 && n / 2 <= cap, "bad hex field '%s'", key);
-    for (size_t i = 0; i < n / 2; i++) {
-        unsigned v;
-        ck_assert_int_eq(sscanf(s + 2 * i, "%2x", &v), 1);
-        out[i] = (uint8_t)v;
-    }
-    return n / 2;
 }
 
 static uint32_t intf(json_t *obj, const char *key)
@@ -74,7 +43,7 @@ static uint32_t intf(json_t *obj, const char *key)
 static void expect(const uint8_t *got, size_t len, json_t *obj, const char *key, size_t idx)
 {
     uint8_t want[2048];
-    size_t n = hexf(obj, key, want, sizeof want);
+    size_t n = kc_vectors_hex(obj, key, want, sizeof want);
     ck_assert_msg(n == len, "row %zu '%s': length %zu, want %zu", idx, key, len, n);
     ck_assert_msg(memcmp(got, want, len) == 0, "row %zu '%s' differs", idx, key);
 }
@@ -91,12 +60,13 @@ static int all_zero(const uint8_t *p, size_t n)
 
 START_TEST(test_cmac_kat)
 {
-    json_t *j = load("kdf.json"), *a = rows(j, "cmac"), *v;
+    json_t *j = kc_vectors_load("kdf.json"), *a = rows(j, "cmac"), *v;
     size_t i;
     json_array_foreach(a, i, v)
     {
         uint8_t key[32], msg[128], mac[16];
-        size_t kl = hexf(v, "key", key, sizeof key), ml = hexf(v, "msg", msg, sizeof msg);
+        size_t kl = kc_vectors_hex(v, "key", key, sizeof key);
+        size_t ml = kc_vectors_hex(v, "msg", msg, sizeof msg);
         ck_assert_int_eq(kc_crypto_aes_cmac(key, kl, msg, ml, mac), 0);
         expect(mac, 16, v, "mac", i);
     }
@@ -121,12 +91,13 @@ END_TEST
 
 START_TEST(test_kdf_kat)
 {
-    json_t *j = load("kdf.json"), *a = rows(j, "kdf"), *v;
+    json_t *j = kc_vectors_load("kdf.json"), *a = rows(j, "kdf"), *v;
     size_t i;
     json_array_foreach(a, i, v)
     {
         uint8_t key[32], ctx[64], out[128], alias[128];
-        size_t kl = hexf(v, "key", key, sizeof key), cl = hexf(v, "context", ctx, sizeof ctx);
+        size_t kl = kc_vectors_hex(v, "key", key, sizeof key);
+        size_t cl = kc_vectors_hex(v, "context", ctx, sizeof ctx);
         const char *label = json_string_value(json_object_get(v, "label"));
         size_t ol = intf(v, "L") / 8;
         ck_assert_ptr_nonnull(label);
@@ -145,7 +116,7 @@ END_TEST
 
 START_TEST(test_siv_kat)
 {
-    json_t *j = load("kdf.json"), *a = rows(j, "siv"), *v;
+    json_t *j = kc_vectors_load("kdf.json"), *a = rows(j, "siv"), *v;
     size_t i;
     json_array_foreach(a, i, v)
     {
@@ -153,8 +124,9 @@ START_TEST(test_siv_kat)
         uint8_t key[64], ads[4][64], siv[16];
         kc_iov ad[4];
         json_t *al = json_object_get(v, "ad"), *x;
-        size_t kl = hexf(v, "key", key, sizeof key), n = hexf(v, "plaintext", pt, sizeof pt), k;
-        size_t wl = hexf(v, "out", want, sizeof want);
+        size_t kl = kc_vectors_hex(v, "key", key, sizeof key), k;
+        size_t n = kc_vectors_hex(v, "plaintext", pt, sizeof pt);
+        size_t wl = kc_vectors_hex(v, "out", want, sizeof want);
         ck_assert_uint_le(json_array_size(al), 4);
         json_array_foreach(al, k, x)
         {
@@ -199,13 +171,13 @@ END_TEST
 
 START_TEST(test_diversify_kat)
 {
-    json_t *j = load("diversify.json"), *a = rows(j, "vectors"), *v;
+    json_t *j = kc_vectors_load("diversify.json"), *a = rows(j, "vectors"), *v;
     size_t i;
     json_array_foreach(a, i, v)
     {
         uint8_t master[32], serial[8], kcard[32];
-        size_t ml = hexf(v, "master", master, sizeof master);
-        ck_assert_uint_eq(hexf(v, "serial", serial, 8), 8);
+        size_t ml = kc_vectors_hex(v, "master", master, sizeof master);
+        ck_assert_uint_eq(kc_vectors_hex(v, "serial", serial, 8), 8);
         ck_assert_int_eq(kc_env_diversify(master, ml, serial, kcard), 0);
         expect(kcard, ml, v, "kcard", i);
         /* In place. */
@@ -218,26 +190,26 @@ END_TEST
 
 START_TEST(test_chain_kat)
 {
-    json_t *j = load("chain.json"), *a = rows(j, "runs"), *v;
+    json_t *j = kc_vectors_load("chain.json"), *a = rows(j, "runs"), *v;
     size_t i, nchain = 0;
     json_array_foreach(a, i, v)
     {
         uint8_t master[32], serial[8], kcard[32], nt[16], nk[16], seed[16], r[32], base[32];
         uint8_t sctx[KC_ENV_SCTX_LEN];
-        size_t ml = hexf(v, "master", master, sizeof master);
+        size_t ml = kc_vectors_hex(v, "master", master, sizeof master);
         int has_seed = json_is_string(json_object_get(v, "seed"));
         const char *mode = json_string_value(json_object_get(v, "mode"));
         json_t *steps = rows(v, "steps"), *s;
         size_t k;
 
         ck_assert_ptr_nonnull(mode);
-        hexf(v, "serial", serial, 8);
+        kc_vectors_hex(v, "serial", serial, 8);
         ck_assert_int_eq(kc_env_diversify(master, ml, serial, kcard), 0);
         expect(kcard, ml, v, "kcard", i);
-        hexf(v, "nt", nt, 16);
-        hexf(v, "nk", nk, 16);
+        kc_vectors_hex(v, "nt", nt, 16);
+        kc_vectors_hex(v, "nk", nk, 16);
         if (has_seed)
-            hexf(v, "seed", seed, 16);
+            kc_vectors_hex(v, "seed", seed, 16);
         kc_env_session_ctx(sctx, serial, nt, nk, has_seed ? seed : NULL);
         expect(sctx, sizeof sctx, v, "sctx", i);
         if (strcmp(mode, "chain") == 0) {
@@ -288,18 +260,18 @@ typedef struct env_vec {
 
 static void env_read(json_t *v, env_vec *e)
 {
-    hexf(v, "r", e->r, 32);
-    hexf(v, "serial", e->serial, 8);
-    hexf(v, "hdr", e->hdr, 4);
-    e->data_len = hexf(v, "data", e->data, sizeof e->data);
-    e->apdu_len = hexf(v, "apdu", e->apdu, sizeof e->apdu);
+    kc_vectors_hex(v, "r", e->r, 32);
+    kc_vectors_hex(v, "serial", e->serial, 8);
+    kc_vectors_hex(v, "hdr", e->hdr, 4);
+    e->data_len = kc_vectors_hex(v, "data", e->data, sizeof e->data);
+    e->apdu_len = kc_vectors_hex(v, "apdu", e->apdu, sizeof e->apdu);
     e->bucket = intf(v, "bucket");
     e->c = intf(v, "c");
 }
 
 START_TEST(test_envelope_kat)
 {
-    json_t *j = load("envelope.json"), *a = rows(j, "vectors"), *v;
+    json_t *j = kc_vectors_load("envelope.json"), *a = rows(j, "vectors"), *v;
     size_t i;
     unsigned seen = 0, ext = 0;
     json_array_foreach(a, i, v)
@@ -372,15 +344,15 @@ END_TEST
 
 START_TEST(test_envelope_bad_padding)
 {
-    json_t *j = load("envelope.json"), *a = rows(j, "bad_padding"), *v;
+    json_t *j = kc_vectors_load("envelope.json"), *a = rows(j, "bad_padding"), *v;
     size_t i;
     json_array_foreach(a, i, v)
     {
         uint8_t r[32], serial[8], apdu[KC_ENV_APDU_MAX], hdr[4], data[1024];
         size_t alen, dlen = sizeof data;
-        hexf(v, "r", r, 32);
-        hexf(v, "serial", serial, 8);
-        alen = hexf(v, "apdu", apdu, sizeof apdu);
+        kc_vectors_hex(v, "r", r, 32);
+        kc_vectors_hex(v, "serial", serial, 8);
+        alen = kc_vectors_hex(v, "apdu", apdu, sizeof apdu);
         memset(data, 0xAA, sizeof data);
         memset(hdr, 0xAA, 4);
         ck_assert_msg(kc_env_open(r, serial, intf(v, "c"), apdu, alen, hdr, data, &dlen, NULL) ==
@@ -398,7 +370,7 @@ END_TEST
 /* The first vector of the given bucket. */
 static void env_pick(size_t bucket, env_vec *e)
 {
-    json_t *j = load("envelope.json"), *a = rows(j, "vectors"), *v;
+    json_t *j = kc_vectors_load("envelope.json"), *a = rows(j, "vectors"), *v;
     size_t i;
     json_array_foreach(a, i, v)
     {
@@ -678,18 +650,18 @@ END_TEST
 
 START_TEST(test_response_kat)
 {
-    json_t *j = load("response.json"), *a = rows(j, "vectors"), *v;
+    json_t *j = kc_vectors_load("response.json"), *a = rows(j, "vectors"), *v;
     size_t i;
     json_array_foreach(a, i, v)
     {
         uint8_t r[32], serial[8], sw[2], data[300], mac[16], out[400], want[400], sw2[2];
         size_t dl, ol = sizeof out, wl, off, n;
         uint32_t c = intf(v, "c");
-        hexf(v, "r", r, 32);
-        hexf(v, "serial", serial, 8);
-        hexf(v, "sw", sw, 2);
-        dl = hexf(v, "data", data, sizeof data);
-        wl = hexf(v, "resp", want, sizeof want);
+        kc_vectors_hex(v, "r", r, 32);
+        kc_vectors_hex(v, "serial", serial, 8);
+        kc_vectors_hex(v, "sw", sw, 2);
+        dl = kc_vectors_hex(v, "data", data, sizeof data);
+        wl = kc_vectors_hex(v, "resp", want, sizeof want);
         ck_assert_int_eq(kc_env_resp_mac(r, serial, c, sw, data, dl, mac), 0);
         expect(mac, 16, v, "mac", i);
         ck_assert_int_eq(kc_env_resp_build(r, serial, c, sw, data, dl, out, &ol), 0);
@@ -732,26 +704,26 @@ END_TEST
 
 START_TEST(test_completion_kat)
 {
-    json_t *j = load("completion.json"), *a = rows(j, "vectors"), *v;
+    json_t *j = kc_vectors_load("completion.json"), *a = rows(j, "vectors"), *v;
     size_t i;
     json_array_foreach(a, i, v)
     {
         uint8_t kcard[32], serial[8], sctx[KC_ENV_SCTX_LEN], kcomp[16], mac[16], sw[2];
         uint8_t lock[KC_ENV_LOCK_DATA_MAX];
-        size_t kl = hexf(v, "kcard", kcard, sizeof kcard), k;
-        size_t ll = hexf(v, "lock_data", lock, sizeof lock);
+        size_t kl = kc_vectors_hex(v, "kcard", kcard, sizeof kcard), k;
+        size_t ll = kc_vectors_hex(v, "lock_data", lock, sizeof lock);
         uint8_t way = (uint8_t)intf(v, "lock_way");
         json_t *steps = rows(v, "steps"), *s;
         kc_env_transcript t;
 
-        hexf(v, "serial", serial, 8);
-        ck_assert_uint_eq(hexf(v, "sctx", sctx, sizeof sctx), sizeof sctx);
+        kc_vectors_hex(v, "serial", serial, 8);
+        ck_assert_uint_eq(kc_vectors_hex(v, "sctx", sctx, sizeof sctx), sizeof sctx);
         ck_assert_int_eq(kc_env_completion_key(kcard, kl, sctx, kcomp), 0);
         expect(kcomp, 16, v, "kcomp", i);
         ck_assert_int_eq(kc_env_transcript_init(&t), 0);
         json_array_foreach(steps, k, s)
         {
-            hexf(s, "sw", sw, 2);
+            kc_vectors_hex(s, "sw", sw, 2);
             ck_assert_int_eq(kc_env_transcript_update(&t, intf(s, "c"), sw), 0);
         }
         ck_assert_uint_eq(t.n, json_array_size(steps));
@@ -770,7 +742,7 @@ START_TEST(test_completion_kat)
         ck_assert_int_eq(kc_env_transcript_init(&t), 0);
         for (k = 0; k + 1 < json_array_size(steps); k++) {
             s = json_array_get(steps, k);
-            hexf(s, "sw", sw, 2);
+            kc_vectors_hex(s, "sw", sw, 2);
             ck_assert_int_eq(kc_env_transcript_update(&t, intf(s, "c"), sw), 0);
         }
         {
@@ -786,24 +758,24 @@ END_TEST
 /* Whole sessions on the wire (session.json): every APDU and answer of the target. */
 START_TEST(test_session_kat)
 {
-    json_t *j = load("session.json"), *a = rows(j, "sessions"), *v;
+    json_t *j = kc_vectors_load("session.json"), *a = rows(j, "sessions"), *v;
     size_t i;
     json_array_foreach(a, i, v)
     {
         uint8_t master[32], serial[8], kcard[32], nt[16], nk[16], seed[16], sctx[KC_ENV_SCTX_LEN];
         uint8_t r[32], base[32], kcomp[16], lock[16], mac[16];
-        size_t ml = hexf(v, "master", master, sizeof master), k;
-        size_t ll = hexf(v, "lock_data", lock, sizeof lock);
+        size_t ml = kc_vectors_hex(v, "master", master, sizeof master), k;
+        size_t ll = kc_vectors_hex(v, "lock_data", lock, sizeof lock);
         uint8_t way = (uint8_t)intf(v, "way"), lway = (uint8_t)intf(v, "lock_way");
         int has_seed = json_is_string(json_object_get(v, "seed"));
         json_t *envs = rows(v, "envelopes"), *e;
         kc_env_transcript tr;
 
-        hexf(v, "serial", serial, 8);
-        hexf(v, "nt", nt, 16);
-        hexf(v, "nk", nk, 16);
+        kc_vectors_hex(v, "serial", serial, 8);
+        kc_vectors_hex(v, "nt", nt, 16);
+        kc_vectors_hex(v, "nk", nk, 16);
         if (has_seed)
-            hexf(v, "seed", seed, 16);
+            kc_vectors_hex(v, "seed", seed, 16);
         ck_assert_int_eq(kc_env_diversify(master, ml, serial, kcard), 0);
         expect(kcard, ml, v, "kcard", i);
         kc_env_session_ctx(sctx, serial, nt, nk, has_seed ? seed : NULL);
@@ -818,11 +790,12 @@ START_TEST(test_session_kat)
         json_array_foreach(envs, k, e)
         {
             uint8_t hdr[4], data[64], apdu[KC_ENV_APDU_MAX], rc_[32], resp[128], ghdr[4], got[64];
-            size_t dl = hexf(e, "inner_data", data, sizeof data), al = sizeof apdu, rl = 0;
+            size_t dl = kc_vectors_hex(e, "inner_data", data, sizeof data);
+            size_t al = sizeof apdu, rl = 0;
             size_t gl = sizeof got;
             uint32_t c = intf(e, "c");
             static const uint8_t ok[2] = {0x90, 0x00};
-            hexf(e, "inner_hdr", hdr, 4);
+            kc_vectors_hex(e, "inner_hdr", hdr, 4);
             if (way == 0x01) {
                 ck_assert_int_eq(kc_env_static_key(base, 32, serial, c, rc_), 0);
             } else {
@@ -873,18 +846,18 @@ static int fixed_rng(void *ctx, uint8_t *out, size_t len)
  */
 START_TEST(test_session_on_target_firmware)
 {
-    json_t *j = load("session.json"), *a = rows(j, "sessions"), *v;
+    json_t *j = kc_vectors_load("session.json"), *a = rows(j, "sessions"), *v;
     size_t i;
     json_array_foreach(a, i, v)
     {
         kc_test_target t;
         uint8_t serial[8], kcard[32], mfg[8 + 1 + 3 + 32], apdu[KC_ENV_APDU_MAX], want[600];
-        size_t kl = hexf(v, "kcard", kcard, sizeof kcard), n, wl, k;
+        size_t kl = kc_vectors_hex(v, "kcard", kcard, sizeof kcard), n, wl, k;
         uint8_t way = (uint8_t)intf(v, "way");
         json_t *envs = rows(v, "envelopes"), *e;
 
         kc_tt_new(&t, 900 + i);
-        hexf(v, "serial", serial, 8);
+        kc_vectors_hex(v, "serial", serial, 8);
         memcpy(mfg, serial, 8);
         mfg[8] = 1;
         mfg[9] = 1;                        /* key 1 */
@@ -897,19 +870,19 @@ START_TEST(test_session_on_target_firmware)
             uint8_t c[4] = {0, 0, 0, 6};
             ck_assert_int_eq(kc_store_put1(&t.tc->store, TC_KEY_STATIC_CTR, c, 4), 0);
         }
-        hexf(v, "nt", fixed_nt, 16);
+        kc_vectors_hex(v, "nt", fixed_nt, 16);
         t.tc->hw.rng = fixed_rng;
-        n = hexf(v, "target_begin", apdu, sizeof apdu);
-        wl = hexf(v, "target_begin_answer", want, sizeof want);
+        n = kc_vectors_hex(v, "target_begin", apdu, sizeof apdu);
+        wl = kc_vectors_hex(v, "target_begin_answer", want, sizeof want);
         ck_assert_uint_eq(kc_tt_send(&t, apdu, n), 0x9000);
         ck_assert_uint_eq(t.resp_len + 2, wl);
         ck_assert_mem_eq(t.resp, want, wl - 2);
-        n = hexf(v, "target_bind", apdu, sizeof apdu);
+        n = kc_vectors_hex(v, "target_bind", apdu, sizeof apdu);
         ck_assert_uint_eq(kc_tt_send(&t, apdu, n), 0x9000);
         json_array_foreach(envs, k, e)
         {
-            n = hexf(e, "apdu", apdu, sizeof apdu);
-            wl = hexf(e, "response", want, sizeof want);
+            n = kc_vectors_hex(e, "apdu", apdu, sizeof apdu);
+            wl = kc_vectors_hex(e, "response", want, sizeof want);
             ck_assert_uint_eq(kc_tt_send(&t, apdu, n), 0x9000);
             ck_assert_msg(t.resp_len + 2 == wl && memcmp(t.resp, want, wl - 2) == 0,
                           "session %zu envelope %zu: the target's answer differs", i, k);
@@ -924,17 +897,17 @@ END_TEST
 
 START_TEST(test_prev_random_kat)
 {
-    json_t *j = load("prev_random.json"), *a = rows(j, "runs"), *v;
+    json_t *j = kc_vectors_load("prev_random.json"), *a = rows(j, "runs"), *v;
     size_t i;
     json_array_foreach(a, i, v)
     {
         uint8_t p[32], serial[8], seed[16];
         json_t *steps = rows(v, "steps"), *s;
         size_t k;
-        hexf(v, "p0", p, 32);
+        kc_vectors_hex(v, "p0", p, 32);
         json_array_foreach(steps, k, s)
         {
-            hexf(s, "serial", serial, 8);
+            kc_vectors_hex(s, "serial", serial, 8);
             /* next over p: the key card advances its state in place. */
             ck_assert_int_eq(kc_env_prev_random(p, serial, seed, p), 0);
             expect(seed, 16, s, "seed", i);

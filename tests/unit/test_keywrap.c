@@ -25,6 +25,7 @@
 #include "kc_keywrap.h"
 #include "keywrap.h"
 #include "support/kc_test_card.h"
+#include "support/kc_vectors.h"
 
 static uint8_t issuer_priv[32], issuer_pub[65], other_priv[32], other_pub[65];
 
@@ -109,33 +110,6 @@ static int dir_kcv(kc_test_card *t, uint8_t n, uint8_t kcv[3])
     return 1;
 }
 
-/* ---- vectors ------------------------------------------------------------------ */
-
-static json_t *load_vectors(void)
-{
-    const char *dir = getenv("KC_VECTORS_DIR");
-    char path[512];
-    json_error_t err;
-    snprintf(path, sizeof path, "%s/keywrap.json", dir ? dir : "tests/vectors");
-    json_t *j = json_load_file(path, 0, &err);
-    ck_assert_msg(j != NULL, "cannot load %s: %s", path, err.text);
-    return j;
-}
-
-static size_t hexf(json_t *obj, const char *key, uint8_t *out, size_t cap)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    ck_assert_msg(s != NULL, "missing hex field '%s'", key);
-    size_t n = strlen(s);
-    ck_assert(n % 2 == 0 && n / 2 <= cap);
-    for (size_t i = 0; i < n / 2; i++) {
-        unsigned v;
-        ck_assert_int_eq(sscanf(s + 2 * i, "%2x", &v), 1);
-        out[i] = (uint8_t)v;
-    }
-    return n / 2;
-}
-
 static uint8_t fixed_rng_bytes[32];
 
 static int fixed_rng(void *ctx, uint8_t *buf, size_t len)
@@ -149,27 +123,28 @@ static int fixed_rng(void *ctx, uint8_t *buf, size_t len)
 /* Both sides seal each vector's key to the same bytes; the card opens each. */
 START_TEST(test_vectors)
 {
-    json_t *j = load_vectors(), *cases = json_object_get(j, "cases");
+    json_t *j = kc_vectors_load("keywrap.json"), *cases = json_object_get(j, "cases");
     ck_assert(json_array_size(cases) >= 3);
     for (size_t i = 0; i < json_array_size(cases); i++) {
         json_t *c = json_array_get(cases, i);
         uint8_t sk[32], pk[65], esk[32], key[32], hdr[64], want[KC_KEYWRAP_MAX];
         uint8_t host[KC_KEYWRAP_MAX], card[KC_KEYWRAP_MAX], got[32], from[8], to[8];
         const char *label = json_string_value(json_object_get(c, "label"));
-        hexf(c, "sk_ka", sk, 32);
-        hexf(c, "pk_ka", pk, 65);
-        hexf(c, "esk_w", esk, 32);
-        size_t kl = hexf(c, "key", key, 32);
-        size_t hl = hexf(c, "hdr", hdr, sizeof hdr);
-        size_t wl = hexf(c, "blob", want, sizeof want);
-        hexf(c, "from", from, 8);
-        hexf(c, "to", to, 8);
+        kc_vectors_hex(c, "sk_ka", sk, 32);
+        kc_vectors_hex(c, "pk_ka", pk, 65);
+        kc_vectors_hex(c, "esk_w", esk, 32);
+        size_t kl = kc_vectors_hex(c, "key", key, 32);
+        size_t hl = kc_vectors_hex(c, "hdr", hdr, sizeof hdr);
+        size_t wl = kc_vectors_hex(c, "blob", want, sizeof want);
+        kc_vectors_hex(c, "from", from, 8);
+        kc_vectors_hex(c, "to", to, 8);
         ck_assert_uint_eq(wl, hl + 81 + kl);
 
         /* The card's header builder gives the vector's header. */
         uint8_t kcv[3];
-        hexf(c, "kcv", kcv, 3);
-        size_t n = kc_keywrap_header(card, (uint8_t)json_integer_value(json_object_get(c, "number")),
+        kc_vectors_hex(c, "kcv", kcv, 3);
+        size_t n = kc_keywrap_header(card,
+                                     (uint8_t)json_integer_value(json_object_get(c, "number")),
                                      (uint8_t)json_integer_value(json_object_get(c, "type")),
                                      (uint8_t)json_integer_value(json_object_get(c, "flags")),
                                      (uint8_t)json_integer_value(json_object_get(c, "version")),
