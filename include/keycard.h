@@ -802,7 +802,7 @@ KEYCARD_API keycard_rc keycard_key_kcv(const uint8_t *key, size_t len, uint8_t k
  * version; the one before is retired: kept, listed, never used for issuance,
  * until destroyed. At most two versions per number (destroy the retired one
  * before the next). A wrapped or restored key must bring exactly the next
- * version (a free number: one above the highest destroyed), so an old blob
+ * version (a free number: one above every version it held), so an old blob
  * never comes back. docs/apdu.md "Key versions".
  */
 typedef struct keycard_key_version {

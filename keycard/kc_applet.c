@@ -494,8 +494,11 @@ static uint16_t h_prov_begin(kc_keycard *kc, const kc_apdu *a, uint8_t *out, siz
     return KC_SW_OK;
 }
 
-/* Version state of key n: the current version (1 when never recorded), the highest destroyed. */
-static void key_versions(const kc_keycard *kc, uint8_t n, uint8_t *cur, uint8_t *destroyed)
+/*
+ * Version state of key n: the current version (1 when never recorded), the
+ * highest destroyed. Returns 1 when the state is recorded, else 0.
+ */
+static int key_versions(const kc_keycard *kc, uint8_t n, uint8_t *cur, uint8_t *destroyed)
 {
     const uint8_t *d;
     size_t len;
@@ -504,7 +507,9 @@ static void key_versions(const kc_keycard *kc, uint8_t n, uint8_t *cur, uint8_t 
     if (kc_store_get(&kc->store, KC_KEY_KEY_VERSION(n), &d, &len) == 0 && len == 2) {
         *cur = d[0];
         *destroyed = d[1];
+        return 1;
     }
+    return 0;
 }
 
 /*
@@ -526,7 +531,7 @@ static uint16_t key_commit(kc_keycard *kc, uint8_t number, uint8_t want, const u
     size_t old_len = 0, len;
     int rc;
 
-    key_versions(kc, number, &cur, &destroyed);
+    int recorded = key_versions(kc, number, &cur, &destroyed);
     if (kc_store_get(&kc->store, KC_KEY_NUMBERED_KEY(number), &d, &len) == 0) {
         if (kc_store_get(&kc->store, KC_KEY_RETIRED_KEY(number), &d, &len) == 0 || cur == 255)
             return KC_SW_CONDITIONS; /* two versions already: destroy the retired one first */
@@ -537,9 +542,13 @@ static uint16_t key_commit(kc_keycard *kc, uint8_t number, uint8_t want, const u
         old_len++;
         vs[0] = (uint8_t)(cur + 1);
     } else {
-        vs[0] = (uint8_t)(destroyed + 1);
+        /* A free number: above every version it held (a key deleted by provisioning too). */
+        uint8_t floor = recorded && cur > destroyed ? cur : destroyed;
+        if (floor == 255)
+            return KC_SW_CONDITIONS;
+        vs[0] = (uint8_t)(floor + 1);
     }
-    if (want && (old_len ? want != vs[0] : want <= destroyed)) {
+    if (want && (old_len ? want != vs[0] : want < vs[0])) {
         kc_wipe(old, sizeof old);
         return KC_SW_CONDITIONS; /* not the next version: an old blob cannot come back */
     }

@@ -412,6 +412,18 @@ START_TEST(test_offline_wrap)
     ck_assert_uint_eq(send(&b, 0x80, KC_INS_KEY_DESTROY, 0, 9, dv, 4, 0), 0x9000);
     ck_assert_uint_eq(import_key(&b, 9, blob, bl), 0x6985); /* destroyed stays destroyed */
     ck_assert_uint_eq(import_key(&b, 9, v3, v3l), 0x9000);  /* version 3; 2 retired */
+    /* Deleted by a provisioning session: the number stays above what it held. */
+    ck_assert_uint_eq(kc_test_card_verify_admin(&b), 0x9000);
+    ck_assert_uint_eq(kc_test_card_sendx(&b, "80E00000"), 0x9000);
+    ck_assert_uint_eq(kc_test_card_sendx(&b, "80E22109"), 0x9000);
+    ck_assert_uint_eq(kc_test_card_sendx(&b, "80E60000"), 0x9000);
+    ck_assert_uint_eq(import_key(&b, 9, v3, v3l), 0x6985); /* version 3 again */
+    uint8_t v4[KEYCARD_WRAPPED_MAX];
+    size_t v4l;
+    ck_assert_int_eq(keycard_key_wrap(&ck, 9, KEYCARD_KEY_AES256, KEYCARD_KEYF_INJECT, "pin-key",
+                                      4, key2, 32, v4, sizeof v4, &v4l),
+                     KEYCARD_OK);
+    ck_assert_uint_eq(import_key(&b, 9, v4, v4l), 0x9000);
     kc_test_card_free(&b);
 }
 END_TEST
