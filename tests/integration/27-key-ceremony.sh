@@ -43,7 +43,7 @@ ADM="$B/bin/kc-admin --reader 0"
 SERIAL=5441524745540042
 mkdir -p "$B/integration"
 DUMP=$B/integration/store_dump
-cc -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Iinclude -Ikeycard -o "$DUMP" \
+cc -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror ${KC_SANITIZE:-} -Iinclude -Ikeycard -o "$DUMP" \
     tests/integration/store_dump.c "$B/lib/libkeycard-internal.a" -lmbedcrypto ||
     { echo "27-key-ceremony: cannot build store_dump.c" >&2; exit 1; }
 
