@@ -1210,6 +1210,12 @@ static uint16_t h_backup(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t 
     }
     if (a->p2 < KC_NUMBER_MIN || a->p2 > KC_NUMBER_MAX)
         return KC_SW_WRONG_P1P2;
+    /*
+     * K and IV come from (BK, id, number): a number sealed twice in one backup
+     * (a key replaced in between) would reuse them. Once per number.
+     */
+    if (b->sealed[a->p2 / 8] & (1u << (a->p2 % 8)))
+        return KC_SW_CONDITIONS;
     if ((rc = kc_issue_key_load(&kc->store, a->p2, &k)) != 0)
         return rc == KC_ERR_NOT_FOUND ? KC_SW_REF_NOT_FOUND : kc_err_to_sw(rc);
     size_t hdr = KC_KEYWRAP_HDR_LEN + k.label_len, total = hdr + 16 + k.key_len;
@@ -1226,6 +1232,7 @@ static uint16_t h_backup(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t 
         kc_wipe(out, total);
         return kc_err_to_sw(rc);
     }
+    b->sealed[a->p2 / 8] |= (uint8_t)(1u << (a->p2 % 8));
     *out_len = total;
     return KC_SW_OK;
 }

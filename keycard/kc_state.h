@@ -52,6 +52,7 @@ typedef struct kc_backup_ram {
     uint8_t id[KC_BACKUP_ID_LEN];
     uint8_t bk[32];   /* backup: the backup key */
     uint8_t seed[32]; /* backup: the polynomial's coefficients come from it */
+    uint8_t sealed[32]; /* backup: bit n set once key n was sealed (K, IV used once each) */
     uint8_t x[KC_BACKUP_SHARES_MAX], y[KC_BACKUP_SHARES_MAX][32]; /* restore: shares */
 } kc_backup_ram;
 

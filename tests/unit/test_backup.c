@@ -135,6 +135,11 @@ START_TEST(test_shares_match_libgfshare)
             ck_assert_ptr_null(memmem(b.share[s], KC_BACKUP_SHARE_LEN, k.key, k.key_len));
         ck_assert_ptr_null(memmem(b.blob[n], b.blob_len[n], k.key, k.key_len));
     }
+    /* A key replaced mid-backup and sealed again would reuse K and IV: once per number. */
+    uint8_t gen[3] = {KC_KEY_TYPE_AES128, KC_KEYF_INJECT, 0};
+    ck_assert_uint_eq(send(&a, KC_INS_PROVISION_GENERATE, KC_GENERATE_P1_KEY, 3, gen, 3, 3),
+                      0x9000);
+    ck_assert_uint_eq(send(&a, KC_INS_BACKUP, 2, 3, NULL, 0, 256), 0x6985);
     ck_assert_uint_eq(send(&a, KC_INS_BACKUP, 3, 0, NULL, 0, 0), 0x9000);
     for (size_t i = 0; i < 32; i++)
         ck_assert_uint_eq(kc->backup.bk[i], 0); /* forgotten */
