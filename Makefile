@@ -21,6 +21,8 @@ PCSC_CFLAGS := $(shell pkg-config --cflags libpcsclite 2>/dev/null)
 PCSC_LIBS := $(shell pkg-config --libs libpcsclite 2>/dev/null || echo -lpcsclite)
 JANSSON_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 SQLITE_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
+PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
+PQ_LIBS := $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 MBED_LIBS = -lmbedcrypto
 
@@ -135,7 +137,7 @@ $(B)/bin/kc-admin $(B)/inst/bin/kc-admin: $(ADMIN_OBJ) $(COMMON_OBJ) $(LIBS_DEP)
 
 $(B)/bin/kc-issue $(B)/inst/bin/kc-issue: $(ISSUE_OBJ) $(ENGINE_OBJ) $(COMMON_OBJ) $(LIBS_DEP)
 	@mkdir -p $(dir $@)
-	$(LINK_TOOL) $(SQLITE_LIBS)
+	$(LINK_TOOL) $(SQLITE_LIBS) $(PQ_LIBS)
 
 $(B)/inst/bin/%: TOOL_RPATH =
 
@@ -146,6 +148,7 @@ $(ADMIN_OBJ) $(COMMON_OBJ): LOCAL_CFLAGS += $(INC_TOOL)
 $(STARTUP_OBJ): LOCAL_CFLAGS += $(INC_ENGINE)
 $(VCARD_OBJ): LOCAL_CFLAGS += $(INC_TOOL) -Ikeycard
 $(ISSUE_OBJ) $(ENGINE_OBJ): LOCAL_CFLAGS += $(INC_ENGINE)
+$(ISSUE_OBJ): LOCAL_CFLAGS += $(PQ_CFLAGS)
 $(TEST_SUPPORT_OBJ): LOCAL_CFLAGS += $(INC_TEST)
 
 $(B)/bin/kc-startup $(B)/inst/bin/kc-startup: $(STARTUP_OBJ) $(ENGINE_OBJ) $(COMMON_OBJ) $(LIBS_DEP)

@@ -27,7 +27,7 @@ sq() { python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); print(
 
 # (a)
 "$K" journal init --journal "$J" >"$T/a1" && "$K" journal init --journal "$J" >"$T/a2" &&
-    [ "$(sq "$J" 'PRAGMA journal_mode')" = wal ] && [ "$(sq "$J" "SELECT value FROM kc_meta WHERE name = 'schema'")" = 1 ] &&
+    [ "$(sq "$J" 'PRAGMA journal_mode')" = wal ] && [ "$(sq "$J" "SELECT value FROM kc_meta WHERE name = 'schema'")" = 2 ] &&
     ok "init: $(cat "$T/a1"); again: a no-op; WAL mode" || fail "init: $(cat "$T/a1" "$T/a2")"
 
 # (b)
@@ -93,11 +93,19 @@ rc=$?
 [ $rc -eq 1 ] && grep -q 'not a journal' "$T/e3" && ok "a file that is not a journal: $(head -c 100 "$T/e3")" ||
     fail "junk (rc $rc): $(cat "$T/e3")"
 cp "$J" "$T/new.db"
-python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("UPDATE kc_meta SET value = 2 WHERE name = \"schema\""); c.commit()' "$T/new.db"
+python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("UPDATE kc_meta SET value = 3 WHERE name = \"schema\""); c.commit()' "$T/new.db"
 "$K" journal import --journal "$T/new.db" "$T/r2.csv" >"$T/e4" 2>&1
 rc=$?
 [ $rc -eq 1 ] && grep -q 'newer than this' "$T/e4" && [ "$(sq "$T/new.db" 'SELECT count(*) FROM kc_record')" = "$before" ] &&
     ok "a journal of a newer schema: refused, untouched" || fail "newer schema (rc $rc): $(cat "$T/e4")"
+# A journal of schema 1 (no claim token): migrated to 2 on opening, its records kept.
+cp "$J" "$T/old.db"
+python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("ALTER TABLE kc_record DROP COLUMN claim"); c.execute("UPDATE kc_meta SET value = 1 WHERE name = \"schema\""); c.commit()' "$T/old.db"
+"$K" journal status --journal "$T/old.db" >"$T/e6" 2>&1 &&
+    [ "$(sq "$T/old.db" "SELECT value FROM kc_meta WHERE name = 'schema'")" = 2 ] &&
+    [ "$(sq "$T/old.db" 'SELECT count(claim), count(*) FROM kc_record')" = "0 $before" ] &&
+    ok "a journal of schema 1: migrated to 2 on opening, its $before records kept" ||
+    fail "migration: $(cat "$T/e6")"
 "$K" journal status --journal "$T/missing.db" >"$T/e5" 2>&1
 [ $? -eq 1 ] && grep -q 'no journal here' "$T/e5" && [ ! -e "$T/missing.db" ] &&
     ok "status of a journal that does not exist: said, nothing created" || fail "missing: $(cat "$T/e5")"

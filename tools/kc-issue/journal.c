@@ -7,25 +7,27 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include "jdb.h"
 #include "kct.h"
 #include "kct_cli.h"
 
 struct kcj {
-    sqlite3 *db;
-    char path[4096];
+    jdb *db;
 };
 
-/* The schema of version 1 (docs/production.md "Tables"). */
-static const char schema_v1[] =
+/*
+ * The schema (docs/production.md "Tables"), one text for both databases:
+ * @ID@ is the key column of each dialect.
+ */
+static const char schema_v2[] =
     "CREATE TABLE kc_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE kc_record ("
-    " id INTEGER PRIMARY KEY,"
+    " id @ID@,"
     " batch TEXT NOT NULL DEFAULT '',"
     " fields TEXT NOT NULL,"
     " serial_wanted TEXT UNIQUE,"
@@ -34,17 +36,22 @@ static const char schema_v1[] =
     " station TEXT, claimed_at BIGINT, heartbeat_at BIGINT,"
     " serial TEXT, keycard TEXT, head TEXT, mac TEXT, receipt_seq BIGINT, reason TEXT,"
     " attempts INTEGER NOT NULL DEFAULT 0,"
-    " created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL);"
+    " created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,"
+    " claim TEXT);"
     "CREATE INDEX kc_record_queue ON kc_record (state, id);"
     "CREATE TABLE kc_attempt ("
-    " id INTEGER PRIMARY KEY,"
-    " record_id INTEGER NOT NULL REFERENCES kc_record (id),"
+    " id @ID@,"
+    " record_id BIGINT NOT NULL REFERENCES kc_record (id),"
     " station TEXT, keycard TEXT, head TEXT, serial TEXT,"
     " started_at BIGINT NOT NULL, ended_at BIGINT,"
     " result TEXT CHECK (result IS NULL OR result IN ('issued', 'failed', 'aside')),"
     " reason TEXT, mac TEXT, receipt_seq BIGINT);"
-    "INSERT INTO kc_meta VALUES ('schema', '1');"
+    "INSERT INTO kc_meta VALUES ('schema', '2');"
     "INSERT INTO kc_meta VALUES ('columns', '[]');";
+
+/* Schema 1 to 2: the claim token (a claim whose commit was not answered is found again). */
+static const char migrate_v1[] = "ALTER TABLE kc_record ADD COLUMN claim TEXT;"
+                                 "UPDATE kc_meta SET value = '2' WHERE name = 'schema';";
 
 /* Free what jansson allocated (kct_json_init gives it an allocator of its own). */
 static void json_text_free(char *text)
@@ -56,92 +63,154 @@ static void json_text_free(char *text)
         f(text);
 }
 
-/* SQLite's reason in words a user acts on. */
-static void say(kcj *j, int rc, const char *what, char *err, size_t cap)
+/* A number as a statement parameter. */
+static const char *num(char buf[24], long v)
 {
-    const char *why = rc == SQLITE_FULL       ? "the disk is full"
-                      : rc == SQLITE_READONLY ? "the journal or its directory is read-only"
-                      : rc == SQLITE_CANTOPEN ? "cannot open or create the file (does the "
-                                                "directory exist, may it be written?)"
-                      : rc == SQLITE_BUSY     ? "another program holds the journal"
-                      : rc == SQLITE_NOTADB   ? "not a journal (not an SQLite database)"
-                      : rc == SQLITE_CORRUPT  ? "the journal file is damaged"
-                      : j && j->db            ? sqlite3_errmsg(j->db)
-                                              : sqlite3_errstr(rc);
-    snprintf(err, cap, "%s: %s: %s", j ? j->path : "journal", what, why);
+    snprintf(buf, 24, "%ld", v);
+    return buf;
 }
 
-static int exec(kcj *j, const char *sql, const char *what, char *err, size_t cap)
+/* 128 fresh random bits in hex: a claim's or an import's token. */
+static int token(char out[33], char *err, size_t cap)
 {
-    int rc = sqlite3_exec(j->db, sql, NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        say(j, rc, what, err, cap);
-        return -1;
+    uint8_t b[16];
+    FILE *f = fopen("/dev/urandom", "rb");
+    size_t n = f ? fread(b, 1, sizeof b, f) : 0;
+    if (f)
+        fclose(f);
+    if (n != sizeof b) {
+        snprintf(err, cap, "journal: cannot read /dev/urandom for a claim token");
+        return JDB_ERR;
     }
-    return 0;
+    kct_hex_format(b, sizeof b, out);
+    return JDB_OK;
 }
 
-static int schema_version(kcj *j)
+/*
+ * The time for the transaction's timestamps: the server's clock when there
+ * is a server (the stations' clocks may differ; heartbeats are compared
+ * across stations), else this machine's.
+ */
+static int now_of(kcj *j, char buf[24], long *now, char *err, size_t cap)
 {
-    sqlite3_stmt *st;
-    int v = -1;
-    if (sqlite3_prepare_v2(j->db, "SELECT value FROM kc_meta WHERE name = 'schema'", -1, &st,
-                           NULL) != SQLITE_OK)
-        return 0; /* no kc_meta: an empty database */
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = atoi((const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    return v;
+    jdb_rows *r;
+    *now = (long)time(NULL);
+    if (jdb_server(j->db)) {
+        int rc = jdb_exec(j->db, "read the server's clock",
+                          "SELECT CAST(extract(epoch FROM now()) AS BIGINT)", 0, NULL, &r, err, cap);
+        if (rc != JDB_OK)
+            return rc;
+        *now = atol(jdb_get(r, 0, 0) ? jdb_get(r, 0, 0) : "0");
+        jdb_rows_free(r);
+    }
+    num(buf, *now);
+    return JDB_OK;
 }
 
-int kcj_open(const char *path, int create, kcj **out, char *err, size_t errcap)
+/* End a transaction: commit on JDB_OK, else roll back; the outcome. */
+static int finish(kcj *j, int rc, const char *what, char *err, size_t cap)
+{
+    if (rc == JDB_OK)
+        rc = jdb_commit(j->db, what, err, cap);
+    if (rc != JDB_OK)
+        jdb_rollback(j->db);
+    return rc;
+}
+
+/*
+ * Run a transaction (a function of j, ..., err, cap) to its end: after a
+ * lost server, wait for it and run the whole transaction again (each is
+ * written to be run again after a commit whose answer was lost).
+ */
+#define RUN(j, err, cap, call)                                                                     \
+    do {                                                                                           \
+        for (;;) {                                                                                 \
+            int run_rc_ = (call);                                                                  \
+            if (run_rc_ == JDB_LOST) {                                                             \
+                if (jdb_wait((j)->db, err, cap) == JDB_OK)                                         \
+                    continue;                                                                      \
+                return -1;                                                                         \
+            }                                                                                      \
+            return run_rc_ == JDB_OK ? 0 : run_rc_ == KCJ_GONE ? -2 : -1;                          \
+        }                                                                                          \
+    } while (0)
+
+/* Internal: the record is no longer this station's (kcj_issuing). */
+#define KCJ_GONE (-10)
+
+static int schema_version(kcj *j, int *v, char *err, size_t cap)
+{
+    jdb_rows *r;
+    int have, rc = jdb_has_table(j->db, "kc_meta", &have, err, cap);
+    *v = 0;
+    if (rc != JDB_OK || !have)
+        return rc;
+    rc = jdb_exec(j->db, "read the schema", "SELECT value FROM kc_meta WHERE name = 'schema'", 0,
+                  NULL, &r, err, cap);
+    if (rc == JDB_OK)
+        *v = jdb_get(r, 0, 0) ? atoi(jdb_get(r, 0, 0)) : -1;
+    jdb_rows_free(r);
+    return rc;
+}
+
+/* Create the schema, or migrate an older one, in one transaction; *v the version found. */
+static int schema_once(kcj *j, int *v, char *err, size_t cap)
+{
+    int rc = jdb_begin(j->db, "create the schema", err, cap);
+    if (rc != JDB_OK)
+        return rc;
+    /* Stations starting together: one creates, the others wait, then find it. */
+    if (jdb_server(j->db))
+        rc = jdb_exec(j->db, "create the schema", "SELECT pg_advisory_xact_lock(7316)", 0, NULL,
+                      NULL, err, cap);
+    if (rc == JDB_OK)
+        rc = schema_version(j, v, err, cap);
+    if (rc == JDB_OK && *v == 0) {
+        char sql[sizeof schema_v2 + 64], *at;
+        const char *id = jdb_server(j->db) ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY";
+        size_t o = 0;
+        const char *s = schema_v2;
+        while ((at = strstr(s, "@ID@")) != NULL) {
+            o += (size_t)snprintf(sql + o, sizeof sql - o, "%.*s%s", (int)(at - s), s, id);
+            s = at + 4;
+        }
+        snprintf(sql + o, sizeof sql - o, "%s", s);
+        rc = jdb_exec(j->db, "create the schema", sql, 0, NULL, NULL, err, cap);
+    } else if (rc == JDB_OK && *v == 1) {
+        rc = jdb_exec(j->db, "migrate the schema from 1 to 2", migrate_v1, 0, NULL, NULL, err, cap);
+    }
+    return finish(j, rc, "create the schema", err, cap);
+}
+
+static int open_schema(kcj *j, int *v, char *err, size_t cap)
+{
+    RUN(j, err, cap, schema_once(j, v, err, cap));
+}
+
+int kcj_open(const char *where, int create, kcj **out, char *err, size_t errcap)
 {
     kcj *j = calloc(1, sizeof *j);
-    struct stat sb;
+    int v = 0;
     *out = NULL;
     if (!j) {
-        snprintf(err, errcap, "%s: out of memory", path);
+        snprintf(err, errcap, "%s: out of memory", where);
         return -1;
     }
-    snprintf(j->path, sizeof j->path, "%s", path);
-    if (!create && stat(path, &sb) != 0) {
-        snprintf(err, errcap, "%s: no journal here (kc-issue journal init --journal %s makes one)",
-                 path, path);
+    if (jdb_open(where, create, &j->db, err, errcap) != JDB_OK) {
         free(j);
         return -1;
     }
-    int rc = sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_busy_timeout(j->db, 10000);
-    if (rc != SQLITE_OK) {
-        say(j, rc, "open", err, errcap);
+    if (open_schema(j, &v, err, errcap) != 0) {
         kcj_close(j);
         return -1;
     }
-    /* WAL: readers never wait for the writer; a commit is one append and one sync. */
-    if (exec(j, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
-             "set WAL mode", err, errcap) != 0) {
-        kcj_close(j);
-        return -1;
-    }
-    int v = schema_version(j);
-    if (v == 0) {
-        if (exec(j, "BEGIN IMMEDIATE", "create the schema", err, errcap) != 0 ||
-            exec(j, schema_v1, "create the schema", err, errcap) != 0 ||
-            exec(j, "COMMIT", "create the schema", err, errcap) != 0) {
-            sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-            kcj_close(j);
-            return -1;
-        }
-        v = KCJ_SCHEMA_VERSION;
-    }
-    if (v != KCJ_SCHEMA_VERSION) {
+    if (v != 0 && v != 1 && v != KCJ_SCHEMA_VERSION) {
         snprintf(err, errcap,
                  v > KCJ_SCHEMA_VERSION
                      ? "%s: a journal of schema %d, newer than this kc-issue's (%d): use a newer "
                        "kc-issue"
                      : "%s: not a journal this kc-issue knows (schema %d, expected %d)",
-                 path, v, KCJ_SCHEMA_VERSION);
+                 jdb_name(j->db), v, KCJ_SCHEMA_VERSION);
         kcj_close(j);
         return -1;
     }
@@ -153,67 +222,74 @@ void kcj_close(kcj *j)
 {
     if (!j)
         return;
-    if (j->db)
-        sqlite3_close(j->db);
+    jdb_close(j->db);
     free(j);
 }
 
+const char *kcj_name(const kcj *j) { return jdb_name(j->db); }
+
+void kcj_set_wait(kcj *j, long seconds) { jdb_set_wait(j->db, seconds); }
+
 /* The union of record columns, kept in kc_meta in first-import order. */
-static json_t *columns_get(kcj *j)
+static json_t *columns_get(kcj *j, int *rc, char *err, size_t cap)
 {
-    sqlite3_stmt *st;
+    jdb_rows *r;
     json_t *cols = NULL;
-    if (sqlite3_prepare_v2(j->db, "SELECT value FROM kc_meta WHERE name = 'columns'", -1, &st,
-                           NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        cols = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-    sqlite3_finalize(st);
+    *rc = jdb_exec(j->db, "read the columns", "SELECT value FROM kc_meta WHERE name = 'columns'",
+                   0, NULL, &r, err, cap);
+    if (*rc == JDB_OK && jdb_get(r, 0, 0))
+        cols = json_loads(jdb_get(r, 0, 0), 0, NULL);
+    jdb_rows_free(r);
     return json_is_array(cols) ? cols : (json_decref(cols), json_array());
 }
 
-int kcj_import(kcj *j, const kci_csv *c, const char *batch, size_t *added, char *err,
-               size_t errcap)
+static int import_once(kcj *j, const kci_csv *c, const char *batch, const char *tok,
+                       size_t *added, char *err, size_t cap)
 {
-    sqlite3_stmt *ins = NULL, *meta = NULL;
-    json_t *cols = NULL;
-    int serial_col = kci_csv_col(c, "serial"), rc;
-    long now = (long)time(NULL);
+    int serial_col = kci_csv_col(c, "serial");
+    char now_s[24], mark[64];
+    long now;
+    jdb_rows *r = NULL;
     *added = 0;
-    if (exec(j, "BEGIN IMMEDIATE", "import", err, errcap) != 0)
-        return -1;
-    rc = sqlite3_prepare_v2(j->db,
-                            "INSERT INTO kc_record (batch, fields, serial_wanted, created_at, "
-                            "updated_at) VALUES (?, ?, ?, ?, ?)",
-                            -1, &ins, NULL);
-    for (size_t r = 0; rc == SQLITE_OK && r < c->n_rows; r++) {
+    int rc = jdb_begin(j->db, "import", err, cap);
+    if (rc != JDB_OK)
+        return rc;
+    rc = now_of(j, now_s, &now, err, cap);
+    /* This import's token: found when a commit's answer was lost, so nothing is queued twice. */
+    snprintf(mark, sizeof mark, "import %s", tok);
+    const char *pm[] = {mark};
+    if (rc == JDB_OK)
+        rc = jdb_exec(j->db, "import", "SELECT value FROM kc_meta WHERE name = $1", 1, pm, &r,
+                      err, cap);
+    if (rc == JDB_OK && jdb_nrows(r) > 0) {
+        *added = (size_t)atol(jdb_get(r, 0, 0) ? jdb_get(r, 0, 0) : "0");
+        jdb_rows_free(r);
+        return finish(j, rc, "import", err, cap);
+    }
+    jdb_rows_free(r);
+    for (size_t i = 0; rc == JDB_OK && i < c->n_rows; i++) {
         json_t *o = json_object();
         for (size_t k = 0; k < c->n_cols; k++)
-            json_object_set_new(o, c->head[k], json_string(c->rows[r][k]));
+            json_object_set_new(o, c->head[k], json_string(c->rows[i][k]));
         char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(o);
-        sqlite3_reset(ins);
-        sqlite3_bind_text(ins, 1, batch, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 2, text ? text : "{}", -1, SQLITE_TRANSIENT);
-        if (serial_col >= 0)
-            sqlite3_bind_text(ins, 3, c->rows[r][serial_col], -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(ins, 3);
-        sqlite3_bind_int64(ins, 4, now);
-        sqlite3_bind_int64(ins, 5, now);
+        const char *p[] = {batch, text ? text : "{}", serial_col >= 0 ? c->rows[i][serial_col] : NULL,
+                           now_s};
+        rc = jdb_exec(j->db, "import",
+                      "INSERT INTO kc_record (batch, fields, serial_wanted, created_at, "
+                      "updated_at) VALUES ($1, $2, $3, $4, $4)",
+                      4, p, NULL, err, cap);
         json_text_free(text);
-        rc = sqlite3_step(ins);
-        if (rc == SQLITE_CONSTRAINT) {
-            snprintf(err, errcap, "%s: line %zu: serial %s has a record already; nothing imported",
-                     j->path, c->line ? c->line[r] : r + 2, c->rows[r][serial_col]);
-            break;
+        if (rc == JDB_CONFLICT) {
+            snprintf(err, cap, "%s: line %zu: serial %s has a record already; nothing imported",
+                     jdb_name(j->db), c->line ? c->line[i] : i + 2, c->rows[i][serial_col]);
+            rc = JDB_ERR;
         }
-        if (rc != SQLITE_DONE)
-            break;
-        rc = SQLITE_OK;
-        (*added)++;
+        if (rc == JDB_OK)
+            (*added)++;
     }
-    if (rc == SQLITE_OK) {
-        cols = columns_get(j);
+    if (rc == JDB_OK) {
+        json_t *cols = columns_get(j, &rc, err, cap);
         for (size_t k = 0; k < c->n_cols; k++) {
             size_t i;
             json_t *v;
@@ -222,36 +298,41 @@ int kcj_import(kcj *j, const kci_csv *c, const char *batch, size_t *added, char 
             if (!have)
                 json_array_append_new(cols, json_string(c->head[k]));
         }
-        char *text = json_dumps(cols, JSON_COMPACT);
-        rc = sqlite3_prepare_v2(j->db, "UPDATE kc_meta SET value = ? WHERE name = 'columns'", -1,
-                                &meta, NULL);
-        if (rc == SQLITE_OK) {
-            sqlite3_bind_text(meta, 1, text ? text : "[]", -1, SQLITE_TRANSIENT);
-            rc = sqlite3_step(meta) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(j->db);
-        }
+        char *text = json_dumps(cols, JSON_COMPACT), n_s[24];
+        const char *p[] = {text ? text : "[]"}, *pk[] = {mark, num(n_s, (long)*added)};
+        if (rc == JDB_OK)
+            rc = jdb_exec(j->db, "import", "UPDATE kc_meta SET value = $1 WHERE name = 'columns'",
+                          1, p, NULL, err, cap);
+        if (rc == JDB_OK)
+            rc = jdb_exec(j->db, "import", "INSERT INTO kc_meta (name, value) VALUES ($1, $2)", 2,
+                          pk, NULL, err, cap);
         json_text_free(text);
         json_decref(cols);
     }
-    sqlite3_finalize(ins);
-    sqlite3_finalize(meta);
-    if (rc == SQLITE_OK && exec(j, "COMMIT", "import", err, errcap) == 0)
-        return 0;
-    if (rc != SQLITE_OK && rc != SQLITE_CONSTRAINT)
-        say(j, sqlite3_errcode(j->db), "import", err, errcap);
-    sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-    *added = 0;
-    return -1;
+    rc = finish(j, rc, "import", err, cap);
+    if (rc != JDB_OK)
+        *added = 0;
+    return rc;
 }
 
-int kcj_count(kcj *j, kcj_counts *out, char *err, size_t errcap)
+int kcj_import(kcj *j, const kci_csv *c, const char *batch, size_t *added, char *err,
+               size_t errcap)
 {
-    sqlite3_stmt *st;
+    char tok[33];
+    if (token(tok, err, errcap) != JDB_OK)
+        return -1;
+    RUN(j, err, errcap, import_once(j, c, batch, tok, added, err, errcap));
+}
+
+static int count_once(kcj *j, kcj_counts *out, char *err, size_t cap)
+{
+    jdb_rows *r;
     memset(out, 0, sizeof *out);
-    int rc = sqlite3_prepare_v2(j->db, "SELECT state, count(*) FROM kc_record GROUP BY state", -1,
-                                &st, NULL);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *s = (const char *)sqlite3_column_text(st, 0);
-        long n = (long)sqlite3_column_int64(st, 1);
+    int rc = jdb_exec(j->db, "count the records",
+                      "SELECT state, count(*) FROM kc_record GROUP BY state", 0, NULL, &r, err, cap);
+    for (size_t i = 0; rc == JDB_OK && i < jdb_nrows(r); i++) {
+        const char *s = jdb_get(r, i, 0);
+        long n = atol(jdb_get(r, i, 1));
         out->total += n;
         if (strcmp(s, "queued") == 0)
             out->queued = n;
@@ -263,14 +344,14 @@ int kcj_count(kcj *j, kcj_counts *out, char *err, size_t errcap)
             out->issued = n;
         else if (strcmp(s, "failed") == 0)
             out->failed = n;
-        rc = SQLITE_OK;
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        say(j, rc, "count the records", err, errcap);
-        return -1;
-    }
-    return 0;
+    jdb_rows_free(r);
+    return rc;
+}
+
+int kcj_count(kcj *j, kcj_counts *out, char *err, size_t errcap)
+{
+    RUN(j, err, errcap, count_once(j, out, err, errcap));
 }
 
 /* One CSV field, quoted when it must be. */
@@ -293,38 +374,43 @@ static void csv_field(FILE *f, const char *s, int first)
     fputc('"', f);
 }
 
-int kcj_export(kcj *j, FILE *f, char *err, size_t errcap)
+static int export_once(kcj *j, FILE *f, char *err, size_t cap)
 {
     static const char *const fixed[] = {"record", "batch",   "state",    "card", "keycard",
                                         "mac",    "receipt", "attempts", "reason"};
-    sqlite3_stmt *st;
-    json_t *cols = columns_get(j);
-    size_t i;
-    json_t *v;
-    for (i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-        csv_field(f, fixed[i], i == 0);
-    json_array_foreach(cols, i, v) csv_field(f, json_string_value(v), 0);
-    fputc('\n', f);
-    int rc = sqlite3_prepare_v2(j->db,
-                                "SELECT id, batch, state, serial, keycard, mac, receipt_seq, "
-                                "attempts, reason, fields FROM kc_record ORDER BY id",
-                                -1, &st, NULL);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        for (int k = 0; k < 9; k++)
-            csv_field(f, (const char *)sqlite3_column_text(st, k), k == 0);
-        json_t *o = json_loads((const char *)sqlite3_column_text(st, 9), 0, NULL);
-        json_array_foreach(cols, i, v) csv_field(f, json_string_value(json_object_get(o, json_string_value(v))), 0);
-        json_decref(o);
+    jdb_rows *r = NULL;
+    int rc;
+    json_t *cols = columns_get(j, &rc, err, cap);
+    if (rc == JDB_OK)
+        rc = jdb_exec(j->db, "export",
+                      "SELECT id, batch, state, serial, keycard, mac, receipt_seq, attempts, "
+                      "reason, fields FROM kc_record ORDER BY id",
+                      0, NULL, &r, err, cap);
+    if (rc == JDB_OK) {
+        size_t i;
+        json_t *v;
+        for (i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+            csv_field(f, fixed[i], i == 0);
+        json_array_foreach(cols, i, v) csv_field(f, json_string_value(v), 0);
         fputc('\n', f);
-        rc = SQLITE_OK;
+        for (size_t n = 0; n < jdb_nrows(r); n++) {
+            for (int k = 0; k < 9; k++)
+                csv_field(f, jdb_get(r, n, k), k == 0);
+            json_t *o = json_loads(jdb_get(r, n, 9) ? jdb_get(r, n, 9) : "{}", 0, NULL);
+            json_array_foreach(cols, i, v)
+                csv_field(f, json_string_value(json_object_get(o, json_string_value(v))), 0);
+            json_decref(o);
+            fputc('\n', f);
+        }
     }
-    sqlite3_finalize(st);
+    jdb_rows_free(r);
     json_decref(cols);
-    if (rc != SQLITE_DONE) {
-        say(j, rc, "export", err, errcap);
-        return -1;
-    }
-    return 0;
+    return rc;
+}
+
+int kcj_export(kcj *j, FILE *f, char *err, size_t errcap)
+{
+    RUN(j, err, errcap, export_once(j, f, err, errcap));
 }
 
 /* ---- issuing from the journal ------------------------------------------- */
@@ -332,13 +418,15 @@ int kcj_export(kcj *j, FILE *f, char *err, size_t errcap)
 /* A one-row kci_csv from a record's fields (a JSON object). */
 static int row_of(const char *fields, kci_csv *row)
 {
-    json_t *o = json_loads(fields, 0, NULL);
+    json_t *o = fields ? json_loads(fields, 0, NULL) : NULL;
     size_t n = json_is_object(o) ? json_object_size(o) : 0, k = 0;
     const char *key;
     json_t *v;
     memset(row, 0, sizeof *row);
-    if (!o)
+    if (!json_is_object(o)) {
+        json_decref(o);
         return -1;
+    }
     row->head = calloc(n + 1, sizeof *row->head);
     row->rows = calloc(1, sizeof *row->rows);
     row->line = calloc(1, sizeof *row->line);
@@ -359,300 +447,330 @@ static int row_of(const char *fields, kci_csv *row)
     return 0;
 }
 
+static int recover_once(kcj *j, const char *station, kcj_open_attempt *out, size_t cap, int *n,
+                        char *err, size_t errcap)
+{
+    char now_s[24];
+    long now;
+    jdb_rows *r = NULL;
+    *n = 0;
+    int rc = jdb_begin(j->db, "recover", err, errcap);
+    if (rc != JDB_OK)
+        return rc;
+    rc = now_of(j, now_s, &now, err, errcap);
+    const char *p[] = {now_s, station};
+    if (rc == JDB_OK)
+        rc = jdb_exec(j->db, "recover",
+                      "UPDATE kc_record SET state = 'queued', station = NULL, claim = NULL, "
+                      "claimed_at = NULL, updated_at = $1 WHERE state = 'claimed' AND station = $2",
+                      2, p, NULL, err, errcap);
+    if (rc == JDB_OK)
+        rc = jdb_exec(j->db, "recover",
+                      "SELECT r.id, a.id, r.serial FROM kc_record r JOIN kc_attempt a ON "
+                      "a.record_id = r.id AND a.result IS NULL WHERE r.state = 'issuing' AND "
+                      "r.station = $1 ORDER BY r.id",
+                      1, p + 1, &r, err, errcap);
+    for (size_t i = 0; rc == JDB_OK && i < jdb_nrows(r) && (size_t)*n < cap; i++, (*n)++) {
+        out[*n].record = atol(jdb_get(r, i, 0));
+        out[*n].attempt = atol(jdb_get(r, i, 1));
+        snprintf(out[*n].serial, sizeof out[*n].serial, "%s",
+                 jdb_get(r, i, 2) ? jdb_get(r, i, 2) : "");
+    }
+    jdb_rows_free(r);
+    return finish(j, rc, "recover", err, errcap);
+}
+
 int kcj_recover(kcj *j, const char *station, kcj_open_attempt *out, size_t cap, char *err,
                 size_t errcap)
 {
-    sqlite3_stmt *up = NULL, *sel = NULL;
-    int n = 0, rc;
-    if (exec(j, "BEGIN IMMEDIATE", "recover", err, errcap) != 0)
-        return -1;
-    rc = sqlite3_prepare_v2(j->db,
-                            "UPDATE kc_record SET state = 'queued', station = NULL, "
-                            "claimed_at = NULL, updated_at = ? WHERE state = 'claimed' AND "
-                            "station = ?",
-                            -1, &up, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int64(up, 1, (sqlite3_int64)time(NULL));
-        sqlite3_bind_text(up, 2, station, -1, SQLITE_STATIC);
-        rc = sqlite3_step(up) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(j->db);
+    int n = 0;
+    for (;;) {
+        int rc = recover_once(j, station, out, cap, &n, err, errcap);
+        if (rc == JDB_LOST && jdb_wait(j->db, err, errcap) == JDB_OK)
+            continue;
+        return rc == JDB_OK ? n : -1;
     }
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(j->db,
-                                "SELECT r.id, a.id, r.serial FROM kc_record r JOIN kc_attempt a "
-                                "ON a.record_id = r.id AND a.result IS NULL WHERE r.state = "
-                                "'issuing' AND r.station = ? ORDER BY r.id",
-                                -1, &sel, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_text(sel, 1, station, -1, SQLITE_STATIC);
-        while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
-            if ((size_t)n < cap) {
-                out[n].record = (long)sqlite3_column_int64(sel, 0);
-                out[n].attempt = (long)sqlite3_column_int64(sel, 1);
-                snprintf(out[n].serial, sizeof out[n].serial, "%s",
-                         (const char *)sqlite3_column_text(sel, 2));
-                n++;
-            }
+}
+
+static int claim_once(kcj *j, const char *station, const char *serial, const char *tok, long *id,
+                      kci_csv *row, char *err, size_t cap)
+{
+    char now_s[24], stale_s[24];
+    long now;
+    jdb_rows *r = NULL;
+    *id = 0;
+    int rc = jdb_begin(j->db, "claim a record", err, cap);
+    if (rc != JDB_OK)
+        return rc;
+    rc = now_of(j, now_s, &now, err, cap);
+    /* The same claim again (its commit's answer was lost): the record it took. */
+    const char *pt[] = {tok};
+    if (rc == JDB_OK)
+        rc = jdb_exec(j->db, "claim a record",
+                      "SELECT id, fields FROM kc_record WHERE claim = $1 AND state = 'claimed'", 1,
+                      pt, &r, err, cap);
+    if (rc == JDB_OK && jdb_nrows(r) == 0) {
+        jdb_rows_free(r);
+        r = NULL;
+        /* A dead station's claims (no heartbeat for KCJ_STALE_S) go back to the queue. */
+        const char *ps[] = {now_s, num(stale_s, now - KCJ_STALE_S)};
+        rc = jdb_exec(j->db, "claim a record",
+                      "UPDATE kc_record SET state = 'queued', station = NULL, claim = NULL, "
+                      "claimed_at = NULL, updated_at = $1 WHERE state = 'claimed' AND "
+                      "heartbeat_at < $2",
+                      2, ps, NULL, err, cap);
+        const char *pq[] = {serial};
+        if (rc == JDB_OK)
+            rc = jdb_exec(j->db, "claim a record",
+                          jdb_server(j->db)
+                              ? "SELECT id, fields FROM kc_record WHERE state = 'queued' AND "
+                                "(serial_wanted IS NULL OR upper(serial_wanted) = upper($1)) "
+                                "ORDER BY serial_wanted IS NULL, id LIMIT 1 FOR UPDATE SKIP LOCKED"
+                              : "SELECT id, fields FROM kc_record WHERE state = 'queued' AND "
+                                "(serial_wanted IS NULL OR upper(serial_wanted) = upper($1)) "
+                                "ORDER BY serial_wanted IS NULL, id LIMIT 1",
+                          1, pq, &r, err, cap);
+        if (rc == JDB_OK && jdb_nrows(r) > 0) {
+            const char *pu[] = {station, now_s, tok, jdb_get(r, 0, 0)};
+            rc = jdb_exec(j->db, "claim a record",
+                          "UPDATE kc_record SET state = 'claimed', station = $1, claimed_at = $2, "
+                          "heartbeat_at = $2, updated_at = $2, claim = $3 WHERE id = $4",
+                          4, pu, NULL, err, cap);
         }
-        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
     }
-    sqlite3_finalize(up);
-    sqlite3_finalize(sel);
-    if (rc == SQLITE_OK && exec(j, "COMMIT", "recover", err, errcap) == 0)
-        return n;
-    if (rc != SQLITE_OK)
-        say(j, rc, "recover", err, errcap);
-    sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
+    if (rc == JDB_OK && jdb_nrows(r) > 0) {
+        if (row_of(jdb_get(r, 0, 1), row) != 0) {
+            snprintf(err, cap, "%s: record %s: its fields are not a JSON object", jdb_name(j->db),
+                     jdb_get(r, 0, 0));
+            rc = JDB_ERR;
+        } else {
+            *id = atol(jdb_get(r, 0, 0));
+        }
+    }
+    jdb_rows_free(r);
+    rc = finish(j, rc, "claim a record", err, cap);
+    if (rc != JDB_OK) {
+        kci_csv_free(row);
+        *id = 0;
+    }
+    return rc;
 }
 
 int kcj_claim(kcj *j, const char *station, const char *serial, long *id, kci_csv *row,
               char *err, size_t errcap)
 {
-    sqlite3_stmt *sel = NULL, *up = NULL;
-    char *fields = NULL;
-    int rc;
-    *id = 0;
+    char tok[33];
     memset(row, 0, sizeof *row);
-    if (exec(j, "BEGIN IMMEDIATE", "claim a record", err, errcap) != 0)
-        return -1;
-    rc = sqlite3_prepare_v2(j->db,
-                            "SELECT id, fields FROM kc_record WHERE state = 'queued' AND "
-                            "(serial_wanted IS NULL OR upper(serial_wanted) = upper(?)) "
-                            "ORDER BY serial_wanted IS NULL, id LIMIT 1",
-                            -1, &sel, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_text(sel, 1, serial, -1, SQLITE_STATIC);
-        rc = sqlite3_step(sel);
-        if (rc == SQLITE_ROW) {
-            *id = (long)sqlite3_column_int64(sel, 0);
-            fields = strdup((const char *)sqlite3_column_text(sel, 1));
-            rc = SQLITE_OK;
-        } else if (rc == SQLITE_DONE) {
-            rc = SQLITE_OK;
-        }
-    }
-    if (rc == SQLITE_OK && *id)
-        rc = sqlite3_prepare_v2(j->db,
-                                "UPDATE kc_record SET state = 'claimed', station = ?, claimed_at "
-                                "= ?, heartbeat_at = ?, updated_at = ? WHERE id = ?",
-                                -1, &up, NULL);
-    if (rc == SQLITE_OK && *id) {
-        sqlite3_int64 now = (sqlite3_int64)time(NULL);
-        sqlite3_bind_text(up, 1, station, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(up, 2, now);
-        sqlite3_bind_int64(up, 3, now);
-        sqlite3_bind_int64(up, 4, now);
-        sqlite3_bind_int64(up, 5, *id);
-        rc = sqlite3_step(up) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(j->db);
-    }
-    sqlite3_finalize(sel);
-    sqlite3_finalize(up);
-    if (rc == SQLITE_OK && *id && row_of(fields, row) != 0) {
-        snprintf(err, errcap, "%s: record %ld: its fields are not a JSON object", j->path, *id);
-        free(fields);
-        sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-        *id = 0;
-        return -1;
-    }
-    free(fields);
-    if (rc == SQLITE_OK && exec(j, "COMMIT", "claim a record", err, errcap) == 0)
-        return 0;
-    if (rc != SQLITE_OK)
-        say(j, rc, "claim a record", err, errcap);
-    sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-    kci_csv_free(row);
     *id = 0;
-    return -1;
+    if (token(tok, err, errcap) != JDB_OK)
+        return -1;
+    RUN(j, err, errcap, claim_once(j, station, serial, tok, id, row, err, errcap));
+}
+
+static int issuing_once(kcj *j, long id, const char *station, const char *serial,
+                        const char *kcard, const char *head, long *attempt, char *err, size_t cap)
+{
+    char now_s[24], id_s[24];
+    long now;
+    jdb_rows *r = NULL;
+    int rc = jdb_begin(j->db, "start a card", err, cap);
+    if (rc != JDB_OK)
+        return rc;
+    rc = now_of(j, now_s, &now, err, cap);
+    num(id_s, id);
+    /* Started already (this transaction's commit was not answered): its open attempt. */
+    const char *pf[] = {id_s, station, serial};
+    if (rc == JDB_OK)
+        rc = jdb_exec(j->db, "start a card",
+                      "SELECT a.id FROM kc_record r JOIN kc_attempt a ON a.record_id = r.id AND "
+                      "a.result IS NULL WHERE r.id = $1 AND r.state = 'issuing' AND r.station = "
+                      "$2 AND a.serial = $3",
+                      3, pf, &r, err, cap);
+    if (rc == JDB_OK && jdb_nrows(r) > 0) {
+        *attempt = atol(jdb_get(r, 0, 0));
+        jdb_rows_free(r);
+        return finish(j, rc, "start a card", err, cap);
+    }
+    jdb_rows_free(r);
+    r = NULL;
+    /* Both rows in one transaction: the record issuing and its open attempt. */
+    const char *pu[] = {serial, kcard, head, now_s, id_s, station};
+    if (rc == JDB_OK)
+        rc = jdb_exec(j->db, "start a card",
+                      "UPDATE kc_record SET state = 'issuing', serial = $1, keycard = $2, head = "
+                      "$3, attempts = attempts + 1, heartbeat_at = $4, updated_at = $4 WHERE id "
+                      "= $5 AND state = 'claimed' AND station = $6",
+                      6, pu, NULL, err, cap);
+    if (rc == JDB_OK && jdb_changes(j->db) != 1) {
+        snprintf(err, cap, "%s: record %ld is no longer claimed by this station", jdb_name(j->db),
+                 id);
+        rc = KCJ_GONE;
+    }
+    const char *pa[] = {id_s, station, kcard, head, serial, now_s};
+    if (rc == JDB_OK)
+        rc = jdb_exec(j->db, "start a card",
+                      "INSERT INTO kc_attempt (record_id, station, keycard, head, serial, "
+                      "started_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                      6, pa, &r, err, cap);
+    if (rc == JDB_OK)
+        *attempt = atol(jdb_get(r, 0, 0) ? jdb_get(r, 0, 0) : "0");
+    jdb_rows_free(r);
+    return finish(j, rc, "start a card", err, cap);
 }
 
 int kcj_issuing(kcj *j, long id, const char *station, const char *serial, const char *kcard,
                 const char *head, long *attempt, char *err, size_t errcap)
 {
-    long now = (long)time(NULL);
-    /* Both rows in one transaction: the record issuing and its open attempt. */
-    if (exec(j, "BEGIN IMMEDIATE", "start a card", err, errcap) != 0)
-        return -1;
-    sqlite3_stmt *a = NULL, *r = NULL;
-    int rc = sqlite3_prepare_v2(j->db,
-                                "INSERT INTO kc_attempt (record_id, station, keycard, head, "
-                                "serial, started_at) VALUES (?, ?, ?, ?, ?, ?)",
-                                -1, &a, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int64(a, 1, id);
-        sqlite3_bind_text(a, 2, station, -1, SQLITE_STATIC);
-        sqlite3_bind_text(a, 3, kcard, -1, SQLITE_STATIC);
-        sqlite3_bind_text(a, 4, head, -1, SQLITE_STATIC);
-        sqlite3_bind_text(a, 5, serial, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(a, 6, now);
-        rc = sqlite3_step(a) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(j->db);
-        *attempt = (long)sqlite3_last_insert_rowid(j->db);
+    RUN(j, err, errcap, issuing_once(j, id, station, serial, kcard, head, attempt, err, errcap));
+}
+
+static int settle_once(kcj *j, long id, long attempt, const char *result, const char *reason,
+                       const char *mac, char *err, size_t cap)
+{
+    char now_s[24], id_s[24], at_s[24], max_s[24];
+    long now;
+    int issued = strcmp(result, "issued") == 0;
+    int rc = jdb_begin(j->db, "settle a card", err, cap);
+    if (rc != JDB_OK)
+        return rc;
+    rc = now_of(j, now_s, &now, err, cap);
+    const char *pa[] = {result, reason, now_s, num(at_s, attempt), mac};
+    if (rc == JDB_OK)
+        rc = jdb_exec(j->db, "settle a card",
+                      "UPDATE kc_attempt SET result = $1, reason = $2, ended_at = $3, mac = $5 "
+                      "WHERE id = $4 AND result IS NULL",
+                      5, pa, NULL, err, cap);
+    /* Settled already (the commit's answer was lost): nothing more to do. */
+    if (rc == JDB_OK && jdb_changes(j->db) == 1) {
+        num(id_s, id);
+        const char *pi[] = {now_s, id_s, mac};
+        const char *pq[] = {now_s, id_s, num(max_s, KCJ_MAX_ATTEMPTS), reason};
+        rc = issued ? jdb_exec(j->db, "settle a card",
+                               "UPDATE kc_record SET state = 'issued', reason = NULL, claim = NULL, "
+                               "updated_at = $1, heartbeat_at = $1, mac = coalesce($3, mac) "
+                               "WHERE id = $2 AND state = 'issuing'",
+                               3, pi, NULL, err, cap)
+                    : jdb_exec(j->db, "settle a card",
+                               "UPDATE kc_record SET state = CASE WHEN attempts >= $3 THEN "
+                               "'failed' ELSE 'queued' END, station = CASE WHEN attempts >= $3 "
+                               "THEN station ELSE NULL END, serial = NULL, keycard = NULL, head = "
+                               "NULL, claim = NULL, reason = $4, updated_at = $1 WHERE id = $2 "
+                               "AND state = 'issuing'",
+                               4, pq, NULL, err, cap);
     }
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(j->db,
-                                "UPDATE kc_record SET state = 'issuing', serial = ?, keycard = ?, "
-                                "head = ?, attempts = attempts + 1, heartbeat_at = ?, updated_at "
-                                "= ? WHERE id = ? AND state = 'claimed' AND station = ?",
-                                -1, &r, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_text(r, 1, serial, -1, SQLITE_STATIC);
-        sqlite3_bind_text(r, 2, kcard, -1, SQLITE_STATIC);
-        sqlite3_bind_text(r, 3, head, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(r, 4, now);
-        sqlite3_bind_int64(r, 5, now);
-        sqlite3_bind_int64(r, 6, id);
-        sqlite3_bind_text(r, 7, station, -1, SQLITE_STATIC);
-        rc = sqlite3_step(r) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(j->db);
-        if (rc == SQLITE_OK && sqlite3_changes(j->db) != 1) {
-            snprintf(err, errcap, "%s: record %ld is no longer claimed by this station", j->path,
-                     id);
-            rc = SQLITE_ABORT;
-        }
-    }
-    sqlite3_finalize(a);
-    sqlite3_finalize(r);
-    if (rc == SQLITE_OK && exec(j, "COMMIT", "start a card", err, errcap) == 0)
-        return 0;
-    if (rc != SQLITE_OK && rc != SQLITE_ABORT)
-        say(j, rc, "start a card", err, errcap);
-    sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
+    return finish(j, rc, "settle a card", err, cap);
 }
 
 int kcj_settle(kcj *j, long id, long attempt, const char *result, const char *reason,
                const char *mac, char *err, size_t errcap)
 {
-    long now = (long)time(NULL);
-    int issued = strcmp(result, "issued") == 0;
-    if (exec(j, "BEGIN IMMEDIATE", "settle a card", err, errcap) != 0)
-        return -1;
-    sqlite3_stmt *a = NULL, *r = NULL;
-    int rc = sqlite3_prepare_v2(j->db,
-                                "UPDATE kc_attempt SET result = ?1, reason = ?2, ended_at = ?3, "
-                                "mac = ?5 WHERE id = ?4",
-                                -1, &a, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_text(a, 1, result, -1, SQLITE_STATIC);
-        sqlite3_bind_text(a, 2, reason, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(a, 3, now);
-        sqlite3_bind_int64(a, 4, attempt);
-        if (mac)
-            sqlite3_bind_text(a, 5, mac, -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(a, 5);
-        rc = sqlite3_step(a) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(j->db);
+    RUN(j, err, errcap, settle_once(j, id, attempt, result, reason, mac, err, errcap));
+}
+
+static int find_once(kcj *j, const char *station, const char *serial, long *id, long *attempt,
+                     kci_csv *row, char *err, size_t cap)
+{
+    jdb_rows *r;
+    const char *p[] = {station, serial};
+    *id = 0;
+    int rc = jdb_exec(j->db, "find a card's record",
+                      "SELECT r.id, a.id, r.fields FROM kc_record r JOIN kc_attempt a ON "
+                      "a.record_id = r.id AND a.result IS NULL WHERE r.state = 'issuing' AND "
+                      "r.station = $1 AND upper(r.serial) = upper($2) LIMIT 1",
+                      2, p, &r, err, cap);
+    if (rc == JDB_OK && jdb_nrows(r) > 0 && row_of(jdb_get(r, 0, 2), row) == 0) {
+        *id = atol(jdb_get(r, 0, 0));
+        *attempt = atol(jdb_get(r, 0, 1));
     }
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(
-            j->db,
-            issued ? "UPDATE kc_record SET state = 'issued', reason = NULL, updated_at = ?1, "
-                     "mac = coalesce(?5, mac) WHERE id = ?2"
-                   : "UPDATE kc_record SET state = CASE WHEN attempts >= ?3 THEN 'failed' ELSE "
-                     "'queued' END, station = CASE WHEN attempts >= ?3 THEN station ELSE NULL "
-                     "END, serial = NULL, keycard = NULL, head = NULL, reason = ?4, updated_at "
-                     "= ?1 WHERE id = ?2",
-            -1, &r, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int64(r, 1, now);
-        sqlite3_bind_int64(r, 2, id);
-        if (!issued) {
-            sqlite3_bind_int64(r, 3, KCJ_MAX_ATTEMPTS);
-            sqlite3_bind_text(r, 4, reason, -1, SQLITE_STATIC);
-        } else if (mac) {
-            sqlite3_bind_text(r, 5, mac, -1, SQLITE_STATIC);
-        }
-        rc = sqlite3_step(r) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(j->db);
-    }
-    sqlite3_finalize(a);
-    sqlite3_finalize(r);
-    if (rc == SQLITE_OK && exec(j, "COMMIT", "settle a card", err, errcap) == 0)
-        return 0;
-    if (rc != SQLITE_OK)
-        say(j, rc, "settle a card", err, errcap);
-    sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
+    jdb_rows_free(r);
+    return rc;
 }
 
 int kcj_find_issuing(kcj *j, const char *station, const char *serial, long *id, long *attempt,
                      kci_csv *row, char *err, size_t errcap)
 {
-    sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(j->db,
-                                "SELECT r.id, a.id, r.fields FROM kc_record r JOIN kc_attempt a ON "
-                                "a.record_id = r.id AND a.result IS NULL WHERE r.state = "
-                                "'issuing' AND r.station = ? AND upper(r.serial) = upper(?) "
-                                "LIMIT 1",
-                                -1, &st, NULL);
-    *id = 0;
     memset(row, 0, sizeof *row);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, station, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, serial, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            *id = (long)sqlite3_column_int64(st, 0);
-            *attempt = (long)sqlite3_column_int64(st, 1);
-            if (row_of((const char *)sqlite3_column_text(st, 2), row) != 0)
-                *id = 0;
-            rc = SQLITE_DONE;
-        }
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        say(j, rc, "find a card's record", err, errcap);
-        return -1;
-    }
-    return 0;
+    RUN(j, err, errcap, find_once(j, station, serial, id, attempt, row, err, errcap));
 }
 
 /*
  * The attempts' figures: issued cards per hour from the first start to the
- * last end (-1: fewer than two or no time between), and the cards set aside
- * by reason (most first) into reasons: [{"reason", "cards"}].
+ * last end (-1: fewer than two or no time between), the cards set aside by
+ * reason (most first) into reasons: [{"reason", "cards"}], and the stations
+ * with open records into stations: [{"station", "claimed", "issuing",
+ * "quiet_s"}] (seconds since the station's last heartbeat).
  */
-static int attempt_report(kcj *j, double *rate, json_t *reasons)
+static int report_once(kcj *j, double *rate, json_t *reasons, json_t *stations, char *err,
+                       size_t cap)
 {
-    sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(j->db,
-                                "SELECT count(*), min(started_at), max(ended_at) FROM kc_attempt "
-                                "WHERE result = 'issued'",
-                                -1, &st, NULL);
+    jdb_rows *r = NULL;
+    char now_s[24];
+    long now;
     *rate = -1;
-    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-        long n = (long)sqlite3_column_int64(st, 0);
-        long span = (long)(sqlite3_column_int64(st, 2) - sqlite3_column_int64(st, 1));
+    json_array_clear(reasons);
+    json_array_clear(stations);
+    int rc = now_of(j, now_s, &now, err, cap);
+    if (rc == JDB_OK)
+        rc = jdb_exec(j->db, "report",
+                      "SELECT count(*), min(started_at), max(ended_at) FROM kc_attempt WHERE "
+                      "result = 'issued'",
+                      0, NULL, &r, err, cap);
+    if (rc == JDB_OK && jdb_get(r, 0, 1)) {
+        long n = atol(jdb_get(r, 0, 0)), span = atol(jdb_get(r, 0, 2)) - atol(jdb_get(r, 0, 1));
         if (n >= 2 && span > 0)
             *rate = 3600.0 * (double)n / (double)span;
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_OK)
-        return -1;
-    rc = sqlite3_prepare_v2(j->db,
-                            "SELECT coalesce(reason, ''), count(*) FROM kc_attempt WHERE result "
-                            "IN ('aside', 'failed') GROUP BY reason ORDER BY count(*) DESC, reason",
-                            -1, &st, NULL);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_array_append_new(reasons,
-                              json_pack("{s:s, s:I}", "reason",
-                                        (const char *)sqlite3_column_text(st, 0), "cards",
-                                        (json_int_t)sqlite3_column_int64(st, 1)));
-        rc = SQLITE_OK;
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : -1;
+    jdb_rows_free(r);
+    r = NULL;
+    if (rc == JDB_OK)
+        rc = jdb_exec(j->db, "report",
+                      "SELECT coalesce(reason, ''), count(*) FROM kc_attempt WHERE result IN "
+                      "('aside', 'failed') GROUP BY reason ORDER BY count(*) DESC, "
+                      "coalesce(reason, '')",
+                      0, NULL, &r, err, cap);
+    for (size_t i = 0; rc == JDB_OK && i < jdb_nrows(r); i++)
+        json_array_append_new(reasons, json_pack("{s:s, s:I}", "reason", jdb_get(r, i, 0),
+                                                 "cards", (json_int_t)atol(jdb_get(r, i, 1))));
+    jdb_rows_free(r);
+    r = NULL;
+    if (rc == JDB_OK)
+        rc = jdb_exec(j->db, "report",
+                      "SELECT station, sum(CASE WHEN state = 'claimed' THEN 1 ELSE 0 END), "
+                      "sum(CASE WHEN state = 'issuing' THEN 1 ELSE 0 END), max(heartbeat_at) "
+                      "FROM kc_record WHERE state IN ('claimed', 'issuing') GROUP BY station "
+                      "ORDER BY station",
+                      0, NULL, &r, err, cap);
+    for (size_t i = 0; rc == JDB_OK && i < jdb_nrows(r); i++)
+        json_array_append_new(
+            stations, json_pack("{s:s, s:I, s:I, s:I}", "station",
+                                jdb_get(r, i, 0) ? jdb_get(r, i, 0) : "", "claimed",
+                                (json_int_t)atol(jdb_get(r, i, 1)), "issuing",
+                                (json_int_t)atol(jdb_get(r, i, 2)), "quiet_s",
+                                (json_int_t)(now - atol(jdb_get(r, i, 3) ? jdb_get(r, i, 3) : "0"))));
+    jdb_rows_free(r);
+    return rc;
+}
+
+static int attempt_report(kcj *j, double *rate, json_t *reasons, json_t *stations, char *err,
+                          size_t cap)
+{
+    RUN(j, err, cap, report_once(j, rate, reasons, stations, err, cap));
 }
 
 /* ---- kc-issue journal ... ------------------------------------------------ */
 
 static const char journal_help[] =
-    "usage: kc-issue journal init --journal FILE.db\n"
-    "       kc-issue journal import --journal FILE.db CSV [--batch NAME]\n"
-    "       kc-issue journal status --journal FILE.db [--json]\n"
-    "       kc-issue journal export --journal FILE.db [--out FILE]\n"
+    "usage: kc-issue journal init --journal JOURNAL\n"
+    "       kc-issue journal import --journal JOURNAL CSV [--batch NAME]\n"
+    "       kc-issue journal status --journal JOURNAL [--json]\n"
+    "       kc-issue journal export --journal JOURNAL [--out FILE]\n"
     "\n"
-    "The issuance journal (docs/production.md): every record to issue and, as\n"
-    "issuing from it comes, every card attempt. SQLite in WAL mode: a file, no\n"
-    "server. init creates it (and is a no-op on a journal of this version);\n"
-    "import (which also creates it on first use) queues every row of CSV (header line, one record per row; a\n"
+    "The issuance journal (docs/production.md): every record to issue and every\n"
+    "card attempt. JOURNAL is FILE.db (SQLite in WAL mode: a file, no server) or\n"
+    "postgresql://... (a PostgreSQL database that several stations share). init\n"
+    "creates the tables or migrates older ones (a no-op on a journal of this\n"
+    "version); import (which also creates them on first use) queues every row of\n"
+    "CSV (header line, one record per row; a\n"
     "\"serial\" column ties a record to its card), all or none; status counts the\n"
     "records by state; export writes every record as CSV (state, serial, key\n"
     "card, completion MAC, receipt, attempts, reason, then the record's columns).\n"
@@ -698,7 +816,7 @@ int kcj_main(int argc, char **argv)
                  strcmp(cmd, "export")))
         return kct_cli_usage("kc-issue journal", "init, import, status or export");
     if (!path)
-        return kct_cli_usage("kc-issue journal", "--journal FILE.db names the journal");
+        return kct_cli_usage("kc-issue journal", "--journal FILE.db or postgresql://... names the journal");
     if (strcmp(cmd, "import") == 0 ? argc - optind != 1 : argc - optind != 0)
         return kct_cli_usage("kc-issue journal", strcmp(cmd, "import") == 0
                                                      ? "import takes one CSV file"
@@ -718,7 +836,7 @@ int kcj_main(int argc, char **argv)
     }
     int ex = KCT_EXIT_OK;
     if (strcmp(cmd, "init") == 0) {
-        printf("journal %s: schema %d, ready\n", path, KCJ_SCHEMA_VERSION);
+        printf("journal %s: schema %d, ready\n", kcj_name(j), KCJ_SCHEMA_VERSION);
     } else if (strcmp(cmd, "import") == 0) {
         size_t added;
         if (kcj_import(j, &csv, batch, &added, err, sizeof err) != 0) {
@@ -729,23 +847,23 @@ int kcj_main(int argc, char **argv)
         }
     } else if (strcmp(cmd, "status") == 0) {
         kcj_counts n;
-        json_t *reasons = json_array();
+        json_t *reasons = json_array(), *stations = json_array();
         double rate = -1;
-        if (kcj_count(j, &n, err, sizeof err) != 0 || attempt_report(j, &rate, reasons) != 0) {
-            if (!err[0])
-                say(j, sqlite3_errcode(j->db), "report", err, sizeof err);
+        if (kcj_count(j, &n, err, sizeof err) != 0 ||
+            attempt_report(j, &rate, reasons, stations, err, sizeof err) != 0) {
             kct_err("%s", err);
             ex = KCT_EXIT_FAIL;
         } else if (json) {
             ex = kct_json_print(json_pack(
-                "{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:o, s:O}", "journal", path, "total",
-                (int)n.total, "queued", (int)n.queued, "claimed", (int)n.claimed, "issuing",
-                (int)n.issuing, "issued", (int)n.issued, "failed", (int)n.failed, "cards_per_hour",
-                rate < 0 ? json_null() : json_real(rate), "set_aside", reasons));
+                "{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:o, s:O, s:O}", "journal", kcj_name(j),
+                "total", (int)n.total, "queued", (int)n.queued, "claimed", (int)n.claimed,
+                "issuing", (int)n.issuing, "issued", (int)n.issued, "failed", (int)n.failed,
+                "cards_per_hour", rate < 0 ? json_null() : json_real(rate), "set_aside", reasons,
+                "stations", stations));
         } else {
             printf("journal %s: %ld records: %ld queued, %ld claimed, %ld issuing, %ld issued, "
                    "%ld failed\n",
-                   path, n.total, n.queued, n.claimed, n.issuing, n.issued, n.failed);
+                   kcj_name(j), n.total, n.queued, n.claimed, n.issuing, n.issued, n.failed);
             if (rate >= 0)
                 printf("rate: %.0f cards/h (issued cards over the time from the first attempt "
                        "to the last)\n", rate);
@@ -755,8 +873,15 @@ int kcj_main(int argc, char **argv)
                 printf("set aside %lld x: %s\n",
                        (long long)json_integer_value(json_object_get(v, "cards")),
                        json_string_value(json_object_get(v, "reason")));
+            json_array_foreach(stations, i, v)
+                printf("station %s: %lld claimed, %lld issuing, last heard %lld s ago\n",
+                       json_string_value(json_object_get(v, "station")),
+                       (long long)json_integer_value(json_object_get(v, "claimed")),
+                       (long long)json_integer_value(json_object_get(v, "issuing")),
+                       (long long)json_integer_value(json_object_get(v, "quiet_s")));
         }
         json_decref(reasons);
+        json_decref(stations);
     } else {
         FILE *f = out ? fopen(out, "w") : stdout;
         if (!f) {

@@ -1,9 +1,13 @@
 /*
  * journal.h - the issuance journal (docs/production.md): every record and
- * every card attempt, in SQLite (WAL mode; no server). This first part
- * keeps the records: created and migrated by the tool, filled from CSV or by
- * the issuer's own SQL, counted and exported. Issuing from it (claims, card
- * attempts, the crash rules) and PostgreSQL come next.
+ * every card attempt, in SQLite (a file, WAL mode, no server) or PostgreSQL
+ * (several stations sharing the work). The tables are created and migrated
+ * by the tool, filled from CSV or by the issuer's own SQL; records are
+ * claimed, issued and settled by kc-issue --journal.
+ *
+ * Against a server that goes away, every function below waits for it (and
+ * says so on stderr), then runs its transaction again; each transaction is
+ * safe to run again after a commit whose answer was lost (jdb.h).
  */
 #ifndef KCI_JOURNAL_H
 #define KCI_JOURNAL_H
@@ -13,7 +17,14 @@
 
 #include "profile.h"
 
-#define KCJ_SCHEMA_VERSION 1
+#define KCJ_SCHEMA_VERSION 2
+
+/*
+ * A claim whose station has not touched it for this long (seconds) goes back
+ * to the queue when another station claims. A living station moves its claim
+ * to "issuing" at once, before the first command to the card.
+ */
+#define KCJ_STALE_S 120
 
 typedef struct kcj kcj;
 
@@ -23,12 +34,19 @@ typedef struct kcj_counts {
 } kcj_counts;
 
 /*
- * Open the journal at path; create selects creating it (with its schema)
- * when missing. The schema is created or checked (a newer one is refused),
- * WAL mode set. Returns 0, or -1 with the reason in err (the file named).
+ * Open the journal at where (FILE.db or postgresql://...); create selects
+ * creating a missing file. The schema is created, migrated or checked (a
+ * newer one is refused). Returns 0, or -1 with the reason in err (the
+ * journal named).
  */
-int kcj_open(const char *path, int create, kcj **out, char *err, size_t errcap);
+int kcj_open(const char *where, int create, kcj **out, char *err, size_t errcap);
 void kcj_close(kcj *j);
+
+/* The journal's name for messages (a URI without its password). */
+const char *kcj_name(const kcj *j);
+
+/* How long to wait for a server that went away (seconds; default 600). */
+void kcj_set_wait(kcj *j, long seconds);
 
 /*
  * Queue every row of c as a record of batch (one transaction: all or none).
@@ -78,7 +96,9 @@ int kcj_claim(kcj *j, const char *station, const char *serial, long *id, kci_csv
 
 /*
  * The record's card attempt starts: state issuing with the card's serial, an
- * attempt row; committed before the first command goes to the card.
+ * attempt row; committed before the first command goes to the card. Returns
+ * 0, -1 with err, or -2 when the record is no longer this station's claim
+ * (it went back to the queue: claim again).
  */
 int kcj_issuing(kcj *j, long id, const char *station, const char *serial, const char *kcard,
                 const char *head, long *attempt, char *err, size_t errcap);

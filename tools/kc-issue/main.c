@@ -26,12 +26,13 @@
 
 static const char usage[] =
     "usage: kc-issue --config STATION.json --profile ISSUANCE.json\n"
-    "                [--records CSV | --journal FILE.db [--station-name NAME]]\n"
+    "                [--records CSV | --journal JOURNAL [--station-name NAME]\n"
+    "                [--journal-wait SECONDS]]\n"
     "                [--all] [--show] [--reader R | --sim FILE]\n"
     "                [--target-reader R | --target-sim FILE] [--wait SECONDS]\n"
     "       kc-issue --station SOCKET --profile NAME [--records CSV] [--all] [--show]\n"
     "       kc-issue --station SOCKET --status [--json]\n"
-    "       kc-issue journal init|import|status|export --journal FILE.db ...\n"
+    "       kc-issue journal init|import|status|export --journal JOURNAL ...\n"
     "\n"
     "Issue the target card (or, with --all, every card of the reader's stack) from an\n"
     "issuance profile. The key card makes every issuance command as an encrypted\n"
@@ -52,9 +53,14 @@ static const char usage[] =
     "  --station SOCKET     drive a reader/writer station (kc-station) instead:\n"
     "                       only operation instructions cross; --profile names a\n"
     "                       profile the station holds; no --config\n"
-    "  --journal FILE.db    take each card's record from the issuance journal and\n"
-    "                       journal every card attempt (docs/production.md)\n"
-    "  --station-name NAME  this station in the journal (default: the host name)\n"
+    "  --journal JOURNAL    take each card's record from the issuance journal and\n"
+    "                       journal every card attempt (docs/production.md):\n"
+    "                       FILE.db (SQLite, created on first use) or\n"
+    "                       postgresql://... (shared by several stations)\n"
+    "  --station-name NAME  this station in the journal (default: the host name;\n"
+    "                       each station of a line needs a name of its own)\n"
+    "  --journal-wait SECS  how long to wait for a journal server that went away\n"
+    "                       before stopping (default 600)\n"
     "  --holder-pin SOURCE  the holder PIN: prompt (the default, or KEYCARD_HOLDER_PIN\n"
     "                       when set), file:PATH, env:VAR or fd:N\n"
     "  --json               the results as JSON lines: one object per card and\n"
@@ -86,6 +92,7 @@ static const char *g_holder_source;
 
 typedef struct opts {
     const char *config, *profile, *records, *station, *journal, *station_name;
+    long journal_wait_s;
     int json;   /* the report as JSON lines on stdout (kci_report) */
     int status; /* --station SOCKET --status: the station's state, nothing issued */
     kct_where kc_where;
@@ -107,12 +114,14 @@ static int parse(int argc, char **argv, opts *o)
         {"trace", no_argument, NULL, 'v'}, {"json", no_argument, NULL, 'j'},
         {"holder-pin", required_argument, NULL, 'H'}, {"status", no_argument, NULL, 'Q'},
         {"journal", required_argument, NULL, 'J'}, {"station-name", required_argument, NULL, 'N'},
+        {"journal-wait", required_argument, NULL, 'W'},
         {NULL, 0, NULL, 0}};
     int opt;
     char *end;
 
     memset(o, 0, sizeof *o);
     o->wait_s = 10;
+    o->journal_wait_s = -1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "hv", lo, NULL)) != -1) {
         switch (opt) {
@@ -177,6 +186,13 @@ static int parse(int argc, char **argv, opts *o)
         case 'N':
             o->station_name = optarg;
             break;
+        case 'W':
+            o->journal_wait_s = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || o->journal_wait_s < 0 ||
+                o->journal_wait_s > 86400)
+                return kct_cli_usage("kc-issue", "--journal-wait wants seconds 0..86400, not '%s'",
+                                     optarg);
+            break;
         case 'V':
             kct_cli_version("kc-issue", keycard_version());
             exit(KCT_EXIT_OK);
@@ -200,6 +216,8 @@ static int parse(int argc, char **argv, opts *o)
     if (!o->config || !o->profile) {
         return kct_cli_usage("kc-issue", "give --config STATION.json and --profile ISSUANCE.json");
     }
+    if ((o->station_name || o->journal_wait_s >= 0) && !o->journal)
+        return kct_cli_usage("kc-issue", "--station-name and --journal-wait go with --journal");
     if (o->journal && o->records)
         return kct_cli_usage("kc-issue", "the records come from --journal or from --records, "
                                          "not both");
@@ -485,6 +503,8 @@ static int journal_start(keycard *kc, const opts *o)
         kct_hex_format(ks.serial, 8, g_keycard_serial);
     if (kcj_open(o->journal, 1, &g_journal, err, sizeof err) != 0)
         return journal_fail(err);
+    if (o->journal_wait_s >= 0)
+        kcj_set_wait(g_journal, o->journal_wait_s);
     int n = kcj_recover(g_journal, g_station_name, g_pending, PENDING_MAX, err, sizeof err);
     if (n < 0)
         return journal_fail(err);
@@ -507,7 +527,8 @@ static int journal_start(keycard *kc, const opts *o)
             g_pending[g_n_pending++] = g_pending[i];
         }
     }
-    fprintf(kci_report_notice(&g_rep), "journal %s: station %s%s\n", o->journal, g_station_name,
+    fprintf(kci_report_notice(&g_rep), "journal %s: station %s%s\n", kcj_name(g_journal),
+            g_station_name,
             g_n_pending ? ", a card of the run that stopped is awaited in the slot" : "");
     return 0;
 }
@@ -550,16 +571,21 @@ static int journal_card(keycard *kc, keycard_target *t, const kci_profile *prof,
     }
     g_n_pending = 0;
     int locked = ti.state == KEYCARD_TARGET_ISSUED || ti.state == KEYCARD_TARGET_ISSUING;
-    if (!rec && !locked && serial[0]) {
+    /* A claim that went back to the queue meanwhile (the server was away too long): again. */
+    for (int again = 0; !rec && !locked && serial[0]; again++) {
         if (kcj_claim(g_journal, g_station_name, serial, &rec, &one, err, sizeof err) != 0)
             return journal_fail(err), -1;
         if (!rec)
             return -2;
-        if (kcj_issuing(g_journal, rec, g_station_name, serial, g_keycard_serial,
-                        keycard_target_reader_name(t), &att, err, sizeof err) != 0) {
-            kci_csv_free(&one);
+        int ir = kcj_issuing(g_journal, rec, g_station_name, serial, g_keycard_serial,
+                             keycard_target_reader_name(t), &att, err, sizeof err);
+        if (ir == 0)
+            break;
+        kci_csv_free(&one);
+        if (ir != -2 || again == 2)
             return journal_fail(err), -1;
-        }
+        fprintf(kci_report_notice(&g_rep), "journal: %s; claiming again\n", err);
+        rec = 0;
     }
     *rc_kc = kci_issue_card(kc, t, prof, &one, &zero, oc);
     kci_csv_free(&one);
