@@ -11,7 +11,9 @@
 #       record back in the queue, then issued on another card;
 #   (d) "issuing", the card in the slot half issued: set aside, record queued;
 #   (e) "claimed" (no card touched): back in the queue at the restart.
-# At the end every record is issued exactly once, each on a card of its own.
+# At the end every record is issued exactly once, each on a card of its own,
+# and `kc-issue journal reconcile` matches the journal with the key card's
+# audit export; the attacker's edits of either are found.
 set -u
 B=${B:-build}
 fails=0
@@ -126,6 +128,76 @@ PY
 run "$T/t8.img"
 grep -q 'no queued record' "$T/run.out" && ok "no record left: the next card untouched" ||
     fail "no record left: $(cat "$T/run.out")"
+
+# Reconciliation against the key card's audit export (docs/production.md
+# "Reconciliation"), then the attacker's edits of the journal and the export.
+PUB=examples/profiles/demo-issuer.pub.pem
+export KEYCARD_ADMIN_KEY=000102030405060708090A0B0C0D0E0F
+"$A" --sim "$T/kc.img" audit --export "$T/a.export" --issuer-pub "$PUB" >/dev/null 2>&1 || fail "audit export"
+rec() { "$K" journal reconcile --journal "$J" --issuer-pub "$PUB" --audit "$@" >"$T/rec.out" 2>&1; }
+rec "$T/a.export"
+rc=$?
+[ $rc -eq 0 ] && grep -q '^reconciled: 6 issued records' "$T/rec.out" &&
+    [ "$(sq "SELECT count(*) FROM kc_record WHERE state = 'issued' AND receipt_seq IS NOT NULL AND mac IS NOT NULL")" = 6 ] &&
+    grep -q '54415247455400A6.*record 6' "$T/rec.out" &&
+    ok "reconcile: every issued record has its one completed receipt, receipt numbers journaled; the half-issued card's session listed: $(grep -c '^aborted\|^MAC-mismatch' "$T/rec.out") sessions" ||
+    fail "reconcile (rc $rc): $(cat "$T/rec.out")"
+cp "$J" "$T/clean.db"
+# (1) a completion MAC changed in the journal.
+python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("UPDATE kc_record SET mac = \"00112233445566778899aabbccddeeff\" WHERE id = 2"); c.commit()' "$J"
+rec "$T/a.export"
+[ $? -eq 1 ] && grep -q '^mismatch: record 2 card 54415247455400A2: the journal.s completion MAC' "$T/rec.out" &&
+    ok "a MAC changed in the journal: the record named, exit 1" || fail "changed MAC: $(cat "$T/rec.out")"
+cp "$T/clean.db" "$J"
+# (2) a card counted twice: a set-aside attempt turned into a second issued record of card A1.
+python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("UPDATE kc_attempt SET result = \"issued\", serial = \"54415247455400A1\" WHERE upper(serial) = \"54415247455400A9\""); c.commit()' "$J"
+rec "$T/a.export"
+[ $? -eq 1 ] && grep -q '^mismatch: card 54415247455400A1: the receipt .* vouches for 2 records' "$T/rec.out" &&
+    ok "one card counted for two records: refused, both named" || fail "card twice: $(cat "$T/rec.out")"
+cp "$T/clean.db" "$J"
+# (3) an issued record claiming a card that has no receipt.
+python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("UPDATE kc_attempt SET serial = \"54415247455400FF\" WHERE record_id = 4 AND result = \"issued\""); c.commit()' "$J"
+rec "$T/a.export"
+[ $? -eq 1 ] && grep -q '^mismatch: record 4 card 54415247455400FF: no completed receipt' "$T/rec.out" &&
+    grep -q '^mismatch: card 54415247455400A4: completed receipt .* but no record' "$T/rec.out" &&
+    ok "a record moved to a card without a receipt: both sides named" || fail "no receipt: $(cat "$T/rec.out")"
+cp "$T/clean.db" "$J"
+# (4) a card issued outside the journal (--records): its receipt maps to no record.
+"$K" --config examples/profiles/demo-station.json --profile "$T/p.json" --sim "$T/kc.img" \
+    --target-sim "$T/t8.img" --records "$T/r.csv" >/dev/null 2>&1 || fail "t8 issued apart"
+"$A" --sim "$T/kc.img" audit --export "$T/b.export" --issuer-pub "$PUB" >/dev/null 2>&1 || fail "audit export 2"
+rec "$T/a.export" "$T/b.export"
+[ $? -eq 1 ] && grep -q '^mismatch: card 54415247455400A8: completed receipt .* no record of the journal names the card' "$T/rec.out" &&
+    [ "$(grep -c '^mismatch' "$T/rec.out")" = 1 ] &&
+    ok "a card issued outside the journal: its receipt named, two exports of one key card counted once" ||
+    fail "outside: $(cat "$T/rec.out")"
+# (5) an export altered (one receipt's line dropped, one byte changed): does not verify, nothing reconciled.
+grep -v "^entry $(grep '^entry' "$T/a.export" | sed -n 3p | cut -c7-20)" "$T/a.export" >"$T/cut.export"
+python3 - "$T/a.export" "$T/alt.export" <<'PY'
+import sys
+lines = open(sys.argv[1]).read().split("\n")
+i = [k for k, l in enumerate(lines) if l.startswith("entry ")][4]
+l = lines[i]
+lines[i] = l[:20] + ("1" if l[20] != "1" else "2") + l[21:]
+open(sys.argv[2], "w").write("\n".join(lines))
+PY
+cp "$T/clean.db" "$J"
+rec "$T/cut.export"
+rc1=$?
+grep -q 'does NOT verify' "$T/rec.out"; v1=$?
+rec "$T/alt.export"
+rc2=$?
+[ $rc1 -eq 1 ] && [ $v1 -eq 0 ] && [ $rc2 -eq 1 ] && grep -q 'does NOT verify' "$T/rec.out" &&
+    cmp -s "$J" "$T/clean.db" &&
+    ok "an export with an entry dropped or a byte changed: does not verify, the journal untouched" ||
+    fail "altered export ($rc1 $rc2): $(cat "$T/rec.out")"
+# (6) no export of the key card that issued: said so, per record.
+"$A" --sim "$T/other.img" provision examples/profiles/demo.json >/dev/null 2>&1 &&
+    "$A" --sim "$T/other.img" audit --export "$T/o.export" --issuer-pub "$PUB" >/dev/null 2>&1 || fail "other key card"
+rec "$T/o.export"
+[ $? -eq 1 ] && [ "$(grep -c 'no audit export of that key card was given' "$T/rec.out")" = 6 ] &&
+    ok "the export of another key card: each record says its key card's export is missing" ||
+    fail "other export: $(cat "$T/rec.out")"
 
 [ $fails -eq 0 ] || { echo "$fails check(s) failed" >&2; exit 1; }
 echo "all checks passed"

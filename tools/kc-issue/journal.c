@@ -757,6 +757,82 @@ static int attempt_report(kcj *j, double *rate, json_t *reasons, json_t *station
     RUN(j, err, cap, report_once(j, rate, reasons, stations, err, cap));
 }
 
+/* ---- reconciliation's view --------------------------------------------- */
+
+static void copy_field(char *dst, size_t cap, const char *v)
+{
+    snprintf(dst, cap, "%s", v ? v : "");
+}
+
+static int cards_once(kcj *j, kcj_card **out, size_t *n, char *err, size_t cap)
+{
+    jdb_rows *r;
+    *out = NULL;
+    *n = 0;
+    int rc = jdb_exec(j->db, "read the card attempts",
+                      "SELECT a.record_id, a.id, upper(a.serial), lower(coalesce(a.keycard, "
+                      "r.keycard)), lower(a.mac), coalesce(a.result, ''), r.state, "
+                      "coalesce(a.receipt_seq, -1), lower(CASE WHEN a.result = 'issued' THEN "
+                      "r.mac END) "
+                      "FROM kc_attempt a JOIN kc_record r ON r.id = a.record_id ORDER BY a.id",
+                      0, NULL, &r, err, cap);
+    if (rc != JDB_OK)
+        return rc;
+    size_t m = jdb_nrows(r);
+    kcj_card *c = calloc(m ? m : 1, sizeof *c);
+    if (!c) {
+        jdb_rows_free(r);
+        snprintf(err, cap, "%s: out of memory", jdb_name(j->db));
+        return JDB_ERR;
+    }
+    for (size_t i = 0; i < m; i++) {
+        c[i].record = atol(jdb_get(r, i, 0));
+        c[i].attempt = atol(jdb_get(r, i, 1));
+        copy_field(c[i].serial, sizeof c[i].serial, jdb_get(r, i, 2));
+        copy_field(c[i].keycard, sizeof c[i].keycard, jdb_get(r, i, 3));
+        copy_field(c[i].mac, sizeof c[i].mac, jdb_get(r, i, 4));
+        copy_field(c[i].result, sizeof c[i].result, jdb_get(r, i, 5));
+        copy_field(c[i].state, sizeof c[i].state, jdb_get(r, i, 6));
+        c[i].receipt_seq = atol(jdb_get(r, i, 7) ? jdb_get(r, i, 7) : "-1");
+        copy_field(c[i].record_mac, sizeof c[i].record_mac, jdb_get(r, i, 8));
+    }
+    jdb_rows_free(r);
+    *out = c;
+    *n = m;
+    return JDB_OK;
+}
+
+int kcj_cards(kcj *j, kcj_card **out, size_t *n, char *err, size_t errcap)
+{
+    RUN(j, err, errcap, cards_once(j, out, n, err, errcap));
+}
+
+static int receipts_once(kcj *j, const kcj_card *c, size_t n, char *err, size_t cap)
+{
+    int rc = jdb_begin(j->db, "record the receipts", err, cap);
+    for (size_t i = 0; rc == JDB_OK && i < n; i++) {
+        char seq_s[24], id_s[24], at_s[24];
+        const char *pr[] = {num(seq_s, c[i].receipt_seq), c[i].keycard, c[i].mac,
+                            num(id_s, c[i].record)};
+        const char *pa[] = {seq_s, c[i].keycard, c[i].mac, num(at_s, c[i].attempt)};
+        rc = jdb_exec(j->db, "record the receipts",
+                      "UPDATE kc_record SET receipt_seq = $1, keycard = coalesce(keycard, $2), "
+                      "mac = coalesce(mac, $3) WHERE id = $4 AND state = 'issued'",
+                      4, pr, NULL, err, cap);
+        if (rc == JDB_OK)
+            rc = jdb_exec(j->db, "record the receipts",
+                          "UPDATE kc_attempt SET receipt_seq = $1, keycard = coalesce(keycard, "
+                          "$2), mac = coalesce(mac, $3) WHERE id = $4",
+                          4, pa, NULL, err, cap);
+    }
+    return finish(j, rc, "record the receipts", err, cap);
+}
+
+int kcj_receipts_set(kcj *j, const kcj_card *cards, size_t n, char *err, size_t errcap)
+{
+    RUN(j, err, errcap, receipts_once(j, cards, n, err, errcap));
+}
+
 /* ---- kc-issue journal ... ------------------------------------------------ */
 
 static const char journal_help[] =
@@ -764,6 +840,8 @@ static const char journal_help[] =
     "       kc-issue journal import --journal JOURNAL CSV [--batch NAME]\n"
     "       kc-issue journal status --journal JOURNAL [--json]\n"
     "       kc-issue journal export --journal JOURNAL [--out FILE]\n"
+    "       kc-issue journal reconcile --journal JOURNAL --issuer-pub PUB\n"
+    "                                  --audit EXPORT... [--json]\n"
     "\n"
     "The issuance journal (docs/production.md): every record to issue and every\n"
     "card attempt. JOURNAL is FILE.db (SQLite in WAL mode: a file, no server) or\n"
@@ -775,7 +853,12 @@ static const char journal_help[] =
     "records by state; export writes every record as CSV (state, serial, key\n"
     "card, completion MAC, receipt, attempts, reason, then the record's columns).\n"
     "The issuer's own system may insert records with SQL (the table is in\n"
-    "docs/production.md).\n";
+    "docs/production.md). reconcile checks the key cards' audit exports\n"
+    "(kc-admin audit --export; each verified with the issuer public key) against\n"
+    "the journal: every issued record has exactly one completed receipt for its\n"
+    "card with the MAC the journal holds, every completed receipt vouches for one\n"
+    "record; aborted sessions are listed. Mismatches one per line, exit 1; the\n"
+    "receipt numbers of the matches are written to the journal.\n";
 
 int kcj_main(int argc, char **argv)
 {
@@ -783,10 +866,13 @@ int kcj_main(int argc, char **argv)
                                        {"batch", required_argument, NULL, 'b'},
                                        {"out", required_argument, NULL, 'o'},
                                        {"json", no_argument, NULL, 'j'},
+                                       {"audit", required_argument, NULL, 'a'},
+                                       {"issuer-pub", required_argument, NULL, 'P'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-    const char *path = NULL, *batch = "", *out = NULL;
-    int json = 0, opt;
+    const char *path = NULL, *batch = "", *out = NULL, *pub = getenv("KEYCARD_ISSUER_PUB");
+    const char *audits[64];
+    int json = 0, opt, n_audits = 0;
     char err[1024] = "";
     optind = 1;
     opterr = 0;
@@ -804,6 +890,14 @@ int kcj_main(int argc, char **argv)
         case 'j':
             json = 1;
             break;
+        case 'a':
+            if (n_audits == (int)(sizeof audits / sizeof audits[0]))
+                return kct_cli_usage("kc-issue journal", "at most 64 --audit files");
+            audits[n_audits++] = optarg;
+            break;
+        case 'P':
+            pub = optarg;
+            break;
         case 'h':
             fputs(journal_help, stdout);
             return KCT_EXIT_OK;
@@ -813,8 +907,18 @@ int kcj_main(int argc, char **argv)
     }
     const char *cmd = optind < argc ? argv[optind++] : NULL;
     if (!cmd || (strcmp(cmd, "init") && strcmp(cmd, "import") && strcmp(cmd, "status") &&
-                 strcmp(cmd, "export")))
-        return kct_cli_usage("kc-issue journal", "init, import, status or export");
+                 strcmp(cmd, "export") && strcmp(cmd, "reconcile")))
+        return kct_cli_usage("kc-issue journal", "init, import, status, export or reconcile");
+    int reconcile = strcmp(cmd, "reconcile") == 0;
+    /* reconcile: the exports are every --audit FILE and every argument after it. */
+    while (reconcile && optind < argc && n_audits < (int)(sizeof audits / sizeof audits[0]))
+        audits[n_audits++] = argv[optind++];
+    if (reconcile && n_audits == 0)
+        return kct_cli_usage("kc-issue journal", "reconcile takes the key cards' audit exports: "
+                                                 "--audit FILE... (kc-admin audit --export)");
+    if (reconcile && !pub)
+        return kct_cli_usage("kc-issue journal", "reconcile checks the exports with the issuer "
+                                                 "public key: --issuer-pub FILE");
     if (!path)
         return kct_cli_usage("kc-issue journal", "--journal FILE.db or postgresql://... names the journal");
     if (strcmp(cmd, "import") == 0 ? argc - optind != 1 : argc - optind != 0)
@@ -845,6 +949,8 @@ int kcj_main(int argc, char **argv)
         } else {
             printf("%zu records queued from %s\n", added, argv[optind]);
         }
+    } else if (reconcile) {
+        ex = kcj_reconcile_main(j, n_audits, (char **)audits, pub, json);
     } else if (strcmp(cmd, "status") == 0) {
         kcj_counts n;
         json_t *reasons = json_array(), *stations = json_array();

@@ -117,7 +117,32 @@ int kcj_settle(kcj *j, long id, long attempt, const char *result, const char *re
 int kcj_find_issuing(kcj *j, const char *station, const char *serial, long *id, long *attempt,
                      kci_csv *row, char *err, size_t errcap);
 
-/* kc-issue journal init|status|import|export: argv from "journal". */
+/* ---- reconciliation (reconcile.c) ---- */
+
+/* A card attempt as reconciliation sees it. */
+typedef struct kcj_card {
+    long record, attempt;
+    char serial[17], keycard[17], mac[33]; /* "" when not known */
+    char record_mac[33];                   /* the record's (an issued attempt's record) */
+    char result[8];                        /* issued, aside, failed, "" (open) */
+    char state[8];                         /* the record's state */
+    long receipt_seq;                      /* -1 when not known */
+} kcj_card;
+
+/* Every card attempt, oldest first (*out malloc'd, free it). Returns 0 or -1 with err. */
+int kcj_cards(kcj *j, kcj_card **out, size_t *n, char *err, size_t errcap);
+
+/*
+ * Record the receipt that vouches for an issued record's card: its
+ * sequence number, and the key card and MAC where the journal had none.
+ * All in one transaction. Returns 0 or -1 with err.
+ */
+int kcj_receipts_set(kcj *j, const kcj_card *cards, size_t n, char *err, size_t errcap);
+
+/* kc-issue journal reconcile ...: argv from "reconcile". */
+int kcj_reconcile_main(kcj *j, int argc, char **argv, const char *pub_path, int json);
+
+/* kc-issue journal init|status|import|export|reconcile: argv from "journal". */
 int kcj_main(int argc, char **argv);
 
 #endif /* KCI_JOURNAL_H */
