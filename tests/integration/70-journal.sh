@@ -55,8 +55,9 @@ PY
 
 # (d)
 "$K" journal status --journal "$J" >"$T/d1" && "$K" journal status --journal "$J" --json >"$T/d2" &&
+    "$K" journal status --journal "$J" --batch first --json >"$T/d3" &&
     "$K" journal export --journal "$J" --out "$T/out.csv" || fail "status/export"
-python3 - "$T/d1" "$T/d2" "$T/out.csv" <<'PY' && ok "status and export agree: $(cat "$T/d1")" || fail "status/export: $(cat "$T/d1" "$T/d2" "$T/out.csv")"
+python3 - "$T/d1" "$T/d2" "$T/out.csv" "$T/d3" <<'PY' && ok "status (per batch too) and export agree: $(cat "$T/d1")" || fail "status/export: $(cat "$T/d1" "$T/d2" "$T/d3" "$T/out.csv")"
 import csv, json, sys
 text = open(sys.argv[1]).read()
 js = json.load(open(sys.argv[2]))
@@ -67,6 +68,10 @@ assert [r["name"] for r in rows] == ["Ann", "Bo, Jr", "Cy", "Di", "Sql"], rows
 assert [r["batch"] for r in rows] == ["first", "first", "", "", "sql"]
 assert rows[1]["serial"] == "5441524745540002" and rows[4]["pin"] == "9999"
 assert all(r["state"] == "queued" and r["card"] == "" for r in rows)
+assert [(b["batch"], b["total"], b["queued"]) for b in js["batches"]] == [("first", 2, 2), ("", 2, 2), ("sql", 1, 1)], js
+assert "batch first: 2 records" in text and "batch sql: 1 records" in text, text
+one = json.load(open(sys.argv[4]))
+assert one["batch"] == "first" and one["total"] == 2 and len(one["batches"]) == 1, one
 PY
 
 # (e)

@@ -324,12 +324,15 @@ int kcj_import(kcj *j, const kci_csv *c, const char *batch, size_t *added, char 
     RUN(j, err, errcap, import_once(j, c, batch, tok, added, err, errcap));
 }
 
-static int count_once(kcj *j, kcj_counts *out, char *err, size_t cap)
+static int count_once(kcj *j, const char *batch, kcj_counts *out, char *err, size_t cap)
 {
     jdb_rows *r;
+    const char *p[] = {batch};
     memset(out, 0, sizeof *out);
     int rc = jdb_exec(j->db, "count the records",
-                      "SELECT state, count(*) FROM kc_record GROUP BY state", 0, NULL, &r, err, cap);
+                      "SELECT state, count(*) FROM kc_record WHERE batch = coalesce($1, batch) "
+                      "GROUP BY state",
+                      1, p, &r, err, cap);
     for (size_t i = 0; rc == JDB_OK && i < jdb_nrows(r); i++) {
         const char *s = jdb_get(r, i, 0);
         long n = atol(jdb_get(r, i, 1));
@@ -349,9 +352,9 @@ static int count_once(kcj *j, kcj_counts *out, char *err, size_t cap)
     return rc;
 }
 
-int kcj_count(kcj *j, kcj_counts *out, char *err, size_t errcap)
+int kcj_count(kcj *j, const char *batch, kcj_counts *out, char *err, size_t errcap)
 {
-    RUN(j, err, errcap, count_once(j, out, err, errcap));
+    RUN(j, err, errcap, count_once(j, batch, out, err, errcap));
 }
 
 /* One CSV field, quoted when it must be. */
@@ -694,40 +697,50 @@ int kcj_find_issuing(kcj *j, const char *station, const char *serial, long *id, 
 }
 
 /*
- * The attempts' figures: issued cards per hour from the first start to the
- * last end (-1: fewer than two or no time between), the cards set aside by
- * reason (most first) into reasons: [{"reason", "cards"}], and the stations
- * with open records into stations: [{"station", "claimed", "issuing",
- * "quiet_s"}] (seconds since the station's last heartbeat).
+ * The attempts' figures, of one batch or (batch NULL) of all: issued cards
+ * per hour from the first start to the last end (-1: fewer than two or no
+ * time between), the cards set aside by reason (most first) into reasons:
+ * [{"reason", "cards"}], the stations with open records into stations:
+ * [{"station", "claimed", "issuing", "quiet_s"}] (seconds since the
+ * station's last heartbeat), and per batch into batches: [{"batch",
+ * "total", "queued", "claimed", "issuing", "issued", "failed", "set_aside",
+ * "cards_per_hour"}].
  */
-static int report_once(kcj *j, double *rate, json_t *reasons, json_t *stations, char *err,
-                       size_t cap)
+static double rate_of(const char *n_s, const char *from_s, const char *to_s)
+{
+    long n = atol(n_s ? n_s : "0"), span = atol(to_s ? to_s : "0") - atol(from_s ? from_s : "0");
+    return n >= 2 && from_s && to_s && span > 0 ? 3600.0 * (double)n / (double)span : -1;
+}
+
+static int report_once(kcj *j, const char *batch, double *rate, json_t *reasons, json_t *stations,
+                       json_t *batches, char *err, size_t cap)
 {
     jdb_rows *r = NULL;
     char now_s[24];
     long now;
+    const char *pb[] = {batch};
     *rate = -1;
     json_array_clear(reasons);
     json_array_clear(stations);
+    json_array_clear(batches);
     int rc = now_of(j, now_s, &now, err, cap);
     if (rc == JDB_OK)
         rc = jdb_exec(j->db, "report",
-                      "SELECT count(*), min(started_at), max(ended_at) FROM kc_attempt WHERE "
-                      "result = 'issued'",
-                      0, NULL, &r, err, cap);
-    if (rc == JDB_OK && jdb_get(r, 0, 1)) {
-        long n = atol(jdb_get(r, 0, 0)), span = atol(jdb_get(r, 0, 2)) - atol(jdb_get(r, 0, 1));
-        if (n >= 2 && span > 0)
-            *rate = 3600.0 * (double)n / (double)span;
-    }
+                      "SELECT count(*), min(a.started_at), max(a.ended_at) FROM kc_attempt a "
+                      "JOIN kc_record r ON r.id = a.record_id WHERE a.result = 'issued' AND "
+                      "r.batch = coalesce($1, r.batch)",
+                      1, pb, &r, err, cap);
+    if (rc == JDB_OK)
+        *rate = rate_of(jdb_get(r, 0, 0), jdb_get(r, 0, 1), jdb_get(r, 0, 2));
     jdb_rows_free(r);
     r = NULL;
     if (rc == JDB_OK)
         rc = jdb_exec(j->db, "report",
-                      "SELECT coalesce(reason, ''), count(*) FROM kc_attempt WHERE result IN "
-                      "('aside', 'failed') GROUP BY reason ORDER BY count(*) DESC, "
-                      "coalesce(reason, '')",
-                      0, NULL, &r, err, cap);
+                      "SELECT coalesce(a.reason, ''), count(*) FROM kc_attempt a JOIN kc_record "
+                      "r ON r.id = a.record_id WHERE a.result IN ('aside', 'failed') AND r.batch "
+                      "= coalesce($1, r.batch) GROUP BY coalesce(a.reason, '') ORDER BY "
+                      "count(*) DESC, coalesce(a.reason, '')",
+                      1, pb, &r, err, cap);
     for (size_t i = 0; rc == JDB_OK && i < jdb_nrows(r); i++)
         json_array_append_new(reasons, json_pack("{s:s, s:I}", "reason", jdb_get(r, i, 0),
                                                  "cards", (json_int_t)atol(jdb_get(r, i, 1))));
@@ -737,9 +750,9 @@ static int report_once(kcj *j, double *rate, json_t *reasons, json_t *stations, 
         rc = jdb_exec(j->db, "report",
                       "SELECT station, sum(CASE WHEN state = 'claimed' THEN 1 ELSE 0 END), "
                       "sum(CASE WHEN state = 'issuing' THEN 1 ELSE 0 END), max(heartbeat_at) "
-                      "FROM kc_record WHERE state IN ('claimed', 'issuing') GROUP BY station "
-                      "ORDER BY station",
-                      0, NULL, &r, err, cap);
+                      "FROM kc_record WHERE state IN ('claimed', 'issuing') AND batch = "
+                      "coalesce($1, batch) GROUP BY station ORDER BY station",
+                      1, pb, &r, err, cap);
     for (size_t i = 0; rc == JDB_OK && i < jdb_nrows(r); i++)
         json_array_append_new(
             stations, json_pack("{s:s, s:I, s:I, s:I}", "station",
@@ -748,13 +761,60 @@ static int report_once(kcj *j, double *rate, json_t *reasons, json_t *stations, 
                                 (json_int_t)atol(jdb_get(r, i, 2)), "quiet_s",
                                 (json_int_t)(now - atol(jdb_get(r, i, 3) ? jdb_get(r, i, 3) : "0"))));
     jdb_rows_free(r);
+    r = NULL;
+    /* Per batch: records by state, then the attempts' figures. */
+    if (rc == JDB_OK)
+        rc = jdb_exec(j->db, "report",
+                      "SELECT batch, count(*), "
+                      "sum(CASE WHEN state = 'queued' THEN 1 ELSE 0 END), "
+                      "sum(CASE WHEN state = 'claimed' THEN 1 ELSE 0 END), "
+                      "sum(CASE WHEN state = 'issuing' THEN 1 ELSE 0 END), "
+                      "sum(CASE WHEN state = 'issued' THEN 1 ELSE 0 END), "
+                      "sum(CASE WHEN state = 'failed' THEN 1 ELSE 0 END) "
+                      "FROM kc_record WHERE batch = coalesce($1, batch) GROUP BY batch ORDER BY "
+                      "min(id)",
+                      1, pb, &r, err, cap);
+    for (size_t i = 0; rc == JDB_OK && i < jdb_nrows(r); i++)
+        json_array_append_new(
+            batches, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:n}", "batch",
+                               jdb_get(r, i, 0), "total", (json_int_t)atol(jdb_get(r, i, 1)),
+                               "queued", (json_int_t)atol(jdb_get(r, i, 2)), "claimed",
+                               (json_int_t)atol(jdb_get(r, i, 3)), "issuing",
+                               (json_int_t)atol(jdb_get(r, i, 4)), "issued",
+                               (json_int_t)atol(jdb_get(r, i, 5)), "failed",
+                               (json_int_t)atol(jdb_get(r, i, 6)), "set_aside", (json_int_t)0,
+                               "cards_per_hour"));
+    jdb_rows_free(r);
+    r = NULL;
+    if (rc == JDB_OK)
+        rc = jdb_exec(j->db, "report",
+                      "SELECT r.batch, sum(CASE WHEN a.result = 'issued' THEN 1 ELSE 0 END), "
+                      "min(CASE WHEN a.result = 'issued' THEN a.started_at END), "
+                      "max(CASE WHEN a.result = 'issued' THEN a.ended_at END), "
+                      "sum(CASE WHEN a.result IN ('aside', 'failed') THEN 1 ELSE 0 END) "
+                      "FROM kc_attempt a JOIN kc_record r ON r.id = a.record_id WHERE r.batch = "
+                      "coalesce($1, r.batch) GROUP BY r.batch",
+                      1, pb, &r, err, cap);
+    for (size_t i = 0; rc == JDB_OK && i < jdb_nrows(r); i++) {
+        size_t k;
+        json_t *b;
+        json_array_foreach(batches, k, b)
+        {
+            if (strcmp(json_string_value(json_object_get(b, "batch")), jdb_get(r, i, 0)) != 0)
+                continue;
+            double br = rate_of(jdb_get(r, i, 1), jdb_get(r, i, 2), jdb_get(r, i, 3));
+            json_object_set_new(b, "set_aside", json_integer(atol(jdb_get(r, i, 4))));
+            json_object_set_new(b, "cards_per_hour", br < 0 ? json_null() : json_real(br));
+        }
+    }
+    jdb_rows_free(r);
     return rc;
 }
 
-static int attempt_report(kcj *j, double *rate, json_t *reasons, json_t *stations, char *err,
-                          size_t cap)
+static int attempt_report(kcj *j, const char *batch, double *rate, json_t *reasons,
+                          json_t *stations, json_t *batches, char *err, size_t cap)
 {
-    RUN(j, err, cap, report_once(j, rate, reasons, stations, err, cap));
+    RUN(j, err, cap, report_once(j, batch, rate, reasons, stations, batches, err, cap));
 }
 
 /* ---- reconciliation's view --------------------------------------------- */
@@ -838,7 +898,7 @@ int kcj_receipts_set(kcj *j, const kcj_card *cards, size_t n, char *err, size_t 
 static const char journal_help[] =
     "usage: kc-issue journal init --journal JOURNAL\n"
     "       kc-issue journal import --journal JOURNAL CSV [--batch NAME]\n"
-    "       kc-issue journal status --journal JOURNAL [--json]\n"
+    "       kc-issue journal status --journal JOURNAL [--batch NAME] [--json]\n"
     "       kc-issue journal export --journal JOURNAL [--out FILE]\n"
     "       kc-issue journal reconcile --journal JOURNAL --issuer-pub PUB\n"
     "                                  --audit EXPORT... [--json]\n"
@@ -850,7 +910,8 @@ static const char journal_help[] =
     "version); import (which also creates them on first use) queues every row of\n"
     "CSV (header line, one record per row; a\n"
     "\"serial\" column ties a record to its card), all or none; status counts the\n"
-    "records by state; export writes every record as CSV (state, serial, key\n"
+    "records by state, cards per hour and cards set aside by reason, in all and\n"
+    "per batch (--batch NAME: one batch only); export writes every record as CSV (state, serial, key\n"
     "card, completion MAC, receipt, attempts, reason, then the record's columns).\n"
     "The issuer's own system may insert records with SQL (the table is in\n"
     "docs/production.md). reconcile checks the key cards' audit exports\n"
@@ -872,7 +933,7 @@ int kcj_main(int argc, char **argv)
                                        {NULL, 0, NULL, 0}};
     const char *path = NULL, *batch = "", *out = NULL, *pub = getenv("KEYCARD_ISSUER_PUB");
     const char *audits[64];
-    int json = 0, opt, n_audits = 0;
+    int json = 0, opt, n_audits = 0, have_batch = 0;
     char err[1024] = "";
     optind = 1;
     opterr = 0;
@@ -883,6 +944,7 @@ int kcj_main(int argc, char **argv)
             break;
         case 'b':
             batch = optarg;
+            have_batch = 1;
             break;
         case 'o':
             out = optarg;
@@ -953,23 +1015,28 @@ int kcj_main(int argc, char **argv)
         ex = kcj_reconcile_main(j, n_audits, (char **)audits, pub, json);
     } else if (strcmp(cmd, "status") == 0) {
         kcj_counts n;
-        json_t *reasons = json_array(), *stations = json_array();
+        json_t *reasons = json_array(), *stations = json_array(), *batches = json_array();
         double rate = -1;
-        if (kcj_count(j, &n, err, sizeof err) != 0 ||
-            attempt_report(j, &rate, reasons, stations, err, sizeof err) != 0) {
+        const char *only = have_batch ? batch : NULL;
+        if (kcj_count(j, only, &n, err, sizeof err) != 0 ||
+            attempt_report(j, only, &rate, reasons, stations, batches, err, sizeof err) != 0) {
             kct_err("%s", err);
             ex = KCT_EXIT_FAIL;
         } else if (json) {
-            ex = kct_json_print(json_pack(
-                "{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:o, s:O, s:O}", "journal", kcj_name(j),
+            json_t *doc = json_pack(
+                "{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:o, s:O, s:O, s:O}", "journal", kcj_name(j),
                 "total", (int)n.total, "queued", (int)n.queued, "claimed", (int)n.claimed,
                 "issuing", (int)n.issuing, "issued", (int)n.issued, "failed", (int)n.failed,
                 "cards_per_hour", rate < 0 ? json_null() : json_real(rate), "set_aside", reasons,
-                "stations", stations));
+                "stations", stations, "batches", batches);
+            if (only)
+                json_object_set_new(doc, "batch", json_string(only));
+            ex = kct_json_print(doc);
         } else {
-            printf("journal %s: %ld records: %ld queued, %ld claimed, %ld issuing, %ld issued, "
-                   "%ld failed\n",
-                   kcj_name(j), n.total, n.queued, n.claimed, n.issuing, n.issued, n.failed);
+            printf("journal %s%s%s: %ld records: %ld queued, %ld claimed, %ld issuing, %ld "
+                   "issued, %ld failed\n",
+                   kcj_name(j), only ? ", batch " : "", only ? only : "", n.total, n.queued,
+                   n.claimed, n.issuing, n.issued, n.failed);
             if (rate >= 0)
                 printf("rate: %.0f cards/h (issued cards over the time from the first attempt "
                        "to the last)\n", rate);
@@ -985,9 +1052,29 @@ int kcj_main(int argc, char **argv)
                        (long long)json_integer_value(json_object_get(v, "claimed")),
                        (long long)json_integer_value(json_object_get(v, "issuing")),
                        (long long)json_integer_value(json_object_get(v, "quiet_s")));
+            /* Per batch when there are several (one: the lines above are its figures). */
+            if (json_array_size(batches) > 1) {
+                json_array_foreach(batches, i, v)
+                {
+                    json_t *br = json_object_get(v, "cards_per_hour");
+                    const char *bn = json_string_value(json_object_get(v, "batch"));
+                    printf("batch %s: %lld records, %lld issued, %lld queued, %lld failed, %lld "
+                           "cards set aside",
+                           bn[0] ? bn : "(none)",
+                           (long long)json_integer_value(json_object_get(v, "total")),
+                           (long long)json_integer_value(json_object_get(v, "issued")),
+                           (long long)json_integer_value(json_object_get(v, "queued")),
+                           (long long)json_integer_value(json_object_get(v, "failed")),
+                           (long long)json_integer_value(json_object_get(v, "set_aside")));
+                    if (json_is_real(br))
+                        printf(", %.0f cards/h", json_real_value(br));
+                    putchar('\n');
+                }
+            }
         }
         json_decref(reasons);
         json_decref(stations);
+        json_decref(batches);
     } else {
         FILE *f = out ? fopen(out, "w") : stdout;
         if (!f) {

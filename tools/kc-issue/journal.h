@@ -57,8 +57,8 @@ void kcj_set_wait(kcj *j, long seconds);
 int kcj_import(kcj *j, const kci_csv *c, const char *batch, size_t *added, char *err,
                size_t errcap);
 
-/* Count the records. Returns 0 or -1 with err. */
-int kcj_count(kcj *j, kcj_counts *out, char *err, size_t errcap);
+/* Count the records (of one batch; NULL: all). Returns 0 or -1 with err. */
+int kcj_count(kcj *j, const char *batch, kcj_counts *out, char *err, size_t errcap);
 
 /*
  * Every record as CSV on f: record (its id), batch, state, card (the serial
