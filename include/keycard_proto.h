@@ -417,6 +417,11 @@ static inline size_t kc_env_apdu_len(size_t bucket)
 #define KC_ISSUE_ABORTED 0x02
 #define KC_ISSUE_ON_RECORD 0x03 /* ISSUE END P1 01: a completed receipt for the card is kept */
 #define KC_ISSUE_MAX_STEPS 64
+/*
+ * Issuance sessions a key card holds open at once (one per target head):
+ * P2 of ISSUE BEGIN, WRAP and END names the session, 0..KC_ISSUE_SESSIONS-1.
+ */
+#define KC_ISSUE_SESSIONS 4
 #define KC_ISSUE_RECEIPT_TPL_MAX 40
 #define KC_RECEIPT_FLAG_COMMON 0x01
 #define KC_RECEIPT_FLAG_UNCLEAN 0x02 /* ended without ISSUE END (new BEGIN, SELECT, reset, power loss) */

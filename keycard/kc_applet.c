@@ -174,12 +174,14 @@ static int p1p2_zero(uint8_t p1, uint8_t p2)
 
 static int p1p2_wrap(uint8_t p1, uint8_t p2)
 {
-    return (p1 == 0 || p1 == KC_ISSUE_WRAP_P1_CHECK) && p2 == 0;
+    /* P2: the session (a CHECK needs none) */
+    return (p1 == 0 && p2 < KC_ISSUE_SESSIONS) || (p1 == KC_ISSUE_WRAP_P1_CHECK && p2 == 0);
 }
 
 static int p1p2_end(uint8_t p1, uint8_t p2)
 {
-    return (p1 == 0 || p1 == KC_ISSUE_END_P1_LATE) && p2 == 0;
+    /* P2: the session (a late END finds the card's session by its serial) */
+    return (p1 == 0 && p2 < KC_ISSUE_SESSIONS) || (p1 == KC_ISSUE_END_P1_LATE && p2 == 0);
 }
 
 static int p1p2_select(uint8_t p1, uint8_t p2)
@@ -201,7 +203,7 @@ static int p1p2_generate(uint8_t p1, uint8_t p2)
 
 static int p1p2_way(uint8_t p1, uint8_t p2)
 {
-    return p2 == 0 && (p1 == KC_WAY_STATIC || p1 == KC_WAY_TARGET_SEED ||
+    return p2 < KC_ISSUE_SESSIONS && (p1 == KC_WAY_STATIC || p1 == KC_WAY_TARGET_SEED ||
                        p1 == KC_WAY_PREVIOUS_RANDOM);
 }
 
@@ -488,7 +490,7 @@ static uint16_t h_prov_begin(kc_keycard *kc, const kc_apdu *a, uint8_t *out, siz
         return KC_SW_SECURITY_STATUS;
     if ((rc = kc_store_begin(&kc->store)) != 0)
         return kc_err_to_sw(rc);
-    kc_issue_close(&kc->issue); /* keys and templates may change under it */
+    kc_issue_close_all(kc->issue, KC_ISSUE_SESSIONS); /* keys and templates may change under it */
     kc->staging = 1;
     kc->staged = 0;
     return KC_SW_OK;
@@ -558,7 +560,7 @@ static uint16_t key_commit(kc_keycard *kc, uint8_t number, uint8_t want, const u
     ev[ev_ver] = vs[0];
     rc = kc_store_begin(&kc->store);
     if (rc == 0) {
-        kc_issue_close(&kc->issue);
+        kc_issue_close_all(kc->issue, KC_ISSUE_SESSIONS);
         if ((old_len && (rc = kc_store_put(&kc->store, KC_KEY_RETIRED_KEY(number), old,
                                            old_len)) != 0) ||
             (rc = kc_issue_key_put(&kc->store, number, rec, rec_len)) != 0 ||
@@ -962,8 +964,8 @@ static uint16_t h_issue_begin(kc_keycard *kc, const kc_apdu *a, uint8_t *out, si
     if (sw != KC_SW_OK)
         return sw;
     /* BEGIN commits before answering: kc_issue_begin refuses a too small Le first. */
-    return kc_err_to_sw(kc_issue_begin(&kc->issue, &kc->store, &kc->hw, a->p1, a->data, a->lc, out,
-                                   cap, out_len));
+    return kc_err_to_sw(kc_issue_begin_slot(kc->issue, a->p2, &kc->store, &kc->hw, a->p1, a->data,
+                                            a->lc, out, cap, out_len));
 }
 
 static uint16_t h_issue_wrap(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
@@ -974,7 +976,8 @@ static uint16_t h_issue_wrap(kc_keycard *kc, const kc_apdu *a, uint8_t *out, siz
         return sw;
     if (a->p1 == KC_ISSUE_WRAP_P1_CHECK)
         return kc_err_to_sw(kc_issue_check(&kc->store, a->data, a->lc, out, cap, out_len));
-    return kc_err_to_sw(kc_issue_wrap(&kc->issue, &kc->store, a->data, a->lc, out, cap, out_len));
+    return kc_err_to_sw(
+        kc_issue_wrap(&kc->issue[a->p2], &kc->store, a->data, a->lc, out, cap, out_len));
 }
 
 static uint16_t h_issue_end(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_t cap,
@@ -987,9 +990,9 @@ static uint16_t h_issue_end(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size
     if (cap < 1)
         return KC_SW_WRONG_LENGTH;
     if (a->p1 == KC_ISSUE_END_P1_LATE)
-        rc = kc_issue_end_late(&kc->issue, &kc->store, &kc->hw, a->data, a->lc, out);
+        rc = kc_issue_end_late_any(kc->issue, &kc->store, &kc->hw, a->data, a->lc, out);
     else
-        rc = kc_issue_end(&kc->issue, &kc->store, &kc->hw, a->data, a->lc, out);
+        rc = kc_issue_end(&kc->issue[a->p2], &kc->store, &kc->hw, a->data, a->lc, out);
     if (rc != 0)
         return kc_err_to_sw(rc);
     *out_len = 1;

@@ -274,7 +274,7 @@ uint16_t kc_channel_h_open(kc_keycard *kc, const kc_apdu *a, uint8_t *out, size_
         /* A new channel starts with nothing verified, whatever came before it. */
         kc_channel_close(&kc->chan);
         kc->sec = 0;
-        kc_issue_close(&kc->issue);
+        kc_issue_close_all(kc->issue, KC_ISSUE_SESSIONS);
         memcpy(kc->chan.s_enc, keys, 32);
         memcpy(kc->chan.s_renc, keys + 32, 32);
         kc->chan.ctr = 0;

@@ -32,6 +32,12 @@ void kc_issue_close(kc_issue_session *s)
         kc_wipe(s, sizeof(*s)); /* open = 0 with the secrets */
 }
 
+void kc_issue_close_all(kc_issue_session *all, size_t n)
+{
+    for (size_t i = 0; all != NULL && i < n; i++)
+        kc_issue_close(&all[i]);
+}
+
 /* KCV = the first 3 bytes of AES(key, 16 x 01), as GlobalPlatform computes it. */
 int kc_issue_kcv(const uint8_t *key, size_t len, uint8_t kcv[KC_KCV_LEN])
 {
@@ -264,14 +270,15 @@ static size_t receipt_build(uint8_t *rec, const uint8_t serial[8], uint8_t key_n
  * The receipt and the end of the open-session mark, in one commit: either
  * both are stored or neither (then the mark still says the session is open).
  */
-static int receipt_commit(kc_store *st, const kc_hw *hw, const uint8_t *rec, size_t rl)
+static int receipt_commit(kc_store *st, const kc_hw *hw, const uint8_t *rec, size_t rl,
+                          unsigned slot)
 {
     int rc;
 
     if ((rc = kc_store_begin(st)) != 0)
         return rc;
     if ((rc = kc_audit_append(st, hw, KC_AUDIT_EVT_ISSUE_RECEIPT, rec, rl)) != 0 ||
-        (rc = kc_store_delete(st, KC_KEY_ISSUE_OPEN)) != 0 ||
+        (rc = kc_store_delete(st, KC_KEY_ISSUE_OPEN_N(slot))) != 0 ||
         (rc = kc_store_commit(st)) != 0) {
         kc_store_abort(st);
         return rc;
@@ -279,10 +286,10 @@ static int receipt_commit(kc_store *st, const kc_hw *hw, const uint8_t *rec, siz
     return 0;
 }
 
-/* The open-session mark into mark[KC_ISSUE_MARK_LEN]: 1 read, 0 none, <0 error. */
-static int mark_read(const kc_store *st, uint8_t *mark, size_t *n)
+/* Session slot's open-session mark into mark[KC_ISSUE_MARK_LEN]: 1 read, 0 none, <0 error. */
+static int mark_read(const kc_store *st, unsigned slot, uint8_t *mark, size_t *n)
 {
-    if (kc_store_read(st, KC_KEY_ISSUE_OPEN, mark, KC_ISSUE_MARK_LEN, n) != 0)
+    if (kc_store_read(st, KC_KEY_ISSUE_OPEN_N(slot), mark, KC_ISSUE_MARK_LEN, n) != 0)
         return 0;
     if (*n != KC_ISSUE_MARK_LEN && *n != KC_ISSUE_MARK_LEN_OLD) {
         kc_wipe(mark, KC_ISSUE_MARK_LEN);
@@ -300,11 +307,11 @@ static int mark_read(const kc_store *st, uint8_t *mark, size_t *n)
  * Called by the next ISSUE BEGIN, not at power-up: until then the mark and
  * the BEGIN entry in the log say that the session never ended cleanly.
  */
-static int close_marked(kc_store *st, const kc_hw *hw, const kc_issue_session *s)
+static int close_marked(kc_store *st, const kc_hw *hw, const kc_issue_session *s, unsigned slot)
 {
     uint8_t mark[KC_ISSUE_MARK_LEN], rec[KC_AUDIT_DATA_MAX];
     size_t n, rl;
-    int rc = mark_read(st, mark, &n);
+    int rc = mark_read(st, slot, mark, &n);
 
     if (rc <= 0)
         return rc; /* no session left open, or a damaged mark */
@@ -314,7 +321,7 @@ static int close_marked(kc_store *st, const kc_hw *hw, const kc_issue_session *s
                        KC_ISSUE_ABORTED, known ? s->n : KC_RECEIPT_STEPS_UNKNOWN, NULL,
                        known ? s : &unknown);
     kc_wipe(mark, sizeof(mark));
-    return receipt_commit(st, hw, rec, rl);
+    return receipt_commit(st, hw, rec, rl, slot);
 }
 
 int kc_issue_begin(kc_issue_session *s, kc_store *st, const kc_hw *hw, uint8_t way,
@@ -351,9 +358,13 @@ int kc_issue_begin(kc_issue_session *s, kc_store *st, const kc_hw *hw, uint8_t w
                     (way == KC_WAY_STATIC && !(k.flags & KC_KEYF_STATIC))))
         rc = KC_ERR_STATE;
     /* A session this BEGIN replaces leaves its receipt (its own commit) when BEGIN is good. */
+    uint8_t slot = s->slot;
+    if (rc == 0 && slot >= KC_ISSUE_SESSIONS)
+        rc = KC_ERR_ARG;
     if (rc == 0)
-        rc = close_marked(st, hw, s);
+        rc = close_marked(st, hw, s, slot);
     kc_issue_close(s);
+    s->slot = slot;
     /* Full-log policy: no issuance whose receipt might find no room. */
     if (rc == 0)
         rc = kc_audit_room(st, KC_AUDIT_EVT_UNLOCK);
@@ -405,7 +416,7 @@ int kc_issue_begin(kc_issue_session *s, kc_store *st, const kc_hw *hw, uint8_t w
     memcpy(evt + 13, nk, sizeof(nk));
     if (rc == 0 && (rc = kc_store_begin(st)) == 0) {
         if ((rc = kc_audit_append(st, hw, KC_AUDIT_EVT_ISSUE_BEGIN, evt, sizeof(evt))) != 0 ||
-            (rc = kc_store_put(st, KC_KEY_ISSUE_OPEN, mark, sizeof(mark))) != 0 ||
+            (rc = kc_store_put(st, KC_KEY_ISSUE_OPEN_N(slot), mark, sizeof(mark))) != 0 ||
             (way == KC_WAY_PREVIOUS_RANDOM &&
              (rc = kc_store_put(st, KC_KEY_CHAIN_STATE, p, sizeof(p))) != 0) ||
             (rc = kc_store_commit(st)) != 0)
@@ -737,28 +748,38 @@ int kc_issue_end(kc_issue_session *s, kc_store *st, const kc_hw *hw, const uint8
      * proof that only the target could have produced (its completion MAC).
      */
     rl = receipt_build(rec, s->serial, s->key_no, s->way, s->flags, res, s->n, presented, s);
-    if ((rc = receipt_commit(st, hw, rec, rl)) != 0)
+    if ((rc = receipt_commit(st, hw, rec, rl, s->slot)) != 0)
         return rc; /* no receipt: the session stays so END can be repeated */
     kc_issue_close(s);
     *result = res;
     return 0;
 }
 
-int kc_issue_end_late(const kc_issue_session *s, kc_store *st, const kc_hw *hw,
-                      const uint8_t *d, size_t len, uint8_t *result)
+/*
+ * ISSUE END P1 01 over sessions all[n_ram] and the marks of session numbers
+ * 0..n_marks-1; strict: any open RAM session refuses (the single-session
+ * rule), else only one open for this serial.
+ */
+static int end_late(const kc_issue_session *all, size_t n_ram, unsigned n_marks, int strict,
+                    kc_store *st, const kc_hw *hw, const uint8_t *d, size_t len, uint8_t *result)
 {
     uint8_t mark[KC_ISSUE_MARK_LEN], rec[KC_AUDIT_DATA_MAX], res;
     kc_issue_session l; /* the lock the target reports; no templates known */
     const uint8_t *r;
-    size_t n = 0, ml, rl, off;
-    int rc;
+    size_t n = 0, ml = 0, rl, off;
+    int rc = 0;
 
-    if (s == NULL || st == NULL || hw == NULL || result == NULL || (d == NULL && len))
+    if (all == NULL || st == NULL || hw == NULL || result == NULL || (d == NULL && len))
         return KC_ERR_ARG;
-    if (s->open)
-        return KC_ERR_STATE; /* a live session ends with ISSUE END */
+    /* A live session ends with ISSUE END (strict: any session; else this card's). */
+    for (size_t i = 0; strict && i < n_ram; i++)
+        if (all[i].open)
+            return KC_ERR_STATE;
     if (len < 8)
         return KC_ERR_BAD_DATA;
+    for (size_t i = 0; i < n_ram; i++)
+        if (all[i].open && memcmp(all[i].serial, d, 8) == 0)
+            return KC_ERR_STATE;
     if (len > 8) {
         n = d[8];
         off = 8 + 1 + 2 * n + 16;
@@ -770,17 +791,23 @@ int kc_issue_end_late(const kc_issue_session *s, kc_store *st, const kc_hw *hw,
         l.lock_len = d[off + 1];
         memcpy(l.lock_data, d + off + 2, l.lock_len);
     }
-    rc = mark_read(st, mark, &ml);
-    if (rc < 0)
-        return rc;
     /* The mark of this serial's session (serials are public: plain compare). */
-    if (rc == 1 && n > 0 && ml == KC_ISSUE_MARK_LEN && memcmp(mark, d, 8) == 0) {
+    unsigned slot;
+    for (slot = 0; slot < n_marks; slot++) {
+        rc = mark_read(st, slot, mark, &ml);
+        if (rc < 0)
+            return rc;
+        if (rc == 1 && memcmp(mark, d, 8) == 0)
+            break;
+        kc_wipe(mark, sizeof(mark));
+    }
+    if (slot < n_marks && n > 0 && ml == KC_ISSUE_MARK_LEN) {
         const uint8_t *presented = d + 9 + 2 * n;
         rc = completion_check(mark + 15, d, get_be_n(mark + 11, 4), d + 8, &l, presented, &res);
         if (rc == 0) {
             rl = receipt_build(rec, d, mark[8], mark[9], mark[10] | KC_RECEIPT_FLAG_LATE, res,
                                (uint8_t)n, presented, &l);
-            rc = receipt_commit(st, hw, rec, rl);
+            rc = receipt_commit(st, hw, rec, rl, slot);
         }
         kc_wipe(mark, sizeof(mark));
         if (rc == 0)
@@ -800,4 +827,52 @@ int kc_issue_end_late(const kc_issue_session *s, kc_store *st, const kc_hw *hw,
             return 0;
         }
     return rc;
+}
+
+int kc_issue_end_late(const kc_issue_session *s, kc_store *st, const kc_hw *hw,
+                      const uint8_t *d, size_t len, uint8_t *result)
+{
+    return end_late(s, s ? 1 : 0, 1, 1, st, hw, d, len, result);
+}
+
+int kc_issue_end_late_any(const kc_issue_session *all, kc_store *st, const kc_hw *hw,
+                          const uint8_t *d, size_t len, uint8_t *result)
+{
+    return end_late(all, KC_ISSUE_SESSIONS, KC_ISSUE_SESSIONS, 0, st, hw, d, len, result);
+}
+
+int kc_issue_begin_slot(kc_issue_session *all, unsigned slot, kc_store *st, const kc_hw *hw,
+                        uint8_t way, const uint8_t *d, size_t len, uint8_t *out, size_t cap,
+                        size_t *out_len)
+{
+    uint8_t mark[KC_ISSUE_MARK_LEN];
+    size_t ml;
+    int rc;
+    if (all == NULL || slot >= KC_ISSUE_SESSIONS || st == NULL || hw == NULL ||
+        (d == NULL && len) || out_len == NULL)
+        return KC_ERR_ARG;
+    *out_len = 0;
+    if (len < 8)
+        return KC_ERR_BAD_DATA;
+    /* One card, one session: another number's live session for this serial refuses. */
+    for (unsigned k = 0; k < KC_ISSUE_SESSIONS; k++)
+        if (k != slot && all[k].open && memcmp(all[k].serial, d, 8) == 0)
+            return KC_ERR_STATE;
+    /*
+     * Another number's mark for this serial with no live session: a run cut
+     * before its END. Its aborted receipt first (a card never has two marks).
+     */
+    for (unsigned k = 0; k < KC_ISSUE_SESSIONS; k++) {
+        if (k == slot)
+            continue;
+        rc = mark_read(st, k, mark, &ml);
+        int same = rc == 1 && memcmp(mark, d, 8) == 0;
+        kc_wipe(mark, sizeof(mark));
+        if (rc < 0)
+            return rc;
+        if (same && (rc = close_marked(st, hw, &all[k], k)) != 0)
+            return rc;
+    }
+    all[slot].slot = (uint8_t)slot;
+    return kc_issue_begin(&all[slot], st, hw, way, d, len, out, cap, out_len);
 }

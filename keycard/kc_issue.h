@@ -5,8 +5,10 @@
  * ENVELOPE APDUs (kc_envelope.h) for one target card and ends with an audit
  * receipt.
  *
- * The session lives in a caller-owned kc_issue_session (inside kc_keycard,
- * RAM only): power events and SELECT close it (kc_issue_close). It keeps the
+ * A session lives in a caller-owned kc_issue_session (inside kc_keycard,
+ * RAM only, one per session number 0..KC_ISSUE_SESSIONS-1, each with its
+ * own open-session mark in the store): power events and SELECT close them
+ * (kc_issue_close). It keeps the
  * secrets the session needs (the chain value or the card key, the completion
  * key) and, per envelope, only its template number: at most
  * KC_ISSUE_MAX_STEPS envelopes.
@@ -26,6 +28,7 @@
 
 typedef struct kc_issue_session {
     int open;
+    uint8_t slot;       /* its number (P2): the store key of its open-session mark */
     uint8_t way;        /* KC_WAY_* */
     uint8_t key_no;
     uint8_t flags;      /* KC_RECEIPT_FLAG_* */
@@ -44,6 +47,9 @@ typedef struct kc_issue_session {
 
 /* Wipe and close the session (no receipt). kc_issue_close(NULL) does nothing. */
 void kc_issue_close(kc_issue_session *s);
+
+/* Close all[0..n-1] (power, SELECT, the channel's end, provisioning). */
+void kc_issue_close_all(kc_issue_session *all, size_t n);
 
 /*
  * Key check value of an AES key (16 or 32 bytes) into kcv[3].
@@ -115,6 +121,18 @@ int kc_issue_begin(kc_issue_session *s, kc_store *st, const kc_hw *hw, uint8_t w
                    const uint8_t *d, size_t len, uint8_t *out, size_t cap, size_t *out_len);
 
 /*
+ * ISSUE BEGIN of session number slot among all[KC_ISSUE_SESSIONS] (the
+ * key card's sessions; all[slot] is the one begun). Before kc_issue_begin,
+ * a card may be in one session only: a RAM session of another number open
+ * for the same serial refuses the BEGIN (KC_ERR_STATE); the mark another
+ * number left for the serial with no RAM session (a run cut before its END)
+ * gets its aborted receipt first. Returns as kc_issue_begin.
+ */
+int kc_issue_begin_slot(kc_issue_session *all, unsigned slot, kc_store *st, const kc_hw *hw,
+                        uint8_t way, const uint8_t *d, size_t len, uint8_t *out, size_t cap,
+                        size_t *out_len);
+
+/*
  * ISSUE WRAP: steps = repeated template(1) param_len(2) params. Every step is
  * checked (template exists, parameters match, inner data fits the bucket,
  * answer fits cap, session step limit, nothing after a COMPLETE ISSUANCE)
@@ -164,5 +182,14 @@ int kc_issue_end(kc_issue_session *s, kc_store *st, const kc_hw *hw, const uint8
  */
 int kc_issue_end_late(const kc_issue_session *s, kc_store *st, const kc_hw *hw,
                       const uint8_t *d, size_t len, uint8_t *result);
+
+/*
+ * ISSUE END P1 01 over all the key card's sessions (all[KC_ISSUE_SESSIONS]):
+ * refused (KC_ERR_STATE) while a RAM session for the serial is open; the
+ * marks of every session number are searched for the serial. Returns as
+ * kc_issue_end_late.
+ */
+int kc_issue_end_late_any(const kc_issue_session *all, kc_store *st, const kc_hw *hw,
+                          const uint8_t *d, size_t len, uint8_t *result);
 
 #endif /* KC_ISSUE_H */

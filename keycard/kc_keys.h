@@ -57,7 +57,9 @@
 #define KC_KEY_AUDIT_PENDING 0x0041u
 #define KC_KEY_SCRUB 0x0042u
 #define KC_KEY_CHAIN_STATE 0x0060u
-#define KC_KEY_ISSUE_OPEN 0x0061u /* open issuance session, see KC_ISSUE_MARK_LEN */
+#define KC_KEY_ISSUE_OPEN 0x0061u /* open issuance session 0, see KC_ISSUE_MARK_LEN */
+/* The open-session mark of session k (0..KC_ISSUE_SESSIONS-1): 0x0061..0x0064. */
+#define KC_KEY_ISSUE_OPEN_N(k) ((uint16_t)(KC_KEY_ISSUE_OPEN + (k)))
 /*
  * The open-session mark: serial(8) key(1) way(1) flags(1) first counter(4)
  * completion key(16); the completion key lets a late END (ISSUE END P1 01)

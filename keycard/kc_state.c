@@ -30,7 +30,7 @@ void kc_keycard_clear_security(kc_keycard *kc)
     kc->staged = 0;
     kc->sec = 0;
     kc->selected = 0;
-    kc_issue_close(&kc->issue);
+    kc_issue_close_all(kc->issue, KC_ISSUE_SESSIONS);
     kc_wipe(&kc->comp, sizeof(kc->comp));
     kc_wipe(&kc->backup, sizeof(kc->backup));
     kc_channel_close(&kc->chan);

@@ -65,7 +65,7 @@ typedef struct kc_keycard {
     int staging;       /* a provisioning session (store transaction) is open */
     unsigned staged;   /* KC_STAGED_* */
     kc_apdu_chain chain;
-    kc_issue_session issue; /* the open issuance session (kc_issue.h), if any */
+    kc_issue_session issue[KC_ISSUE_SESSIONS]; /* open issuance sessions (kc_issue.h), by P2 */
     kc_channel chan;        /* the secure channel (kc_channel.h), if open */
     kc_components comp;     /* key components received, not yet combined */
     kc_backup_ram backup;   /* backup key or restore shares, never in flash */

@@ -256,6 +256,114 @@ static void chain_state(kc_test_card *t, uint8_t p[32])
     ck_assert_uint_eq(len, 32);
 }
 
+/* Count the receipts of serial in the log, by result. */
+static void receipts_of(kc_test_card *t, const uint8_t serial[8], unsigned by_result[4])
+{
+    uint8_t buf[256];
+    size_t n;
+    memset(by_result, 0, 4 * sizeof by_result[0]);
+    for (uint32_t seq = 0; seq < kc_audit_next(&kc_of(t)->store); seq++) {
+        if (kc_audit_read(&kc_of(t)->store, seq, buf, sizeof(buf), &n) != 0)
+            continue;
+        if (buf[8] == KC_AUDIT_EVT_ISSUE_RECEIPT && memcmp(buf + KC_AUDIT_HDR_LEN, serial, 8) == 0)
+            by_result[buf[KC_AUDIT_HDR_LEN + 11] & 3]++;
+    }
+}
+
+/*
+ * Several heads on one key card: sessions 0..3 (P2) for different cards
+ * interleave, each with its own keys, counters, mark and receipt; a card is
+ * in one session at a time; a power cut leaves each session's mark for its
+ * own late END or the aborted receipt the next BEGIN of the card writes.
+ */
+START_TEST(test_sessions_interleave)
+{
+    static const uint8_t TS2[8] = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x99};
+    kc_test_card t;
+    uint8_t seed[16], k1[32], kcard[16], r[32], steps[64], d[27], mac[16];
+    size_t klen, n;
+    unsigned res[4];
+
+    ready_card(&t, 320);
+    /* Session 1: card TS2 (way 03), begun first. */
+    memcpy(d, TS2, 8);
+    d[8] = 1, d[9] = 0, d[10] = 128;
+    memset(d + 11, 0x3C, 16);
+    ck_assert_uint_eq(send(&t, KC_INS_ISSUE_BEGIN, KC_WAY_TARGET_SEED, 1, d, 27, 1), 0x9000);
+    /* Session 0: card TS (the helpers' card), begun last. */
+    memset(seed, 0x5A, 16);
+    ck_assert_uint_eq(begin(&t, KC_WAY_TARGET_SEED, 1, 128, seed, 16), 0x9000);
+    /* The same card in a second session: refused, nothing written. */
+    uint32_t before = kc_audit_next(&kc_of(&t)->store);
+    memcpy(d, TS, 8);
+    ck_assert_uint_eq(send(&t, KC_INS_ISSUE_BEGIN, KC_WAY_TARGET_SEED, 2, d, 27, 1), 0x6985);
+    ck_assert_uint_eq(kc_audit_next(&kc_of(&t)->store), before);
+    /* No session 4; session 3 has nothing to wrap or end. */
+    ck_assert_uint_eq(send(&t, KC_INS_ISSUE_BEGIN, KC_WAY_TARGET_SEED, 4, d, 27, 1), 0x6A86);
+    n = step(steps, 0, 1, "0101 03414243");
+    ck_assert_uint_eq(send(&t, KC_INS_ISSUE_WRAP, 0, 3, steps, n, 2), 0x6985);
+    ck_assert_uint_eq(send(&t, KC_INS_ISSUE_END, 0, 3, NULL, 0, 1), 0x6985);
+
+    /* Interleaved: 1, 0, 1. Session 0's envelope opens with TS's chain, counter 1. */
+    ck_assert_uint_eq(send(&t, KC_INS_ISSUE_WRAP, 0, 1, steps, n, 2), 0x9000);
+    ck_assert_uint_eq(send(&t, KC_INS_ISSUE_WRAP, 0, 0, steps, n, 2), 0x9000);
+    key_hex(KC_TEST_KEY1_HEX, k1, &klen);
+    ck_assert_int_eq(kc_env_diversify(k1, klen, TS, kcard), 0);
+    chain_r0(kcard, 16, r);
+    ck_assert_int_eq(kc_env_chain_step(r, TS, 1), 0);
+    expect_inner_hex(&t, 0, r, 1, "80E00100", "0101 3F00 03414243");
+    ck_assert_uint_eq(send(&t, KC_INS_ISSUE_WRAP, 0, 1, steps, n, 2), 0x9000);
+
+    /* Session 1 ends aborted; session 0 completes with its own MAC. */
+    ck_assert_uint_eq(send(&t, KC_INS_ISSUE_END, 0, 1, NULL, 0, 1), 0x9000);
+    ck_assert_uint_eq(t.resp[0], KC_ISSUE_ABORTED);
+    uint16_t sws[1] = {0x9000};
+    completion_mac(kcard, 16, 1, sws, 1, mac);
+    uint8_t e[1 + 2 + 16] = {1, 0x90, 0x00};
+    memcpy(e + 3, mac, 16);
+    ck_assert_uint_eq(send(&t, KC_INS_ISSUE_END, 0, 0, e, sizeof e, 1), 0x9000);
+    ck_assert_uint_eq(t.resp[0], KC_ISSUE_COMPLETED);
+    receipts_of(&t, TS, res);
+    ck_assert_uint_eq(res[KC_ISSUE_COMPLETED], 1);
+    receipts_of(&t, TS2, res);
+    ck_assert_uint_eq(res[KC_ISSUE_ABORTED], 1);
+
+    /* Power cut with sessions 0 and 2 open: both marks stay. */
+    d[10] = 128;
+    memcpy(d, TS2, 8);
+    ck_assert_uint_eq(send(&t, KC_INS_ISSUE_BEGIN, KC_WAY_TARGET_SEED, 2, d, 27, 1), 0x9000);
+    ck_assert_uint_eq(begin(&t, KC_WAY_TARGET_SEED, 1, 128, seed, 16), 0x9000);
+    ck_assert_int_eq(kc_test_card_reboot(&t), 0);
+    ck_assert_uint_eq(kc_test_card_unlock(&t), 0x9000);
+    size_t ml;
+    uint8_t mark[KC_ISSUE_MARK_LEN];
+    ck_assert_int_eq(kc_store_read(&kc_of(&t)->store, KC_KEY_ISSUE_OPEN_N(0), mark, sizeof mark, &ml), 0);
+    ck_assert_mem_eq(mark, TS, 8);
+    ck_assert_int_eq(kc_store_read(&kc_of(&t)->store, KC_KEY_ISSUE_OPEN_N(2), mark, sizeof mark, &ml), 0);
+    ck_assert_mem_eq(mark, TS2, 8);
+    /* TS2 again, in session 3: its old mark (session 2) gets its aborted receipt first. */
+    ck_assert_uint_eq(send(&t, KC_INS_ISSUE_BEGIN, KC_WAY_TARGET_SEED, 3, d, 27, 1), 0x9000);
+    ck_assert_int_ne(kc_store_read(&kc_of(&t)->store, KC_KEY_ISSUE_OPEN_N(2), mark, sizeof mark, &ml), 0);
+    receipts_of(&t, TS2, res);
+    ck_assert_uint_eq(res[KC_ISSUE_ABORTED], 2);
+    /* TS's mark (session 0) is untouched by it: a late END for TS still finds it. */
+    ck_assert_int_eq(kc_store_read(&kc_of(&t)->store, KC_KEY_ISSUE_OPEN_N(0), mark, sizeof mark, &ml), 0);
+    ck_assert_mem_eq(mark, TS, 8);
+    /* TS2's live session refuses a late END for TS2, not one for TS. */
+    ck_assert_uint_eq(send(&t, KC_INS_ISSUE_END, KC_ISSUE_END_P1_LATE, 0, TS2, 8, 1), 0x6985);
+    uint8_t late[8 + 1 + 2 + 16 + 2];
+    memcpy(late, TS, 8);
+    late[8] = 1, late[9] = 0x90, late[10] = 0x00;
+    memcpy(late + 11, mac, 16); /* the first session's MAC: not this session's */
+    late[27] = 0, late[28] = 0;
+    ck_assert_uint_eq(send(&t, KC_INS_ISSUE_END, KC_ISSUE_END_P1_LATE, 0, late, sizeof late, 1),
+                      0x9000);
+    ck_assert_uint_eq(t.resp[0], KC_ISSUE_MAC_MISMATCH);
+    ck_assert_int_ne(kc_store_read(&kc_of(&t)->store, KC_KEY_ISSUE_OPEN_N(0), mark, sizeof mark, &ml), 0);
+    kc_test_card_free(&t);
+}
+END_TEST
+
 /* ---- keys and templates ---------------------------------------------------- */
 
 START_TEST(test_directories)
@@ -969,6 +1077,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_step_limit_and_room);
     tcase_add_test(tc, test_host_repeats_inputs);
     tcase_add_test(tc, test_every_begin_audited);
+    tcase_add_test(tc, test_sessions_interleave);
     suite_add_tcase(s, tc);
     return s;
 }
