@@ -1033,6 +1033,20 @@ KEYCARD_API keycard_rc keycard_issue_open(keycard *kc, keycard_issue_way way,
                                           unsigned bucket, keycard_issue_nonces *n);
 
 /*
+ * Several target heads on one key card: the key card holds
+ * KEYCARD_ISSUE_SESSIONS issuance sessions at once, one per head. This
+ * selects the session that the handle's next keycard_issue_open, _wrap,
+ * _wrap_size and _end use (0 at open; each session keeps its own bucket in
+ * the handle). A card is in one session at a time (keycard_issue_open of a
+ * serial another live session holds: KEYCARD_ERR_CONDITIONS); a late END
+ * finds the card's session by its serial. The handle is not thread-safe: a
+ * program driving heads from threads selects and calls under one lock.
+ * Errors: KEYCARD_ERR_ARG (no such session).
+ */
+#define KEYCARD_ISSUE_SESSIONS 4
+KEYCARD_API keycard_rc keycard_issue_session_select(keycard *kc, unsigned session);
+
+/*
  * Protocol v1 calls, kept so that old programs get a clear error:
  * they always return KEYCARD_ERR_VERSION. Use keycard_issue_open and
  * keycard_target_issue_begin / keycard_target_issue_bind.

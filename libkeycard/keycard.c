@@ -19,7 +19,8 @@
 
 struct keycard {
     kcl_session s; /* transport, recovery after a reset or removal, hold (session.h) */
-    unsigned bucket; /* of the issuance session begun through this handle, 0: none */
+    unsigned bucket[KC_ISSUE_SESSIONS]; /* of each issuance session begun here, 0: none */
+    unsigned issue_session;             /* the session the issue calls use (P2) */
 };
 
 /* Room for any answer libkeycard asks for. */
@@ -398,7 +399,7 @@ KEYCARD_API keycard_rc keycard_reopen(keycard *kc)
         return KEYCARD_ERR_ARG;
     /* Nothing of the old session is kept: not its channel, not an issuance. */
     kcl_channel_restart(kc->s.t);
-    kc->bucket = 0;
+    memset(kc->bucket, 0, sizeof kc->bucket);
     kc->s.lost = 1; /* reconnect and SELECT (session.h), inside the hold if there is one */
     kc->s.lost_rc = KEYCARD_OK;
     keycard_rc rc = kcl_session_begin(&kc->s);
@@ -1400,7 +1401,8 @@ KEYCARD_API keycard_rc keycard_issue_open(keycard *kc, keycard_issue_way way,
         return rc;
     uint8_t r[256];
     size_t rl = sizeof r;
-    rc = cmd_rc(kc, KC_CLA_PROP, KC_INS_ISSUE_BEGIN, (uint8_t)way, 0x00, d, lc, 256, r, &rl, NULL);
+    rc = cmd_rc(kc, KC_CLA_PROP, KC_INS_ISSUE_BEGIN, (uint8_t)way, (uint8_t)kc->issue_session, d,
+                lc, 256, r, &rl, NULL);
     if (rc == KEYCARD_OK && rl != want)
         rc = KEYCARD_ERR_PROTOCOL;
     if (rc == KEYCARD_OK) {
@@ -1411,8 +1413,16 @@ KEYCARD_API keycard_rc keycard_issue_open(keycard *kc, keycard_issue_way way,
     kcl_wipe(r, sizeof r);
     rc = op_end(kc, refine_blank(kc, rc));
     if (rc == KEYCARD_OK)
-        kc->bucket = bucket;
+        kc->bucket[kc->issue_session] = bucket;
     return rc;
+}
+
+KEYCARD_API keycard_rc keycard_issue_session_select(keycard *kc, unsigned session)
+{
+    if (!kc || session >= KC_ISSUE_SESSIONS)
+        return KEYCARD_ERR_ARG;
+    kc->issue_session = session;
+    return KEYCARD_OK;
 }
 
 KEYCARD_API keycard_rc keycard_issue_begin(keycard *kc, keycard_issue_way way,
@@ -1464,9 +1474,9 @@ KEYCARD_API keycard_rc keycard_issue_wrap(keycard *kc, const keycard_step *steps
 {
     if (!kc || !steps || n == 0 || !out || !out_len)
         return KEYCARD_ERR_ARG;
-    if (!kc->bucket)
-        return KEYCARD_ERR_CONDITIONS; /* no keycard_issue_begin in this handle */
-    size_t elen = kc_env_apdu_len(kc->bucket), per = elen + 2;
+    if (!kc->bucket[kc->issue_session])
+        return KEYCARD_ERR_CONDITIONS; /* no keycard_issue_open of this session in this handle */
+    size_t elen = kc_env_apdu_len(kc->bucket[kc->issue_session]), per = elen + 2;
     for (size_t i = 0; i < n; i++)
         if ((steps[i].params_len && !steps[i].params) || steps[i].params_len > 0xFFFF ||
             3 + steps[i].params_len > KC_APDU_MAX_DATA)
@@ -1497,7 +1507,8 @@ KEYCARD_API keycard_rc keycard_issue_wrap(keycard *kc, const keycard_step *steps
             k++;
         }
         size_t rl = *out_len - o;
-        rc = cmd_rc(kc, KC_CLA_PROP, KC_INS_ISSUE_WRAP, 0x00, 0x00, cmdbuf, lc, k * per,
+        rc = cmd_rc(kc, KC_CLA_PROP, KC_INS_ISSUE_WRAP, 0x00, (uint8_t)kc->issue_session, cmdbuf,
+                    lc, k * per,
                     out + o, &rl, NULL);
         if (rc == KEYCARD_OK)
             rc = check_wrap(out + o, rl, k, elen);
@@ -1518,9 +1529,9 @@ KEYCARD_API keycard_rc keycard_issue_wrap_size(const keycard *kc, size_t n, size
 {
     if (!kc || !size || n > KEYCARD_ISSUE_MAX_STEPS)
         return KEYCARD_ERR_ARG;
-    if (!kc->bucket)
+    if (!kc->bucket[kc->issue_session])
         return KEYCARD_ERR_CONDITIONS;
-    *size = n * (2 + kc_env_apdu_len(kc->bucket));
+    *size = n * (2 + kc_env_apdu_len(kc->bucket[kc->issue_session]));
     return KEYCARD_OK;
 }
 
@@ -1642,12 +1653,13 @@ KEYCARD_API keycard_rc keycard_issue_end(keycard *kc, const uint16_t *inner_sw, 
         return rc;
     uint8_t r[256];
     size_t rl = sizeof r;
-    rc = cmd_rc(kc, KC_CLA_PROP, KC_INS_ISSUE_END, 0x00, 0x00, lc ? d : NULL, lc, 256, r, &rl,
+    rc = cmd_rc(kc, KC_CLA_PROP, KC_INS_ISSUE_END, 0x00, (uint8_t)kc->issue_session,
+                lc ? d : NULL, lc, 256, r, &rl,
                 NULL);
     if (rc == KEYCARD_OK && rl != 1)
         rc = KEYCARD_ERR_PROTOCOL;
     rc = op_end(kc, refine_blank(kc, rc));
-    kc->bucket = 0; /* the card closes the session whatever the result */
+    kc->bucket[kc->issue_session] = 0; /* the card closes the session whatever the result */
     if (rc == KEYCARD_OK)
         *result = r[0];
     return rc;

@@ -644,6 +644,44 @@ START_TEST(test_late_end_forged)
 }
 END_TEST
 
+/*
+ * Sessions of one handle (one per target head): each keeps its own bucket;
+ * a card in one session only; no session past KEYCARD_ISSUE_SESSIONS.
+ */
+START_TEST(test_session_select)
+{
+    keycard *kc = provisioned_card();
+    keycard_target *t = manufactured_target();
+    keycard_issue_nonces nn;
+    size_t size;
+    int result = -1;
+    unlock(kc);
+    ck_assert_int_eq(keycard_issue_session_select(kc, KEYCARD_ISSUE_SESSIONS), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_issue_session_select(NULL, 0), KEYCARD_ERR_ARG);
+    ck_assert_int_eq(keycard_issue_session_select(kc, 2), KEYCARD_OK);
+    ck_assert_int_eq(keycard_target_issue_begin(t, KEYCARD_WAY_TARGET_SEED, 1, &nn), KEYCARD_OK);
+    ck_assert_int_eq(keycard_issue_open(kc, KEYCARD_WAY_TARGET_SEED, serial, 1, 256, &nn),
+                     KEYCARD_OK);
+    ck_assert_int_eq(keycard_issue_wrap_size(kc, 1, &size), KEYCARD_OK);
+    ck_assert_uint_eq(size, 2 + 256 + 29);
+    /* Session 0 has nothing open; the same card cannot be opened there too. */
+    ck_assert_int_eq(keycard_issue_session_select(kc, 0), KEYCARD_OK);
+    ck_assert_int_eq(keycard_issue_wrap_size(kc, 1, &size), KEYCARD_ERR_CONDITIONS);
+    ck_assert_int_eq(keycard_issue_open(kc, KEYCARD_WAY_TARGET_SEED, serial, 1, 128, &nn),
+                     KEYCARD_ERR_CONDITIONS);
+    ck_assert_int_eq(keycard_issue_end(kc, NULL, 0, NULL, &result), KEYCARD_ERR_CONDITIONS);
+    /* Session 2 ends: an aborted receipt for the card, from session 2's mark. */
+    ck_assert_int_eq(keycard_issue_session_select(kc, 2), KEYCARD_OK);
+    ck_assert_int_eq(keycard_issue_end(kc, NULL, 0, NULL, &result), KEYCARD_OK);
+    ck_assert_int_eq(result, KEYCARD_ISSUE_ABORTED);
+    keycard_audit_entry e = last_entry(kc);
+    ck_assert_mem_eq(e.data, serial, 8);
+    keycard_issue_nonces_wipe(&nn);
+    keycard_target_close(t);
+    keycard_close(kc);
+}
+END_TEST
+
 /* The next BEGIN closes the cut session (aborted, unclean): no late END after it. */
 START_TEST(test_late_end_after_begin)
 {
@@ -830,6 +868,7 @@ static Suite *lib_issue_suite(void)
     tcase_add_loop_test(tc, test_late_end, 0, sizeof ways / sizeof ways[0]);
     tcase_add_loop_test(tc, test_late_end_forged, 0, 5);
     tcase_add_test(tc, test_late_end_after_begin);
+    tcase_add_test(tc, test_session_select);
     tcase_add_test(tc, test_issue_check);
     tcase_add_test(tc, test_begin_errors);
     tcase_add_test(tc, test_issue_next);
