@@ -95,7 +95,7 @@ BINS := $(B)/bin/kc-admin $(B)/bin/kc-vcard $(B)/bin/kc-startup $(if $(ISSUE_SRC
 MANPAGES := $(wildcard man/*.1)
 
 .PHONY: all clean check test unit integration install uninstall demo vcards-up vcards-down deps bench \
-	sanitize memcheck kill-trials journal-kill-trials chip
+	sanitize memcheck kill-trials journal-kill-trials line-trials chip
 
 all: $(LIBS_DEP) $(STATIC) $(BINS) $(B)/keycard.pc $(B)/keycard-sim.pc \
 	$(B)/lib/kc-vpcd-loopback.so
@@ -255,6 +255,14 @@ kill-trials: all
 JOURNAL_KILLS ?= 60
 journal-kill-trials: all
 	KC_JKILL_TRIALS=$(JOURNAL_KILLS) B=$(B) sh tests/integration/72-journal-kill.sh
+
+# Three stations, one PostgreSQL journal: the full line trial (make check runs
+# 30 records and 4 kills: tests/integration/73-journal-stations.sh).
+LINE_RECORDS ?= 300
+LINE_KILLS ?= 12
+line-trials: all
+	KC_JSTATIONS_RECORDS=$(LINE_RECORDS) KC_JSTATIONS_KILLS=$(LINE_KILLS) B=$(B) \
+		sh tests/integration/73-journal-stations.sh
 
 memcheck: $(TEST_BIN)
 	KC_UNIT_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \

@@ -22,6 +22,21 @@
 # targets are manufactured for, default examples/profiles/demo.json),
 # KC_VCARDS_TARGET=0 (leave slot 1 empty).
 #
+# Several stations: KC_VC_STATIONS=N (default 1: the above, nothing else).
+# Station 1 is the reader above; station k = 2..N gets a vpcd reader entry of
+# its own, "Keycard Station k Reader" (slots "... 00 00" key card, "... 00 01"
+# target), on ports KC_VPCD_PORT + 2*(k-1) and +1, in the same pcscd; its own
+# key card (state VC_STATE_k, default "$VC_STATE.k", provisioned from the same
+# profile: same keys, a serial of its own) and its own target (stacker
+# VC_TARGET_STACK_k, default "$VC_TARGET_STACK.k" when KC_TARGET_STACK is set;
+# else the single image VC_TARGET_STATE_k, default "$VC_TARGET_STATE.k",
+# serial 5441524745 kk 0001). Per station k (1 included):
+#   vc_station_keycard_reader k, vc_station_target_reader k  (reader names;
+#   also set as VC_KEYCARD_READER_k, VC_TARGET_READER_k), vc_station_state k,
+#   vc_station_stack k, vc_station_port k; vc_card_start NAME SLOT STATE k,
+#   vc_card_stop NAME k, vc_target_start k, vc_provision k. Station k's
+#   kc-vcard PID files are kc-vcard-keycard-k.pid, kc-vcard-target-k.pid.
+#
 # Only one pcscd can run on a machine (fixed socket), so every user holds
 # /tmp/kc-pcscd.lock: `up` takes it and its background processes inherit it,
 # holding it until `down` stops them; integration tests take it around
@@ -43,10 +58,51 @@ VC_STATE=${KC_VCARD_STATE:-$VC_DIR/keycard.state}
 VC_TARGET_STATE=${KC_TARGET_STATE:-$VC_DIR/target.state}
 VC_TARGET_STACK=${KC_TARGET_STACK:-}
 VC_PROFILE=${KC_VCARD_PROFILE:-examples/profiles/demo.json}
+VC_STATIONS=${KC_VC_STATIONS:-1}
+case $VC_STATIONS in '' | *[!0-9]* | 0*) VC_STATIONS=1 ;; esac
 VC_PY=/usr/bin/python3
 VC_APDU="$VC_PY $(pwd)/tests/pcscd/pcsc_apdu.py"
 
 vc_log() { echo "vcards: $*" >&2; }
+
+# ---- stations (KC_VC_STATIONS): station 1 is the reader of old ------------
+# vc_station_port K: vpcd port of station K's slot 0 (slot 1: the next one).
+vc_station_port() { echo $((VC_PORT + 2 * (${1:-1} - 1))); }
+# vc_station_reader K: the reader's FRIENDLYNAME.
+vc_station_reader() {
+    if [ "${1:-1}" = 1 ]; then echo "$VC_READER"; else echo "Keycard Station $1 Reader"; fi
+}
+vc_station_keycard_reader() {
+    if [ "${1:-1}" = 1 ]; then echo "$VC_KEYCARD_READER"; else echo "$(vc_station_reader "$1") 00 00"; fi
+}
+vc_station_target_reader() {
+    if [ "${1:-1}" = 1 ]; then echo "$VC_TARGET_READER"; else echo "$(vc_station_reader "$1") 00 01"; fi
+}
+# vc_station_tag K: the suffix of station K's PID and log files ("" for 1).
+vc_station_tag() { [ "${1:-1}" = 1 ] || echo "-$1"; }
+# vc_station_state K: the key card's state file.
+vc_station_state() {
+    if [ "${1:-1}" = 1 ]; then echo "$VC_STATE"; else eval "echo \"\${VC_STATE_$1:-\$VC_STATE.$1}\""; fi
+}
+# vc_station_stack K: the target stacker directory ("" = a single target).
+vc_station_stack() {
+    if [ "${1:-1}" = 1 ]; then
+        echo "$VC_TARGET_STACK"
+    else
+        eval "echo \"\${VC_TARGET_STACK_$1:-\${VC_TARGET_STACK:+\$VC_TARGET_STACK.$1}}\""
+    fi
+}
+# vc_station_target_state K: the single target card's image.
+vc_station_target_state() {
+    if [ "${1:-1}" = 1 ]; then echo "$VC_TARGET_STATE"; else eval "echo \"\${VC_TARGET_STATE_$1:-\$VC_TARGET_STATE.$1}\""; fi
+}
+vc_k=1
+while [ "$vc_k" -le "$VC_STATIONS" ]; do
+    eval "VC_KEYCARD_READER_$vc_k=\$(vc_station_keycard_reader $vc_k)"
+    eval "VC_TARGET_READER_$vc_k=\$(vc_station_target_reader $vc_k)"
+    vc_k=$((vc_k + 1))
+done
+unset vc_k
 
 # Re-run the calling script under the pcscd lock unless it holds it already.
 # Usage (first line of a test): vc_lock "$0" "$@"
@@ -90,11 +146,30 @@ try: s.connect(sys.argv[1])
 except OSError: sys.exit(1)' "$VC_SOCKET" 2>/dev/null
 }
 
+# One reader entry per station: keycard-vpcd (station 1), keycard-vpcd-K.
+# vpcd keeps its card connections in one static array indexed by slot only
+# (ifd-vpcd.c: ctx[Lun & 0xffff]), so two readers on one loaded copy of the
+# driver share their slots' cards. Station K >= 2 therefore gets a copy of
+# the driver file of its own ($VC_DIR/vpcd/libifdvpcd-K.so): another file,
+# another dlopen, another array.
 vc_write_conf() {
     mkdir -p "$VC_DIR/reader.conf.d" || return 1
-    hex=$(printf '0x%X' "$VC_PORT")
-    sed -e "s|@PORT_HEX@|$hex|g" -e "s|@PORT@|$VC_PORT|g" -e "s|@VPCD_LIB@|$VC_VPCD_LIB|g" \
-        tests/pcscd/reader.conf.in >"$VC_DIR/reader.conf.d/keycard-vpcd"
+    rm -f "$VC_DIR/reader.conf.d"/keycard-vpcd-*
+    vc_k=1
+    while [ "$vc_k" -le "$VC_STATIONS" ]; do
+        vc_port_k=$(vc_station_port "$vc_k")
+        vc_hex=$(printf '0x%X' "$vc_port_k")
+        vc_lib=$VC_VPCD_LIB
+        if [ "$vc_k" -gt 1 ]; then
+            vc_lib=$VC_DIR/vpcd/libifdvpcd-$vc_k.so
+            mkdir -p "$VC_DIR/vpcd" && rm -f "$vc_lib" && cp "$VC_VPCD_LIB" "$vc_lib" || return 1
+        fi
+        sed -e "s|@PORT_HEX@|$vc_hex|g" -e "s|@PORT@|$vc_port_k|g" -e "s|@VPCD_LIB@|$vc_lib|g" \
+            -e "s|^FRIENDLYNAME .*|FRIENDLYNAME \"$(vc_station_reader "$vc_k")\"|" \
+            tests/pcscd/reader.conf.in >"$VC_DIR/reader.conf.d/keycard-vpcd$(vc_station_tag "$vc_k")" ||
+            return 1
+        vc_k=$((vc_k + 1))
+    done
 }
 
 # Start our pcscd; refuse when another one owns the socket.
@@ -131,40 +206,45 @@ vc_pcscd_start() {
 
 vc_pcscd_stop() { vc_stop_pidfile "$VC_DIR/pcscd.pid" pcscd; }
 
-# Provision the key card state once, when kc-admin exists.
+# vc_provision [K]: provision station K's key card state once, when kc-admin
+# exists (each provisioning makes a key card of its own serial).
 vc_provision() {
-    [ -f "$VC_STATE.provisioned" ] && [ -f "$VC_STATE" ] && return 0
-    rm -f "$VC_STATE.provisioned"
+    vc_st=$(vc_station_state "${1:-1}")
+    vc_plog=$VC_DIR/provision$(vc_station_tag "${1:-1}").log
+    [ -f "$vc_st.provisioned" ] && [ -f "$vc_st" ] && return 0
+    rm -f "$vc_st.provisioned"
     if [ ! -x "$B/bin/kc-admin" ]; then
         vc_log "warning: $B/bin/kc-admin not built; key card left blank"
         return 0
     fi
-    if "$B/bin/kc-admin" --sim "$VC_STATE" provision "$VC_PROFILE" \
-        >"$VC_DIR/provision.log" 2>&1; then
-        touch "$VC_STATE.provisioned"
+    if "$B/bin/kc-admin" --sim "$vc_st" provision "$VC_PROFILE" >"$vc_plog" 2>&1; then
+        touch "$vc_st.provisioned"
     else
-        vc_log "provisioning the key card failed: $(tail -n 1 "$VC_DIR/provision.log")"
+        vc_log "provisioning the key card failed: $(tail -n 1 "$vc_plog")"
         return 1
     fi
 }
 
-# vc_card_start NAME SLOT STATE: run kc-vcard with a card in a slot.
+# vc_card_start NAME SLOT STATE [K]: run kc-vcard with a card in a slot of
+# station K's reader (default 1).
 vc_card_start() {
     [ -x "$B/bin/kc-vcard" ] || { vc_log "$B/bin/kc-vcard not built (run make)"; return 1; }
-    if vc_alive "$(cat "$VC_DIR/kc-vcard-$1.pid" 2>/dev/null)"; then
-        vc_log "kc-vcard for the $1 card already running"
+    vc_tag=$1$(vc_station_tag "${4:-1}")
+    if vc_alive "$(cat "$VC_DIR/kc-vcard-$vc_tag.pid" 2>/dev/null)"; then
+        vc_log "kc-vcard for the $vc_tag card already running"
         return 1
     fi
     # shellcheck disable=SC2086
-    "$B/bin/kc-vcard" --card "$1" --state "$3" --port "$VC_PORT" --reader-slot "$2" \
-        ${KC_VCARD_TRACE:+--trace} </dev/null >>"$VC_DIR/kc-vcard-$1.log" 2>&1 &
-    echo $! >"$VC_DIR/kc-vcard-$1.pid"
+    "$B/bin/kc-vcard" --card "$1" --state "$3" --port "$(vc_station_port "${4:-1}")" --reader-slot "$2" \
+        ${KC_VCARD_TRACE:+--trace} </dev/null >>"$VC_DIR/kc-vcard-$vc_tag.log" 2>&1 &
+    echo $! >"$VC_DIR/kc-vcard-$vc_tag.pid"
 }
 
 # vc_target_make FILE SERIAL: a blank (manufactured, not issued) target card
 # image with the 16-hex-digit SERIAL and the envelope keys of the profile.
 vc_target_make() {
     [ -x "$B/bin/kc-admin" ] || { vc_log "$B/bin/kc-admin not built (run make)"; return 1; }
+    mkdir -p "$VC_DIR" || return 1
     if ! "$B/bin/kc-admin" target-manufacture --profile "$VC_PROFILE" --serial "$2" --out "$1" \
         >>"$VC_DIR/manufacture.log" 2>&1; then
         vc_log "manufacturing target $2 into $1 failed: $(tail -n 1 "$VC_DIR/manufacture.log")"
@@ -184,36 +264,45 @@ vc_stack_make() {
     done
 }
 
-# vc_target_start: slot 1 gets the stacker (KC_TARGET_STACK) or the single
-# target card (manufactured blank when its image is missing).
+# vc_target_start [K]: slot 1 of station K (default 1) gets the stacker
+# (KC_TARGET_STACK; vc_station_stack K) or the single target card
+# (manufactured blank when its image is missing).
 vc_target_start() {
-    if [ -n "$VC_TARGET_STACK" ]; then
+    vc_tk=${1:-1}
+    vc_stack=$(vc_station_stack "$vc_tk")
+    if [ -n "$vc_stack" ]; then
         [ -x "$B/bin/kc-vcard" ] || { vc_log "$B/bin/kc-vcard not built (run make)"; return 1; }
-        if vc_alive "$(cat "$VC_DIR/kc-vcard-target.pid" 2>/dev/null)"; then
-            vc_log "kc-vcard for the target card already running"
+        vc_tag=target$(vc_station_tag "$vc_tk")
+        if vc_alive "$(cat "$VC_DIR/kc-vcard-$vc_tag.pid" 2>/dev/null)"; then
+            vc_log "kc-vcard for the $vc_tag card already running"
             return 1
         fi
-        "$B/bin/kc-vcard" --card target --stack "$VC_TARGET_STACK" --port "$VC_PORT" \
-            --reader-slot 1 </dev/null >>"$VC_DIR/kc-vcard-target.log" 2>&1 &
-        echo $! >"$VC_DIR/kc-vcard-target.pid"
+        "$B/bin/kc-vcard" --card target --stack "$vc_stack" --port "$(vc_station_port "$vc_tk")" \
+            --reader-slot 1 </dev/null >>"$VC_DIR/kc-vcard-$vc_tag.log" 2>&1 &
+        echo $! >"$VC_DIR/kc-vcard-$vc_tag.pid"
         # An empty stack leaves the slot empty: nothing to wait for.
-        ls "$VC_TARGET_STACK"/*.card >/dev/null 2>&1 || return 0
+        ls "$vc_stack"/*.card >/dev/null 2>&1 || return 0
     else
-        if [ ! -f "$VC_TARGET_STATE" ]; then
-            vc_target_make "$VC_TARGET_STATE" 5441524745540001 || return 1
+        vc_tst=$(vc_station_target_state "$vc_tk")
+        if [ ! -f "$vc_tst" ]; then
+            vc_target_make "$vc_tst" "5441524745$(printf '%02X' "$vc_tk")0001" || return 1
         fi
-        vc_card_start target 1 "$VC_TARGET_STATE" || return 1
+        vc_card_start target 1 "$vc_tst" "$vc_tk" || return 1
     fi
-    vc_wait_card "$VC_TARGET_READER"
+    vc_wait_card "$(vc_station_target_reader "$vc_tk")"
 }
 
 # vc_card_stop NAME: stop its kc-vcard and, while pcscd runs, wait until
 # pcscd has seen the card leave (else a client could still connect to the
 # stale card and fail on its first command).
+# vc_card_stop NAME [K]: the same for station K's card (default 1).
 vc_card_stop() {
-    [ -f "$VC_DIR/kc-vcard-$1.pid" ] || return 0
-    vc_stop_pidfile "$VC_DIR/kc-vcard-$1.pid" kc-vcard
-    case $1 in target) vc_wait_empty "$VC_TARGET_READER" ;; *) vc_wait_empty "$VC_KEYCARD_READER" ;; esac
+    [ -f "$VC_DIR/kc-vcard-$1$(vc_station_tag "${2:-1}").pid" ] || return 0
+    vc_stop_pidfile "$VC_DIR/kc-vcard-$1$(vc_station_tag "${2:-1}").pid" kc-vcard
+    case $1 in
+    target) vc_wait_empty "$(vc_station_target_reader "${2:-1}")" ;;
+    *) vc_wait_empty "$(vc_station_keycard_reader "${2:-1}")" ;;
+    esac
 }
 
 # vc_wait_empty READER: while our pcscd runs, wait (up to 5 s) until it
@@ -272,10 +361,29 @@ vc_up() {
             return 1
         fi
     fi
+    vc_k=2
+    while [ "$vc_k" -le "$VC_STATIONS" ]; do
+        if ! vc_provision "$vc_k" || ! vc_card_start keycard 0 "$(vc_station_state "$vc_k")" "$vc_k" ||
+            ! vc_wait_card "$(vc_station_keycard_reader "$vc_k")"; then
+            vc_down
+            return 1
+        fi
+        if [ "${KC_VCARDS_TARGET:-1}" = 1 ] && ! vc_target_start "$vc_k"; then
+            vc_down
+            return 1
+        fi
+        vc_k=$((vc_k + 1))
+    done
     $VC_APDU --list | sed 's/^/vcards: reader: /'
 }
 
+# Stops every station's cards that a PID file names (whatever KC_VC_STATIONS
+# is now), then pcscd.
 vc_down() {
+    for f in "$VC_DIR"/kc-vcard-keycard-*.pid "$VC_DIR"/kc-vcard-target-*.pid; do
+        [ -f "$f" ] || continue
+        vc_stop_pidfile "$f" kc-vcard
+    done
     vc_card_stop keycard
     vc_card_stop target
     vc_pcscd_stop

@@ -647,19 +647,20 @@ static int settle_once(kcj *j, long id, long attempt, const char *result, const 
     if (rc == JDB_OK && jdb_changes(j->db) == 1) {
         num(id_s, id);
         const char *pi[] = {now_s, id_s, mac};
-        const char *pq[] = {now_s, id_s, num(max_s, KCJ_MAX_ATTEMPTS), reason};
+        const char *pq[] = {now_s, id_s, num(max_s, KCJ_MAX_ATTEMPTS), reason,
+                            strcmp(result, "failed") == 0 ? "1" : "0"};
         rc = issued ? jdb_exec(j->db, "settle a card",
                                "UPDATE kc_record SET state = 'issued', reason = NULL, claim = NULL, "
                                "updated_at = $1, heartbeat_at = $1, mac = coalesce($3, mac) "
                                "WHERE id = $2 AND state = 'issuing'",
                                3, pi, NULL, err, cap)
                     : jdb_exec(j->db, "settle a card",
-                               "UPDATE kc_record SET state = CASE WHEN attempts >= $3 THEN "
-                               "'failed' ELSE 'queued' END, station = CASE WHEN attempts >= $3 "
-                               "THEN station ELSE NULL END, serial = NULL, keycard = NULL, head = "
-                               "NULL, claim = NULL, reason = $4, updated_at = $1 WHERE id = $2 "
-                               "AND state = 'issuing'",
-                               4, pq, NULL, err, cap);
+                               "UPDATE kc_record SET state = CASE WHEN attempts - $5 >= $3 THEN "
+                               "'failed' ELSE 'queued' END, station = CASE WHEN attempts - $5 >= "
+                               "$3 THEN station ELSE NULL END, attempts = attempts - $5, serial = "
+                               "NULL, keycard = NULL, head = NULL, claim = NULL, reason = $4, "
+                               "updated_at = $1 WHERE id = $2 AND state = 'issuing'",
+                               5, pq, NULL, err, cap);
     }
     return finish(j, rc, "settle a card", err, cap);
 }

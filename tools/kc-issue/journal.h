@@ -104,10 +104,12 @@ int kcj_issuing(kcj *j, long id, const char *station, const char *serial, const 
                 const char *head, long *attempt, char *err, size_t errcap);
 
 /*
- * How the attempt ended: result "issued" (the record issued), "failed" or
- * "aside" (the card set aside; the record back to the queue, or failed
- * after KCJ_MAX_ATTEMPTS cards); mac (hex) the completion MAC the key card
- * verified, or NULL. Returns 0 or -1 with err.
+ * How the attempt ended: result "issued" (the record issued), "aside" (the
+ * card set aside; the record back to the queue, or failed after
+ * KCJ_MAX_ATTEMPTS cards) or "failed" (the run stopped before the card was
+ * issued and left it in the slot, e.g. the key card's log is full: the
+ * record back to the queue, the attempt not counted against it); mac (hex)
+ * the completion MAC the key card verified, or NULL. Returns 0 or -1 with err.
  */
 #define KCJ_MAX_ATTEMPTS 3
 int kcj_settle(kcj *j, long id, long attempt, const char *result, const char *reason,

@@ -607,7 +607,13 @@ static int journal_card(keycard *kc, keycard_target *t, const kci_profile *prof,
     snprintf(why, sizeof why, "%s", oc->why);
     if (oc->have_mac)
         kct_hex_format(oc->mac, sizeof oc->mac, mac);
-    if (kcj_settle(g_journal, rec, att, done ? "issued" : "aside", done ? NULL : why,
+    /*
+     * A failure that stops the batch (the key card refuses every card: its
+     * log is full, the key is missing) leaves the card in the slot, not set
+     * aside: the attempt is "failed", the record back in the queue uncounted.
+     */
+    if (kcj_settle(g_journal, rec, att, done ? "issued" : oc->batch_fatal ? "failed" : "aside",
+                   done ? NULL : why,
                    done && oc->have_mac ? mac : NULL, err, sizeof err) != 0)
         return journal_fail(err), -1;
     return 0;
