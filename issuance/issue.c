@@ -200,6 +200,15 @@ out:
  * writes its receipt now, a late END), or neither: then nobody vouches for
  * it and it is set aside. Returns 0 or a key card error that ends the run.
  */
+/* The head of the card this thread issues (kci_issue_card_head), or NULL. */
+static _Thread_local kci_head *g_head;
+
+/* A key-card call: one exchange at a time across the heads, this head's session selected. */
+#define KC_CALL(expr)                                                                              \
+    (g_head ? g_head->enter(g_head) : (void)0, kc_call_rc_ = (expr),                               \
+     g_head ? g_head->leave(g_head) : (void)0, kc_call_rc_)
+static _Thread_local keycard_rc kc_call_rc_;
+
 static int locked_card(keycard *kc, keycard_target *t, const keycard_target_info *info,
                        kci_outcome *o)
 {
@@ -216,8 +225,8 @@ static int locked_card(keycard *kc, keycard_target *t, const keycard_target_info
         return 0;
     }
     /* kc-issue sends the lock only after every step answered 9000: inner SWs NULL. */
-    rc = keycard_issue_end_late(kc, info->serial, rc == KEYCARD_OK ? &comp : NULL, NULL,
-                                &result);
+    rc = KC_CALL(keycard_issue_end_late(kc, info->serial, rc == KEYCARD_OK ? &comp : NULL, NULL,
+                                        &result));
     if (rc == KEYCARD_OK && result == KEYCARD_ISSUE_ON_RECORD) {
         o->result = KCI_SKIPPED;
         snprintf(o->why, sizeof o->why,
@@ -257,7 +266,7 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
     size_t env_len = sizeof w->env, off = 0, i, inner_len = 0;
     char serial_hex[17], err[256], name[128];
     long row = -1, t0 = now_ms();
-    int result = -1, ret = 0, held_kc, held_t;
+    int result = -1, ret = 0, held_kc, held_t, have_session = 0;
     keycard_rc rc;
 
     memset(o, 0, sizeof *o);
@@ -271,7 +280,7 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
      * between the WRAP and the lock. A failed hold is no error of its own:
      * the first operation meets the same fault and reports it.
      */
-    held_kc = keycard_hold(kc) == KEYCARD_OK;
+    held_kc = !g_head && keycard_hold(kc) == KEYCARD_OK; /* heads: held per exchange */
     held_t = keycard_target_hold(t) == KEYCARD_OK;
     /* 1. Who is in the slot: an issued card is recognised before anything is sent. */
     rc = keycard_target_info_read(t, &info);
@@ -335,7 +344,16 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
         o->batch_fatal = rc == KEYCARD_ERR_NOT_FOUND;
         goto out;
     }
-    rc = keycard_issue_open(kc, way, info.serial, (uint8_t)p->key, p->bucket, &nonces);
+    if (g_head && g_head->take(g_head) != 0) {
+        keycard_issue_nonces_wipe(&nonces);
+        fail(o, 0, "no issuance session of the key card came free; nothing sent");
+        goto out;
+    }
+    rc = KC_CALL(keycard_issue_open(kc, way, info.serial, (uint8_t)p->key, p->bucket, &nonces));
+    if (rc == KEYCARD_OK)
+        have_session = 1;
+    else if (g_head)
+        g_head->give(g_head);
     if (rc != KEYCARD_OK) {
         keycard_issue_nonces_wipe(&nonces);
         fail(o, 0, "key card refused BEGIN (key %u, %s): %s", p->key, kci_way_name(p->way),
@@ -355,7 +373,7 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
     }
 
     /* 4. One WRAP for all steps: the key card answers only when every step passed. */
-    rc = keycard_issue_wrap(kc, steps, p->n_steps, w->env, &env_len);
+    rc = KC_CALL(keycard_issue_wrap(kc, steps, p->n_steps, w->env, &env_len));
     if (rc != KEYCARD_OK) {
         fail(o, 0, "key card refused the steps (WRAP): %s%s", keycard_strerror(rc),
              rc == KEYCARD_ERR_WRONG_DATA ? " (a template number or parameter does not fit)"
@@ -394,7 +412,7 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
              * or a pcscd restart is what is left, and pcscd knows of those
              * without a word to the card (no round trip).
              */
-            rc = keycard_present(kc);
+            rc = KC_CALL(keycard_present(kc));
             if (rc != KEYCARD_OK) {
                 fail(o, i + 1, "%s not sent: the key card lost the session (%s); the target "
                                "card is left unlocked, partially issued", name,
@@ -424,7 +442,7 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
 
     /* 6. END: the key card checks the completion MAC of the lock step. */
     if (!p->lock) {
-        rc = keycard_issue_end(kc, NULL, 0, NULL, &result);
+        rc = KC_CALL(keycard_issue_end(kc, NULL, 0, NULL, &result));
         o->result = KCI_WRITTEN;
         snprintf(o->why, sizeof o->why, "%zu steps written (profile without lock)", p->n_steps);
         goto out;
@@ -435,8 +453,9 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
         goto abort;
     }
     memcpy(mac, inner, sizeof mac);
-    rc = keycard_issue_end(kc, sws, p->n_steps, mac, &result);
+    rc = KC_CALL(keycard_issue_end(kc, sws, p->n_steps, mac, &result));
     if (rc != KEYCARD_OK) {
+        have_session = 0; /* kept: its late END is the card's only way to a receipt */
         fail(o, 0, "the target card is locked but the key card could not check its completion "
                    "(END: %s): no receipt yet; leave the card in the slot, the next run with "
                    "this key card checks it and writes the receipt",
@@ -463,10 +482,12 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
 
 abort:
     /* The key card records the aborted session in its audit log. */
-    rc = keycard_issue_end(kc, NULL, 0, NULL, &result);
+    rc = KC_CALL(keycard_issue_end(kc, NULL, 0, NULL, &result));
     if (keycard_gone(rc) && ret == 0)
         ret = rc;
 out:
+    if (g_head && have_session)
+        g_head->give(g_head);
     if (held_t)
         keycard_target_release(t);
     if (held_kc)
@@ -475,5 +496,14 @@ out:
     free(w);
     kct_wipe(inner, sizeof inner);
     o->ms = now_ms() - t0;
+    return ret;
+}
+
+int kci_issue_card_head(kci_head *h, keycard *kc, keycard_target *t, const kci_profile *p,
+                        const kci_csv *c, size_t *next_row, kci_outcome *out)
+{
+    g_head = h;
+    int ret = kci_issue_card(kc, t, p, c, next_row, out);
+    g_head = NULL;
     return ret;
 }

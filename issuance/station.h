@@ -57,6 +57,31 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
                    size_t *next_row, kci_outcome *out);
 
 /*
+ * One of several target heads sharing one key card (kc-issue with several
+ * target readers): the key card's calls of a card go through these hooks.
+ * take: before ISSUE BEGIN, a free issuance session of the key card for this
+ * head (it may wait for one; returns 0, or -1: none, the card is not begun);
+ * give: after END (or the BEGIN that failed). enter/leave: around every call
+ * to the key card, one key-card exchange at a time across the heads, with
+ * this head's session selected (keycard_issue_session_select). The key card
+ * is not held for the whole card (the heads interleave); the caller has it
+ * reserved for the run.
+ */
+typedef struct kci_head {
+    int (*take)(struct kci_head *h);
+    void (*give)(struct kci_head *h);
+    void (*enter)(struct kci_head *h);
+    void (*leave)(struct kci_head *h);
+    void *arg;
+    unsigned session; /* set by take */
+    unsigned index;   /* the head's number (0..) */
+} kci_head;
+
+/* kci_issue_card for head h (NULL: as kci_issue_card). */
+int kci_issue_card_head(kci_head *h, keycard *kc, keycard_target *t, const kci_profile *p,
+                        const kci_csv *c, size_t *next_row, kci_outcome *out);
+
+/*
  * Before the first card: the profile's key and steps (with the first record,
  * when it uses records) checked by the key card (keycard_issue_check).
  * Returns 0 (fits, or cannot be checked ahead: each card is still checked),

@@ -10,7 +10,9 @@
  * See man/kc-issue.1 and docs/issuance-profile.md.
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +31,7 @@ static const char usage[] =
     "                [--records CSV | --journal JOURNAL [--station-name NAME]\n"
     "                [--journal-wait SECONDS]]\n"
     "                [--all] [--show] [--reader R | --sim FILE]\n"
-    "                [--target-reader R | --target-sim FILE] [--wait SECONDS]\n"
+    "                [--target-reader R | --target-sim FILE]... [--wait SECONDS]\n"
     "       kc-issue --station SOCKET --profile NAME [--records CSV] [--all] [--show]\n"
     "       kc-issue --station SOCKET --status [--json]\n"
     "       kc-issue journal init|import|status|export --journal JOURNAL ...\n"
@@ -48,7 +50,10 @@ static const char usage[] =
     "                       operational commands\n"
     "  --reader R, --sim F  the key card (default: found by its AID)\n"
     "  --target-reader R    the target slot (default: the other slot of the key\n"
-    "  --target-sim F       card's reader; F: a simulated target card image)\n"
+    "  --target-sim F       card's reader; F: a simulated target card image);\n"
+    "                       several (up to 8): one target head each, all issuing\n"
+    "                       at once from the one key card (its 4 issuance sessions\n"
+    "                       shared), records from --journal\n"
     "  --wait SECONDS       how long to wait for the next card (default 10)\n"
     "  --station SOCKET     drive a reader/writer station (kc-station) instead:\n"
     "                       only operation instructions cross; --profile names a\n"
@@ -90,8 +95,13 @@ static kci_report g_rep;
 /* --holder-pin SOURCE (prompt, file:PATH, env:VAR, fd:N); NULL: the variable or the terminal. */
 static const char *g_holder_source;
 
+/* Target heads one kc-issue drives at most (several target readers). */
+#define HEADS_MAX 8
+
 typedef struct opts {
     const char *config, *profile, *records, *station, *journal, *station_name;
+    char heads[HEADS_MAX][KCT_WHERE_MAX]; /* every --target-reader / --target-sim */
+    int n_heads;
     long journal_wait_s;
     int json;   /* the report as JSON lines on stdout (kci_report) */
     int status; /* --station SOCKET --status: the station's state, nothing issued */
@@ -147,14 +157,15 @@ static int parse(int argc, char **argv, opts *o)
             break;
         case 't':
         case 'T':
-            if (o->target[0]) {
-                return kct_cli_usage("kc-issue",
-                                     "give at most one of --target-reader and --target-sim");
-            }
-            if (snprintf(o->target, sizeof o->target, "%s%s", opt == 'T' ? "sim:" : "pcsc:",
-                         optarg) >= (int)sizeof o->target) {
+            /* Several: one target head each, all on the one key card. */
+            if (o->n_heads == HEADS_MAX)
+                return kct_cli_usage("kc-issue", "at most %d target readers", HEADS_MAX);
+            if (snprintf(o->heads[o->n_heads], sizeof o->heads[0], "%s%s",
+                         opt == 'T' ? "sim:" : "pcsc:", optarg) >= (int)sizeof o->heads[0]) {
                 return kct_cli_usage("kc-issue", "target reader name too long");
             }
+            if (o->n_heads++ == 0)
+                snprintf(o->target, sizeof o->target, "%s", o->heads[0]);
             break;
         case 'w':
             o->wait_s = strtol(optarg, &end, 10);
@@ -218,6 +229,9 @@ static int parse(int argc, char **argv, opts *o)
     }
     if ((o->station_name || o->journal_wait_s >= 0) && !o->journal)
         return kct_cli_usage("kc-issue", "--station-name and --journal-wait go with --journal");
+    if (o->n_heads > 1 && (o->records || o->show))
+        return kct_cli_usage("kc-issue", "several target readers take their records from "
+                                         "--journal (not --records), and --show is for one");
     if (o->journal && o->records)
         return kct_cli_usage("kc-issue", "the records come from --journal or from --records, "
                                          "not both");
@@ -539,8 +553,44 @@ static int journal_start(keycard *kc, const opts *o)
  * about it); "issuing" committed before the first command; the outcome
  * settled after. Returns 0, -1 (journal error, said), -2 (no record left).
  */
-static int journal_card(keycard *kc, keycard_target *t, const kci_profile *prof, kci_outcome *oc,
-                        int *rc_kc)
+/* The report from several heads: one at a time. */
+static pthread_mutex_t g_rep_mu = PTHREAD_MUTEX_INITIALIZER;
+static void report_lock(void) { pthread_mutex_lock(&g_rep_mu); }
+static void report_unlock(void) { pthread_mutex_unlock(&g_rep_mu); }
+
+/*
+ * The cards the stopped run left issuing whose serial is none of here[n]
+ * (the cards in the slots now): gone from the slots, set aside, their
+ * records back in the queue. Returns 0 or -1 (journal error, said).
+ */
+static int pending_aside(kcj *j, const char *const *here, int n)
+{
+    char err[1024];
+    for (int i = 0; i < g_n_pending; i++) {
+        int seen = 0;
+        for (int k = 0; k < n; k++)
+            seen |= here[k][0] && strcasecmp(g_pending[i].serial, here[k]) == 0;
+        if (seen)
+            continue;
+        if (kcj_settle(j, g_pending[i].record, g_pending[i].attempt, "aside",
+                       "the station stopped during this card; it was not in the slot at the "
+                       "restart and the key card has no completed receipt for it: set it aside "
+                       "when found",
+                       NULL, err, sizeof err) != 0)
+            return journal_fail(err);
+        report_lock();
+        fprintf(kci_report_notice(&g_rep),
+                "journal: record %ld back in the queue: card %s (left issuing when the station "
+                "stopped) is not in a slot and has no receipt; set it aside when found\n",
+                g_pending[i].record, g_pending[i].serial);
+        report_unlock();
+    }
+    g_n_pending = 0;
+    return 0;
+}
+
+static int journal_card(kcj *j, kci_head *h, keycard *kc, keycard_target *t,
+                        const kci_profile *prof, kci_outcome *oc, int *rc_kc)
 {
     keycard_target_info ti;
     kci_csv one;
@@ -551,43 +601,33 @@ static int journal_card(keycard *kc, keycard_target *t, const kci_profile *prof,
     memset(&ti, 0, sizeof ti);
     if (keycard_target_info_read(t, &ti) == KEYCARD_OK)
         kct_hex_format(ti.serial, 8, serial);
-    if (serial[0] && kcj_find_issuing(g_journal, g_station_name, serial, &rec, &att, &one, err,
+    if (serial[0] && kcj_find_issuing(j, g_station_name, serial, &rec, &att, &one, err,
                                       sizeof err) != 0)
         return journal_fail(err), -1;
     /* The cards the stopped run left issuing that are not this one: gone from the slot. */
-    for (int i = 0; i < g_n_pending; i++) {
-        if (strcasecmp(g_pending[i].serial, serial) == 0)
-            continue;
-        if (kcj_settle(g_journal, g_pending[i].record, g_pending[i].attempt, "aside",
-                       "the station stopped during this card; it was not in the slot at the "
-                       "restart and the key card has no completed receipt for it: set it aside "
-                       "when found",
-                       NULL, err, sizeof err) != 0)
-            return journal_fail(err), -1;
-        fprintf(kci_report_notice(&g_rep),
-                "journal: record %ld back in the queue: card %s (left issuing when the station "
-                "stopped) is not in the slot and has no receipt; set it aside when found\n",
-                g_pending[i].record, g_pending[i].serial);
-    }
-    g_n_pending = 0;
+    const char *here[1] = {serial};
+    if (pending_aside(j, here, 1) != 0)
+        return -1;
     int locked = ti.state == KEYCARD_TARGET_ISSUED || ti.state == KEYCARD_TARGET_ISSUING;
     /* A claim that went back to the queue meanwhile (the server was away too long): again. */
     for (int again = 0; !rec && !locked && serial[0]; again++) {
-        if (kcj_claim(g_journal, g_station_name, serial, &rec, &one, err, sizeof err) != 0)
+        if (kcj_claim(j, g_station_name, serial, &rec, &one, err, sizeof err) != 0)
             return journal_fail(err), -1;
         if (!rec)
             return -2;
-        int ir = kcj_issuing(g_journal, rec, g_station_name, serial, g_keycard_serial,
+        int ir = kcj_issuing(j, rec, g_station_name, serial, g_keycard_serial,
                              keycard_target_reader_name(t), &att, err, sizeof err);
         if (ir == 0)
             break;
         kci_csv_free(&one);
         if (ir != -2 || again == 2)
             return journal_fail(err), -1;
+        report_lock();
         fprintf(kci_report_notice(&g_rep), "journal: %s; claiming again\n", err);
+        report_unlock();
         rec = 0;
     }
-    *rc_kc = kci_issue_card(kc, t, prof, &one, &zero, oc);
+    *rc_kc = kci_issue_card_head(h, kc, t, prof, &one, &zero, oc);
     kci_csv_free(&one);
     if (!rec) {
         if (oc->result == KCI_ISSUED) {
@@ -612,11 +652,264 @@ static int journal_card(keycard *kc, keycard_target *t, const kci_profile *prof,
      * log is full, the key is missing) leaves the card in the slot, not set
      * aside: the attempt is "failed", the record back in the queue uncounted.
      */
-    if (kcj_settle(g_journal, rec, att, done ? "issued" : oc->batch_fatal ? "failed" : "aside",
+    if (kcj_settle(j, rec, att, done ? "issued" : oc->batch_fatal ? "failed" : "aside",
                    done ? NULL : why,
                    done && oc->have_mac ? mac : NULL, err, sizeof err) != 0)
         return journal_fail(err), -1;
     return 0;
+}
+
+/* ---- several target heads on one key card ---------------------------------- */
+
+typedef struct head_ctx {
+    kci_head h;
+    char where[KCT_WHERE_MAX];
+    kcj *journal;
+    keycard *kc;
+    const kci_profile *prof;
+    const opts *o;
+    pthread_t th;
+    int started;
+} head_ctx;
+
+static pthread_mutex_t g_kc_mu = PTHREAD_MUTEX_INITIALIZER;  /* one key-card exchange at a time */
+static pthread_mutex_t g_sess_mu = PTHREAD_MUTEX_INITIALIZER; /* the key card's free sessions */
+static pthread_cond_t g_sess_cv = PTHREAD_COND_INITIALIZER;
+static unsigned g_sess_busy;
+static volatile int g_stop_heads; /* a head met a failure that ends the run */
+static int g_idle_heads;          /* heads that found no card at all (reader gone, empty) */
+
+/* A free session of the key card for this head's card (heads beyond the sessions wait). */
+static int head_take(kci_head *h)
+{
+    pthread_mutex_lock(&g_sess_mu);
+    for (;;) {
+        for (unsigned k = 0; k < KEYCARD_ISSUE_SESSIONS; k++) {
+            if (!(g_sess_busy & (1u << k))) {
+                g_sess_busy |= 1u << k;
+                h->session = k;
+                pthread_mutex_unlock(&g_sess_mu);
+                return 0;
+            }
+        }
+        if (g_stop_heads || g_signal)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&g_sess_cv, &g_sess_mu, &ts);
+    }
+    pthread_mutex_unlock(&g_sess_mu);
+    return -1;
+}
+
+static void head_give(kci_head *h)
+{
+    pthread_mutex_lock(&g_sess_mu);
+    g_sess_busy &= ~(1u << h->session);
+    pthread_cond_broadcast(&g_sess_cv);
+    pthread_mutex_unlock(&g_sess_mu);
+}
+
+static void head_enter(kci_head *h)
+{
+    head_ctx *hc = h->arg;
+    pthread_mutex_lock(&g_kc_mu);
+    (void)keycard_issue_session_select(hc->kc, h->session);
+}
+
+static void head_leave(kci_head *h)
+{
+    (void)h;
+    pthread_mutex_unlock(&g_kc_mu);
+}
+
+static void head_say(const head_ctx *hc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void head_say(const head_ctx *hc, const char *fmt, ...)
+{
+    va_list ap;
+    report_lock();
+    FILE *f = kci_report_notice(&g_rep);
+    fprintf(f, "head %u (%s): ", hc->h.index + 1, hc->where);
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    fputc('\n', f);
+    report_unlock();
+}
+
+/*
+ * One head: card after card from its reader (its stacker), each with its
+ * record (from the journal when there is one), then ejected. A failure of
+ * the card or of this reader ends this head only; the key card or the
+ * journal failing ends every head (the card stays in the slot).
+ */
+static void *head_run(void *arg)
+{
+    head_ctx *hc = arg;
+    const opts *o = hc->o;
+    uint8_t prev[8];
+    int have_prev = 0;
+    for (;;) {
+        keycard_target *t = NULL;
+        kci_outcome oc;
+        int rc_kc = 0, refused = 0;
+        char serial[17], why[sizeof oc.why + 32];
+        if (g_stop_heads || g_signal)
+            break;
+        keycard_rc rc = open_target(hc->where, have_prev ? prev : NULL, o->wait_s, &t);
+        if (rc != KEYCARD_OK) {
+            if (!have_prev) {
+                report_lock();
+                g_idle_heads++;
+                report_unlock();
+            }
+            if (!g_stop_heads && !g_signal)
+                head_say(hc, "no %scard after %ld s: %s", have_prev ? "further " : "", o->wait_s,
+                         keycard_strerror(rc));
+            break;
+        }
+        if (hc->journal) {
+            int jr = journal_card(hc->journal, &hc->h, hc->kc, t, hc->prof, &oc, &rc_kc);
+            if (jr < 0) {
+                if (jr == -2)
+                    head_say(hc, "no queued record for the card in the slot; this head stops");
+                else
+                    g_stop_heads = 1;
+                keycard_target_close(t);
+                break;
+            }
+        } else {
+            static const kci_csv none;
+            size_t zero = 0;
+            rc_kc = kci_issue_card_head(&hc->h, hc->kc, t, hc->prof, &none, &zero, &oc);
+        }
+        kct_hex_format(oc.serial, 8, serial);
+        snprintf(why, sizeof why, "%s [head %u]", oc.why, hc->h.index + 1);
+        report_lock();
+        kci_report_card(&g_rep, serial, oc.result, why, oc.ms);
+        report_unlock();
+        if (rc_kc != 0) {
+            /* The key card's session is gone or in doubt: every head stops, no eject. */
+            report_lock();
+            kct_fail(rc_kc, "key card", -1);
+            report_unlock();
+            head_say(hc, "stopping every head (card %s stays in the slot)", serial);
+            g_stop_heads = 1;
+            keycard_target_close(t);
+            break;
+        }
+        if (oc.batch_fatal) {
+            head_say(hc, "stopping every head: %s; every further card would fail the same way "
+                         "(card %s stays in the slot)", oc.why, serial);
+            g_stop_heads = 1;
+            keycard_target_close(t);
+            break;
+        }
+        if (!o->all) {
+            keycard_target_close(t);
+            break;
+        }
+        memcpy(prev, oc.serial, 8);
+        have_prev = 1;
+        report_lock();
+        long left = eject(t, oc.result != KCI_ISSUED && oc.result != KCI_WRITTEN &&
+                                 oc.result != KCI_SKIPPED,
+                          &refused);
+        report_unlock();
+        keycard_target_close(t);
+        if (refused == 1)
+            head_say(hc, "the reader has no stacker (eject refused); this head stops after one "
+                         "card");
+        if (refused == 2)
+            g_stop_heads = 1;
+        if (refused || left == 0)
+            break;
+    }
+    return NULL;
+}
+
+/*
+ * Issue with several target heads (the readers in where[n]) on one key card,
+ * one thread per head. Returns 0, or -1 when the run stopped early.
+ */
+static int run_heads(keycard *kc, const opts *o, const kci_profile *prof,
+                     char where[][KCT_WHERE_MAX], int n)
+{
+    head_ctx *hc = calloc((size_t)n, sizeof *hc);
+    char err[1024];
+    int bad = 0;
+    if (!hc) {
+        kct_err("out of memory");
+        return -1;
+    }
+    g_rep.bar = 0; /* cards of several heads: one line each */
+    /*
+     * The cards a stopped run left issuing: each found in a slot goes on in
+     * that head (journal_card finds its record by serial); the others are
+     * set aside now, before any head claims.
+     */
+    if (g_journal && g_n_pending) {
+        char serials[HEADS_MAX][17];
+        const char *here[HEADS_MAX];
+        for (int i = 0; i < n; i++) {
+            keycard_target *t = NULL;
+            keycard_target_info ti;
+            serials[i][0] = '\0';
+            if (open_target(where[i], NULL, 0, &t) == KEYCARD_OK &&
+                keycard_target_info_read(t, &ti) == KEYCARD_OK)
+                kct_hex_format(ti.serial, 8, serials[i]);
+            keycard_target_close(t);
+            here[i] = serials[i];
+        }
+        if (pending_aside(g_journal, here, n) != 0) {
+            free(hc);
+            return -1;
+        }
+    }
+    g_n_pending = 0;
+    for (int i = 0; i < n; i++) {
+        hc[i].h.take = head_take;
+        hc[i].h.give = head_give;
+        hc[i].h.enter = head_enter;
+        hc[i].h.leave = head_leave;
+        hc[i].h.arg = &hc[i];
+        hc[i].h.index = (unsigned)i;
+        snprintf(hc[i].where, sizeof hc[i].where, "%.*s", (int)sizeof hc[i].where - 1, where[i]);
+        hc[i].kc = kc;
+        hc[i].prof = prof;
+        hc[i].o = o;
+        /* Each head its own connection to the journal: its transactions its own. */
+        if (g_journal && kcj_open(o->journal, 1, &hc[i].journal, err, sizeof err) != 0) {
+            journal_fail(err);
+            bad = 1;
+            break;
+        }
+        if (hc[i].journal && o->journal_wait_s >= 0)
+            kcj_set_wait(hc[i].journal, o->journal_wait_s);
+    }
+    fprintf(kci_report_notice(&g_rep), "%d target heads on one key card (%d issuance sessions)\n",
+            n, KEYCARD_ISSUE_SESSIONS);
+    for (int i = 0; !bad && i < n; i++) {
+        if (pthread_create(&hc[i].th, NULL, head_run, &hc[i]) != 0) {
+            kct_err("cannot start head %d: out of resources", i + 1);
+            g_stop_heads = 1;
+            bad = 1;
+            break;
+        }
+        hc[i].started = 1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (hc[i].started)
+            pthread_join(hc[i].th, NULL);
+        kcj_close(hc[i].journal);
+    }
+    free(hc);
+    return bad || g_stop_heads ? -1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -730,6 +1023,28 @@ int main(int argc, char **argv)
     kci_report_init(&g_rep, o.json, o.all);
     if (o.journal && (ex = journal_start(kc, &o)) != 0)
         goto out;
+    if (o.n_heads > 1) {
+        static char heads[HEADS_MAX][KCT_WHERE_MAX];
+        if (prof.uses_csv && !o.journal) {
+            kct_err("%s: the profile takes \"csv\" parameters: several target readers take "
+                    "them from --journal", o.profile);
+            ex = KCT_EXIT_USAGE;
+            goto out;
+        }
+        snprintf(heads[0], sizeof heads[0], "%s", where);
+        for (int i = 1; i < o.n_heads; i++)
+            if ((ex = kct_reader_resolve(o.heads[i], heads[i], sizeof heads[i])) != 0)
+                goto out;
+        keycard_target_close(t); /* the first head opens its reader again */
+        t = NULL;
+        stopped = run_heads(kc, &o, &prof, heads, o.n_heads) != 0;
+        kci_report_summary(&g_rep, stopped ? "batch stopped" : g_signal ? "interrupted" : NULL);
+        /* A head that never had a card (its reader gone or empty) fails the run too. */
+        ex = g_rep.failed || stopped || g_idle_heads ? KCT_EXIT_FAIL : KCT_EXIT_OK;
+        if (g_signal)
+            ex = 128 + g_signal;
+        goto out;
+    }
 
     for (;;) {
         kci_outcome oc;
@@ -756,7 +1071,7 @@ int main(int argc, char **argv)
             fprintf(kci_report_notice(&g_rep), "target slot: '%s'\n",
                     keycard_target_reader_name(t));
         if (g_journal) {
-            int jr = journal_card(kc, t, &prof, &oc, &rc_kc);
+            int jr = journal_card(g_journal, NULL, kc, t, &prof, &oc, &rc_kc);
             if (jr < 0) { /* the journal failed, or holds no record for this card */
                 ex = KCT_EXIT_FAIL;
                 stopped = jr == -1;
