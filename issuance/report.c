@@ -79,6 +79,8 @@ void kci_report_card(kci_report *r, const char *serial, kci_result res, const ch
     r->t_last_ms = now_ms();
     if (r->cards == 0)
         r->t_first_ms = r->t_last_ms;
+    if (ms >= 0 && (r->t_start_ms == 0 || r->t_last_ms - ms < r->t_start_ms))
+        r->t_start_ms = r->t_last_ms - ms;
     r->cards++;
     if (res == KCI_ISSUED || res == KCI_WRITTEN)
         r->issued++;
@@ -123,17 +125,25 @@ void kci_report_left(kci_report *r, long left)
 
 void kci_report_summary(kci_report *r, const char *stop)
 {
+    /* Cards per hour from the earliest card's start to the last card's end (two cards or more). */
+    double rate = r->cards >= 2 && r->t_start_ms && r->t_last_ms > r->t_start_ms
+                      ? 3600e3 * (double)r->cards / (double)(r->t_last_ms - r->t_start_ms)
+                      : -1;
     (void)kci_report_notice(r);
     if (r->json) {
-        (void)kct_json_print(json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}", "type", "summary",
+        (void)kct_json_print(json_pack("{s:s, s:I, s:I, s:I, s:I, s:o, s:o}", "type", "summary",
                                        "cards", (json_int_t)r->cards, "issued",
                                        (json_int_t)r->issued, "failed", (json_int_t)r->failed,
                                        "skipped", (json_int_t)r->skipped, "stopped",
-                                       stop ? json_string(stop) : json_null()));
+                                       stop ? json_string(stop) : json_null(), "cards_per_hour",
+                                       rate < 0 ? json_null() : json_real(rate)));
         return;
     }
-    printf("summary: %zu card%s, %zu issued, %zu failed, %zu skipped (already issued)%s%s\n",
-           r->cards, r->cards == 1 ? "" : "s", r->issued, r->failed, r->skipped,
+    char rs[48] = "";
+    if (rate >= 0)
+        snprintf(rs, sizeof rs, ", %.0f cards/h", rate);
+    printf("summary: %zu card%s, %zu issued, %zu failed, %zu skipped (already issued)%s%s%s\n",
+           r->cards, r->cards == 1 ? "" : "s", r->issued, r->failed, r->skipped, rs,
            stop ? "; " : "", stop ? stop : "");
     fflush(stdout);
 }

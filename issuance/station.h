@@ -106,6 +106,7 @@ typedef struct kci_report {
     int bar_shown;      /* a bar is on the current line */
     long t0_ms;         /* the batch's start */
     long t_first_ms, t_last_ms; /* the first and the last card's end */
+    long t_start_ms;    /* the earliest card's start (its end less its time), 0: none */
     long total;         /* cards expected (done + left in the stacker), -1 unknown */
     size_t cards, issued, failed, skipped;
 } kci_report;

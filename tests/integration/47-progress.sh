@@ -84,6 +84,8 @@ lines = open(sys.argv[1]).read().splitlines()
 docs = [json.loads(l) for l in lines]
 cards = [d for d in docs if d["type"] == "card"]
 assert len(cards) == 3 and all(c["result"] == "issued" and len(c["serial"]) == 16 for c in cards), docs
+rate = docs[-1].pop("cards_per_hour")
+assert isinstance(rate, float) and rate > 0, rate
 assert docs[-1] == {"type": "summary", "cards": 3, "issued": 3, "failed": 0, "skipped": 0, "stopped": None}, docs[-1]
 assert len(docs) == 4
 PY
