@@ -15,6 +15,15 @@ $(B)/bench/kc_bench: $(B)/obj/tests/bench/kc_bench.o $(BENCH_ISSUE_OBJ) $(COMMON
 
 $(B)/obj/tests/bench/kc_bench.o: LOCAL_CFLAGS += $(INC_TEST)
 
+# The journal's cost per card: kc-issue's journal code (not its main) alone.
+JBENCH_OBJ := $(filter-out %/main.o,$(ISSUE_OBJ))
+$(B)/bench/kc_jbench: $(B)/obj/tests/bench/kc_jbench.o $(JBENCH_OBJ) $(ENGINE_OBJ) $(COMMON_OBJ) $(LIBS_DEP)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(JBENCH_OBJ) $(ENGINE_OBJ) $(COMMON_OBJ) $(TOOL_LIBS) \
+		$(JANSSON_LIBS) $(SQLITE_LIBS) $(PQ_LIBS)
+
+$(B)/obj/tests/bench/kc_jbench.o: LOCAL_CFLAGS += $(INC_ENGINE) -Itools/kc-issue $(PQ_CFLAGS)
+
 bench: deps
-	$(MAKE) all $(B)/bench/kc_bench
+	$(MAKE) all $(B)/bench/kc_bench $(B)/bench/kc_jbench
 	@B=$(B) sh tests/bench/run.sh

@@ -26,6 +26,7 @@ T_SIM_RAW = 0.5
 T_WEAR_CARDS = 10_000_000
 T_RAM = 16 * 1024
 T_CODE = 128 * 1024
+T_HEADS_4 = 3.0  # one key card, 4 target heads: cards/h >= 3 x one head
 
 
 def contact_ms(apdus, nbytes, bps):
@@ -86,6 +87,39 @@ def main():
     r["keycard_work_share_of_wrap_round_trip"] = (
         pc["wrap_pcsc_envelopes_per_s"] / sim["wrap_sim_envelopes_per_s"])
 
+    # The journal's cost per card (kc_jbench: claim, issuing, settle), as a
+    # ratio to the card's own time over vpcd and on a contact line.
+    for db in ("sqlite", "pgsql"):
+        try:
+            with open(f"{work}/journal-{db}.json") as f:
+                jr = json.load(f)
+        except FileNotFoundError:
+            continue
+        r.update(jr)
+        ms = jr[f"journal_{db}_ms_per_card"]
+        r[f"journal_{db}_ratio_to_card_vpcd"] = ms / pc["card_ms"]
+        r[f"journal_{db}_ratio_to_card_contact_9600"] = ms / r["contact_9600_bps_card_ms"]
+
+    # Several target heads on one key card (tests/bench/heads.sh): cards/h as a
+    # ratio to N x the one-head figure, and to the key card's own limit (its
+    # busy time per card with 8 heads, measured by kc-issue).
+    try:
+        with open(f"{work}/heads.json") as f:
+            hd = json.load(f)
+    except FileNotFoundError:
+        hd = {}
+    r.update(hd)
+    if hd:
+        one = hd["heads_1_cards_per_hour"]
+        busy = hd.get("heads_8_keycard_busy_ms_per_card")
+        r["keycard_limit_cards_per_hour"] = 3600e3 / busy if busy else None
+        for n in (1, 2, 4, 8):
+            r[f"heads_{n}_ratio_to_n_one_head"] = hd[f"heads_{n}_cards_per_hour"] / (n * one)
+            r[f"heads_{n}_ratio_to_keycard_limit"] = (
+                hd[f"heads_{n}_cards_per_hour"] / r["keycard_limit_cards_per_hour"]
+                if busy else None)
+        r["heads_4_ratio_to_one_head"] = hd["heads_4_cards_per_hour"] / one
+
     # (7) footprint.
     ctx = sim["keycard_ctx_bytes"]
     r["firmware_code_bytes"] = text
@@ -105,6 +139,8 @@ def main():
         "firmware_static_ram_bytes": (r["firmware_static_ram_bytes"], "<", T_RAM),
         "firmware_code_bytes": (r["firmware_code_bytes"], "<", T_CODE),
     }
+    if "heads_4_ratio_to_one_head" in r:
+        targets["heads_4_ratio_to_one_head"] = (r["heads_4_ratio_to_one_head"], ">=", T_HEADS_4)
     met = {}
     for name, (v, op, lim) in targets.items():
         ok = v >= lim if op == ">=" else v <= lim if op == "<=" else v < lim
@@ -167,6 +203,25 @@ def main():
                      f"{r[f'contact_{tag}_bps_card_ms']:.0f} ms/card "
                      f"(key card {r[f'contact_{tag}_bps_keycard_share'] * 100:.0f} %), "
                      f"{r[f'contact_{tag}_bps_cards_per_hour']:.0f} cards/h", ""))
+    if "heads_1_cards_per_hour" in r:
+        lim = r.get("keycard_limit_cards_per_hour")
+        for n in (1, 2, 4, 8):
+            lr = r.get(f"heads_{n}_ratio_to_keycard_limit")
+            rows.append((f"8 line: {n} head{'s' if n > 1 else ''}, one key card",
+                         f"{r[f'heads_{n}_cards_per_hour']:.0f} cards/h = "
+                         f"{r[f'heads_{n}_ratio_to_n_one_head']:.2f} x {n} x one head"
+                         + (f", {lr:.4f} x the key card's limit" if lr is not None else ""),
+                         f">= 3 x one head: {ok('heads_4_ratio_to_one_head')}" if n == 4 else ""))
+        if lim:
+            rows.append(("  the key card's limit",
+                         f"{lim:.0f} cards/h (busy {r['heads_8_keycard_busy_ms_per_card']} ms per "
+                         f"card with 8 heads; card changes of the stackers are the rest)", ""))
+    for db, name in (("sqlite", "SQLite file"), ("pgsql", "PostgreSQL")):
+        if f"journal_{db}_ms_per_card" in r:
+            rows.append((f"8 journal: {name}",
+                         f"{r[f'journal_{db}_ms_per_card']:.2f} ms/card = "
+                         f"{r[f'journal_{db}_ratio_to_card_vpcd']:.3f} x the card over vpcd, "
+                         f"{r[f'journal_{db}_ratio_to_card_contact_9600']:.4f} x at 9600 bit/s", ""))
     rows += [
         ("  contact model", r["contact_model"], ""),
         ("6 wear per card",

@@ -73,10 +73,27 @@ echo "bench: in-process WRAP, bare mbedTLS loop and flash wear (sim transport)..
 "$BENCH" sim --keycard "$W/sim-keycard.state" --target-blank "$W/blank.card" --profile "$PROFILE" \
     --wear-seconds "${KC_BENCH_WEAR_S:-60}" --out "$W/sim.json" || exit 1
 
+# ---- the journal's cost per card: an SQLite file, a PostgreSQL server ----------
+echo "bench: the journal's cost per card (SQLite file, PostgreSQL server of its own)..."
+"$B/bench/kc_jbench" --journal "$W/journal.db" --cards "${KC_BENCH_JOURNAL_CARDS:-200}" \
+    --out "$W/journal-sqlite.json" --tag sqlite || exit 1
+(
+    . tests/pgsql.sh
+    trap pg_down EXIT
+    pg_up "$W/pg" >/dev/null || exit 1
+    "$B/bench/kc_jbench" --journal "$PG_URL" --cards "${KC_BENCH_JOURNAL_CARDS:-200}" \
+        --out "$W/journal-pgsql.json" --tag pgsql
+) || { echo "bench: the PostgreSQL journal phase failed" >&2; exit 1; }
+
 # ---- over pcscd + vpcd --------------------------------------------------------
 echo "bench: link, WRAP and whole cards over pcscd + vpcd (waiting for /tmp/kc-pcscd.lock)..."
 B=$B KC_PCSCD_LOCKED=1 flock -w 300 -E 75 /tmp/kc-pcscd.lock sh tests/bench/run.sh pcsc-phase ||
     { echo "bench: PC/SC phase failed" >&2; exit 1; }
+
+# ---- several target heads on one key card, over pcscd + vpcd --------------------
+echo "bench: 1, 2, 4 and 8 target heads on one key card over pcscd + vpcd (waiting for the lock)..."
+B=$B W=$W KC_PCSCD_LOCKED=1 flock -w 300 -E 75 /tmp/kc-pcscd.lock sh tests/bench/heads.sh ||
+    { echo "bench: the heads phase failed" >&2; exit 1; }
 
 # ---- footprint: the key card firmware core (keycard/*.o; mbedTLS and the
 # host-side hardware simulation keycard/hw/ are not in it) -----------------------

@@ -715,16 +715,29 @@ static void head_give(kci_head *h)
     pthread_mutex_unlock(&g_sess_mu);
 }
 
+/* The key card's busy time (under g_kc_mu): what the heads' cards cost it. */
+static double g_kc_busy_ms;
+static _Thread_local double g_enter_ms;
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 static void head_enter(kci_head *h)
 {
     head_ctx *hc = h->arg;
     pthread_mutex_lock(&g_kc_mu);
+    g_enter_ms = mono_ms();
     (void)keycard_issue_session_select(hc->kc, h->session);
 }
 
 static void head_leave(kci_head *h)
 {
     (void)h;
+    g_kc_busy_ms += mono_ms() - g_enter_ms;
     pthread_mutex_unlock(&g_kc_mu);
 }
 
@@ -909,6 +922,12 @@ static int run_heads(keycard *kc, const opts *o, const kci_profile *prof,
         kcj_close(hc[i].journal);
     }
     free(hc);
+    /* What bounds the line: the key card serves one exchange at a time. */
+    if (g_rep.cards)
+        fprintf(kci_report_notice(&g_rep),
+                "key card busy %.1f ms per card: its limit %.0f cards/h with enough heads\n",
+                g_kc_busy_ms / (double)g_rep.cards,
+                g_kc_busy_ms > 0 ? 3600e3 * (double)g_rep.cards / g_kc_busy_ms : 0.0);
     return bad || g_stop_heads ? -1 : 0;
 }
 
