@@ -19,8 +19,12 @@ static long now_ms(void)
 static const char *const result_word[] = {"ISSUED", "WRITTEN", "SKIPPED", "FAILED"};
 static const char *const result_json[] = {"issued", "written", "skipped", "failed"};
 
-/* "[#######.......] 3/10  2.5 cards/min  ETA 2:48" and the rest of the line cleared. */
-static void bar_draw(kci_report *r)
+/*
+ * "[#######.......] 3/10  2.5 cards/min  ETA 2:48" and the rest of the line
+ * cleared, for cards done of total (-1 unknown), the first and the last
+ * card's end and the batch's start t0.
+ */
+static void bar_line(size_t cards, long total, long t_first, long t_last, long t0)
 {
     enum { W = 24 };
     /*
@@ -28,26 +32,40 @@ static void bar_draw(kci_report *r)
      * whole cycle: issuance, eject, the next card fed), or the first card's
      * own time while there is only one.
      */
-    long per = r->cards > 1 ? (r->t_last_ms - r->t_first_ms) / (long)(r->cards - 1)
-                            : r->t_first_ms - r->t0_ms;
-    int fill = r->total > 0 ? (int)(W * (long)r->cards / r->total) : 0;
+    long per = cards > 1 ? (t_last - t_first) / (long)(cards - 1) : t_first - t0;
+    int fill = total > 0 ? (int)(W * (long)cards / total) : 0;
     if (fill > W)
         fill = W;
-    printf("\r[");
+    putchar('[');
     for (int i = 0; i < W; i++)
         putchar(i < fill ? '#' : '.');
-    if (r->total >= 0)
-        printf("] %zu/%ld", r->cards, r->total);
+    if (total >= 0)
+        printf("] %zu/%ld", cards, total);
     else
-        printf("] %zu", r->cards);
-    if (r->cards > 0 && per > 0) {
+        printf("] %zu", cards);
+    if (cards > 0 && per > 0) {
         printf("  %.1f cards/min", 60000.0 / (double)per);
-        if (r->total > (long)r->cards) {
-            long eta = (per * (r->total - (long)r->cards) + 999) / 1000;
+        if (total > (long)cards) {
+            long eta = (per * (total - (long)cards) + 999) / 1000;
             printf("  ETA %ld:%02ld", eta / 60, eta % 60);
         }
     }
     printf("\033[K");
+}
+
+/* The bar (one head), or a bar per head on as many lines (the cursor left on the last). */
+static void bar_draw(kci_report *r)
+{
+    putchar('\r');
+    if (r->heads == 0) {
+        bar_line(r->cards, r->total, r->t_first_ms, r->t_last_ms, r->t0_ms);
+    } else {
+        for (int h = 0; h < r->heads; h++) {
+            printf("%shead %d ", h ? "\n" : "", h + 1);
+            bar_line(r->head[h].cards, r->head[h].total, r->head[h].t_first_ms,
+                     r->head[h].t_last_ms, r->t0_ms);
+        }
+    }
     fflush(stdout);
     r->bar_shown = 1;
 }
@@ -66,7 +84,11 @@ void kci_report_init(kci_report *r, int json, int all)
 FILE *kci_report_notice(kci_report *r)
 {
     if (r->bar_shown) {
-        printf("\r\033[K");
+        /* Back to the first bar's line, and everything from there cleared. */
+        putchar('\r');
+        for (int h = 1; h < r->heads; h++)
+            printf("\033[A");
+        printf("\033[J");
         r->bar_shown = 0;
     }
     return r->json ? stderr : stdout;
@@ -146,4 +168,38 @@ void kci_report_summary(kci_report *r, const char *stop)
            r->cards, r->cards == 1 ? "" : "s", r->issued, r->failed, r->skipped, rs,
            stop ? "; " : "", stop ? stop : "");
     fflush(stdout);
+}
+
+void kci_report_heads(kci_report *r, int n)
+{
+    if (n < 2 || n > KCI_REPORT_HEADS_MAX)
+        return;
+    r->heads = n;
+    for (int h = 0; h < n; h++) {
+        memset(&r->head[h], 0, sizeof r->head[h]);
+        r->head[h].total = -1;
+    }
+}
+
+void kci_report_card_head(kci_report *r, int head, const char *serial, kci_result res,
+                          const char *why, long ms)
+{
+    if (head >= 0 && head < r->heads) {
+        long t = now_ms();
+        if (r->head[head].cards++ == 0)
+            r->head[head].t_first_ms = t;
+        r->head[head].t_last_ms = t;
+    }
+    kci_report_card(r, serial, res, why, ms);
+}
+
+void kci_report_left_head(kci_report *r, int head, long left)
+{
+    if (head < 0 || head >= r->heads)
+        return;
+    r->head[head].total = left >= 0 ? (long)r->head[head].cards + left : -1;
+    if (r->bar) {
+        (void)kci_report_notice(r);
+        bar_draw(r);
+    }
 }

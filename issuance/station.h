@@ -100,6 +100,7 @@ int kci_profile_check(keycard *kc, const kci_profile *p, const kci_csv *c);
  * line; rate and ETA come from the time per card (one card: its own time;
  * then the cycle between cards, feeding included).
  */
+#define KCI_REPORT_HEADS_MAX 8
 typedef struct kci_report {
     int json;
     int bar;            /* drawing a bar */
@@ -109,6 +110,11 @@ typedef struct kci_report {
     long t_start_ms;    /* the earliest card's start (its end less its time), 0: none */
     long total;         /* cards expected (done + left in the stacker), -1 unknown */
     size_t cards, issued, failed, skipped;
+    int heads;          /* several target heads: a bar per head (kci_report_heads), else 0 */
+    struct {
+        size_t cards;
+        long total, t_first_ms, t_last_ms;
+    } head[KCI_REPORT_HEADS_MAX];
 } kci_report;
 
 void kci_report_init(kci_report *r, int json, int all);
@@ -120,6 +126,16 @@ void kci_report_card(kci_report *r, const char *serial, kci_result res, const ch
 void kci_report_retry(kci_report *r, kci_result res);
 /* After an eject: left cards in the stacker (-1 unknown); redraws the bar. */
 void kci_report_left(kci_report *r, long left);
+/*
+ * Several target heads (2..KCI_REPORT_HEADS_MAX): on a terminal a bar per
+ * head ("head N [###...] done/total rate ETA"), the card lines above them;
+ * piped, one line per card as always. Then report a head's card with
+ * kci_report_card_head and its stacker with kci_report_left_head.
+ */
+void kci_report_heads(kci_report *r, int n);
+void kci_report_card_head(kci_report *r, int head, const char *serial, kci_result res,
+                          const char *why, long ms);
+void kci_report_left_head(kci_report *r, int head, long left);
 /* The summary line (stop: NULL, or why the batch ended early). */
 void kci_report_summary(kci_report *r, const char *stop);
 

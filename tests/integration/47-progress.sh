@@ -3,7 +3,8 @@
 # --all in a tmux terminal shows the bar from the first card on, with the
 # count, the rate and an ETA once the stacker says how many cards are left; the same
 # batch piped (and with TERM=dumb) writes no escape byte; --json writes one
-# JSON object per card and the summary, nothing else on stdout.
+# JSON object per card and the summary, nothing else on stdout; two target
+# heads on one key card show a bar each.
 #
 # Run from the top of the tree: B=build sh tests/integration/47-progress.sh
 set -u
@@ -94,6 +95,43 @@ then
 else
     fail "--json (rc $rc): $(head -c 600 "$T/json.out")"
 fi
+
+# (d) two target heads on one key card, in a terminal: a bar per head,
+# the card lines above them; the same batch piped: card lines only.
+vc_down
+KC_VC_STATIONS=2
+. tests/vcards.sh
+VC_STATE=$KC_VCARD_STATE
+VC_TARGET_STACK=$T/heads
+vc_stack_make "$VC_TARGET_STACK" 4 504752000301 || exit 1
+vc_stack_make "$VC_TARGET_STACK.2" 4 504752000401 || exit 1
+vc_up >/dev/null || { echo "47-progress: virtual cards did not start" >&2; exit 1; }
+HEADS="--reader '$VC_KEYCARD_READER' --target-reader '$(vc_station_target_reader 1)' --target-reader '$(vc_station_target_reader 2)'"
+tmux -L "$SOCK" -f /dev/null new-session -d -x 160 -y 40 \
+    "env TERM=xterm $ISSUE $HEADS; echo EXIT=\$?; sleep 120" || { echo "FAIL: tmux" >&2; exit 1; }
+tmux_pid=$(tmux -L "$SOCK" display-message -p '#{pid}')
+seen_both="" done_=""
+for i in $(seq 1 600); do
+    tmux -L "$SOCK" capture-pane -p >"$T/pane" 2>/dev/null || break
+    b1=$(grep -E '^head 1 \[[#.]*\] [0-9]+(/4)?' "$T/pane" | tail -n 1)
+    b2=$(grep -E '^head 2 \[[#.]*\] [0-9]+(/4)?' "$T/pane" | tail -n 1)
+    # Both bars, each on its line, below every card line (they move down with them).
+    if [ -z "$seen_both" ] && [ -n "$b1" ] && [ -n "$b2" ] &&
+        grep -E '^(card |head [12] \[)' "$T/pane" | tail -n 2 | head -n 1 | grep -q '^head 1' &&
+        grep -E '^(card |head [12] \[)' "$T/pane" | tail -n 1 | grep -q '^head 2'; then
+        seen_both="$b1 / $b2"
+    fi
+    grep -q '^EXIT=' "$T/pane" && { done_=1; break; }
+    sleep 0.1
+done
+[ -n "$seen_both" ] && ok "two heads in a terminal: a bar each, below the card lines: $seen_both" ||
+    fail "no bar per head (last screen: $(tr '\n' '|' <"$T/pane" | cut -c1-600))"
+[ -n "$done_" ] && grep -q '^EXIT=0' "$T/pane" && grep -q '^summary: 8 cards, 8 issued' "$T/pane" &&
+    [ "$(grep -c '^head [12] \[' "$T/pane")" = 0 ] &&
+    ok "the two-head batch ended with its summary, the bars gone: $(grep '^summary' "$T/pane")" ||
+    fail "the two-head batch: $(tr '\n' '|' <"$T/pane" | cut -c1-600)"
+kill "$tmux_pid" 2>/dev/null
+tmux_pid=
 
 [ $fails -eq 0 ] || { echo "$fails check(s) failed" >&2; exit 1; }
 echo "all checks passed"

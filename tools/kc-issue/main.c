@@ -804,7 +804,7 @@ static void *head_run(void *arg)
         kct_hex_format(oc.serial, 8, serial);
         snprintf(why, sizeof why, "%s [head %u]", oc.why, hc->h.index + 1);
         report_lock();
-        kci_report_card(&g_rep, serial, oc.result, why, oc.ms);
+        kci_report_card_head(&g_rep, (int)hc->h.index, serial, oc.result, why, oc.ms);
         report_unlock();
         if (rc_kc != 0) {
             /* The key card's session is gone or in doubt: every head stops, no eject. */
@@ -833,6 +833,8 @@ static void *head_run(void *arg)
         long left = eject(t, oc.result != KCI_ISSUED && oc.result != KCI_WRITTEN &&
                                  oc.result != KCI_SKIPPED,
                           &refused);
+        if (!refused)
+            kci_report_left_head(&g_rep, (int)hc->h.index, left);
         report_unlock();
         keycard_target_close(t);
         if (refused == 1)
@@ -860,7 +862,7 @@ static int run_heads(keycard *kc, const opts *o, const kci_profile *prof,
         kct_err("out of memory");
         return -1;
     }
-    g_rep.bar = 0; /* cards of several heads: one line each */
+    kci_report_heads(&g_rep, n); /* a terminal: a bar per head; piped: a line per card */
     /*
      * The cards a stopped run left issuing: each found in a slot goes on in
      * that head (journal_card finds its record by serial); the others are
