@@ -256,8 +256,9 @@ JOURNAL_KILLS ?= 60
 journal-kill-trials: all
 	KC_JKILL_TRIALS=$(JOURNAL_KILLS) B=$(B) sh tests/integration/72-journal-kill.sh
 
-# Three stations, one PostgreSQL journal: the full line trial (make check runs
-# 30 records and 4 kills: tests/integration/73-journal-stations.sh).
+# Three stations of two target heads, one PostgreSQL journal: the full line
+# trial (make check runs 30 records and 4 kills:
+# tests/integration/73-journal-stations.sh).
 LINE_RECORDS ?= 300
 LINE_KILLS ?= 12
 line-trials: all

@@ -3,8 +3,9 @@
 # from ONE issuance journal, each with its own key card (provisioned from the
 # same profile: same keys, serials of their own) and its own reader with a
 # stacker of blank target cards, all readers in one pcscd (tests/vcards.sh,
-# KC_VC_STATIONS=3). Each station is `kc-issue --all --journal J
-# --station-name sK` in a loop of its own; the kill plan (seeded) gives
+# KC_VC_STATIONS=3, or 6 with two target heads per station: the default,
+# KC_JSTATIONS_HEADS=2). Each station is `kc-issue --all --journal J
+# --station-name sK` (with its heads' --target-reader) in a loop of its own; the kill plan (seeded) gives
 # KC_JSTATIONS_KILLS runs of random stations a SIGKILL at a random point of a
 # card (faults_preload.so, as in 72-journal-kill.sh: before an envelope,
 # after one, before the key card's first END), and the station starts again
@@ -29,7 +30,11 @@
 # (keep the temporary directory: the runs' output, journal, card images).
 set -u
 B=${B:-build}
-KC_VC_STATIONS=3
+# Target heads per station (KC_JSTATIONS_HEADS, 1 or 2, default 2): station
+# k's second head is the target slot of vpcd reader k + 3.
+HEADS=${KC_JSTATIONS_HEADS:-2}
+case $HEADS in 1 | 2) ;; *) echo "73-journal-stations: KC_JSTATIONS_HEADS is 1 or 2" >&2; exit 2 ;; esac
+KC_VC_STATIONS=$((3 * HEADS))
 . tests/vcards.sh
 vc_lock "$0" "$@"
 . tests/pgsql.sh
@@ -118,9 +123,11 @@ EOP
     { echo "FAIL: import: $(cat "$T/import.out")" >&2; exit 1; }
 # Each stacker: two thirds of the records (the stations need not share the
 # work evenly), a card for each kill (one may be set aside) and a margin.
-PER=$((NREC * 2 / NST + KILLS + 4))
-for k in 1 2 3; do
+PER=$((NREC * 2 / NST / HEADS + KILLS + 4))
+k=1
+while [ $k -le "$KC_VC_STATIONS" ]; do
     vc_stack_make "$(vc_station_stack $k)" "$PER" "4A53544E$(printf '%02X' $k)00" || exit 1
+    k=$((k + 1))
 done
 vc_up >/dev/null || { echo "FAIL: virtual cards did not start" >&2; exit 1; }
 for k in 1 2 3; do
@@ -164,6 +171,8 @@ station() {
     sk=$1
     s_kr=$(vc_station_keycard_reader "$sk")
     s_tr=$(vc_station_target_reader "$sk")
+    s_tr2=
+    [ "$HEADS" = 2 ] && s_tr2=$(vc_station_target_reader $((sk + 3)))
     s_st=$(vc_station_stack "$sk")
     s_run=0
     while :; do
@@ -183,12 +192,12 @@ station() {
             env LD_PRELOAD="$PRELOAD" KC_FAULT_AT="$s_at" KC_FAULT_LOG="$T/s$sk.r$s_run.apdus" \
                 KC_FAULT_HOOK="sh tests/integration/46-kill-trials.sh --hook kc-issue KILL" \
                 timeout 600 "$B/bin/kc-issue" --config "$STATION" --profile "$T/p.json" --all --wait 2 \
-                --reader "$s_kr" --target-reader "$s_tr" --journal "$J" --station-name "s$sk" \
-                >"$T/s$sk.r$s_run.out" 2>&1 </dev/null &
+                --reader "$s_kr" --target-reader "$s_tr" ${s_tr2:+--target-reader "$s_tr2"} \
+                --journal "$J" --station-name "s$sk" >"$T/s$sk.r$s_run.out" 2>&1 </dev/null &
         else
             timeout 600 "$B/bin/kc-issue" --config "$STATION" --profile "$T/p.json" --all --wait 2 \
-                --reader "$s_kr" --target-reader "$s_tr" --journal "$J" --station-name "s$sk" \
-                >"$T/s$sk.r$s_run.out" 2>&1 </dev/null &
+                --reader "$s_kr" --target-reader "$s_tr" ${s_tr2:+--target-reader "$s_tr2"} \
+                --journal "$J" --station-name "s$sk" >"$T/s$sk.r$s_run.out" 2>&1 </dev/null &
         fi
         echo $! >"$T/s$sk.pid"
         wait $!
@@ -198,6 +207,7 @@ station() {
         [ $s_rc -eq 124 ] && echo "station s$sk: run $s_run hung (timeout)" >>"$T/s$sk.errors"
         if [ $s_rc -eq 137 ]; then
             vc_wait_card "$s_tr" 10 >/dev/null 2>&1
+            [ -n "$s_tr2" ] && vc_wait_card "$s_tr2" 10 >/dev/null 2>&1
             continue
         fi
         # Ended by itself: done when nothing is queued and the plan is used up.
@@ -205,7 +215,9 @@ station() {
         if [ "$s_q" = 0 ] && [ $s_run -ge "$(wc -l <"$T/plan.$sk")" ]; then
             return 0
         fi
-        if ! ls "$s_st"/*.card >/dev/null 2>&1 && ! vc_wait_card "$s_tr" 1 >/dev/null 2>&1; then
+        if ! ls "$s_st"/*.card >/dev/null 2>&1 && ! vc_wait_card "$s_tr" 1 >/dev/null 2>&1 &&
+            { [ -z "$s_tr2" ] || { ! ls "$(vc_station_stack $((sk + 3)))"/*.card >/dev/null 2>&1 &&
+                ! vc_wait_card "$s_tr2" 1 >/dev/null 2>&1; }; }; then
             echo "station s$sk: stacker empty after run $s_run" >>"$T/s$sk.errors"
             return 1
         fi
@@ -213,7 +225,7 @@ station() {
     done
 }
 
-echo "73-journal-stations: seed $SEED, $KIND journal, $NREC records, $NST stations, $KILLS kills planned"
+echo "73-journal-stations: seed $SEED, $KIND journal, $NREC records, $NST stations of $HEADS target head(s), $KILLS kills planned"
 for k in 1 2 3; do [ -f "$T/plan.$k" ] && echo "#   station s$k kill points: $(tr '\n' ' ' <"$T/plan.$k")"; done
 t0=$(date +%s)
 for k in 1 2 3; do
@@ -272,7 +284,9 @@ cc -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror ${KC_SANITIZE:-} -Iinclude -
     tests/integration/target_state.c -L"$B/lib" -lkeycard-sim -lkeycard -Wl,-rpath,"$B/lib" ||
     fail "cannot build target_state.c"
 vc_down
-for k in 1 2 3; do find "$(vc_station_stack $k)" -name '*.card'; done | xargs "$STATE_PROG" >"$T/states" 2>&1
+k=1
+while [ $k -le "$KC_VC_STATIONS" ]; do find "$(vc_station_stack $k)" -name '*.card'; k=$((k + 1)); done |
+    xargs "$STATE_PROG" >"$T/states" 2>&1
 jsql "SELECT upper(serial), station, coalesce(upper(keycard), '-') FROM kc_record WHERE state = 'issued'" >"$T/issued"
 jsql "SELECT upper(serial) FROM kc_attempt WHERE result = 'aside'" >"$T/aside"
 python3 - "$T" <<'PY' && ok "every record's card is locked with a completed receipt on its station's key card; the cards set aside are counted for no record" || fail "cards: see above"
