@@ -49,7 +49,7 @@ int main(int argc, char **argv)
     kct_set_prog("kc_jbench");
     kct_json_init();
     kcj *j;
-    if (kcj_open(where, 1, &j, err, sizeof err) != 0) {
+    if (kcj_open(where, 1, 0, &j, err, sizeof err) != 0) {
         fprintf(stderr, "kc_jbench: %s\n", err);
         return 1;
     }

@@ -9,7 +9,10 @@
 #       with the database read apart (Python's sqlite3);
 #   (e) a journal in a read-only directory, on a full disk, a file that is
 #       not a journal and one of a newer schema: a clear error, exit 1,
-#       nothing changed.
+#       nothing changed; one of schema 1 migrated;
+#   (f) a PostgreSQL journal whose server is not there: a one-off command
+#       says so at once, a station waits --journal-wait seconds and stops
+#       with the card untouched; the URI's password is never printed.
 set -u
 B=${B:-build}
 fails=0
@@ -114,6 +117,32 @@ python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("AL
 "$K" journal status --journal "$T/missing.db" >"$T/e5" 2>&1
 [ $? -eq 1 ] && grep -q 'no journal here' "$T/e5" && [ ! -e "$T/missing.db" ] &&
     ok "status of a journal that does not exist: said, nothing created" || fail "missing: $(cat "$T/e5")"
+
+# A PostgreSQL journal whose server is not there. A one-off command says so
+# at once; a station waits --journal-wait seconds, says it waits, then stops
+# with nothing sent to the card. The password in the URI is never printed.
+URI="postgresql://kc:s3cretpw@/kcline?host=$T/no-server&port=5999"
+timeout 60 "$K" journal status --journal "$URI" >"$T/p1" 2>&1
+rc=$?
+[ $rc -eq 1 ] && grep -q 'kc:\*\*\*@' "$T/p1" && grep -q 'connect' "$T/p1" && ! grep -q s3cretpw "$T/p1" &&
+    ok "journal status, no server: said at once, the password hidden: $(head -c 160 "$T/p1")" ||
+    fail "no server (rc $rc): $(cat "$T/p1")"
+export KEYCARD_ISSUER_PIN=13579135 KEYCARD_HOLDER_PIN=246810
+"$B/bin/kc-admin" --sim "$T/kc.img" provision examples/profiles/demo.json >/dev/null 2>&1 &&
+    "$B/bin/kc-admin" target-manufacture --profile examples/profiles/demo.json --serial 54415247455400D1 \
+        --out "$T/t.img" >/dev/null 2>&1 || fail "cards for the station run"
+cp "$T/t.img" "$T/t.before"
+timeout 120 "$K" --config examples/profiles/demo-station.json --profile examples/profiles/standard.json \
+    --sim "$T/kc.img" --target-sim "$T/t.img" --journal "$URI" --journal-wait 2 >"$T/p2" 2>&1
+rc=$?
+[ $rc -eq 1 ] && grep -q 'waiting for it (up to 2 s)' "$T/p2" && grep -q 'waited 2 s for the server' "$T/p2" &&
+    ! grep -q s3cretpw "$T/p2" && cmp -s "$T/t.img" "$T/t.before" &&
+    ok "a station without its server: waited 2 s, said so, stopped; the card untouched, the password hidden" ||
+    fail "station without server (rc $rc): $(cat "$T/p2")"
+"$K" --config examples/profiles/demo-station.json --profile examples/profiles/standard.json \
+    --sim "$T/kc.img" --target-sim "$T/t.img" --journal-wait 2 >"$T/p3" 2>&1
+[ $? -eq 2 ] && grep -q 'go with --journal' "$T/p3" && ok "--journal-wait without --journal: a usage error" ||
+    fail "--journal-wait alone: $(cat "$T/p3")"
 
 [ $fails -eq 0 ] || { echo "$fails check(s) failed" >&2; exit 1; }
 echo "all checks passed"

@@ -134,8 +134,10 @@ static int pg_connect(jdb *d, const char *where, int again, char *err, size_t ca
         }
         if (time(NULL) - start >= d->wait_s) {
             pg_say(d, msg, "connect", err, cap);
-            snprintf(err + strlen(err), cap - strlen(err),
-                     " (waited %ld s for the server; nothing was issued meanwhile)", d->wait_s);
+            if (d->wait_s > 0)
+                snprintf(err + strlen(err), cap - strlen(err),
+                         " (waited %ld s for the server; nothing was issued meanwhile)",
+                         d->wait_s);
             return JDB_ERR;
         }
         if (!said) {
@@ -150,7 +152,7 @@ static int pg_connect(jdb *d, const char *where, int again, char *err, size_t ca
     }
 }
 
-int jdb_open(const char *where, int create, jdb **out, char *err, size_t errcap)
+int jdb_open(const char *where, int create, long wait_s, jdb **out, char *err, size_t errcap)
 {
     jdb *d = calloc(1, sizeof *d);
     struct stat sb;
@@ -159,7 +161,7 @@ int jdb_open(const char *where, int create, jdb **out, char *err, size_t errcap)
         snprintf(err, errcap, "%s: out of memory", where);
         return JDB_ERR;
     }
-    d->wait_s = JDB_WAIT_DEFAULT;
+    d->wait_s = wait_s < 0 ? 0 : wait_s;
     name_of(where, d->name, sizeof d->name);
     if (is_uri(where)) {
         if (pg_connect(d, where, 0, err, errcap) != JDB_OK) {
@@ -208,10 +210,6 @@ const char *jdb_name(const jdb *d) { return d->name; }
 int jdb_server(const jdb *d) { return d->pg != NULL; }
 long jdb_changes(const jdb *d) { return d->changes; }
 
-void jdb_set_wait(jdb *d, long seconds)
-{
-    d->wait_s = seconds < 0 ? 0 : seconds;
-}
 
 static int sq_exec(jdb *d, const char *what, const char *sql, int n, const char *const *params,
                    jdb_rows **rows, char *err, size_t errcap)

@@ -32,9 +32,10 @@ enum {
  * Open the journal at where: "postgresql://..." or "postgres://..." (a
  * libpq connection URI) is PostgreSQL, anything else an SQLite file (create
  * selects creating a missing file). A server that is not up yet is waited
- * for, as jdb_wait does. Returns JDB_OK or JDB_ERR with err.
+ * for up to wait_s seconds (0: not at all), as jdb_wait does, which then
+ * waits as long. Returns JDB_OK or JDB_ERR with err.
  */
-int jdb_open(const char *where, int create, jdb **out, char *err, size_t errcap);
+int jdb_open(const char *where, int create, long wait_s, jdb **out, char *err, size_t errcap);
 void jdb_close(jdb *d);
 
 /* The journal's name for messages (a URI without its password). */
@@ -43,8 +44,6 @@ const char *jdb_name(const jdb *d);
 /* 1: PostgreSQL (row locks, SKIP LOCKED); 0: SQLite (one writer at a time). */
 int jdb_server(const jdb *d);
 
-/* Seconds jdb_wait waits before it gives up (default JDB_WAIT_DEFAULT). */
-void jdb_set_wait(jdb *d, long seconds);
 
 /*
  * Run one statement with n text parameters (NULL: SQL NULL) as $1..$n.

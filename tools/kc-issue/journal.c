@@ -187,7 +187,7 @@ static int open_schema(kcj *j, int *v, char *err, size_t cap)
     RUN(j, err, cap, schema_once(j, v, err, cap));
 }
 
-int kcj_open(const char *where, int create, kcj **out, char *err, size_t errcap)
+int kcj_open(const char *where, int create, long wait_s, kcj **out, char *err, size_t errcap)
 {
     kcj *j = calloc(1, sizeof *j);
     int v = 0;
@@ -196,7 +196,7 @@ int kcj_open(const char *where, int create, kcj **out, char *err, size_t errcap)
         snprintf(err, errcap, "%s: out of memory", where);
         return -1;
     }
-    if (jdb_open(where, create, &j->db, err, errcap) != JDB_OK) {
+    if (jdb_open(where, create, wait_s, &j->db, err, errcap) != JDB_OK) {
         free(j);
         return -1;
     }
@@ -228,7 +228,6 @@ void kcj_close(kcj *j)
 
 const char *kcj_name(const kcj *j) { return jdb_name(j->db); }
 
-void kcj_set_wait(kcj *j, long seconds) { jdb_set_wait(j->db, seconds); }
 
 /* The union of record columns, kept in kc_meta in first-import order. */
 static json_t *columns_get(kcj *j, int *rc, char *err, size_t cap)
@@ -995,7 +994,8 @@ int kcj_main(int argc, char **argv)
         return KCT_EXIT_USAGE;
     }
     kcj *j;
-    if (kcj_open(path, strcmp(cmd, "init") == 0 || strcmp(cmd, "import") == 0, &j, err,
+    /* A one-off command: a server that is not there is said at once, not waited for. */
+    if (kcj_open(path, strcmp(cmd, "init") == 0 || strcmp(cmd, "import") == 0, 0, &j, err,
                  sizeof err) != 0) {
         kct_err("%s", err);
         kci_csv_free(&csv);

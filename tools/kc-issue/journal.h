@@ -35,18 +35,16 @@ typedef struct kcj_counts {
 
 /*
  * Open the journal at where (FILE.db or postgresql://...); create selects
- * creating a missing file. The schema is created, migrated or checked (a
+ * creating a missing file; wait_s how long to wait for a server that is not
+ * up or goes away (JDB_WAIT_DEFAULT for a station, 0 for a one-off command). The schema is created, migrated or checked (a
  * newer one is refused). Returns 0, or -1 with the reason in err (the
  * journal named).
  */
-int kcj_open(const char *where, int create, kcj **out, char *err, size_t errcap);
+int kcj_open(const char *where, int create, long wait_s, kcj **out, char *err, size_t errcap);
 void kcj_close(kcj *j);
 
 /* The journal's name for messages (a URI without its password). */
 const char *kcj_name(const kcj *j);
-
-/* How long to wait for a server that went away (seconds; default 600). */
-void kcj_set_wait(kcj *j, long seconds);
 
 /*
  * Queue every row of c as a record of batch (one transaction: all or none).

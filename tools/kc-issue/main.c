@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jdb.h"
 #include "journal.h"
 #include "station.h"
 #include "kcs_proto.h"
@@ -515,10 +516,9 @@ static int journal_start(keycard *kc, const opts *o)
         snprintf(g_station_name, sizeof g_station_name, "station");
     if (keycard_status_read(kc, &ks) == KEYCARD_OK)
         kct_hex_format(ks.serial, 8, g_keycard_serial);
-    if (kcj_open(o->journal, 1, &g_journal, err, sizeof err) != 0)
+    if (kcj_open(o->journal, 1, o->journal_wait_s >= 0 ? o->journal_wait_s : JDB_WAIT_DEFAULT,
+                 &g_journal, err, sizeof err) != 0)
         return journal_fail(err);
-    if (o->journal_wait_s >= 0)
-        kcj_set_wait(g_journal, o->journal_wait_s);
     int n = kcj_recover(g_journal, g_station_name, g_pending, PENDING_MAX, err, sizeof err);
     if (n < 0)
         return journal_fail(err);
@@ -899,13 +899,13 @@ static int run_heads(keycard *kc, const opts *o, const kci_profile *prof,
         hc[i].prof = prof;
         hc[i].o = o;
         /* Each head its own connection to the journal: its transactions its own. */
-        if (g_journal && kcj_open(o->journal, 1, &hc[i].journal, err, sizeof err) != 0) {
+        if (g_journal &&
+            kcj_open(o->journal, 1, o->journal_wait_s >= 0 ? o->journal_wait_s : JDB_WAIT_DEFAULT,
+                     &hc[i].journal, err, sizeof err) != 0) {
             journal_fail(err);
             bad = 1;
             break;
         }
-        if (hc[i].journal && o->journal_wait_s >= 0)
-            kcj_set_wait(hc[i].journal, o->journal_wait_s);
     }
     fprintf(kci_report_notice(&g_rep), "%d target heads on one key card (%d issuance sessions)\n",
             n, KEYCARD_ISSUE_SESSIONS);
