@@ -95,7 +95,7 @@ BINS := $(B)/bin/kc-admin $(B)/bin/kc-vcard $(B)/bin/kc-startup $(if $(ISSUE_SRC
 MANPAGES := $(wildcard man/*.1)
 
 .PHONY: all clean check test unit integration install uninstall demo vcards-up vcards-down deps bench \
-	sanitize memcheck kill-trials journal-kill-trials line-trials chip
+	sanitize tsan memcheck kill-trials journal-kill-trials line-trials chip
 
 all: $(LIBS_DEP) $(STATIC) $(BINS) $(B)/keycard.pc $(B)/keycard-sim.pc \
 	$(B)/lib/kc-vpcd-loopback.so
@@ -219,6 +219,7 @@ check: deps
 	B=$(B) sh tests/ct/run.sh
 	$(MAKE) memcheck
 	$(MAKE) sanitize
+	$(MAKE) tsan
 
 tests: $(TEST_BIN)
 
@@ -233,6 +234,19 @@ test: check
 # The same suites under AddressSanitizer + UndefinedBehaviorSanitizer (a build
 # of its own in $(B)-asan), and the unit suites under valgrind memcheck.
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# The threads of several target heads under ThreadSanitizer: the tools built
+# with it, then the heads' tests (simulated cards, and over pcscd); a race
+# makes kc-issue exit 66 and the test fail.
+TSAN_FLAGS = -fsanitize=thread -fno-omit-frame-pointer
+tsan:
+	$(MAKE) B=$(B)-tsan EXTRA_CFLAGS="$(TSAN_FLAGS)" LDFLAGS="$(TSAN_FLAGS)" WERROR=1 all
+	for t in 74-heads 75-heads-pcsc; do \
+		KC_SANITIZE="$(TSAN_FLAGS)" B=$(B)-tsan KC_PCSCD_LOCKED=1 flock -w 300 /tmp/kc-pcscd.lock \
+			timeout -k 10 300 sh tests/integration/$$t.sh >$(B)-tsan/$$t.log 2>&1 || \
+			{ echo "FAIL $$t under ThreadSanitizer (log: $(B)-tsan/$$t.log)"; exit 1; }; \
+		echo "PASS $$t under ThreadSanitizer"; \
+	done
+
 sanitize:
 	$(MAKE) B=$(B)-asan EXTRA_CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" WERROR=1 all tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \

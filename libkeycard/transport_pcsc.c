@@ -4,6 +4,7 @@
  * types; every SCARD_* code is turned into a keycard_rc in pcsc_rc().
  */
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <winscard.h>
@@ -25,6 +26,41 @@ typedef struct pcsc_transport {
  * One place for the PC/SC -> keycard_rc mapping. `connected` tells a card
  * missing at connect time (no card) from one gone during a session (removed).
  */
+
+/*
+ * pcsc-lite's client keeps the readers' states in one table for the whole
+ * process, which SCardStatus, SCardGetStatusChange and SCardListReaders rewrite from pcscd
+ * under the caller's context lock only: two threads asking at once, each on
+ * its own context (several target heads), write it together. One lock for
+ * those two calls, process-wide, keeps them apart; exchanges are not held up.
+ */
+static pthread_mutex_t g_state_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static LONG status_locked(SCARDHANDLE card, DWORD *state, DWORD *proto, BYTE *atr, DWORD *alen)
+{
+    DWORD rlen = 0;
+    pthread_mutex_lock(&g_state_lock);
+    LONG r = SCardStatus(card, NULL, &rlen, state, proto, atr, alen);
+    pthread_mutex_unlock(&g_state_lock);
+    return r;
+}
+
+static LONG list_locked(SCARDCONTEXT ctx, LPSTR multi, DWORD *n)
+{
+    pthread_mutex_lock(&g_state_lock);
+    LONG r = SCardListReaders(ctx, NULL, multi, n);
+    pthread_mutex_unlock(&g_state_lock);
+    return r;
+}
+
+static LONG change_locked(SCARDCONTEXT ctx, DWORD timeout_ms, SCARD_READERSTATE *rs)
+{
+    pthread_mutex_lock(&g_state_lock);
+    LONG r = SCardGetStatusChange(ctx, timeout_ms, rs, 1);
+    pthread_mutex_unlock(&g_state_lock);
+    return r;
+}
+
 static keycard_rc pcsc_rc(LONG r, int connected)
 {
     switch (r) {
@@ -68,9 +104,9 @@ static keycard_rc pcsc_failed(pcsc_transport *p, LONG r)
     keycard_rc rc = pcsc_rc(r, 1);
     if (rc != KEYCARD_ERR_TRANSPORT)
         return rc;
-    DWORD state = 0, proto = 0, alen = MAX_ATR_SIZE, rlen = 0;
+    DWORD state = 0, proto = 0, alen = MAX_ATR_SIZE;
     BYTE atr[MAX_ATR_SIZE];
-    LONG s = SCardStatus(p->card, NULL, &rlen, &state, &proto, atr, &alen);
+    LONG s = status_locked(p->card, &state, &proto, atr, &alen);
     if (s != SCARD_S_SUCCESS)
         return pcsc_rc(s, 1) == KEYCARD_ERR_TRANSPORT ? rc : pcsc_rc(s, 1);
     if (!(state & SCARD_PRESENT))
@@ -79,12 +115,12 @@ static keycard_rc pcsc_failed(pcsc_transport *p, LONG r)
     memset(&rs, 0, sizeof rs);
     rs.szReader = p->reader;
     rs.dwCurrentState = SCARD_STATE_UNAWARE;
-    if (SCardGetStatusChange(p->ctx, 0, &rs, 1) != SCARD_S_SUCCESS)
+    if (change_locked(p->ctx, 0, &rs) != SCARD_S_SUCCESS)
         return rc;
     /* At most 2 s: pcscd polls a reader's card presence a few times a second. */
     for (int i = 0; i < 20 && (rs.dwEventState & SCARD_STATE_PRESENT); i++) {
         rs.dwCurrentState = rs.dwEventState & ~SCARD_STATE_CHANGED;
-        LONG g = SCardGetStatusChange(p->ctx, 100, &rs, 1);
+        LONG g = change_locked(p->ctx, 100, &rs);
         if (g != SCARD_S_SUCCESS && g != SCARD_E_TIMEOUT)
             return rc;
     }
@@ -212,9 +248,9 @@ static keycard_rc pcsc_exclusive(kcl_transport *t, int on)
 static keycard_rc pcsc_status(kcl_transport *t)
 {
     pcsc_transport *p = (pcsc_transport *)t;
-    DWORD state = 0, proto = 0, alen = MAX_ATR_SIZE, rlen = 0;
+    DWORD state = 0, proto = 0, alen = MAX_ATR_SIZE;
     BYTE atr[MAX_ATR_SIZE];
-    LONG r = SCardStatus(p->card, NULL, &rlen, &state, &proto, atr, &alen);
+    LONG r = status_locked(p->card, &state, &proto, atr, &alen);
     if (r != SCARD_S_SUCCESS)
         return pcsc_rc(r, 1);
     if (!(state & SCARD_PRESENT))
@@ -253,9 +289,9 @@ static void pcsc_leave_on_close(kcl_transport *t)
 static keycard_rc pcsc_atr(kcl_transport *t, uint8_t *atr, size_t *len)
 {
     pcsc_transport *p = (pcsc_transport *)t;
-    DWORD state = 0, proto = 0, alen = MAX_ATR_SIZE, rlen = 0;
+    DWORD state = 0, proto = 0, alen = MAX_ATR_SIZE;
     BYTE a[MAX_ATR_SIZE];
-    LONG r = SCardStatus(p->card, NULL, &rlen, &state, &proto, a, &alen);
+    LONG r = status_locked(p->card, &state, &proto, a, &alen);
     if (r != SCARD_S_SUCCESS)
         return pcsc_rc(r, 1);
     if (alen > *len)
@@ -276,14 +312,14 @@ keycard_rc kcl_pcsc_list(char *buf, size_t cap)
     keycard_rc rc = KEYCARD_OK;
     char *multi = NULL;
     DWORD n = 0;
-    r = SCardListReaders(ctx, NULL, NULL, &n);
+    r = list_locked(ctx, NULL, &n);
     if (r == SCARD_S_SUCCESS && n > 0) {
         multi = calloc(1, n + 1);
         if (!multi) {
             rc = KEYCARD_ERR_MEMORY;
             goto out;
         }
-        r = SCardListReaders(ctx, NULL, multi, &n);
+        r = list_locked(ctx, multi, &n);
     }
     if (r != SCARD_S_SUCCESS) {
         rc = pcsc_rc(r, 0);
@@ -329,7 +365,7 @@ keycard_rc kcl_pcsc_probe(const char *reader, int *present, int *in_use, uint8_t
     memset(&rs, 0, sizeof rs);
     rs.szReader = reader;
     rs.dwCurrentState = SCARD_STATE_UNAWARE;
-    r = SCardGetStatusChange(ctx, 0, &rs, 1);
+    r = change_locked(ctx, 0, &rs);
     keycard_rc rc = pcsc_rc(r, 0);
     if (rc == KEYCARD_OK && (rs.dwEventState & (SCARD_STATE_UNKNOWN | SCARD_STATE_IGNORE)))
         rc = KEYCARD_ERR_NO_READER;

@@ -75,7 +75,8 @@ KPID=
 h3=$(sq "SELECT count(*) FROM kc_attempt WHERE head = '$H3' AND result = 'issued'")
 others=$(sq "SELECT count(*) FROM kc_attempt WHERE head <> '$H3' AND result = 'issued'")
 echo "#   kc-issue exit $rc; head 3 issued $h3 card(s) before its reader was pulled; the others $others"
-[ "$others" = $((3 * M)) ] && [ "$h3" -ge 1 ] && [ "$h3" -lt $M ] && grep -q '^4 target heads on one key card' "$T/run.out" &&
+# Exit 0 (the pull came between two cards of head 3) or 1 (during one).
+[ $rc -le 1 ] && [ "$others" = $((3 * M)) ] && [ "$h3" -ge 1 ] && [ "$h3" -lt $M ] && grep -q '^4 target heads on one key card' "$T/run.out" &&
     ok "head 3's reader pulled after $h3 card: it stopped alone; heads 1, 2 and 4 issued all $((3 * M)) of their cards" ||
     fail "heads: $(cat "$T/run.out")"
 issued=$((others + h3))
@@ -111,6 +112,7 @@ print("#   the key card's log: at most %d sessions open at once" % most)
 sys.exit(1 if bad else 0)
 PY
 
+mkdir -p "$B/integration"
 STATE_PROG=$B/integration/target_state
 cc -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror ${KC_SANITIZE:-} -Iinclude -o "$STATE_PROG" \
     tests/integration/target_state.c -L"$B/lib" -lkeycard-sim -lkeycard -Wl,-rpath,"$B/lib" ||

@@ -604,9 +604,12 @@ static int journal_card(kcj *j, kci_head *h, keycard *kc, keycard_target *t,
     if (serial[0] && kcj_find_issuing(j, g_station_name, serial, &rec, &att, &one, err,
                                       sizeof err) != 0)
         return journal_fail(err), -1;
-    /* The cards the stopped run left issuing that are not this one: gone from the slot. */
+    /*
+     * The cards the stopped run left issuing that are not this one: gone from
+     * the slot (several heads: settled before they started, run_heads).
+     */
     const char *here[1] = {serial};
-    if (pending_aside(j, here, 1) != 0)
+    if (!h && pending_aside(j, here, 1) != 0)
         return -1;
     int locked = ti.state == KEYCARD_TARGET_ISSUED || ti.state == KEYCARD_TARGET_ISSUING;
     /* A claim that went back to the queue meanwhile (the server was away too long): again. */
