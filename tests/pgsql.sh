@@ -145,7 +145,9 @@ pg_stop() {
     [ -n "$PG_DIR" ] || return 0
     pg_pid=$(pg_postmaster_pid)
     [ -n "$pg_pid" ] || return 0
-    pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 30 stop >/dev/null 2>&1
+    # PG_STOP_MODE=immediate: the server dies as in a crash (no checkpoint,
+    # every connection cut; the next start recovers from the WAL).
+    pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -m "${PG_STOP_MODE:-fast}" -w -t 30 stop >/dev/null 2>&1
     n=0
     while pg_alive "$pg_pid" && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
     if pg_alive "$pg_pid"; then

@@ -12,7 +12,8 @@
 # under the same name; then every station runs until no record is queued.
 # Before each restart the station's key card audit log is exported and
 # acknowledged (a key card refuses issuance with 112 entries unacknowledged:
-# about 55 cards); with PostgreSQL the server is also stopped once mid-run
+# about 55 cards); with PostgreSQL the server is also stopped once mid-run,
+# immediately as in a crash,
 # and started again 3 s later: the stations wait and carry on.
 # Afterwards, from the journal, the card images and the key cards' logs:
 #   - every record issued exactly once, each on a card of its own; none left
@@ -241,8 +242,9 @@ if [ "$KIND" = pgsql ]; then
         sleep 0.2
         n=$((n + 1))
     done
-    echo "#   PostgreSQL stopped with ${c:-?} records issued; back in 3 s"
-    pg_restart_later 3 || fail "stopping PostgreSQL"
+    echo "#   PostgreSQL stopped as in a crash (immediate) with ${c:-?} records issued; back in 3 s"
+    # As a crash: immediate stop (no checkpoint, connections cut), WAL recovery at the start.
+    PG_STOP_MODE=immediate pg_restart_later 3 || fail "stopping PostgreSQL"
     pg_wait_restart || fail "PostgreSQL did not start again"
 fi
 src=0
