@@ -100,6 +100,18 @@ def main():
         r[f"journal_{db}_ratio_to_card_vpcd"] = ms / pc["card_ms"]
         r[f"journal_{db}_ratio_to_card_contact_9600"] = ms / r["contact_9600_bps_card_ms"]
 
+    # The contact model with N heads: each head its own target line, the key
+    # card's line shared; a head's card takes K + T (its key card exchanges,
+    # then its envelopes), the key card's line is busy K per card. So N heads
+    # give min(N / (K + T), 1 / K) cards per unit of time (card changes not
+    # counted).
+    for bps in RATES:
+        tag = f"{bps // 1000}k" if bps % 1000 == 0 and bps >= 100000 else str(bps)
+        k = r[f"contact_{tag}_bps_keycard_line_ms"]
+        t = r[f"contact_{tag}_bps_target_line_ms"]
+        for n in (1, 2, 4, 8):
+            r[f"contact_{tag}_bps_{n}_heads_cards_per_hour"] = 3600e3 * min(n / (k + t), 1 / k)
+
     # Several target heads on one key card (tests/bench/heads.sh): cards/h as a
     # ratio to N x the one-head figure, and to the key card's own limit (its
     # busy time per card with 8 heads, measured by kc-issue).
@@ -216,6 +228,15 @@ def main():
             rows.append(("  the key card's limit",
                          f"{lim:.0f} cards/h (busy {r['heads_8_keycard_busy_ms_per_card']} ms per "
                          f"card with 8 heads; card changes of the stackers are the rest)", ""))
+    for bps in RATES:
+        tag = f"{bps // 1000}k" if bps % 1000 == 0 and bps >= 100000 else str(bps)
+        one = r[f"contact_{tag}_bps_1_heads_cards_per_hour"]
+        rows.append((f"8 contact model at {bps} bit/s, heads",
+                     ", ".join(f"{n}: {r[f'contact_{tag}_bps_{n}_heads_cards_per_hour']:.0f}"
+                               for n in (1, 2, 4, 8))
+                     + f" cards/h (4 heads = "
+                     f"{r[f'contact_{tag}_bps_4_heads_cards_per_hour'] / one:.2f} x one: the key "
+                     f"card's line carries every envelope)", ""))
     for db, name in (("sqlite", "SQLite file"), ("pgsql", "PostgreSQL")):
         if f"journal_{db}_ms_per_card" in r:
             rows.append((f"8 journal: {name}",
