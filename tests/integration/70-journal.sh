@@ -12,7 +12,8 @@
 #       nothing changed; one of schema 1 migrated;
 #   (f) a PostgreSQL journal whose server is not there: a one-off command
 #       says so at once, a station waits --journal-wait seconds and stops
-#       with the card untouched; the URI's password is never printed.
+#       with the card untouched, or at once on SIGTERM (exit 143); the
+#       URI's password is never printed.
 set -u
 B=${B:-build}
 fails=0
@@ -139,6 +140,29 @@ rc=$?
     ! grep -q s3cretpw "$T/p2" && cmp -s "$T/t.img" "$T/t.before" &&
     ok "a station without its server: waited 2 s, said so, stopped; the card untouched, the password hidden" ||
     fail "station without server (rc $rc): $(cat "$T/p2")"
+# SIGTERM during the wait: it ends at once, said, the card untouched.
+"$K" --config examples/profiles/demo-station.json --profile examples/profiles/standard.json \
+    --sim "$T/kc.img" --target-sim "$T/t.img" --journal "$URI" --journal-wait 300 >"$T/p4" 2>&1 &
+kpid=$!
+n=0
+while [ $n -lt 100 ] && ! grep -q 'waiting for it' "$T/p4"; do sleep 0.1; n=$((n + 1)); done
+kill -TERM $kpid
+n=0
+while [ $n -lt 100 ] && kill -0 $kpid 2>/dev/null; do sleep 0.1; n=$((n + 1)); done
+if kill -0 $kpid 2>/dev/null; then
+    kill -KILL $kpid
+    fail "SIGTERM did not end the wait for the server within 10 s"
+else
+    wait $kpid
+    rc=$?
+    [ $rc -eq 143 ] && grep -q 'interrupted while waiting for the server' "$T/p4" && cmp -s "$T/t.img" "$T/t.before" &&
+        ok "SIGTERM while waiting for the server: ended at once (exit $rc), said so, the card untouched" ||
+        fail "SIGTERM in the wait (rc $rc): $(cat "$T/p4")"
+fi
+# A password given as a URI parameter is hidden too.
+timeout 60 "$K" journal status --journal "postgresql:///kcline?host=$T/no-server&password=s3cretpw&port=5999" >"$T/p5" 2>&1
+[ $? -eq 1 ] && grep -q 'password=\*\*\*' "$T/p5" && ! grep -q s3cretpw "$T/p5" &&
+    ok "a password in the URI's parameters: hidden" || fail "password parameter: $(cat "$T/p5")"
 "$K" --config examples/profiles/demo-station.json --profile examples/profiles/standard.json \
     --sim "$T/kc.img" --target-sim "$T/t.img" --journal-wait 2 >"$T/p3" 2>&1
 [ $? -eq 2 ] && grep -q 'go with --journal' "$T/p3" && ok "--journal-wait without --journal: a usage error" ||

@@ -101,6 +101,13 @@ static int pg_not_up(const char *msg)
     return 0;
 }
 
+static volatile sig_atomic_t *g_cancel;
+
+void jdb_set_cancel(volatile sig_atomic_t *flag)
+{
+    g_cancel = flag;
+}
+
 static void pg_quiet(void *arg, const char *message)
 {
     (void)arg;
@@ -130,6 +137,12 @@ static int pg_connect(jdb *d, const char *where, int again, char *err, size_t ca
         const char *msg = d->pg ? PQerrorMessage(d->pg) : "out of memory";
         if (!pg_not_up(msg) && !again) {
             pg_say(d, msg, "connect", err, cap);
+            return JDB_ERR;
+        }
+        if (g_cancel && *g_cancel) {
+            pg_say(d, msg, "connect", err, cap);
+            snprintf(err + strlen(err), cap - strlen(err),
+                     " (interrupted while waiting for the server)");
             return JDB_ERR;
         }
         if (time(NULL) - start >= d->wait_s) {

@@ -13,6 +13,7 @@
 #ifndef KCI_JDB_H
 #define KCI_JDB_H
 
+#include <signal.h>
 #include <stddef.h>
 
 typedef struct jdb jdb;
@@ -70,6 +71,9 @@ int jdb_has_table(jdb *d, const char *table, int *yes, char *err, size_t errcap)
  * JDB_OK, or JDB_ERR with err when the wait ran out.
  */
 int jdb_wait(jdb *d, char *err, size_t errcap);
+
+/* A flag (set by a signal handler) that ends every wait for the server at once. */
+void jdb_set_cancel(volatile sig_atomic_t *flag);
 
 size_t jdb_nrows(const jdb_rows *r);
 /* The value at (row, col), NULL for SQL NULL or out of range. */

@@ -955,6 +955,7 @@ int main(int argc, char **argv)
 
     kct_harden_process(); /* holds PINs and keys: no core dump, no ptrace */
     catch_signals();
+    jdb_set_cancel(&g_signal); /* Ctrl-C ends a wait for the journal's server */
     kct_set_prog("kc-issue");
     kct_json_init();
     if (argc > 1 && strcmp(argv[1], "journal") == 0)
@@ -1045,8 +1046,11 @@ int main(int argc, char **argv)
         }
     }
     kci_report_init(&g_rep, o.json, o.all);
-    if (o.journal && (ex = journal_start(kc, &o)) != 0)
+    if (o.journal && (ex = journal_start(kc, &o)) != 0) {
+        if (g_signal) /* interrupted while waiting for the journal's server */
+            ex = 128 + g_signal;
         goto out;
+    }
     if (o.n_heads > 1) {
         static char heads[HEADS_MAX][KCT_WHERE_MAX];
         if (prof.uses_csv && !o.journal) {
