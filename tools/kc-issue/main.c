@@ -35,7 +35,7 @@ static const char usage[] =
     "                [--target-reader R | --target-sim FILE]... [--wait SECONDS]\n"
     "       kc-issue --station SOCKET --profile NAME [--records CSV] [--all] [--show]\n"
     "       kc-issue --station SOCKET --status [--json]\n"
-    "       kc-issue journal init|import|status|export --journal JOURNAL ...\n"
+    "       kc-issue journal init|import|status|export|reconcile --journal JOURNAL ...\n"
     "\n"
     "Issue the target card (or, with --all, every card of the reader's stack) from an\n"
     "issuance profile. The key card makes every issuance command as an encrypted\n"
