@@ -107,13 +107,8 @@ VC_TARGET_STATE=$KC_TARGET_STATE
 export B KC_VCARD_STATE KC_TARGET_STATE
 mkdir -p "$VC_DIR" "$B/integration"
 
-PRELOAD=$B/integration/faults_preload.so
-cc -std=c11 -Wall -Wextra -Werror -shared -fPIC $(pkg-config --cflags libpcsclite) \
-    -o "$PRELOAD" tests/integration/faults_preload.c -ldl ||
-    { echo "41-host-faults: cannot build faults_preload.c" >&2; exit 1; }
-case $PRELOAD in /*) ;; *) PRELOAD=$(pwd)/$PRELOAD ;; esac
-# An ASan build wants its runtime first; ours only wraps one pcsc-lite call.
-[ -n "${KC_SANITIZE:-}" ] && export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+. tests/faults.sh
+faults_preload 41-host-faults || exit 1
 
 # Nine steps, the last one the lock: way target-seed, lock way (a).
 cat >"$T/profile.json" <<'EOF'

@@ -81,12 +81,8 @@ VC_STATE=$KC_VCARD_STATE
 VC_TARGET_STACK=$T/stack
 mkdir -p "$VC_DIR" "$VC_TARGET_STACK" "$B/integration"
 
-PRELOAD=$B/integration/faults_preload.so
-cc -std=c11 -Wall -Wextra -Werror -shared -fPIC $(pkg-config --cflags libpcsclite) \
-    -o "$PRELOAD" tests/integration/faults_preload.c -ldl ||
-    { echo "46-kill-trials: cannot build faults_preload.c" >&2; exit 1; }
-case $PRELOAD in /*) ;; *) PRELOAD=$(pwd)/$PRELOAD ;; esac
-[ -n "${KC_SANITIZE:-}" ] && export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+. tests/faults.sh
+faults_preload 46-kill-trials || exit 1
 export B
 STEPS=$(grep -c '"template"' "$PROFILE")
 

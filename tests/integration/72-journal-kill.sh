@@ -34,22 +34,11 @@ export KEYCARD_ADMIN_KEY=000102030405060708090A0B0C0D0E0F
 STATION=examples/profiles/demo-station.json
 PUB=examples/profiles/demo-issuer.pub.pem
 J=$T/line.db
-PRELOAD=$B/integration/faults_preload.so
-mkdir -p "$B/integration"
-cc -std=c11 -Wall -Wextra -Werror -shared -fPIC $(pkg-config --cflags libpcsclite) \
-    -o "$PRELOAD" tests/integration/faults_preload.c -ldl ||
-    { echo "72-journal-kill: cannot build faults_preload.c" >&2; exit 1; }
-case $PRELOAD in /*) ;; *) PRELOAD=$(pwd)/$PRELOAD ;; esac
-[ -n "${KC_SANITIZE:-}" ] && export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+. tests/faults.sh
+faults_preload 72-journal-kill || exit 1
 export B
-cat >"$T/p.json" <<'EOP'
-{ "issuance": "keycard/1", "name": "72", "key": 1, "way": "target-seed", "bucket": 256,
-  "steps": [
-    { "template": 1, "params": [{"u16": "0x1000"}, {"u16": "0x3F00"}, {"u16": 512}, {"u8": 0}, {"u8": "0xFF"}, {"csv": "name"}] },
-    { "template": 3, "params": [{"u16": "0x1010"}, {"u16": "0x1000"}, {"u16": 16}, {"u8": 0}, {"u8": "0x11"}] },
-    { "template": 11, "params": [{"u16": "0x1010"}, {"u16": 0}, {"csv": "name"}] },
-    { "template": 13 } ] }
-EOP
+# The line's issuance profile: a folder, a file, a record written, the lock.
+cp tests/data/line-issuance.json "$T/p.json" || exit 1
 { echo name; i=1; while [ $i -le $NREC ]; do echo "REC-$i"; i=$((i + 1)); done; } >"$T/r.csv"
 "$B/bin/kc-issue" journal import --journal "$J" "$T/r.csv" >/dev/null || { echo "FAIL: import" >&2; exit 1; }
 vc_stack_make "$VC_TARGET_STACK" 30 4A4B494C4C00 || exit 1

@@ -32,14 +32,8 @@ for i in 1 2 3 4 5 6 7 8 9; do
         --out "$T/t$i.img" >/dev/null 2>&1 || { echo "FAIL: manufacture" >&2; exit 1; }
     [ $i -le 6 ] && heads="$heads --target-sim $T/t$i.img"
 done
-cat >"$T/p.json" <<'EOP'
-{ "issuance": "keycard/1", "name": "74", "key": 1, "way": "target-seed", "bucket": 256,
-  "steps": [
-    { "template": 1, "params": [{"u16": "0x1000"}, {"u16": "0x3F00"}, {"u16": 512}, {"u8": 0}, {"u8": "0xFF"}, {"csv": "name"}] },
-    { "template": 3, "params": [{"u16": "0x1010"}, {"u16": "0x1000"}, {"u16": 16}, {"u8": 0}, {"u8": "0x11"}] },
-    { "template": 11, "params": [{"u16": "0x1010"}, {"u16": 0}, {"csv": "name"}] },
-    { "template": 13 } ] }
-EOP
+# The line's issuance profile: a folder, a file, a record written, the lock.
+cp tests/data/line-issuance.json "$T/p.json" || exit 1
 { echo name; for i in 1 2 3 4 5 6 7 8 9; do echo "H-$i"; done; } >"$T/r.csv"
 "$K" journal import --journal "$J" "$T/r.csv" >/dev/null 2>&1 || fail "import"
 sq() { python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); r = c.execute(sys.argv[2]).fetchall(); print("\n".join(" ".join(str(x) for x in row) for row in r))' "$J" "$1"; }

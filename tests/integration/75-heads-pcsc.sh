@@ -39,14 +39,8 @@ export KEYCARD_ADMIN_KEY=000102030405060708090A0B0C0D0E0F
 PUB=examples/profiles/demo-issuer.pub.pem
 J=$T/line.db
 [ -n "${KC_SANITIZE:-}" ] && export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-cat >"$T/p.json" <<'EOP'
-{ "issuance": "keycard/1", "name": "75", "key": 1, "way": "target-seed", "bucket": 256,
-  "steps": [
-    { "template": 1, "params": [{"u16": "0x1000"}, {"u16": "0x3F00"}, {"u16": 512}, {"u8": 0}, {"u8": "0xFF"}, {"csv": "name"}] },
-    { "template": 3, "params": [{"u16": "0x1010"}, {"u16": "0x1000"}, {"u16": 16}, {"u8": 0}, {"u8": "0x11"}] },
-    { "template": 11, "params": [{"u16": "0x1010"}, {"u16": 0}, {"csv": "name"}] },
-    { "template": 13 } ] }
-EOP
+# The line's issuance profile: a folder, a file, a record written, the lock.
+cp tests/data/line-issuance.json "$T/p.json" || exit 1
 { echo name; i=1; while [ $i -le 20 ]; do echo "HEAD-$i"; i=$((i + 1)); done; } >"$T/r.csv"
 "$B/bin/kc-issue" journal import --journal "$J" "$T/r.csv" >/dev/null || { echo "FAIL: import" >&2; exit 1; }
 for k in 1 2 3 4; do
