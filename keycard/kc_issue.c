@@ -324,8 +324,14 @@ static int close_marked(kc_store *st, const kc_hw *hw, const kc_issue_session *s
     return receipt_commit(st, hw, rec, rl, slot);
 }
 
-int kc_issue_begin(kc_issue_session *s, kc_store *st, const kc_hw *hw, uint8_t way,
-                   const uint8_t *d, size_t len, uint8_t *out, size_t cap, size_t *out_len)
+/*
+ * BEGIN of session s; all (NULL: s alone) the key card's sessions, whose
+ * marks for the same serial under another number are closed with the mark
+ * of s, once the BEGIN is known good.
+ */
+static int begin_in(kc_issue_session *s, kc_issue_session *all, kc_store *st, const kc_hw *hw,
+                    uint8_t way, const uint8_t *d, size_t len, uint8_t *out, size_t cap,
+                    size_t *out_len)
 {
     uint8_t kcard[32], seed[16], p[32], nk[KC_ISSUE_NONCE_LEN], sctx[KC_ENV_SCTX_LEN];
     uint8_t evt[KC_ISSUE_BEGIN_EVT_LEN], mark[KC_ISSUE_MARK_LEN];
@@ -363,6 +369,20 @@ int kc_issue_begin(kc_issue_session *s, kc_store *st, const kc_hw *hw, uint8_t w
         rc = KC_ERR_ARG;
     if (rc == 0)
         rc = close_marked(st, hw, s, slot);
+    /*
+     * Another number's mark for this serial (its RAM session gone: a run cut
+     * before its END) gets its aborted receipt too: a card never has two marks.
+     */
+    for (unsigned o = 0; rc == 0 && all != NULL && o < KC_ISSUE_SESSIONS; o++) {
+        uint8_t other[KC_ISSUE_MARK_LEN];
+        size_t ol;
+        if (o == slot)
+            continue;
+        rc = mark_read(st, o, other, &ol);
+        int same = rc == 1 && memcmp(other, serial, 8) == 0;
+        kc_wipe(other, sizeof(other));
+        rc = rc < 0 ? rc : same ? close_marked(st, hw, &all[o], o) : 0;
+    }
     kc_issue_close(s);
     s->slot = slot;
     /* Full-log policy: no issuance whose receipt might find no room. */
@@ -841,38 +861,24 @@ int kc_issue_end_late_any(const kc_issue_session *all, kc_store *st, const kc_hw
     return end_late(all, KC_ISSUE_SESSIONS, KC_ISSUE_SESSIONS, 0, st, hw, d, len, result);
 }
 
+int kc_issue_begin(kc_issue_session *s, kc_store *st, const kc_hw *hw, uint8_t way,
+                   const uint8_t *d, size_t len, uint8_t *out, size_t cap, size_t *out_len)
+{
+    return begin_in(s, NULL, st, hw, way, d, len, out, cap, out_len);
+}
+
 int kc_issue_begin_slot(kc_issue_session *all, unsigned slot, kc_store *st, const kc_hw *hw,
                         uint8_t way, const uint8_t *d, size_t len, uint8_t *out, size_t cap,
                         size_t *out_len)
 {
-    uint8_t mark[KC_ISSUE_MARK_LEN];
-    size_t ml;
-    int rc;
     if (all == NULL || slot >= KC_ISSUE_SESSIONS || st == NULL || hw == NULL ||
         (d == NULL && len) || out_len == NULL)
         return KC_ERR_ARG;
     *out_len = 0;
-    if (len < 8)
-        return KC_ERR_BAD_DATA;
     /* One card, one session: another number's live session for this serial refuses. */
-    for (unsigned k = 0; k < KC_ISSUE_SESSIONS; k++)
+    for (unsigned k = 0; len >= 8 && k < KC_ISSUE_SESSIONS; k++)
         if (k != slot && all[k].open && memcmp(all[k].serial, d, 8) == 0)
             return KC_ERR_STATE;
-    /*
-     * Another number's mark for this serial with no live session: a run cut
-     * before its END. Its aborted receipt first (a card never has two marks).
-     */
-    for (unsigned k = 0; k < KC_ISSUE_SESSIONS; k++) {
-        if (k == slot)
-            continue;
-        rc = mark_read(st, k, mark, &ml);
-        int same = rc == 1 && memcmp(mark, d, 8) == 0;
-        kc_wipe(mark, sizeof(mark));
-        if (rc < 0)
-            return rc;
-        if (same && (rc = close_marked(st, hw, &all[k], k)) != 0)
-            return rc;
-    }
     all[slot].slot = (uint8_t)slot;
-    return kc_issue_begin(&all[slot], st, hw, way, d, len, out, cap, out_len);
+    return begin_in(&all[slot], all, st, hw, way, d, len, out, cap, out_len);
 }

@@ -341,6 +341,13 @@ START_TEST(test_sessions_interleave)
     ck_assert_mem_eq(mark, TS, 8);
     ck_assert_int_eq(kc_store_read(&kc_of(&t)->store, KC_KEY_ISSUE_OPEN_N(2), mark, sizeof mark, &ml), 0);
     ck_assert_mem_eq(mark, TS2, 8);
+    /* A refused BEGIN of TS2 (no key 9) writes nothing: session 2's mark stays. */
+    d[8] = 9;
+    uint32_t seq_before = kc_audit_next(&kc_of(&t)->store);
+    ck_assert_uint_eq(send(&t, KC_INS_ISSUE_BEGIN, KC_WAY_TARGET_SEED, 3, d, 27, 1), 0x6A88);
+    ck_assert_uint_eq(kc_audit_next(&kc_of(&t)->store), seq_before);
+    ck_assert_int_eq(kc_store_read(&kc_of(&t)->store, KC_KEY_ISSUE_OPEN_N(2), mark, sizeof mark, &ml), 0);
+    d[8] = 1;
     /* TS2 again, in session 3: its old mark (session 2) gets its aborted receipt first. */
     ck_assert_uint_eq(send(&t, KC_INS_ISSUE_BEGIN, KC_WAY_TARGET_SEED, 3, d, 27, 1), 0x9000);
     ck_assert_int_ne(kc_store_read(&kc_of(&t)->store, KC_KEY_ISSUE_OPEN_N(2), mark, sizeof mark, &ml), 0);
