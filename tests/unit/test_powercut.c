@@ -614,6 +614,17 @@ static uint32_t c_begin03(void)
 {
     return kbegin(KC_WAY_TARGET_SEED, 2, "0123456789abcdef", 16);
 }
+/* The card of a session cut in session 0, begun again in session 2 (several heads). */
+static uint32_t c_begin03_session2(void)
+{
+    uint8_t d[27];
+    memcpy(d, KSERIAL_T, 8);
+    d[8] = 2;
+    d[9] = 0;
+    d[10] = 128;
+    memcpy(d + 11, "0123456789abcdef", 16);
+    return kcmd(0x80, KC_INS_ISSUE_BEGIN, KC_WAY_TARGET_SEED, 2, d, sizeof(d), 0);
+}
 static uint32_t c_wrap(void) { return kwrap(); }
 static uint32_t c_end_abort(void) { return kcmd(0x80, KC_INS_ISSUE_END, 0, 0, NULL, 0, 0); }
 static uint32_t c_end_mismatch(void)
@@ -710,6 +721,8 @@ static const scen SCENS[] = {
     /* Two commits: the replaced session's aborted receipt, then the new BEGIN. */
     {"ISSUE BEGIN way 04 again", KEY, B_K1, s_session, c_begin04, 1, 0, 0, 0, NULL},
     {"ISSUE BEGIN way 01", KEY, B_K1, s_unlock, c_begin01, 0, 0, 0, 0, NULL},
+    /* Two commits: session 0's mark of the card closed (aborted receipt), then the BEGIN. */
+    {"ISSUE BEGIN in session 2 of a card cut in session 0", KEY, B_K1, s_cut, c_begin03_session2, 1, 0, 0, 0, NULL},
     {"ISSUE BEGIN way 03", KEY, B_K1, s_unlock, c_begin03, 0, 0, 0, 0, NULL},
     {"ISSUE WRAP", KEY, B_K1, s_session, c_wrap, 0, 0, 0, 0, NULL},
     {"ISSUE END abort (receipt)", KEY, B_K1, s_wrapped, c_end_abort, 0, 0, 0, 0, NULL},
