@@ -248,8 +248,25 @@ for k in 1 2 3; do
     echo "#   station s$k: runs (run point exit): $(tr '\n' ';' <"$T/s$k.runs")"
 done
 echo "#   $runs runs, $killed killed, $((t1 - t0)) s for $NREC records ($(((t1 - t0) * 1000 / NREC)) ms a record on the line)"
-[ "$KIND" = pgsql ] &&
-    echo "#   runs that waited for the PostgreSQL server: $(grep -l 'server is unreachable' "$T"/s?.r*.out 2>/dev/null | wc -l), resumed: $(grep -l 'answers again' "$T"/s?.r*.out 2>/dev/null | wc -l)"
+if [ "$KIND" = pgsql ]; then
+    # The server's crash: the runs it caught said they wait, then that they
+    # resume (or were killed meanwhile: another head reached a kill point).
+    waited=0 resumed=0 bad=""
+    for f in "$T"/s?.r*.out; do
+        grep -q 'server is unreachable.*waiting for it' "$f" || continue
+        waited=$((waited + 1))
+        if grep -q 'answers again after [0-9]* s; resuming' "$f"; then
+            resumed=$((resumed + 1))
+        else
+            sk=$(basename "$f" | sed 's/^s\([0-9]\)\.r\([0-9]*\)\.out$/\1 \2/')
+            awk -v r="${sk#* }" '$1 == r && $3 == 137 { k = 1 } END { exit !k }' "$T/s${sk% *}.runs" ||
+                bad="$bad $(basename "$f")"
+        fi
+    done
+    [ "$waited" -ge 1 ] && [ "$resumed" -ge 1 ] && [ -z "$bad" ] &&
+        ok "PostgreSQL crashed mid-run: $waited runs said they wait for it; $resumed resumed, the others were killed meanwhile" ||
+        fail "the PostgreSQL crash: $waited runs waited, $resumed resumed; neither resumed nor killed:$bad"
+fi
 [ $src -eq 0 ] && ! cat "$T"/s?.errors "$T"/s?.giveup 2>/dev/null | grep . >&2 &&
     ok "the three stations ran to the end: no run hung, no stacker ran out" ||
     { fail "stations: see above"; cat "$T"/s?.log >&2; }

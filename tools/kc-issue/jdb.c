@@ -94,6 +94,7 @@ static int pg_not_up(const char *msg)
 {
     static const char *const says[] = {"Connection refused", "No such file or directory",
                                        "starting up", "shutting down", "in recovery mode",
+                                       "not yet accepting connections",
                                        "server closed the connection", "terminating connection"};
     for (size_t i = 0; msg && i < sizeof says / sizeof says[0]; i++)
         if (strstr(msg, says[i]))
