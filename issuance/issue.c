@@ -13,8 +13,9 @@
 
 int kci_station_load(const char *file, kci_station *s)
 {
-    static const char *const fields[] = {"station", "issuer_pin", "issuer_public_key", "reader",
-                                         "target_reader", NULL};
+    static const char *const fields[] = {"station",       "issuer_pin",     "issuer_public_key",
+                                         "reader",        "target_reader",  "target_readers",
+                                         NULL};
     kct_errs e = {file, 0};
     char dir[4096], err[512];
     const char *v;
@@ -39,6 +40,29 @@ int kci_station_load(const char *file, kci_station *s)
     if (v && snprintf(s->target_reader, sizeof s->target_reader, "%s", v) >=
                  (int)sizeof s->target_reader)
         kct_jerr(&e, "$.target_reader", "too long");
+    /* Several target heads: a list of readers, instead of target_reader. */
+    json_t *heads = json_object_get(root, "target_readers");
+    if (heads && (!json_is_array(heads) || json_array_size(heads) < 1 ||
+                  json_array_size(heads) > KCI_STATION_HEADS_MAX)) {
+        kct_jerr(&e, "$.target_readers", "must be a list of 1 to %d reader names",
+                 KCI_STATION_HEADS_MAX);
+    } else if (heads && s->target_reader[0]) {
+        kct_jerr(&e, "$.target_readers", "give target_reader or target_readers, not both");
+    } else if (heads) {
+        size_t i;
+        json_t *h;
+        json_array_foreach(heads, i, h)
+        {
+            char path[48];
+            snprintf(path, sizeof path, "$.target_readers[%zu]", i);
+            if (!json_is_string(h) || !json_string_value(h)[0])
+                kct_jerr(&e, path, "must be a reader name (a string)");
+            else if (snprintf(s->target_readers[i], sizeof s->target_readers[i], "%s",
+                              json_string_value(h)) >= (int)sizeof s->target_readers[i])
+                kct_jerr(&e, path, "too long");
+        }
+        s->n_target_readers = (int)json_array_size(heads);
+    }
     v = kct_json_str(&e, "$", root, "issuer_public_key", 1, NULL);
     if (v) {
         if (kct_path_join(dir, v, s->issuer_pub_path, sizeof s->issuer_pub_path) != 0)

@@ -14,6 +14,7 @@
 #include "profile.h"
 
 /* What the station config says (docs/issuance-profile.md, "Station config"). */
+#define KCI_STATION_HEADS_MAX 8
 typedef struct kci_station {
     kct_secret issuer_pin;
     uint8_t *issuer_pub; /* PEM or DER as read */
@@ -21,6 +22,9 @@ typedef struct kci_station {
     char issuer_pub_path[4096];
     char reader[1024];        /* key card reader; "" when not given */
     char target_reader[1024]; /* target reader; "" when not given */
+    /* "target_readers": several target heads on the key card (kc-issue), in order */
+    char target_readers[KCI_STATION_HEADS_MAX][1024];
+    int n_target_readers;
 } kci_station;
 
 /* Read and check; problems are printed with JSON paths. Returns 0 or -1. */

@@ -1,6 +1,7 @@
 #!/bin/sh
 # 75-heads-pcsc.sh - four target heads on one key card over pcscd + vpcd:
-# one kc-issue --all --journal with four --target-reader, each head a
+# one kc-issue --all --journal with four target readers (the station
+# config's target_readers), each head a
 # stacker of blank cards in its own vpcd reader (KC_VC_STATIONS=4 in
 # tests/vcards.sh; the key card is station 1's). While the line runs, head
 # 3's reader is pulled (its kc-vcard stopped) after its first issued card.
@@ -50,10 +51,15 @@ vc_up >/dev/null || { echo "FAIL: virtual cards did not start" >&2; exit 1; }
 sq() { python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); r = c.execute(sys.argv[2]).fetchall(); print("\n".join(" ".join(str(x) for x in row) for row in r))' "$J" "$1"; }
 
 H3=$(vc_station_target_reader 3)
-"$B/bin/kc-issue" --config examples/profiles/demo-station.json --profile "$T/p.json" --all \
-    --wait 3 --reader "$VC_KEYCARD_READER" --target-reader "$(vc_station_target_reader 1)" \
-    --target-reader "$(vc_station_target_reader 2)" --target-reader "$H3" \
-    --target-reader "$(vc_station_target_reader 4)" --journal "$J" --station-name line \
+# The heads from the station config (target_readers), not from the command line.
+python3 - "$T/station.json" "$(pwd)/$PUB" "$(vc_station_target_reader 1)" "$(vc_station_target_reader 2)" \
+    "$H3" "$(vc_station_target_reader 4)" <<'PY' || exit 1
+import json, sys
+json.dump({"station": "keycard/1", "issuer_pin": {"value": "13579135"},
+           "issuer_public_key": sys.argv[2], "target_readers": sys.argv[3:]}, open(sys.argv[1], "w"))
+PY
+"$B/bin/kc-issue" --config "$T/station.json" --profile "$T/p.json" --all \
+    --wait 3 --reader "$VC_KEYCARD_READER" --journal "$J" --station-name line \
     >"$T/run.out" 2>&1 </dev/null &
 KPID=$!
 # Head 3's reader pulled once its first card is issued.
@@ -130,6 +136,24 @@ for b in bad:
     print("   ", b, file=sys.stderr)
 sys.exit(1 if bad else 0)
 PY
+
+# A station config whose target_readers is not a list of 1 to 8 names, or
+# comes with target_reader: said with its JSON path, exit 2, nothing sent.
+bad_ok=0
+for bad in '"target_readers": []' '"target_readers": "one"' '"target_readers": [1]' \
+    '"target_readers": ["a","b","c","d","e","f","g","h","i"]' '"target_reader": "a", "target_readers": ["b"]'; do
+    printf '{ "station": "keycard/1", "issuer_pin": { "value": "13579135" }, "issuer_public_key": "%s", %s }\n' \
+        "$(pwd)/$PUB" "$bad" >"$T/bad.json"
+    "$B/bin/kc-issue" --config "$T/bad.json" --profile examples/profiles/standard.json \
+        --sim "$T/none.img" >"$T/bad.out" 2>&1
+    rc=$?
+    if [ $rc -eq 2 ] && grep -q '\$\.target_readers' "$T/bad.out" && [ ! -e "$T/none.img" ]; then
+        bad_ok=$((bad_ok + 1))
+    else
+        fail "station config with $bad (rc $rc): $(cat "$T/bad.out")"
+    fi
+done
+[ $bad_ok -eq 5 ] && ok "target_readers not a list of 1 to 8 names, or with target_reader: refused with its JSON path (5 configs)"
 
 [ $fails -eq 0 ] || { echo "$fails check(s) failed" >&2; exit 1; }
 echo "all checks passed"

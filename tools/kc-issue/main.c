@@ -997,6 +997,21 @@ int main(int argc, char **argv)
         kct_where_set(&o.kc_where, 'r', st.reader);
     if (!o.target[0] && st.target_reader[0])
         snprintf(o.target, sizeof o.target, "pcsc:%s", st.target_reader);
+    /* The station's target heads, unless --target-reader/--target-sim name others. */
+    if (o.n_heads == 0 && st.n_target_readers > 0) {
+        for (int i = 0; i < st.n_target_readers && i < HEADS_MAX; i++)
+            snprintf(o.heads[i], sizeof o.heads[i], "pcsc:%.*s", (int)sizeof o.heads[i] - 6,
+                     st.target_readers[i]);
+        o.n_heads = st.n_target_readers;
+        snprintf(o.target, sizeof o.target, "%s", o.heads[0]);
+        if (o.n_heads > 1 && (o.records || o.show)) {
+            kct_err("%s: target_readers: several target readers take their records from "
+                    "--journal (not --records), and --show is for one", o.config);
+            kci_station_free(&st);
+            kci_csv_free(&csv);
+            return KCT_EXIT_USAGE;
+        }
+    }
 
     /* The certificate is checked against the station's issuer key before any PIN goes out. */
     if ((ex = kct_open_issuer(&o.kc_where, st.issuer_pub, kct_key_len(st.issuer_pub, st.issuer_pub_len),
