@@ -971,7 +971,15 @@ KEYCARD_API keycard_rc keycard_restore_key(keycard *kc, const uint8_t *blob, siz
 typedef enum keycard_issue_way {
     KEYCARD_WAY_STATIC = 0x01,
     KEYCARD_WAY_TARGET_SEED = 0x03,
-    KEYCARD_WAY_PREVIOUS_RANDOM = 0x04
+    KEYCARD_WAY_PREVIOUS_RANDOM = 0x04,
+    /*
+     * OR-ed into a way (keycard_target_issue_begin, keycard_issue_open,
+     * keycard_issue_check): a packed session, several inner commands per
+     * envelope up to the bucket (docs/protocol.md "Packed envelopes"). Both
+     * cards must be asked the same, or the first envelope fails; send its
+     * envelopes with keycard_target_envelope_packed.
+     */
+    KEYCARD_ISSUE_PACKED = 0x80
 } keycard_issue_way;
 
 /* END results (also in the audit receipt). */
@@ -1270,8 +1278,9 @@ KEYCARD_API keycard_rc keycard_target_manufacture(keycard_target *t, const uint8
  * its next counter (n->first_ctr). Give n to keycard_issue_open next.
  * Errors: KEYCARD_ERR_CONDITIONS (issued, or static not allowed),
  * KEYCARD_ERR_NOT_FOUND (no such key), KEYCARD_ERR_VERSION (a target of
- * another protocol version), KEYCARD_ERR_ARG, KEYCARD_ERR_PROTOCOL,
- * transport errors.
+ * another protocol version), KEYCARD_ERR_UNSUPPORTED (way with
+ * KEYCARD_ISSUE_PACKED: the target takes no packed sessions; BEGIN again
+ * without it), KEYCARD_ERR_ARG, KEYCARD_ERR_PROTOCOL, transport errors.
  */
 KEYCARD_API keycard_rc keycard_target_issue_begin(keycard_target *t, keycard_issue_way way,
                                                   uint8_t key_no, keycard_issue_nonces *n);
@@ -1304,6 +1313,19 @@ KEYCARD_API keycard_rc keycard_target_envelope(keycard_target *t, const uint8_t 
                                                size_t len, uint16_t *inner_sw,
                                                uint8_t *inner_data, size_t *inner_len,
                                                uint8_t *mac);
+
+/*
+ * Send one envelope of a packed session and split the answer: sws
+ * (capacity *n) gets the status word of each inner command the target ran,
+ * in order, and *n their number (it stops after the first one refused);
+ * data (capacity *data_len, may be NULL when 0) the last one's answer data
+ * (the completion MAC after COMPLETE ISSUANCE), *data_len its length.
+ * Errors as keycard_target_envelope; KEYCARD_ERR_PROTOCOL for an answer
+ * that is not a packed one.
+ */
+KEYCARD_API keycard_rc keycard_target_envelope_packed(keycard_target *t, const uint8_t *apdu,
+                                                      size_t len, uint16_t *sws, size_t *n,
+                                                      uint8_t *data, size_t *data_len);
 
 /*
  * Raw APDU to the target (operational commands). *resp_len: capacity in,

@@ -297,6 +297,19 @@
 #define KC_ENV_BUCKET_MAX 1024
 /* Inner header (4) + inner Lc (2) + the 0x80 padding mark (1). */
 #define KC_ENV_INNER_OVERHEAD 7
+/*
+ * Packed sessions (docs/protocol.md "Packed envelopes"): P1 bit 80 of the
+ * key card's ISSUE BEGIN and the target's BEGIN ISSUANCE asks for them, and
+ * the session context ends with KC_ENV_OPT_PACKED. One envelope then carries
+ * P = [k]_1 || k items (inner header (4) || [Lc]_2 || data) || 80 00..00, so
+ * one item alone needs 8 bytes beside its data; the answer data is
+ * [k']_1 || k' times (SW1 SW2 [len]_1 data), k' the items run.
+ */
+#define KC_ISSUE_BEGIN_PACKED 0x80
+#define KC_ENV_OPT_PACKED 0x01
+#define KC_ENV_PACKED_OVERHEAD 8 /* count (1) + inner header (4) + [Lc]_2 + padding mark (1) */
+#define KC_ENV_ITEM_HDR 6        /* inner header (4) + [Lc]_2 of one item */
+#define KC_ENV_ANSWER_ITEM 3     /* SW1 SW2 [len]_1 of one item's answer */
 
 /* KDF labels of the issuance keys (docs/protocol.md; NIST SP 800-108, AES-CMAC). */
 #define KC_KDF_LABEL_DIVERSIFY "keycard/diversify" /* card key from a master key */

@@ -68,6 +68,7 @@
 #define TC_INS_BEGIN 0x10
 #define TC_INS_BIND 0x12 /* second half of BEGIN: the key card's nonce (protocol v2) */
 #define TC_PROTO_VERSION 0x02 /* first byte of the BEGIN answer */
+#define TC_BEGIN_PACKED 0x80 /* BEGIN P1 bit: a packed session (docs/protocol.md "Packed envelopes") */
 /* Inner issuance commands (CLA 80, only inside an ENVELOPE). */
 #define TC_INS_CREATE 0xE0
 #define TC_INS_SET_KEY 0xD8

@@ -194,8 +194,9 @@ int kci_profile_check(keycard *kc, const kci_profile *p, const kci_csv *c)
         steps[i].params = params[i];
         steps[i].params_len = (size_t)n;
     }
-    rc = keycard_issue_check(kc, way_of(p), (uint8_t)p->key, p->bucket, steps, p->n_steps, &bad,
-                             &reason);
+    /* Packed when the profile says so: its items need one byte more of the bucket. */
+    rc = keycard_issue_check(kc, way_of(p) | (p->pack ? KEYCARD_ISSUE_PACKED : 0),
+                             (uint8_t)p->key, p->bucket, steps, p->n_steps, &bad, &reason);
     if (rc == KEYCARD_ERR_WRONG_DATA) {
         if (reason == KEYCARD_CHECK_LOG_FULL)
             kct_err("the key card refuses every card: %s; no card touched", check_reason(reason));
@@ -360,24 +361,31 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
      * 3. BEGIN on both cards: the target's nonce (and counter) goes to the key
      * card, the key card's nonce (and way-04 seed) back to the target (BIND).
      */
-    way = way_of(p);
+    /*
+     * With several heads, a key card session first: a head that cannot get
+     * one has sent nothing to either card.
+     */
+    if (g_head && g_head->take(g_head) != 0) {
+        fail(o, 0, "no issuance session of the key card came free; nothing sent");
+        goto out;
+    }
+    have_session = g_head != NULL; /* the pool's: given back at the end */
+    /* Packed where the target takes it; a target without packed sessions gets them one by one. */
+    way = way_of(p) | (p->pack ? KEYCARD_ISSUE_PACKED : 0);
     rc = keycard_target_issue_begin(t, way, (uint8_t)p->key, &nonces);
+    if (rc == KEYCARD_ERR_UNSUPPORTED && (way & KEYCARD_ISSUE_PACKED)) {
+        way = way_of(p);
+        rc = keycard_target_issue_begin(t, way, (uint8_t)p->key, &nonces);
+    }
     if (rc != KEYCARD_OK) {
         fail(o, 0, "target card refused BEGIN: %s", keycard_strerror(rc));
         /* The profile's key is not on the card (manufactured for another profile?). */
         o->batch_fatal = rc == KEYCARD_ERR_NOT_FOUND;
         goto out;
     }
-    if (g_head && g_head->take(g_head) != 0) {
-        keycard_issue_nonces_wipe(&nonces);
-        fail(o, 0, "no issuance session of the key card came free; nothing sent");
-        goto out;
-    }
     rc = KC_CALL(keycard_issue_open(kc, way, info.serial, (uint8_t)p->key, p->bucket, &nonces));
     if (rc == KEYCARD_OK)
-        have_session = 1;
-    else if (g_head)
-        g_head->give(g_head);
+        have_session = 2; /* open on the key card: ended (or kept for a late END) below */
     if (rc != KEYCARD_OK) {
         keycard_issue_nonces_wipe(&nonces);
         fail(o, 0, "key card refused BEGIN (key %u, %s): %s", p->key, kci_way_name(p->way),
@@ -413,10 +421,13 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
         goto abort;
     }
 
-    /* 5. Each envelope to the target; stop at the first outer or inner error. */
-    for (i = 0; i < p->n_steps; i++) {
+    /*
+     * 5. Each envelope to the target (packed: several steps in one); stop at
+     * the first outer or inner error. i counts the steps done.
+     */
+    for (i = 0; i < p->n_steps;) {
         const uint8_t *apdu;
-        size_t alen;
+        size_t alen, k = 1;
 
         step_name(p, i, name, sizeof name);
         rc = keycard_issue_next(w->env, env_len, &off, &apdu, &alen);
@@ -426,11 +437,11 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
             goto abort;
         }
         /*
-         * The lock cannot be undone: send it only while the key card still
-         * holds the session that checks its completion MAC and writes the
-         * receipt (a reset or pulled key card has lost it).
+         * The lock cannot be undone: send it (the last envelope) only while
+         * the key card still holds the session that checks its completion
+         * MAC and writes the receipt (a reset or pulled key card has lost it).
          */
-        if (p->lock && i + 1 == p->n_steps) {
+        if (p->lock && off == env_len) {
             /*
              * Held, no other program can have reset it; a pull, a power cycle
              * or a pcscd restart is what is left, and pcscd knows of those
@@ -438,8 +449,9 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
              */
             rc = KC_CALL(keycard_present(kc));
             if (rc != KEYCARD_OK) {
-                fail(o, i + 1, "%s not sent: the key card lost the session (%s); the target "
-                               "card is left unlocked, partially issued", name,
+                step_name(p, p->n_steps - 1, name, sizeof name);
+                fail(o, p->n_steps, "%s not sent: the key card lost the session (%s); the target "
+                                    "card is left unlocked, partially issued", name,
                      keycard_strerror(rc));
                 if (keycard_gone(rc))
                     ret = rc;
@@ -447,7 +459,12 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
             }
         }
         inner_len = sizeof inner;
-        rc = keycard_target_envelope(t, apdu, alen, &sws[i], inner, &inner_len, NULL);
+        if (way & KEYCARD_ISSUE_PACKED) {
+            k = p->n_steps - i;
+            rc = keycard_target_envelope_packed(t, apdu, alen, &sws[i], &k, inner, &inner_len);
+        } else {
+            rc = keycard_target_envelope(t, apdu, alen, &sws[i], inner, &inner_len, NULL);
+        }
         if (rc != KEYCARD_OK && keycard_gone(rc)) {
             fail(o, i + 1, "%s: no answer from the target card (%s); the card is not issued%s",
                  name, keycard_strerror(rc),
@@ -458,10 +475,16 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
             fail(o, i + 1, "%s: target refused the envelope: %s", name, keycard_strerror(rc));
             goto abort;
         }
-        if (sws[i] != 0x9000) {
-            fail(o, i + 1, "%s: target answered inner SW %04X", name, sws[i]);
-            goto abort;
-        }
+        for (size_t j = 0; j < k; j++, i++)
+            if (sws[i] != 0x9000) {
+                step_name(p, i, name, sizeof name);
+                fail(o, i + 1, "%s: target answered inner SW %04X", name, sws[i]);
+                goto abort;
+            }
+    }
+    if (off != env_len) {
+        fail(o, 0, "the key card gave more envelopes than the profile has steps");
+        goto abort;
     }
 
     /* 6. END: the key card checks the completion MAC of the lock step. */

@@ -125,7 +125,7 @@ static void parse_param(kct_errs *e, const char *path, json_t *j, kci_param *out
 int kci_profile_parse(json_t *root, kct_errs *e, kci_profile *p)
 {
     static const char *const fields[] = {"issuance", "name",  "description", "key",  "way",
-                                         "bucket",   "lock",  "steps",       NULL};
+                                         "bucket",   "pack",  "lock",        "steps", NULL};
     static const char *const step_fields[] = {"template", "label", "params", "comment", NULL};
     const char *s;
     json_t *steps;
@@ -157,6 +157,7 @@ int kci_profile_parse(json_t *root, kct_errs *e, kci_profile *p)
         p->bucket = (unsigned)v;
     else if (v >= 0)
         kct_jerr(e, "$.bucket", "must be 64, 128, 256, 512 or 1024");
+    p->pack = kct_json_bool(e, "$", root, "pack", 1);
     p->lock = kct_json_bool(e, "$", root, "lock", 1);
     steps = json_object_get(root, "steps");
     if (!json_is_array(steps) || json_array_size(steps) == 0) {

@@ -51,6 +51,7 @@ typedef struct kci_profile {
     unsigned key;                /* envelope key number 1..254 */
     int way;                     /* KCI_WAY_* */
     unsigned bucket;             /* 64, 128, 256, 512 or 1024 */
+    int pack;                    /* 1: packed sessions where the target takes them (default) */
     int lock;                    /* 1: the last step locks and answers the completion MAC */
     size_t n_steps;
     kci_step steps[KCI_STEPS_MAX];

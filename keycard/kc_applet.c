@@ -203,8 +203,9 @@ static int p1p2_generate(uint8_t p1, uint8_t p2)
 
 static int p1p2_way(uint8_t p1, uint8_t p2)
 {
-    return p2 < KC_ISSUE_SESSIONS && (p1 == KC_WAY_STATIC || p1 == KC_WAY_TARGET_SEED ||
-                       p1 == KC_WAY_PREVIOUS_RANDOM);
+    uint8_t way = p1 & (uint8_t)~KC_ISSUE_BEGIN_PACKED; /* bit 80: a packed session */
+    return p2 < KC_ISSUE_SESSIONS && (way == KC_WAY_STATIC || way == KC_WAY_TARGET_SEED ||
+                       way == KC_WAY_PREVIOUS_RANDOM);
 }
 
 static int p1p2_rrc(uint8_t p1, uint8_t p2)

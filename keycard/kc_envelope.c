@@ -37,6 +37,19 @@ int kc_env_diversify(const uint8_t *master, size_t master_len, const uint8_t ser
 void kc_env_session_ctx(uint8_t out[KC_ENV_SCTX_LEN], const uint8_t serial[8],
                         const uint8_t nt[16], const uint8_t nk[16], const uint8_t seed[16])
 {
+    kc_env_session_ctx_opts(out, serial, nt, nk, seed, 0);
+}
+
+size_t kc_env_sctx_len(const uint8_t sctx[KC_ENV_SCTX_LEN])
+{
+    return KC_ENV_SCTX_BASE_LEN + (sctx[KC_ENV_SCTX_BASE_LEN] != 0);
+}
+
+void kc_env_session_ctx_opts(uint8_t out[KC_ENV_SCTX_LEN], const uint8_t serial[8],
+                             const uint8_t nt[16], const uint8_t nk[16], const uint8_t seed[16],
+                             uint8_t opts)
+{
+    out[KC_ENV_SCTX_BASE_LEN] = opts;
     memcpy(out, serial, 8);
     memcpy(out + 8, nt, 16);
     memcpy(out + 24, nk, 16);
@@ -51,7 +64,7 @@ int kc_env_chain_seed(const uint8_t *kcard, size_t kcard_len, const uint8_t sctx
 {
     if (!sctx)
         return KC_ERR_ARG;
-    return kc_crypto_kdf(kcard, kcard_len, KC_KDF_LABEL_CHAIN_SEED, sctx, KC_ENV_SCTX_LEN, r0, 32);
+    return kc_crypto_kdf(kcard, kcard_len, KC_KDF_LABEL_CHAIN_SEED, sctx, kc_env_sctx_len(sctx), r0, 32);
 }
 
 int kc_env_static_base(const uint8_t *kcard, size_t kcard_len,
@@ -59,7 +72,7 @@ int kc_env_static_base(const uint8_t *kcard, size_t kcard_len,
 {
     if (!sctx)
         return KC_ERR_ARG;
-    return kc_crypto_kdf(kcard, kcard_len, KC_KDF_LABEL_STATIC_BASE, sctx, KC_ENV_SCTX_LEN, base,
+    return kc_crypto_kdf(kcard, kcard_len, KC_KDF_LABEL_STATIC_BASE, sctx, kc_env_sctx_len(sctx), base,
                          32);
 }
 
@@ -114,35 +127,21 @@ static void env_ad(uint8_t aad[16], const uint8_t serial[8], uint32_t c)
     put_be32(aad + 12, c);
 }
 
-int kc_env_seal(const uint8_t r[32], const uint8_t serial[8], uint32_t c, size_t bucket,
-                const uint8_t hdr[4], const uint8_t *data, size_t data_len, uint8_t *apdu,
-                size_t *apdu_len)
+/*
+ * The ENVELOPE APDU of counter c around pt (bucket bytes, padded already);
+ * see kc_env_seal. pt is the caller's to wipe.
+ */
+static int seal_pt(const uint8_t r[32], const uint8_t serial[8], uint32_t c, size_t bucket,
+                   const uint8_t *pt, uint8_t *apdu, size_t *apdu_len)
 {
-    uint8_t pt[KC_ENV_BUCKET_MAX]; /* worst case: the largest bucket */
     uint8_t kenv[KC_ENV_KENV_LEN], aad[16];
     kc_iov ad = {aad, sizeof aad};
-    size_t n, total, off;
+    size_t n = KC_ENV_CTR_LEN + bucket + KC_ENV_TAG_LEN; /* outer command data */
+    size_t total = n <= 255 ? 5 + n + 1 : 7 + n + 2, off;
     int rc;
 
-    if (!r || !serial || !hdr || (data_len && !data) || !apdu || !apdu_len || c == 0 ||
-        !kc_env_bucket_valid(bucket))
-        return KC_ERR_ARG;
-    if (data_len > bucket - KC_ENV_INNER_OVERHEAD)
-        return KC_ERR_TOO_BIG;
-    n = KC_ENV_CTR_LEN + bucket + KC_ENV_TAG_LEN; /* outer command data */
-    total = n <= 255 ? 5 + n + 1 : 7 + n + 2;
     if (*apdu_len < total)
         return KC_ERR_TOO_BIG;
-
-    /* Plaintext: inner header, [Lc]_2, data, ISO 7816-4 padding to the bucket. */
-    memcpy(pt, hdr, 4);
-    pt[4] = (uint8_t)(data_len >> 8);
-    pt[5] = (uint8_t)data_len;
-    if (data_len)
-        memcpy(pt + 6, data, data_len);
-    pt[6 + data_len] = 0x80;
-    memset(pt + 7 + data_len, 0, bucket - 7 - data_len);
-
     apdu[0] = KC_ENV_CLA;
     apdu[1] = KC_ENV_INS;
     apdu[2] = 0x00;
@@ -164,7 +163,6 @@ int kc_env_seal(const uint8_t r[32], const uint8_t serial[8], uint32_t c, size_t
                                     apdu + off + 4 + bucket);
     /* Le: 00 short, 00 00 extended (maximum response length). */
     memset(apdu + off + n, 0, total - off - n);
-    kc_wipe(pt, bucket);
     kc_wipe(kenv, sizeof kenv);
     if (rc) {
         kc_wipe(apdu, total);
@@ -172,6 +170,74 @@ int kc_env_seal(const uint8_t r[32], const uint8_t serial[8], uint32_t c, size_t
     }
     *apdu_len = total;
     return 0;
+}
+
+/* ISO 7816-4 padding of pt[0..used) to bucket bytes: 80 00..00. */
+static void pad_to(uint8_t *pt, size_t used, size_t bucket)
+{
+    pt[used] = 0x80;
+    memset(pt + used + 1, 0, bucket - used - 1);
+}
+
+int kc_env_seal(const uint8_t r[32], const uint8_t serial[8], uint32_t c, size_t bucket,
+                const uint8_t hdr[4], const uint8_t *data, size_t data_len, uint8_t *apdu,
+                size_t *apdu_len)
+{
+    uint8_t pt[KC_ENV_BUCKET_MAX]; /* worst case: the largest bucket */
+    int rc;
+
+    if (!r || !serial || !hdr || (data_len && !data) || !apdu || !apdu_len || c == 0 ||
+        !kc_env_bucket_valid(bucket))
+        return KC_ERR_ARG;
+    if (data_len > bucket - KC_ENV_INNER_OVERHEAD)
+        return KC_ERR_TOO_BIG;
+    /* Plaintext: inner header, [Lc]_2, data, ISO 7816-4 padding to the bucket. */
+    memcpy(pt, hdr, 4);
+    pt[4] = (uint8_t)(data_len >> 8);
+    pt[5] = (uint8_t)data_len;
+    if (data_len)
+        memcpy(pt + 6, data, data_len);
+    pad_to(pt, 6 + data_len, bucket);
+    rc = seal_pt(r, serial, c, bucket, pt, apdu, apdu_len);
+    kc_wipe(pt, bucket);
+    return rc;
+}
+
+int kc_env_item_put(uint8_t *items, size_t cap, size_t *len, const uint8_t hdr[4],
+                    const uint8_t *data, size_t data_len)
+{
+    if (!items || !len || !hdr || (data_len && !data) || *len > cap)
+        return KC_ERR_ARG;
+    if (cap - *len < KC_ENV_ITEM_HDR || cap - *len - KC_ENV_ITEM_HDR < data_len)
+        return KC_ERR_TOO_BIG;
+    memcpy(items + *len, hdr, 4);
+    items[*len + 4] = (uint8_t)(data_len >> 8);
+    items[*len + 5] = (uint8_t)data_len;
+    if (data_len)
+        memcpy(items + *len + KC_ENV_ITEM_HDR, data, data_len);
+    *len += KC_ENV_ITEM_HDR + data_len;
+    return 0;
+}
+
+int kc_env_seal_packed(const uint8_t r[32], const uint8_t serial[8], uint32_t c, size_t bucket,
+                       const uint8_t *items, size_t items_len, size_t count, uint8_t *apdu,
+                       size_t *apdu_len)
+{
+    uint8_t pt[KC_ENV_BUCKET_MAX];
+    int rc;
+
+    if (!r || !serial || !items || !apdu || !apdu_len || c == 0 || count == 0 || count > 255 ||
+        !kc_env_bucket_valid(bucket))
+        return KC_ERR_ARG;
+    if (items_len + 2 > bucket)
+        return KC_ERR_TOO_BIG;
+    /* [k]_1 || items || 80 00..00 */
+    pt[0] = (uint8_t)count;
+    memcpy(pt + 1, items, items_len);
+    pad_to(pt, 1 + items_len, bucket);
+    rc = seal_pt(r, serial, c, bucket, pt, apdu, apdu_len);
+    kc_wipe(pt, bucket);
+    return rc;
 }
 
 /*
@@ -202,37 +268,48 @@ static int parse_outer(const uint8_t *apdu, size_t len, size_t *off, size_t *dat
     return 0;
 }
 
-/* Decrypt and check body = [c]_4 || C || T of an envelope with a bucket of b bytes. */
-static int open_body(const uint8_t kenv[KC_ENV_KENV_LEN], const uint8_t serial[8],
-                     uint32_t expected_c, const uint8_t *body, size_t b, uint8_t hdr[4],
-                     uint8_t *data, size_t *data_len)
+/* Decrypt body = [c]_4 || C || T of an envelope with a bucket of b bytes into pt. */
+static int decrypt_body(const uint8_t kenv[KC_ENV_KENV_LEN], const uint8_t serial[8],
+                        uint32_t expected_c, const uint8_t *body, size_t b, uint8_t *pt)
 {
-    uint8_t pt[KC_ENV_BUCKET_MAX]; /* worst case: the largest bucket */
-    uint8_t aad[16], acc = 0;
+    uint8_t aad[16];
     kc_iov ad = {aad, sizeof aad};
-    size_t inner, i;
-    int rc;
 
     /* The counter is also in the key and the AD; checking it first names the fault. */
     if (get_be32(body) != expected_c)
         return KC_ERR_ENV_COUNTER;
     env_ad(aad, serial, expected_c);
-    rc = kc_crypto_aes_siv_open(kenv, KC_ENV_KENV_LEN, &ad, 1, body + 4, b, body + 4 + b, pt);
+    return kc_crypto_aes_siv_open(kenv, KC_ENV_KENV_LEN, &ad, 1, body + 4, b, body + 4 + b, pt);
+}
+
+/* 0 when pt[from..b) is 80 00..00, else KC_ERR_BAD_DATA (no early exit on the zeros). */
+static int padding_ok(const uint8_t *pt, size_t from, size_t b)
+{
+    uint8_t acc = 0;
+    if (from >= b || pt[from] != 0x80)
+        return KC_ERR_BAD_DATA;
+    for (size_t i = from + 1; i < b; i++)
+        acc |= pt[i];
+    return acc ? KC_ERR_BAD_DATA : 0;
+}
+
+/* Decrypt and check a one-command envelope; see kc_env_open. */
+static int open_body(const uint8_t kenv[KC_ENV_KENV_LEN], const uint8_t serial[8],
+                     uint32_t expected_c, const uint8_t *body, size_t b, uint8_t hdr[4],
+                     uint8_t *data, size_t *data_len)
+{
+    uint8_t pt[KC_ENV_BUCKET_MAX]; /* worst case: the largest bucket */
+    size_t inner;
+    int rc = decrypt_body(kenv, serial, expected_c, body, b, pt);
+
     if (rc)
         return rc; /* siv_open wiped pt */
-
     /* Authentic: now the inner length and padding must be exact. */
     inner = get_be16(pt + 4);
-    if (inner > b - KC_ENV_INNER_OVERHEAD || pt[6 + inner] != 0x80) {
+    if (inner > b - KC_ENV_INNER_OVERHEAD)
         rc = KC_ERR_BAD_DATA;
-    } else {
-        for (i = 7 + inner; i < b; i++)
-            acc |= pt[i];
-        if (acc)
-            rc = KC_ERR_BAD_DATA;
-        else if (inner > *data_len)
-            rc = KC_ERR_TOO_BIG;
-    }
+    else if ((rc = padding_ok(pt, 6 + inner, b)) == 0 && inner > *data_len)
+        rc = KC_ERR_TOO_BIG;
     if (rc == 0) {
         memcpy(hdr, pt, 4);
         if (inner)
@@ -317,6 +394,61 @@ int kc_env_open_keyed(const kc_env_keyset *k, const uint8_t serial[8], uint32_t 
         return KC_ERR_ARG;
     return open_common(NULL, k->kenv, serial, expected_c, body, body_len, 0, hdr, data,
                        data_len, bucket);
+}
+
+int kc_env_item_next(const uint8_t *pt, size_t len, size_t *off, uint8_t hdr[4],
+                     const uint8_t **data, size_t *data_len)
+{
+    size_t n;
+
+    if (!pt || !off || !hdr || !data || !data_len || *off > len)
+        return KC_ERR_ARG;
+    if (len - *off < KC_ENV_ITEM_HDR)
+        return KC_ERR_BAD_DATA;
+    n = get_be16(pt + *off + 4);
+    if (len - *off - KC_ENV_ITEM_HDR < n)
+        return KC_ERR_BAD_DATA;
+    memcpy(hdr, pt + *off, 4);
+    *data = pt + *off + KC_ENV_ITEM_HDR;
+    *data_len = n;
+    *off += KC_ENV_ITEM_HDR + n;
+    return 0;
+}
+
+int kc_env_open_packed_keyed(const kc_env_keyset *k, const uint8_t serial[8],
+                             uint32_t expected_c, const uint8_t *body, size_t body_len,
+                             uint8_t *pt, size_t *pt_len, size_t *count)
+{
+    size_t b = body_len - KC_ENV_CTR_LEN - KC_ENV_TAG_LEN, off = 1, dl, i;
+    const uint8_t *d;
+    uint8_t hdr[4];
+    int rc = 0;
+
+    if (!k || !serial || !body || !pt || !pt_len || !count || expected_c == 0)
+        return KC_ERR_ARG;
+    if (body_len < KC_ENV_CTR_LEN + KC_ENV_TAG_LEN || !kc_env_bucket_valid(b))
+        return KC_ERR_ENV_FORMAT;
+    if (*pt_len < b)
+        return KC_ERR_TOO_BIG;
+    rc = decrypt_body(k->kenv, serial, expected_c, body, b, pt);
+    if (rc)
+        return rc;
+    /* Authentic: k >= 1 items that end exactly at the padding mark. */
+    for (i = 0; rc == 0 && i < pt[0]; i++)
+        rc = kc_env_item_next(pt, b, &off, hdr, &d, &dl);
+    if (rc == 0 && pt[0] == 0)
+        rc = KC_ERR_BAD_DATA;
+    if (rc == 0)
+        rc = padding_ok(pt, off, b);
+    kc_wipe(hdr, sizeof hdr);
+    if (rc) {
+        kc_wipe(pt, b);
+        return KC_ERR_BAD_DATA;
+    }
+    kc_wipe(pt + off, b - off); /* the padding: nothing of it is needed */
+    *pt_len = off;
+    *count = pt[0];
+    return 0;
 }
 
 /* M = AES-CMAC(kresp, [c]_4 || sw || data). */
@@ -421,7 +553,7 @@ int kc_env_completion_key(const uint8_t *kcard, size_t kcard_len,
 {
     if (!sctx)
         return KC_ERR_ARG;
-    return kc_crypto_kdf(kcard, kcard_len, KC_KDF_LABEL_COMPLETION, sctx, KC_ENV_SCTX_LEN, kcomp,
+    return kc_crypto_kdf(kcard, kcard_len, KC_KDF_LABEL_COMPLETION, sctx, kc_env_sctx_len(sctx), kcomp,
                          16);
 }
 

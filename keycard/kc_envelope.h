@@ -20,7 +20,9 @@
 
 #define KC_ENV_SERIAL_LEN 8
 #define KC_ENV_R_LEN 32    /* chain value R_c */
-#define KC_ENV_SCTX_LEN 56  /* session context serial || Nt || Nk || seed */
+#define KC_ENV_SCTX_BASE_LEN 56 /* session context serial || Nt || Nk || seed */
+/* Its buffer: one more byte for the options (0: none, KDF input 56 bytes). */
+#define KC_ENV_SCTX_LEN (KC_ENV_SCTX_BASE_LEN + 1)
 #define KC_ENV_KENV_LEN 64  /* AES-256-SIV key (K1 || K2) of one envelope */
 #define KC_ENV_KRESP_LEN 16
 
@@ -52,6 +54,19 @@ int kc_env_diversify(const uint8_t *master, size_t master_len, const uint8_t ser
  */
 void kc_env_session_ctx(uint8_t out[KC_ENV_SCTX_LEN], const uint8_t serial[8],
                         const uint8_t nt[16], const uint8_t nk[16], const uint8_t seed[16]);
+
+/*
+ * The same with session options (KC_ENV_OPT_PACKED): opts 0 gives the
+ * 56-byte context above; any other value is appended as a 57th byte, so a
+ * packed session's keys all differ from an unpacked one's with the same
+ * nonces. Every derivation from sctx takes kc_env_sctx_len(sctx) bytes.
+ */
+void kc_env_session_ctx_opts(uint8_t out[KC_ENV_SCTX_LEN], const uint8_t serial[8],
+                             const uint8_t nt[16], const uint8_t nk[16], const uint8_t seed[16],
+                             uint8_t opts);
+
+/* 56, or 57 when the context carries options. */
+size_t kc_env_sctx_len(const uint8_t sctx[KC_ENV_SCTX_LEN]);
 
 /*
  * Start of the chain: R_0 = KDF(kcard, "keycard/v2/chain-seed", sctx, 256).
@@ -105,6 +120,32 @@ int kc_env_seal(const uint8_t r[32], const uint8_t serial[8], uint32_t c, size_t
                 size_t *apdu_len);
 
 /*
+ * Append one item of a packed envelope, inner header (4) || [Lc]_2 || data,
+ * to items[*len .. cap). Returns 0, KC_ERR_ARG, KC_ERR_TOO_BIG (no room;
+ * nothing written).
+ */
+int kc_env_item_put(uint8_t *items, size_t cap, size_t *len, const uint8_t hdr[4],
+                    const uint8_t *data, size_t data_len);
+
+/*
+ * Build the packed ENVELOPE APDU of counter c: plaintext [count]_1 || items
+ * (items_len bytes of kc_env_item_put items) || 80 00..00 to bucket bytes,
+ * sealed as kc_env_seal seals. count 1..255. Returns 0; KC_ERR_ARG;
+ * KC_ERR_TOO_BIG (items_len + 2 > bucket, or apdu too small); KC_ERR_CRYPTO.
+ */
+int kc_env_seal_packed(const uint8_t r[32], const uint8_t serial[8], uint32_t c, size_t bucket,
+                       const uint8_t *items, size_t items_len, size_t count, uint8_t *apdu,
+                       size_t *apdu_len);
+
+/*
+ * The item at pt[*off]: hdr its inner header, data/data_len its data (inside
+ * pt); *off moves past it. Returns 0, KC_ERR_ARG, KC_ERR_BAD_DATA (the item
+ * does not fit in pt[0 .. len)).
+ */
+int kc_env_item_next(const uint8_t *pt, size_t len, size_t *off, uint8_t hdr[4],
+                     const uint8_t **data, size_t *data_len);
+
+/*
  * Check and decrypt an ENVELOPE APDU (the whole command, header to Le) sealed
  * with R_c for counter expected_c. On success hdr gets the inner CLA INS P1 P2,
  * data the inner command data and *data_len (capacity in) its length; *bucket,
@@ -150,6 +191,18 @@ int kc_env_keyset_derive(const uint8_t r[32], const uint8_t serial[8], uint32_t 
 int kc_env_open_keyed(const kc_env_keyset *k, const uint8_t serial[8], uint32_t expected_c,
                       const uint8_t *body, size_t body_len, uint8_t hdr[4], uint8_t *data,
                       size_t *data_len, size_t *bucket);
+
+/*
+ * Open a packed envelope body ([c]_4 || C || T, checked as kc_env_open_body
+ * checks it) into pt (capacity *pt_len, at least the bucket): on success
+ * pt[0 .. *pt_len) is [count]_1 || the items, *count >= 1 of them, walked
+ * with kc_env_item_next from offset 1; the items end exactly at the padding
+ * mark. Errors as kc_env_open_keyed; KC_ERR_BAD_DATA when authentic but
+ * malformed (count 0, an item past the end, bad padding); pt wiped on error.
+ */
+int kc_env_open_packed_keyed(const kc_env_keyset *k, const uint8_t serial[8],
+                             uint32_t expected_c, const uint8_t *body, size_t body_len,
+                             uint8_t *pt, size_t *pt_len, size_t *count);
 
 /*
  * Response MAC of envelope c: M = AES-CMAC(Kresp, [c]_4 || sw[0] sw[1] || data).

@@ -345,6 +345,8 @@ static int begin_in(kc_issue_session *s, kc_issue_session *all, kc_store *st, co
         out_len == NULL)
         return KC_ERR_ARG;
     *out_len = 0;
+    uint8_t packed = (way & KC_ISSUE_BEGIN_PACKED) ? 1 : 0;
+    way &= (uint8_t)~KC_ISSUE_BEGIN_PACKED;
     /* Everything checked before anything is written: a refused BEGIN changes no flash. */
     need = way == KC_WAY_STATIC ? 31 : (way == KC_WAY_TARGET_SEED ||
                                         way == KC_WAY_PREVIOUS_RANDOM) ? 27 : 0;
@@ -408,7 +410,9 @@ static int begin_in(kc_issue_session *s, kc_issue_session *all, kc_store *st, co
     }
 
     rc = card_key(&k, serial, kcard);
-    kc_env_session_ctx(sctx, serial, nt, nk, way == KC_WAY_PREVIOUS_RANDOM ? seed : NULL);
+    /* A packed session's context ends with its option: none of its keys is an unpacked one's. */
+    kc_env_session_ctx_opts(sctx, serial, nt, nk, way == KC_WAY_PREVIOUS_RANDOM ? seed : NULL,
+                            packed ? KC_ENV_OPT_PACKED : 0);
     if (rc == 0 && way == KC_WAY_STATIC)
         rc = kc_env_static_base(kcard, k.key_len, sctx, s->secret);
     else if (rc == 0)
@@ -456,6 +460,8 @@ static int begin_in(kc_issue_session *s, kc_issue_session *all, kc_store *st, co
     s->bucket = (uint16_t)bucket;
     s->c0 = c0;
     s->n = 0;
+    s->ne = 0;
+    s->packed = packed;
     s->open = 1;
     memcpy(out, nk, sizeof(nk));
     if (way == KC_WAY_PREVIOUS_RANDOM)
@@ -528,44 +534,39 @@ typedef struct wrap_out {
     kc_issue_session *s;
     uint8_t *out;
     size_t cap, o;
+    size_t env;         /* envelopes sealed in this batch */
     uint8_t chain[32];  /* chained ways: R of the last envelope sealed */
     uint8_t lock_way, lock_len;
     uint8_t lock_data[KC_ISSUE_LOCK_DATA_MAX];
     uint8_t tpl[KC_ISSUE_MAX_STEPS];
+    uint8_t items[KC_ENV_BUCKET_MAX]; /* packed: the items of the envelope being filled */
+    size_t items_len, items_n;
     int full;           /* out of room: the other steps are only checked */
     int crypto;         /* a seal failed: the session ends */
 } wrap_out;
 
+/* Bytes a step's inner data may take beside the envelope's own: 7, or 8 packed. */
+static size_t inner_overhead(int packed)
+{
+    return packed ? KC_ENV_PACKED_OVERHEAD : KC_ENV_INNER_OVERHEAD;
+}
+
 /*
- * Step k of this batch (counter c0 + n + k): its inner data from the parsed
- * template t (keys resolved in the same walk), sealed into w->out while
- * there is room; checked only once there is none. *dlen: the inner length.
+ * Seal the next envelope of the batch (counter c0 + ne + env) into w->out
+ * behind its [len]_2: one inner command (hdr, data), or packed, the items
+ * gathered in w (hdr NULL). 0, or an error with w->full or w->crypto set.
  */
-static int step_emit(wrap_out *w, size_t k, uint8_t tno, const kc_template *t,
-                     const uint8_t *params, size_t plen, const kc_template_keys *keys,
-                     size_t *dlen)
+static int env_emit(wrap_out *w, const uint8_t *hdr, const uint8_t *data, size_t dlen)
 {
     kc_issue_session *s = w->s;
-    size_t room = 2 + kc_env_apdu_len(s->bucket), alen;
-    uint32_t c = s->c0 + (uint32_t)(s->n + k);
-    uint8_t inner[KC_TPL_DATA_MAX], r[32];
+    uint32_t c = s->c0 + (uint32_t)(s->ne + w->env);
+    size_t alen;
+    uint8_t r[32];
     int rc;
 
-    if (w->full || w->cap - w->o < room) {
+    if (w->cap - w->o < 2 + kc_env_apdu_len(s->bucket)) {
         w->full = 1;
-        return kc_template_check(t, params, plen, keys, dlen);
-    }
-    if ((rc = kc_template_fill(t, params, plen, keys, inner, sizeof(inner), dlen)) != 0)
-        return rc; /* fill wiped inner */
-    if (*dlen > (size_t)s->bucket - KC_ENV_INNER_OVERHEAD) {
-        kc_wipe(inner, *dlen);
-        return 0; /* the caller names the bucket */
-    }
-    if (is_complete(t->hdr)) {
-        /* Fixed in the template (checked at PUT): bound into the completion MAC. */
-        w->lock_way = t->hdr[2];
-        w->lock_len = (uint8_t)*dlen;
-        memcpy(w->lock_data, inner, *dlen);
+        return KC_ERR_ISSUE_ROOM;
     }
     if (s->way == KC_WAY_STATIC) {
         rc = kc_env_static_key(s->secret, s->secret_len, s->serial, c, r);
@@ -575,11 +576,12 @@ static int step_emit(wrap_out *w, size_t k, uint8_t tno, const kc_template *t,
         memcpy(r, w->chain, sizeof(r));
     }
     alen = w->cap - w->o - 2;
-    if (rc == 0)
-        rc = kc_env_seal(r, s->serial, c, s->bucket, t->hdr, inner, *dlen, w->out + w->o + 2,
-                         &alen);
+    if (rc == 0 && hdr)
+        rc = kc_env_seal(r, s->serial, c, s->bucket, hdr, data, dlen, w->out + w->o + 2, &alen);
+    else if (rc == 0)
+        rc = kc_env_seal_packed(r, s->serial, c, s->bucket, w->items, w->items_len, w->items_n,
+                                w->out + w->o + 2, &alen);
     kc_wipe(r, sizeof(r));
-    kc_wipe(inner, sizeof(inner));
     if (rc) {
         w->crypto = 1;
         return rc;
@@ -587,6 +589,69 @@ static int step_emit(wrap_out *w, size_t k, uint8_t tno, const kc_template *t,
     w->out[w->o] = (uint8_t)(alen >> 8);
     w->out[w->o + 1] = (uint8_t)alen;
     w->o += 2 + alen;
+    w->env++;
+    return 0;
+}
+
+/* Packed: seal the items gathered so far, if any (the envelope is full or the batch ends). */
+static int pack_flush(wrap_out *w)
+{
+    int rc = 0;
+    if (w->items_n && !w->full)
+        rc = env_emit(w, NULL, NULL, 0);
+    kc_wipe(w->items, w->items_len);
+    w->items_len = 0;
+    w->items_n = 0;
+    return rc;
+}
+
+/*
+ * Step k of this batch: its inner data from the parsed template t (keys
+ * resolved in the same walk), sealed into w->out while there is room (its
+ * own envelope, or packed, with the steps around it up to the bucket);
+ * checked only once there is none. *dlen: the inner length.
+ */
+static int step_emit(wrap_out *w, size_t k, uint8_t tno, const kc_template *t,
+                     const uint8_t *params, size_t plen, const kc_template_keys *keys,
+                     size_t *dlen)
+{
+    kc_issue_session *s = w->s;
+    uint8_t inner[KC_TPL_DATA_MAX];
+    int rc;
+
+    if (w->full || (!s->packed && w->cap - w->o < 2 + kc_env_apdu_len(s->bucket))) {
+        w->full = 1;
+        return kc_template_check(t, params, plen, keys, dlen);
+    }
+    if ((rc = kc_template_fill(t, params, plen, keys, inner, sizeof(inner), dlen)) != 0)
+        return rc; /* fill wiped inner */
+    if (*dlen > (size_t)s->bucket - inner_overhead(s->packed)) {
+        kc_wipe(inner, *dlen);
+        return 0; /* the caller names the bucket */
+    }
+    if (is_complete(t->hdr)) {
+        /* Fixed in the template (checked at PUT): bound into the completion MAC. */
+        w->lock_way = t->hdr[2];
+        w->lock_len = (uint8_t)*dlen;
+        memcpy(w->lock_data, inner, *dlen);
+    }
+    if (!s->packed) {
+        rc = env_emit(w, t->hdr, inner, *dlen);
+    } else {
+        /* count (1) + items + this one + the padding mark within the bucket, or a new envelope */
+        if (w->items_n && 1 + w->items_len + KC_ENV_ITEM_HDR + *dlen + 1 > s->bucket)
+            rc = pack_flush(w);
+        if (rc == 0 && !w->full)
+            rc = kc_env_item_put(w->items, sizeof(w->items), &w->items_len, t->hdr, inner,
+                                 *dlen);
+        if (rc == 0)
+            w->items_n++;
+    }
+    kc_wipe(inner, sizeof(inner));
+    if (rc == KC_ERR_ISSUE_ROOM)
+        return kc_template_check(t, params, plen, keys, dlen); /* out of room: checked only */
+    if (rc)
+        return rc;
     if (s->n + k < KC_ISSUE_MAX_STEPS)
         w->tpl[s->n + k] = tno;
     return 0;
@@ -603,7 +668,7 @@ static int step_emit(wrap_out *w, size_t k, uint8_t tno, const kc_template *t,
  * their envelopes do not fit), KC_ERR_CRYPTO.
  */
 static int steps_walk(const kc_store *st, const uint8_t *steps, size_t len, size_t bucket,
-                      size_t done, wrap_out *w, size_t *count, uint8_t why[2])
+                      int packed, size_t done, wrap_out *w, size_t *count, uint8_t why[2])
 {
     slot_ctx sc = {st, w ? w->s->serial : NULL};
     kc_template_keys keys = {&sc, slot_check, slot_fill};
@@ -622,7 +687,7 @@ static int steps_walk(const kc_store *st, const uint8_t *steps, size_t len, size
         else if ((w ? step_emit(w, n, tno, &t, params, plen, &keys, &dlen)
                     : kc_template_check(&t, params, plen, &keys, &dlen)) != 0)
             reason = w && w->crypto ? 0xFF : KC_ISSUE_CHECK_PARAMS;
-        else if (dlen > bucket - KC_ENV_INNER_OVERHEAD)
+        else if (dlen > bucket - inner_overhead(packed))
             reason = KC_ISSUE_CHECK_BUCKET;
         else
             n++;
@@ -634,6 +699,8 @@ static int steps_walk(const kc_store *st, const uint8_t *steps, size_t len, size
         why[0] = (uint8_t)(n > 255 ? 255 : n);
         why[1] = reason;
     }
+    if (reason == 0 && w && packed && pack_flush(w) != 0 && w->crypto)
+        reason = 0xFF; /* the last envelope of the batch */
     if (reason == 0xFF)
         return KC_ERR_CRYPTO;
     if (reason)
@@ -653,8 +720,10 @@ int kc_issue_check(const kc_store *st, const uint8_t *d, size_t len, uint8_t *ou
     *out_len = 0;
     if (cap < 3)
         return KC_ERR_ISSUE_ROOM;
-    if (len < 4 + 3 || (d[1] != KC_WAY_STATIC && d[1] != KC_WAY_TARGET_SEED &&
-                    d[1] != KC_WAY_PREVIOUS_RANDOM) ||
+    uint8_t way = len >= 2 ? d[1] & (uint8_t)~KC_ISSUE_BEGIN_PACKED : 0;
+    int packed = len >= 2 && (d[1] & KC_ISSUE_BEGIN_PACKED);
+    if (len < 4 + 3 || (way != KC_WAY_STATIC && way != KC_WAY_TARGET_SEED &&
+                        way != KC_WAY_PREVIOUS_RANDOM) ||
         !kc_env_bucket_valid(bucket = get_be_n(d + 2, 2)))
         return KC_ERR_BAD_DATA;
     if (kc_audit_room(st, KC_AUDIT_EVT_UNLOCK) != 0)
@@ -662,10 +731,10 @@ int kc_issue_check(const kc_store *st, const uint8_t *d, size_t len, uint8_t *ou
     else if (kc_issue_key_load(st, d[0], &k) != 0)
         why[1] = KC_ISSUE_CHECK_NO_KEY;
     else if (!(k.flags & KC_KEYF_ENVELOPE) ||
-             (d[1] == KC_WAY_STATIC && !(k.flags & KC_KEYF_STATIC)))
+             (way == KC_WAY_STATIC && !(k.flags & KC_KEYF_STATIC)))
         why[1] = KC_ISSUE_CHECK_KEY_USE;
     else
-        (void)steps_walk(st, d + 4, len - 4, bucket, 0, NULL, &count, why);
+        (void)steps_walk(st, d + 4, len - 4, bucket, packed, 0, NULL, &count, why);
     out[0] = why[1] ? 0x01 : 0x00;
     out[1] = why[0];
     out[2] = why[1];
@@ -694,13 +763,14 @@ int kc_issue_wrap(kc_issue_session *s, const kc_store *st, const uint8_t *steps,
     w.out = out;
     w.cap = cap;
     memcpy(w.chain, s->secret, sizeof(w.chain));
-    rc = steps_walk(st, steps, len, s->bucket, s->n, &w, &count, NULL);
+    rc = steps_walk(st, steps, len, s->bucket, s->packed, s->n, &w, &count, NULL);
     if (rc == 0) {
         /* Every step passed: now the session moves. */
         if (s->way != KC_WAY_STATIC)
             memcpy(s->secret, w.chain, sizeof(w.chain)); /* R_{c-1} is gone */
         memcpy(s->tpl + s->n, w.tpl + s->n, count);
         s->n += count;
+        s->ne += w.env;
         s->lock_way = w.lock_way;
         s->lock_len = w.lock_len;
         memcpy(s->lock_data, w.lock_data, w.lock_len);

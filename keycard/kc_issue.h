@@ -38,7 +38,9 @@ typedef struct kc_issue_session {
     uint8_t secret_len;
     uint8_t kcomp[16];  /* completion key */
     uint32_t c0;        /* counter of the first envelope */
-    uint8_t n;          /* envelopes produced */
+    uint8_t n;          /* steps (inner commands) wrapped */
+    uint8_t ne;         /* envelopes produced (= n unless packed) */
+    uint8_t packed;     /* ISSUE BEGIN P1 bit 80: several steps per envelope */
     uint8_t tpl[KC_ISSUE_MAX_STEPS]; /* template number of each envelope */
     uint8_t lock_way;   /* P1 of the COMPLETE ISSUANCE wrapped (0: none yet) */
     uint8_t lock_len;
@@ -102,7 +104,9 @@ int kc_issue_template_dir(const kc_store *st, unsigned from, uint8_t *out, size_
 int kc_issue_chain_init(kc_store *st, const kc_hw *hw);
 
 /*
- * ISSUE BEGIN for way (KC_WAY_*), data serial(8) key(1) bucket(2) Nt(16)
+ * ISSUE BEGIN for way (KC_WAY_*, with KC_ISSUE_BEGIN_PACKED for a packed
+ * session: several steps per envelope, bound into the session context),
+ * data serial(8) key(1) bucket(2) Nt(16)
  * [first counter(4), way 01] as docs/apdu.md. Ends the session before it: a
  * session the store still marks open gets its aborted receipt first, in a
  * commit of its own. Then the key card draws its nonce Nk, derives the

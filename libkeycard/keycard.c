@@ -20,6 +20,7 @@
 struct keycard {
     kcl_session s; /* transport, recovery after a reset or removal, hold (session.h) */
     unsigned bucket[KC_ISSUE_SESSIONS]; /* of each issuance session begun here, 0: none */
+    unsigned char packed[KC_ISSUE_SESSIONS]; /* ... and whether it is a packed one */
     unsigned issue_session;             /* the session the issue calls use (P2) */
 };
 
@@ -400,6 +401,7 @@ KEYCARD_API keycard_rc keycard_reopen(keycard *kc)
     /* Nothing of the old session is kept: not its channel, not an issuance. */
     kcl_channel_restart(kc->s.t);
     memset(kc->bucket, 0, sizeof kc->bucket);
+    memset(kc->packed, 0, sizeof kc->packed);
     kc->s.lost = 1; /* reconnect and SELECT (session.h), inside the hold if there is one */
     kc->s.lost_rc = KEYCARD_OK;
     keycard_rc rc = kcl_session_begin(&kc->s);
@@ -1375,6 +1377,8 @@ KEYCARD_API keycard_rc keycard_issue_open(keycard *kc, keycard_issue_way way,
 {
     if (!kc || !serial || !n || !kc_env_bucket_ok(bucket) || key_no == 0 || key_no == 0xFF)
         return KEYCARD_ERR_ARG;
+    uint8_t p1 = (uint8_t)way; /* the way, and bit 80 for a packed session */
+    way = (keycard_issue_way)(way & ~KEYCARD_ISSUE_PACKED);
     if (way != KEYCARD_WAY_STATIC && way != KEYCARD_WAY_TARGET_SEED &&
         way != KEYCARD_WAY_PREVIOUS_RANDOM)
         return KEYCARD_ERR_ARG;
@@ -1401,8 +1405,8 @@ KEYCARD_API keycard_rc keycard_issue_open(keycard *kc, keycard_issue_way way,
         return rc;
     uint8_t r[256];
     size_t rl = sizeof r;
-    rc = cmd_rc(kc, KC_CLA_PROP, KC_INS_ISSUE_BEGIN, (uint8_t)way, (uint8_t)kc->issue_session, d,
-                lc, 256, r, &rl, NULL);
+    rc = cmd_rc(kc, KC_CLA_PROP, KC_INS_ISSUE_BEGIN, p1, (uint8_t)kc->issue_session, d, lc, 256,
+                r, &rl, NULL);
     if (rc == KEYCARD_OK && rl != want)
         rc = KEYCARD_ERR_PROTOCOL;
     if (rc == KEYCARD_OK) {
@@ -1412,8 +1416,10 @@ KEYCARD_API keycard_rc keycard_issue_open(keycard *kc, keycard_issue_way way,
     }
     kcl_wipe(r, sizeof r);
     rc = op_end(kc, refine_blank(kc, rc));
-    if (rc == KEYCARD_OK)
+    if (rc == KEYCARD_OK) {
         kc->bucket[kc->issue_session] = bucket;
+        kc->packed[kc->issue_session] = (p1 & KEYCARD_ISSUE_PACKED) != 0;
+    }
     return rc;
 }
 
@@ -1453,14 +1459,15 @@ KEYCARD_API keycard_rc keycard_issue_next(const uint8_t *buf, size_t len, size_t
     return KEYCARD_OK;
 }
 
-/* Check a WRAP answer: exactly want envelopes of length elen each. */
 /*
- * A WRAP answer of want envelopes: fixed records [elen]_2 || envelope, so
- * its layout is checked by stride, not walked; the caller walks it once
- * (keycard_issue_next) to send each envelope.
+ * A WRAP answer of want envelopes (packed: 1 to want): fixed records
+ * [elen]_2 || envelope, so its layout is checked by stride, not walked; the
+ * caller walks it once (keycard_issue_next) to send each envelope.
  */
-static keycard_rc check_wrap(const uint8_t *r, size_t n, size_t want, size_t elen)
+static keycard_rc check_wrap(const uint8_t *r, size_t n, size_t want, size_t elen, int packed)
 {
+    if (packed && n % (2 + elen) == 0 && n / (2 + elen) >= 1 && n / (2 + elen) <= want)
+        want = n / (2 + elen);
     if (n != want * (2 + elen))
         return KEYCARD_ERR_PROTOCOL;
     for (size_t i = 0; i < want; i++)
@@ -1511,7 +1518,7 @@ KEYCARD_API keycard_rc keycard_issue_wrap(keycard *kc, const keycard_step *steps
                     lc, k * per,
                     out + o, &rl, NULL);
         if (rc == KEYCARD_OK)
-            rc = check_wrap(out + o, rl, k, elen);
+            rc = check_wrap(out + o, rl, k, elen, kc->packed[kc->issue_session]);
         if (rc == KEYCARD_OK) {
             o += rl;
             done += k;
@@ -1583,9 +1590,10 @@ KEYCARD_API keycard_rc keycard_issue_check(keycard *kc, keycard_issue_way way, u
                                            unsigned bucket, const keycard_step *steps, size_t n,
                                            size_t *bad_step, int *reason)
 {
+    int base = way & ~KEYCARD_ISSUE_PACKED; /* a packed session's items need one byte more */
     if (!kc || !steps || n == 0 || !bad_step || !reason || bucket > 0xFFFF ||
-        (way != KEYCARD_WAY_STATIC && way != KEYCARD_WAY_TARGET_SEED &&
-         way != KEYCARD_WAY_PREVIOUS_RANDOM))
+        (base != KEYCARD_WAY_STATIC && base != KEYCARD_WAY_TARGET_SEED &&
+         base != KEYCARD_WAY_PREVIOUS_RANDOM))
         return KEYCARD_ERR_ARG;
     *bad_step = 0;
     *reason = 0;
@@ -1660,6 +1668,7 @@ KEYCARD_API keycard_rc keycard_issue_end(keycard *kc, const uint16_t *inner_sw, 
         rc = KEYCARD_ERR_PROTOCOL;
     rc = op_end(kc, refine_blank(kc, rc));
     kc->bucket[kc->issue_session] = 0; /* the card closes the session whatever the result */
+    kc->packed[kc->issue_session] = 0;
     if (rc == KEYCARD_OK)
         *result = r[0];
     return rc;

@@ -40,6 +40,8 @@ _Static_assert(TC_INS_COMPLETE == KC_TGT_INS_COMPLETE && TC_CLA_PROP == KC_CLA_P
                "COMPLETE ISSUANCE: keycard_proto.h and keycard_target_proto.h disagree");
 _Static_assert(KEYCARD_TARGET_KEYF_STATIC == TC_IKEY_STATIC,
                "issuance key flags: keycard.h and keycard_target_proto.h disagree");
+_Static_assert(KEYCARD_ISSUE_PACKED == TC_BEGIN_PACKED && TC_BEGIN_PACKED == KC_ISSUE_BEGIN_PACKED,
+               "packed sessions: keycard.h, keycard_proto.h and keycard_target_proto.h disagree");
 _Static_assert(KEYCARD_LOCK_DATA_MAX == TC_LOCK_DATA_MAX,
                "lock data: keycard.h and keycard_target_proto.h disagree");
 
@@ -302,6 +304,8 @@ KEYCARD_API keycard_rc keycard_target_issue_begin(keycard_target *t, keycard_iss
 {
     if (!t || !n)
         return KEYCARD_ERR_ARG;
+    uint8_t p1 = (uint8_t)way; /* the way, and bit 80 for a packed session */
+    way = (keycard_issue_way)(way & ~KEYCARD_ISSUE_PACKED);
     if (way != KEYCARD_WAY_STATIC && way != KEYCARD_WAY_TARGET_SEED &&
         way != KEYCARD_WAY_PREVIOUS_RANDOM)
         return KEYCARD_ERR_ARG;
@@ -310,7 +314,9 @@ KEYCARD_API keycard_rc keycard_target_issue_begin(keycard_target *t, keycard_iss
     uint8_t r[256];
     size_t rl = sizeof r;
     t->way = 0;
-    keycard_rc rc = tcmd(t, TC_CLA_PROP, TC_INS_BEGIN, (uint8_t)way, key_no, NULL, 0, 256, r, &rl);
+    keycard_rc rc = tcmd(t, TC_CLA_PROP, TC_INS_BEGIN, p1, key_no, NULL, 0, 256, r, &rl);
+    if (rc != KEYCARD_OK && p1 != way && t->s.last_sw == KC_SW_WRONG_P1P2)
+        return KEYCARD_ERR_UNSUPPORTED; /* a target without packed sessions */
     if (rc == KEYCARD_OK && rl >= 1 && r[0] != TC_PROTO_VERSION)
         rc = KEYCARD_ERR_VERSION;
     else if (rc == KEYCARD_OK && rl != want)
@@ -406,6 +412,64 @@ KEYCARD_API keycard_rc keycard_target_envelope(keycard_target *t, const uint8_t 
         memcpy(mac, r + 6 + il, KEYCARD_MAC_LEN);
     kcl_wipe(r, rl); /* what the answer filled */
     return KEYCARD_OK;
+}
+
+KEYCARD_API keycard_rc keycard_target_envelope_packed(keycard_target *t, const uint8_t *apdu,
+                                                      size_t len, uint16_t *sws, size_t *n,
+                                                      uint8_t *data, size_t *data_len)
+{
+    if (!t || !apdu || len < 5 || !sws || !n || *n == 0 || (data_len && *data_len && !data))
+        return KEYCARD_ERR_ARG;
+    uint8_t r[KCL_APDU_RESP_MAX + 2];
+    size_t rl = sizeof r, dl = 0;
+    keycard_rc rc = raw(t, apdu, len, r, &rl);
+    if (rc != KEYCARD_OK)
+        return rc;
+    if (rl < 2)
+        return KEYCARD_ERR_PROTOCOL;
+    uint16_t sw = (uint16_t)(r[rl - 2] << 8 | r[rl - 1]);
+    if (sw != KC_SW_OK) {
+        rc = kcl_sw_to_rc(sw, NULL);
+        return rc == KEYCARD_OK ? KEYCARD_ERR_PROTOCOL : rc;
+    }
+    /* [c]_4 || SW_last || [k]_1 || k x (SW1 SW2 [len]_1 data) || MAC(16) */
+    size_t end = rl - 2;
+    if (end < 4 + 2 + 1 + KEYCARD_MAC_LEN)
+        return KEYCARD_ERR_PROTOCOL;
+    end -= KEYCARD_MAC_LEN;
+    size_t k = r[6], o = 7, i;
+    const uint8_t *last = NULL;
+    if (k == 0 || k > *n) {
+        rc = k == 0 ? KEYCARD_ERR_PROTOCOL : KEYCARD_ERR_BUFFER;
+        goto out;
+    }
+    for (i = 0; i < k; i++) {
+        if (end - o < 3 || end - o - 3 < r[o + 2]) {
+            rc = KEYCARD_ERR_PROTOCOL;
+            goto out;
+        }
+        sws[i] = (uint16_t)(r[o] << 8 | r[o + 1]);
+        dl = r[o + 2];
+        last = r + o + 3;
+        o += 3 + dl;
+    }
+    /* Nothing after the last answer, and the envelope's SW is the last one's. */
+    if (o != end || sws[k - 1] != (uint16_t)(r[4] << 8 | r[5])) {
+        rc = KEYCARD_ERR_PROTOCOL;
+        goto out;
+    }
+    if (dl && (!data_len || dl > *data_len)) {
+        rc = data_len ? KEYCARD_ERR_BUFFER : KEYCARD_ERR_ARG;
+        goto out;
+    }
+    if (dl)
+        memcpy(data, last, dl);
+    if (data_len)
+        *data_len = dl;
+    *n = k;
+out:
+    kcl_wipe(r, rl); /* what the answer filled */
+    return rc;
 }
 
 KEYCARD_API keycard_rc keycard_target_transmit(keycard_target *t, const uint8_t *apdu,

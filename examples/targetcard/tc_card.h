@@ -46,6 +46,8 @@ typedef struct tc_session {
     uint8_t r[KC_ENV_R_LEN];      /* chain modes: R_{c-1}; static mode: the session base B */
     uint8_t kcomp[16];
     uint32_t next_c;              /* the counter the next envelope must carry */
+    uint32_t c0;                  /* the first envelope's: inner command i is [c0 + i] in the transcript */
+    uint8_t packed;               /* BEGIN P1 bit 80: several inner commands per envelope */
     kc_env_transcript transcript;
 } tc_session;
 

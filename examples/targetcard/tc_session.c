@@ -108,6 +108,8 @@ uint16_t tc_session_begin(tc_card *tc, uint8_t way, uint8_t key_no, const uint8_
 
     (void)data;
     tc_session_end(tc); /* a BEGIN always ends the session before it */
+    uint8_t packed = (way & TC_BEGIN_PACKED) ? 1 : 0;
+    way &= (uint8_t)~TC_BEGIN_PACKED;
     if (way != TC_WAY_STATIC && way != TC_WAY_TARGET_SEED && way != TC_WAY_HOST_SEED)
         return KC_SW_WRONG_P1P2;
     want = 1 + KC_ENV_NONCE_LEN + (way == TC_WAY_STATIC ? 4u : 0u);
@@ -140,6 +142,8 @@ uint16_t tc_session_begin(tc_card *tc, uint8_t way, uint8_t key_no, const uint8_
     s->kcard_len = (uint8_t)klen;
     s->way = way;
     s->key_no = key_no;
+    s->packed = packed;
+    s->c0 = s->next_c;
     s->pending = 1;
     out[0] = TC_PROTO_VERSION;
     memcpy(out + 1, s->nt, sizeof(s->nt));
@@ -164,8 +168,10 @@ uint16_t tc_session_bind(tc_card *tc, const uint8_t *data, size_t lc)
         return KC_SW_WRONG_LENGTH;
     }
     (void)tc_card_serial(tc, serial);
-    kc_env_session_ctx(sctx, serial, s->nt, data,
-                       s->way == TC_WAY_HOST_SEED ? data + KC_ENV_NONCE_LEN : NULL);
+    /* A packed session's option is the context's last byte, as on the key card. */
+    kc_env_session_ctx_opts(sctx, serial, s->nt, data,
+                            s->way == TC_WAY_HOST_SEED ? data + KC_ENV_NONCE_LEN : NULL,
+                            s->packed ? KC_ENV_OPT_PACKED : 0);
     if (s->way == TC_WAY_STATIC)
         rc = kc_env_static_base(s->kcard, s->kcard_len, sctx, s->r);
     else
@@ -367,18 +373,135 @@ static int envelope_canonical(const kc_apdu *a, size_t len)
     return a->lc > 255 && a->ne == 65536 && len == 7 + a->lc + 2;
 }
 
+/*
+ * Run one inner command in a store transaction of its own, together with
+ * the card state, the static-mode counter c and its transcript entry
+ * [c0 + i]_4 || SW (and, for COMPLETE ISSUANCE, the completion record). A
+ * refused inner command changes nothing of its own; the rest still commits.
+ * sw gets its status word, mac the completion MAC when x->complete.
+ * Returns 0, or a store or crypto error (nothing of it committed).
+ */
+static int run_item(tc_card *tc, const uint8_t hdr[4], const uint8_t *d, size_t n, uint32_t c,
+                    const uint8_t serial[8], inner_ctx *x, uint8_t sw[2],
+                    uint8_t mac[KC_ENV_MAC_LEN])
+{
+    tc_session *s = &tc->sess;
+    uint8_t ctr[4];
+    uint16_t isw;
+    int rc;
+
+    x->state = tc_card_state(tc);
+    x->locks = tc_card_locks(tc);
+    x->complete = 0;
+    x->lock_way = 0;
+    x->lock_len = 0;
+    uint8_t old_state = x->state, old_locks = x->locks;
+    if ((rc = kc_store_begin(&tc->store)) != 0)
+        return rc;
+    isw = inner_run(tc, hdr, d, n, x);
+    if (isw != KC_SW_OK) {
+        /* A refused inner command changes nothing of its own. */
+        kc_store_abort(&tc->store);
+        x->state = old_state;
+        x->locks = old_locks;
+        x->complete = 0;
+        rc = kc_store_begin(&tc->store);
+    }
+    if (rc == 0 && x->state == TC_STATE_MANUFACTURED)
+        x->state = TC_STATE_ISSUING;
+    if (rc == 0 && (x->state != old_state || x->locks != old_locks))
+        rc = tc_card_put_record(tc, x->state, x->locks);
+    if (rc == 0 && s->way == TC_WAY_STATIC) {
+        put_be32(ctr, c);
+        rc = kc_store_put(&tc->store, TC_KEY_STATIC_CTR, ctr, 4);
+    }
+    /* The transcript advances in RAM only; a failed commit ends the session. */
+    sw[0] = (uint8_t)(isw >> 8);
+    sw[1] = (uint8_t)isw;
+    if (rc == 0)
+        rc = kc_env_transcript_update(&s->transcript, s->c0 + s->transcript.n, sw);
+    if (rc == 0 && x->complete)
+        rc = completion_put(tc, x, serial, mac);
+    if (rc == 0)
+        rc = kc_store_commit(&tc->store);
+    if (rc)
+        kc_store_abort(&tc->store);
+    return rc;
+}
+
+/*
+ * Every item of a packed envelope checked before any runs: none the lock
+ * refuses (else KC_ERR_STATE), COMPLETE ISSUANCE only last (else
+ * KC_ERR_BAD_DATA: the key card never packs so).
+ */
+static int items_check(const tc_card *tc, const uint8_t *pt, size_t len, size_t count)
+{
+    size_t off = 1, dl;
+    const uint8_t *d;
+    uint8_t hdr[4];
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        rc = kc_env_item_next(pt, len, &off, hdr, &d, &dl);
+        if (rc == 0 && hdr[0] == TC_CLA_PROP && hdr[1] == TC_INS_COMPLETE && i + 1 != count)
+            rc = KC_ERR_BAD_DATA;
+        if (rc == 0 && locked(tc, tc->sess.key_no, 1, hdr[1]))
+            rc = KC_ERR_STATE;
+    }
+    return rc;
+}
+
+/*
+ * Run the items of a packed envelope in order, stopping after the first one
+ * refused, and write the answer A = [k']_1 || k' times SW1 SW2 [len]_1 data
+ * into ans (the completion MAC is the data of COMPLETE ISSUANCE). *sw the
+ * last one's status word; *refused when one was refused.
+ */
+static int run_items(tc_card *tc, const uint8_t *pt, size_t len, size_t count, uint32_t c,
+                     const uint8_t serial[8], inner_ctx *x, uint8_t sw[2], uint8_t *ans,
+                     size_t *ans_len, int *refused)
+{
+    uint8_t mac[KC_ENV_MAC_LEN], hdr[4];
+    size_t off = 1, o = 1, dl, i;
+    const uint8_t *d;
+    int rc = 0;
+
+    *refused = 0;
+    ans[0] = 0;
+    for (i = 0; rc == 0 && i < count && !*refused; i++) {
+        if ((rc = kc_env_item_next(pt, len, &off, hdr, &d, &dl)) != 0)
+            break;
+        if ((rc = run_item(tc, hdr, d, dl, c, serial, x, sw, mac)) != 0)
+            break;
+        ans[o] = sw[0];
+        ans[o + 1] = sw[1];
+        ans[o + 2] = x->complete ? KC_ENV_MAC_LEN : 0;
+        if (x->complete)
+            memcpy(ans + o + 3, mac, KC_ENV_MAC_LEN);
+        o += KC_ENV_ANSWER_ITEM + ans[o + 2];
+        ans[0]++;
+        *refused = sw[0] != 0x90 || sw[1] != 0x00;
+    }
+    kc_wipe(mac, sizeof(mac));
+    *ans_len = o;
+    return rc;
+}
+
+/* Largest answer of a packed envelope: every item of the largest bucket, one MAC. */
+#define TC_PACKED_ANSWER_MAX \
+    (1 + (KC_ENV_BUCKET_MAX / KC_ENV_ITEM_HDR) * KC_ENV_ANSWER_ITEM + KC_ENV_MAC_LEN)
+
 uint16_t tc_session_envelope(tc_card *tc, const kc_apdu *a, size_t len, uint8_t *out,
                              size_t cap, size_t *out_len)
 {
     tc_session *s = &tc->sess;
-    uint8_t serial[8], hdr[4], data[KC_ENV_INNER_MAX], r[KC_ENV_R_LEN], sw[2], ctr[4];
-    uint8_t mac[KC_ENV_MAC_LEN];
+    uint8_t serial[8], hdr[4], pt[KC_ENV_BUCKET_MAX], r[KC_ENV_R_LEN], sw[2];
+    uint8_t mac[KC_ENV_MAC_LEN], ans[TC_PACKED_ANSWER_MAX];
     kc_env_keyset k; /* Kenv and Kresp of counter c, derived together once */
-    size_t n = sizeof(data);
+    size_t n = KC_ENV_INNER_MAX, count = 0, ans_len = 0;
     uint32_t c = s->next_c;
     inner_ctx x;
-    uint16_t isw;
-    int rc;
+    int rc, refused = 0;
 
     if (!s->open)
         return KC_SW_CONDITIONS;
@@ -393,73 +516,55 @@ uint16_t tc_session_envelope(tc_card *tc, const kc_apdu *a, size_t len, uint8_t 
     if (rc == 0)
         rc = kc_env_keyset_derive(r, serial, c, &k);
     kc_wipe(r, sizeof(r)); /* everything of counter c comes from k now */
-    if (rc == 0)
-        rc = envelope_canonical(a, len)
-                 ? kc_env_open_keyed(&k, serial, c, a->data, a->lc, hdr, data, &n, NULL)
-                 : KC_ERR_ENV_FORMAT;
+    if (rc == 0 && !envelope_canonical(a, len))
+        rc = KC_ERR_ENV_FORMAT;
+    else if (rc == 0 && s->packed)
+        rc = kc_env_open_packed_keyed(&k, serial, c, a->data, a->lc, pt, &(size_t){sizeof(pt)},
+                                      &count);
+    else if (rc == 0)
+        rc = kc_env_open_keyed(&k, serial, c, a->data, a->lc, hdr, pt, &n, NULL);
     if (rc) {
         kc_wipe(&k, sizeof(k));
         tc_session_end(tc);
         return open_error_sw(rc);
     }
-    if (locked(tc, s->key_no, 1, hdr[1])) {
-        kc_wipe(data, n);
+    /* Nothing runs unless every inner command of the envelope may. */
+    rc = s->packed ? items_check(tc, pt, sizeof(pt), count)
+                   : locked(tc, s->key_no, 1, hdr[1]) ? KC_ERR_STATE : 0;
+    if (rc) {
+        kc_wipe(pt, sizeof(pt));
         kc_wipe(&k, sizeof(k));
         tc_session_end(tc);
-        return KC_SW_CONDITIONS;
+        return rc == KC_ERR_STATE ? KC_SW_CONDITIONS : open_error_sw(rc);
     }
 
-    /* One transaction: the inner command's puts, the counter, the card state. */
-    x.state = tc_card_state(tc);
-    x.locks = tc_card_locks(tc);
-    x.complete = 0;
-    x.lock_way = 0;
-    x.lock_len = 0;
-    uint8_t old_state = x.state, old_locks = x.locks;
-    if ((rc = kc_store_begin(&tc->store)) == 0) {
-        isw = inner_run(tc, hdr, data, n, &x);
-        if (isw != KC_SW_OK) {
-            /* A refused inner command changes nothing of its own. */
-            kc_store_abort(&tc->store);
-            x.state = old_state;
-            x.locks = old_locks;
-            x.complete = 0;
-            rc = kc_store_begin(&tc->store);
-        }
-        if (rc == 0 && x.state == TC_STATE_MANUFACTURED)
-            x.state = TC_STATE_ISSUING;
-        if (rc == 0 && (x.state != old_state || x.locks != old_locks))
-            rc = tc_card_put_record(tc, x.state, x.locks);
-        if (rc == 0 && s->way == TC_WAY_STATIC) {
-            put_be32(ctr, c);
-            rc = kc_store_put(&tc->store, TC_KEY_STATIC_CTR, ctr, 4);
-        }
-        /* The transcript advances in RAM only; a failed commit ends the session. */
-        sw[0] = (uint8_t)(isw >> 8);
-        sw[1] = (uint8_t)isw;
-        if (rc == 0)
-            rc = kc_env_transcript_update(&s->transcript, c, sw);
-        if (rc == 0 && x.complete)
-            rc = completion_put(tc, &x, serial, mac);
-        if (rc == 0)
-            rc = kc_store_commit(&tc->store);
-        if (rc)
-            kc_store_abort(&tc->store);
-    }
-    kc_wipe(data, sizeof(data));
+    if (s->packed)
+        rc = run_items(tc, pt, sizeof(pt), count, c, serial, &x, sw, ans, &ans_len, &refused);
+    else
+        rc = run_item(tc, hdr, pt, n, c, serial, &x, sw, mac);
+    kc_wipe(pt, sizeof(pt));
     if (rc) {
         kc_wipe(&k, sizeof(k));
         kc_wipe(mac, sizeof(mac));
+        kc_wipe(ans, sizeof(ans));
         tc_session_end(tc);
         return tc_err_to_sw(rc);
     }
 
     *out_len = cap;
-    rc = kc_env_resp_build_keyed(&k, c, sw, mac, x.complete ? sizeof(mac) : 0, out, out_len);
+    if (s->packed)
+        rc = kc_env_resp_build_keyed(&k, c, sw, ans, ans_len, out, out_len);
+    else
+        rc = kc_env_resp_build_keyed(&k, c, sw, mac, x.complete ? sizeof(mac) : 0, out, out_len);
     kc_wipe(&k, sizeof(k));
     kc_wipe(mac, sizeof(mac));
-    if (rc || x.complete) {
-        /* The transcript is spent after COMPLETE: the session is over. */
+    kc_wipe(ans, sizeof(ans));
+    if (rc || x.complete || refused) {
+        /*
+         * The transcript is spent after COMPLETE: the session is over. So is
+         * a packed one whose inner command was refused: the items after it
+         * did not run, and nothing later could follow on from them.
+         */
         if (x.complete)
             s->open = 0; /* final already wiped the hash */
         tc_session_end(tc);

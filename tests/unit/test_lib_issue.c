@@ -377,12 +377,29 @@ static int issue(keycard *kc, keycard_target *t, keycard_issue_way way, uint8_t 
     rc = keycard_issue_wrap(kc, steps, ns, out, &ol);
     ck_assert_msg(rc == KEYCARD_OK, "wrap: %s", keycard_strerror(rc));
 
-    size_t off = 0, k = 0, first_len = 0;
+    size_t off = 0, k = 0, first_len = 0, envs = 0;
     const uint8_t *apdu;
     size_t al;
     uint16_t sws[8];
     uint8_t mac[16];
-    while (keycard_issue_next(out, ol, &off, &apdu, &al) == KEYCARD_OK) {
+    while ((way & KEYCARD_ISSUE_PACKED) && keycard_issue_next(out, ol, &off, &apdu, &al) == KEYCARD_OK) {
+        /* Packed: several steps per envelope, one length, the answers one per step. */
+        if (envs++ == 0)
+            first_len = al;
+        ck_assert_uint_eq(al, first_len);
+        ck_assert_ptr_null(memmem(apdu, al, "SHOP", 4));
+        ck_assert_ptr_null(memmem(apdu, al, "hello", 5));
+        size_t n = sizeof sws / sizeof sws[0] - k, dl = sizeof mac;
+        rc = keycard_target_envelope_packed(t, apdu, al, sws + k, &n, mac, &dl);
+        ck_assert_msg(rc == KEYCARD_OK, "packed envelope %zu: %s", envs, keycard_strerror(rc));
+        for (size_t j = 0; j < n; j++)
+            ck_assert_msg(sws[k + j] == 0x9000, "step %zu: inner SW %04X", k + j, sws[k + j]);
+        k += n;
+        ck_assert_uint_eq(dl, k == ns ? 16 : 0);
+    }
+    if (way & KEYCARD_ISSUE_PACKED)
+        ck_assert_uint_lt(envs, ns); /* fewer envelopes than steps */
+    while (!(way & KEYCARD_ISSUE_PACKED) && keycard_issue_next(out, ol, &off, &apdu, &al) == KEYCARD_OK) {
         /* Every envelope of a session has one length, and hides its command. */
         if (k == 0)
             first_len = al;
@@ -446,6 +463,10 @@ static const struct {
     {KEYCARD_WAY_PREVIOUS_RANDOM, 1, T_LOCK_A, KEYCARD_LOCK_KEY, 0},
     {KEYCARD_WAY_PREVIOUS_RANDOM, 2, T_LOCK_D, KEYCARD_LOCK_EXPLICIT, 1},
     {KEYCARD_WAY_STATIC, 1, T_LOCK_D, KEYCARD_LOCK_EXPLICIT, 0},
+    /* packed sessions: several steps per envelope */
+    {KEYCARD_WAY_TARGET_SEED | KEYCARD_ISSUE_PACKED, 1, T_LOCK_D, KEYCARD_LOCK_EXPLICIT, 0},
+    {KEYCARD_WAY_PREVIOUS_RANDOM | KEYCARD_ISSUE_PACKED, 1, T_LOCK_A, KEYCARD_LOCK_KEY, 0},
+    {KEYCARD_WAY_STATIC | KEYCARD_ISSUE_PACKED, 1, T_LOCK_D, KEYCARD_LOCK_EXPLICIT, 0},
 };
 
 START_TEST(test_issue_ways)
@@ -485,7 +506,7 @@ START_TEST(test_issue_ways)
     ck_assert_uint_ge(e.len, KEYCARD_AUDIT_RECEIPT_MAC_OFF + 16 + 6);
     ck_assert_mem_eq(e.data, serial, 8);
     ck_assert_uint_eq(e.data[8], ways[_i].key_no);
-    ck_assert_uint_eq(e.data[9], ways[_i].way);
+    ck_assert_uint_eq(e.data[9], ways[_i].way & ~KEYCARD_ISSUE_PACKED);
     ck_assert_uint_eq(e.data[10] & 1, (unsigned)ways[_i].common);
     ck_assert_uint_eq(e.data[11], KEYCARD_ISSUE_COMPLETED);
     ck_assert_uint_eq(e.data[12], 6);
@@ -579,7 +600,7 @@ START_TEST(test_late_end)
     ck_assert_uint_eq(e.seq, next);
     ck_assert_uint_eq(e.event, KEYCARD_AUDIT_ISSUE_RECEIPT);
     ck_assert_mem_eq(e.data, serial, 8);
-    ck_assert_uint_eq(e.data[9], ways[_i].way);
+    ck_assert_uint_eq(e.data[9], ways[_i].way & ~KEYCARD_ISSUE_PACKED);
     ck_assert_uint_eq(e.data[10] & KEYCARD_AUDIT_RECEIPT_FLAG_LATE, KEYCARD_AUDIT_RECEIPT_FLAG_LATE);
     ck_assert_uint_eq(e.data[10] & KEYCARD_AUDIT_RECEIPT_FLAG_UNCLEAN, 0);
     ck_assert_uint_eq(e.data[11], KEYCARD_ISSUE_COMPLETED);
@@ -821,6 +842,87 @@ START_TEST(test_begin_errors)
 }
 END_TEST
 
+/*
+ * The attacker on the PC asks one card for a packed session and the other
+ * for an unpacked one (to make the key card's envelopes mean something else
+ * on the target): the option is in both session contexts, so the keys
+ * differ and the first envelope is refused; the target's session is over.
+ * Then the packed envelopes replayed into a new session: refused too.
+ */
+START_TEST(test_packed_mismatch)
+{
+    keycard *kc = provisioned_card();
+    keycard_target *t = manufactured_target();
+    static uint8_t out[8192];
+    keycard_step steps[] = {{T_FOLDER, p_folder, sizeof p_folder},
+                            {T_KEYFILE, p_keyfile, sizeof p_keyfile}};
+    for (int target_packed = 0; target_packed <= 1; target_packed++) {
+        keycard_issue_way tw = KEYCARD_WAY_TARGET_SEED | (target_packed ? KEYCARD_ISSUE_PACKED : 0);
+        keycard_issue_way kw = KEYCARD_WAY_TARGET_SEED | (target_packed ? 0 : KEYCARD_ISSUE_PACKED);
+        keycard_issue_nonces nonces;
+        unlock(kc);
+        ck_assert_int_eq(keycard_target_issue_begin(t, tw, 1, &nonces), KEYCARD_OK);
+        ck_assert_int_eq(keycard_issue_open(kc, kw, serial, 1, 128, &nonces), KEYCARD_OK);
+        ck_assert_int_eq(keycard_target_issue_bind(t, &nonces), KEYCARD_OK);
+        size_t ol = sizeof out, off = 0, al, n = 4;
+        const uint8_t *apdu;
+        uint16_t sws[4];
+        ck_assert_int_eq(keycard_issue_wrap(kc, steps, 2, out, &ol), KEYCARD_OK);
+        ck_assert_int_eq(keycard_issue_next(out, ol, &off, &apdu, &al), KEYCARD_OK);
+        keycard_rc rc = target_packed
+                            ? keycard_target_envelope_packed(t, apdu, al, sws, &n, NULL, NULL)
+                            : keycard_target_envelope(t, apdu, al, sws, NULL, NULL, NULL);
+        ck_assert_int_eq(rc, KEYCARD_ERR_ENVELOPE);
+        /* The session is over on the target: the next envelope has nothing to open it. */
+        if (keycard_issue_next(out, ol, &off, &apdu, &al) == KEYCARD_OK)
+            ck_assert_int_eq(keycard_target_envelope(t, apdu, al, sws, NULL, NULL, NULL),
+                             KEYCARD_ERR_CONDITIONS);
+        int result = -1;
+        ck_assert_int_eq(keycard_issue_end(kc, NULL, 0, NULL, &result), KEYCARD_OK);
+        ck_assert_int_eq(result, KEYCARD_ISSUE_ABORTED);
+    }
+    /* Nothing was written: the card is still MANUFACTURED. */
+    keycard_target_info info;
+    ck_assert_int_eq(keycard_target_info_read(t, &info), KEYCARD_OK);
+    ck_assert_int_eq(info.state, KEYCARD_TARGET_MANUFACTURED);
+
+    /* A packed session's envelope replayed into the next packed session: refused. */
+    keycard_issue_nonces nonces;
+    unlock(kc);
+    keycard_issue_way pw = KEYCARD_WAY_TARGET_SEED | KEYCARD_ISSUE_PACKED;
+    ck_assert_int_eq(keycard_target_issue_begin(t, pw, 1, &nonces), KEYCARD_OK);
+    ck_assert_int_eq(keycard_issue_open(kc, pw, serial, 1, 128, &nonces), KEYCARD_OK);
+    ck_assert_int_eq(keycard_target_issue_bind(t, &nonces), KEYCARD_OK);
+    size_t ol = sizeof out, off = 0, al, n = 4;
+    const uint8_t *apdu;
+    uint16_t sws[4];
+    ck_assert_int_eq(keycard_issue_wrap(kc, steps, 2, out, &ol), KEYCARD_OK);
+    ck_assert_uint_eq(ol, 2 + kc_env_apdu_len(128)); /* both steps in one envelope */
+    ck_assert_int_eq(keycard_issue_next(out, ol, &off, &apdu, &al), KEYCARD_OK);
+    uint8_t copy[KC_ENV_APDU_MAX];
+    memcpy(copy, apdu, al);
+    ck_assert_int_eq(keycard_target_envelope_packed(t, apdu, al, sws, &n, NULL, NULL), KEYCARD_OK);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_uint_eq(sws[0], 0x9000);
+    ck_assert_uint_eq(sws[1], 0x9000);
+    /* The key card's END wants one status word per step: the envelope's count is refused. */
+    int result = -1;
+    uint8_t mac[16] = {0};
+    ck_assert_int_eq(keycard_issue_end(kc, sws, 1, mac, &result), KEYCARD_ERR_WRONG_DATA);
+    ck_assert_int_eq(keycard_issue_end(kc, NULL, 0, NULL, &result), KEYCARD_OK);
+    unlock(kc);
+    ck_assert_int_eq(keycard_target_issue_begin(t, pw, 1, &nonces), KEYCARD_OK);
+    ck_assert_int_eq(keycard_issue_open(kc, pw, serial, 1, 128, &nonces), KEYCARD_OK);
+    ck_assert_int_eq(keycard_target_issue_bind(t, &nonces), KEYCARD_OK);
+    n = 4;
+    ck_assert_int_eq(keycard_target_envelope_packed(t, copy, al, sws, &n, NULL, NULL),
+                     KEYCARD_ERR_ENVELOPE);
+    ck_assert_int_eq(keycard_issue_end(kc, NULL, 0, NULL, &result), KEYCARD_OK);
+    keycard_target_close(t);
+    keycard_close(kc);
+}
+END_TEST
+
 START_TEST(test_issue_next)
 {
     const uint8_t good[] = {0x00, 0x05, 0x84, 0xC2, 0x00, 0x00, 0x00};
@@ -864,6 +966,7 @@ static Suite *lib_issue_suite(void)
     tcase_add_test(tc, test_kcv_known_answer);
     tcase_add_test(tc, test_directories);
     tcase_add_loop_test(tc, test_issue_ways, 0, sizeof ways / sizeof ways[0]);
+    tcase_add_test(tc, test_packed_mismatch);
     tcase_add_test(tc, test_mac_mismatch_and_abort);
     tcase_add_loop_test(tc, test_late_end, 0, sizeof ways / sizeof ways[0]);
     tcase_add_loop_test(tc, test_late_end_forged, 0, 5);
