@@ -6,7 +6,8 @@
 # tests/bench/run.sh drives it; docs/performance.md explains the figures.
 
 BENCH_ISSUE_OBJ := $(ENGINE_OBJ)
-BENCH_WRAP = -Wl,--wrap=SCardConnect -Wl,--wrap=SCardTransmit -Wl,--wrap=kc_hw_file_open
+BENCH_WRAP = -Wl,--wrap=SCardConnect -Wl,--wrap=SCardTransmit -Wl,--wrap=kc_hw_file_open \
+	-Wl,--wrap=kc_template_fill
 
 $(B)/bench/kc_bench: $(B)/obj/tests/bench/kc_bench.o $(BENCH_ISSUE_OBJ) $(COMMON_OBJ) $(STATIC)
 	@mkdir -p $(dir $@)

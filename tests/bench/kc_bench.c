@@ -35,6 +35,7 @@
 
 #include "hw/kc_hw_file.h"
 #include "kc_card.h"
+#include "kc_template.h"
 #include "keycard.h"
 #include "keycard_sim.h"
 #include "keycard_proto.h"
@@ -66,6 +67,12 @@ LONG __wrap_SCardTransmit(SCARDHANDLE h, const SCARD_IO_REQUEST *spci, LPCBYTE c
                           SCARD_IO_REQUEST *rpci, LPBYTE resp, LPDWORD rlen);
 int __wrap_kc_hw_file_open(kc_hw_file *hf, const char *path, size_t size, size_t page_size,
                            kc_hw *out);
+int __real_kc_template_fill(const kc_template *t, const uint8_t *params, size_t plen,
+                            const kc_template_keys *keys, uint8_t *out, size_t cap,
+                            size_t *data_len);
+int __wrap_kc_template_fill(const kc_template *t, const uint8_t *params, size_t plen,
+                            const kc_template_keys *keys, uint8_t *out, size_t cap,
+                            size_t *data_len);
 
 /* Counts are kept per reader name, so a reconnected target keeps its line. */
 static line_count *line_of_reader(const char *reader)
@@ -116,6 +123,26 @@ LONG __wrap_SCardTransmit(SCARDHANDLE h, const SCARD_IO_REQUEST *spci, LPCBYTE c
 
 static kc_hw_file *wear_hf;          /* the key card's flash, once opened */
 static const char *wear_path;        /* which image is the key card's */
+
+/*
+ * The inner commands the key card makes (its WRAP fills each step's template
+ * once): their number and their bytes as plain APDUs would carry them,
+ * header (4) + Lc (1, when there is data) + data + status word (2). What the
+ * line efficiency of (5) divides by the target line's bytes.
+ */
+static unsigned long inner_cmds, inner_bytes;
+
+int __wrap_kc_template_fill(const kc_template *t, const uint8_t *params, size_t plen,
+                            const kc_template_keys *keys, uint8_t *out, size_t cap,
+                            size_t *data_len)
+{
+    int r = __real_kc_template_fill(t, params, plen, keys, out, cap, data_len);
+    if (r == 0) {
+        inner_cmds++;
+        inner_bytes += 4 + (*data_len ? 1 + *data_len : 0) + 2;
+    }
+    return r;
+}
 
 int __wrap_kc_hw_file_open(kc_hw_file *hf, const char *path, size_t size, size_t page_size,
                            kc_hw *out)
@@ -509,11 +536,17 @@ static int cmd_pcsc(const char *reader, const char *treader, const char *profile
 
     /* (5) whole cards from the stacker, with the station's own code. */
     snprintf(where, sizeof where, "pcsc:%s", treader);
-    double ms[64];
-    int measured = 0;
+    /*
+     * The first card warms up; then half the cards one inner command per
+     * envelope (the profile with "pack": false: the baseline), half packed,
+     * as the profile says by default.
+     */
+    double ms[64], ms_un[64];
+    int measured = 0, measured_un = 0, want_pack = prof.pack;
     uint8_t prev[8];
     int have_prev = 0;
     unsigned long kc_apdus = 0, kc_cmd = 0, kc_resp = 0, t_apdus = 0, t_cmd = 0, t_resp = 0;
+    unsigned long u_kc_apdus = 0, u_kc_cmd = 0, u_kc_resp = 0, u_apdus = 0, u_cmd = 0, u_resp = 0;
     size_t next_row = 0;
     kci_csv csv;
     memset(&csv, 0, sizeof csv);
@@ -524,6 +557,8 @@ static int cmd_pcsc(const char *reader, const char *treader, const char *profile
             return 1;
         }
         kci_outcome oc;
+        int base = i > 0 && i <= (ncards - 1) / 2;
+        prof.pack = base ? 0 : want_pack;
         audit_ack_all(kc); /* before the lines are counted */
         lines_reset();
         double t0 = now_s();
@@ -535,7 +570,11 @@ static int cmd_pcsc(const char *reader, const char *treader, const char *profile
         }
         line_count *lk = line_named(reader), *lt = line_named(treader);
         /* Card 1 warms up (caches, first connect); the rest are measured. */
-        if (i > 0) {
+        if (base) {
+            ms_un[measured_un++] = dt;
+            u_kc_apdus = lk->apdus, u_kc_cmd = lk->cmd_bytes, u_kc_resp = lk->resp_bytes;
+            u_apdus = lt->apdus, u_cmd = lt->cmd_bytes, u_resp = lt->resp_bytes;
+        } else if (i > 0) {
             ms[measured++] = dt;
             kc_apdus = lk->apdus, kc_cmd = lk->cmd_bytes, kc_resp = lk->resp_bytes;
             t_apdus = lt->apdus, t_cmd = lt->cmd_bytes, t_resp = lt->resp_bytes;
@@ -547,6 +586,22 @@ static int cmd_pcsc(const char *reader, const char *treader, const char *profile
         keycard_target_transmit(t, ej, sizeof ej, resp, &rl);
         keycard_target_close(t);
     }
+    prof.pack = want_pack;
+    if (measured == 0 || measured_un == 0) {
+        fprintf(stderr, "kc_bench: --cards %d: at least 3 are needed (a warm-up, a baseline, "
+                        "a packed card)\n", ncards);
+        return 1;
+    }
+    json_object_set_new(o, "card_packed", json_boolean(want_pack));
+    json_object_set_new(o, "card_unpacked_runs", json_integer(measured_un));
+    json_object_set_new(o, "card_unpacked_keycard_apdus", json_integer((json_int_t)u_kc_apdus));
+    json_object_set_new(o, "card_unpacked_keycard_cmd_bytes", json_integer((json_int_t)u_kc_cmd));
+    json_object_set_new(o, "card_unpacked_keycard_resp_bytes",
+                        json_integer((json_int_t)u_kc_resp));
+    json_object_set_new(o, "card_unpacked_target_apdus", json_integer((json_int_t)u_apdus));
+    json_object_set_new(o, "card_unpacked_target_cmd_bytes", json_integer((json_int_t)u_cmd));
+    json_object_set_new(o, "card_unpacked_target_resp_bytes", json_integer((json_int_t)u_resp));
+    json_object_set_new(o, "card_unpacked_ms", json_real(median(ms_un, (size_t)measured_un)));
     double card_ms = median(ms, (size_t)measured);
     json_object_set_new(o, "card_profile", json_string(profile));
     json_object_set_new(o, "card_steps", json_integer((json_int_t)nsteps));
@@ -766,8 +821,14 @@ static int cmd_sim(const char *kcfile, const char *blank, const char *profile, c
         if (cards % 32 == 0)
             audit_ack_all(kc);
         double a = now_s();
+        if (cards == 0)
+            inner_cmds = inner_bytes = 0; /* one card's inner commands */
         int r = kci_issue_card(kc, t, &prof, &csv, &next_row, &oc);
         issue_t += now_s() - a;
+        if (cards == 0) {
+            json_object_set_new(o, "card_inner_commands", json_integer((json_int_t)inner_cmds));
+            json_object_set_new(o, "card_inner_bytes", json_integer((json_int_t)inner_bytes));
+        }
         keycard_target_close(t);
         if (r != 0 || (oc.result != KCI_ISSUED && oc.result != KCI_WRITTEN)) {
             fprintf(stderr, "kc_bench: simulated card %zu not issued: %s\n", cards + 1, oc.why);

@@ -565,6 +565,114 @@ START_TEST(test_bucket_sizes)
 }
 END_TEST
 
+/* ---- packed sessions --------------------------------------------------- */
+
+/*
+ * A packed session in every seeding way: several inner commands per
+ * envelope, each its own commit, the lock last; the answers one per inner
+ * command and the completion MAC the key card expects over all of them.
+ */
+START_TEST(test_packed_session)
+{
+    kc_test_target t;
+    kc_tt_session s;
+    uint8_t d1[32], d2[32], mac[16];
+    uint16_t sws[8];
+    size_t n1, n2, k;
+
+    manufactured(&t, 60 + _i, SERIAL_A);
+    ck_assert_uint_eq(kc_tt_begin(&t, &s, ways[_i] | TC_BEGIN_PACKED, 1, kc_tt_key1, 32, SERIAL_A),
+                      0x9000);
+    n1 = folder(d1, 0x1000, 0x3F00, 256, "APP1");
+    n2 = folder(d2, 0x2000, 0x3F00, 256, "APP2");
+    kc_tt_item first[] = {
+        {TC_INS_CREATE, 1, 0, d1, n1},
+        {TC_INS_CREATE, 1, 0, d2, n2},
+        {TC_INS_CREATE, TC_CREATE_DATA_FILE, 0, "\x10\x01\x10\x00\x03\x00\x10\x00\x00", 9},
+    };
+    uint32_t c0 = kc_tt_commits(&t);
+    ck_assert_uint_eq(kc_tt_env_packed(&t, &s, first, 3, sws, &k), 0x9000);
+    ck_assert_uint_eq(k, 3);
+    for (size_t i = 0; i < k; i++)
+        ck_assert_uint_eq(sws[i], 0x9000);
+    ck_assert_uint_eq(kc_tt_commits(&t), c0 + 3); /* one commit per inner command */
+    kc_tt_item last[] = {
+        {TC_INS_WRITE_BINARY, 0, 0, "\x10\x01\x00\x00hello", 9},
+        {TC_INS_COMPLETE, TC_LOCK_WAY_FLAG, 0, NULL, 0},
+    };
+    ck_assert_uint_eq(kc_tt_env_packed(&t, &s, last, 2, sws, &k), 0x9000);
+    ck_assert_uint_eq(k, 2);
+    /* The completion MAC (the last answer's data) is the one over all five. */
+    kc_tt_completion(&s, mac);
+    ck_assert_uint_eq(t.resp[t.resp_len - 16 - 16 - 1], 16);
+    ck_assert_mem_eq(t.resp + t.resp_len - 16 - 16, mac, 16);
+    ck_assert_uint_eq(info(&t, 0), TC_STATE_ISSUED);
+    ck_assert_uint_eq(kc_tt_sendx(&t, "00A4000C021000"), 0x9000);
+    ck_assert_uint_eq(kc_tt_sendx(&t, "00A4000C021001"), 0x9000);
+    ck_assert_uint_eq(kc_tt_sendx(&t, "00B0000005"), 0x9000);
+    ck_assert_mem_eq(t.resp, "hello", 5);
+    kc_tt_free(&t);
+}
+END_TEST
+
+/*
+ * The attacker's packed envelopes, each sealed with the session's real keys
+ * (a key card that packs wrongly): a refused inner command stops the rest
+ * of its envelope and ends the session; a lock that is not last, or a
+ * one-command plaintext in a packed session (its CLA 80 read as a count),
+ * runs nothing at all.
+ */
+START_TEST(test_packed_refusals)
+{
+    kc_test_target t;
+    kc_tt_session s;
+    uint8_t d[32];
+    uint16_t sws[8];
+    size_t n, k;
+
+    manufactured(&t, 70, SERIAL_A);
+    begin(&t, &s, TC_WAY_TARGET_SEED | TC_BEGIN_PACKED, SERIAL_A);
+    n = folder(d, 0x1000, 0x3F00, 256, "APP1");
+    kc_tt_item dup[] = {{TC_INS_CREATE, 1, 0, d, n}, {TC_INS_CREATE, 1, 0, d, n},
+                        {TC_INS_CREATE, TC_CREATE_DATA_FILE, 0,
+                         "\x10\x01\x10\x00\x03\x00\x10\x00\x00", 9}};
+    ck_assert_uint_eq(kc_tt_env_packed(&t, &s, dup, 3, sws, &k), 0x9000);
+    ck_assert_uint_eq(k, 2); /* the third did not run */
+    ck_assert_uint_eq(sws[0], 0x9000);
+    ck_assert_uint_eq(sws[1], 0x6A89);
+    ck_assert_uint_eq(kc_tt_sendx(&t, "00A4000C021000"), 0x9000);
+    ck_assert_uint_eq(kc_tt_sendx(&t, "00A4000C021001"), 0x6A82);
+    /* The session is over. */
+    ck_assert_uint_eq(kc_tt_env_packed(&t, &s, dup + 2, 1, sws, &k), 0x6985);
+
+    /* The lock before another command: refused whole, nothing runs. */
+    begin(&t, &s, TC_WAY_TARGET_SEED | TC_BEGIN_PACKED, SERIAL_A);
+    uint32_t c0 = kc_tt_commits(&t);
+    kc_tt_item early[] = {{TC_INS_COMPLETE, TC_LOCK_WAY_FLAG, 0, NULL, 0}, dup[2]};
+    ck_assert_uint_eq(kc_tt_env_packed(&t, &s, early, 2, sws, &k), 0x6988);
+    ck_assert_uint_eq(kc_tt_commits(&t), c0);
+    ck_assert_uint_eq(info(&t, 0), TC_STATE_ISSUING);
+    ck_assert_uint_eq(info(&t, 1), 0);
+
+    /* An unpacked plaintext sealed with a packed session's keys: no command runs. */
+    begin(&t, &s, TC_WAY_TARGET_SEED | TC_BEGIN_PACKED, SERIAL_A);
+    uint8_t apdu[KC_ENV_APDU_MAX];
+    size_t al = kc_tt_seal(&s, 0x80, TC_INS_CREATE, TC_CREATE_DATA_FILE, 0,
+                           "\x10\x01\x10\x00\x03\x00\x10\x00\x00", 9, apdu, sizeof apdu);
+    ck_assert_uint_eq(kc_tt_send(&t, apdu, al), 0x6988);
+    ck_assert_uint_eq(kc_tt_commits(&t), c0);
+    ck_assert_uint_eq(kc_tt_sendx(&t, "00A4000C021001"), 0x6A82);
+
+    /* A packed plaintext in an unpacked session: malformed for it, nothing runs. */
+    begin(&t, &s, TC_WAY_TARGET_SEED, SERIAL_A);
+    s.packed = 1;
+    kc_tt_item one[] = {dup[2]};
+    ck_assert_uint_eq(kc_tt_env_packed(&t, &s, one, 1, sws, &k), 0x6988);
+    ck_assert_uint_eq(kc_tt_commits(&t), c0);
+    kc_tt_free(&t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("target");
@@ -587,6 +695,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_complete_malformed);
     tcase_add_loop_test(tc, test_power_ends_session, 0, 2);
     tcase_add_test(tc, test_bucket_sizes);
+    tcase_add_loop_test(tc, test_packed_session, 0, 3);
+    tcase_add_test(tc, test_packed_refusals);
     suite_add_tcase(s, tc);
     return s;
 }

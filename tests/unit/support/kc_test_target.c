@@ -185,9 +185,11 @@ uint16_t kc_tt_begin(kc_test_target *t, kc_tt_session *s, uint8_t way, uint8_t k
     memcpy(s->serial, serial, 8);
     memcpy(s->kcard, kcard, kcard_len);
     s->kcard_len = kcard_len;
+    s->packed = (way & TC_BEGIN_PACKED) != 0;
+    sw = kc_tt_cmd(t, 0x80, TC_INS_BEGIN, way, key_no, NULL, 0, 0);
+    way &= (uint8_t)~TC_BEGIN_PACKED;
     s->way = way;
     s->bucket = 128;
-    sw = kc_tt_cmd(t, 0x80, TC_INS_BEGIN, way, key_no, NULL, 0, 0);
     if (sw != 0x9000)
         return sw;
     ck_assert_uint_eq(t->resp_len, way == TC_WAY_STATIC ? 21 : 17);
@@ -198,13 +200,16 @@ uint16_t kc_tt_begin(kc_test_target *t, kc_tt_session *s, uint8_t way, uint8_t k
     memcpy(s->nk, bind, 16);
     if (way == TC_WAY_HOST_SEED)
         blen = 32;
-    kc_env_session_ctx(sctx, serial, t->resp + 1, bind, way == TC_WAY_HOST_SEED ? bind + 16 : NULL);
+    kc_env_session_ctx_opts(sctx, serial, t->resp + 1, bind, way == TC_WAY_HOST_SEED ? bind + 16 : NULL,
+                            s->packed ? KC_ENV_OPT_PACKED : 0);
     if (way == TC_WAY_STATIC) {
         const uint8_t *c = t->resp + 17;
         s->c = (uint32_t)c[0] << 24 | (uint32_t)c[1] << 16 | (uint32_t)c[2] << 8 | c[3];
         s->c -= 1; /* the counter of the "last" envelope */
+        s->c0 = s->c + 1;
         ck_assert_int_eq(kc_env_static_base(kcard, kcard_len, sctx, s->base), 0);
     } else {
+        s->c0 = 1;
         ck_assert_int_eq(kc_env_chain_seed(kcard, kcard_len, sctx, s->r), 0);
     }
     ck_assert_int_eq(kc_env_completion_key(kcard, kcard_len, sctx, s->kcomp), 0);
@@ -251,6 +256,55 @@ uint16_t kc_tt_env(kc_test_target *t, kc_tt_session *s, uint8_t ins, uint8_t p1,
         *inner = (uint16_t)(sw[0] << 8 | sw[1]);
     if (inner_len)
         *inner_len = dl;
+    return osw;
+}
+
+uint16_t kc_tt_env_packed(kc_test_target *t, kc_tt_session *s, const kc_tt_item *it,
+                          size_t count, uint16_t *sws, size_t *nsw)
+{
+    uint8_t items[KC_ENV_BUCKET_MAX], apdu[KC_ENV_APDU_MAX], sw[2];
+    size_t il = 0, len = sizeof(apdu), off, dl;
+
+    ck_assert(s->packed);
+    for (size_t i = 0; i < count; i++) {
+        uint8_t hdr[4] = {0x80, it[i].ins, it[i].p1, it[i].p2};
+        ck_assert_int_eq(kc_env_item_put(items, sizeof(items), &il, hdr, it[i].data, it[i].n), 0);
+        if (it[i].ins == TC_INS_COMPLETE && it[i].n <= sizeof(s->lock_data)) {
+            s->lock_way = it[i].p1;
+            s->lock_len = it[i].n;
+            if (it[i].n)
+                memcpy(s->lock_data, it[i].data, it[i].n);
+        }
+    }
+    s->c++;
+    if (s->way == TC_WAY_STATIC) {
+        ck_assert_int_eq(kc_env_static_key(s->base, 32, s->serial, s->c, s->last_r), 0);
+    } else {
+        ck_assert_int_eq(kc_env_chain_step(s->r, s->serial, s->c), 0);
+        memcpy(s->last_r, s->r, 32);
+    }
+    ck_assert_int_eq(kc_env_seal_packed(s->last_r, s->serial, s->c, s->bucket, items, il, count,
+                                        apdu, &len), 0);
+    *nsw = 0;
+    uint16_t osw = kc_tt_send(t, apdu, len);
+    if (osw != 0x9000)
+        return osw;
+    ck_assert_int_eq(kc_env_resp_verify(s->last_r, s->serial, s->c, t->resp, t->resp_len, sw,
+                                        &off, &dl), 0);
+    /* A = [k']_1 || k' x (SW1 SW2 [len]_1 data) */
+    const uint8_t *a = t->resp + off;
+    size_t o = 1;
+    ck_assert_uint_ge(dl, 1);
+    ck_assert_uint_le(a[0], count);
+    for (size_t i = 0; i < a[0]; i++) {
+        ck_assert_uint_le(o + 3, dl);
+        sws[i] = (uint16_t)(a[o] << 8 | a[o + 1]);
+        ck_assert_int_eq(kc_env_transcript_update(&s->tr, s->c0 + s->tr.n, a + o), 0);
+        o += 3 + a[o + 2];
+    }
+    ck_assert_uint_eq(o, dl);
+    ck_assert_uint_eq(sws[a[0] - 1], (uint16_t)(sw[0] << 8 | sw[1]));
+    *nsw = a[0];
     return osw;
 }
 

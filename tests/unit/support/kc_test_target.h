@@ -63,6 +63,8 @@ typedef struct kc_tt_session {
     uint8_t last_r[32]; /* R of the last sealed envelope (response check) */
     uint8_t base[32];   /* static mode: the session base B */
     uint8_t nk[16];     /* the key card's nonce this helper played */
+    int packed;         /* BEGIN with P1 bit 80: several inner commands per envelope */
+    uint32_t c0;        /* counter of the first envelope: inner command i is c0 + i */
     uint8_t lock_way;   /* P1 and data of the COMPLETE ISSUANCE sent (completion MAC) */
     uint8_t lock_data[KC_ENV_LOCK_DATA_MAX];
     size_t lock_len;
@@ -85,6 +87,22 @@ size_t kc_tt_seal(kc_tt_session *s, uint8_t cla, uint8_t ins, uint8_t p1, uint8_
  */
 uint16_t kc_tt_env(kc_test_target *t, kc_tt_session *s, uint8_t ins, uint8_t p1, uint8_t p2,
                    const void *data, size_t n, uint16_t *inner, size_t *inner_len);
+/* One inner command of a packed envelope (CLA 80). */
+typedef struct kc_tt_item {
+    uint8_t ins, p1, p2;
+    const void *data;
+    size_t n;
+} kc_tt_item;
+
+/*
+ * Packed session (kc_tt_begin with way | 0x80): seal count items into one
+ * envelope, send it, and on outer 9000 verify the response MAC, split the
+ * answer into sws (*nsw: the items run) and record each in the transcript.
+ * Returns the outer SW.
+ */
+uint16_t kc_tt_env_packed(kc_test_target *t, kc_tt_session *s, const kc_tt_item *it,
+                          size_t count, uint16_t *sws, size_t *nsw);
+
 /* The completion MAC the key card expects for the transcript so far (ends it). */
 void kc_tt_completion(kc_tt_session *s, uint8_t mac[16]);
 
