@@ -198,7 +198,8 @@ int kc_env_open_keyed(const kc_env_keyset *k, const uint8_t serial[8], uint32_t 
  * pt[0 .. *pt_len) is [count]_1 || the items, *count >= 1 of them, walked
  * with kc_env_item_next from offset 1; the items end exactly at the padding
  * mark. Errors as kc_env_open_keyed; KC_ERR_BAD_DATA when authentic but
- * malformed (count 0, an item past the end, bad padding); pt wiped on error.
+ * malformed (count 0, an item past the end, bad padding). After an error pt
+ * holds no plaintext (what was decrypted is wiped).
  */
 int kc_env_open_packed_keyed(const kc_env_keyset *k, const uint8_t serial[8],
                              uint32_t expected_c, const uint8_t *body, size_t body_len,

@@ -211,7 +211,9 @@ START_TEST(test_chain_kat)
         if (has_seed)
             kc_vectors_hex(v, "seed", seed, 16);
         kc_env_session_ctx(sctx, serial, nt, nk, has_seed ? seed : NULL);
-        expect(sctx, sizeof sctx, v, "sctx", i);
+        /* The buffer has room for an options byte; an unpacked context is 56 bytes. */
+        ck_assert_uint_eq(kc_env_sctx_len(sctx), KC_ENV_SCTX_BASE_LEN);
+        expect(sctx, kc_env_sctx_len(sctx), v, "sctx", i);
         if (strcmp(mode, "chain") == 0) {
             nchain++;
             ck_assert_int_eq(kc_env_chain_seed(kcard, ml, sctx, r), 0);
@@ -596,6 +598,334 @@ START_TEST(test_seal_bucket_limits)
 }
 END_TEST
 
+/* ---- packed envelopes: limits and malformed plaintexts --------------------- */
+
+/*
+ * An ENVELOPE around any bucket-sized plaintext pt, built from the public
+ * primitives as docs/protocol.md lays it out (AD 84 C2 00 00 || serial ||
+ * [c]_4, data [c]_4 || C || V): the sealers never make an authentic count 0
+ * or a plaintext without its padding mark. Checked against
+ * kc_env_seal_packed before use. Returns the APDU length.
+ */
+static size_t seal_any(const uint8_t r[32], const uint8_t serial[8], uint32_t c,
+                       const uint8_t *pt, size_t bucket, uint8_t *apdu)
+{
+    uint8_t kenv[KC_ENV_KENV_LEN], aad[16] = {KC_ENV_CLA, KC_ENV_INS, 0x00, 0x00};
+    kc_iov ad = {aad, sizeof aad};
+    size_t n = KC_ENV_CTR_LEN + bucket + KC_ENV_TAG_LEN, off = n <= 255 ? 5 : 7;
+    uint8_t ctr[4] = {(uint8_t)(c >> 24), (uint8_t)(c >> 16), (uint8_t)(c >> 8), (uint8_t)c};
+
+    memcpy(aad + 4, serial, 8);
+    memcpy(aad + 12, ctr, 4);
+    memcpy(apdu, aad, 4);
+    if (off == 5) {
+        apdu[4] = (uint8_t)n;
+    } else {
+        apdu[4] = 0x00;
+        apdu[5] = (uint8_t)(n >> 8);
+        apdu[6] = (uint8_t)n;
+    }
+    memcpy(apdu + off, ctr, 4);
+    ck_assert_int_eq(kc_env_keys(r, serial, c, kenv, NULL), 0);
+    ck_assert_int_eq(kc_crypto_aes_siv_seal(kenv, sizeof kenv, &ad, 1, pt, bucket,
+                                            apdu + off + 4, apdu + off + 4 + bucket),
+                     0);
+    kc_wipe(kenv, sizeof kenv);
+    memset(apdu + off + n, 0, off == 5 ? 1 : 2); /* Le */
+    return off + n + (off == 5 ? 1 : 2);
+}
+
+/*
+ * The target's way in: the keyset of expected_c opens the APDU's data field
+ * into pt (*pt_len capacity), filled with AA first so a wipe shows.
+ */
+static int open_packed(const uint8_t r[32], const uint8_t serial[8], uint32_t expected_c,
+                       const uint8_t *apdu, size_t len, uint8_t *pt, size_t *pt_len,
+                       size_t *count)
+{
+    size_t off = apdu[4] ? 5 : 7;
+    kc_env_keyset ks;
+    int rc;
+
+    memset(pt, 0xAA, *pt_len);
+    ck_assert_int_eq(kc_env_keyset_derive(r, serial, expected_c, &ks), 0);
+    rc = kc_env_open_packed_keyed(&ks, serial, expected_c, apdu + off,
+                                  len - off - (off == 5 ? 1 : 2), pt, pt_len, count);
+    kc_wipe(&ks, sizeof ks);
+    return rc;
+}
+
+/* pt[0..n) holds nothing decrypted: untouched (AA) or wiped. */
+static int no_plaintext(const uint8_t *pt, size_t n)
+{
+    int aa = 1;
+    for (size_t i = 0; i < n; i++)
+        aa &= pt[i] == 0xAA;
+    return aa || all_zero(pt, n);
+}
+
+/*
+ * kc_env_item_put up to exactly bucket - 2 bytes of items (the count and the
+ * padding mark take the other two) seals, opens and walks back; one byte more
+ * is refused with nothing written.
+ */
+START_TEST(test_packed_roundtrip)
+{
+    static const size_t buckets[] = {64, 128, 256, 512, 1024};
+    static uint8_t items[KC_ENV_BUCKET_MAX], data[KC_ENV_BUCKET_MAX], pt[KC_ENV_BUCKET_MAX];
+    static uint8_t apdu[KC_ENV_APDU_MAX];
+    uint8_t r[32], serial[8] = {0x4B, 0x43, 0, 0, 0, 0, 0, 0x51}, hdr[4] = {0x80, 0xD6, 0, 0};
+    uint8_t gh[4];
+    const uint8_t *gd;
+    size_t il, al, pl, cnt, off, gl, n;
+
+    for (size_t i = 0; i < 32; i++)
+        r[i] = (uint8_t)(0x60 + 3 * i);
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i * 13 + 1);
+    for (size_t k = 0; k < sizeof buckets / sizeof buckets[0]; k++) {
+        size_t bk = buckets[k], cap = bk - 2, want = bk + 20 <= 255 ? bk + 26 : bk + 29;
+
+        /* One item alone: 8 + data bytes fill the bucket exactly. */
+        il = 0;
+        ck_assert_int_eq(kc_env_item_put(items, cap, &il, hdr, data, cap - KC_ENV_ITEM_HDR), 0);
+        ck_assert_uint_eq(il, cap);
+        ck_assert_uint_eq(cap - KC_ENV_ITEM_HDR, bk - KC_ENV_PACKED_OVERHEAD);
+        al = sizeof apdu;
+        ck_assert_int_eq(kc_env_seal_packed(r, serial, 9, bk, items, il, 1, apdu, &al), 0);
+        ck_assert_uint_eq(al, want);
+        pl = sizeof pt;
+        ck_assert_int_eq(open_packed(r, serial, 9, apdu, al, pt, &pl, &cnt), 0);
+        ck_assert_uint_eq(cnt, 1);
+        ck_assert_uint_eq(pl, bk - 1);
+        off = 1;
+        ck_assert_int_eq(kc_env_item_next(pt, pl, &off, gh, &gd, &gl), 0);
+        ck_assert_mem_eq(gh, hdr, 4);
+        ck_assert_uint_eq(gl, bk - KC_ENV_PACKED_OVERHEAD);
+        ck_assert_mem_eq(gd, data, gl);
+        ck_assert_uint_eq(off, pl);
+        /* Nothing left to walk. */
+        ck_assert_int_eq(kc_env_item_next(pt, pl, &off, gh, &gd, &gl), KC_ERR_BAD_DATA);
+
+        /* One byte more: refused, nothing written, the length as it was. */
+        il = 0;
+        memset(items, 0xEE, sizeof items);
+        ck_assert_int_eq(kc_env_item_put(items, cap, &il, hdr, data, cap - KC_ENV_ITEM_HDR + 1),
+                         KC_ERR_TOO_BIG);
+        ck_assert_uint_eq(il, 0);
+        for (size_t q = 0; q < sizeof items; q++)
+            ck_assert_uint_eq(items[q], 0xEE);
+        al = sizeof apdu;
+        ck_assert_int_eq(kc_env_seal_packed(r, serial, 9, bk, items, cap + 1, 1, apdu, &al),
+                         KC_ERR_TOO_BIG);
+
+        /* Several items, the last taking the rest: again exactly bucket - 2. */
+        il = 0;
+        n = 0;
+        while (cap - il >= 2 * KC_ENV_ITEM_HDR + 10) {
+            hdr[3] = (uint8_t)n;
+            ck_assert_int_eq(kc_env_item_put(items, cap, &il, hdr, data + n, 10), 0);
+            n++;
+        }
+        hdr[3] = (uint8_t)n;
+        ck_assert_int_eq(
+            kc_env_item_put(items, cap, &il, hdr, data + n, cap - il - KC_ENV_ITEM_HDR), 0);
+        n++;
+        ck_assert_uint_eq(il, cap);
+        /* Not even an empty item is left room. */
+        ck_assert_int_eq(kc_env_item_put(items, cap, &il, hdr, NULL, 0), KC_ERR_TOO_BIG);
+        ck_assert_uint_eq(il, cap);
+        al = sizeof apdu;
+        ck_assert_int_eq(kc_env_seal_packed(r, serial, 9, bk, items, il, n, apdu, &al), 0);
+        pl = sizeof pt;
+        ck_assert_int_eq(open_packed(r, serial, 9, apdu, al, pt, &pl, &cnt), 0);
+        ck_assert_uint_eq(cnt, n);
+        off = 1;
+        for (size_t q = 0; q < n; q++) {
+            ck_assert_int_eq(kc_env_item_next(pt, pl, &off, gh, &gd, &gl), 0);
+            ck_assert_uint_eq(gh[3], q);
+            ck_assert_uint_eq(gl, q + 1 < n ? 10 : cap - (n - 1) * (KC_ENV_ITEM_HDR + 10) -
+                                                     KC_ENV_ITEM_HDR);
+            ck_assert_mem_eq(gd, data + q, gl);
+        }
+        ck_assert_uint_eq(off, pl);
+        hdr[3] = 0;
+        /* A count the envelope cannot carry. */
+        al = sizeof apdu;
+        ck_assert_int_eq(kc_env_seal_packed(r, serial, 9, bk, items, il, 0, apdu, &al),
+                         KC_ERR_ARG);
+        ck_assert_int_eq(kc_env_seal_packed(r, serial, 9, bk, items, il, 256, apdu, &al),
+                         KC_ERR_ARG);
+    }
+}
+END_TEST
+
+/*
+ * kc_env_open_packed_keyed refuses authentic but malformed plaintexts with
+ * KC_ERR_BAD_DATA and pt wiped; altered bytes are KC_ERR_AUTH, the wrong
+ * counter KC_ERR_ENV_COUNTER. Short and extended APDUs (buckets 64, 256).
+ */
+START_TEST(test_packed_malformed)
+{
+    static const size_t buckets[] = {64, 256};
+    static const uint8_t h1[4] = {0x80, 0xD6, 0x00, 0x00}, h2[4] = {0x80, 0xE0, 0x03, 0x00};
+    static const uint8_t h0[4] = {0x00, 0xD6, 0x00, 0x00};
+    static const uint8_t d1[6] = {0x21, 0x01, 0x00, 0x00, 0x5A, 0xA5};
+    static const uint8_t d2[9] = {0x21, 0x01, 0x10, 0x01, 0x03, 0x00, 0x40, 0x00, 0x00};
+    static uint8_t items[KC_ENV_BUCKET_MAX], raw[KC_ENV_BUCKET_MAX], pt[KC_ENV_BUCKET_MAX];
+    static uint8_t ref[KC_ENV_APDU_MAX], apdu[KC_ENV_APDU_MAX];
+    uint8_t r[32], serial[8] = {0x4B, 0x43, 0, 0, 0, 0, 0, 0x77};
+    const uint32_t c = 3;
+    size_t il, al, rl, pl, cnt, off;
+    int rc;
+
+    for (size_t i = 0; i < 32; i++)
+        r[i] = (uint8_t)(0xA0 ^ (5 * i));
+    for (size_t k = 0; k < sizeof buckets / sizeof buckets[0]; k++) {
+        /* The good items with a count they do not match. */
+        static const struct {
+            size_t count;
+            const char *why;
+        } counts[] = {{3, "count one more than the items"},
+                      {255, "count 255"},
+                      {1, "count 1: an item where the mark belongs"}};
+        size_t b = buckets[k], base;
+
+        /* A good envelope of two items; the local sealer must give the same bytes. */
+        il = 0;
+        ck_assert_int_eq(kc_env_item_put(items, sizeof items, &il, h1, d1, sizeof d1), 0);
+        ck_assert_int_eq(kc_env_item_put(items, sizeof items, &il, h2, d2, sizeof d2), 0);
+        base = il;
+        rl = sizeof ref;
+        ck_assert_int_eq(kc_env_seal_packed(r, serial, c, b, items, il, 2, ref, &rl), 0);
+        raw[0] = 2;
+        memcpy(raw + 1, items, il);
+        raw[1 + il] = 0x80;
+        memset(raw + 2 + il, 0, b - 2 - il);
+        ck_assert_uint_eq(seal_any(r, serial, c, raw, b, apdu), rl);
+        ck_assert_mem_eq(apdu, ref, rl);
+        pl = sizeof pt;
+        ck_assert_int_eq(open_packed(r, serial, c, ref, rl, pt, &pl, &cnt), 0);
+        ck_assert_uint_eq(cnt, 2);
+        ck_assert_uint_eq(pl, 1 + il);
+        /* Capacity below the bucket. */
+        pl = b - 1;
+        ck_assert_int_eq(open_packed(r, serial, c, ref, rl, pt, &pl, &cnt), KC_ERR_TOO_BIG);
+
+        /* Through kc_env_seal_packed: items and count as given, the padding its own. */
+        for (size_t q = 0; q < sizeof counts / sizeof counts[0]; q++) {
+            al = sizeof apdu;
+            ck_assert_int_eq(
+                kc_env_seal_packed(r, serial, c, b, items, base, counts[q].count, apdu, &al), 0);
+            pl = sizeof pt;
+            rc = open_packed(r, serial, c, apdu, al, pt, &pl, &cnt);
+            ck_assert_msg(rc == KC_ERR_BAD_DATA, "bucket %zu, %s: rc %d", b, counts[q].why, rc);
+            ck_assert_msg(all_zero(pt, b), "bucket %zu, %s: pt not wiped", b, counts[q].why);
+        }
+        {
+            /* Items whose bytes are wrong, still sealed by kc_env_seal_packed. */
+            static const char *const why[] = {
+                "Lc runs past the bucket",  "Lc FFFF",
+                "Lc ends at the bucket's end (no mark)",
+                "items then a non-80 byte", "items then 80 01",
+                "second item CLA 00 after count 1",
+            };
+            for (size_t q = 0; q < sizeof why / sizeof why[0]; q++) {
+                size_t len = base, count = 2;
+                memcpy(raw, items, base);
+                switch (q) {
+                case 0: /* one item claiming the bucket's rest and one byte more */
+                    memcpy(raw, h1, 4);
+                    raw[4] = (uint8_t)((b - 6) >> 8), raw[5] = (uint8_t)(b - 6);
+                    len = 6 + 2, count = 1;
+                    break;
+                case 1:
+                    raw[4] = 0xFF, raw[5] = 0xFF;
+                    break;
+                case 2: /* its data takes the 80 and the zeros: nothing left for a mark */
+                    memcpy(raw, h1, 4);
+                    raw[4] = (uint8_t)((b - 7) >> 8), raw[5] = (uint8_t)(b - 7);
+                    len = 6 + 2, count = 1;
+                    break;
+                case 3:
+                    raw[base] = 0x55;
+                    len = base + 1;
+                    break;
+                case 4:
+                    raw[base] = 0x80, raw[base + 1] = 0x01;
+                    len = base + 2;
+                    break;
+                case 5:
+                    memcpy(raw + 6 + sizeof d1, h0, 4);
+                    count = 1;
+                    break;
+                }
+                al = sizeof apdu;
+                ck_assert_int_eq(kc_env_seal_packed(r, serial, c, b, raw, len, count, apdu, &al),
+                                 0);
+                pl = sizeof pt;
+                rc = open_packed(r, serial, c, apdu, al, pt, &pl, &cnt);
+                ck_assert_msg(rc == KC_ERR_BAD_DATA, "bucket %zu, %s: rc %d", b, why[q], rc);
+                ck_assert_msg(all_zero(pt, b), "bucket %zu, %s: pt not wiped", b, why[q]);
+            }
+        }
+        {
+            /* What kc_env_seal_packed never makes: sealed around the plaintext itself. */
+            static const char *const why[] = {"count 0", "no padding mark at all",
+                                              "non-zero last padding byte",
+                                              "00 where the mark belongs"};
+            for (size_t q = 0; q < sizeof why / sizeof why[0]; q++) {
+                raw[0] = 2;
+                memcpy(raw + 1, items, base);
+                raw[1 + base] = 0x80;
+                memset(raw + 2 + base, 0, b - 2 - base);
+                switch (q) {
+                case 0:
+                    raw[0] = 0;
+                    break;
+                case 1: /* one item exactly filling the bucket */
+                    raw[0] = 1;
+                    memcpy(raw + 1, h1, 4);
+                    raw[5] = (uint8_t)((b - 7) >> 8), raw[6] = (uint8_t)(b - 7);
+                    memset(raw + 7, 0x31, b - 7);
+                    break;
+                case 2:
+                    raw[b - 1] = 0x01;
+                    break;
+                case 3:
+                    raw[1 + base] = 0x00;
+                    break;
+                }
+                al = seal_any(r, serial, c, raw, b, apdu);
+                pl = sizeof pt;
+                rc = open_packed(r, serial, c, apdu, al, pt, &pl, &cnt);
+                ck_assert_msg(rc == KC_ERR_BAD_DATA, "bucket %zu, %s: rc %d", b, why[q], rc);
+                ck_assert_msg(all_zero(pt, b), "bucket %zu, %s: pt not wiped", b, why[q]);
+            }
+        }
+
+        /* Altered ciphertext or tag: not authentic, nothing released. */
+        off = ref[4] ? 5 : 7;
+        for (size_t p = off + 4; p < off + 4 + b + 16; p += 7) {
+            memcpy(apdu, ref, rl);
+            apdu[p] ^= (uint8_t)(1u << (p % 8));
+            pl = sizeof pt;
+            ck_assert_int_eq(open_packed(r, serial, c, apdu, rl, pt, &pl, &cnt), KC_ERR_AUTH);
+            ck_assert(all_zero(pt, b));
+        }
+        /* Replayed at the next counter, or expected behind it. */
+        pl = sizeof pt;
+        ck_assert_int_eq(open_packed(r, serial, c + 1, ref, rl, pt, &pl, &cnt),
+                         KC_ERR_ENV_COUNTER);
+        ck_assert(no_plaintext(pt, b));
+        pl = sizeof pt;
+        ck_assert_int_eq(open_packed(r, serial, c - 1, ref, rl, pt, &pl, &cnt),
+                         KC_ERR_ENV_COUNTER);
+        ck_assert(no_plaintext(pt, b));
+    }
+}
+END_TEST
+
 /* Both sides run the same chain from one seed: a session of envelopes and responses. */
 START_TEST(test_session_roundtrip)
 {
@@ -717,7 +1047,9 @@ START_TEST(test_completion_kat)
         kc_env_transcript t;
 
         kc_vectors_hex(v, "serial", serial, 8);
-        ck_assert_uint_eq(kc_vectors_hex(v, "sctx", sctx, sizeof sctx), sizeof sctx);
+        /* No options byte in the vector: the 57th stays 0, a 56-byte context. */
+        memset(sctx, 0, sizeof sctx);
+        ck_assert_uint_eq(kc_vectors_hex(v, "sctx", sctx, sizeof sctx), kc_env_sctx_len(sctx));
         ck_assert_int_eq(kc_env_completion_key(kcard, kl, sctx, kcomp), 0);
         expect(kcomp, 16, v, "kcomp", i);
         ck_assert_int_eq(kc_env_transcript_init(&t), 0);
@@ -755,20 +1087,126 @@ START_TEST(test_completion_kat)
 }
 END_TEST
 
-/* Whole sessions on the wire (session.json): every APDU and answer of the target. */
+/*
+ * One packed envelope of session.json (spec: docs/protocol.md "Packed
+ * envelopes"): its items put and sealed as the key card seals them, opened and
+ * walked as the target opens them, the answer A = [k']_1 || (SW [len]_1 data)
+ * per item rebuilt (9000 each, the completion MAC for COMPLETE ISSUANCE) and
+ * every inner command recorded as [c0 + step]_4 || SW. next_len is the data
+ * length of the next envelope's first item (SIZE_MAX for the last envelope):
+ * the vectors must follow the key card's greedy packing rule.
+ */
+static void session_packed_env(json_t *v, json_t *e, size_t row, const uint8_t rc_[32],
+                               const uint8_t serial[8], size_t bucket, uint32_t c0,
+                               size_t next_len, size_t *step, kc_env_transcript *tr,
+                               const uint8_t kcomp[16], uint8_t lway, const uint8_t *lock,
+                               size_t ll, int *completed)
+{
+    static uint8_t items[KC_ENV_BUCKET_MAX], pt[KC_ENV_BUCKET_MAX], idata[KC_ENV_BUCKET_MAX];
+    static const uint8_t ok[2] = {0x90, 0x00};
+    uint8_t apdu[KC_ENV_APDU_MAX], ihdr[4], ghdr[4], mac[16], sw[2];
+    uint8_t ans[1 + 255 * KC_ENV_ANSWER_ITEM + 16], resp[sizeof ans + KC_ENV_RESP_OVERHEAD + 2];
+    json_t *its = rows(e, "items"), *it;
+    size_t il = 0, nit = json_array_size(its), q, al = sizeof apdu, pl = sizeof pt, cnt = 0;
+    size_t off = 1, an = 1, gdl, rl = sizeof resp - 2, doff, dn, body;
+    uint32_t c = intf(e, "c");
+    const uint8_t *gd;
+    kc_env_keyset ks;
+
+    /* The items within bucket - 2: room for [k]_1 and the padding mark. */
+    json_array_foreach(its, q, it)
+    {
+        size_t idl = kc_vectors_hex(it, "inner_data", idata, sizeof idata);
+        ck_assert_uint_eq(kc_vectors_hex(it, "inner_hdr", ihdr, 4), 4);
+        ck_assert_msg(kc_env_item_put(items, bucket - 2, &il, ihdr, idata, idl) == 0,
+                      "session %zu envelope c %u: item %zu does not fit", row, c, q);
+    }
+    ck_assert_uint_ge(nit, 1);
+    /* Greedy: the next envelope's first item would not have fitted in this one. */
+    if (next_len != SIZE_MAX)
+        ck_assert_msg(1 + il + KC_ENV_ITEM_HDR + next_len + 1 > bucket,
+                      "session %zu envelope c %u: the next item fits, packing not greedy", row, c);
+    ck_assert_int_eq(kc_env_seal_packed(rc_, serial, c, bucket, items, il, nit, apdu, &al), 0);
+    expect(apdu, al, e, "apdu", row);
+
+    /* The target's side: the keyset of c opens the APDU's data field. */
+    body = apdu[4] ? 5 : 7;
+    ck_assert_uint_eq(al, body + KC_ENV_CTR_LEN + bucket + KC_ENV_TAG_LEN + (apdu[4] ? 1 : 2));
+    ck_assert_int_eq(kc_env_keyset_derive(rc_, serial, c, &ks), 0);
+    ck_assert_int_eq(kc_env_open_packed_keyed(&ks, serial, c, apdu + body,
+                                              KC_ENV_CTR_LEN + bucket + KC_ENV_TAG_LEN, pt, &pl,
+                                              &cnt),
+                     0);
+    ck_assert_uint_eq(cnt, nit);
+    ck_assert_uint_eq(pl, 1 + il);
+    ans[0] = (uint8_t)nit;
+    json_array_foreach(its, q, it)
+    {
+        size_t idl = kc_vectors_hex(it, "inner_data", idata, sizeof idata);
+        kc_vectors_hex(it, "inner_hdr", ihdr, 4);
+        ck_assert_int_eq(kc_env_item_next(pt, pl, &off, ghdr, &gd, &gdl), 0);
+        ck_assert_mem_eq(ghdr, ihdr, 4);
+        ck_assert_uint_eq(gdl, idl);
+        if (idl)
+            ck_assert_mem_eq(gd, idata, idl);
+        /* The transcript counts inner commands, not envelopes. */
+        ck_assert_int_eq(kc_env_transcript_update(tr, c0 + (uint32_t)*step, ok), 0);
+        (*step)++;
+        memcpy(ans + an, ok, 2);
+        ans[an + 2] = 0;
+        if (ihdr[1] == 0x1E) {
+            kc_env_transcript t2 = *tr;
+            /* COMPLETE ISSUANCE: the last item of the session's last envelope. */
+            ck_assert_msg(q + 1 == nit && next_len == SIZE_MAX,
+                          "session %zu: COMPLETE ISSUANCE is not the last item", row);
+            ck_assert_int_eq(kc_env_transcript_final(&t2, kcomp, serial, lway, lock, ll, mac), 0);
+            expect(mac, 16, v, "completion_mac", row);
+            ans[an + 2] = 16;
+            memcpy(ans + an + KC_ENV_ANSWER_ITEM, mac, 16);
+            an += 16;
+            *completed = 1;
+        }
+        an += KC_ENV_ANSWER_ITEM;
+    }
+    ck_assert_uint_eq(off, pl); /* the items end at the padding mark */
+    /* [c]_4 || SW_last || A || M, then the outer 9000. */
+    ck_assert_int_eq(kc_env_resp_build(rc_, serial, c, ok, ans, an, resp, &rl), 0);
+    ck_assert_int_eq(kc_env_resp_verify(rc_, serial, c, resp, rl, sw, &doff, &dn), 0);
+    ck_assert_mem_eq(sw, ok, 2);
+    ck_assert_uint_eq(dn, an);
+    resp[rl++] = 0x90;
+    resp[rl++] = 0x00;
+    expect(resp, rl, e, "response", row);
+    kc_wipe(&ks, sizeof ks);
+}
+
+/* Data length of the first item of a packed envelope. */
+static size_t first_item_len(json_t *e)
+{
+    static uint8_t d[KC_ENV_BUCKET_MAX];
+    return kc_vectors_hex(json_array_get(rows(e, "items"), 0), "inner_data", d, sizeof d);
+}
+
+/*
+ * Whole sessions on the wire (session.json): every APDU and answer of the
+ * target, unpacked (one inner command per envelope) and packed.
+ */
 START_TEST(test_session_kat)
 {
     json_t *j = kc_vectors_load("session.json"), *a = rows(j, "sessions"), *v;
-    size_t i;
+    size_t i, npacked = 0, multi = 0;
     json_array_foreach(a, i, v)
     {
         uint8_t master[32], serial[8], kcard[32], nt[16], nk[16], seed[16], sctx[KC_ENV_SCTX_LEN];
-        uint8_t r[32], base[32], kcomp[16], lock[16], mac[16];
-        size_t ml = kc_vectors_hex(v, "master", master, sizeof master), k;
+        uint8_t r[32], base[32], kcomp[16], lock[16], mac[16], tb[8];
+        size_t ml = kc_vectors_hex(v, "master", master, sizeof master), k, step = 0;
         size_t ll = kc_vectors_hex(v, "lock_data", lock, sizeof lock);
+        size_t bucket = intf(v, "bucket");
         uint8_t way = (uint8_t)intf(v, "way"), lway = (uint8_t)intf(v, "lock_way");
         int has_seed = json_is_string(json_object_get(v, "seed"));
+        int packed = json_is_true(json_object_get(v, "packed")), completed = 0;
         json_t *envs = rows(v, "envelopes"), *e;
+        uint32_t c0 = intf(json_array_get(envs, 0), "c");
         kc_env_transcript tr;
 
         kc_vectors_hex(v, "serial", serial, 8);
@@ -778,8 +1216,17 @@ START_TEST(test_session_kat)
             kc_vectors_hex(v, "seed", seed, 16);
         ck_assert_int_eq(kc_env_diversify(master, ml, serial, kcard), 0);
         expect(kcard, ml, v, "kcard", i);
-        kc_env_session_ctx(sctx, serial, nt, nk, has_seed ? seed : NULL);
-        expect(sctx, sizeof sctx, v, "sctx", i);
+        /* Packed: P1 bit 80 on both BEGINs and the option at the end of sctx. */
+        ck_assert_uint_eq(kc_vectors_hex(v, "target_begin", tb, sizeof tb), 5);
+        ck_assert_uint_eq(tb[2], way | (packed ? TC_BEGIN_PACKED : 0));
+        if (packed) {
+            npacked++;
+            ck_assert_uint_eq(intf(v, "keycard_begin_p1"), way | KC_ISSUE_BEGIN_PACKED);
+        }
+        kc_env_session_ctx_opts(sctx, serial, nt, nk, has_seed ? seed : NULL,
+                                packed ? KC_ENV_OPT_PACKED : 0);
+        ck_assert_uint_eq(kc_env_sctx_len(sctx), KC_ENV_SCTX_BASE_LEN + (packed ? 1 : 0));
+        expect(sctx, kc_env_sctx_len(sctx), v, "sctx", i);
         if (way == 0x01)
             ck_assert_int_eq(kc_env_static_base(kcard, ml, sctx, base), 0);
         else
@@ -790,12 +1237,12 @@ START_TEST(test_session_kat)
         json_array_foreach(envs, k, e)
         {
             uint8_t hdr[4], data[64], apdu[KC_ENV_APDU_MAX], rc_[32], resp[128], ghdr[4], got[64];
-            size_t dl = kc_vectors_hex(e, "inner_data", data, sizeof data);
             size_t al = sizeof apdu, rl = 0;
-            size_t gl = sizeof got;
+            size_t gl = sizeof got, dl;
             uint32_t c = intf(e, "c");
             static const uint8_t ok[2] = {0x90, 0x00};
-            kc_vectors_hex(e, "inner_hdr", hdr, 4);
+            /* One counter per envelope, whatever it carries. */
+            ck_assert_uint_eq(c, c0 + k);
             if (way == 0x01) {
                 ck_assert_int_eq(kc_env_static_key(base, 32, serial, c, rc_), 0);
             } else {
@@ -803,17 +1250,29 @@ START_TEST(test_session_kat)
                 memcpy(rc_, r, 32);
             }
             expect(rc_, 32, e, "r", i);
-            ck_assert_int_eq(kc_env_seal(rc_, serial, c, intf(v, "bucket"), hdr, data, dl, apdu,
-                                         &al), 0);
+            if (packed) {
+                json_t *next = json_array_get(envs, k + 1);
+                if (json_array_size(rows(e, "items")) > 1)
+                    multi++;
+                session_packed_env(v, e, i, rc_, serial, bucket, c0,
+                                   next ? first_item_len(next) : SIZE_MAX, &step, &tr, kcomp,
+                                   lway, lock, ll, &completed);
+                continue;
+            }
+            dl = kc_vectors_hex(e, "inner_data", data, sizeof data);
+            kc_vectors_hex(e, "inner_hdr", hdr, 4);
+            ck_assert_int_eq(kc_env_seal(rc_, serial, c, bucket, hdr, data, dl, apdu, &al), 0);
             expect(apdu, al, e, "apdu", i);
             ck_assert_int_eq(kc_env_open(rc_, serial, c, apdu, al, ghdr, got, &gl, NULL), 0);
             ck_assert_mem_eq(ghdr, hdr, 4);
             ck_assert_int_eq(kc_env_transcript_update(&tr, c, ok), 0);
+            step++;
             if (hdr[1] == 0x1E) {
                 kc_env_transcript t2 = tr;
                 ck_assert_int_eq(kc_env_transcript_final(&t2, kcomp, serial, lway, lock, ll, mac),
                                  0);
                 expect(mac, 16, v, "completion_mac", i);
+                completed = 1;
             }
             rl = sizeof resp - 2;
             ck_assert_int_eq(kc_env_resp_build(rc_, serial, c, ok, hdr[1] == 0x1E ? mac : NULL,
@@ -822,9 +1281,14 @@ START_TEST(test_session_kat)
             resp[rl++] = 0x00;
             expect(resp, rl, e, "response", i);
         }
+        /* n of the completion MAC: every inner command (packed: more than envelopes). */
+        ck_assert_uint_eq(tr.n, step);
+        ck_assert_msg(completed, "session %zu: no COMPLETE ISSUANCE", i);
         kc_wipe(&tr, sizeof tr);
     }
-    ck_assert_uint_ge(i, 3);
+    ck_assert_uint_ge(i - npacked, 3);
+    ck_assert_uint_ge(npacked, 3);
+    ck_assert_uint_gt(multi, 0); /* some envelopes carry several inner commands */
     json_decref(j);
 }
 END_TEST
@@ -842,7 +1306,8 @@ static int fixed_rng(void *ctx, uint8_t *out, size_t len)
 /*
  * The reference target card firmware fed session.json APDU by APDU (its RNG
  * made to draw the vector's Nt): every answer byte for byte as the
- * independent implementation says, and the card ISSUED at the end.
+ * independent implementation says, and the card ISSUED at the end. Packed
+ * sessions are replayed the same way: their BEGIN carries P1 bit 80 as given.
  */
 START_TEST(test_session_on_target_firmware)
 {
@@ -854,7 +1319,9 @@ START_TEST(test_session_on_target_firmware)
         uint8_t serial[8], kcard[32], mfg[8 + 1 + 3 + 32], apdu[KC_ENV_APDU_MAX], want[600];
         size_t kl = kc_vectors_hex(v, "kcard", kcard, sizeof kcard), n, wl, k;
         uint8_t way = (uint8_t)intf(v, "way");
+        const char *kind = json_is_true(json_object_get(v, "packed")) ? "packed" : "unpacked";
         json_t *envs = rows(v, "envelopes"), *e;
+        uint16_t sw;
 
         kc_tt_new(&t, 900 + i);
         kc_vectors_hex(v, "serial", serial, 8);
@@ -874,21 +1341,44 @@ START_TEST(test_session_on_target_firmware)
         t.tc->hw.rng = fixed_rng;
         n = kc_vectors_hex(v, "target_begin", apdu, sizeof apdu);
         wl = kc_vectors_hex(v, "target_begin_answer", want, sizeof want);
-        ck_assert_uint_eq(kc_tt_send(&t, apdu, n), 0x9000);
+        sw = kc_tt_send(&t, apdu, n);
+        ck_assert_msg(sw == 0x9000, "session %zu (%s): BEGIN ISSUANCE answered %04X", i, kind,
+                      sw);
         ck_assert_uint_eq(t.resp_len + 2, wl);
         ck_assert_mem_eq(t.resp, want, wl - 2);
         n = kc_vectors_hex(v, "target_bind", apdu, sizeof apdu);
-        ck_assert_uint_eq(kc_tt_send(&t, apdu, n), 0x9000);
+        sw = kc_tt_send(&t, apdu, n);
+        ck_assert_msg(sw == 0x9000, "session %zu (%s): BIND answered %04X", i, kind, sw);
         json_array_foreach(envs, k, e)
         {
             n = kc_vectors_hex(e, "apdu", apdu, sizeof apdu);
             wl = kc_vectors_hex(e, "response", want, sizeof want);
-            ck_assert_uint_eq(kc_tt_send(&t, apdu, n), 0x9000);
+            sw = kc_tt_send(&t, apdu, n);
+            ck_assert_msg(sw == 0x9000, "session %zu (%s) envelope %zu: outer SW %04X", i, kind,
+                          k, sw);
             ck_assert_msg(t.resp_len + 2 == wl && memcmp(t.resp, want, wl - 2) == 0,
-                          "session %zu envelope %zu: the target's answer differs", i, k);
+                          "session %zu (%s) envelope %zu: the target's answer differs", i, kind,
+                          k);
         }
         ck_assert_uint_eq(kc_tt_sendx(&t, "00CADF1000"), 0x9000);
         ck_assert_uint_eq(t.resp[12], 0x03); /* C5 01 03: ISSUED */
+        /* The completion kept with the lock: n counts inner commands, packed or not. */
+        {
+            uint8_t lock[16], mac[16];
+            size_t ll = kc_vectors_hex(v, "lock_data", lock, sizeof lock), steps = 0;
+            json_array_foreach(envs, k, e)
+                steps += json_is_array(json_object_get(e, "items"))
+                             ? json_array_size(json_object_get(e, "items"))
+                             : 1;
+            kc_vectors_hex(v, "completion_mac", mac, sizeof mac);
+            ck_assert_uint_eq(kc_tt_sendx(&t, "00CADF1200"), 0x9000);
+            ck_assert_uint_eq(t.resp_len, 3 + ll + 16);
+            ck_assert_uint_eq(t.resp[0], steps);
+            ck_assert_uint_eq(t.resp[1], intf(v, "lock_way"));
+            ck_assert_uint_eq(t.resp[2], ll);
+            ck_assert_mem_eq(t.resp + 3, lock, ll);
+            ck_assert_mem_eq(t.resp + 3 + ll, mac, 16);
+        }
         kc_tt_free(&t);
     }
     json_decref(j);
@@ -971,10 +1461,12 @@ static Suite *envelope_suite(void)
     tcase_add_test(neg, test_envelope_wrong_key_counter);
     tcase_add_test(neg, test_envelope_malformed_lengths);
     tcase_add_test(neg, test_seal_bucket_limits);
+    tcase_add_test(neg, test_packed_malformed);
     tcase_add_test(neg, test_gcm_open_wipes);
     suite_add_tcase(s, neg);
 
     tcase_add_test(flow, test_session_roundtrip);
+    tcase_add_test(flow, test_packed_roundtrip);
     suite_add_tcase(s, flow);
     return s;
 }

@@ -2,10 +2,11 @@
 """gen_vectors.py - known-answer vectors for the issuance crypto core.
 
 An independent implementation of docs/protocol.md (SP 800-108 KDF with
-AES-CMAC, random chain, ENVELOPE, response MAC, completion MAC,
-previous-random chain) over the Python `cryptography` package (OpenSSL);
-it never calls the C code. Writes tests/vectors/*.json beside this file;
-tests/unit/test_envelope.c checks the C implementation against them
+AES-CMAC, random chain, ENVELOPE (one inner command, or packed: several),
+response MAC, completion MAC, previous-random chain) over the Python
+`cryptography` package (OpenSSL); it never calls the C code. Writes
+tests/vectors/*.json beside this file; tests/unit/test_envelope.c checks the
+C implementation against them
 (tests/unit/test_channel.c the secure channel's, channel.json;
 tests/unit/test_keywrap.c the wrapped keys', keywrap.json, section 9a).
 
@@ -129,54 +130,171 @@ def session_vector(master, serial, way, seed):
     """One session of four inner commands (create folder, create file, write
     binary, lock d or lock b): the target's BEGIN answer, BIND, envelopes, answers and the
     completion MAC, with the inputs a test would give (Nt, Nk, seed)."""
-    kcard = diversify(master, serial)
-    nt = pattern(16, 0x90 + way)
-    nk = pattern(16, 0x30 + way, 3)
-    bucket = 64
-    c0 = 7 if way == 0x01 else 1
-    begin_answer = b"\x02" + nt + (be(c0, 4) if way == 0x01 else b"")
-    bind = nk + (seed if way == 0x04 else b"")
-    sctx = session_ctx(serial, nt, nk, seed if way == 0x04 else None)
     lock_way, lock_data = (0x02, bytes.fromhex("E0D8D6DC1E")) if way == 0x04 else (0x04, b"")
     inner = [(bytes.fromhex("80E00100"), bytes.fromhex("1001 3F00 0100 00 00 04") + b"SHOP"),
              (bytes.fromhex("80E00300"), bytes.fromhex("2001 1001 03 0010 00 00")),
              (bytes.fromhex("80D60000"), bytes.fromhex("2001 0000") + b"hello"),
              (bytes([0x80, 0x1E, lock_way, 0x00]), lock_data)]
+    return run_session(master, serial, way, seed, 64, inner, False)
+
+
+def packed_plaintext(bucket, items):
+    """P = [k]_1 || k times (hdr || [Lc]_2 || data) || 80 00..00 to the bucket
+    (docs/protocol.md "Packed envelopes")."""
+    p = bytes([len(items)]) + b"".join(hdr + be(len(data), 2) + data for hdr, data in items)
+    assert 1 <= len(items) <= 255 and len(p) + 1 <= bucket
+    p += b"\x80"
+    return p + b"\x00" * (bucket - len(p))
+
+
+def pack(bucket, inner):
+    """The key card's packing rule: greedy, steps in order; the next item joins the
+    current envelope while 1 + (item bytes so far) + 6 + len(data) + 1 <= bucket."""
+    envs, used = [], 0
+    for hdr, data in inner:
+        assert 8 + len(data) <= bucket, "an item alone must fit"
+        if envs and 1 + used + 6 + len(data) + 1 <= bucket:
+            envs[-1].append((hdr, data))
+            used += 6 + len(data)
+        else:
+            envs.append([(hdr, data)])
+            used = 6 + len(data)
+    # COMPLETE ISSUANCE is the last item of the last envelope.
+    assert inner[-1][0][1] == 0x1E and envs[-1][-1] == inner[-1]
+    return envs
+
+
+def open_packed(r, serial, c, apdu):
+    """The receiver's side of a packed envelope, for the generator's self-check:
+    decrypt, then walk [k]_1 and the items up to exactly 80 00..00."""
+    kenv, _ = env_keys(r, serial, c)
+    body = apdu[5:-1] if apdu[4] else apdu[7:-2]
+    assert body[:4] == be(c, 4)
+    aad = bytes([0x84, 0xC2, 0x00, 0x00]) + serial + be(c, 4)
+    pt = AESSIV(kenv).decrypt(body[-16:] + body[4:-16], [aad])
+    items, off = [], 1
+    for _ in range(pt[0]):
+        n = int.from_bytes(pt[off + 4:off + 6], "big")
+        assert off + 6 + n <= len(pt)
+        items.append((pt[off:off + 4], pt[off + 6:off + 6 + n]))
+        off += 6 + n
+    assert pt[0] >= 1 and pt[off] == 0x80 and not any(pt[off + 1:])
+    return items
+
+
+def packed_session_vector(master, serial, way, seed, bucket, inner):
+    """A packed session (P1 bit 80 on both BEGINs, sctx ending 01): several inner
+    commands per envelope, one answer per envelope with an answer item per inner
+    command run, the transcript one entry per inner command."""
+    return run_session(master, serial, way, seed, bucket, inner, True)
+
+
+def run_session(master, serial, way, seed, bucket, inner, packed):
+    kcard = diversify(master, serial)
+    nt = pattern(16, 0x90 + way)
+    nk = pattern(16, 0x30 + way, 3)
+    c0 = 7 if way == 0x01 else 1
+    begin_answer = b"\x02" + nt + (be(c0, 4) if way == 0x01 else b"")
+    bind = nk + (seed if way == 0x04 else b"")
+    # A packed session's context ends with its option byte, 01.
+    sctx = session_ctx(serial, nt, nk, seed if way == 0x04 else None)
+    sctx += b"\x01" if packed else b""
+    lock_hdr, lock_data = inner[-1]
+    lock_way = lock_hdr[2]
+    assert lock_hdr[:2] == b"\x80\x1E" and all(hdr[1] != 0x1E for hdr, _ in inner[:-1])
     if way == 0x01:
         base = static_base(kcard, sctx)
     else:
         r = chain_seed(kcard, sctx)
+    kcomp = completion_key(kcard, sctx)
+    # Unpacked: one inner command per envelope; packed: the key card's packing.
+    groups = pack(bucket, inner) if packed else [[cmd] for cmd in inner]
     steps, envs = [], []
-    for i, (hdr, data) in enumerate(inner):
-        c = c0 + i
+    for e, group in enumerate(groups):
+        c = c0 + e
         r_c = static_key(base, serial, c) if way == 0x01 else chain_step(r, serial, c)
         if way != 0x01:
             r = r_c
-        apdu = seal_raw(r_c, serial, c, plaintext(bucket, hdr, data))
-        # What the target answers: 9000 each, the completion MAC for the lock.
-        sw = b"\x90\x00"
-        steps.append((c, sw))
-        if i < len(inner) - 1:
-            rdata = b""
+        if packed:
+            apdu = seal_raw(r_c, serial, c, packed_plaintext(bucket, group))
+            assert open_packed(r_c, serial, c, apdu) == group
         else:
-            _, rdata = completion_mac(completion_key(kcard, sctx), serial, steps, lock_way,
-                                      lock_data)
+            apdu = seal_raw(r_c, serial, c, plaintext(bucket, group[0][0], group[0][1]))
+        # What the target answers: 9000 each, the completion MAC for the lock. The
+        # transcript has one entry per inner command: [c0 + i]_4 || SW (unpacked: c).
+        sw = b"\x90\x00"
+        answers = []
+        for hdr, _ in group:
+            steps.append((c0 + len(steps), sw))
+            if hdr[1] == 0x1E:
+                _, idata = completion_mac(kcomp, serial, steps, lock_way, lock_data)
+            else:
+                idata = b""
+            answers.append(sw + bytes([len(idata)]) + idata)
+        if packed:
+            rdata = bytes([len(answers)]) + b"".join(answers)  # A = [k']_1 || per item
+        else:
+            rdata = answers[0][3:]
         resp = be(c, 4) + sw + rdata + resp_mac(r_c, serial, c, sw, rdata)
-        envs.append({"c": c, "inner_hdr": h(hdr), "inner_data": h(data), "r": h(r_c),
-                     "apdu": h(apdu), "response": h(resp + b"\x90\x00")})
-    kcomp = completion_key(kcard, sctx)
+        if packed:
+            envs.append({"c": c, "items": [{"inner_hdr": h(hdr), "inner_data": h(data)}
+                                           for hdr, data in group],
+                         "r": h(r_c), "apdu": h(apdu), "response": h(resp + b"\x90\x00")})
+        else:
+            envs.append({"c": c, "inner_hdr": h(group[0][0]), "inner_data": h(group[0][1]),
+                         "r": h(r_c), "apdu": h(apdu), "response": h(resp + b"\x90\x00")})
+    assert len(steps) == len(inner)
     _, mac = completion_mac(kcomp, serial, steps, lock_way, lock_data)
-    return {"way": way, "master": h(master), "serial": h(serial), "kcard": h(kcard),
-            "bucket": bucket, "nt": h(nt), "nk": h(nk),
-            "seed": h(seed) if way == 0x04 else None,
-            "target_begin": h(bytes([0x80, 0x10, way, 0x01, 0x00])),
-            "target_begin_answer": h(begin_answer + b"\x90\x00"),
-            "keycard_begin_data": h(serial + bytes([1]) + be(bucket, 2) + nt +
-                                    (be(c0, 4) if way == 0x01 else b"")),
-            "keycard_begin_answer": h(nk + (seed if way == 0x04 else b"") + b"\x90\x00"),
-            "target_bind": h(bytes([0x80, 0x12, 0x00, 0x00, len(bind)]) + bind),
-            "sctx": h(sctx), "kcomp": h(kcomp), "lock_way": lock_way,
-            "lock_data": h(lock_data), "envelopes": envs, "completion_mac": h(mac)}
+    p1 = way | (0x80 if packed else 0)
+    out = {"way": way, "master": h(master), "serial": h(serial), "kcard": h(kcard),
+           "bucket": bucket, "nt": h(nt), "nk": h(nk),
+           "seed": h(seed) if way == 0x04 else None,
+           "target_begin": h(bytes([0x80, 0x10, p1, 0x01, 0x00])),
+           "target_begin_answer": h(begin_answer + b"\x90\x00"),
+           "keycard_begin_data": h(serial + bytes([1]) + be(bucket, 2) + nt +
+                                   (be(c0, 4) if way == 0x01 else b"")),
+           "keycard_begin_answer": h(nk + (seed if way == 0x04 else b"") + b"\x90\x00"),
+           "target_bind": h(bytes([0x80, 0x12, 0x00, 0x00, len(bind)]) + bind),
+           "sctx": h(sctx), "kcomp": h(kcomp), "lock_way": lock_way,
+           "lock_data": h(lock_data), "envelopes": envs, "completion_mac": h(mac)}
+    if packed:
+        out["packed"] = True
+        out["keycard_begin_p1"] = p1
+    return out
+
+
+def packed_sessions(k128, k256, serials):
+    """Three packed sessions over the reference target's file system: create a
+    folder and a transparent file (way 04 also a record file), write it at
+    several offsets, lock last; the sizes make envelopes of one to four items,
+    one bucket filled exactly."""
+    def wb(fid, off, data):  # WRITE BINARY: fid(2) offset(2) bytes
+        return bytes.fromhex("80D60000"), be(fid, 2) + be(off, 2) + data
+
+    way03 = [(bytes.fromhex("80E00100"), bytes.fromhex("1101 3F00 0200 00 00 04") + b"PACK"),
+             (bytes.fromhex("80E00300"), bytes.fromhex("2101 1101 03 0100 00 00")),
+             wb(0x2101, 0x0000, pattern(20, 0x41)),
+             wb(0x2101, 0x0014, pattern(30, 0x61)),
+             wb(0x2101, 0x0040, pattern(8, 0xA0)),
+             wb(0x2101, 0x0080, pattern(46, 0x10, 5)),  # with the lock: 64 bytes, no zeros
+             (bytes.fromhex("801E0400"), b"")]
+    way04 = [(bytes.fromhex("80E00100"), bytes.fromhex("1102 3F00 0200 00 00 05") + b"PACK4"),
+             (bytes.fromhex("80E00300"), bytes.fromhex("2102 1102 03 0100 00 00")),
+             (bytes.fromhex("80E00300"), bytes.fromhex("2103 1102 04 10 04 00 00")),
+             wb(0x2102, 0x0000, pattern(60, 0x20)),
+             (bytes.fromhex("80DC0000"), be(0x2103, 2) + pattern(16, 0xC0)),
+             wb(0x2102, 0x0050, pattern(100, 0x33, 3)),
+             wb(0x2102, 0x00F0, pattern(16, 0xE0)),  # up to the file's last byte
+             (bytes.fromhex("801E0200"), bytes.fromhex("E0D8D6DC1E"))]
+    way01 = [(bytes.fromhex("80E00100"), bytes.fromhex("1103 3F00 0100 00 00 04") + b"STAT"),
+             (bytes.fromhex("80E00300"), bytes.fromhex("2104 1103 03 0040 00 00")),
+             wb(0x2104, 0x0000, b"abc"),
+             wb(0x2104, 0x0003, pattern(40, 0x30)),
+             wb(0x2104, 0x0030, b"xyz"),
+             (bytes.fromhex("801E0400"), b"")]
+    return [packed_session_vector(k128, serials[1], 0x03, None, 64, way03),
+            packed_session_vector(k256, serials[0], 0x04, pattern(16, 0x6C, 7), 128, way04),
+            packed_session_vector(k256, serials[2], 0x01, None, 64, way01)]
 
 
 def self_check():
@@ -382,7 +500,8 @@ def main():
           "target card receives and every answer it must give",
           {"sessions": [session_vector(k128, serials[1], 0x03, None),
                         session_vector(k256, serials[0], 0x04, pattern(16, 0x6C, 7)),
-                        session_vector(k256, serials[2], 0x01, None)]})
+                        session_vector(k256, serials[2], 0x01, None)] +
+                       packed_sessions(k128, k256, serials)})
 
 
 # ---- secure channel (docs/protocol.md "Secure channel") ----------------------
