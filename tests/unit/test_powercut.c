@@ -435,6 +435,12 @@ static void s_wrapped(void)
     s_session();
     WANT(kwrap());
 }
+/* A packed session (ISSUE BEGIN P1 bit 80). */
+static void s_session_packed(void)
+{
+    s_unlock();
+    WANT(kbegin(KC_WAY_PREVIOUS_RANDOM | KC_ISSUE_BEGIN_PACKED, 2, NULL, 0));
+}
 /* A session cut after WRAP: SELECT ends it in RAM, its open-session mark stays. */
 static void s_cut(void)
 {
@@ -626,6 +632,10 @@ static uint32_t c_begin03_session2(void)
     return kcmd(0x80, KC_INS_ISSUE_BEGIN, KC_WAY_TARGET_SEED, 2, d, sizeof(d), 0);
 }
 static uint32_t c_wrap(void) { return kwrap(); }
+static uint32_t c_begin03_packed(void)
+{
+    return kbegin(KC_WAY_TARGET_SEED | KC_ISSUE_BEGIN_PACKED, 2, "0123456789abcdef", 16);
+}
 static uint32_t c_end_abort(void) { return kcmd(0x80, KC_INS_ISSUE_END, 0, 0, NULL, 0, 0); }
 static uint32_t c_end_mismatch(void)
 {
@@ -647,6 +657,8 @@ static uint32_t c_end_late(void)
 static void t_begin03(void) { WANT(tbegin(TC_WAY_TARGET_SEED, &H.sess)); }
 static void t_begin04(void) { WANT(tbegin(TC_WAY_HOST_SEED, &H.sess)); }
 static void t_begin01(void) { WANT(tbegin(TC_WAY_STATIC, &H.sess)); }
+static void t_begin03_packed(void) { WANT(tbegin(TC_WAY_TARGET_SEED | TC_BEGIN_PACKED, &H.sess)); }
+static void t_begin01_packed(void) { WANT(tbegin(TC_WAY_STATIC | TC_BEGIN_PACKED, &H.sess)); }
 static void t_sel2001(void) { WANT(kc_tt_sendx(&TT, "00A4000C022001")); }
 static void t_sel2002(void) { WANT(kc_tt_sendx(&TT, "00A4000C022002")); }
 
@@ -681,6 +693,41 @@ static uint32_t t_lock_a(void) { return tenv(TC_INS_COMPLETE, TC_LOCK_WAY_KEY, 0
 static uint32_t t_lock_b(void) { return tenv(TC_INS_COMPLETE, TC_LOCK_WAY_TABLE, 0, NULL, 0); }
 static uint32_t t_lock_c(void) { return tenv(TC_INS_COMPLETE, TC_LOCK_WAY_FILE, 0, "\x0F\xC0", 2); }
 static uint32_t t_lock_d(void) { return tenv(TC_INS_COMPLETE, TC_LOCK_WAY_FLAG, 0, NULL, 0); }
+/* A packed envelope: outer SW << 16 | the last inner SW (the items run are H's business). */
+static uint32_t tenv_packed(const kc_tt_item *it, size_t n)
+{
+    uint16_t sws[8];
+    size_t k = 0;
+    if (H.sess.bucket == 0 || !H.sess.packed)
+        return 0x69850000u; /* no packed session on the host's side */
+    uint16_t outer = kc_tt_env_packed(&TT, &H.sess, it, n, sws, &k);
+    return (uint32_t)outer << 16 | (outer == 0x9000 && k ? sws[k - 1] : 0);
+}
+/* Three inner commands, three commits: a folder, a key file, a write. */
+static uint32_t t_packed3(void)
+{
+    uint8_t d[32];
+    size_t n = folder(d, 0x3000, "APP");
+    kc_tt_item it[] = {{TC_INS_CREATE, TC_CREATE_FOLDER, 0, d, n},
+                       {TC_INS_CREATE, TC_CREATE_KEY_FILE, 0, "\x11\x00\x3F\x00\x00", 5},
+                       {TC_INS_WRITE_BINARY, 0, 0, "\x20\x01\x00\x04\xCA\xFE\xBA\xBE", 8}};
+    return tenv_packed(it, 3);
+}
+/* The second of three refused: the first stays, the third never runs. */
+static uint32_t t_packed_refused(void)
+{
+    kc_tt_item it[] = {{TC_INS_WRITE_BINARY, 0, 0, "\x20\x01\x00\x04\xCA\xFE\xBA\xBE", 8},
+                       {TC_INS_CREATE, TC_CREATE_KEY_FILE, 0, "\x10\x00\x3F\x00\x00", 5},
+                       {TC_INS_CREATE, TC_CREATE_KEY_FILE, 0, "\x11\x00\x3F\x00\x00", 5}};
+    return tenv_packed(it, 3);
+}
+/* A write and the lock (d) in one envelope. */
+static uint32_t t_packed_lock(void)
+{
+    kc_tt_item it[] = {{TC_INS_WRITE_BINARY, 0, 0, "\x20\x01\x00\x04\xCA\xFE\xBA\xBE", 8},
+                       {TC_INS_COMPLETE, TC_LOCK_WAY_FLAG, 0, NULL, 0}};
+    return tenv_packed(it, 2);
+}
 static uint32_t t_verify_ok(void) { return kc_tt_sendx(&TT, "002000010431323334"); }
 static uint32_t t_verify_wrong(void) { return kc_tt_sendx(&TT, "002000010439393939"); }
 static uint32_t t_update(void) { return kc_tt_sendx(&TT, "00D6000004DEADBEEF"); }
@@ -725,6 +772,8 @@ static const scen SCENS[] = {
     {"ISSUE BEGIN in session 2 of a card cut in session 0", KEY, B_K1, s_cut, c_begin03_session2, 1, 0, 0, 0, NULL},
     {"ISSUE BEGIN way 03", KEY, B_K1, s_unlock, c_begin03, 0, 0, 0, 0, NULL},
     {"ISSUE WRAP", KEY, B_K1, s_session, c_wrap, 0, 0, 0, 0, NULL},
+    {"ISSUE BEGIN way 03 packed", KEY, B_K1, s_unlock, c_begin03_packed, 0, 0, 0, 0, NULL},
+    {"ISSUE WRAP packed", KEY, B_K1, s_session_packed, c_wrap, 0, 0, 0, 0, NULL},
     {"ISSUE END abort (receipt)", KEY, B_K1, s_wrapped, c_end_abort, 0, 0, 0, 0, NULL},
     {"ISSUE END MAC mismatch (receipt)", KEY, B_K1, s_wrapped, c_end_mismatch, 0, 0, 0, 0, NULL},
     {"ISSUE END late (receipt of a cut session)", KEY, B_K1, s_cut, c_end_late, 0, 0, 0, 0, NULL},
@@ -743,6 +792,11 @@ static const scen SCENS[] = {
     {"ENV static write binary (counter persist)", TGT, B_T2, t_begin01, t_writebin, 0, 0, 1, 0, NULL},
     {"ENV static refused inner (counter persist)", TGT, B_T2, t_begin01, t_keyfile_dup, 0, 0, 1, 0, NULL},
     {"ENV static first (-> ISSUING)", TGT, B_T1, t_begin01, t_folder, 0, 0, 1, 0, NULL},
+    /* Packed envelopes: one commit per inner command, so each prefix is a state. */
+    {"ENV packed: folder, key file, write", TGT, B_T2, t_begin03_packed, t_packed3, 1, 0, 0, 0, NULL},
+    {"ENV packed: second of three refused", TGT, B_T2, t_begin03_packed, t_packed_refused, 1, 0, 0, 0, NULL},
+    {"ENV packed: write and lock d", TGT, B_T2, t_begin03_packed, t_packed_lock, 1, 0, 0, 0, NULL},
+    {"ENV packed static (counter persist)", TGT, B_T2, t_begin01_packed, t_packed3, 1, 0, 1, 0, NULL},
     {"COMPLETE lock way a (key)", TGT, B_T2, t_begin03, t_lock_a, 0, 0, 0, 0, NULL},
     {"COMPLETE lock way b (table)", TGT, B_T2, t_begin03, t_lock_b, 0, 0, 0, 0, NULL},
     {"COMPLETE lock way c (file)", TGT, B_T2, t_begin03, t_lock_c, 0, 0, 0, 0, NULL},
@@ -1084,6 +1138,7 @@ static uint32_t k_status(void) { return kstatus_read().ok ? 0x9000 : 0x6F00; }
 static uint32_t t_b03(void) { return tbegin(TC_WAY_TARGET_SEED, &H.sess); }
 static uint32_t t_b04(void) { return tbegin(TC_WAY_HOST_SEED, &H.sess); }
 static uint32_t t_b01(void) { return tbegin(TC_WAY_STATIC, &H.sess); }
+static uint32_t t_b03p(void) { return tbegin(TC_WAY_TARGET_SEED | TC_BEGIN_PACKED, &H.sess); }
 static uint32_t t_s1(void) { return kc_tt_sendx(&TT, "00A4000C022001"); }
 static uint32_t t_s2(void) { return kc_tt_sendx(&TT, "00A4000C022002"); }
 static uint32_t t_garbage(void) { return kc_tt_sendx(&TT, "80C2000003010203"); }
@@ -1099,13 +1154,14 @@ static const soak_cmd SOAK_K[] = {
     {c_v83_ok, 1}, {c_change81_wrong, 1}, {c_reset03, 0}, {c_prov_begin, 0}, {c_put_cred, 0},
     {c_put_key, 0}, {c_put_tpl, 0}, {c_put_del, 0}, {c_prov_abort, 0}, {c_prov_commit, 0},
     {c_begin04, 1}, {c_begin04, 1}, {c_begin01, 1}, {c_begin03, 1}, {c_wrap, 0}, {c_end_abort, 0},
-    {c_end_mismatch, 0},
+    {c_end_mismatch, 0}, {c_begin03_packed, 1},
 };
 static const soak_cmd SOAK_T[] = {
     {t_b03, 0}, {t_b04, 0}, {t_b01, 0}, {t_s1, 0}, {t_s2, 0}, {t_garbage, 0}, {t_folder, 0},
     {t_keyfile, 0}, {t_keyfile_dup, 0}, {t_transparent, 0}, {t_record, 0}, {t_setpin, 0},
     {t_setaes, 0}, {t_writebin, 0}, {t_writerec, 0}, {t_writebin, 0}, {t_verify_ok, 1},
-    {t_verify_wrong, 1}, {t_update, 0}, {t_append, 0}, {t_lock_d, 0},
+    {t_verify_wrong, 1}, {t_update, 0}, {t_append, 0}, {t_lock_d, 0}, {t_b03p, 0},
+    {t_packed3, 1}, {t_packed_refused, 1}, {t_packed_lock, 1},
 };
 
 static uint64_t soak_rng = 0x1234567ULL;
