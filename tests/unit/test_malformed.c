@@ -328,6 +328,12 @@ static const row krows[] = {
     /* ISSUE BEGIN */
     K1("BEGIN P1 02", 0, 0x80, 0x50, 0x02, 0x00, E_SHORT, 0, BEGIN01, NO_LE, SX(0x6A86)),
     K1("BEGIN P2 04 (no such session)", 0, 0x80, 0x50, 0x01, 0x04, E_SHORT, 0, BEGIN01, NO_LE, SX(0x6A86)),
+    /* P1 bit 80 asks for a packed session; the way under it is checked the same. */
+    K1("BEGIN P1 82 (packed, no such way)", 0, 0x80, 0x50, 0x82, 0x00, E_SHORT, 0, BEGIN01, NO_LE, SX(0x6A86)),
+    K1("BEGIN P1 C1 (another bit beside packed)", 0, 0x80, 0x50, 0xC1, 0x00, E_SHORT, 0, BEGIN01, NO_LE, SX(0x6A86)),
+    K1("BEGIN P1 80 (packed, no way)", 0, 0x80, 0x50, 0x80, 0x00, E_SHORT, 0, BEGIN01, NO_LE, SX(0x6A86)),
+    K1("BEGIN packed way 03 with way 01 data", 1, 0x80, 0x50, 0x83, 0x00, E_SHORT, 0, BEGIN01, NO_LE,
+       S4(0x6A80, 0x6982, 0x6982, 0x6A80)),
     K1("BEGIN 26 bytes", 0, 0x80, 0x50, 0x01, 0x00, E_SHORT, 26, NULL, NO_LE, SX(0x6700)),
     K1("BEGIN 32 bytes", 0, 0x80, 0x50, 0x01, 0x00, E_SHORT, 32, NULL, NO_LE, SX(0x6700)),
     K1("BEGIN way 01 with way 04 data", 1, 0x80, 0x50, 0x01, 0x00, E_SHORT, 0, BEGIN04, NO_LE,
@@ -705,6 +711,10 @@ static const row trows[] = {
     T1("MANUFACTURE duplicate key", 0, 0x80, 0xF0, 0x00, 0x00, E_SHORT, 0, MFG_HEAD "02" MFG_KEY MFG_KEY, NO_LE, S3(0x6985, 0x6A80, 0x6985)),
     /* BEGIN ISSUANCE: the handler ends a running session, the dispatcher does not */
     T1("BEGIN P1 02", 1, 0x80, 0x10, 0x02, 0x02, E_SHORT, 0, NULL, 0, S3(0x6A86, 0x6985, 0x6A86)),
+    T1("BEGIN P1 82 (packed, no such way)", 1, 0x80, 0x10, 0x82, 0x02, E_SHORT, 0, NULL, 0, S3(0x6A86, 0x6985, 0x6A86)),
+    T1("BEGIN P1 C3 (another bit beside packed)", 1, 0x80, 0x10, 0xC3, 0x02, E_SHORT, 0, NULL, 0, S3(0x6A86, 0x6985, 0x6A86)),
+    T1("BEGIN packed way 03 with data", 0, 0x80, 0x10, 0x83, 0x02, E_SHORT, 1, NULL, 0, S3(0x6700, 0x6985, 0x6700)),
+    T1("BEGIN packed way 01 Le 20 (needs 21)", 1, 0x80, 0x10, 0x81, 0x01, E_SHORT, 0, NULL, 20, S3(0x6700, 0x6985, 0x6700)),
     T1("BEGIN 17 bytes", 0, 0x80, 0x10, 0x04, 0x02, E_SHORT, 17, NULL, NO_LE, S3(0x6700, 0x6985, 0x6700)),
     T1("BEGIN way 04 with a v1 seed", 0, 0x80, 0x10, 0x04, 0x02, E_SHORT, 16, NULL, 0, S3(0x6700, 0x6985, 0x6700)),
     T1("BEGIN way 03 with data", 0, 0x80, 0x10, 0x03, 0x02, E_SHORT, 1, NULL, 0, S3(0x6700, 0x6985, 0x6700)),
