@@ -210,6 +210,20 @@ static void sealed(bbuf *b, const char *hex)
     add8(b, 1);
     addrec(b, d, n);
 }
+/* fuzz_target kind 4: one packed envelope, items given as hex strings (INS P1 P2 data). */
+static void packed(bbuf *b, const char *const *items, size_t n)
+{
+    uint8_t d[512], one[128];
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = kc_test_hex(items[i], one, sizeof one);
+        d[o++] = (uint8_t)k;
+        memcpy(d + o, one, k);
+        o += k;
+    }
+    add8(b, 4);
+    addrec(b, d, o);
+}
 static void raw(bbuf *b, const char *hex)
 {
     uint8_t d[512];
@@ -266,6 +280,25 @@ static void target_seeds(void)
     raw(b, "80CADF1000");
     save("fuzz_target", "corrupt-reset", b);
     free(b);
+    /* Packed sessions (states 5 and 6): the same card in two envelopes, the lock last. */
+    static const char *const first[] = {"E00100 1000 3F00 0400 00 11 04 53484F50", "E00200 1001 1000 00",
+                                        "E00300 1002 1000 03 0020 12 00", "D80201 1001 03 31323334"};
+    static const char *const second[] = {"D60000 1002 0000 68656C6C6F", "E0FF00 00", "1E0400"};
+    static const char *const lock_early[] = {"1E0400", "E00200 1001 1000 00"};
+    for (int st = 5; st <= 6; st++) {
+        b = calloc(1, sizeof *b);
+        add8(b, (unsigned)st);
+        packed(b, first, 4);
+        packed(b, second, 3);
+        packed(b, second + 2, 1);
+        packed(b, lock_early, 2);
+        raw(b, "80CADF1000");
+        raw(b, "80CADF1200");
+        char name[32];
+        snprintf(name, sizeof name, "packed-state%d", st);
+        save("fuzz_target", name, b);
+        free(b);
+    }
 }
 
 static void keycard_seeds(void)
