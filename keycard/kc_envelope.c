@@ -219,6 +219,19 @@ int kc_env_item_put(uint8_t *items, size_t cap, size_t *len, const uint8_t hdr[4
     return 0;
 }
 
+int kc_env_seal_packed_pt(const uint8_t r[32], const uint8_t serial[8], uint32_t c,
+                          size_t bucket, uint8_t *pt, size_t used, uint8_t *apdu,
+                          size_t *apdu_len)
+{
+    if (!r || !serial || !pt || !apdu || !apdu_len || c == 0 || !kc_env_bucket_valid(bucket) ||
+        used < 1 || pt[0] == 0)
+        return KC_ERR_ARG;
+    if (used + 1 > bucket)
+        return KC_ERR_TOO_BIG;
+    pad_to(pt, used, bucket);
+    return seal_pt(r, serial, c, bucket, pt, apdu, apdu_len);
+}
+
 int kc_env_seal_packed(const uint8_t r[32], const uint8_t serial[8], uint32_t c, size_t bucket,
                        const uint8_t *items, size_t items_len, size_t count, uint8_t *apdu,
                        size_t *apdu_len)
@@ -234,8 +247,7 @@ int kc_env_seal_packed(const uint8_t r[32], const uint8_t serial[8], uint32_t c,
     /* [k]_1 || items || 80 00..00 */
     pt[0] = (uint8_t)count;
     memcpy(pt + 1, items, items_len);
-    pad_to(pt, 1 + items_len, bucket);
-    rc = seal_pt(r, serial, c, bucket, pt, apdu, apdu_len);
+    rc = kc_env_seal_packed_pt(r, serial, c, bucket, pt, 1 + items_len, apdu, apdu_len);
     kc_wipe(pt, bucket);
     return rc;
 }

@@ -138,6 +138,17 @@ int kc_env_seal_packed(const uint8_t r[32], const uint8_t serial[8], uint32_t c,
                        size_t *apdu_len);
 
 /*
+ * The same over a plaintext the caller built in place (no copy: one bucket
+ * of stack less on a card): pt[0] the count (>= 1), the items after it,
+ * used bytes in all; pt (bucket bytes) is padded in place and stays the
+ * caller's to wipe. Returns 0; KC_ERR_ARG; KC_ERR_TOO_BIG (used + 1 >
+ * bucket, or apdu too small); KC_ERR_CRYPTO.
+ */
+int kc_env_seal_packed_pt(const uint8_t r[32], const uint8_t serial[8], uint32_t c,
+                          size_t bucket, uint8_t *pt, size_t used, uint8_t *apdu,
+                          size_t *apdu_len);
+
+/*
  * The item at pt[*off]: hdr its inner header, data/data_len its data (inside
  * pt); *off moves past it. Returns 0, KC_ERR_ARG, KC_ERR_BAD_DATA (the item
  * does not fit in pt[0 .. len)).

@@ -539,7 +539,7 @@ typedef struct wrap_out {
     uint8_t lock_way, lock_len;
     uint8_t lock_data[KC_ISSUE_LOCK_DATA_MAX];
     uint8_t tpl[KC_ISSUE_MAX_STEPS];
-    uint8_t items[KC_ENV_BUCKET_MAX]; /* packed: the items of the envelope being filled */
+    uint8_t pt[KC_ENV_BUCKET_MAX]; /* packed: [count]_1 || the items of the envelope being filled */
     size_t items_len, items_n;
     int full;           /* out of room: the other steps are only checked */
     int crypto;         /* a seal failed: the session ends */
@@ -578,9 +578,11 @@ static int env_emit(wrap_out *w, const uint8_t *hdr, const uint8_t *data, size_t
     alen = w->cap - w->o - 2;
     if (rc == 0 && hdr)
         rc = kc_env_seal(r, s->serial, c, s->bucket, hdr, data, dlen, w->out + w->o + 2, &alen);
-    else if (rc == 0)
-        rc = kc_env_seal_packed(r, s->serial, c, s->bucket, w->items, w->items_len, w->items_n,
-                                w->out + w->o + 2, &alen);
+    else if (rc == 0) {
+        w->pt[0] = (uint8_t)w->items_n;
+        rc = kc_env_seal_packed_pt(r, s->serial, c, s->bucket, w->pt, 1 + w->items_len,
+                                   w->out + w->o + 2, &alen);
+    }
     kc_wipe(r, sizeof(r));
     if (rc) {
         w->crypto = 1;
@@ -599,7 +601,7 @@ static int pack_flush(wrap_out *w)
     int rc = 0;
     if (w->items_n && !w->full)
         rc = env_emit(w, NULL, NULL, 0);
-    kc_wipe(w->items, w->items_len);
+    kc_wipe(w->pt, w->s->bucket); /* padded in place by the seal */
     w->items_len = 0;
     w->items_n = 0;
     return rc;
@@ -642,7 +644,7 @@ static int step_emit(wrap_out *w, size_t k, uint8_t tno, const kc_template *t,
         if (w->items_n && 1 + w->items_len + KC_ENV_ITEM_HDR + *dlen + 1 > s->bucket)
             rc = pack_flush(w);
         if (rc == 0 && !w->full)
-            rc = kc_env_item_put(w->items, sizeof(w->items), &w->items_len, t->hdr, inner,
+            rc = kc_env_item_put(w->pt + 1, sizeof(w->pt) - 1, &w->items_len, t->hdr, inner,
                                  *dlen);
         if (rc == 0)
             w->items_n++;
