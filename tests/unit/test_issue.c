@@ -69,7 +69,7 @@ static kc_keycard *kc_of(kc_test_card *t)
  * of the last WRAP that carried template 4 (lock way d, no data).
  */
 static uint8_t g_nt[16], g_nk[16], g_seed[16], g_lock_way;
-static int g_way;
+static int g_way, g_packed;
 
 /*
  * BEGIN data: serial key bucket Nt [counter]. Way 03 takes extra as Nt (the
@@ -86,7 +86,7 @@ static uint16_t begin(kc_test_card *t, uint8_t way, uint8_t key, unsigned bucket
     d[9] = (uint8_t)(bucket >> 8);
     d[10] = (uint8_t)bucket;
     memset(nt, 0xA5, sizeof(nt));
-    if (way != KC_WAY_TARGET_SEED) {
+    if ((way & 0x7F) != KC_WAY_TARGET_SEED) {
         memcpy(d + lc, nt, 16);
         lc += 16;
     } else if (extra_len == 16) {
@@ -96,6 +96,8 @@ static uint16_t begin(kc_test_card *t, uint8_t way, uint8_t key, unsigned bucket
         memcpy(d + lc, extra, extra_len);
     lc += extra_len;
     sw = send(t, KC_INS_ISSUE_BEGIN, way, 0, d, lc, 1);
+    g_packed = (way & KC_ISSUE_BEGIN_PACKED) != 0;
+    way &= 0x7F;
     if (sw == 0x9000) {
         ck_assert_uint_eq(t->resp_len, way == KC_WAY_PREVIOUS_RANDOM ? 32 : 16);
         memcpy(g_nt, nt, 16);
@@ -110,7 +112,8 @@ static uint16_t begin(kc_test_card *t, uint8_t way, uint8_t key, unsigned bucket
 
 static void sctx_of_last(uint8_t sctx[KC_ENV_SCTX_LEN])
 {
-    kc_env_session_ctx(sctx, TS, g_nt, g_nk, g_way == KC_WAY_PREVIOUS_RANDOM ? g_seed : NULL);
+    kc_env_session_ctx_opts(sctx, TS, g_nt, g_nk, g_way == KC_WAY_PREVIOUS_RANDOM ? g_seed : NULL,
+                            g_packed ? KC_ENV_OPT_PACKED : 0);
 }
 
 /* R_c of static mode for the last session. */
@@ -590,6 +593,85 @@ START_TEST(test_way3_single_and_batch)
     /* the session is over */
     ck_assert_uint_eq(wrap(&t, steps, n), 0x6985);
     ck_assert_uint_eq(end(&t, NULL, 0, NULL), 0x6985);
+    kc_test_card_free(&t);
+}
+END_TEST
+
+/*
+ * A packed session: the key card packs the steps of each WRAP into as few
+ * envelopes as the bucket takes, one counter per envelope, never across
+ * WRAPs; END wants one SW per step, the completion transcript [c0 + i].
+ */
+START_TEST(test_way3_packed)
+{
+    kc_test_card t;
+    uint8_t seed[16], k1[32], kcard[16], r[32], steps[600], pt[KC_ENV_BUCKET_MAX];
+    size_t klen, n, len, ptl, count, off, dl;
+    const uint8_t *d;
+    uint8_t hdr[4];
+    kc_env_keyset ks;
+
+    ready_card(&t, 311);
+    memset(seed, 0x5B, 16);
+    ck_assert_uint_eq(begin(&t, KC_WAY_TARGET_SEED | KC_ISSUE_BEGIN_PACKED, 1, 64, seed, 16),
+                      0x9000);
+    key_hex(KC_TEST_KEY1_HEX, k1, &klen);
+    ck_assert_int_eq(kc_env_diversify(k1, klen, TS, kcard), 0);
+    chain_r0(kcard, 16, r);
+
+    /* one step: one envelope with one item */
+    n = step(steps, 0, 1, "0101 03414243");
+    ck_assert_uint_eq(wrap(&t, steps, n), 0x9000);
+    ck_assert_uint_eq(n_envelopes(&t), 1);
+    const uint8_t *e = envelope(&t, 0, &len);
+    ck_assert_uint_eq(len, 64 + 26);
+    ck_assert_int_eq(kc_env_chain_step(r, TS, 1), 0);
+    ck_assert_int_eq(kc_env_keyset_derive(r, TS, 1, &ks), 0);
+    ptl = sizeof pt;
+    ck_assert_int_eq(kc_env_open_packed_keyed(&ks, TS, 1, e + 5, len - 6, pt, &ptl, &count), 0);
+    ck_assert_uint_eq(count, 1);
+    off = 1;
+    ck_assert_int_eq(kc_env_item_next(pt, ptl, &off, hdr, &d, &dl), 0);
+    ck_assert_mem_eq(hdr, "\x80\xE0\x01\x00", 4);
+    ck_assert_uint_eq(dl, 8);
+    ck_assert_mem_eq(d, "\x01\x01\x3F\x00\x03\x41\x42\x43", 8);
+    /* An unpacked reader of the same bytes: refused (the option is in the keys). */
+    uint8_t ghdr[4], got[64];
+    size_t gl = sizeof got;
+    ck_assert_int_ne(kc_env_open(r, TS, 1, e, len, ghdr, got, &gl, NULL), 0);
+
+    /* four steps, 12 + 24 + 14 + 6 bytes of items: all in one 64-byte envelope */
+    n = step(steps, 0, 1, "0102 0141");
+    n = step(steps, n, 2, "03");
+    n = step(steps, n, 3, "0102 0010 04AABBCCDD");
+    n = step(steps, n, 4, "");
+    ck_assert_uint_eq(wrap(&t, steps, n), 0x9000);
+    size_t ne = n_envelopes(&t), items = 0;
+    ck_assert_uint_eq(ne, 1);
+    static const uint8_t ins[4] = {0xE0, 0xD8, 0xD6, 0x1E};
+    for (size_t i = 0; i < ne; i++) {
+        e = envelope(&t, i, &len);
+        ck_assert_uint_eq(len, 64 + 26); /* one length for the whole session */
+        ck_assert_int_eq(kc_env_chain_step(r, TS, 2 + (uint32_t)i), 0);
+        ck_assert_int_eq(kc_env_keyset_derive(r, TS, 2 + (uint32_t)i, &ks), 0);
+        ptl = sizeof pt;
+        ck_assert_int_eq(kc_env_open_packed_keyed(&ks, TS, 2 + (uint32_t)i, e + 5, len - 6, pt,
+                                                  &ptl, &count), 0);
+        off = 1;
+        for (size_t k = 0; k < count; k++, items++) {
+            ck_assert_int_eq(kc_env_item_next(pt, ptl, &off, hdr, &d, &dl), 0);
+            ck_assert_uint_eq(hdr[1], ins[items]);
+        }
+    }
+    ck_assert_uint_eq(items, 4);
+
+    /* END: one SW per step (five), not per envelope */
+    uint16_t sws[5] = {0x9000, 0x9000, 0x9000, 0x9000, 0x9000};
+    uint8_t mac[16];
+    completion_mac(kcard, 16, 1, sws, 5, mac);
+    ck_assert_uint_eq(end(&t, sws, 1 + ne, mac), 0x6A80);
+    ck_assert_uint_eq(end(&t, sws, 5, mac), 0x9000);
+    ck_assert_uint_eq(t.resp[0], KC_ISSUE_COMPLETED);
     kc_test_card_free(&t);
 }
 END_TEST
@@ -1075,6 +1157,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_put_needs_session);
     tcase_add_test(tc, test_chain_state_created_once);
     tcase_add_test(tc, test_way3_single_and_batch);
+    tcase_add_test(tc, test_way3_packed);
     tcase_add_test(tc, test_way1_static_common_wrong_mac);
     tcase_add_test(tc, test_way4_previous_random);
     tcase_add_test(tc, test_way4_power_cut);
