@@ -288,7 +288,7 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
     uint8_t mac[KEYCARD_MAC_LEN], inner[4096];
     keycard_issue_nonces nonces;
     keycard_issue_way way;
-    size_t env_len = sizeof w->env, off = 0, i, inner_len = 0;
+    size_t env_len = sizeof w->env, off = 0, i, inner_len = 0, envs = 0;
     char serial_hex[17], err[256], name[128];
     long row = -1, t0 = now_ms();
     int result = -1, ret = 0, held_kc, held_t, have_session = 0;
@@ -425,7 +425,7 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
      * 5. Each envelope to the target (packed: several steps in one); stop at
      * the first outer or inner error. i counts the steps done.
      */
-    for (i = 0; i < p->n_steps;) {
+    for (i = 0; i < p->n_steps; envs++) {
         const uint8_t *apdu;
         size_t alen, k = 1;
 
@@ -520,8 +520,9 @@ int kci_issue_card(keycard *kc, keycard_target *t, const kci_profile *p, const k
         o->result = KCI_ISSUED;
         memcpy(o->mac, mac, sizeof o->mac);
         o->have_mac = 1;
-        snprintf(o->why, sizeof o->why, "issued: %zu steps, completion MAC verified",
-                 p->n_steps);
+        snprintf(o->why, sizeof o->why, "issued: %zu steps in %zu envelope%s%s, completion MAC "
+                 "verified", p->n_steps, envs, envs == 1 ? "" : "s",
+                 p->pack && !(way & KEYCARD_ISSUE_PACKED) ? " (the target takes no packing)" : "");
     } else {
         fail(o, 0, "key card says the completion MAC does not match (result %02X)", result);
     }

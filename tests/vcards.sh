@@ -20,7 +20,8 @@
 # (slot 1 is a stacker serving DIR/*.card: kc-vcard --stack),
 # KC_VCARD_PROFILE (the profile the key card is provisioned from and the
 # targets are manufactured for, default examples/profiles/demo.json),
-# KC_VCARDS_TARGET=0 (leave slot 1 empty).
+# KC_VCARDS_TARGET=0 (leave slot 1 empty), KC_VC_TARGET_NO_PACKED=1 (the
+# targets refuse packed sessions: kc-vcard --no-packed).
 #
 # Several stations: KC_VC_STATIONS=N (default 1: the above, nothing else).
 # Station 1 is the reader above; station k = 2..N gets a vpcd reader entry of
@@ -235,8 +236,10 @@ vc_card_start() {
         return 1
     fi
     # shellcheck disable=SC2086
+    vc_np=""
+    [ "$1" = target ] && [ -n "${KC_VC_TARGET_NO_PACKED:-}" ] && vc_np=--no-packed
     "$B/bin/kc-vcard" --card "$1" --state "$3" --port "$(vc_station_port "${4:-1}")" --reader-slot "$2" \
-        ${KC_VCARD_TRACE:+--trace} </dev/null >>"$VC_DIR/kc-vcard-$vc_tag.log" 2>&1 &
+        ${KC_VCARD_TRACE:+--trace} $vc_np </dev/null >>"$VC_DIR/kc-vcard-$vc_tag.log" 2>&1 &
     echo $! >"$VC_DIR/kc-vcard-$vc_tag.pid"
 }
 
@@ -277,8 +280,10 @@ vc_target_start() {
             vc_log "kc-vcard for the $vc_tag card already running"
             return 1
         fi
+        # shellcheck disable=SC2086
         "$B/bin/kc-vcard" --card target --stack "$vc_stack" --port "$(vc_station_port "$vc_tk")" \
-            --reader-slot 1 </dev/null >>"$VC_DIR/kc-vcard-$vc_tag.log" 2>&1 &
+            --reader-slot 1 ${KC_VC_TARGET_NO_PACKED:+--no-packed} \
+            </dev/null >>"$VC_DIR/kc-vcard-$vc_tag.log" 2>&1 &
         echo $! >"$VC_DIR/kc-vcard-$vc_tag.pid"
         # An empty stack leaves the slot empty: nothing to wait for.
         ls "$vc_stack"/*.card >/dev/null 2>&1 || return 0

@@ -110,9 +110,12 @@ mkdir -p "$VC_DIR" "$B/integration"
 . tests/faults.sh
 faults_preload 41-host-faults || exit 1
 
-# Nine steps, the last one the lock: way target-seed, lock way (a).
+# Nine steps, the last one the lock: way target-seed, lock way (a); one step
+# per envelope ("pack": false), so that a hook can fall between any two steps
+# (packed sessions meet kills and crashes in 46, 72 and 73, power cuts in
+# test_powercut).
 cat >"$T/profile.json" <<'EOF'
-{ "issuance": "keycard/1", "name": "41-host-faults", "key": 1, "way": "target-seed", "bucket": 256,
+{ "issuance": "keycard/1", "name": "41-host-faults", "key": 1, "way": "target-seed", "bucket": 256, "pack": false,
   "steps": [
     { "template": 1, "params": [{"u16": "0x1000"}, {"u16": "0x3F00"}, {"u16": 512}, {"u8": 0}, {"u8": "0xFF"}, {"text": "STORE"}] },
     { "template": 2, "params": [{"u16": "0x1001"}, {"u16": "0x1000"}, {"u8": "0xFF"}] },

@@ -246,7 +246,7 @@ ISSUE_PID=
     not_ok "kc-issue during the batch: rc $busy_rc: $busy_out"
 check "$busy_raw" "op=80 res=6600" "a raw ISSUE during the batch: busy, no card touched"
 check "$issue_rc" 0 "kc-issue --station --all exits 0"
-check "$(grep -c '^card [0-9a-f]*: ISSUED issued: 31 steps, completion MAC verified' "$T/issue.out")" 10 \
+check "$(grep -c '^card [0-9a-f]*: ISSUED issued: 31 steps in 3 envelopes, completion MAC verified' "$T/issue.out")" 10 \
     "ten cards issued and locked (completion MAC verified by the key card)"
 check "$(grep -c '^card 5441524745540001: SKIPPED already issued' "$T/issue.out")" 1 \
     "the card issued before is recognised and skipped"

@@ -41,6 +41,7 @@
 
 #include "cards.h"
 #include "kct_cli.h"
+#include "keycard_target_proto.h"
 #include "kct_host.h"
 #include "kc_err.h"
 #include "hw/kc_hw_file.h"
@@ -84,6 +85,7 @@ typedef struct vcard_opts {
     unsigned slot;
     int log_apdu;
     int trace; /* -v: headers, lengths, SWs and times, no data */
+    int no_packed; /* target: refuse packed sessions, as a target made before them */
 } vcard_opts;
 
 static void on_signal(int sig)
@@ -107,7 +109,7 @@ static void logmsg(const char *fmt, ...)
 static void usage(FILE *f)
 {
     fputs("usage: kc-vcard --card NAME --state FILE [--port N] [--host H | --listen]\n"
-          "                [--reader-slot 0|1] [--log-apdu | --trace]\n"
+          "                [--reader-slot 0|1] [--log-apdu | --trace] [--no-packed]\n"
           "       kc-vcard --list-cards | --help | --version\n"
           "Run a card firmware as a virtual smart card on a vsmartcard vpcd reader.\n"
           "\n"
@@ -124,6 +126,8 @@ static void usage(FILE *f)
           "  --log-apdu          print every command and answer in hex on stderr\n"
           "  -v, --trace         each command's header, lengths, status word and time,\n"
           "                      no data bytes\n"
+          "  --no-packed         target: refuse packed sessions (BEGIN ISSUANCE P1 bit\n"
+          "                      80: 6A86), as a target made before them does\n"
           "  --list-cards        print the card names\n"
           "  --help              print this help\n"
           "  --version           print the version\n"
@@ -181,6 +185,7 @@ static int parse_args(int argc, char **argv, vcard_opts *o)
         {"reader-slot", required_argument, NULL, 'r'}, {"log-apdu", no_argument, NULL, 'l'},
         {"list-cards", no_argument, NULL, 'L'},  {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},     {"trace", no_argument, NULL, 'v'},
+        {"no-packed", no_argument, NULL, 'P'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -221,6 +226,9 @@ static int parse_args(int argc, char **argv, vcard_opts *o)
         case 'v':
             o->trace = 1;
             break;
+        case 'P':
+            o->no_packed = 1;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -246,6 +254,8 @@ static int parse_args(int argc, char **argv, vcard_opts *o)
     } else if (o->state == NULL || o->state[0] == '\0') {
         return bad_usage("--state (or --stack) is required");
     }
+    if (o->no_packed && strcmp(o->card, "target") != 0)
+        return bad_usage("--no-packed is for --card target");
     if (o->port + o->slot > 65535)
         return bad_usage("port %u + slot %u is past 65535", o->port, o->slot);
     if (o->listen && o->host != NULL)
@@ -378,7 +388,16 @@ typedef struct vcard_slot {
     char image[256];   /* the image's name in the stack directory */
     int log_apdu;
     int trace; /* -v: headers, lengths, SWs and times, no data */
+    int no_packed; /* --no-packed */
 } vcard_slot;
+
+/* --no-packed: BEGIN ISSUANCE asking for a packed session (P1 bit 80). */
+static int packed_begin(const vcard_slot *s, const kc_vpcd_msg *m)
+{
+    return s->no_packed && m->kind == KC_VPCD_MSG_APDU && m->len >= 4 &&
+           m->data[0] == TC_CLA_PROP && m->data[1] == TC_INS_BEGIN &&
+           (m->data[2] & TC_BEGIN_PACKED) != 0;
+}
 
 /*
  * A reader command (class FF). Returns 1 when the card was ejected (the
@@ -525,7 +544,9 @@ static int serve_connection(int fd, vcard_slot *s)
                     log_ctrl(m.ctrl);
                 else if (s->log_apdu)
                     log_hex(">", m.data, m.len);
-                if (what == KC_READER_NOT_MINE)
+                if (what == KC_READER_NOT_MINE && packed_begin(s, &m))
+                    olen = kc_vcard_answer_sw(KC_SW_WRONG_P1P2, out, sizeof(out)); /* an older target */
+                else if (what == KC_READER_NOT_MINE)
                     olen = kc_vcard_serve(s->ops, s->ctx, &m, out, sizeof(out));
                 else if (ejected) /* a second eject: the card is already out */
                     olen = kc_vcard_answer_sw(KC_SW_CONDITIONS, out, sizeof(out));
@@ -806,6 +827,7 @@ int main(int argc, char **argv)
     slot.stack = o.stack;
     slot.log_apdu = o.log_apdu;
     slot.trace = o.trace;
+    slot.no_packed = o.no_packed;
 
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
