@@ -5,7 +5,7 @@ set -u
 PKGS="build-essential pkg-config libmbedtls-dev libpcsclite-dev pcscd vsmartcard-vpcd check
 libjansson-dev opensc pcsc-tools python3-pyscard procps valgrind clang libclang-rt-14-dev
 python3-cryptography gcc-arm-none-eabi libnewlib-arm-none-eabi groff-base dpkg-dev tmux libgfshare-dev libsqlite3-dev
-libpq-dev postgresql"
+libpq-dev postgresql openssl iproute2"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

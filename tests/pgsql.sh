@@ -17,7 +17,10 @@
 #
 # Environment: KC_PG_BIN (the directory of initdb/pg_ctl/postgres; default
 # the highest /usr/lib/postgresql/*/bin), KC_PG_USER (the system user the
-# server runs as when we are root, default postgres).
+# server runs as when we are root, default postgres), KC_PG_LISTEN (TCP
+# addresses to listen on as well, e.g. "127.0.0.1,10.77.0.1": trusted from
+# anywhere, so only inside a network namespace of the test's own),
+# KC_PG_SSL_CERT and KC_PG_SSL_KEY (PEM files: TLS on, with that certificate).
 #
 # Sets: PG_BIN, PG_DIR, PG_DATA (DIR/data), PG_PORT, PG_URL
 # (postgresql:///kcline?host=DIR&port=PORT&user=postgres), PG_RESTART_PID
@@ -111,13 +114,22 @@ pg_up() {
     fi
     cat >>"$PG_DATA/postgresql.conf" <<EOC
 # tests/pgsql.sh
-listen_addresses = ''
+listen_addresses = '${KC_PG_LISTEN:-}'
 unix_socket_directories = '$PG_DIR'
 port = $PG_PORT
 fsync = on
 synchronous_commit = on
 max_connections = 50
 EOC
+    if [ -n "${KC_PG_LISTEN:-}" ]; then
+        printf 'host all all 0.0.0.0/0 trust\nhost all all ::/0 trust\n' >>"$PG_DATA/pg_hba.conf"
+    fi
+    if [ -n "${KC_PG_SSL_CERT:-}" ]; then
+        cp "$KC_PG_SSL_CERT" "$PG_DATA/server.crt" && cp "$KC_PG_SSL_KEY" "$PG_DATA/server.key" &&
+            chmod 600 "$PG_DATA/server.key" || return 1
+        [ "$(id -u)" = 0 ] && chown "${KC_PG_USER:-postgres}" "$PG_DATA/server.crt" "$PG_DATA/server.key"
+        echo "ssl = on" >>"$PG_DATA/postgresql.conf"
+    fi
     pg_start || return 1
     PG_URL="postgresql:///$PG_DB?host=$PG_DIR&port=$PG_PORT&user=postgres"
     export PG_BIN PG_DIR PG_DATA PG_PORT PG_URL

@@ -133,7 +133,7 @@ for lk in a b c d; do
         # Every inner command of the issuance is there: PINs, BEGIN on both
         # cards, WRAP, each envelope, END, each with its answer and time.
         missing=""
-        for c in '> 00 20 00 81 \[8 bytes' '> 00 20 00 82 \[6 bytes' '> 80 10 0' '> 80 50 ' \
+        for c in '> 00 20 00 81 \[8 bytes' '> 00 20 00 82 \[6 bytes' '> 80 10 83' '> 80 50 ' \
             '> 80 52 00 00' '> 84 C2 00 00 envelope' '> 80 54 '; do
             grep -q "trace: .*$c" "$tr" || missing="$missing [$c]"
         done

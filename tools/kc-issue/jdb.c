@@ -4,6 +4,7 @@
  */
 #include "jdb.h"
 
+#include <arpa/inet.h>
 #include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -115,6 +116,48 @@ static void pg_quiet(void *arg, const char *message)
     (void)message; /* NOTICEs (e.g. "already exists, skipping") are not the user's concern */
 }
 
+/* 1 when addr (text) is a loopback address: 127.0.0.0/8 or ::1. */
+static int loopback(const char *addr)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, addr, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    return inet_pton(AF_INET6, addr, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+/*
+ * The records are the holders' personal data: over TCP to another machine
+ * only with TLS and a checked server certificate (sslmode verify-full),
+ * unless KC_JOURNAL_PLAINTEXT=1 says the network is the operator's own.
+ * A Unix socket or the loopback stays on this machine. 0, or -1 with why.
+ */
+static int pg_transport_ok(PGconn *c, char *why, size_t cap)
+{
+    const char *host = PQhost(c), *addr = PQhostaddr(c);
+    if (host == NULL || host[0] == '/' || host[0] == '@' || (addr && addr[0] && loopback(addr)) ||
+        (!(addr && addr[0]) && strcmp(host, "localhost") == 0))
+        return 0;
+    int tls = PQsslInUse(c), checked = 0;
+    PQconninfoOption *o = PQconninfo(c);
+    for (PQconninfoOption *p = o; p && p->keyword; p++)
+        if (strcmp(p->keyword, "sslmode") == 0 && p->val && strcmp(p->val, "verify-full") == 0)
+            checked = tls;
+    PQconninfoFree(o);
+    if (checked)
+        return 0;
+    const char *plain = getenv("KC_JOURNAL_PLAINTEXT");
+    if (plain && strcmp(plain, "1") == 0)
+        return 0;
+    snprintf(why, cap, "the server at %s is on another machine and the connection %s: the "
+                       "records are personal data; connect with sslmode=verify-full (and "
+                       "sslrootcert), or set KC_JOURNAL_PLAINTEXT=1 on a network of your own",
+             addr && addr[0] ? addr : host,
+             tls ? "does not check the server's certificate (sslmode is not verify-full)"
+                 : "is not encrypted (no TLS)");
+    return -1;
+}
+
 /* Connect (again): wait for a server that is not up, up to d->wait_s. */
 static int pg_connect(jdb *d, const char *where, int again, char *err, size_t cap)
 {
@@ -128,6 +171,13 @@ static int pg_connect(jdb *d, const char *where, int again, char *err, size_t ca
             d->pg = PQconnectdb(where);
         }
         if (d->pg && PQstatus(d->pg) == CONNECTION_OK) {
+            char why[600];
+            if (pg_transport_ok(d->pg, why, sizeof why) != 0) {
+                snprintf(err, cap, "%s: connect: %s", d->name, why);
+                PQfinish(d->pg);
+                d->pg = NULL;
+                return JDB_ERR;
+            }
             PQsetNoticeProcessor(d->pg, pg_quiet, NULL);
             if (said)
                 fprintf(stderr, "kc-issue: journal %s: the server answers again after %ld s; "
