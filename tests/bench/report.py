@@ -195,7 +195,8 @@ def main():
     rows = [
         ("machine", f"{r['machine_cpu']}, {r['machine_nproc']} CPUs, {r['machine_kernel']}", ""),
         ("runs", f"{pc['pcsc_runs']} interleaved PC/SC runs, {sim['sim_runs']} in-process, "
-                 f"{pc['card_runs']} cards (+1 warm-up), medians", ""),
+                 f"{pc['card_runs']} packed cards and {pc['card_unpacked_runs']} one per envelope "
+                 f"(+1 warm-up), medians", ""),
         ("1 link: no-op APDU p50 / p99",
          f"{pc['link_noop_p50_us']:.0f} / {pc['link_noop_p99_us']:.0f} us, "
          f"{pc['link_noop_apdus_per_s']:.0f} APDU/s (bare SCardTransmit, unknown INS -> "
