@@ -377,15 +377,15 @@ static keycard_rc raw(keycard_target *t, const uint8_t *apdu, size_t len, uint8_
     return op_end(t, rc);
 }
 
-KEYCARD_API keycard_rc keycard_target_envelope(keycard_target *t, const uint8_t *apdu,
-                                               size_t len, uint16_t *inner_sw,
-                                               uint8_t *inner_data, size_t *inner_len,
-                                               uint8_t *mac)
+/*
+ * Send one ENVELOPE; an outer status word other than 9000 becomes the error
+ * (the session is over on the target). r (KCL_APDU_RESP_MAX + 2 bytes) gets
+ * the answer, *dl its length without the status word.
+ */
+static keycard_rc send_envelope(keycard_target *t, const uint8_t *apdu, size_t len, uint8_t *r,
+                                size_t *dl)
 {
-    if (!t || !apdu || len < 5 || !inner_sw || (inner_len && *inner_len && !inner_data))
-        return KEYCARD_ERR_ARG;
-    uint8_t r[KCL_APDU_RESP_MAX + 2];
-    size_t rl = sizeof r;
+    size_t rl = KCL_APDU_RESP_MAX + 2;
     keycard_rc rc = raw(t, apdu, len, r, &rl);
     if (rc != KEYCARD_OK)
         return rc;
@@ -396,8 +396,24 @@ KEYCARD_API keycard_rc keycard_target_envelope(keycard_target *t, const uint8_t 
         rc = kcl_sw_to_rc(sw, NULL);
         return rc == KEYCARD_OK ? KEYCARD_ERR_PROTOCOL : rc;
     }
+    *dl = rl - 2;
+    return KEYCARD_OK;
+}
+
+KEYCARD_API keycard_rc keycard_target_envelope(keycard_target *t, const uint8_t *apdu,
+                                               size_t len, uint16_t *inner_sw,
+                                               uint8_t *inner_data, size_t *inner_len,
+                                               uint8_t *mac)
+{
+    if (!t || !apdu || len < 5 || !inner_sw || (inner_len && *inner_len && !inner_data))
+        return KEYCARD_ERR_ARG;
+    uint8_t r[KCL_APDU_RESP_MAX + 2];
+    size_t dl = 0, rl;
+    keycard_rc rc = send_envelope(t, apdu, len, r, &dl);
+    if (rc != KEYCARD_OK)
+        return rc;
+    rl = dl + 2;
     /* [c]_4 || inner SW1 SW2 || inner data || MAC(16) */
-    size_t dl = rl - 2;
     if (dl < 4 + 2 + KEYCARD_MAC_LEN)
         return KEYCARD_ERR_PROTOCOL;
     size_t il = dl - (4 + 2 + KEYCARD_MAC_LEN);
@@ -421,19 +437,12 @@ KEYCARD_API keycard_rc keycard_target_envelope_packed(keycard_target *t, const u
     if (!t || !apdu || len < 5 || !sws || !n || *n == 0 || (data_len && *data_len && !data))
         return KEYCARD_ERR_ARG;
     uint8_t r[KCL_APDU_RESP_MAX + 2];
-    size_t rl = sizeof r, dl = 0;
-    keycard_rc rc = raw(t, apdu, len, r, &rl);
+    size_t end = 0, dl = 0;
+    keycard_rc rc = send_envelope(t, apdu, len, r, &end);
     if (rc != KEYCARD_OK)
         return rc;
-    if (rl < 2)
-        return KEYCARD_ERR_PROTOCOL;
-    uint16_t sw = (uint16_t)(r[rl - 2] << 8 | r[rl - 1]);
-    if (sw != KC_SW_OK) {
-        rc = kcl_sw_to_rc(sw, NULL);
-        return rc == KEYCARD_OK ? KEYCARD_ERR_PROTOCOL : rc;
-    }
+    size_t rl = end + 2;
     /* [c]_4 || SW_last || [k]_1 || k x (SW1 SW2 [len]_1 data) || MAC(16) */
-    size_t end = rl - 2;
     if (end < 4 + 2 + 1 + KEYCARD_MAC_LEN)
         return KEYCARD_ERR_PROTOCOL;
     end -= KEYCARD_MAC_LEN;

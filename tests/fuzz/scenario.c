@@ -190,6 +190,16 @@ static void issue(sc_ctx *c, keycard_issue_way way, uint8_t key_no)
         size_t dl = sizeof data;
         uint8_t rmac[16];
         sws[k] = 0;
+        if (way & KEYCARD_ISSUE_PACKED) {
+            /* Several steps per envelope: one status word each back. */
+            size_t nk = KEYCARD_ISSUE_MAX_STEPS - k;
+            if (keycard_target_envelope_packed(t, apdu, al, &sws[k], &nk, data, &dl) != KEYCARD_OK)
+                nk = 1;
+            else if (dl == 16 && k + nk == ns)
+                memcpy(mac, data, 16);
+            k += nk;
+            continue;
+        }
         if (keycard_target_envelope(t, apdu, al, &sws[k], data, &dl, rmac) == KEYCARD_OK &&
             dl == 16 && k == ns - 1)
             memcpy(mac, data, 16);
@@ -303,7 +313,7 @@ void sc_step(sc_ctx *c, int step)
         issue(c, KEYCARD_WAY_STATIC, 1);
         break;
     case SC_ISSUE_TSEED:
-        issue(c, KEYCARD_WAY_TARGET_SEED, 2);
+        issue(c, KEYCARD_WAY_TARGET_SEED | KEYCARD_ISSUE_PACKED, 2); /* packed */
         break;
     case SC_ISSUE_PREV:
         issue(c, KEYCARD_WAY_PREVIOUS_RANDOM, 1);

@@ -25,7 +25,7 @@ enum {
     SC_DIRS,          /* admin key, key and template directories */
     SC_TARGET_INFO,   /* target info */
     SC_ISSUE_STATIC,  /* a whole issuance, way 1 (key 1) */
-    SC_ISSUE_TSEED,   /* way 3 (key 2) */
+    SC_ISSUE_TSEED,   /* way 3 (key 2), packed */
     SC_ISSUE_PREV,    /* way 4 (key 1) */
     SC_PINS,          /* a wrong PIN, change, unblock, change admin */
     SC_RAW,           /* keycard_transmit / keycard_target_transmit */
